@@ -1,0 +1,142 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { ActorRef } from './actor-ref.js';
+import { ThreadlineError } from './errors.js';
+
+/** Why and on whose behalf the current work happens. Every field is optional. */
+export interface AuditContext {
+  actor?: ActorRef | undefined;
+  correlationId?: string | undefined;
+  requestId?: string | undefined;
+  jobId?: string | undefined;
+  /** The request or job that caused this work (for a job: the request or parent job that enqueued it). */
+  causationId?: string | undefined;
+  /** Where the work came from, e.g. "http", "bullmq", "cli". */
+  source?: string | undefined;
+  /** Small JSON-safe extra facts (remote address, route). Stored on the audit transaction. */
+  meta?: Record<string, unknown> | undefined;
+}
+
+/** The longest correlation, request, job or causation id accepted, in bytes (after trimming). */
+export const MAX_CONTEXT_ID_BYTES = 256;
+const MAX_META_BYTES = 8192;
+const ID_FIELDS = ['correlationId', 'requestId', 'jobId', 'causationId', 'source'] as const;
+const KNOWN_FIELDS = new Set<string>(['actor', ...ID_FIELDS, 'meta']);
+
+interface ContextStore {
+  readonly storage: AsyncLocalStorage<AuditContext>;
+}
+
+// One store per process, shared by every copy of @threadline/core that gets loaded.
+const GLOBAL_KEY = Symbol.for('threadline.audit-context');
+const holder = globalThis as unknown as Record<symbol, ContextStore | undefined>;
+const store: ContextStore = holder[GLOBAL_KEY] ?? { storage: new AsyncLocalStorage<AuditContext>() };
+holder[GLOBAL_KEY] = store;
+
+/**
+ * Normalize an id-like context value: trim it, and return undefined when it is empty,
+ * not a string, over-long or holds control characters. Used for values that arrive from
+ * the outside (headers, job data), where a bad value is ignored rather than fatal.
+ */
+export function cleanContextId(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const trimmed = value.trim();
+  if (trimmed === '' || Buffer.byteLength(trimmed, 'utf8') > MAX_CONTEXT_ID_BYTES) return undefined;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(trimmed)) return undefined;
+  return trimmed;
+}
+
+/** Validate a context given by application code; throws ThreadlineError('INVALID_CONTEXT') naming the fix. */
+export function validateAuditContext(ctx: unknown): AuditContext {
+  if (typeof ctx !== 'object' || ctx === null || Array.isArray(ctx)) {
+    throw new ThreadlineError('INVALID_CONTEXT', 'audit context must be an object like { actor, correlationId }');
+  }
+  const input = ctx as Record<string, unknown>;
+  for (const key of Object.keys(input)) {
+    if (!KNOWN_FIELDS.has(key)) {
+      throw new ThreadlineError(
+        'INVALID_CONTEXT',
+        `audit context: unknown key "${key.slice(0, 40)}"; known keys are ${[...KNOWN_FIELDS].join(', ')} (put other facts in meta)`,
+      );
+    }
+  }
+  const out: AuditContext = {};
+  if (input.actor !== undefined && input.actor !== null) out.actor = ActorRef.parse(input.actor);
+  for (const field of ID_FIELDS) {
+    const raw = input[field];
+    if (raw === undefined || raw === null) continue;
+    const value = typeof raw === 'number' ? String(raw) : raw;
+    const clean = cleanContextId(value);
+    if (clean === undefined) {
+      throw new ThreadlineError(
+        'INVALID_CONTEXT',
+        `audit context: ${field} must be a non-empty string of at most ${MAX_CONTEXT_ID_BYTES} bytes without control characters`,
+      );
+    }
+    out[field] = clean;
+  }
+  if (input.meta !== undefined && input.meta !== null) {
+    if (typeof input.meta !== 'object' || Array.isArray(input.meta)) {
+      throw new ThreadlineError('INVALID_CONTEXT', 'audit context: meta must be a plain object');
+    }
+    let json: string;
+    try {
+      json = JSON.stringify(input.meta);
+    } catch (cause) {
+      throw new ThreadlineError('INVALID_CONTEXT', 'audit context: meta must be JSON-serializable', { cause });
+    }
+    if (Buffer.byteLength(json, 'utf8') > MAX_META_BYTES) {
+      throw new ThreadlineError('INVALID_CONTEXT', `audit context: meta is larger than ${MAX_META_BYTES} bytes of JSON; keep it to a few small facts`);
+    }
+    out.meta = JSON.parse(json) as Record<string, unknown>;
+  }
+  return out;
+}
+
+/**
+ * Run `fn` with `ctx` as the audit context. Every transaction Threadline (or an adapter) opens
+ * inside `fn` binds it. Nested calls start from a copy of the outer context and override it.
+ */
+export function runWithAuditContext<T>(ctx: AuditContext, fn: () => T): T {
+  const outer = store.storage.getStore();
+  const merged = { ...(outer ?? {}), ...stripUndefined(validateAuditContext(ctx)) };
+  return store.storage.run(merged, fn);
+}
+
+/** The active audit context, or undefined outside any. The object is live: see setAuditActor. */
+export function getAuditContext(): Readonly<AuditContext> | undefined {
+  return store.storage.getStore();
+}
+
+/**
+ * Set the actor of the active context, e.g. from a guard that authenticates after the
+ * request middleware opened the context. Throws when no context is active.
+ */
+export function setAuditActor(actor: ActorRef | null | undefined): void {
+  const current = store.storage.getStore();
+  if (!current) {
+    throw new ThreadlineError(
+      'INVALID_CONTEXT',
+      'setAuditActor: no audit context is active; mount a Threadline request middleware or wrap the work in runWithAuditContext()',
+    );
+  }
+  if (actor === null || actor === undefined) {
+    delete current.actor;
+    return;
+  }
+  current.actor = ActorRef.parse(actor);
+}
+
+/** Update fields of the active context in place (same rules as setAuditActor). */
+export function updateAuditContext(patch: AuditContext): void {
+  const current = store.storage.getStore();
+  if (!current) {
+    throw new ThreadlineError('INVALID_CONTEXT', 'updateAuditContext: no audit context is active; wrap the work in runWithAuditContext()');
+  }
+  Object.assign(current, stripUndefined(validateAuditContext(patch)));
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  for (const key of Object.keys(value) as (keyof T)[]) if (value[key] === undefined) delete value[key];
+  return value;
+}

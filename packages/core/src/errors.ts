@@ -1,0 +1,61 @@
+/**
+ * The one error class Threadline throws. Adapters define no error classes of their own.
+ *
+ * `code` is a stable string union; `message` says what went wrong and what to do about it.
+ */
+export const ThreadlineErrorCode = {
+  /** An ActorRef value is malformed (bad type, missing id, wrong shape). */
+  INVALID_ACTOR: 'INVALID_ACTOR',
+  /** An audit context value is malformed (over-long id, wrong type, unknown key). */
+  INVALID_CONTEXT: 'INVALID_CONTEXT',
+  /** Configuration (createThreadline options, threadline.config, table options) is invalid. */
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  /** A table cannot be captured as configured (no key, a view, unknown columns, ...). */
+  CAPTURE_REFUSED: 'CAPTURE_REFUSED',
+  /** A table, schema, transaction or row that was asked for does not exist. */
+  NOT_FOUND: 'NOT_FOUND',
+  /** A query argument (filter, cursor, key, page size) is invalid. */
+  QUERY_INVALID: 'QUERY_INVALID',
+  /** Threadline's storage schema is missing or older than this library; run install. */
+  NOT_INSTALLED: 'NOT_INSTALLED',
+  /** The database could not be reached or rejected the connection. */
+  CONNECTION_FAILED: 'CONNECTION_FAILED',
+  /** The `db` handed to createThreadline is not a supported client. */
+  UNSUPPORTED_CLIENT: 'UNSUPPORTED_CLIENT',
+  /** A user-supplied callback (for example an adapter's `actor` resolver) threw. */
+  CALLBACK_FAILED: 'CALLBACK_FAILED',
+  /** The database rejected a Threadline statement for another reason. */
+  DATABASE_ERROR: 'DATABASE_ERROR',
+} as const;
+
+export type ThreadlineErrorCode = (typeof ThreadlineErrorCode)[keyof typeof ThreadlineErrorCode];
+
+const BRAND = Symbol.for('threadline.error');
+
+export class ThreadlineError extends Error {
+  override readonly name = 'ThreadlineError';
+  readonly code: ThreadlineErrorCode;
+  /** Extra machine-readable facts about the failure (never row values). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    code: ThreadlineErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+}
+
+/** True for a ThreadlineError, even one thrown by a second copy of this package. */
+export function isThreadlineError(value: unknown, code?: ThreadlineErrorCode): value is ThreadlineError {
+  if (typeof value !== 'object' || value === null) return false;
+  const branded =
+    value instanceof ThreadlineError ||
+    (value as Record<symbol, unknown>)[BRAND] === true ||
+    ((value as Error).name === 'ThreadlineError' && typeof (value as { code?: unknown }).code === 'string');
+  return branded && (code === undefined || (value as ThreadlineError).code === code);
+}

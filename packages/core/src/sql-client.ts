@@ -1,0 +1,204 @@
+import { ThreadlineError } from './errors.js';
+
+export interface SqlResult<R = Record<string, unknown>> {
+  rows: R[];
+  rowCount: number | null;
+}
+
+/** One connection, usually inside a transaction. */
+export interface SqlSession {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<SqlResult<R>>;
+  /** Run a script of several statements without parameters. */
+  exec(sql: string): Promise<void>;
+}
+
+/**
+ * The database seam. Core normalizes node-postgres Pools and Clients and PGlite into this;
+ * anything else can implement it directly.
+ */
+export interface SqlClient extends SqlSession {
+  readonly kind: 'pg-pool' | 'pg-client' | 'pglite' | 'custom';
+  /**
+   * Run `fn` on one connection between BEGIN and COMMIT (ROLLBACK when it throws). When `finish`
+   * is given, run its constant, parameterless `sql` right before COMMIT (in the same round trip
+   * where the driver allows it) and hand its rows to `finish.rows`.
+   */
+  transaction<T>(fn: (session: SqlSession) => Promise<T>, finish?: TransactionFinish): Promise<T>;
+}
+
+export interface TransactionFinish {
+  readonly sql: string;
+  rows(rows: Record<string, unknown>[]): void;
+}
+
+interface PgLikeClient {
+  query(text: string, values?: readonly unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
+  query(text: string): Promise<unknown>;
+}
+interface PgLikePool extends PgLikeClient {
+  connect(): Promise<PgLikeClient & { release(err?: Error | boolean): void }>;
+  totalCount: number;
+}
+interface PgLiteLike {
+  query(sql: string, params?: unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }>;
+  exec(sql: string): Promise<unknown>;
+  transaction<T>(fn: (tx: { query: PgLiteLike['query']; exec: PgLiteLike['exec'] }) => Promise<T>): Promise<T>;
+}
+
+function isPgPool(db: unknown): db is PgLikePool {
+  return typeof db === 'object' && db !== null && typeof (db as PgLikePool).connect === 'function' && 'totalCount' in db;
+}
+function isPgClient(db: unknown): db is PgLikeClient {
+  return (
+    typeof db === 'object' &&
+    db !== null &&
+    typeof (db as PgLikeClient).query === 'function' &&
+    'connectionParameters' in db
+  );
+}
+function isPgLite(db: unknown): db is PgLiteLike {
+  return (
+    typeof db === 'object' &&
+    db !== null &&
+    typeof (db as PgLiteLike).exec === 'function' &&
+    typeof (db as PgLiteLike).transaction === 'function' &&
+    'waitReady' in db
+  );
+}
+function isSqlClient(db: unknown): db is SqlClient {
+  return (
+    typeof db === 'object' &&
+    db !== null &&
+    typeof (db as SqlClient).query === 'function' &&
+    typeof (db as SqlClient).transaction === 'function' &&
+    typeof (db as SqlClient).exec === 'function' &&
+    'kind' in db
+  );
+}
+
+function pgSession(client: PgLikeClient): SqlSession {
+  return {
+    async query<R>(sql: string, params?: readonly unknown[]) {
+      const res = await client.query(sql, params as unknown[] | undefined);
+      return { rows: res.rows as R[], rowCount: res.rowCount ?? null };
+    },
+    async exec(sql: string) {
+      await client.query(sql);
+    },
+  };
+}
+
+async function pgTransaction<T>(
+  client: PgLikeClient,
+  fn: (session: SqlSession) => Promise<T>,
+  finish: TransactionFinish | undefined,
+): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await fn(pgSession(client));
+    if (finish) {
+      // One simple-protocol message of constant text (never user values): `finish; COMMIT`.
+      const raw = (await client.query(`${finish.sql}; COMMIT`)) as unknown;
+      const first = Array.isArray(raw) ? raw[0] : raw;
+      finish.rows(((first as { rows?: Record<string, unknown>[] })?.rows ?? []) as Record<string, unknown>[]);
+    } else {
+      await client.query('COMMIT');
+    }
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** Normalize a node-postgres Pool or Client, a PGlite instance or a SqlClient. */
+export function toSqlClient(db: unknown): SqlClient {
+  if (isSqlClient(db)) return db;
+  if (isPgPool(db)) {
+    return {
+      kind: 'pg-pool',
+      query: (sql, params) => pgSession(db).query(sql, params),
+      async transaction(fn, finish) {
+        const client = await db.connect();
+        let broken: Error | undefined;
+        try {
+          return await pgTransaction(client, fn, finish);
+        } catch (error) {
+          if (isConnectionError(error)) broken = error as Error;
+          throw error;
+        } finally {
+          client.release(broken);
+        }
+      },
+      async exec(sql) {
+        await db.query(sql);
+      },
+    };
+  }
+  if (isPgClient(db)) {
+    // A single Client runs one transaction at a time; concurrent callers wait their turn.
+    const mutex = new Mutex();
+    return {
+      kind: 'pg-client',
+      query: (sql, params) => pgSession(db).query(sql, params),
+      transaction: (fn, finish) => mutex.run(() => pgTransaction(db, fn, finish)),
+      async exec(sql) {
+        await db.query(sql);
+      },
+    };
+  }
+  if (isPgLite(db)) {
+    const session = (target: Pick<PgLiteLike, 'query' | 'exec'>): SqlSession => ({
+      async query<R>(sql: string, params?: readonly unknown[]) {
+        const res = await target.query(sql, params as unknown[] | undefined);
+        return { rows: res.rows as R[], rowCount: res.affectedRows ?? res.rows.length };
+      },
+      async exec(sql: string) {
+        await target.exec(sql);
+      },
+    });
+    return {
+      kind: 'pglite',
+      query: (sql, params) => session(db).query(sql, params),
+      transaction: (fn, finish) =>
+        db.transaction(async (tx) => {
+          const result = await fn(session(tx));
+          if (finish) finish.rows((await tx.query(finish.sql)).rows as Record<string, unknown>[]);
+          return result;
+        }),
+      async exec(sql) {
+        await db.exec(sql);
+      },
+    };
+  }
+  throw new ThreadlineError(
+    'UNSUPPORTED_CLIENT',
+    'createThreadline: db must be a node-postgres Pool or Client, a PGlite instance, or an object implementing SqlClient (query, transaction, exec, kind)',
+  );
+}
+
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== 'string') {
+    const message = String((error as { message?: unknown })?.message ?? '');
+    return /Connection terminated|connection.*closed|Client has encountered a connection error/i.test(message);
+  }
+  return (
+    ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN', 'EPIPE'].includes(code) ||
+    code.startsWith('08') ||
+    code === '57P01' ||
+    code === '57P03' ||
+    code === '28P01' ||
+    code === '28000' ||
+    code === '3D000'
+  );
+}

@@ -1,0 +1,30 @@
+import { quoteIdent, quoteLiteral } from '../identifiers.js';
+import { CAPTURE_GENERATOR } from './capture-generator.js';
+import { DDL_SYNC } from './ddl-sync.js';
+import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
+import { STORAGE_DDL } from './storage-ddl.js';
+
+/** Bumped whenever the install script changes what it creates. */
+export const SCHEMA_VERSION = 1;
+
+/** Substitute the storage schema into a SQL template (`@S` quoted identifier, `@LIT` literal). */
+export function renderSql(template: string, schema: string): string {
+  return template.replaceAll('@LIT', quoteLiteral(schema)).replaceAll('@S', quoteIdent(schema));
+}
+
+/**
+ * The whole, idempotent install script: storage tables and indexes, runtime functions, the
+ * capture generator and the DDL sync event triggers. Runs inside the caller's transaction.
+ */
+export function installScript(schema: string): string {
+  const body = [
+    "SELECT pg_advisory_xact_lock(hashtext('threadline.install:' || @LIT));",
+    STORAGE_DDL,
+    RUNTIME_FUNCTIONS,
+    CAPTURE_GENERATOR,
+    DDL_SYNC,
+    `INSERT INTO @S.schema_version (singleton, version) VALUES (true, ${SCHEMA_VERSION})
+  ON CONFLICT (singleton) DO UPDATE SET version = GREATEST(@S.schema_version.version, EXCLUDED.version), installed_at = now();`,
+  ].join('\n');
+  return renderSql(body, schema);
+}

@@ -1,0 +1,161 @@
+/**
+ * Functions the capture triggers and recordAction() call at run time. `@S` is the quoted storage
+ * schema. All state is transaction-local (set_config(..., true)), so this works behind PgBouncer
+ * in transaction mode.
+ */
+export const RUNTIME_FUNCTIONS = String.raw`
+-- Parse text as jsonb, or NULL when it is not valid JSON (never raises).
+CREATE OR REPLACE FUNCTION @S.try_jsonb(p_text text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  RETURN p_text::jsonb;
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END
+$fn$;
+
+-- A context id: a trimmed string of 1..256 bytes without control characters, else NULL.
+CREATE OR REPLACE FUNCTION @S.clean_context_id(p_value jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT CASE
+    WHEN jsonb_typeof(p_value) = 'number' THEN p_value #>> '{}'
+    WHEN jsonb_typeof(p_value) <> 'string' THEN NULL
+    WHEN btrim(p_value #>> '{}') = '' THEN NULL
+    WHEN octet_length(btrim(p_value #>> '{}')) > 256 THEN NULL
+    WHEN btrim(p_value #>> '{}') ~ '[[:cntrl:]]' THEN NULL
+    ELSE btrim(p_value #>> '{}')
+  END
+$fn$;
+
+-- Validate an ActorRef JSON value; returns the normalized {type,id} or NULL with a reason.
+CREATE OR REPLACE FUNCTION @S.parse_actor_ref(p_raw text, OUT actor jsonb, OUT problem text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  j jsonb := @S.try_jsonb(p_raw);
+  t text;
+  id text;
+BEGIN
+  IF j IS NULL THEN problem := 'threadline.actor_ref is not valid JSON'; RETURN; END IF;
+  IF jsonb_typeof(j) <> 'object' THEN problem := 'threadline.actor_ref is not a JSON object'; RETURN; END IF;
+  IF EXISTS (SELECT 1 FROM jsonb_object_keys(j) k WHERE k NOT IN ('type', 'id')) THEN
+    problem := 'threadline.actor_ref has keys other than type and id'; RETURN;
+  END IF;
+  t := j ->> 'type';
+  IF jsonb_typeof(j -> 'type') IS DISTINCT FROM 'string'
+     OR t NOT IN ('user', 'admin', 'service_account', 'job', 'system', 'anonymous') THEN
+    problem := 'threadline.actor_ref has an unknown type'; RETURN;
+  END IF;
+  IF t = 'anonymous' THEN
+    IF j ? 'id' AND j -> 'id' <> 'null'::jsonb THEN problem := 'threadline.actor_ref: an anonymous actor has no id'; RETURN; END IF;
+    actor := '{"type":"anonymous"}'::jsonb;
+    RETURN;
+  END IF;
+  id := @S.clean_context_id(j -> 'id');
+  IF id IS NULL THEN problem := 'threadline.actor_ref needs a non-empty id of at most 256 bytes'; RETURN; END IF;
+  actor := jsonb_build_object('type', t, 'id', id);
+END
+$fn$;
+
+-- The audit transaction of the current database transaction, created on first use.
+-- Found again through a transaction-local setting keyed by txid, never by txid alone.
+CREATE OR REPLACE FUNCTION @S.current_transaction_id() RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  cached text := current_setting('threadline.transaction', true);
+  xid bigint := txid_current();
+  sep integer;
+  raw_actor text;
+  raw_ctx text;
+  actor jsonb;
+  actor_problem text;
+  ctx jsonb;
+  problems jsonb := '{}'::jsonb;
+  meta jsonb;
+  field text;
+  ids jsonb := '{}'::jsonb;
+  new_id bigint;
+BEGIN
+  IF cached IS NOT NULL AND cached <> '' THEN
+    sep := strpos(cached, ':');
+    IF sep > 1 AND left(cached, sep - 1) = xid::text THEN
+      RETURN substr(cached, sep + 1)::bigint;
+    END IF;
+  END IF;
+
+  raw_actor := nullif(current_setting('threadline.actor_ref', true), '');
+  IF raw_actor IS NOT NULL THEN
+    SELECT p.actor, p.problem INTO actor, actor_problem FROM @S.parse_actor_ref(raw_actor) p;
+    IF actor_problem IS NOT NULL THEN problems := problems || jsonb_build_object('actor_ref', actor_problem); END IF;
+  END IF;
+
+  raw_ctx := nullif(current_setting('threadline.context', true), '');
+  IF raw_ctx IS NOT NULL THEN
+    ctx := @S.try_jsonb(raw_ctx);
+    IF ctx IS NULL OR jsonb_typeof(ctx) <> 'object' THEN
+      problems := problems || jsonb_build_object('context', 'threadline.context is not a JSON object');
+      ctx := NULL;
+    ELSE
+      FOREACH field IN ARRAY ARRAY['correlationId', 'requestId', 'jobId', 'causationId', 'source'] LOOP
+        IF ctx ? field AND ctx -> field <> 'null'::jsonb THEN
+          IF @S.clean_context_id(ctx -> field) IS NULL THEN
+            problems := problems || jsonb_build_object(field, 'must be a non-empty string of at most 256 bytes');
+          ELSE
+            ids := ids || jsonb_build_object(field, @S.clean_context_id(ctx -> field));
+          END IF;
+        END IF;
+      END LOOP;
+      IF ctx ? 'meta' AND ctx -> 'meta' <> 'null'::jsonb THEN
+        IF jsonb_typeof(ctx -> 'meta') <> 'object' OR octet_length((ctx -> 'meta')::text) > 8192 THEN
+          problems := problems || jsonb_build_object('meta', 'must be a JSON object of at most 8192 bytes');
+        ELSE
+          meta := ctx -> 'meta';
+        END IF;
+      END IF;
+      IF EXISTS (SELECT 1 FROM jsonb_object_keys(ctx) k
+                 WHERE k NOT IN ('correlationId', 'requestId', 'jobId', 'causationId', 'source', 'meta')) THEN
+        problems := problems || jsonb_build_object('context', 'threadline.context has unknown keys (ignored)');
+      END IF;
+    END IF;
+  END IF;
+
+  IF problems <> '{}'::jsonb THEN
+    meta := coalesce(meta, '{}'::jsonb) || jsonb_build_object('threadline_context_error', problems);
+  END IF;
+
+  INSERT INTO @S.audit_transactions
+    (txid, actor_ref, correlation_id, request_id, job_id, causation_id, source, meta)
+  VALUES
+    (xid, actor, ids ->> 'correlationId', ids ->> 'requestId', ids ->> 'jobId', ids ->> 'causationId', ids ->> 'source', meta)
+  RETURNING id INTO new_id;
+  PERFORM set_config('threadline.transaction', xid::text || ':' || new_id::text, true);
+  RETURN new_id;
+END
+$fn$;
+
+-- Store a semantic action. With p_link it is tied to the current audit transaction
+-- (created if the transaction has not captured a row yet).
+CREATE OR REPLACE FUNCTION @S.record_action(
+  p_name text, p_actor_ref jsonb, p_status text, p_verb text, p_category text, p_reason text, p_comment text,
+  p_correlation_id text, p_request_id text, p_job_id text, p_link boolean
+) RETURNS TABLE (action_id uuid, transaction_id bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  tx bigint;
+  new_id uuid;
+BEGIN
+  IF p_link THEN tx := @S.current_transaction_id(); END IF;
+  INSERT INTO @S.audit_actions
+    (name, actor_ref, status, verb, category, reason, comment, correlation_id, request_id, job_id, transaction_id)
+  VALUES
+    (p_name, p_actor_ref, coalesce(p_status, 'ok'), p_verb, p_category, p_reason, p_comment,
+     p_correlation_id, p_request_id, p_job_id, tx)
+  RETURNING id INTO new_id;
+  IF tx IS NOT NULL THEN
+    UPDATE @S.audit_transactions t SET action_id = new_id WHERE t.id = tx AND t.action_id IS NULL;
+  END IF;
+  action_id := new_id;
+  transaction_id := tx;
+  RETURN NEXT;
+END
+$fn$;
+`;

@@ -1,0 +1,103 @@
+/**
+ * Storage tables and indexes. `@S` is replaced by the quoted storage schema.
+ *
+ * Index choices (each one exists for a query in the core API; every extra index on
+ * audit_changes costs time on every captured row, so there are exactly these):
+ * - audit_changes PRIMARY KEY (captured_at, id): the timeline order (`captured_at desc, id desc`)
+ *   for unfiltered pages and time windows, and retention by age. Doubles as the row identity,
+ *   so there is no separate index on id alone.
+ * - audit_changes (transaction_id): all changes of one transaction (incident bundle, actor history).
+ * - audit_changes (table_schema, table_name, table_pk, captured_at, id): row history and as-of.
+ * - audit_changes (table_schema, table_name, table_pk_before) partial: history of a row whose key
+ *   was changed by an UPDATE (rare, so the index stays tiny).
+ * - audit_changes (table_schema, table_name, captured_at, id): timeline filtered by table.
+ * - audit_transactions (actor_ref, occurred_at, id) partial: actor history.
+ * - audit_transactions (correlation_id) partial, audit_actions (correlation_id) partial:
+ *   correlation filters.
+ * - audit_actions (inserted_at, id), (transaction_id) partial: listing actions, action to capture.
+ * There is no foreign key from changes to transactions: the capture function writes the
+ * transaction row first in the same database transaction, so a change row never exists
+ * without it, and the key check would cost on every captured row (research/capture-bench.md).
+ */
+export const STORAGE_DDL = String.raw`
+CREATE SCHEMA IF NOT EXISTS @S;
+
+CREATE TABLE IF NOT EXISTS @S.schema_version (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  version integer NOT NULL,
+  installed_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS @S.audit_actions (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  name text NOT NULL,
+  actor_ref jsonb NOT NULL,
+  status text NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'error')),
+  verb text,
+  category text,
+  reason text,
+  comment text,
+  correlation_id text,
+  request_id text,
+  job_id text,
+  transaction_id bigint,
+  inserted_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS @S.audit_transactions (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  txid bigint NOT NULL,
+  occurred_at timestamptz NOT NULL DEFAULT now(),
+  actor_ref jsonb,
+  correlation_id text,
+  request_id text,
+  job_id text,
+  causation_id text,
+  source text,
+  meta jsonb,
+  action_id uuid
+);
+
+CREATE TABLE IF NOT EXISTS @S.audit_changes (
+  id bigint GENERATED ALWAYS AS IDENTITY,
+  transaction_id bigint NOT NULL,
+  table_schema text NOT NULL,
+  table_name text NOT NULL,
+  table_pk jsonb NOT NULL,
+  table_pk_before jsonb,
+  op text NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'truncate')),
+  data_after jsonb,
+  data_before jsonb,
+  changed_fields text[],
+  changed_from jsonb,
+  captured_at timestamptz NOT NULL,
+  PRIMARY KEY (captured_at, id)
+);
+
+CREATE TABLE IF NOT EXISTS @S.captured_tables (
+  relid regclass PRIMARY KEY,
+  table_schema text NOT NULL,
+  table_name text NOT NULL,
+  options jsonb NOT NULL,
+  key_columns text[] NOT NULL,
+  columns jsonb NOT NULL,
+  function_name text NOT NULL,
+  mode text NOT NULL,
+  generated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX IF NOT EXISTS audit_changes_transaction_idx ON @S.audit_changes (transaction_id);
+CREATE INDEX IF NOT EXISTS audit_changes_row_idx ON @S.audit_changes (table_schema, table_name, table_pk, captured_at, id);
+CREATE INDEX IF NOT EXISTS audit_changes_row_before_idx ON @S.audit_changes (table_schema, table_name, table_pk_before)
+  WHERE table_pk_before IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_changes_table_time_idx ON @S.audit_changes (table_schema, table_name, captured_at, id);
+CREATE INDEX IF NOT EXISTS audit_transactions_actor_idx ON @S.audit_transactions (actor_ref, occurred_at, id)
+  WHERE actor_ref IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_transactions_correlation_idx ON @S.audit_transactions (correlation_id)
+  WHERE correlation_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_actions_inserted_idx ON @S.audit_actions (inserted_at, id);
+CREATE INDEX IF NOT EXISTS audit_actions_correlation_idx ON @S.audit_actions (correlation_id)
+  WHERE correlation_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_actions_transaction_idx ON @S.audit_actions (transaction_id)
+  WHERE transaction_id IS NOT NULL;
+`;

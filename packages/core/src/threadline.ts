@@ -1,0 +1,372 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { ActorRef } from './actor-ref.js';
+import { contextBinding } from './binding.js';
+import { cleanContextId, getAuditContext } from './context.js';
+import { toThreadlineError } from './db-errors.js';
+import { ThreadlineError } from './errors.js';
+import { assertIdentifier, formatTableName, parseTableName, quoteIdent, type TableName } from './identifiers.js';
+import { installScript, SCHEMA_VERSION } from './sql/install-script.js';
+import { type SqlClient, type SqlResult, type SqlSession, toSqlClient } from './sql-client.js';
+import {
+  type ConfiguredTable,
+  type ResolvedTableOptions,
+  resolveTableOptions,
+  resolveTablesConfig,
+  type TableCaptureOptions,
+  tableKey,
+} from './table-options.js';
+
+export interface ThreadlineOptions {
+  /** A node-postgres Pool or Client, a PGlite instance, or any SqlClient. */
+  db: unknown;
+  /** Storage schema for Threadline's tables and functions. Default `threadline`. */
+  schema?: string;
+  /** Per-table capture options, keyed by `name` or `schema.name`. */
+  tables?: Record<string, TableCaptureOptions>;
+}
+
+export interface InstallResult {
+  schema: string;
+  schemaVersion: number;
+  /** True when the DDL event trigger is installed, so ALTER TABLE regenerates capture in place. */
+  ddlSync: boolean;
+}
+
+export interface CapturePlan {
+  table: TableName;
+  /** `compiled` (native column reads, kept current by the DDL event trigger) or `portable`. */
+  mode: 'compiled' | 'portable';
+  functionName: string;
+  /** The tables that get triggers: the table itself and, for a partitioned table, every partition. */
+  relations: string[];
+  keyColumns: string[];
+  keySource: string;
+  options: ResolvedTableOptions;
+  /** The generated function (only in plans from planTriggers). */
+  functionSql?: string;
+}
+
+export interface RecordActionOptions {
+  actor?: ActorRef;
+  status?: 'ok' | 'error';
+  verb?: string;
+  category?: string;
+  reason?: string;
+  comment?: string;
+  correlationId?: string;
+  requestId?: string;
+  jobId?: string;
+}
+
+export interface RecordedAction {
+  id: string;
+  /** The audit transaction it was linked to, when recorded inside a bound transaction. */
+  auditTransactionId: string | null;
+}
+
+export interface TransactionResult<T> {
+  result: T;
+  /** The audit transaction this database transaction created, or null when it captured nothing. */
+  auditTransactionId: string | null;
+}
+
+interface ActiveSession {
+  readonly session: SqlSession;
+  savepoints: number;
+}
+
+const FINISH_SQL = "SELECT current_setting('threadline.transaction', true) AS tl, txid_current_if_assigned()::text AS xid";
+const MAX_TEXT = 1000;
+
+function auditIdFrom(row: Record<string, unknown> | undefined): string | null {
+  const tl = row?.tl;
+  const xid = row?.xid;
+  if (typeof tl !== 'string' || tl === '' || xid === null || xid === undefined) return null;
+  const sep = tl.indexOf(':');
+  return sep > 0 && tl.slice(0, sep) === String(xid) ? tl.slice(sep + 1) : null;
+}
+
+function optionalText(value: unknown, field: string, max = MAX_TEXT): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') throw new ThreadlineError('INVALID_CONTEXT', `recordAction: ${field} must be a string`);
+  if (value.length > max) throw new ThreadlineError('INVALID_CONTEXT', `recordAction: ${field} is longer than ${max} characters`);
+  return value;
+}
+
+export class Threadline {
+  readonly schema: string;
+  readonly client: SqlClient;
+  private readonly tables: Map<string, ConfiguredTable>;
+  private readonly active = new AsyncLocalStorage<ActiveSession>();
+  private readonly q: string;
+
+  constructor(options: ThreadlineOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new ThreadlineError('CONFIG_INVALID', 'createThreadline: pass an options object like { db: pool }');
+    }
+    this.client = toSqlClient(options.db);
+    this.schema = options.schema ?? 'threadline';
+    assertIdentifier(this.schema, 'createThreadline: schema');
+    this.q = quoteIdent(this.schema);
+    this.tables = resolveTablesConfig(options.tables);
+  }
+
+  /** Create or update the storage schema, tables, indexes and functions. Idempotent. */
+  async install(): Promise<InstallResult> {
+    try {
+      await this.client.exec(installScript(this.schema));
+      const { rows } = await this.client.query<{ version: number; ddl_sync: boolean }>(
+        `SELECT version, EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5($1) AND evtenabled = 'A') AS ddl_sync FROM ${this.q}.schema_version`,
+        [this.schema],
+      );
+      return { schema: this.schema, schemaVersion: Number(rows[0]?.version), ddlSync: rows[0]?.ddl_sync === true };
+    } catch (error) {
+      throw toThreadlineError(error, 'install');
+    }
+  }
+
+  /** The installed schema version, or null when Threadline is not installed in this database. */
+  async installedVersion(): Promise<number | null> {
+    const { rows } = await this.client.query<{ ok: boolean }>(
+      "SELECT to_regclass($1) IS NOT NULL AS ok",
+      [`${this.q}.schema_version`],
+    );
+    if (!rows[0]?.ok) return null;
+    const version = await this.client.query<{ version: number }>(`SELECT version FROM ${this.q}.schema_version`);
+    return version.rows[0] ? Number(version.rows[0].version) : null;
+  }
+
+  private async assertInstalled(what: string): Promise<void> {
+    const version = await this.installedVersion().catch((error) => {
+      throw toThreadlineError(error, what);
+    });
+    if (version === null || version < SCHEMA_VERSION) {
+      throw new ThreadlineError(
+        'NOT_INSTALLED',
+        `${what}: Threadline is not installed in schema "${this.schema}"${version === null ? '' : ` (found version ${version}, need ${SCHEMA_VERSION})`}; run tl.install() or \`threadline install --apply\` first`,
+      );
+    }
+  }
+
+  /** The tables to act on: the given names, or every table in the `tables` option. */
+  resolveTargets(names?: readonly string[]): ConfiguredTable[] {
+    if (names === undefined) {
+      if (this.tables.size === 0) {
+        throw new ThreadlineError('CONFIG_INVALID', 'installTriggers: no tables given and none configured; pass { tables: ["posts"] } or configure tables');
+      }
+      return [...this.tables.values()];
+    }
+    if (!Array.isArray(names) || names.length === 0) {
+      throw new ThreadlineError('CONFIG_INVALID', 'installTriggers: tables must be a non-empty array of table names');
+    }
+    const seen = new Set<string>();
+    return names.map((name) => {
+      const table = parseTableName(name);
+      const key = tableKey(table);
+      if (seen.has(key)) throw new ThreadlineError('CONFIG_INVALID', `installTriggers: ${formatTableName(table)} is listed more than once`);
+      seen.add(key);
+      return this.tables.get(key) ?? { table, options: resolveTableOptions(formatTableName(table), {}) };
+    });
+  }
+
+  /**
+   * Install or replace capture triggers, in one transaction (all tables or none). Rerunning is
+   * safe: functions and triggers are replaced in place, with no gap in capture.
+   */
+  async installTriggers(options: { tables?: readonly string[] } = {}): Promise<CapturePlan[]> {
+    const targets = this.resolveTargets(options.tables);
+    await this.assertInstalled('installTriggers');
+    try {
+      return await this.client.transaction(async (session) => {
+        const plans: CapturePlan[] = [];
+        for (const { table, options: opts } of targets) {
+          const { rows } = await session.query<{ plan: RawPlan }>(`SELECT ${this.q}.enable_capture($1, $2, $3::jsonb) AS plan`, [
+            table.schema,
+            table.name,
+            JSON.stringify(opts),
+          ]);
+          plans.push(toPlan(rows[0]!.plan));
+        }
+        return plans;
+      });
+    } catch (error) {
+      throw toThreadlineError(error, 'installTriggers');
+    }
+  }
+
+  /** What installTriggers would do, including the generated SQL. Changes nothing (rolled back). */
+  async planTriggers(options: { tables?: readonly string[] } = {}): Promise<CapturePlan[]> {
+    const targets = this.resolveTargets(options.tables);
+    const installed = (await this.installedVersion().catch((e) => Promise.reject(toThreadlineError(e, 'planTriggers')))) === SCHEMA_VERSION;
+    const rollback = Symbol('rollback');
+    let plans: CapturePlan[] = [];
+    try {
+      await this.client.transaction(async (session) => {
+        if (!installed) await session.exec(installScript(this.schema));
+        for (const { table, options: opts } of targets) {
+          const { rows } = await session.query<{ plan: RawPlan }>(`SELECT ${this.q}.capture_plan($1, $2, $3::jsonb) AS plan`, [
+            table.schema,
+            table.name,
+            JSON.stringify(opts),
+          ]);
+          plans.push(toPlan(rows[0]!.plan, true));
+        }
+        throw rollback;
+      });
+    } catch (error) {
+      if (error !== rollback) {
+        plans = [];
+        throw toThreadlineError(error, 'planTriggers');
+      }
+    }
+    return plans;
+  }
+
+  /** Remove capture from tables (captured audit rows are kept). */
+  async removeTriggers(options: { tables: readonly string[] }): Promise<TableName[]> {
+    const targets = this.resolveTargets(options.tables);
+    await this.assertInstalled('removeTriggers');
+    return this.client.transaction(async (session) => {
+      const removed: TableName[] = [];
+      for (const { table } of targets) {
+        const { rows } = await session.query<{ ok: boolean }>(`SELECT ${this.q}.disable_capture($1, $2) AS ok`, [table.schema, table.name]);
+        if (rows[0]?.ok) removed.push(table);
+      }
+      return removed;
+    });
+  }
+
+  /**
+   * Run `fn` in a database transaction whose first statement binds the active audit context.
+   * Inside `fn`, tl.query and tl.recordAction use this transaction; a nested tl.transaction
+   * becomes a savepoint (the context is bound once).
+   */
+  async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<TransactionResult<T>> {
+    const current = this.active.getStore();
+    if (current) return this.savepoint(current, fn);
+    let auditTransactionId: string | null = null;
+    const result = await this.client.transaction(
+      async (session) => {
+        const binding = contextBinding();
+        if (binding) await session.query(binding.sql, binding.params);
+        return this.active.run({ session, savepoints: 0 }, () => fn(session));
+      },
+      { sql: FINISH_SQL, rows: (rows) => (auditTransactionId = auditIdFrom(rows[0])) },
+    );
+    return { result, auditTransactionId };
+  }
+
+  private async savepoint<T>(current: ActiveSession, fn: (tx: SqlSession) => Promise<T>): Promise<TransactionResult<T>> {
+    const name = `threadline_sp_${++current.savepoints}`;
+    await current.session.query(`SAVEPOINT ${name}`);
+    let result: T;
+    try {
+      result = await fn(current.session);
+    } catch (error) {
+      await current.session.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
+      throw error;
+    }
+    await current.session.query(`RELEASE SAVEPOINT ${name}`);
+    const { rows } = await current.session.query(FINISH_SQL);
+    return { result, auditTransactionId: auditIdFrom(rows[0]) };
+  }
+
+  /**
+   * Run one statement. Inside tl.transaction it runs in that transaction; otherwise, when an
+   * audit context is active, it runs in a short transaction that binds the context first.
+   */
+  async query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<SqlResult<R>> {
+    const current = this.active.getStore();
+    if (current) return current.session.query<R>(sql, params);
+    const binding = contextBinding();
+    if (!binding) return this.client.query<R>(sql, params);
+    return this.client.transaction(async (session) => {
+      await session.query(binding.sql, binding.params);
+      return session.query<R>(sql, params);
+    });
+  }
+
+  /**
+   * Store a semantic action (who did what and why). Inside tl.transaction it is linked to that
+   * transaction's audit row. Actor, correlation, request and job ids default from the context.
+   */
+  async recordAction(name: string, options: RecordActionOptions = {}): Promise<RecordedAction> {
+    if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
+      throw new ThreadlineError('INVALID_CONTEXT', 'recordAction: name must be a non-empty string of at most 200 characters, e.g. "post.published"');
+    }
+    const ctx = getAuditContext();
+    const actor = options.actor ? ActorRef.parse(options.actor) : ctx?.actor;
+    if (!actor) {
+      throw new ThreadlineError(
+        'INVALID_ACTOR',
+        'recordAction: no actor; pass { actor: ActorRef.user(id) } or call it inside an audit context that has one',
+      );
+    }
+    if (options.status !== undefined && options.status !== 'ok' && options.status !== 'error') {
+      throw new ThreadlineError('INVALID_CONTEXT', 'recordAction: status must be "ok" or "error"');
+    }
+    const id = (value: unknown, field: string) => {
+      if (value === undefined || value === null) return null;
+      const clean = cleanContextId(value);
+      if (clean === undefined) throw new ThreadlineError('INVALID_CONTEXT', `recordAction: ${field} must be a non-empty string of at most 256 bytes`);
+      return clean;
+    };
+    const current = this.active.getStore();
+    const params = [
+      name.trim(),
+      ActorRef.toJSON(actor),
+      options.status ?? 'ok',
+      optionalText(options.verb, 'verb', 200),
+      optionalText(options.category, 'category', 200),
+      optionalText(options.reason, 'reason'),
+      optionalText(options.comment, 'comment', 10_000),
+      id(options.correlationId ?? ctx?.correlationId, 'correlationId'),
+      id(options.requestId ?? ctx?.requestId, 'requestId'),
+      id(options.jobId ?? ctx?.jobId, 'jobId'),
+      current !== undefined,
+    ];
+    const sql = `SELECT action_id::text AS id, transaction_id::text AS tx FROM ${this.q}.record_action($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
+    try {
+      const { rows } = await (current ? current.session : this.client).query<{ id: string; tx: string | null }>(sql, params);
+      return { id: rows[0]!.id, auditTransactionId: rows[0]!.tx ?? null };
+    } catch (error) {
+      throw toThreadlineError(error, 'recordAction');
+    }
+  }
+
+  /** Run `fn` with `session` as the current transaction (for adapters whose ORM owns it). */
+  runInSession<T>(session: SqlSession, fn: () => T): T {
+    return this.active.run({ session, savepoints: 0 }, fn);
+  }
+}
+
+interface RawPlan {
+  schema: string;
+  name: string;
+  mode: 'compiled' | 'portable';
+  functionName: string;
+  relations: string[];
+  keyColumns: string[];
+  keySource: string;
+  options: ResolvedTableOptions;
+  functionSql?: string;
+}
+
+function toPlan(raw: RawPlan, withSql = false): CapturePlan {
+  const plan: CapturePlan = {
+    table: { schema: raw.schema, name: raw.name },
+    mode: raw.mode,
+    functionName: raw.functionName,
+    relations: raw.relations,
+    keyColumns: raw.keyColumns,
+    keySource: raw.keySource,
+    options: raw.options,
+  };
+  if (withSql && raw.functionSql) plan.functionSql = raw.functionSql;
+  return plan;
+}
+
+/** Create a Threadline instance bound to one database and storage schema. */
+export function createThreadline(options: ThreadlineOptions): Threadline {
+  return new Threadline(options);
+}
