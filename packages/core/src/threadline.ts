@@ -56,6 +56,12 @@ export interface RecordActionOptions {
   correlationId?: string;
   requestId?: string;
   jobId?: string;
+  /**
+   * Record inside this session's transaction and link the action to its audit transaction.
+   * Only needed when the transaction is owned by an ORM (adapters pass it); inside
+   * tl.transaction the current session is used automatically.
+   */
+  session?: SqlSession;
 }
 
 export interface RecordedAction {
@@ -311,7 +317,7 @@ export class Threadline {
       if (clean === undefined) throw new ThreadlineError('INVALID_CONTEXT', `recordAction: ${field} must be a non-empty string of at most 256 bytes`);
       return clean;
     };
-    const current = this.active.getStore();
+    const current = options.session ? { session: options.session } : this.active.getStore();
     const params = [
       name.trim(),
       ActorRef.toJSON(actor),

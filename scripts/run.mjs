@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// The two-command start: `npm test` and `npm run demo` work on a fresh clone with only Node 20
+// and npm. This script finds (or installs, into .tools/) pnpm 12.18.0, installs the workspace
+// when needed, builds, and runs the task.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PNPM_VERSION = '12.18.0';
+const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' };
+
+function log(message) {
+  process.stderr.write(`\x1b[2m[threadline] ${message}\x1b[0m\n`);
+}
+
+function run(cmd, args, options = {}) {
+  const result = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit', env, ...options });
+  if (result.error) throw result.error;
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+function pnpmWorks(bin) {
+  try {
+    return execFileSync(bin, ['--version'], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] }).trim() === PNPM_VERSION;
+  } catch {
+    return false;
+  }
+}
+
+function findPnpm() {
+  if (pnpmWorks('pnpm')) return 'pnpm';
+  const local = join(ROOT, '.tools', 'node_modules', '.bin', 'pnpm');
+  if (existsSync(local) && pnpmWorks(local)) return local;
+  log(`installing pnpm ${PNPM_VERSION} into .tools/ (one time)`);
+  mkdirSync(join(ROOT, '.tools'), { recursive: true });
+  writeFileSync(join(ROOT, '.tools', 'package.json'), '{ "private": true }\n');
+  run('npm', ['install', '--prefix', join(ROOT, '.tools'), '--no-audit', '--no-fund', '--loglevel=error', `pnpm@${PNPM_VERSION}`]);
+  if (!pnpmWorks(local)) {
+    console.error('Could not install pnpm. Install it yourself: npm i -g pnpm@' + PNPM_VERSION);
+    process.exit(1);
+  }
+  return local;
+}
+
+function ensureInstalled(pnpm) {
+  const marker = join(ROOT, 'node_modules', '.modules.yaml');
+  const lock = join(ROOT, 'pnpm-lock.yaml');
+  const stampFile = join(ROOT, 'node_modules', '.threadline-install-stamp');
+  const wanted = existsSync(lock) ? String(statSync(lock).mtimeMs) + ':' + readFileSync(lock, 'utf8').length : 'none';
+  if (existsSync(marker) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === wanted) return;
+  log('installing dependencies (pnpm install)');
+  run(pnpm, ['install', '--frozen-lockfile'], { env: { ...env, CI: 'true' } });
+  writeFileSync(stampFile, wanted);
+}
+
+const [task = 'test', ...rest] = process.argv.slice(2);
+const pnpm = findPnpm();
+ensureInstalled(pnpm);
+const turbo = (args) => run(pnpm, ['exec', 'turbo', ...args]);
+
+switch (task) {
+  case 'build':
+    turbo(['run', 'build', '--output-logs=errors-only']);
+    break;
+  case 'test':
+    log('lint (biome)');
+    run(pnpm, ['exec', 'biome', 'check', '.']);
+    log('build, typecheck and test every package');
+    turbo(['run', 'build', '--output-logs=errors-only']);
+    turbo(['run', 'typecheck', 'test', '--concurrency=1', ...rest]);
+    break;
+  case 'demo':
+    turbo(['run', 'build', '--output-logs=errors-only']);
+    run(pnpm, ['--filter', '@threadline/example-quickstart', 'run', 'demo', ...rest]);
+    break;
+  case 'bench':
+    turbo(['run', 'build', '--output-logs=errors-only']);
+    run(pnpm, ['--filter', '@threadline/bench', 'run', rest[0] ?? 'capture', ...rest.slice(1)]);
+    break;
+  default:
+    console.error(`unknown task "${task}"; use test, demo, build or bench`);
+    process.exit(2);
+}
