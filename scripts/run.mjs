@@ -23,7 +23,13 @@ function run(cmd, args, options = {}) {
 
 function pnpmWorks(bin) {
   try {
-    return execFileSync(bin, ['--version'], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] }).trim() === PNPM_VERSION;
+    return (
+      execFileSync(bin, ['--version'], {
+        encoding: 'utf8',
+        env,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() === PNPM_VERSION
+    );
   } catch {
     return false;
   }
@@ -36,7 +42,15 @@ function findPnpm() {
   log(`installing pnpm ${PNPM_VERSION} into .tools/ (one time)`);
   mkdirSync(join(ROOT, '.tools'), { recursive: true });
   writeFileSync(join(ROOT, '.tools', 'package.json'), '{ "private": true }\n');
-  run('npm', ['install', '--prefix', join(ROOT, '.tools'), '--no-audit', '--no-fund', '--loglevel=error', `pnpm@${PNPM_VERSION}`]);
+  run('npm', [
+    'install',
+    '--prefix',
+    join(ROOT, '.tools'),
+    '--no-audit',
+    '--no-fund',
+    '--loglevel=error',
+    `pnpm@${PNPM_VERSION}`,
+  ]);
   if (!pnpmWorks(local)) {
     console.error('Could not install pnpm. Install it yourself: npm i -g pnpm@' + PNPM_VERSION);
     process.exit(1);
@@ -48,7 +62,9 @@ function ensureInstalled(pnpm) {
   const marker = join(ROOT, 'node_modules', '.modules.yaml');
   const lock = join(ROOT, 'pnpm-lock.yaml');
   const stampFile = join(ROOT, 'node_modules', '.threadline-install-stamp');
-  const wanted = existsSync(lock) ? String(statSync(lock).mtimeMs) + ':' + readFileSync(lock, 'utf8').length : 'none';
+  const wanted = existsSync(lock)
+    ? String(statSync(lock).mtimeMs) + ':' + readFileSync(lock, 'utf8').length
+    : 'none';
   if (existsSync(marker) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === wanted) return;
   log('installing dependencies (pnpm install)');
   run(pnpm, ['install', '--frozen-lockfile'], { env: { ...env, CI: 'true' } });

@@ -23,7 +23,8 @@ function describe(value: unknown): string {
 
 function normalizeId(type: ActorType, id: unknown): string {
   if (typeof id === 'number') {
-    if (!Number.isFinite(id)) throw invalid(`ActorRef.${type}(id): id must be a finite number or a string`, id);
+    if (!Number.isFinite(id))
+      throw invalid(`ActorRef.${type}(id): id must be a finite number or a string`, id);
     id = String(id);
   } else if (typeof id === 'bigint') {
     id = id.toString();
@@ -32,12 +33,20 @@ function normalizeId(type: ActorType, id: unknown): string {
     throw invalid(`ActorRef.${type}(id): id must be a string or number, got ${describe(id)}`, id);
   }
   const trimmed = id.trim();
-  if (trimmed === '') throw invalid(`ActorRef.${type}(id): id must not be empty; use ActorRef.anonymous() when nobody is known`, id);
+  if (trimmed === '')
+    throw invalid(
+      `ActorRef.${type}(id): id must not be empty; use ActorRef.anonymous() when nobody is known`,
+      id,
+    );
   if (Buffer.byteLength(trimmed, 'utf8') > MAX_ACTOR_ID_BYTES) {
-    throw invalid(`ActorRef.${type}(id): id is longer than ${MAX_ACTOR_ID_BYTES} bytes; pass a stable identifier, not a token or a document`, id);
+    throw invalid(
+      `ActorRef.${type}(id): id is longer than ${MAX_ACTOR_ID_BYTES} bytes; pass a stable identifier, not a token or a document`,
+      id,
+    );
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw invalid(`ActorRef.${type}(id): id must not contain control characters`, id);
+  if (/[\u0000-\u001f\u007f]/.test(trimmed))
+    throw invalid(`ActorRef.${type}(id): id must not contain control characters`, id);
   return trimmed;
 }
 
@@ -58,10 +67,16 @@ export const ActorRef = {
   /** Build an ActorRef from a type name and id, validating both. */
   of(type: string, id?: unknown): ActorRef {
     if (!(ACTOR_TYPES as readonly string[]).includes(type)) {
-      throw invalid(`ActorRef: unknown actor type "${String(type).slice(0, 40)}"; expected one of ${ACTOR_TYPES.join(', ')}`, type);
+      throw invalid(
+        `ActorRef: unknown actor type "${String(type).slice(0, 40)}"; expected one of ${ACTOR_TYPES.join(', ')}`,
+        type,
+      );
     }
     if (type === 'anonymous') return ANONYMOUS;
-    return Object.freeze({ type: type as Exclude<ActorType, 'anonymous'>, id: normalizeId(type as ActorType, id) });
+    return Object.freeze({
+      type: type as Exclude<ActorType, 'anonymous'>,
+      id: normalizeId(type as ActorType, id),
+    });
   },
 
   /**
@@ -74,21 +89,31 @@ export const ActorRef = {
       try {
         parsed = JSON.parse(value);
       } catch {
-        throw invalid('ActorRef.parse: the string is not JSON; expected {"type":"user","id":"42"} or "type:id" via ActorRef.fromString', value);
+        throw invalid(
+          'ActorRef.parse: the string is not JSON; expected {"type":"user","id":"42"} or "type:id" via ActorRef.fromString',
+          value,
+        );
       }
       return ActorRef.parse(parsed);
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw invalid(`ActorRef.parse: expected an object like {"type":"user","id":"42"}, got ${describe(value)}`, value);
+      throw invalid(
+        `ActorRef.parse: expected an object like {"type":"user","id":"42"}, got ${describe(value)}`,
+        value,
+      );
     }
     const record = value as Record<string, unknown>;
     const extra = Object.keys(record).filter((k) => k !== 'type' && k !== 'id');
     if (extra.length > 0) {
-      throw invalid(`ActorRef.parse: unexpected key(s) ${extra.slice(0, 5).join(', ')}; an ActorRef has only "type" and "id"`, value);
+      throw invalid(
+        `ActorRef.parse: unexpected key(s) ${extra.slice(0, 5).join(', ')}; an ActorRef has only "type" and "id"`,
+        value,
+      );
     }
     if (typeof record.type !== 'string') throw invalid('ActorRef.parse: "type" must be a string', value);
     if (record.type === 'anonymous') {
-      if (record.id !== undefined && record.id !== null) throw invalid('ActorRef.parse: an anonymous actor has no id', value);
+      if (record.id !== undefined && record.id !== null)
+        throw invalid('ActorRef.parse: an anonymous actor has no id', value);
       return ANONYMOUS;
     }
     if (record.id === undefined || record.id === null) {
@@ -99,11 +124,16 @@ export const ActorRef = {
 
   /** Parse the CLI form `type:id` (for example `user:42`, `anonymous`). */
   fromString(text: string): ActorRef {
-    if (typeof text !== 'string') throw invalid('ActorRef.fromString: expected a string like "user:42"', text);
+    if (typeof text !== 'string')
+      throw invalid('ActorRef.fromString: expected a string like "user:42"', text);
     const trimmed = text.trim();
     if (trimmed === 'anonymous') return ANONYMOUS;
     const colon = trimmed.indexOf(':');
-    if (colon <= 0) throw invalid(`ActorRef.fromString: expected "type:id" (for example "user:42"), got "${trimmed.slice(0, 60)}"`, text);
+    if (colon <= 0)
+      throw invalid(
+        `ActorRef.fromString: expected "type:id" (for example "user:42"), got "${trimmed.slice(0, 60)}"`,
+        text,
+      );
     return ActorRef.of(trimmed.slice(0, colon), trimmed.slice(colon + 1));
   },
 
@@ -120,6 +150,8 @@ export const ActorRef = {
 
   /** JSON as stored in `actor_ref` and bound into `threadline.actor_ref`. */
   toJSON(actor: ActorRef): string {
-    return actor.type === 'anonymous' ? '{"type":"anonymous"}' : JSON.stringify({ type: actor.type, id: actor.id });
+    return actor.type === 'anonymous'
+      ? '{"type":"anonymous"}'
+      : JSON.stringify({ type: actor.type, id: actor.id });
   },
 };

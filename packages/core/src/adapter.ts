@@ -4,10 +4,16 @@
  */
 import { contextBinding } from './binding.js';
 
-export { contextBinding, type ContextBinding } from './binding.js';
-export { cleanContextId, getAuditContext, runWithAuditContext, setAuditActor, type AuditContext } from './context.js';
 export { ActorRef } from './actor-ref.js';
-export { ThreadlineError, isThreadlineError } from './errors.js';
+export { type ContextBinding, contextBinding } from './binding.js';
+export {
+  type AuditContext,
+  cleanContextId,
+  getAuditContext,
+  runWithAuditContext,
+  setAuditActor,
+} from './context.js';
+export { isThreadlineError, ThreadlineError } from './errors.js';
 export type { SqlSession } from './sql-client.js';
 export type { Threadline } from './threadline.js';
 
@@ -16,7 +22,9 @@ export type { Threadline } from './threadline.js';
  * `run` executes one statement with bound parameters on that transaction's connection.
  * Does nothing (and returns false) outside a context.
  */
-export async function bindAuditContext(run: (sql: string, params: readonly unknown[]) => Promise<unknown>): Promise<boolean> {
+export async function bindAuditContext(
+  run: (sql: string, params: readonly unknown[]) => Promise<unknown>,
+): Promise<boolean> {
   const binding = contextBinding();
   if (!binding) return false;
   await run(binding.sql, binding.params);

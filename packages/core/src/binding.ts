@@ -15,7 +15,9 @@ export interface ContextBinding {
  * The binding statement for `ctx` (default: the active context), or null when there is no
  * context to bind. Values travel only as bound parameters, never as SQL text.
  */
-export function contextBinding(ctx: Readonly<AuditContext> | undefined = getAuditContext()): ContextBinding | null {
+export function contextBinding(
+  ctx: Readonly<AuditContext> | undefined = getAuditContext(),
+): ContextBinding | null {
   if (!ctx) return null;
   const rest: Record<string, unknown> = {};
   if (ctx.correlationId !== undefined) rest.correlationId = ctx.correlationId;

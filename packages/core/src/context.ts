@@ -49,7 +49,10 @@ export function cleanContextId(value: unknown): string | undefined {
 /** Validate a context given by application code; throws ThreadlineError('INVALID_CONTEXT') naming the fix. */
 export function validateAuditContext(ctx: unknown): AuditContext {
   if (typeof ctx !== 'object' || ctx === null || Array.isArray(ctx)) {
-    throw new ThreadlineError('INVALID_CONTEXT', 'audit context must be an object like { actor, correlationId }');
+    throw new ThreadlineError(
+      'INVALID_CONTEXT',
+      'audit context must be an object like { actor, correlationId }',
+    );
   }
   const input = ctx as Record<string, unknown>;
   for (const key of Object.keys(input)) {
@@ -83,10 +86,15 @@ export function validateAuditContext(ctx: unknown): AuditContext {
     try {
       json = JSON.stringify(input.meta);
     } catch (cause) {
-      throw new ThreadlineError('INVALID_CONTEXT', 'audit context: meta must be JSON-serializable', { cause });
+      throw new ThreadlineError('INVALID_CONTEXT', 'audit context: meta must be JSON-serializable', {
+        cause,
+      });
     }
     if (Buffer.byteLength(json, 'utf8') > MAX_META_BYTES) {
-      throw new ThreadlineError('INVALID_CONTEXT', `audit context: meta is larger than ${MAX_META_BYTES} bytes of JSON; keep it to a few small facts`);
+      throw new ThreadlineError(
+        'INVALID_CONTEXT',
+        `audit context: meta is larger than ${MAX_META_BYTES} bytes of JSON; keep it to a few small facts`,
+      );
     }
     out.meta = JSON.parse(json) as Record<string, unknown>;
   }
@@ -131,7 +139,10 @@ export function setAuditActor(actor: ActorRef | null | undefined): void {
 export function updateAuditContext(patch: AuditContext): void {
   const current = store.storage.getStore();
   if (!current) {
-    throw new ThreadlineError('INVALID_CONTEXT', 'updateAuditContext: no audit context is active; wrap the work in runWithAuditContext()');
+    throw new ThreadlineError(
+      'INVALID_CONTEXT',
+      'updateAuditContext: no audit context is active; wrap the work in runWithAuditContext()',
+    );
   }
   Object.assign(current, stripUndefined(validateAuditContext(patch)));
 }

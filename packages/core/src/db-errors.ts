@@ -1,4 +1,4 @@
-import { ThreadlineError, isThreadlineError } from './errors.js';
+import { isThreadlineError, ThreadlineError } from './errors.js';
 import { isConnectionError } from './sql-client.js';
 
 interface PgErrorLike {
@@ -24,15 +24,30 @@ export function toThreadlineError(error: unknown, what: string): ThreadlineError
     case '3F000':
     case '42P01':
     case '42883':
-      if (/threadline|audit_|captured_tables|schema_version|enable_capture|current_transaction_id|record_action/.test(message)) {
-        return new ThreadlineError('NOT_INSTALLED', `${what}: Threadline's storage schema is missing or out of date (${message}); run tl.install() or \`threadline install --apply\` first`, { cause: error });
+      if (
+        /threadline|audit_|captured_tables|schema_version|enable_capture|current_transaction_id|record_action/.test(
+          message,
+        )
+      ) {
+        return new ThreadlineError(
+          'NOT_INSTALLED',
+          `${what}: Threadline's storage schema is missing or out of date (${message}); run tl.install() or \`threadline install --apply\` first`,
+          { cause: error },
+        );
       }
       break;
   }
   if (isConnectionError(error)) {
-    return new ThreadlineError('CONNECTION_FAILED', `${what}: could not use the database connection: ${connectionHint(e)}`, { cause: error });
+    return new ThreadlineError(
+      'CONNECTION_FAILED',
+      `${what}: could not use the database connection: ${connectionHint(e)}`,
+      { cause: error },
+    );
   }
-  return new ThreadlineError('DATABASE_ERROR', `${what}: ${withHint}`, { cause: error, details: e.code ? { sqlstate: e.code } : undefined });
+  return new ThreadlineError('DATABASE_ERROR', `${what}: ${withHint}`, {
+    cause: error,
+    details: e.code ? { sqlstate: e.code } : undefined,
+  });
 }
 
 function connectionHint(e: PgErrorLike): string {

@@ -16,7 +16,8 @@ export function quoteIdent(name: string): string {
 
 /** Quote a string literal for SQL text (only for DDL that cannot take bound parameters). */
 export function quoteLiteral(value: string): string {
-  if (value.includes('\u0000')) throw new ThreadlineError('CONFIG_INVALID', 'a SQL literal must not contain NUL bytes');
+  if (value.includes('\u0000'))
+    throw new ThreadlineError('CONFIG_INVALID', 'a SQL literal must not contain NUL bytes');
   return `'${value.replace(/'/g, "''")}'`;
 }
 
@@ -24,7 +25,8 @@ export function assertIdentifier(name: unknown, what: string): asserts name is s
   if (typeof name !== 'string' || name.length === 0) {
     throw new ThreadlineError('CONFIG_INVALID', `${what} must be a non-empty string`);
   }
-  if (name.includes('\u0000')) throw new ThreadlineError('CONFIG_INVALID', `${what} must not contain NUL bytes`);
+  if (name.includes('\u0000'))
+    throw new ThreadlineError('CONFIG_INVALID', `${what} must not contain NUL bytes`);
   if (Buffer.byteLength(name, 'utf8') > MAX_IDENTIFIER_BYTES) {
     throw new ThreadlineError(
       'CONFIG_INVALID',
@@ -39,7 +41,10 @@ export function assertIdentifier(name: unknown, what: string): asserts name is s
  */
 export function parseTableName(text: string, defaultSchema = 'public'): TableName {
   if (typeof text !== 'string' || text.trim() === '') {
-    throw new ThreadlineError('CONFIG_INVALID', 'a table name must be a non-empty string like "posts" or "billing.invoices"');
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      'a table name must be a non-empty string like "posts" or "billing.invoices"',
+    );
   }
   const parts = splitQualified(text.trim());
   if (parts.length === 1) {
@@ -65,7 +70,11 @@ function splitQualified(text: string): string[] {
       let part = '';
       i++;
       for (;;) {
-        if (i >= text.length) throw new ThreadlineError('CONFIG_INVALID', `unterminated double quote in table name ${text.slice(0, 80)}`);
+        if (i >= text.length)
+          throw new ThreadlineError(
+            'CONFIG_INVALID',
+            `unterminated double quote in table name ${text.slice(0, 80)}`,
+          );
         if (text[i] === '"') {
           if (text[i + 1] === '"') {
             part += '"';
@@ -83,14 +92,23 @@ function splitQualified(text: string): string[] {
       const dot = text.indexOf('.', i);
       const end = dot === -1 ? text.length : dot;
       const part = text.slice(i, end);
-      if (part.includes('"')) throw new ThreadlineError('CONFIG_INVALID', `misplaced double quote in table name ${text.slice(0, 80)}`);
+      if (part.includes('"'))
+        throw new ThreadlineError(
+          'CONFIG_INVALID',
+          `misplaced double quote in table name ${text.slice(0, 80)}`,
+        );
       parts.push(part);
       i = end;
     }
     if (i < text.length) {
-      if (text[i] !== '.') throw new ThreadlineError('CONFIG_INVALID', `expected "." after a quoted name in ${text.slice(0, 80)}`);
+      if (text[i] !== '.')
+        throw new ThreadlineError(
+          'CONFIG_INVALID',
+          `expected "." after a quoted name in ${text.slice(0, 80)}`,
+        );
       i++;
-      if (i === text.length) throw new ThreadlineError('CONFIG_INVALID', `table name ${text.slice(0, 80)} ends with "."`);
+      if (i === text.length)
+        throw new ThreadlineError('CONFIG_INVALID', `table name ${text.slice(0, 80)} ends with "."`);
     }
   }
   return parts;
@@ -108,10 +126,18 @@ export function splitTableList(text: string): string[] {
       current = '';
     } else current += ch;
   }
-  if (quoted) throw new ThreadlineError('CONFIG_INVALID', `unterminated double quote in table list ${text.slice(0, 80)}`);
+  if (quoted)
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      `unterminated double quote in table list ${text.slice(0, 80)}`,
+    );
   out.push(current.trim());
   const names = out.filter((s) => s !== '');
-  if (names.length === 0) throw new ThreadlineError('CONFIG_INVALID', '--tables needs at least one table name, e.g. --tables posts,billing.invoices');
+  if (names.length === 0)
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      '--tables needs at least one table name, e.g. --tables posts,billing.invoices',
+    );
   return names;
 }
 

@@ -11,7 +11,13 @@ export {
   validateAuditContext,
 } from './context.js';
 export { isThreadlineError, ThreadlineError, ThreadlineErrorCode } from './errors.js';
-export { formatTableName, parseTableName, quoteIdent, splitTableList, type TableName } from './identifiers.js';
+export {
+  formatTableName,
+  parseTableName,
+  quoteIdent,
+  splitTableList,
+  type TableName,
+} from './identifiers.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './migrations.js';
 export { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './sql-client.js';
@@ -32,4 +38,5 @@ export {
   Threadline,
   type ThreadlineOptions,
   type TransactionResult,
+  type TriggerOptions,
 } from './threadline.js';

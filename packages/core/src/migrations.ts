@@ -36,15 +36,16 @@ export function triggersSql(schema: string, tables: readonly ConfiguredTable[]):
 
 function downSql(schema: string, tables: readonly ConfiguredTable[]): string {
   return tables
-    .map(({ table }) => `SELECT ${quoteIdent(schema)}.disable_capture(${quoteLiteral(table.schema)}, ${quoteLiteral(table.name)});`)
+    .map(
+      ({ table }) =>
+        `SELECT ${quoteIdent(schema)}.disable_capture(${quoteLiteral(table.schema)}, ${quoteLiteral(table.name)});`,
+    )
     .join('\n');
 }
 
 function stamp(now: Date, existing: readonly string[], digits: 14 | 13): string {
   const fromDate =
-    digits === 14
-      ? now.toISOString().replace(/[-:T]/g, '').slice(0, 14)
-      : String(now.getTime());
+    digits === 14 ? now.toISOString().replace(/[-:T]/g, '').slice(0, 14) : String(now.getTime());
   let best = BigInt(fromDate);
   for (const name of existing) {
     const m = /^(\d{13,14})/.exec(name);
@@ -60,7 +61,15 @@ function slug(tables: readonly ConfiguredTable[]): string {
     .replace(/[^A-Za-z0-9_]+/g, '_')
     .replace(/^_+|_+$/g, '');
   if (readable.length <= 40) return readable || 'tables';
-  const hash = createHash('sha256').update(tables.map((t) => `${t.table.schema}.${t.table.name}`).sort().join(',')).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(
+      tables
+        .map((t) => `${t.table.schema}.${t.table.name}`)
+        .sort()
+        .join(','),
+    )
+    .digest('hex')
+    .slice(0, 12);
   return `${readable.slice(0, 27)}_${hash}`;
 }
 
@@ -72,10 +81,7 @@ export function renderMigration(options: RenderMigrationOptions): MigrationFile 
     throw new ThreadlineError('CONFIG_INVALID', 'a trigger migration needs at least one table');
   }
   const up = kind === 'install' ? installScript(schema) : triggersSql(schema, tables);
-  const down =
-    kind === 'install'
-      ? ''
-      : downSql(schema, tables);
+  const down = kind === 'install' ? '' : downSql(schema, tables);
   const downNote =
     kind === 'install'
       ? 'Intentionally empty: rolling back must not delete audit history. Drop the schema by hand if you mean it.'
@@ -131,6 +137,9 @@ ${down ? `    await queryRunner.query(${JSON.stringify(down)});` : ''}
       };
     }
     default:
-      throw new ThreadlineError('CONFIG_INVALID', `unknown migration format "${String(format)}"; use sql, knex or typeorm`);
+      throw new ThreadlineError(
+        'CONFIG_INVALID',
+        `unknown migration format "${String(format)}"; use sql, knex or typeorm`,
+      );
   }
 }

@@ -42,11 +42,18 @@ interface PgLikePool extends PgLikeClient {
 interface PgLiteLike {
   query(sql: string, params?: unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }>;
   exec(sql: string): Promise<unknown>;
-  transaction<T>(fn: (tx: { query: PgLiteLike['query']; exec: PgLiteLike['exec'] }) => Promise<T>): Promise<T>;
+  transaction<T>(
+    fn: (tx: { query: PgLiteLike['query']; exec: PgLiteLike['exec'] }) => Promise<T>,
+  ): Promise<T>;
 }
 
 function isPgPool(db: unknown): db is PgLikePool {
-  return typeof db === 'object' && db !== null && typeof (db as PgLikePool).connect === 'function' && 'totalCount' in db;
+  return (
+    typeof db === 'object' &&
+    db !== null &&
+    typeof (db as PgLikePool).connect === 'function' &&
+    'totalCount' in db
+  );
 }
 function isPgClient(db: unknown): db is PgLikeClient {
   return (
@@ -190,10 +197,14 @@ export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   if (typeof code !== 'string') {
     const message = String((error as { message?: unknown })?.message ?? '');
-    return /Connection terminated|connection.*closed|Client has encountered a connection error/i.test(message);
+    return /Connection terminated|connection.*closed|Client has encountered a connection error/i.test(
+      message,
+    );
   }
   return (
-    ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN', 'EPIPE'].includes(code) ||
+    ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN', 'EPIPE'].includes(
+      code,
+    ) ||
     code.startsWith('08') ||
     code === '57P01' ||
     code === '57P03' ||

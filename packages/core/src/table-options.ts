@@ -31,7 +31,15 @@ export interface ResolvedTableOptions {
 }
 
 export const DEFAULT_MASK_PLACEHOLDER = '[REDACTED]';
-const OPTION_KEYS = ['exclude', 'mask', 'maskPlaceholder', 'exceptColumns', 'primaryKey', 'changedFrom', 'deleteSnapshot'];
+const OPTION_KEYS = [
+  'exclude',
+  'mask',
+  'maskPlaceholder',
+  'exceptColumns',
+  'primaryKey',
+  'changedFrom',
+  'deleteSnapshot',
+];
 const NEAR_MISSES: Record<string, string> = {
   primary_key: 'primaryKey',
   primaryKeys: 'primaryKey',
@@ -60,7 +68,8 @@ function columnList(table: string, key: string, value: unknown): string[] {
   if (!Array.isArray(value)) fail(table, `${key} must be an array of column names, e.g. ${key}: ["email"]`);
   const out: string[] = [];
   for (const item of value) {
-    if (typeof item !== 'string' || item.length === 0) fail(table, `${key} must contain only non-empty column names`);
+    if (typeof item !== 'string' || item.length === 0)
+      fail(table, `${key} must contain only non-empty column names`);
     assertIdentifier(item, `tables["${table}"].${key} column`);
     if (!out.includes(item)) out.push(item);
   }
@@ -70,27 +79,41 @@ function columnList(table: string, key: string, value: unknown): string[] {
 /** Validate one table's options; throws ThreadlineError('CONFIG_INVALID') that names the fix. */
 export function resolveTableOptions(table: string, options: unknown): ResolvedTableOptions {
   if (options === undefined || options === null) options = {};
-  if (typeof options !== 'object' || Array.isArray(options)) fail(table, 'options must be an object, e.g. { mask: ["email"] }');
+  if (typeof options !== 'object' || Array.isArray(options))
+    fail(table, 'options must be an object, e.g. { mask: ["email"] }');
   const input = options as Record<string, unknown>;
   for (const key of Object.keys(input)) {
     if (OPTION_KEYS.includes(key)) continue;
     const hint = NEAR_MISSES[key];
-    fail(table, hint ? `unknown option "${key}"; did you mean "${hint}"?` : `unknown option "${key.slice(0, 40)}"; known options are ${OPTION_KEYS.join(', ')}`);
+    fail(
+      table,
+      hint
+        ? `unknown option "${key}"; did you mean "${hint}"?`
+        : `unknown option "${key.slice(0, 40)}"; known options are ${OPTION_KEYS.join(', ')}`,
+    );
   }
   const exclude = columnList(table, 'exclude', input.exclude);
   const mask = columnList(table, 'mask', input.mask);
   const exceptColumns = columnList(table, 'exceptColumns', input.exceptColumns);
   const overlap = exclude.filter((c) => mask.includes(c));
   if (overlap.length > 0) {
-    fail(table, `column(s) ${overlap.join(', ')} are in both exclude and mask; a column is either removed (exclude) or hidden (mask), not both`);
+    fail(
+      table,
+      `column(s) ${overlap.join(', ')} are in both exclude and mask; a column is either removed (exclude) or hidden (mask), not both`,
+    );
   }
   let primaryKey: string[] | null = null;
   if (input.primaryKey !== undefined) {
     primaryKey = columnList(table, 'primaryKey', input.primaryKey);
     if (primaryKey.length === 0) fail(table, 'primaryKey must name at least one column');
-    if ((input.primaryKey as unknown[]).length !== primaryKey.length) fail(table, 'primaryKey lists a column twice');
+    if ((input.primaryKey as unknown[]).length !== primaryKey.length)
+      fail(table, 'primaryKey lists a column twice');
     const redacted = primaryKey.filter((c) => exclude.includes(c) || mask.includes(c));
-    if (redacted.length > 0) fail(table, `key column(s) ${redacted.join(', ')} cannot be excluded or masked: audit rows are found by their key`);
+    if (redacted.length > 0)
+      fail(
+        table,
+        `key column(s) ${redacted.join(', ')} cannot be excluded or masked: audit rows are found by their key`,
+      );
   }
   let maskPlaceholder = DEFAULT_MASK_PLACEHOLDER;
   if (input.maskPlaceholder !== undefined) {
@@ -103,7 +126,8 @@ export function resolveTableOptions(table: string, options: unknown): ResolvedTa
     maskPlaceholder = p;
   }
   for (const flag of ['changedFrom', 'deleteSnapshot'] as const) {
-    if (input[flag] !== undefined && typeof input[flag] !== 'boolean') fail(table, `${flag} must be true or false`);
+    if (input[flag] !== undefined && typeof input[flag] !== 'boolean')
+      fail(table, `${flag} must be true or false`);
   }
   return {
     exclude,
@@ -126,14 +150,20 @@ export function resolveTablesConfig(tables: unknown): Map<string, ConfiguredTabl
   const out = new Map<string, ConfiguredTable>();
   if (tables === undefined || tables === null) return out;
   if (typeof tables !== 'object' || Array.isArray(tables)) {
-    throw new ThreadlineError('CONFIG_INVALID', 'tables must be an object keyed by table name, e.g. { posts: { mask: ["email"] } }');
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      'tables must be an object keyed by table name, e.g. { posts: { mask: ["email"] } }',
+    );
   }
   for (const [key, options] of Object.entries(tables as Record<string, unknown>)) {
     const table = parseTableName(key);
     const id = tableKey(table);
     const existing = out.get(id);
     if (existing) {
-      throw new ThreadlineError('CONFIG_INVALID', `tables lists ${formatTableName(table)} under more than one key; keep one entry per table`);
+      throw new ThreadlineError(
+        'CONFIG_INVALID',
+        `tables lists ${formatTableName(table)} under more than one key; keep one entry per table`,
+      );
     }
     out.set(id, { table, options: resolveTableOptions(key, options) });
   }

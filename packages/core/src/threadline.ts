@@ -4,7 +4,13 @@ import { contextBinding } from './binding.js';
 import { cleanContextId, getAuditContext } from './context.js';
 import { toThreadlineError } from './db-errors.js';
 import { ThreadlineError } from './errors.js';
-import { assertIdentifier, formatTableName, parseTableName, quoteIdent, type TableName } from './identifiers.js';
+import {
+  assertIdentifier,
+  formatTableName,
+  parseTableName,
+  quoteIdent,
+  type TableName,
+} from './identifiers.js';
 import { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 import { type SqlClient, type SqlResult, type SqlSession, toSqlClient } from './sql-client.js';
 import {
@@ -46,6 +52,13 @@ export interface CapturePlan {
   functionSql?: string;
 }
 
+export interface TriggerOptions {
+  /** Table names (`name` or `schema.name`); default: every table in the `tables` option. */
+  tables?: readonly string[];
+  /** Called before each table is processed (for progress output). */
+  onTable?: (table: TableName, index: number, total: number) => void;
+}
+
 export interface RecordActionOptions {
   actor?: ActorRef;
   status?: 'ok' | 'error';
@@ -81,7 +94,8 @@ interface ActiveSession {
   savepoints: number;
 }
 
-const FINISH_SQL = "SELECT current_setting('threadline.transaction', true) AS tl, txid_current_if_assigned()::text AS xid";
+const FINISH_SQL =
+  "SELECT current_setting('threadline.transaction', true) AS tl, txid_current_if_assigned()::text AS xid";
 const MAX_TEXT = 1000;
 
 function auditIdFrom(row: Record<string, unknown> | undefined): string | null {
@@ -94,8 +108,10 @@ function auditIdFrom(row: Record<string, unknown> | undefined): string | null {
 
 function optionalText(value: unknown, field: string, max = MAX_TEXT): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw new ThreadlineError('INVALID_CONTEXT', `recordAction: ${field} must be a string`);
-  if (value.length > max) throw new ThreadlineError('INVALID_CONTEXT', `recordAction: ${field} is longer than ${max} characters`);
+  if (typeof value !== 'string')
+    throw new ThreadlineError('INVALID_CONTEXT', `recordAction: ${field} must be a string`);
+  if (value.length > max)
+    throw new ThreadlineError('INVALID_CONTEXT', `recordAction: ${field} is longer than ${max} characters`);
   return value;
 }
 
@@ -108,7 +124,10 @@ export class Threadline {
 
   constructor(options: ThreadlineOptions) {
     if (typeof options !== 'object' || options === null) {
-      throw new ThreadlineError('CONFIG_INVALID', 'createThreadline: pass an options object like { db: pool }');
+      throw new ThreadlineError(
+        'CONFIG_INVALID',
+        'createThreadline: pass an options object like { db: pool }',
+      );
     }
     this.client = toSqlClient(options.db);
     this.schema = options.schema ?? 'threadline';
@@ -125,7 +144,11 @@ export class Threadline {
         `SELECT version, EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5($1) AND evtenabled = 'A') AS ddl_sync FROM ${this.q}.schema_version`,
         [this.schema],
       );
-      return { schema: this.schema, schemaVersion: Number(rows[0]?.version), ddlSync: rows[0]?.ddl_sync === true };
+      return {
+        schema: this.schema,
+        schemaVersion: Number(rows[0]?.version),
+        ddlSync: rows[0]?.ddl_sync === true,
+      };
     } catch (error) {
       throw toThreadlineError(error, 'install');
     }
@@ -133,12 +156,13 @@ export class Threadline {
 
   /** The installed schema version, or null when Threadline is not installed in this database. */
   async installedVersion(): Promise<number | null> {
-    const { rows } = await this.client.query<{ ok: boolean }>(
-      "SELECT to_regclass($1) IS NOT NULL AS ok",
-      [`${this.q}.schema_version`],
-    );
+    const { rows } = await this.client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
+      `${this.q}.schema_version`,
+    ]);
     if (!rows[0]?.ok) return null;
-    const version = await this.client.query<{ version: number }>(`SELECT version FROM ${this.q}.schema_version`);
+    const version = await this.client.query<{ version: number }>(
+      `SELECT version FROM ${this.q}.schema_version`,
+    );
     return version.rows[0] ? Number(version.rows[0].version) : null;
   }
 
@@ -158,18 +182,28 @@ export class Threadline {
   resolveTargets(names?: readonly string[]): ConfiguredTable[] {
     if (names === undefined) {
       if (this.tables.size === 0) {
-        throw new ThreadlineError('CONFIG_INVALID', 'installTriggers: no tables given and none configured; pass { tables: ["posts"] } or configure tables');
+        throw new ThreadlineError(
+          'CONFIG_INVALID',
+          'installTriggers: no tables given and none configured; pass { tables: ["posts"] } or configure tables',
+        );
       }
       return [...this.tables.values()];
     }
     if (!Array.isArray(names) || names.length === 0) {
-      throw new ThreadlineError('CONFIG_INVALID', 'installTriggers: tables must be a non-empty array of table names');
+      throw new ThreadlineError(
+        'CONFIG_INVALID',
+        'installTriggers: tables must be a non-empty array of table names',
+      );
     }
     const seen = new Set<string>();
     return names.map((name) => {
       const table = parseTableName(name);
       const key = tableKey(table);
-      if (seen.has(key)) throw new ThreadlineError('CONFIG_INVALID', `installTriggers: ${formatTableName(table)} is listed more than once`);
+      if (seen.has(key))
+        throw new ThreadlineError(
+          'CONFIG_INVALID',
+          `installTriggers: ${formatTableName(table)} is listed more than once`,
+        );
       seen.add(key);
       return this.tables.get(key) ?? { table, options: resolveTableOptions(formatTableName(table), {}) };
     });
@@ -179,18 +213,18 @@ export class Threadline {
    * Install or replace capture triggers, in one transaction (all tables or none). Rerunning is
    * safe: functions and triggers are replaced in place, with no gap in capture.
    */
-  async installTriggers(options: { tables?: readonly string[] } = {}): Promise<CapturePlan[]> {
+  async installTriggers(options: TriggerOptions = {}): Promise<CapturePlan[]> {
     const targets = this.resolveTargets(options.tables);
     await this.assertInstalled('installTriggers');
     try {
       return await this.client.transaction(async (session) => {
         const plans: CapturePlan[] = [];
-        for (const { table, options: opts } of targets) {
-          const { rows } = await session.query<{ plan: RawPlan }>(`SELECT ${this.q}.enable_capture($1, $2, $3::jsonb) AS plan`, [
-            table.schema,
-            table.name,
-            JSON.stringify(opts),
-          ]);
+        for (const [index, { table, options: opts }] of targets.entries()) {
+          options.onTable?.(table, index, targets.length);
+          const { rows } = await session.query<{ plan: RawPlan }>(
+            `SELECT ${this.q}.enable_capture($1, $2, $3::jsonb) AS plan`,
+            [table.schema, table.name, JSON.stringify(opts)],
+          );
           plans.push(toPlan(rows[0]!.plan));
         }
         return plans;
@@ -201,20 +235,22 @@ export class Threadline {
   }
 
   /** What installTriggers would do, including the generated SQL. Changes nothing (rolled back). */
-  async planTriggers(options: { tables?: readonly string[] } = {}): Promise<CapturePlan[]> {
+  async planTriggers(options: TriggerOptions = {}): Promise<CapturePlan[]> {
     const targets = this.resolveTargets(options.tables);
-    const installed = (await this.installedVersion().catch((e) => Promise.reject(toThreadlineError(e, 'planTriggers')))) === SCHEMA_VERSION;
+    const installed =
+      (await this.installedVersion().catch((e) => Promise.reject(toThreadlineError(e, 'planTriggers')))) ===
+      SCHEMA_VERSION;
     const rollback = Symbol('rollback');
     let plans: CapturePlan[] = [];
     try {
       await this.client.transaction(async (session) => {
         if (!installed) await session.exec(installScript(this.schema));
-        for (const { table, options: opts } of targets) {
-          const { rows } = await session.query<{ plan: RawPlan }>(`SELECT ${this.q}.capture_plan($1, $2, $3::jsonb) AS plan`, [
-            table.schema,
-            table.name,
-            JSON.stringify(opts),
-          ]);
+        for (const [index, { table, options: opts }] of targets.entries()) {
+          options.onTable?.(table, index, targets.length);
+          const { rows } = await session.query<{ plan: RawPlan }>(
+            `SELECT ${this.q}.capture_plan($1, $2, $3::jsonb) AS plan`,
+            [table.schema, table.name, JSON.stringify(opts)],
+          );
           plans.push(toPlan(rows[0]!.plan, true));
         }
         throw rollback;
@@ -235,7 +271,10 @@ export class Threadline {
     return this.client.transaction(async (session) => {
       const removed: TableName[] = [];
       for (const { table } of targets) {
-        const { rows } = await session.query<{ ok: boolean }>(`SELECT ${this.q}.disable_capture($1, $2) AS ok`, [table.schema, table.name]);
+        const { rows } = await session.query<{ ok: boolean }>(
+          `SELECT ${this.q}.disable_capture($1, $2) AS ok`,
+          [table.schema, table.name],
+        );
         if (rows[0]?.ok) removed.push(table);
       }
       return removed;
@@ -262,7 +301,10 @@ export class Threadline {
     return { result, auditTransactionId };
   }
 
-  private async savepoint<T>(current: ActiveSession, fn: (tx: SqlSession) => Promise<T>): Promise<TransactionResult<T>> {
+  private async savepoint<T>(
+    current: ActiveSession,
+    fn: (tx: SqlSession) => Promise<T>,
+  ): Promise<TransactionResult<T>> {
     const name = `threadline_sp_${++current.savepoints}`;
     await current.session.query(`SAVEPOINT ${name}`);
     let result: T;
@@ -298,7 +340,10 @@ export class Threadline {
    */
   async recordAction(name: string, options: RecordActionOptions = {}): Promise<RecordedAction> {
     if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
-      throw new ThreadlineError('INVALID_CONTEXT', 'recordAction: name must be a non-empty string of at most 200 characters, e.g. "post.published"');
+      throw new ThreadlineError(
+        'INVALID_CONTEXT',
+        'recordAction: name must be a non-empty string of at most 200 characters, e.g. "post.published"',
+      );
     }
     const ctx = getAuditContext();
     const actor = options.actor ? ActorRef.parse(options.actor) : ctx?.actor;
@@ -314,7 +359,11 @@ export class Threadline {
     const id = (value: unknown, field: string) => {
       if (value === undefined || value === null) return null;
       const clean = cleanContextId(value);
-      if (clean === undefined) throw new ThreadlineError('INVALID_CONTEXT', `recordAction: ${field} must be a non-empty string of at most 256 bytes`);
+      if (clean === undefined)
+        throw new ThreadlineError(
+          'INVALID_CONTEXT',
+          `recordAction: ${field} must be a non-empty string of at most 256 bytes`,
+        );
       return clean;
     };
     const current = options.session ? { session: options.session } : this.active.getStore();
@@ -333,7 +382,10 @@ export class Threadline {
     ];
     const sql = `SELECT action_id::text AS id, transaction_id::text AS tx FROM ${this.q}.record_action($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
     try {
-      const { rows } = await (current ? current.session : this.client).query<{ id: string; tx: string | null }>(sql, params);
+      const { rows } = await (current ? current.session : this.client).query<{
+        id: string;
+        tx: string | null;
+      }>(sql, params);
       return { id: rows[0]!.id, auditTransactionId: rows[0]!.tx ?? null };
     } catch (error) {
       throw toThreadlineError(error, 'recordAction');

@@ -59,7 +59,11 @@ export async function openDb(kind: DbKind): Promise<{ handle: DbHandle; close():
  * Define `suite` once per database kind: the real PostgreSQL server and embedded PGlite.
  * Each kind gets a fresh database for the whole suite.
  */
-export function describeEachDb(name: string, suite: (db: () => DbHandle) => void, kinds: DbKind[] = ['postgres', 'pglite']): void {
+export function describeEachDb(
+  name: string,
+  suite: (db: () => DbHandle) => void,
+  kinds: DbKind[] = ['postgres', 'pglite'],
+): void {
   for (const kind of kinds) {
     const run = kind === 'pglite' || postgresEnabled() ? describe : describe.skip;
     run(`${name} [${kind}]`, () => {

@@ -23,7 +23,12 @@ function freePort(): Promise<number> {
 }
 
 function findBinary(): string | null {
-  for (const candidate of [process.env.TL_PGBOUNCER, '/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', 'pgbouncer']) {
+  for (const candidate of [
+    process.env.TL_PGBOUNCER,
+    '/usr/sbin/pgbouncer',
+    '/usr/bin/pgbouncer',
+    'pgbouncer',
+  ]) {
     if (!candidate) continue;
     const r = spawnSync(candidate, ['--version'], { encoding: 'utf8' });
     if (r.status === 0) return candidate;
@@ -42,7 +47,10 @@ export function pgbouncerInstalled(): boolean {
 export async function startPgBouncer(databaseUrl: string, poolSize = 4): Promise<PgBouncer | null> {
   const bin = findBinary();
   if (!bin) {
-    if (REQUIRE_SERVICES) throw new Error('CI=true but pgbouncer is not installed (apt-get install -y pgbouncer; .ci/run does this)');
+    if (REQUIRE_SERVICES)
+      throw new Error(
+        'CI=true but pgbouncer is not installed (apt-get install -y pgbouncer; .ci/run does this)',
+      );
     return null;
   }
   const target = new URL(databaseUrl);

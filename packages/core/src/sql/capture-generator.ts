@@ -293,28 +293,42 @@ BEGIN
   -- Diffed columns: not excluded, not in exceptColumns; sorted so changed_fields is sorted.
   SELECT array_agg(x ORDER BY x COLLATE "C") INTO diff_cols FROM unnest(cols) x WHERE NOT x = ANY(o_exclude || o_except);
   diff_cols := coalesce(diff_cols, '{}');
-  i := 0;
-  FOREACH c IN ARRAY diff_cols LOOP
-    i := i + 1;
-    t := col_types[array_position(cols, c)];
-    IF mode = 'compiled' THEN
+  IF mode = 'compiled' THEN
+    -- One boolean per diffed column, computed once per row (the OFFSET 0 subquery), natively.
+    i := 0;
+    FOREACH c IN ARRAY diff_cols LOOP
+      i := i + 1;
+      t := col_types[array_position(cols, c)];
       inner_cols := inner_cols || CASE WHEN @S.capture_native_comparable(t)
         THEN format('n.%I IS DISTINCT FROM o.%I AS c_%s', c, c, i)
         ELSE format('n.%I::text IS DISTINCT FROM o.%I::text AS c_%s', c, c, i) END;
       IF with_changed_from AND NOT c = ANY(o_mask) THEN inner_cols := inner_cols || format('o.%I AS o_%s', c, i); END IF;
-    ELSE
-      inner_cols := inner_cols || format('(n.%I -> %L) IS DISTINCT FROM (o.%I -> %L) AS c_%s', j_a, c, j_a, c, i);
-      IF with_changed_from AND NOT c = ANY(o_mask) THEN inner_cols := inner_cols || format('o.%I -> %L AS o_%s', j_a, c, i); END IF;
+      flags := flags || format('x.c_%s', i);
+    END LOOP;
+    fields_expr := CASE WHEN i = 0 THEN 'NULL::text[]' ELSE
+      'array_remove(ARRAY[' || (SELECT string_agg(format('CASE WHEN x.c_%s THEN %L END', n, diff_cols[n]), ', ') FROM generate_series(1, i) n) || ']::text[], NULL)' END;
+    from_expr := CASE WHEN NOT with_changed_from OR i = 0 THEN 'NULL::jsonb' ELSE
+      '(' || (SELECT string_agg(format('CASE WHEN x.c_%s THEN %s ELSE ''{}''::jsonb END', n,
+          CASE WHEN diff_cols[n] = ANY(o_mask) THEN format('%L::jsonb', jsonb_build_object(diff_cols[n], placeholder)::text)
+               ELSE format('jsonb_build_object(%L, x.o_%s)', diff_cols[n], n) END), ' || ') FROM generate_series(1, i) n) || ')' END;
+    where_expr := array_to_string(ARRAY['x.k_changed'] || flags, ' OR ');
+  ELSE
+    -- Portable: compare whole row images key by key, so columns added or renamed since
+    -- generation are still detected; values of a row that fails the redaction guard are hidden.
+    inner_cols := ARRAY[
+      format('o.%I AS oj', j_a),
+      format('(SELECT array_agg(k ORDER BY k COLLATE "C") FROM jsonb_object_keys(n.%I || o.%I) AS k '
+             'WHERE (n.%I -> k) IS DISTINCT FROM (o.%I -> k) AND NOT k = ANY(%L::text[])) AS fields',
+             j_a, j_a, j_a, j_a, o_exclude || o_except)];
+    fields_expr := 'x.fields';
+    from_expr := CASE WHEN NOT with_changed_from THEN 'NULL::jsonb' ELSE
+      format('(SELECT jsonb_object_agg(k, CASE WHEN k = ANY(%L::text[]) THEN to_jsonb(%L::text) ELSE x.oj -> k END) FROM unnest(x.fields) AS k)',
+             o_mask, placeholder) END;
+    IF with_changed_from AND cardinality(guard) > 0 THEN
+      from_expr := format('(CASE WHEN x.j ?& %L::text[] THEN %s ELSE %s END)', guard, from_expr, stale_obj);
     END IF;
-    flags := flags || format('x.c_%s', i);
-  END LOOP;
-  fields_expr := CASE WHEN i = 0 THEN 'NULL::text[]' ELSE
-    'array_remove(ARRAY[' || (SELECT string_agg(format('CASE WHEN x.c_%s THEN %L END', n, diff_cols[n]), ', ') FROM generate_series(1, i) n) || ']::text[], NULL)' END;
-  from_expr := CASE WHEN NOT with_changed_from OR i = 0 THEN 'NULL::jsonb' ELSE
-    '(' || (SELECT string_agg(format('CASE WHEN x.c_%s THEN %s ELSE ''{}''::jsonb END', n,
-        CASE WHEN diff_cols[n] = ANY(o_mask) THEN format('%L::jsonb', jsonb_build_object(diff_cols[n], placeholder)::text)
-             ELSE format('jsonb_build_object(%L, x.o_%s)', diff_cols[n], n) END), ' || ') FROM generate_series(1, i) n) || ')' END;
-  where_expr := array_to_string(ARRAY['x.k_changed'] || flags, ' OR ');
+    where_expr := 'x.k_changed OR cardinality(x.fields) > 0';
+  END IF;
 
   -- OFFSET 0 keeps the row image computed once per row (a flattened subquery would repeat it).
   new_src := format('(SELECT to_jsonb(r) AS %I%s FROM threadline_new_rows AS r OFFSET 0) AS n', j_a,
