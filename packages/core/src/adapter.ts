@@ -1,10 +1,21 @@
 /**
- * The entry for adapter authors (TypeORM, Knex, request and job middleware). It is deliberately
- * small: core owns every SQL statement; an adapter only decides *when* to run them.
+ * The entry for adapter authors (request middleware, job wrappers, ORM hooks). It is small on
+ * purpose: core owns every SQL statement and every rule about context values; an adapter only
+ * decides *when* to open a context or run the binding statement.
  */
 import { contextBinding } from './binding.js';
 
 export { ActorRef } from './actor-ref.js';
+export {
+  type ActorResolver,
+  type IncomingRequestInfo,
+  JOB_CONTEXT_KEY,
+  type JobContextData,
+  jobContextData,
+  readJobContextData,
+  requestAuditContext,
+  resolveActor,
+} from './adapter-helpers.js';
 export { type ContextBinding, contextBinding } from './binding.js';
 export {
   type AuditContext,

@@ -1,0 +1,65 @@
+import { ActorRef, createThreadline, type Threadline } from '@threadline/core';
+import { createTestDatabase, type TestDatabase } from '@threadline/test-utils';
+import type pg from 'pg';
+
+export interface ConformanceDb {
+  server: TestDatabase;
+  /** The pool Threadline uses (size as requested). */
+  pool: pg.Pool;
+  tl: Threadline;
+  /** A fresh audited table `(id int primary key, note text)`. */
+  table(): Promise<string>;
+  /** Audit rows of a table: one per change with its transaction's actor id and context. */
+  audit(table: string): Promise<AuditRow[]>;
+  close(): Promise<void>;
+}
+
+export interface AuditRow {
+  id: number;
+  op: string;
+  actor: string | null;
+  actorType: string | null;
+  correlationId: string | null;
+  requestId: string | null;
+  jobId: string | null;
+  causationId: string | null;
+  source: string | null;
+  meta: Record<string, unknown> | null;
+  transactionId: string;
+}
+
+let tables = 0;
+
+/** A fresh database with Threadline installed and a Threadline instance on a pool of `poolSize`. */
+export async function openConformanceDb(poolSize = 2): Promise<ConformanceDb> {
+  const server = await createTestDatabase('tl_conf');
+  const pool = server.newPool(poolSize);
+  const tl = createThreadline({ db: pool });
+  await tl.install();
+  return {
+    server,
+    pool,
+    tl,
+    async table() {
+      tables += 1;
+      const name = `conf_items_${tables}`;
+      await server.pool.query(`create table ${name} (id int primary key, note text)`);
+      await tl.installTriggers({ tables: [name] });
+      return name;
+    },
+    async audit(table) {
+      const { rows } = await server.pool.query(
+        `select (c.table_pk->>'id')::int as id, c.op, t.actor_ref->>'id' as actor, t.actor_ref->>'type' as "actorType",
+                t.correlation_id as "correlationId", t.request_id as "requestId", t.job_id as "jobId",
+                t.causation_id as "causationId", t.source, t.meta, t.id::text as "transactionId"
+           from threadline.audit_changes c join threadline.audit_transactions t on t.id = c.transaction_id
+          where c.table_schema = 'public' and c.table_name = $1 order by c.id`,
+        [table],
+      );
+      return rows as AuditRow[];
+    },
+    close: () => server.drop(),
+  };
+}
+
+export const testActor = (i: number | string) => ActorRef.user(`conf-${i}`);

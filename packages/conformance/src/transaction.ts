@@ -1,0 +1,139 @@
+import { ActorRef, runWithAuditContext, type Threadline } from '@threadline/core';
+import { postgresEnabled } from '@threadline/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConformanceDb, openConformanceDb } from './fixture.js';
+
+/** Runs one SQL statement (`$1`-style parameters) on the ORM's current transaction. */
+export type Exec = (sql: string, params?: unknown[]) => Promise<unknown>;
+
+export interface OrmTransaction {
+  exec: Exec;
+  /** A nested transaction (savepoint) through the ORM's own API. */
+  nested<T>(fn: (tx: OrmTransaction) => Promise<T>): Promise<T>;
+}
+
+export interface OrmHandle {
+  /** A transaction through the ORM's own API (knex.transaction, dataSource.transaction, ...). */
+  transaction<T>(fn: (tx: OrmTransaction) => Promise<T>): Promise<T>;
+  /** The same with isolation level SERIALIZABLE. */
+  serializable<T>(fn: (tx: OrmTransaction) => Promise<T>): Promise<T>;
+  /** One write through the ORM outside any explicit transaction. */
+  autocommit(sql: string, params: unknown[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a transaction adapter's test provides: the ORM connected with the adapter attached. */
+export interface TransactionAdapterHarness {
+  readonly name: string;
+  open(options: { url: string; poolSize: number; tl: Threadline }): Promise<OrmHandle>;
+}
+
+/** The shared transaction-adapter conformance suite (real PostgreSQL). */
+export function describeTransactionAdapterConformance(harness: TransactionAdapterHarness): void {
+  describe.runIf(postgresEnabled())(`transaction adapter conformance: ${harness.name}`, () => {
+    let db: ConformanceDb;
+    let orm: OrmHandle;
+    let table: string;
+    beforeAll(async () => {
+      db = await openConformanceDb(2);
+      table = await db.table();
+      orm = await harness.open({ url: db.server.url, poolSize: 2, tl: db.tl });
+    });
+    afterAll(async () => {
+      await orm?.close();
+      await db?.close();
+    });
+    const insert = (tx: OrmTransaction, id: number) => tx.exec(`insert into ${table} (id) values ($1)`, [id]);
+    const rowsIn = async (from: number, to: number) =>
+      (await db.audit(table)).filter((r) => r.id >= from && r.id < to);
+
+    it('makes the context visible to the capture triggers', async () => {
+      await runWithAuditContext(
+        { actor: ActorRef.user('t1'), correlationId: 'corr-t1', requestId: 'req-t1' },
+        () => orm.transaction((tx) => insert(tx, 1)),
+      );
+      expect(await rowsIn(1, 2)).toMatchObject([
+        { actor: 't1', correlationId: 'corr-t1', requestId: 'req-t1' },
+      ]);
+    });
+
+    it('binds under SERIALIZABLE too', async () => {
+      await runWithAuditContext({ actor: ActorRef.user('ser') }, () =>
+        orm.serializable((tx) => insert(tx, 2)),
+      );
+      expect(await rowsIn(2, 3)).toMatchObject([{ actor: 'ser' }]);
+    });
+
+    it('attributes 100 concurrent transactions with distinct actors on a pool of 2', async () => {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          runWithAuditContext({ actor: ActorRef.user(`c${i}`) }, () =>
+            orm.transaction(async (tx) => {
+              await insert(tx, 100 + i);
+              await new Promise((r) => setTimeout(r, Math.random() * 3));
+              await tx.exec(`update ${table} set note = 'x' where id = $1`, [100 + i]);
+            }),
+          ),
+        ),
+      );
+      const rows = await rowsIn(100, 200);
+      expect(rows).toHaveLength(200);
+      for (const row of rows) expect(row.actor).toBe(`c${row.id - 100}`);
+    });
+
+    it('never leaks a context to the next user of a pooled connection', async () => {
+      await runWithAuditContext({ actor: ActorRef.user('leaky') }, () =>
+        orm.transaction((tx) => insert(tx, 300)),
+      );
+      for (let i = 1; i <= 4; i++) await orm.transaction((tx) => insert(tx, 300 + i));
+      await orm.autocommit(`insert into ${table} (id) values ($1)`, [310]);
+      const rows = await rowsIn(301, 311);
+      expect(rows).toHaveLength(5);
+      for (const row of rows) expect(row.actor).toBeNull();
+    });
+
+    it('leaves no audit rows when the transaction rolls back', async () => {
+      await expect(
+        runWithAuditContext({ actor: ActorRef.user('rb') }, () =>
+          orm.transaction(async (tx) => {
+            await insert(tx, 400);
+            throw new Error('rollback please');
+          }),
+        ),
+      ).rejects.toThrow('rollback please');
+      expect(await rowsIn(400, 401)).toHaveLength(0);
+    });
+
+    it('binds once: nested transactions keep the outer binding, rolled-back savepoints leave nothing', async () => {
+      await runWithAuditContext({ actor: ActorRef.user('outer') }, () =>
+        orm.transaction(async (tx) => {
+          await insert(tx, 500);
+          await runWithAuditContext({ actor: ActorRef.user('inner') }, () =>
+            tx.nested((inner) => insert(inner, 501)),
+          );
+          await tx
+            .nested(async (inner) => {
+              await insert(inner, 502);
+              throw new Error('inner rollback');
+            })
+            .catch(() => undefined);
+          await insert(tx, 503);
+        }),
+      );
+      const rows = await rowsIn(500, 504);
+      expect(rows.map((r) => [r.id, r.actor])).toEqual([
+        [500, 'outer'],
+        [501, 'outer'],
+        [503, 'outer'],
+      ]);
+      expect(new Set(rows.map((r) => r.transactionId)).size).toBe(1);
+    });
+
+    it('attributes writes made outside any explicit transaction', async () => {
+      await runWithAuditContext({ actor: ActorRef.user('auto') }, () =>
+        orm.autocommit(`insert into ${table} (id) values ($1)`, [600]),
+      );
+      expect(await rowsIn(600, 601)).toMatchObject([{ actor: 'auto' }]);
+    });
+  });
+}
