@@ -1,0 +1,119 @@
+/**
+ * Capture-overhead benchmark: the same posts-like table with no audit, with Threadline capture,
+ * and with the audit rows written by the statement itself (the floor), side by side in one
+ * process, variants interleaved in shuffled order per repetition. Results go to stdout, progress
+ * to stderr. See bench/README.md.
+ */
+import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { BenchDb, log } from './db.js';
+import { type BenchOptions, parseOptions, USAGE } from './options.js';
+import {
+  bulkReport,
+  concurrentReport,
+  hazardReport,
+  singleReport,
+  type Target,
+  targetsReport,
+} from './report.js';
+import { Verifier } from './verify.js';
+import { type BulkRun, runBulk } from './workloads/bulk.js';
+import { type ConcurrentRun, runConcurrent } from './workloads/concurrent.js';
+import { type HazardRun, runHazard } from './workloads/hazard.js';
+import { runSingle, type SingleRun } from './workloads/single.js';
+
+async function main(o: BenchOptions, db: BenchDb): Promise<void> {
+  const started = Date.now();
+  log(`creating database ${db.name}`);
+  await db.create();
+  const setup = await db.setup();
+  const settings = await db.sql.query(
+    `SELECT name, setting, unit FROM pg_settings
+      WHERE name IN ('shared_buffers', 'work_mem', 'max_wal_size', 'synchronous_commit', 'fsync', 'jit', 'wal_level')
+      ORDER BY name`,
+  );
+  const settingText = settings.rows
+    .map((r) => `${r.name}=${r.setting}${r.unit && r.unit !== '' ? ` ${r.unit}` : ''}`)
+    .join(', ');
+  log(`capture installed on bench.posts_audit (${setup.mode} mode, ${setup.functionName})`);
+
+  const verifier = new Verifier();
+  const targets: Target[] = [];
+  const raw: { bulk?: BulkRun[]; single?: SingleRun[]; concurrent?: ConcurrentRun[]; hazard?: HazardRun[] } =
+    {};
+  const sections: string[] = [];
+  if (o.only.has('bulk')) {
+    raw.bulk = await runBulk(db, o, verifier);
+    sections.push(bulkReport(raw.bulk, o, targets));
+  }
+  if (o.only.has('single')) {
+    raw.single = await runSingle(db, o, verifier);
+    sections.push(singleReport(raw.single, o, targets));
+  }
+  if (o.only.has('concurrent')) {
+    raw.concurrent = await runConcurrent(db, o, verifier);
+    sections.push(concurrentReport(raw.concurrent, o, targets));
+  }
+  if (o.only.has('hazard')) {
+    raw.hazard = await runHazard(db, o, verifier);
+    sections.push(hazardReport(raw.hazard, o, targets));
+  }
+  const minutes = (Date.now() - started) / 60_000;
+
+  const header = [
+    'Threadline capture-overhead benchmark',
+    `PostgreSQL ${setup.server} (${settingText}); ${availableParallelism()} CPUs; Node ${process.version}`,
+    `capture: ${setup.mode} mode (${setup.functionName}), DDL sync ${setup.ddlSync ? 'on' : 'off'}`,
+    `--reps ${o.reps} --rows ${o.rows} --txns ${o.txns} --seconds ${o.seconds} --seed ${o.seed}` +
+      `${o.quick ? ' (--quick)' : ''}; ran ${minutes.toFixed(1)} min`,
+    'Variants: plain = no audit; capture = Threadline triggers; floor = no trigger, the statement writes the same',
+    'audit rows itself (data-modifying CTE into unindexed tables with the audit columns).',
+    '',
+  ].join('\n');
+  const body = [header, ...sections, targetsReport(targets), verifier.summary()].join('\n');
+  process.stdout.write(`${body}\n`);
+  if (o.json) {
+    writeFileSync(
+      o.json,
+      `${JSON.stringify({ options: { ...o, only: [...o.only] }, setup, settings: settings.rows, targets, runs: raw }, null, 2)}\n`,
+    );
+    log(`raw results written to ${o.json}`);
+  }
+}
+
+let options: BenchOptions | 'help';
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+if (options === 'help') {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+
+const db = new BenchDb(options.url);
+let cleaning: Promise<void> | undefined;
+const cleanup = (): Promise<void> => {
+  cleaning ??= db.drop().then(
+    () => log(`dropped database ${db.name}`),
+    (error: Error) => log(`could not drop database ${db.name}: ${error.message}; drop it by hand`),
+  );
+  return cleaning;
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+try {
+  await main(options, db);
+  await cleanup();
+} catch (error) {
+  process.stderr.write(`\n[bench] FAILED: ${(error as Error).stack ?? error}\n`);
+  await cleanup();
+  process.exit(1);
+}

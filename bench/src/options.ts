@@ -1,0 +1,77 @@
+import { parseArgs } from 'node:util';
+
+export const WORKLOADS = ['bulk', 'single', 'concurrent', 'hazard'] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
+export interface BenchOptions {
+  reps: number;
+  rows: number;
+  txns: number;
+  seconds: number;
+  clients: number;
+  quick: boolean;
+  json: string | undefined;
+  seed: number;
+  only: Set<Workload>;
+  url: string;
+}
+
+export const USAGE = `Usage: pnpm --filter @threadline/bench run capture [flags]   (or: npm run bench:capture -- [flags])
+
+  --reps N      repetitions of every variant, interleaved in shuffled order (default 3, minimum 3)
+  --rows N      rows per bulk statement and rows loaded for UPDATE workloads (default 100000)
+  --txns N      single-row transactions per run (default 20000)
+  --seconds N   duration of each 8-client concurrency run (default 20)
+  --quick       smoke run: --rows 5000 --txns 500 --seconds 3 unless given explicitly
+  --json FILE   also write every raw measurement and the summary as JSON
+  --only LIST   run only these workloads: ${WORKLOADS.join(',')} (default: all)
+  --seed N      seed for the shuffles and the id sequences (default 42)
+  --url URL     maintenance database URL (default $TL_PG_URL or postgres://postgres@127.0.0.1:5432/postgres);
+                the benchmark creates its own database tl_bench_<random> there and drops it at the end`;
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min} (got ${raw})`);
+  return n;
+}
+
+export function parseOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv.filter((a) => a !== '--'),
+    options: {
+      reps: { type: 'string' },
+      rows: { type: 'string' },
+      txns: { type: 'string' },
+      seconds: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      json: { type: 'string' },
+      only: { type: 'string' },
+      seed: { type: 'string' },
+      url: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const quick = values.quick === true;
+  const only = new Set<Workload>();
+  for (const name of (values.only ?? WORKLOADS.join(',')).split(',')) {
+    const w = name.trim() as Workload;
+    if (!WORKLOADS.includes(w))
+      throw new Error(`--only: unknown workload "${name}"; known: ${WORKLOADS.join(', ')}`);
+    only.add(w);
+  }
+  return {
+    reps: positiveInt('reps', values.reps, 3, 3),
+    rows: positiveInt('rows', values.rows, quick ? 5_000 : 100_000, 100),
+    txns: positiveInt('txns', values.txns, quick ? 500 : 20_000),
+    seconds: positiveInt('seconds', values.seconds, quick ? 3 : 20),
+    clients: 8,
+    quick,
+    json: values.json,
+    seed: positiveInt('seed', values.seed, 42, 0),
+    only,
+    url: values.url ?? process.env.TL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  };
+}

@@ -1,0 +1,68 @@
+import { performance } from 'node:perf_hooks';
+import { createThreadline } from '@threadline/core';
+import { type BenchDb, boundQuery, log } from '../db.js';
+import type { BenchOptions } from '../options.js';
+import { type BulkOp, bulkSql, type TableKind } from '../schema.js';
+import { prng, shuffle } from '../stats.js';
+import type { Verifier } from '../verify.js';
+
+export type BulkVariant = 'plain' | 'capture' | 'floor';
+export const BULK_OPS: BulkOp[] = ['insert', 'update', 'delete'];
+export const BULK_VARIANTS: BulkVariant[] = ['plain', 'capture', 'floor'];
+const KIND: Record<BulkVariant, TableKind> = { plain: 'plain', capture: 'audit', floor: 'floor' };
+
+export interface BulkRun {
+  rep: number;
+  op: BulkOp;
+  variant: BulkVariant;
+  ms: number;
+  rows: number;
+  walBytes: number;
+  /** Bytes of the audit tables (capture) or of the floor's tables (floor) after the run. */
+  auditBytes: number;
+}
+
+/**
+ * Bulk statements: one INSERT ... SELECT generate_series, UPDATE of one column, or DELETE of all
+ * rows, each as the only statement of a transaction that binds the audit context, timed from
+ * the client on a fresh connection after a reload and a CHECKPOINT.
+ */
+export async function runBulk(db: BenchDb, o: BenchOptions, verifier: Verifier): Promise<BulkRun[]> {
+  const random = prng(o.seed);
+  const runs: BulkRun[] = [];
+  const combos = BULK_OPS.flatMap((op) => BULK_VARIANTS.map((variant) => ({ op, variant })));
+  for (let rep = 1; rep <= o.reps; rep++) {
+    for (const { op, variant } of shuffle(combos, random)) {
+      const kind = KIND[variant];
+      await db.reset(kind, op === 'insert' ? 0 : o.rows);
+      await db.checkpoint();
+      const client = await db.connect(`bulk-${op}-${variant}`);
+      let ms: number;
+      let rows: number;
+      const lsn = await db.walLsn();
+      try {
+        const tl = createThreadline({ db: client });
+        const t0 = performance.now();
+        rows = await boundQuery(tl, `bench-bulk-${rep}-${op}-${variant}`, bulkSql(op, kind, o.rows));
+        ms = performance.now() - t0;
+      } finally {
+        await client.end();
+      }
+      const walBytes = await db.walSince(lsn);
+      if (rows !== o.rows)
+        throw new Error(`bulk ${op} (${variant}) changed ${rows} rows, expected ${o.rows}`);
+      const counts = await verifier.check(db, {
+        label: `bulk ${op} (${variant}, repetition ${rep})`,
+        kind,
+        op,
+        changes: rows,
+        transactions: 1,
+      });
+      const auditBytes =
+        variant === 'capture' ? counts.auditBytes : variant === 'floor' ? counts.floorBytes : 0;
+      runs.push({ rep, op, variant, ms, rows, walBytes, auditBytes });
+      log(`bulk rep ${rep}/${o.reps} ${op.padEnd(6)} ${variant.padEnd(7)} ${ms.toFixed(0).padStart(7)} ms`);
+    }
+  }
+  return runs;
+}
