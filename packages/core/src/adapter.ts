@@ -22,6 +22,7 @@ export {
   cleanContextId,
   getAuditContext,
   runWithAuditContext,
+  runWithFreshAuditContext,
   setAuditActor,
 } from './context.js';
 export { isThreadlineError, ThreadlineError } from './errors.js';

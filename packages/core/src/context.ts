@@ -111,6 +111,15 @@ export function runWithAuditContext<T>(ctx: AuditContext, fn: () => T): T {
   return store.storage.run(merged, fn);
 }
 
+/**
+ * Run `fn` with exactly `ctx` as the audit context, ignoring any outer one. For work that is its
+ * own unit (a queued job, a message) and must not inherit whatever context happened to be active
+ * where its worker was started.
+ */
+export function runWithFreshAuditContext<T>(ctx: AuditContext, fn: () => T): T {
+  return store.storage.run(stripUndefined(validateAuditContext(ctx)), fn);
+}
+
 /** The active audit context, or undefined outside any. The object is live: see setAuditActor. */
 export function getAuditContext(): Readonly<AuditContext> | undefined {
   return store.storage.getStore();
