@@ -1,0 +1,51 @@
+import { createThreadline, type Threadline } from '@threadline/core';
+import type pg from 'pg';
+import type { Command, CommandContext } from './commands/command.js';
+import type { LoadedConfig } from './config/load-config.js';
+import { connect } from './connect.js';
+import { resolveDatabaseUrl } from './database-url.js';
+import { UsageError } from './exit-codes.js';
+import type { CliIo } from './io.js';
+import type { FlagValues } from './options.js';
+import { createOutput } from './output.js';
+
+export const DEFAULT_SCHEMA = 'threadline';
+
+/** The context a command runs in; `close()` ends the database pool if one was opened. */
+export function createCommandContext(
+  command: Command,
+  flags: FlagValues,
+  positionals: readonly string[],
+  config: LoadedConfig,
+  io: CliIo,
+): CommandContext & { close(): Promise<void> } {
+  const schemaFlag = flags.schema as string | undefined;
+  if (schemaFlag !== undefined && schemaFlag.trim() === '') {
+    throw new UsageError('--schema needs a schema name, e.g. --schema threadline', command.usage);
+  }
+  const schema = schemaFlag ?? config.config.schema ?? DEFAULT_SCHEMA;
+  const json = flags.json === true;
+  let pool: pg.Pool | undefined;
+  let instance: Promise<Threadline> | undefined;
+  return {
+    flags,
+    positionals,
+    config,
+    schema,
+    json,
+    cwd: io.cwd,
+    out: createOutput(io, json),
+    threadline() {
+      instance ??= (async () => {
+        const target = resolveDatabaseUrl(flags['database-url'] as string | undefined, io.env);
+        pool = await connect(target);
+        return createThreadline({ db: pool, schema, tables: config.config.tables });
+      })();
+      return instance;
+    },
+    usageError: (message) => new UsageError(message, command.usage),
+    async close() {
+      await pool?.end().catch(() => undefined);
+    },
+  };
+}

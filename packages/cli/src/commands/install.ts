@@ -1,0 +1,76 @@
+import { type InstallResult, installScript, renderMigration, SCHEMA_VERSION } from '@threadline/core';
+import { migrationFormat, OUT_OPTIONS, writeMigration } from '../migration-output.js';
+import type { Command, CommandContext } from './command.js';
+
+export const installCommand: Command = {
+  path: ['install'],
+  summary: "create or update Threadline's storage schema (idempotent), or write it as SQL or a migration",
+  usage: 'threadline install [--schema S] [--apply | --out DIR --format sql|knex|typeorm] [--json]',
+  options: {
+    apply: {
+      type: 'boolean',
+      description: 'install now, on the database from DATABASE_URL or --database-url',
+    },
+    ...OUT_OPTIONS,
+  },
+  details: [
+    'With neither --apply nor --out, the install SQL is printed, so this works:',
+    '  threadline install > threadline_install.sql && psql "$DATABASE_URL" -1 -f threadline_install.sql',
+  ].join('\n'),
+  async run(ctx) {
+    if (ctx.flags.apply && ctx.flags.out !== undefined) {
+      throw ctx.usageError('--apply and --out are alternatives: install now, or write a migration file');
+    }
+    const format = migrationFormat(ctx);
+    if (ctx.flags.apply) return apply(ctx);
+    const outDir = ctx.flags.out as string | undefined;
+    if (outDir !== undefined) {
+      const written = writeMigration(ctx.cwd, outDir, (existing) =>
+        renderMigration({ kind: 'install', format, schema: ctx.schema, existing }),
+      );
+      if (ctx.json) ctx.out.json({ kind: 'install', format, schema: ctx.schema, file: written.path });
+      else {
+        ctx.out.line(written.display);
+        ctx.out.note(
+          `wrote the ${format} install migration for schema "${ctx.schema}"; run it with your migration tool (see docs/cli.md)`,
+        );
+      }
+      return 0;
+    }
+    const sql = `BEGIN;\n${installScript(ctx.schema)}\nCOMMIT;\n`;
+    if (ctx.json) {
+      ctx.out.json({ schema: ctx.schema, schemaVersion: SCHEMA_VERSION, sql });
+      return 0;
+    }
+    ctx.out.raw(sql);
+    ctx.out.note(
+      'hint: this is the install SQL; redirect it to a file (threadline install > install.sql), run `threadline install --apply`, or write a migration with --out DIR --format sql|knex|typeorm',
+    );
+    return 0;
+  },
+};
+
+async function apply(ctx: CommandContext): Promise<number> {
+  const tl = await ctx.threadline();
+  const result: InstallResult = await tl.install();
+  if (ctx.json) {
+    ctx.out.json(result);
+    return 0;
+  }
+  ctx.out.line(
+    `Threadline is installed in schema "${result.schema}" (schema version ${result.schemaVersion}).`,
+  );
+  if (result.ddlSync) {
+    ctx.out.line(
+      'DDL sync: active. ALTER TABLE on an audited table regenerates its capture in the same transaction.',
+    );
+  } else {
+    ctx.out.line(
+      'DDL sync: not active. This database role may not create event triggers (PostgreSQL allows that only to superusers), ' +
+        'so capture is generated in portable mode: writes never fail after ALTER TABLE, but run `threadline gen-triggers --apply` ' +
+        'again after schema changes to keep change detection complete. Install as a superuser to enable DDL sync.',
+    );
+  }
+  ctx.out.note('next: threadline gen-triggers --dry-run');
+  return 0;
+}

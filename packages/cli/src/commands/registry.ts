@@ -1,0 +1,6 @@
+import type { Command } from './command.js';
+import { genTriggersCommand } from './gen-triggers.js';
+import { installCommand } from './install.js';
+
+/** Every command, in the order `threadline --help` lists them. A new command is one file plus one line here. */
+export const COMMANDS: readonly Command[] = [installCommand, genTriggersCommand];
