@@ -9,12 +9,14 @@ export { ActorRef } from './actor-ref.js';
 export {
   type ActorResolver,
   type IncomingRequestInfo,
+  isWriteStatement,
   JOB_CONTEXT_KEY,
   type JobContextData,
   jobContextData,
   readJobContextData,
   requestAuditContext,
   resolveActor,
+  runAttributedStatement,
 } from './adapter-helpers.js';
 export { type ContextBinding, contextBinding } from './binding.js';
 export {

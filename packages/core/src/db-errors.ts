@@ -21,6 +21,8 @@ export function toThreadlineError(error: unknown, what: string): ThreadlineError
       return new ThreadlineError('CAPTURE_REFUSED', withHint, { cause: error });
     case 'TLCF1':
       return new ThreadlineError('CONFIG_INVALID', withHint, { cause: error });
+    case 'TLQ01':
+      return new ThreadlineError('QUERY_INVALID', withHint, { cause: error });
     case '3F000':
     case '42P01':
     case '42883':

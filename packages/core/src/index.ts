@@ -19,6 +19,28 @@ export {
   type TableName,
 } from './identifiers.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './migrations.js';
+export { changeDiff, type MaskInfo } from './query/change-diff.js';
+export type {
+  AsOfResult,
+  AuditActionInfo,
+  AuditChange,
+  AuditTransactionInfo,
+  ChangeDiff,
+  ChangeOp,
+  FieldDiff,
+  IncidentBundle,
+  Page,
+  PageOptions,
+  RowKey,
+  TimeWindow,
+} from './query/types.js';
+export {
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  parseInstant,
+  TIMELINE_FILTER_KEYS,
+  type TimelineFilters,
+} from './query/validate.js';
 export { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './sql-client.js';
 export { toSqlClient } from './sql-client.js';

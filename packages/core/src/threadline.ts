@@ -11,6 +11,18 @@ import {
   quoteIdent,
   type TableName,
 } from './identifiers.js';
+import { AuditQueries } from './query/queries.js';
+import type {
+  AsOfResult,
+  AuditChange,
+  ChangeDiff,
+  IncidentBundle,
+  Page,
+  PageOptions,
+  RowKey,
+  TimeWindow,
+} from './query/types.js';
+import type { TimelineFilters } from './query/validate.js';
 import { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 import { type SqlClient, type SqlResult, type SqlSession, toSqlClient } from './sql-client.js';
 import {
@@ -121,6 +133,7 @@ export class Threadline {
   private readonly tables: Map<string, ConfiguredTable>;
   private readonly active = new AsyncLocalStorage<ActiveSession>();
   private readonly q: string;
+  private readonly queries: AuditQueries;
 
   constructor(options: ThreadlineOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -134,6 +147,47 @@ export class Threadline {
     assertIdentifier(this.schema, 'createThreadline: schema');
     this.q = quoteIdent(this.schema);
     this.tables = resolveTablesConfig(options.tables);
+    this.queries = new AuditQueries(
+      async (sql, params) => (await this.query(sql, params)).rows as never,
+      this.q,
+      (schema, name) => {
+        const opts = this.tables.get(tableKey({ schema, name }))?.options;
+        return opts ? { fields: opts.mask, placeholder: opts.maskPlaceholder } : undefined;
+      },
+    );
+  }
+
+  /** Changes of one row, newest first. `key`: a value, or `{ col: value }` naming every key column. */
+  history(table: string, key: RowKey, options?: TimeWindow & PageOptions): Promise<Page<AuditChange>> {
+    return this.queries.history(table, key, options);
+  }
+
+  /** The row as it was at `at`: `found`, `deleted` (with the last row) or `before_horizon`. */
+  asOf(table: string, key: RowKey, at: Date | string): Promise<AsOfResult> {
+    return this.queries.asOf(table, key, at);
+  }
+
+  /** Changes made in transactions bound to `actor` (an ActorRef or "type:id"), newest first. */
+  actorHistory(actor: ActorRef | string, options?: TimeWindow & PageOptions): Promise<Page<AuditChange>> {
+    return this.queries.actorHistory(actor, options);
+  }
+
+  /** Changes matching `filters` (table, tableSchema, actor, from, to, correlationId), newest first. */
+  timeline(filters?: TimelineFilters, options?: PageOptions): Promise<Page<AuditChange>> {
+    return this.queries.timeline(filters, options);
+  }
+
+  /** The incident bundle of one audit transaction, or null when there is none with this id. */
+  auditTransaction(
+    id: string | number | bigint,
+    options?: { changeLimit?: number },
+  ): Promise<IncidentBundle | null> {
+    return this.queries.auditTransaction(id, options);
+  }
+
+  /** Field-level before/after of a change (masked values flagged using this instance's table options). */
+  changeDiff(change: AuditChange): ChangeDiff {
+    return this.queries.diff(change);
   }
 
   /** Create or update the storage schema, tables, indexes and functions. Idempotent. */

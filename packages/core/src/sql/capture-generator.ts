@@ -364,14 +364,12 @@ BEGIN
     'IF TG_TABLE_SCHEMA = %L AND TG_TABLE_NAME = %L THEN '
     'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, op, table_pk, captured_at) '
     'VALUES (%I.current_transaction_id(), %L, %L, ''truncate'', ''{}''::jsonb, clock_timestamp()); '
-    'ELSIF NOT EXISTS (SELECT 1 FROM %I.audit_changes c WHERE c.transaction_id = %I.current_transaction_id() '
-    'AND c.op = ''truncate'' AND c.table_schema = %L AND c.table_name = %L AND c.data_before IS NULL '
-    'AND c.captured_at >= statement_timestamp()) THEN '
+    'ELSIF NOT %I.truncate_captured(%L, %L) THEN '
     'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, op, table_pk, data_before, captured_at) '
     'VALUES (%I.current_transaction_id(), %L, %L, ''truncate'', ''{}''::jsonb, '
     'jsonb_build_object(''partition'', format(''%%I.%%I'', TG_TABLE_SCHEMA, TG_TABLE_NAME)), clock_timestamp()); '
     'END IF;',
-    p_schema, p_name, storage, storage, p_schema, p_name, storage, storage, p_schema, p_name, storage, storage, p_schema, p_name);
+    p_schema, p_name, storage, storage, p_schema, p_name, storage, p_schema, p_name, storage, storage, p_schema, p_name);
 
   body := format(E'-- Threadline capture for %s (%s mode). Generated; regenerate with threadline gen-triggers.\n'
     || E'BEGIN\n  IF TG_OP = ''INSERT'' THEN\n    %s;\n  ELSIF TG_OP = ''UPDATE'' THEN\n    %s;\n'

@@ -5,10 +5,12 @@
  * TABLE removes its registry row and function. Created only when the installing role may create
  * event triggers; otherwise capture is generated in portable mode (see capture-generator.ts).
  * ENABLE ALWAYS: they also fire under session_replication_role = replica (pg_restore, migrations).
+ * SECURITY DEFINER: they run for every role's DDL, including roles that have no access to the
+ * storage schema, and must not make that DDL fail.
  */
 export const DDL_SYNC = String.raw`
 CREATE OR REPLACE FUNCTION @S.sync_after_ddl() RETURNS event_trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   cmd record;
   root oid;
@@ -32,7 +34,7 @@ END
 $fn$;
 
 CREATE OR REPLACE FUNCTION @S.sync_after_drop() RETURNS event_trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   storage text := @LIT;
   dropped record;

@@ -1,6 +1,7 @@
 import { quoteIdent, quoteLiteral } from '../identifiers.js';
 import { CAPTURE_GENERATOR } from './capture-generator.js';
 import { DDL_SYNC } from './ddl-sync.js';
+import { QUERY_FUNCTIONS } from './query-functions.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 
@@ -22,6 +23,7 @@ export function installScript(schema: string): string {
     STORAGE_DDL,
     RUNTIME_FUNCTIONS,
     CAPTURE_GENERATOR,
+    QUERY_FUNCTIONS,
     DDL_SYNC,
     `INSERT INTO @S.schema_version (singleton, version) VALUES (true, ${SCHEMA_VERSION})
   ON CONFLICT (singleton) DO UPDATE SET version = GREATEST(@S.schema_version.version, EXCLUDED.version), installed_at = now();`,

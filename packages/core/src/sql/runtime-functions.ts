@@ -1,7 +1,10 @@
 /**
  * Functions the capture triggers and recordAction() call at run time. `@S` is the quoted storage
  * schema. All state is transaction-local (set_config(..., true)), so this works behind PgBouncer
- * in transaction mode.
+ * in transaction mode. Functions that run no user code and write audit rows are SECURITY DEFINER, so
+ * roles need no privileges on audit_transactions or audit_actions. The generated capture functions
+ * are not: they convert user values (to_jsonb may call a user's cast), so they run as the writer,
+ * which needs only INSERT on audit_changes (granted to PUBLIC at install).
  */
 export const RUNTIME_FUNCTIONS = String.raw`
 -- Parse text as jsonb, or NULL when it is not valid JSON (never raises).
@@ -59,7 +62,7 @@ $fn$;
 -- The audit transaction of the current database transaction, created on first use.
 -- Found again through a transaction-local setting keyed by txid, never by txid alone.
 CREATE OR REPLACE FUNCTION @S.current_transaction_id() RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   cached text := current_setting('threadline.transaction', true);
   xid bigint := txid_current();
@@ -132,13 +135,23 @@ BEGIN
 END
 $fn$;
 
+-- True when this statement already captured a TRUNCATE of the whole table (a TRUNCATE of a
+-- partitioned table also fires the triggers of its partitions).
+CREATE OR REPLACE FUNCTION @S.truncate_captured(p_schema text, p_name text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT EXISTS (SELECT 1 FROM @S.audit_changes c
+                  WHERE c.transaction_id = @S.current_transaction_id() AND c.op = 'truncate'
+                    AND c.table_schema = p_schema AND c.table_name = p_name AND c.data_before IS NULL
+                    AND c.captured_at >= statement_timestamp())
+$fn$;
+
 -- Store a semantic action. With p_link it is tied to the current audit transaction
 -- (created if the transaction has not captured a row yet).
 CREATE OR REPLACE FUNCTION @S.record_action(
   p_name text, p_actor_ref jsonb, p_status text, p_verb text, p_category text, p_reason text, p_comment text,
   p_correlation_id text, p_request_id text, p_job_id text, p_link boolean
 ) RETURNS TABLE (action_id uuid, transaction_id bigint)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   tx bigint;
   new_id uuid;

@@ -21,6 +21,8 @@
  */
 export const STORAGE_DDL = String.raw`
 CREATE SCHEMA IF NOT EXISTS @S;
+-- Roles may call recordAction's function; reading audit tables still needs an explicit GRANT SELECT.
+GRANT USAGE ON SCHEMA @S TO PUBLIC;
 
 CREATE TABLE IF NOT EXISTS @S.schema_version (
   singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -74,6 +76,9 @@ CREATE TABLE IF NOT EXISTS @S.audit_changes (
   PRIMARY KEY (captured_at, id)
 );
 
+-- Capture runs as the role that writes the audited table: it may add change rows, nothing more.
+GRANT INSERT ON @S.audit_changes TO PUBLIC;
+
 CREATE TABLE IF NOT EXISTS @S.captured_tables (
   relid regclass PRIMARY KEY,
   table_schema text NOT NULL,
@@ -83,7 +88,8 @@ CREATE TABLE IF NOT EXISTS @S.captured_tables (
   columns jsonb NOT NULL,
   function_name text NOT NULL,
   mode text NOT NULL,
-  generated_at timestamptz NOT NULL DEFAULT now()
+  generated_at timestamptz NOT NULL DEFAULT now(),
+  captured_since timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE INDEX IF NOT EXISTS audit_changes_transaction_idx ON @S.audit_changes (transaction_id);

@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import { ThreadlineError } from '../errors.js';
+
+interface CursorData {
+  v: 1;
+  /** captured_at as an exact timestamp string */
+  t: string;
+  /** change id */
+  i: string;
+  /** fingerprint of the query the cursor belongs to */
+  q: string;
+}
+
+export function queryFingerprint(parts: unknown): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 12);
+}
+
+export function encodeCursor(capturedAt: string, id: string, fingerprint: string): string {
+  const data: CursorData = { v: 1, t: capturedAt, i: id, q: fingerprint };
+  return Buffer.from(JSON.stringify(data), 'utf8').toString('base64url');
+}
+
+/** Decode a cursor made for the same query; anything else is a ThreadlineError('QUERY_INVALID'). */
+export function decodeCursor(
+  cursor: unknown,
+  fingerprint: string,
+): { capturedAt: string; id: string } | null {
+  if (cursor === undefined || cursor === null) return null;
+  const bad = (why: string) =>
+    new ThreadlineError(
+      'QUERY_INVALID',
+      `invalid cursor (${why}); pass back the cursor string from the previous page unchanged, or omit it to start over`,
+    );
+  if (
+    typeof cursor !== 'string' ||
+    cursor.length === 0 ||
+    cursor.length > 512 ||
+    !/^[A-Za-z0-9_-]+$/.test(cursor)
+  )
+    throw bad('not a cursor string');
+  let data: Partial<CursorData>;
+  try {
+    data = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorData>;
+  } catch {
+    throw bad('unreadable');
+  }
+  if (
+    data?.v !== 1 ||
+    typeof data.t !== 'string' ||
+    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(data.t) ||
+    typeof data.i !== 'string' ||
+    !/^\d{1,19}$/.test(data.i)
+  ) {
+    throw bad('malformed');
+  }
+  if (data.q !== fingerprint) throw bad('it belongs to a different query');
+  return { capturedAt: data.t, id: data.i };
+}

@@ -1,0 +1,115 @@
+import type { ActorRef } from '../actor-ref.js';
+
+export type ChangeOp = 'insert' | 'update' | 'delete' | 'truncate';
+
+/** One captured row change, as every query returns it (camelCase; ids as strings). */
+export interface AuditChange {
+  id: string;
+  transactionId: string;
+  tableSchema: string;
+  tableName: string;
+  /** The row's key: `{ id: 42 }`, `{ org_id: 1, user_id: 9 }`. `{}` for TRUNCATE. */
+  tablePk: Record<string, unknown>;
+  /** The old key, only for an UPDATE that changed the key. */
+  tablePkBefore: Record<string, unknown> | null;
+  op: ChangeOp;
+  dataAfter: Record<string, unknown> | null;
+  dataBefore: Record<string, unknown> | null;
+  changedFields: string[] | null;
+  changedFrom: Record<string, unknown> | null;
+  /** ISO 8601 in UTC with microseconds, e.g. `2026-11-28T19:35:35.660123Z`. */
+  capturedAt: string;
+  /** The actor bound into the transaction, or null. */
+  actor: ActorRef | null;
+  correlationId: string | null;
+}
+
+/** A page of results, newest first. Pass `cursor` back to get the next page. */
+export interface Page<T> {
+  entries: T[];
+  /** Opaque; null when there is nothing more. */
+  cursor: string | null;
+  hasMore: boolean;
+}
+
+export interface PageOptions {
+  cursor?: string | null;
+  /** 1–1000, default 50. */
+  pageSize?: number;
+}
+
+export interface TimeWindow {
+  /** Inclusive lower bound (Date or ISO 8601 string). */
+  from?: Date | string;
+  /** Inclusive upper bound (Date or ISO 8601 string). */
+  to?: Date | string;
+}
+
+/** A single-column key value, or an object naming every key column. */
+export type RowKey = string | number | bigint | boolean | Record<string, unknown>;
+
+export type AsOfResult =
+  | { status: 'found'; row: Record<string, unknown>; change: AuditChange }
+  | { status: 'deleted'; lastRow: Record<string, unknown> | null; deletedAt: string; change: AuditChange }
+  | {
+      status: 'before_horizon';
+      /** The earliest captured change of this row, if any (after `at`). */
+      firstChange: { op: ChangeOp; capturedAt: string } | null;
+    };
+
+export interface AuditTransactionInfo {
+  id: string;
+  txid: string;
+  occurredAt: string;
+  actor: ActorRef | null;
+  correlationId: string | null;
+  requestId: string | null;
+  jobId: string | null;
+  causationId: string | null;
+  source: string | null;
+  meta: Record<string, unknown> | null;
+  actionId: string | null;
+}
+
+export interface AuditActionInfo {
+  id: string;
+  name: string;
+  actor: ActorRef;
+  status: 'ok' | 'error';
+  verb: string | null;
+  category: string | null;
+  reason: string | null;
+  comment: string | null;
+  correlationId: string | null;
+  requestId: string | null;
+  jobId: string | null;
+  transactionId: string | null;
+  insertedAt: string;
+}
+
+export interface FieldDiff {
+  field: string;
+  /** Present for updates (when changed_from was stored) and deletes. */
+  before?: unknown;
+  /** Present for inserts and updates. */
+  after?: unknown;
+  /** True when the value is a mask placeholder, not the real value. */
+  redacted?: boolean;
+}
+
+export interface ChangeDiff {
+  op: ChangeOp;
+  /** False when the table does not store old values (changedFrom: false), so `before` is unknown. */
+  beforeKnown: boolean;
+  fields: FieldDiff[];
+}
+
+/** The incident bundle: one transaction, who and why, and every change with its diff. */
+export interface IncidentBundle {
+  transaction: AuditTransactionInfo;
+  /** The action linked to the transaction (the first one recorded in it), or null. */
+  action: AuditActionInfo | null;
+  /** Every action recorded in the transaction. */
+  actions: AuditActionInfo[];
+  changes: { change: AuditChange; diff: ChangeDiff }[];
+}

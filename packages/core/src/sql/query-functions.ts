@@ -1,0 +1,84 @@
+/**
+ * Functions the query API uses. `@S` is the quoted storage schema, `@LIT` its name as a literal.
+ */
+export const QUERY_FUNCTIONS = String.raw`
+-- The canonical table_pk for a row of an audited table, as the capture trigger stores it:
+-- p_key is a scalar (single-column keys) or an object naming every key column; each value is
+-- converted with the key column's type (an integer key given as the string "42" matches 42).
+-- Raises TLQ01 for a wrong, missing or extra key column or a value of the wrong type, TLNF1
+-- when the table is not audited.
+CREATE OR REPLACE FUNCTION @S.row_key(p_schema text, p_name text, p_key jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $fn$
+DECLARE
+  storage text := @LIT;
+  label text := format('%I.%I', p_schema, p_name);
+  key_cols text[];
+  rel oid;
+  sample jsonb;
+  given jsonb;
+  out jsonb := '{}'::jsonb;
+  c text;
+  v jsonb;
+  typ text;
+  converted jsonb;
+  extra text;
+BEGIN
+  SELECT ct.key_columns, ct.relid INTO key_cols, rel FROM @S.captured_tables ct WHERE ct.table_schema = p_schema AND ct.table_name = p_name;
+  SELECT ch.table_pk INTO sample FROM @S.audit_changes ch
+   WHERE ch.table_schema = p_schema AND ch.table_name = p_name AND ch.table_pk <> '{}'::jsonb LIMIT 1;
+  IF key_cols IS NULL OR cardinality(key_cols) = 0 THEN
+    SELECT array_agg(k ORDER BY k) INTO key_cols FROM jsonb_object_keys(sample) k;
+  END IF;
+  IF key_cols IS NULL OR cardinality(key_cols) = 0 THEN
+    RAISE EXCEPTION USING ERRCODE = 'TLNF1', MESSAGE = format('%s is not audited: it has no capture and no audit rows', label),
+      HINT = 'Check the table name (case-sensitive, schema.name outside public), or install capture with threadline gen-triggers.';
+  END IF;
+  IF p_key IS NULL OR jsonb_typeof(p_key) = 'null' THEN
+    RAISE EXCEPTION USING ERRCODE = 'TLQ01', MESSAGE = format('a key for %s is required', label);
+  END IF;
+  IF jsonb_typeof(p_key) = 'object' THEN
+    given := p_key;
+  ELSIF cardinality(key_cols) = 1 THEN
+    given := jsonb_build_object(key_cols[1], p_key);
+  ELSE
+    RAISE EXCEPTION USING ERRCODE = 'TLQ01',
+      MESSAGE = format('%s has a composite key; give an object naming every key column: %s', label,
+                       (SELECT jsonb_object_agg(k, '…'::text) FROM unnest(key_cols) k)::text);
+  END IF;
+  SELECT string_agg(k, ', ') INTO extra FROM jsonb_object_keys(given) k WHERE NOT k = ANY(key_cols);
+  IF extra IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'TLQ01', MESSAGE = format('%s has no key column(s) %s; its key columns are %s', label, extra, array_to_string(key_cols, ', '));
+  END IF;
+  SELECT string_agg(k, ', ') INTO extra FROM unnest(key_cols) k WHERE NOT given ? k;
+  IF extra IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'TLQ01', MESSAGE = format('the key for %s is missing column(s) %s', label, extra);
+  END IF;
+  IF rel IS NULL THEN
+    SELECT cl.oid INTO rel FROM pg_class cl JOIN pg_namespace ns ON ns.oid = cl.relnamespace WHERE ns.nspname = p_schema AND cl.relname = p_name;
+  END IF;
+  FOREACH c IN ARRAY key_cols LOOP
+    v := given -> c;
+    IF jsonb_typeof(v) IN ('object', 'array', 'null') THEN
+      RAISE EXCEPTION USING ERRCODE = 'TLQ01', MESSAGE = format('key column %s of %s needs a scalar value', c, label);
+    END IF;
+    typ := NULL;
+    IF rel IS NOT NULL THEN
+      SELECT format_type(a.atttypid, a.atttypmod) INTO typ FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = c AND NOT a.attisdropped;
+    END IF;
+    IF typ IS NOT NULL THEN
+      BEGIN
+        EXECUTE format('SELECT to_jsonb(%L::%s)', v #>> '{}', typ) INTO converted;
+      EXCEPTION WHEN others THEN
+        RAISE EXCEPTION USING ERRCODE = 'TLQ01', MESSAGE = format('key column %s of %s is %s, and %s is not a valid %s', c, label, typ, v::text, typ);
+      END;
+    ELSIF jsonb_typeof(sample -> c) = 'number' AND jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^-?[0-9]+(\.[0-9]+)?$' THEN
+      converted := to_jsonb((v #>> '{}')::numeric);
+    ELSE
+      converted := v;
+    END IF;
+    out := out || jsonb_build_object(c, converted);
+  END LOOP;
+  RETURN out;
+END
+$fn$;
+`;
