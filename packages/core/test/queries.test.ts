@@ -233,7 +233,7 @@ describeEachDb('exploration queries', (db) => {
     });
     expect(bundle?.action).toMatchObject({ name: 'post.published', correlationId: 'corr-action' });
     expect(bundle?.changes).toHaveLength(1);
-    expect(bundle?.changes[0]!.diff).toEqual({
+    expect(bundle?.changes[0]?.diff).toEqual({
       op: 'update',
       beforeKnown: true,
       fields: [{ field: 'status', before: 'draft', after: 'published' }],
