@@ -1,5 +1,13 @@
 export { type AuditRow, type ConformanceDb, openConformanceDb, testActor } from './fixture.js';
 export {
+  describeJobAdapterConformance,
+  type JobAdapterHarness,
+  type JobOutcome,
+  type JobTestData,
+  type JobWorkerHandle,
+  type JobWorkerOptions,
+} from './job.js';
+export {
   describeRequestAdapterConformance,
   type RequestAdapterHarness,
   type RequestAppOptions,

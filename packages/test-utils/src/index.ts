@@ -3,3 +3,4 @@ export { PG_URL, REDIS_URL, REQUIRE_SERVICES, withDatabase } from './env.js';
 export { type PgBouncer, startPgBouncer } from './pgbouncer.js';
 export { createPglite } from './pglite.js';
 export { createTestDatabase, postgresAvailable, type TestDatabase } from './postgres.js';
+export { redisAvailable, redisConnection, redisEnabled } from './redis.js';
