@@ -1,0 +1,42 @@
+import {
+  type ActorResolver,
+  requestAuditContext,
+  resolveActor,
+  runWithFreshAuditContext,
+} from '@threadline/core/adapter';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+
+export interface AuditContextOptions {
+  /**
+   * Names the actor of a request; may be async. Return undefined when there is none yet (a later
+   * auth middleware can still call setAuditActor). Throwing, or returning something that is not an
+   * ActorRef, fails the request with ThreadlineError('CALLBACK_FAILED') passed to next(err).
+   */
+  actor?: ActorResolver<[req: Request]>;
+  /** The `source` recorded on audit transactions, e.g. the service name. Default "express". */
+  source?: string;
+}
+
+const WHERE = '@threadline/express auditContext';
+
+/**
+ * Express middleware that runs the rest of the request (later middleware, handlers) inside one
+ * Threadline audit context: request id from x-request-id (else a new UUID), correlation id from
+ * x-correlation-id (else the request id), `req.ip` as meta.remoteAddress, and the actor.
+ */
+export function auditContext(options: AuditContextOptions = {}): RequestHandler {
+  const source = options.source ?? 'express';
+  runWithFreshAuditContext({ source }, () => undefined); // rejects a bad `source` now, with core's rules
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    const ctx = requestAuditContext({
+      header: (name) => req.get(name),
+      remoteAddress: req.ip ?? req.socket?.remoteAddress,
+      source,
+    });
+    // Fresh: a request never inherits a context that was active where the server was started.
+    resolveActor(options.actor, WHERE, req).then(
+      (actor) => runWithFreshAuditContext({ ...ctx, actor }, () => next()),
+      (err: unknown) => next(err),
+    );
+  };
+}

@@ -1,0 +1,48 @@
+import {
+  type ActorResolver,
+  requestAuditContext,
+  resolveActor,
+  runWithFreshAuditContext,
+} from '@threadline/core/adapter';
+import type { Context, Env, MiddlewareHandler } from 'hono';
+
+export interface AuditContextOptions<E extends Env = Env> {
+  /**
+   * Names the actor of a request; may be async. Return undefined when there is none yet (a later
+   * middleware can still call setAuditActor). Throwing, or returning something that is not an
+   * ActorRef, throws ThreadlineError('CALLBACK_FAILED') into Hono (app.onError, default 500).
+   */
+  actor?: ActorResolver<[c: Context<E>]>;
+  /** The `source` recorded on audit transactions, e.g. the service name. Default "hono". */
+  source?: string;
+}
+
+const WHERE = '@threadline/hono auditContext';
+
+/**
+ * Hono middleware that runs the rest of the request (later middleware, handlers) inside one
+ * Threadline audit context: request id from x-request-id (else a new UUID), correlation id from
+ * x-correlation-id (else the request id), the client address on @hono/node-server, and the actor.
+ */
+export function auditContext<E extends Env = Env>(
+  options: AuditContextOptions<E> = {},
+): MiddlewareHandler<E> {
+  const source = options.source ?? 'hono';
+  runWithFreshAuditContext({ source }, () => undefined); // rejects a bad `source` now, with core's rules
+  return async (c, next) => {
+    const ctx = requestAuditContext({
+      header: (name) => c.req.header(name),
+      remoteAddress: nodeRemoteAddress(c.env),
+      source,
+    });
+    const actor = await resolveActor(options.actor, WHERE, c);
+    // Fresh: a request never inherits a context that was active where the server was started.
+    await runWithFreshAuditContext({ ...ctx, actor }, () => next());
+  };
+}
+
+/** @hono/node-server hands the Node request over as `c.env.incoming`; other runtimes record none. */
+function nodeRemoteAddress(env: unknown): string | undefined {
+  return (env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
+    ?.remoteAddress;
+}
