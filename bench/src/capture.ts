@@ -95,6 +95,7 @@ if (options === 'help') {
 
 const db = new BenchDb(options.url);
 let cleaning: Promise<void> | undefined;
+let stopping = false;
 const cleanup = (): Promise<void> => {
   cleaning ??= db.drop().then(
     () => log(`dropped database ${db.name}`),
@@ -104,6 +105,7 @@ const cleanup = (): Promise<void> => {
 };
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    stopping = true;
     log(`${signal}: stopping`);
     void cleanup().finally(() => process.exit(130));
   });
@@ -113,6 +115,7 @@ try {
   await main(options, db);
   await cleanup();
 } catch (error) {
+  if (stopping) await new Promise(() => undefined); // the signal handler drops the database and exits
   process.stderr.write(`\n[bench] FAILED: ${(error as Error).stack ?? error}\n`);
   await cleanup();
   process.exit(1);

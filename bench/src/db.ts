@@ -133,20 +133,21 @@ export class BenchDb {
   }
 
   /**
-   * Empty every table (triggers disabled), load `rows` rows into `kind`'s table with triggers
-   * disabled (session_replication_role = replica), then VACUUM ANALYZE it. Each run starts from
-   * the same state: only its own table holds data, the audit tables are empty.
+   * Empty every table (triggers disabled), load `rows` rows into each of `kinds`' tables with
+   * triggers disabled (session_replication_role = replica), then VACUUM ANALYZE them. Each run
+   * starts from the same state: only its own tables hold data, the audit tables are empty.
    */
-  async reset(kind: TableKind, rows: number): Promise<void> {
+  async reset(kinds: TableKind | TableKind[], rows: number): Promise<void> {
+    const tables = [...new Set(Array.isArray(kinds) ? kinds : [kinds])].map((k) => TABLES[k]);
     const c = this.sql;
     await c.query('SET session_replication_role = replica');
     try {
       await c.query(`TRUNCATE ${ALL_TABLES.join(', ')} RESTART IDENTITY`);
-      if (rows > 0) await c.query(insertRowsSql(TABLES[kind], rows));
+      if (rows > 0) for (const table of tables) await c.query(insertRowsSql(table, rows));
     } finally {
       await c.query('SET session_replication_role = DEFAULT');
     }
-    await c.query(`VACUUM ANALYZE ${TABLES[kind]}`);
+    for (const table of tables) await c.query(`VACUUM ANALYZE ${table}`);
   }
 
   async checkpoint(): Promise<void> {

@@ -20,7 +20,7 @@ export const USAGE = `Usage: pnpm --filter @threadline/bench run capture [flags]
 
   --reps N      repetitions of every variant, interleaved in shuffled order (default 3, minimum 3)
   --rows N      rows per bulk statement and rows loaded for UPDATE workloads (default 100000)
-  --txns N      single-row transactions per run (default 20000)
+  --txns N      single-row transactions per variant and repetition (default 5000; the issue's size is 20000)
   --seconds N   duration of each 8-client concurrency run (default 20)
   --quick       smoke run: --rows 5000 --txns 500 --seconds 3 unless given explicitly
   --json FILE   also write every raw measurement and the summary as JSON
@@ -65,7 +65,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   return {
     reps: positiveInt('reps', values.reps, 3, 3),
     rows: positiveInt('rows', values.rows, quick ? 5_000 : 100_000, 100),
-    txns: positiveInt('txns', values.txns, quick ? 500 : 20_000),
+    txns: positiveInt('txns', values.txns, quick ? 500 : 5_000),
     seconds: positiveInt('seconds', values.seconds, quick ? 3 : 20),
     clients: 8,
     quick,

@@ -128,13 +128,6 @@ export function bulkReport(runs: BulkRun[], o: BenchOptions, targets: Target[]):
   );
 }
 
-const SINGLE_LABEL: Record<SingleVariant, string> = {
-  pg: '(a) pg',
-  bound: '(b) bound',
-  capture: '(c) capture',
-  floor: '(d) floor',
-};
-
 export function singleReport(runs: SingleRun[], o: BenchOptions, targets: Target[]): string {
   const ratio = (op: string, a: SingleVariant, b: SingleVariant) =>
     perRep(
@@ -194,11 +187,12 @@ export function singleReport(runs: SingleRun[], o: BenchOptions, targets: Target
   return section(
     `2. Single-row transactions: ${num(o.txns)} per run, one client (${o.reps} repetitions)`,
     [
-      `${Object.values(SINGLE_LABEL).join(', ')}. (a) plain table, node-postgres BEGIN; stmt; COMMIT.`,
-      '(b) plain table via tl.transaction with the context binding (BEGIN; binding; stmt; finish+COMMIT).',
-      '(c) audited table via tl.transaction with the binding. (d) floor: like (b) on the floor table, the',
-      'statement writes its own audit rows with a CTE. UPDATE toggles status of rows from a fixed',
-      `pseudo-random sequence over ${num(o.rows)} loaded rows (the same rows for every variant).`,
+      '(a) plain table, node-postgres BEGIN; stmt; COMMIT. (b) plain table via tl.transaction with the context',
+      'binding (BEGIN; binding; stmt; finish+COMMIT). (c) audited table via tl.transaction with the binding.',
+      '(d) floor: like (b), the statement also writes the audit rows itself (CTE). One connection per variant,',
+      'each on its own table; the variants alternate in blocks of 250 transactions in shuffled order. UPDATE',
+      `toggles status of rows from a fixed pseudo-random sequence over ${num(o.rows)} loaded rows (same rows for all).`,
+      'Time ratios (higher = slower): median [min-max] of per-repetition ratios.',
     ].join('\n'),
     table(
       [
@@ -247,7 +241,10 @@ export function concurrentReport(runs: ConcurrentRun[], o: BenchOptions, targets
   });
   return section(
     `3. ${o.clients} concurrent clients, single-row UPDATE transactions on random ids, ${o.seconds} s (${o.reps} repetitions)`,
-    'pg Pool of 8, 8 async workers, every transaction through tl.transaction with the binding. tps ratio: lower = slower.',
+    [
+      `A pg Pool of ${o.clients} and ${o.clients} async workers per variant, every transaction through tl.transaction with the`,
+      'binding. Each variant has its own table; their 5 s windows alternate in shuffled order. tps ratio: lower = slower.',
+    ].join('\n'),
     table(['variant', 'tps median [min-max]', 'tps / plain', 'failed txns'], rows),
   );
 }

@@ -1,7 +1,8 @@
 /**
- * The benchmark's tables and statements. Three copies of one posts-like table (the research's
- * shape, ~650 B rows) so that each variant writes to its own table:
+ * The benchmark's tables and statements. Copies of one posts-like table (the research's shape,
+ * ~650 B rows) so that each variant writes to its own table:
  *   posts_plain - no audit;
+ *   posts_bound - no audit (a second plain table, for the single-row variant that binds context);
  *   posts_audit - Threadline capture (tl.installTriggers);
  *   posts_floor - no trigger; its statements write the same audit rows themselves with a
  *                 data-modifying CTE into unindexed copies of the audit tables (the floor).
@@ -10,10 +11,11 @@
 export const TL_SCHEMA = 'threadline';
 export const ACTOR_JSON = '{"type": "user", "id": "7"}';
 
-export type TableKind = 'plain' | 'audit' | 'floor';
+export type TableKind = 'plain' | 'bound' | 'audit' | 'floor';
 
 export const TABLES: Record<TableKind, string> = {
   plain: 'bench.posts_plain',
+  bound: 'bench.posts_bound',
   audit: 'bench.posts_audit',
   floor: 'bench.posts_floor',
 };
@@ -30,7 +32,7 @@ const POSTS_COLUMNS = `
 /** Runs before tl.install(); every table has autovacuum off so it cannot fire mid-run. */
 export const SETUP_SQL = `
 CREATE SCHEMA bench;
-${(['plain', 'audit', 'floor'] as const)
+${(['plain', 'bound', 'audit', 'floor'] as const)
   .map(
     (kind) => `CREATE TABLE ${TABLES[kind]} (${POSTS_COLUMNS}
 ) WITH (autovacuum_enabled = off);
@@ -76,6 +78,7 @@ ALTER TABLE ${TL_SCHEMA}.audit_transactions SET (autovacuum_enabled = off);
 /** Every table a run can write to (truncated before each run). */
 export const ALL_TABLES = [
   TABLES.plain,
+  TABLES.bound,
   TABLES.audit,
   TABLES.floor,
   'bench.floor_changes',

@@ -4,7 +4,7 @@ import { type BenchDb, boundQuery, log } from '../db.js';
 import type { BenchOptions } from '../options.js';
 import { type BulkOp, bulkSql, type TableKind } from '../schema.js';
 import { prng, shuffle } from '../stats.js';
-import type { Verifier } from '../verify.js';
+import { NONE, type Verifier } from '../verify.js';
 
 export type BulkVariant = 'plain' | 'capture' | 'floor';
 export const BULK_OPS: BulkOp[] = ['insert', 'update', 'delete'];
@@ -53,10 +53,9 @@ export async function runBulk(db: BenchDb, o: BenchOptions, verifier: Verifier):
         throw new Error(`bulk ${op} (${variant}) changed ${rows} rows, expected ${o.rows}`);
       const counts = await verifier.check(db, {
         label: `bulk ${op} (${variant}, repetition ${rep})`,
-        kind,
         op,
-        changes: rows,
-        transactions: 1,
+        audit: variant === 'capture' ? { changes: rows, transactions: 1 } : NONE,
+        floor: variant === 'floor' ? { changes: rows, transactions: 1 } : NONE,
       });
       const auditBytes =
         variant === 'capture' ? counts.auditBytes : variant === 'floor' ? counts.floorBytes : 0;

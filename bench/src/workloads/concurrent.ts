@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { createThreadline } from '@threadline/core';
+import { createThreadline, type Threadline } from '@threadline/core';
 import type pg from 'pg';
 import { type BenchDb, boundQuery, log } from '../db.js';
 import type { BenchOptions } from '../options.js';
@@ -20,10 +20,27 @@ export interface ConcurrentRun {
   tps: number;
 }
 
+/** Each variant's --seconds are split into windows of this length, alternating in shuffled order. */
+const WINDOW_SECONDS = 5;
+
+interface Lane {
+  variant: ConcurrentVariant;
+  pool: pg.Pool;
+  tl: Threadline;
+  sql: string;
+  /** One id generator per worker, continued across windows (the same sequences for every variant). */
+  ids: (() => number)[];
+  seconds: number;
+  commits: number;
+  failures: number;
+  errors: Map<string, number>;
+}
+
 /**
  * `clients` async workers share a pg Pool of the same size; each loops over single-row UPDATE
- * transactions (tl.transaction with the context binding) on random ids for `seconds`. Every
- * variant binds the context, so only capture (or the floor's own audit writes) differs.
+ * transactions (tl.transaction with the context binding) on random ids. Every variant binds the
+ * context, so only capture (or the floor's own audit writes) differs. Each variant has its own
+ * pool and table; their windows alternate in shuffled order so machine noise hits all alike.
  */
 export async function runConcurrent(
   db: BenchDb,
@@ -33,59 +50,91 @@ export async function runConcurrent(
   const random = prng(o.seed + 2);
   const runs: ConcurrentRun[] = [];
   for (let rep = 1; rep <= o.reps; rep++) {
-    for (const variant of shuffle(CONCURRENT_VARIANTS, random)) {
-      const kind = KIND[variant];
-      const sql = rowSql('update', kind);
-      await db.reset(kind, o.rows);
-      await db.checkpoint();
-      const pool = db.pool(o.clients);
-      let commits = 0;
-      let failures = 0;
-      const errors = new Map<string, number>();
-      let elapsed: number;
-      try {
+    await db.reset(
+      CONCURRENT_VARIANTS.map((v) => KIND[v]),
+      o.rows,
+    );
+    await db.checkpoint();
+    const lanes: Lane[] = [];
+    try {
+      for (const variant of CONCURRENT_VARIANTS) {
+        const pool = db.pool(o.clients);
         // Open every connection before the clock starts.
         const warm: pg.PoolClient[] = [];
         for (let i = 0; i < o.clients; i++) warm.push(await pool.connect());
         for (const c of warm) c.release();
-        const tl = createThreadline({ db: pool });
-        const t0 = performance.now();
-        const deadline = t0 + o.seconds * 1000;
-        const worker = async (w: number) => {
-          const next = prng(o.seed * 1000 + w);
-          let n = 0;
-          while (performance.now() < deadline) {
-            const id = 1 + Math.floor(next() * o.rows);
-            try {
-              await boundQuery(tl, `bench-conc-${w}-${n++}`, sql, [id]);
-              commits++;
-            } catch (error) {
-              failures++;
-              const code = String((error as { code?: string }).code ?? (error as Error).message);
-              errors.set(code, (errors.get(code) ?? 0) + 1);
-            }
-          }
-        };
-        await Promise.all(Array.from({ length: o.clients }, (_, w) => worker(w)));
-        elapsed = (performance.now() - t0) / 1000;
-      } finally {
-        await pool.end();
+        lanes.push({
+          variant,
+          pool,
+          tl: createThreadline({ db: pool }),
+          sql: rowSql('update', KIND[variant]),
+          ids: Array.from({ length: o.clients }, (_, w) => {
+            const next = prng(o.seed * 1000 + w);
+            return () => 1 + Math.floor(next() * o.rows);
+          }),
+          seconds: 0,
+          commits: 0,
+          failures: 0,
+          errors: new Map(),
+        });
       }
-      if (failures > 0)
-        log(`concurrent ${variant}: ${failures} failed transactions: ${JSON.stringify([...errors])}`);
-      await verifier.check(db, {
-        label: `${o.clients}-client UPDATEs (${variant}, repetition ${rep})`,
-        kind,
-        op: 'update',
-        changes: commits,
-        transactions: commits,
-      });
-      const tps = commits / elapsed;
-      runs.push({ rep, variant, seconds: elapsed, commits, failures, tps });
-      log(
-        `concurrent rep ${rep}/${o.reps} ${variant.padEnd(7)} ${tps.toFixed(0).padStart(6)} tps (${commits} commits)`,
-      );
+      for (let done = 0; done < o.seconds; done += WINDOW_SECONDS) {
+        const window = Math.min(WINDOW_SECONDS, o.seconds - done);
+        for (const lane of shuffle(lanes, random)) await runWindow(lane, window, o.clients, rep);
+      }
+    } finally {
+      for (const lane of lanes) await lane.pool.end().catch(() => undefined);
     }
+    const commits = (v: ConcurrentVariant) => lanes.find((l) => l.variant === v)!.commits;
+    await verifier.check(db, {
+      label: `${o.clients}-client UPDATEs (repetition ${rep})`,
+      op: 'update',
+      audit: { changes: commits('capture'), transactions: commits('capture') },
+      floor: { changes: commits('floor'), transactions: commits('floor') },
+    });
+    for (const lane of lanes) {
+      if (lane.failures > 0) {
+        log(
+          `concurrent ${lane.variant}: ${lane.failures} failed transactions: ${JSON.stringify([...lane.errors])}`,
+        );
+      }
+      const tps = lane.commits / lane.seconds;
+      runs.push({
+        rep,
+        variant: lane.variant,
+        seconds: lane.seconds,
+        commits: lane.commits,
+        failures: lane.failures,
+        tps,
+      });
+    }
+    log(
+      `concurrent rep ${rep}/${o.reps}: ${runs
+        .filter((r) => r.rep === rep)
+        .map((r) => `${r.variant} ${r.tps.toFixed(0)} tps`)
+        .join(', ')}`,
+    );
   }
   return runs;
+}
+
+async function runWindow(lane: Lane, seconds: number, clients: number, rep: number): Promise<void> {
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  const worker = async (w: number) => {
+    const nextId = lane.ids[w]!;
+    let n = 0;
+    while (performance.now() < deadline) {
+      try {
+        await boundQuery(lane.tl, `bench-conc-${rep}-${w}-${lane.commits}-${n++}`, lane.sql, [nextId()]);
+        lane.commits++;
+      } catch (error) {
+        lane.failures++;
+        const code = String((error as { code?: string }).code ?? (error as Error).message);
+        lane.errors.set(code, (lane.errors.get(code) ?? 0) + 1);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, (_, w) => worker(w)));
+  lane.seconds += (performance.now() - t0) / 1000;
 }

@@ -5,7 +5,7 @@ import { type BenchDb, boundQuery, log } from '../db.js';
 import type { BenchOptions } from '../options.js';
 import { bulkSql, rowSql } from '../schema.js';
 import { median, prng, shuffle } from '../stats.js';
-import type { Verifier } from '../verify.js';
+import { NONE, type Verifier } from '../verify.js';
 
 /**
  * Plan-cache hazard: plpgsql caches the plan of the capture statement with the transition-table
@@ -104,10 +104,9 @@ export async function runHazard(db: BenchDb, o: BenchOptions, verifier: Verifier
       if (!result.timedOut) {
         await verifier.check(db, {
           label: `plan-cache hazard ${c} (repetition ${rep})`,
-          kind: 'audit',
           op: 'update',
-          changes,
-          transactions: statements,
+          audit: { changes, transactions: statements },
+          floor: NONE,
         });
       }
       runs.push({ rep, case: c, ...result });

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { createThreadline } from '@threadline/core';
+import { createThreadline, type Threadline } from '@threadline/core';
+import type pg from 'pg';
 import { type BenchDb, boundQuery, log } from '../db.js';
 import type { BenchOptions } from '../options.js';
 import { insertParams, type RowOp, rowSql, type TableKind } from '../schema.js';
@@ -17,10 +18,12 @@ export const SINGLE_OPS: RowOp[] = ['insert', 'update'];
 export const SINGLE_VARIANTS: SingleVariant[] = ['pg', 'bound', 'capture', 'floor'];
 const KIND: Record<SingleVariant, TableKind> = {
   pg: 'plain',
-  bound: 'plain',
+  bound: 'bound',
   capture: 'audit',
   floor: 'floor',
 };
+/** Transactions per variant per block; blocks of the four variants alternate in shuffled order. */
+const BLOCK = 250;
 
 export interface SingleRun {
   rep: number;
@@ -28,60 +31,90 @@ export interface SingleRun {
   variant: SingleVariant;
   ms: number;
   txns: number;
-  walBytes: number;
   auditBytes: number;
 }
 
+interface Lane {
+  variant: SingleVariant;
+  client: pg.Client;
+  tl: Threadline;
+  sql: string;
+  ms: number;
+}
+
+/**
+ * Single-row transactions, one client per variant. Each variant has its own table (loaded with
+ * the same rows); the four run in alternating blocks of BLOCK transactions in shuffled order, so
+ * a slow minute on a shared machine hits every variant alike. Each variant's time is the sum of
+ * its blocks.
+ */
 export async function runSingle(db: BenchDb, o: BenchOptions, verifier: Verifier): Promise<SingleRun[]> {
   const random = prng(o.seed + 1);
   // The same rows, in the same order, for every variant and repetition.
   const ids = idSequence(o.seed, o.txns, o.rows);
   const inserts = Array.from({ length: o.txns }, (_, i) => insertParams(i));
   const runs: SingleRun[] = [];
-  const combos = SINGLE_OPS.flatMap((op) => SINGLE_VARIANTS.map((variant) => ({ op, variant })));
   for (let rep = 1; rep <= o.reps; rep++) {
-    for (const { op, variant } of shuffle(combos, random)) {
-      const kind = KIND[variant];
-      const sql = rowSql(op, kind);
-      await db.reset(kind, o.rows);
+    for (const op of shuffle(SINGLE_OPS, random)) {
+      await db.reset(
+        SINGLE_VARIANTS.map((v) => KIND[v]),
+        o.rows,
+      );
       await db.checkpoint();
-      const client = await db.connect(`single-${op}-${variant}`);
-      const lsn = await db.walLsn();
-      let ms: number;
+      const lanes: Lane[] = [];
       try {
-        const tl = createThreadline({ db: client });
-        const t0 = performance.now();
-        for (let i = 0; i < o.txns; i++) {
-          const params = op === 'insert' ? inserts[i]! : [ids[i]!];
-          let changed: number;
-          if (variant === 'pg') {
-            await client.query('BEGIN');
-            changed = (await client.query(sql, params)).rowCount ?? 0;
-            await client.query('COMMIT');
-          } else {
-            changed = await boundQuery(tl, `bench-single-${i}`, sql, params);
-          }
-          if (changed !== 1)
-            throw new Error(`single-row ${op} (${variant}) changed ${changed} rows, expected 1`);
+        for (const variant of SINGLE_VARIANTS) {
+          const client = await db.connect(`single-${op}-${variant}`);
+          lanes.push({
+            variant,
+            client,
+            tl: createThreadline({ db: client }),
+            sql: rowSql(op, KIND[variant]),
+            ms: 0,
+          });
         }
-        ms = performance.now() - t0;
+        const t0 = performance.now();
+        for (let start = 0; start < o.txns; start += BLOCK) {
+          const end = Math.min(o.txns, start + BLOCK);
+          for (const lane of shuffle(lanes, random)) {
+            const b0 = performance.now();
+            for (let i = start; i < end; i++) {
+              const params = op === 'insert' ? inserts[i]! : [ids[i]!];
+              let changed: number;
+              if (lane.variant === 'pg') {
+                await lane.client.query('BEGIN');
+                changed = (await lane.client.query(lane.sql, params)).rowCount ?? 0;
+                await lane.client.query('COMMIT');
+              } else {
+                changed = await boundQuery(lane.tl, `bench-single-${i}`, lane.sql, params);
+              }
+              if (changed !== 1)
+                throw new Error(`single-row ${op} (${lane.variant}) changed ${changed} rows, expected 1`);
+            }
+            lane.ms += performance.now() - b0;
+          }
+          if (end % (BLOCK * 8) === 0 || end === o.txns) {
+            const elapsed = (performance.now() - t0) / 1000;
+            log(`single rep ${rep}/${o.reps} ${op}: ${end}/${o.txns} per variant (${elapsed.toFixed(0)} s)`);
+          }
+        }
       } finally {
-        await client.end();
+        for (const lane of lanes) await lane.client.end().catch(() => undefined);
       }
-      const walBytes = await db.walSince(lsn);
+      const each = { changes: o.txns, transactions: o.txns };
       const counts = await verifier.check(db, {
-        label: `single-row ${op} transactions (${variant}, repetition ${rep})`,
-        kind,
+        label: `single-row ${op} transactions (repetition ${rep})`,
         op,
-        changes: o.txns,
-        transactions: o.txns,
+        audit: each,
+        floor: each,
       });
-      const auditBytes =
-        variant === 'capture' ? counts.auditBytes : variant === 'floor' ? counts.floorBytes : 0;
-      runs.push({ rep, op, variant, ms, txns: o.txns, walBytes, auditBytes });
-      const tps = (o.txns / ms) * 1000;
+      for (const lane of lanes) {
+        const auditBytes =
+          lane.variant === 'capture' ? counts.auditBytes : lane.variant === 'floor' ? counts.floorBytes : 0;
+        runs.push({ rep, op, variant: lane.variant, ms: lane.ms, txns: o.txns, auditBytes });
+      }
       log(
-        `single rep ${rep}/${o.reps} ${op.padEnd(6)} ${variant.padEnd(7)} ${ms.toFixed(0).padStart(7)} ms  ${tps.toFixed(0)} tps`,
+        `single rep ${rep}/${o.reps} ${op}: ${lanes.map((l) => `${l.variant} ${((o.txns / l.ms) * 1000).toFixed(0)} tps`).join(', ')}`,
       );
     }
   }
