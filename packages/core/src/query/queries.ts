@@ -29,6 +29,7 @@ import type {
 import {
   invalid,
   keyJson,
+  type ParsedTimelineFilters,
   parseActor,
   parseInstant,
   parsePageOptions,
@@ -65,6 +66,14 @@ function windowAndCursor(
     );
   return where;
 }
+
+/**
+ * Joins each change row `c` to its transaction `t` one primary-key lookup at a time. A plain JOIN
+ * lets the planner hash the whole audit_transactions table for a 50-row page once it is small
+ * enough to look cheap, which makes page cost grow with the number of transactions.
+ */
+const transactionOf = (q: string) =>
+  `CROSS JOIN LATERAL (SELECT t.actor_ref, t.correlation_id FROM ${q}.audit_transactions t WHERE t.id = c.transaction_id OFFSET 0) t`;
 
 /** The exploration queries behind tl.history, tl.asOf, tl.actorHistory, tl.timeline, tl.auditTransaction. */
 export class AuditQueries {
@@ -116,13 +125,14 @@ export class AuditQueries {
       const n = p.add(t.name);
       // row_key() runs first (outer side of the lateral join), so a bad key or an unknown table
       // is reported even when the table has no audit rows at all.
-      const k = `(SELECT ${this.q}.row_key(${s}, ${n}, ${p.add(keyText)}::jsonb) AS pk) k`;
+      // OFFSET 0 keeps the key a single evaluated value (not folded into both branches and the planner's estimates).
+      const k = `(SELECT ${this.q}.row_key(${s}, ${n}, ${p.add(keyText)}::jsonb) AS pk OFFSET 0) k`;
       const rest = windowAndCursor(p, window, after);
       const branch = (column: string) =>
         `(SELECT * FROM ${this.q}.audit_changes c WHERE c.table_schema = ${s} AND c.table_name = ${n} AND c.${column} = k.pk
           ${rest.map((w) => `AND ${w}`).join(' ')} ORDER BY c.captured_at DESC, c.id DESC LIMIT ${limit})`;
       return `SELECT ${CHANGE_COLUMNS} FROM ${k} CROSS JOIN LATERAL (${branch('table_pk')} UNION ALL ${branch('table_pk_before')}) c
-        JOIN ${this.q}.audit_transactions t ON t.id = c.transaction_id
+        ${transactionOf(this.q)}
         ORDER BY c.captured_at DESC, c.id DESC LIMIT ${limit}`;
     });
   }
@@ -137,17 +147,28 @@ export class AuditQueries {
     const n = p.add(t.name);
     const k = p.add(keyText);
     const ts = p.add(instant);
-    const rowChanges = `FROM ${this.q}.audit_changes c WHERE c.table_schema = ${s} AND c.table_name = ${n}
-        AND (c.table_pk = (SELECT pk FROM k) OR c.table_pk_before = (SELECT pk FROM k))`;
+    // Each lookup is index-driven and touches O(changes of this row): the row's changes by
+    // (table_pk, captured_at) and by table_pk_before (a key-changing UPDATE), a TRUNCATE of the
+    // table by the partial truncate index; never a scan over the table's other changes.
+    const rowChanges = (cmp: string, dir: 'ASC' | 'DESC', cols: string) =>
+      ['table_pk', 'table_pk_before']
+        .map(
+          (
+            column,
+          ) => `(SELECT ${cols} FROM ${this.q}.audit_changes c WHERE c.table_schema = ${s} AND c.table_name = ${n}
+            AND c.${column} = (SELECT pk FROM k) AND c.captured_at ${cmp} ${ts}::timestamptz
+            ORDER BY c.captured_at ${dir}, c.id ${dir} LIMIT 1)`,
+        )
+        .join(' UNION ALL ');
     const entry = (from: string) =>
-      `(SELECT to_jsonb(x) FROM (SELECT ${CHANGE_COLUMNS} FROM ${from} c JOIN ${this.q}.audit_transactions t ON t.id = c.transaction_id) x)`;
-    const sql = `WITH k AS (SELECT ${this.q}.row_key(${s}, ${n}, ${k}::jsonb) AS pk),
-      last AS (SELECT c.* ${rowChanges} AND c.captured_at <= ${ts}::timestamptz ORDER BY c.captured_at DESC, c.id DESC LIMIT 1),
+      `(SELECT to_jsonb(x) FROM (SELECT ${CHANGE_COLUMNS} FROM ${from} c ${transactionOf(this.q)}) x)`;
+    const sql = `WITH k AS MATERIALIZED (SELECT ${this.q}.row_key(${s}, ${n}, ${k}::jsonb) AS pk),
+      last AS MATERIALIZED (SELECT * FROM (${rowChanges('<=', 'DESC', 'c.*')}) c ORDER BY c.captured_at DESC, c.id DESC LIMIT 1),
       trunc AS (SELECT c.* FROM ${this.q}.audit_changes c, last l WHERE c.table_schema = ${s} AND c.table_name = ${n} AND c.op = 'truncate'
                   AND c.data_before IS NULL AND (c.captured_at, c.id) > (l.captured_at, l.id) AND c.captured_at <= ${ts}::timestamptz
                 ORDER BY c.captured_at, c.id LIMIT 1),
-      first AS (SELECT c.op, ${isoSql('c.captured_at')} AS "capturedAt" ${rowChanges}
-                  AND c.captured_at > ${ts}::timestamptz ORDER BY c.captured_at, c.id LIMIT 1)
+      first AS (SELECT c.op, ${isoSql('c.captured_at')} AS "capturedAt"
+                  FROM (${rowChanges('>', 'ASC', 'c.op, c.captured_at, c.id')}) c ORDER BY c.captured_at, c.id LIMIT 1)
       SELECT (SELECT pk FROM k) AS pk, ${entry('last')} AS last, ${entry('trunc')} AS trunc, (SELECT to_jsonb(f) FROM first f) AS first`;
     let row:
       | {
@@ -210,22 +231,53 @@ export class AuditQueries {
       if (f.table)
         where.push(`c.table_schema = ${p.add(f.table.schema)} AND c.table_name = ${p.add(f.table.name)}`);
       else if (f.tableSchema) where.push(`c.table_schema = ${p.add(f.tableSchema)}`);
-      if (f.actor) {
-        where.push(
-          `c.transaction_id IN (SELECT x.id FROM ${this.q}.audit_transactions x WHERE x.actor_ref = ${p.add(Actor.toJSON(f.actor))}::jsonb)`,
-        );
+      const transactions = this.transactionFilter(p, f);
+      const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+      if (!transactions) {
+        // Newest first straight off an index: the primary key (captured_at, id), or
+        // (table_schema, table_name, captured_at, id) for a table.
+        return `SELECT ${CHANGE_COLUMNS} FROM (SELECT * FROM ${this.q}.audit_changes c ${cond}
+            ORDER BY c.captured_at DESC, c.id DESC LIMIT ${limit}) c
+          ${transactionOf(this.q)} ORDER BY c.captured_at DESC, c.id DESC`;
       }
-      if (f.correlationId) {
-        const c = p.add(f.correlationId);
-        where.push(`c.transaction_id IN (
-          SELECT x.id FROM ${this.q}.audit_transactions x WHERE x.correlation_id = ${c}
-          UNION SELECT x.id FROM ${this.q}.audit_actions a JOIN ${this.q}.audit_transactions x ON x.action_id = a.id WHERE a.correlation_id = ${c}
-          UNION SELECT a.transaction_id FROM ${this.q}.audit_actions a WHERE a.correlation_id = ${c} AND a.transaction_id IS NOT NULL)`);
-      }
-      return `SELECT ${CHANGE_COLUMNS} FROM (SELECT * FROM ${this.q}.audit_changes c
-          ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY c.captured_at DESC, c.id DESC LIMIT ${limit}) c
-        JOIN ${this.q}.audit_transactions t ON t.id = c.transaction_id ORDER BY c.captured_at DESC, c.id DESC`;
+      // Actor and correlation filters select transactions; their changes are merged newest
+      // first off (transaction_id, captured_at, id), index-only without a table filter:
+      // 1. tops: each matching transaction's newest matching change (one index probe each);
+      //    only the `limit` transactions with the newest tops can hold a change of the page.
+      // 2. the transaction ranked r by its top has r - 1 tops newer than all of its changes, so
+      //    it contributes at most limit - r + 1 changes: at most limit * (limit + 1) / 2 index
+      //    entries in all, however many changes the actor or the transactions have.
+      // 3. only the page's rows are read in full.
+      const inner = [`c.transaction_id = x.id`, ...where].join(' AND ');
+      const newest = (n: string) =>
+        `SELECT c.captured_at, c.id FROM ${this.q}.audit_changes c WHERE ${inner} ORDER BY c.captured_at DESC, c.id DESC LIMIT ${n}`;
+      return `WITH tops AS MATERIALIZED (
+          SELECT x.id, s.captured_at, s.id AS change_id FROM (${transactions}) x CROSS JOIN LATERAL (${newest('1')}) s
+          ORDER BY s.captured_at DESC, s.id DESC LIMIT ${limit}),
+        ranked AS (SELECT tops.id, row_number() OVER (ORDER BY tops.captured_at DESC, tops.change_id DESC) AS rank FROM tops),
+        page AS MATERIALIZED (
+          SELECT s.captured_at, s.id FROM ranked x CROSS JOIN LATERAL (${newest(`(${limit}::int - x.rank + 1)`)}) s
+          ORDER BY s.captured_at DESC, s.id DESC LIMIT ${limit})
+        SELECT ${CHANGE_COLUMNS} FROM page
+          JOIN ${this.q}.audit_changes c ON c.captured_at = page.captured_at AND c.id = page.id
+          ${transactionOf(this.q)}
+        ORDER BY c.captured_at DESC, c.id DESC`;
     });
+  }
+
+  /** The ids of the audit transactions an actor or correlation filter selects, or null for neither. */
+  private transactionFilter(p: Params, f: ParsedTimelineFilters): string | null {
+    if (!f.actor && !f.correlationId) return null;
+    const actor = f.actor ? `x.actor_ref = ${p.add(Actor.toJSON(f.actor))}::jsonb` : null;
+    if (!f.correlationId) return `SELECT x.id FROM ${this.q}.audit_transactions x WHERE ${actor}`;
+    // A transaction carries the correlation id, or an action recorded in it does (record_action
+    // sets audit_actions.transaction_id whenever it links the two).
+    const c = p.add(f.correlationId);
+    const matching = `SELECT x.id FROM ${this.q}.audit_transactions x WHERE x.correlation_id = ${c}
+      UNION SELECT a.transaction_id FROM ${this.q}.audit_actions a WHERE a.correlation_id = ${c} AND a.transaction_id IS NOT NULL`;
+    return actor
+      ? `SELECT x.id FROM ${this.q}.audit_transactions x WHERE x.id IN (${matching}) AND ${actor}`
+      : matching;
   }
 
   /** One transaction with its actor, context ids, actions and every change with its diff; null when unknown. */

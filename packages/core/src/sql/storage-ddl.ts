@@ -6,11 +6,19 @@
  * - audit_changes PRIMARY KEY (captured_at, id): the timeline order (`captured_at desc, id desc`)
  *   for unfiltered pages and time windows, and retention by age. Doubles as the row identity,
  *   so there is no separate index on id alone.
- * - audit_changes (transaction_id): all changes of one transaction (incident bundle, actor history).
+ * - audit_changes (transaction_id, captured_at, id): the changes of one transaction in order
+ *   (incident bundle), and the newest changes of each transaction an actor or correlation filter
+ *   selects, read index-only (the timeline by actor or correlation id touches one short index
+ *   range per matching transaction, not every change since). Same cost class as a plain
+ *   (transaction_id) index: one index either way, 16 bytes wider per entry.
  * - audit_changes (table_schema, table_name, table_pk, captured_at, id): row history and as-of.
  * - audit_changes (table_schema, table_name, table_pk_before) partial: history of a row whose key
  *   was changed by an UPDATE (rare, so the index stays tiny).
  * - audit_changes (table_schema, table_name, captured_at, id): timeline filtered by table.
+ * - audit_changes (table_schema, table_name, captured_at, id) partial WHERE op = 'truncate':
+ *   as-of asks whether the table was truncated after the row's last change; without it that is a
+ *   walk over every change of the table in between. Only TRUNCATE rows enter it, so capture of
+ *   INSERT/UPDATE/DELETE pays only the predicate check.
  * - audit_transactions (actor_ref, occurred_at, id) partial: actor history.
  * - audit_transactions (correlation_id) partial, audit_actions (correlation_id) partial:
  *   correlation filters.
@@ -92,11 +100,14 @@ CREATE TABLE IF NOT EXISTS @S.captured_tables (
   captured_since timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE INDEX IF NOT EXISTS audit_changes_transaction_idx ON @S.audit_changes (transaction_id);
+DROP INDEX IF EXISTS @S.audit_changes_transaction_idx;
+CREATE INDEX IF NOT EXISTS audit_changes_transaction_time_idx ON @S.audit_changes (transaction_id, captured_at, id);
 CREATE INDEX IF NOT EXISTS audit_changes_row_idx ON @S.audit_changes (table_schema, table_name, table_pk, captured_at, id);
 CREATE INDEX IF NOT EXISTS audit_changes_row_before_idx ON @S.audit_changes (table_schema, table_name, table_pk_before)
   WHERE table_pk_before IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_changes_table_time_idx ON @S.audit_changes (table_schema, table_name, captured_at, id);
+CREATE INDEX IF NOT EXISTS audit_changes_truncate_idx ON @S.audit_changes (table_schema, table_name, captured_at, id)
+  WHERE op = 'truncate';
 CREATE INDEX IF NOT EXISTS audit_transactions_actor_idx ON @S.audit_transactions (actor_ref, occurred_at, id)
   WHERE actor_ref IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_transactions_correlation_idx ON @S.audit_transactions (correlation_id)
