@@ -1,0 +1,9 @@
+export {
+  InjectThreadline,
+  THREADLINE,
+  THREADLINE_OPTIONS,
+  ThreadlineModule,
+  type ThreadlineModuleAsyncOptions,
+  type ThreadlineModuleOptions,
+} from './threadline.module.js';
+export { WithAuditContext, type WithAuditContextOptions } from './with-audit-context.js';

@@ -1,0 +1,130 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  type DynamicModule,
+  Inject,
+  Injectable,
+  type InjectionToken,
+  type MiddlewareConsumer,
+  Module,
+  type ModuleMetadata,
+  type NestMiddleware,
+  type NestModule,
+  type OptionalFactoryDependency,
+  type Provider,
+} from '@nestjs/common';
+import { Threadline } from '@threadline/core';
+import {
+  type ActorResolver,
+  requestAuditContext,
+  resolveActor,
+  runWithFreshAuditContext,
+  ThreadlineError,
+} from '@threadline/core/adapter';
+
+/** Injection token of the Threadline instance (the `Threadline` class is a token too). */
+export const THREADLINE: unique symbol = Symbol.for('@threadline/nestjs:threadline');
+/** Injection token of the resolved module options. */
+export const THREADLINE_OPTIONS: unique symbol = Symbol.for('@threadline/nestjs:options');
+
+/** Inject the Threadline instance given to ThreadlineModule. */
+export const InjectThreadline = (): PropertyDecorator & ParameterDecorator => Inject(THREADLINE);
+
+export interface ThreadlineModuleOptions<TRequest extends IncomingMessage = IncomingMessage> {
+  /** The instance services use (`tl.transaction`, `tl.query`); provided as THREADLINE and Threadline. */
+  threadline: Threadline;
+  /**
+   * Names the actor of an HTTP request; may be async. It runs in middleware, before guards: return
+   * undefined when authentication happens later and call setAuditActor() there. Throwing (or
+   * returning something that is not an ActorRef) fails the request with ThreadlineError('CALLBACK_FAILED').
+   */
+  actor?: ActorResolver<[req: TRequest]>;
+  /** The `source` recorded on audit transactions of HTTP requests. Default "nestjs". */
+  source?: string;
+}
+
+export interface ThreadlineModuleAsyncOptions<TRequest extends IncomingMessage = IncomingMessage>
+  extends Pick<ModuleMetadata, 'imports'> {
+  useFactory: (
+    ...args: never[]
+  ) => ThreadlineModuleOptions<TRequest> | Promise<ThreadlineModuleOptions<TRequest>>;
+  inject?: (InjectionToken | OptionalFactoryDependency)[];
+}
+
+const WHERE = '@threadline/nestjs ThreadlineModule';
+
+function checkOptions(options: ThreadlineModuleOptions): ThreadlineModuleOptions {
+  if (typeof options?.threadline?.transaction !== 'function') {
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      `${WHERE}: options.threadline must be a Threadline instance; pass { threadline: createThreadline({ db }) }`,
+    );
+  }
+  runWithFreshAuditContext({ source: options.source ?? 'nestjs' }, () => undefined); // core's rules, now
+  return options;
+}
+
+/** Opens one audit context per HTTP request; later middleware, guards, interceptors and handlers run in it. */
+@Injectable()
+class ThreadlineMiddleware implements NestMiddleware<IncomingMessage> {
+  constructor(@Inject(THREADLINE_OPTIONS) private readonly options: ThreadlineModuleOptions) {}
+
+  // Returning the promise lets Nest's exception layer (and the app's filters) answer a failed actor callback.
+  use(req: IncomingMessage, _res: unknown, next: () => void): Promise<void> {
+    const ctx = requestAuditContext({
+      header: (name) => {
+        const value = req.headers[name.toLowerCase()];
+        return Array.isArray(value) ? value[0] : value;
+      },
+      // Express sets req.ip (honouring `trust proxy`); other platforms hand over the raw request.
+      remoteAddress: (req as { ip?: string }).ip ?? req.socket?.remoteAddress,
+      source: this.options.source ?? 'nestjs',
+    });
+    // Fresh: a request never inherits a context that was active where the app was started.
+    return resolveActor(this.options.actor, WHERE, req).then((actor) =>
+      runWithFreshAuditContext({ ...ctx, actor }, () => next()),
+    );
+  }
+}
+
+function providers(optionsProvider: Provider): Provider[] {
+  const threadline = (options: ThreadlineModuleOptions) => options.threadline;
+  return [
+    optionsProvider,
+    { provide: THREADLINE, useFactory: threadline, inject: [THREADLINE_OPTIONS] },
+    { provide: Threadline, useExisting: THREADLINE },
+  ];
+}
+
+/**
+ * Global module: provides the Threadline instance and mounts the request middleware on every route.
+ * Non-HTTP entry points (queue consumers, cron, gateways) use @WithAuditContext() instead.
+ */
+@Module({})
+export class ThreadlineModule implements NestModule {
+  static forRoot<TRequest extends IncomingMessage = IncomingMessage>(
+    options: ThreadlineModuleOptions<TRequest>,
+  ): DynamicModule {
+    const value = checkOptions(options as unknown as ThreadlineModuleOptions);
+    return ThreadlineModule.build([], providers({ provide: THREADLINE_OPTIONS, useValue: value }));
+  }
+
+  static forRootAsync<TRequest extends IncomingMessage = IncomingMessage>(
+    options: ThreadlineModuleAsyncOptions<TRequest>,
+  ): DynamicModule {
+    const optionsProvider: Provider = {
+      provide: THREADLINE_OPTIONS,
+      useFactory: async (...args: never[]) =>
+        checkOptions((await options.useFactory(...args)) as unknown as ThreadlineModuleOptions),
+      inject: options.inject ?? [],
+    };
+    return ThreadlineModule.build(options.imports ?? [], providers(optionsProvider));
+  }
+
+  private static build(imports: ModuleMetadata['imports'], list: Provider[]): DynamicModule {
+    return { global: true, module: ThreadlineModule, imports, providers: list, exports: list };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(ThreadlineMiddleware).forRoutes('*');
+  }
+}
