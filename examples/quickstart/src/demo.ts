@@ -8,7 +8,10 @@ import { APP_DDL, APP_SCHEMA, TABLES } from './schema.js';
 const STORAGE = 'demo_audit';
 
 /** Run the whole demo on `db` and return the printed report. */
-export async function runDemo(db: pg.Pool | PGlite, log: (line: string) => void = () => undefined): Promise<string> {
+export async function runDemo(
+  db: pg.Pool | PGlite,
+  log: (line: string) => void = () => undefined,
+): Promise<string> {
   const reset = `drop schema if exists ${APP_SCHEMA} cascade; drop schema if exists ${STORAGE} cascade;`;
   if (db instanceof PGlite) await db.exec(reset + APP_DDL);
   else await db.query(reset + APP_DDL);
@@ -16,7 +19,8 @@ export async function runDemo(db: pg.Pool | PGlite, log: (line: string) => void 
   log('installing the audit schema and capture triggers');
   const installed = await tl.install();
   const plans = await tl.installTriggers();
-  for (const p of plans) log(`  ${p.table.schema}.${p.table.name}: key (${p.keyColumns.join(', ')}), ${p.mode} capture`);
+  for (const p of plans)
+    log(`  ${p.table.schema}.${p.table.name}: key (${p.keyColumns.join(', ')}), ${p.mode} capture`);
   if (!installed.ddlSync) log('  (no DDL event trigger: portable capture mode)');
   log('writing as admin:alice and as the new user, in three transactions');
   await runScenario(tl);
@@ -37,7 +41,9 @@ async function main(): Promise<void> {
   try {
     const text = await runDemo(db, log);
     process.stdout.write(`\n${text}\n\n`);
-    log('Masked: users.email. Never stored: users.password_hash. Ignored for change detection: users.last_seen_at.');
+    log(
+      'Masked: users.email. Never stored: users.password_hash. Ignored for change detection: users.last_seen_at.',
+    );
   } finally {
     if (db instanceof PGlite) await db.close();
     else await db.end();

@@ -27,7 +27,9 @@ const show = (v: unknown) => (v === undefined ? '∅' : JSON.stringify(v));
 /** A one-line field diff: `name: "Bob" → "Robert"` for updates, the new row for inserts, the old row for deletes. */
 export function describeChange(c: ChangeRow): string {
   if (c.op === 'update') {
-    return (c.changed_fields ?? []).map((f) => `${f}: ${show(c.changed_from?.[f])} → ${show(c.data_after?.[f])}`).join(', ');
+    return (c.changed_fields ?? [])
+      .map((f) => `${f}: ${show(c.changed_from?.[f])} → ${show(c.data_after?.[f])}`)
+      .join(', ');
   }
   const row = c.op === 'insert' ? c.data_after : c.data_before;
   if (!row) return c.op === 'truncate' ? 'all rows' : '';
@@ -71,7 +73,13 @@ export async function report(tl: Threadline): Promise<string> {
   out.push('Changes');
   out.push(
     formatTable(
-      changes.rows.map((c) => ({ tx: c.tx, op: c.op, table: c.table_name, key: JSON.stringify(c.table_pk), diff: describeChange(c) })),
+      changes.rows.map((c) => ({
+        tx: c.tx,
+        op: c.op,
+        table: c.table_name,
+        key: JSON.stringify(c.table_pk),
+        diff: describeChange(c),
+      })),
       [
         { key: 'tx', header: 'TX' },
         { key: 'op', header: 'OP' },

@@ -10,7 +10,8 @@ function checkReport(text: string) {
   expect(text).toMatch(/role: "member" → "owner"/);
   expect(text).toMatch(/\{"org_id":1,"user_id":1\}/);
   expect(text).toContain('[REDACTED]');
-  for (const secret of ['bob@acme.test', 'robert@acme.test', 'not-a-real-hash', 'password_hash']) expect(text).not.toContain(secret);
+  for (const secret of ['bob@acme.test', 'robert@acme.test', 'not-a-real-hash', 'password_hash'])
+    expect(text).not.toContain(secret);
 }
 
 describe('quickstart demo', () => {
