@@ -10,7 +10,7 @@ export function overviewHelp(commands: readonly Command[]): string {
   const names = commands.map((c) => c.path.join(' '));
   const width = Math.max(...names.map((n) => n.length));
   return [
-    'threadline: audit trail for PostgreSQL (schema install, capture triggers, migrations)',
+    'threadline: audit trail for PostgreSQL (schema install, capture triggers, migrations, exploring what was captured)',
     '',
     `usage: ${TOP_USAGE}`,
     '',

@@ -1,11 +1,13 @@
 import { isThreadlineError } from '@threadline/core';
 import { UsageError } from './exit-codes.js';
+import { escapeControls } from './format-table.js';
 import type { CliIo } from './io.js';
 
 /** `threadline: <message>` on stderr; stack traces only with THREADLINE_DEBUG=1. */
 export function reportError(error: unknown, io: CliIo): void {
   const message = error instanceof Error ? error.message : String(error);
-  io.stderr.write(`threadline: ${message}\n`);
+  // Messages may quote what was typed or what the database holds: never raw control characters.
+  io.stderr.write(`threadline: ${escapeControls(message)}\n`);
   if (error instanceof UsageError && error.usage) io.stderr.write(`usage: ${error.usage}\n`);
   const debug = io.env.THREADLINE_DEBUG === '1';
   const expected = error instanceof UsageError || isThreadlineError(error);

@@ -1,0 +1,43 @@
+import type { OptionSpecs } from '../options.js';
+import type { CommandContext } from './command.js';
+
+/** Paging flags shared by history and timeline. */
+export const PAGE_OPTIONS = {
+  'page-size': { type: 'string', value: 'N', description: 'changes per page, 1-1000 (default 50)' },
+  cursor: {
+    type: 'string',
+    value: 'C',
+    description: 'continue after the page that printed this cursor (same filters)',
+  },
+} as const satisfies OptionSpecs;
+
+export const WINDOW_OPTIONS = {
+  from: {
+    type: 'string',
+    value: 'ISO',
+    description: 'only changes at or after this instant (ISO 8601; no zone means UTC)',
+  },
+  to: { type: 'string', value: 'ISO', description: 'only changes at or before this instant' },
+} as const satisfies OptionSpecs;
+
+/** --page-size as a number; core checks the range (QUERY_INVALID, exit 2). */
+export function pageOptions(ctx: CommandContext): { pageSize?: number; cursor?: string } {
+  const raw = ctx.flags['page-size'] as string | undefined;
+  const out: { pageSize?: number; cursor?: string } = {};
+  if (raw !== undefined) {
+    if (!/^\s*\d{1,7}\s*$/.test(raw))
+      throw ctx.usageError(`--page-size must be a whole number from 1 to 1000, got "${raw.slice(0, 20)}"`);
+    out.pageSize = Number(raw);
+  }
+  const cursor = ctx.flags.cursor as string | undefined;
+  if (cursor !== undefined) out.cursor = cursor;
+  return out;
+}
+
+/** --from / --to as given; core parses them (a bad date is QUERY_INVALID, exit 2). */
+export function windowOptions(ctx: CommandContext): { from?: string; to?: string } {
+  const out: { from?: string; to?: string } = {};
+  if (ctx.flags.from !== undefined) out.from = ctx.flags.from as string;
+  if (ctx.flags.to !== undefined) out.to = ctx.flags.to as string;
+  return out;
+}
