@@ -129,15 +129,22 @@ export function isWriteStatement(sql: string): boolean {
  * When an audit context is active and `sql` may write (isWriteStatement), `statement` runs in a
  * short transaction on the same connection: BEGIN, the binding statement, `statement`, COMMIT
  * (ROLLBACK when anything fails). Otherwise `statement` runs as is. `run` executes one statement
- * (`$1`-style parameters) on the connection `statement` uses.
+ * (`$1`-style parameters) on the connection `statement` uses. Pass that `connection` (a
+ * node-postgres Client) when known: if it reports an open transaction (a BEGIN the application
+ * sent itself), the statement runs as is rather than committing that transaction early.
  */
 export async function runAttributedStatement<T>(
   sql: string,
   run: (sql: string, params?: readonly unknown[]) => Promise<unknown>,
   statement: () => Promise<T>,
+  connection?: unknown,
 ): Promise<T> {
   const binding = getAuditContext() && isWriteStatement(sql) ? contextBinding() : null;
   if (!binding) return statement();
+  const status = (
+    connection as { getTransactionStatus?: () => unknown } | undefined
+  )?.getTransactionStatus?.();
+  if (status === 'T' || status === 'E') return statement();
   await run('BEGIN');
   try {
     await run(binding.sql, binding.params);

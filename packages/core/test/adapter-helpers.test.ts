@@ -69,7 +69,10 @@ describe('isWriteStatement / runAttributedStatement', () => {
     const { runAttributedStatement } = await import('../src/adapter.js');
     const log: string[] = [];
     const run = async (sql: string) => void log.push(sql.startsWith('select set_config') ? 'bind' : sql);
-    const statement = async () => (log.push('stmt'), 'ok');
+    const statement = async () => {
+      log.push('stmt');
+      return 'ok';
+    };
     expect(await runAttributedStatement('insert into t values (1)', run, statement)).toBe('ok');
     expect(log).toEqual(['stmt']);
     log.length = 0;
@@ -86,6 +89,10 @@ describe('isWriteStatement / runAttributedStatement', () => {
       };
       await expect(runAttributedStatement('update t set a = 1', run, failing)).rejects.toThrow('boom');
       expect(log).toEqual(['BEGIN', 'bind', 'stmt', 'ROLLBACK']);
+      log.length = 0;
+      const inTransaction = { getTransactionStatus: () => 'T' };
+      await runAttributedStatement('insert into t values (1)', run, statement, inTransaction);
+      expect(log).toEqual(['stmt']);
     });
   });
 });

@@ -1,0 +1,24 @@
+import { describeTransactionAdapterConformance, type OrmTransaction } from '@threadline/conformance';
+import type { Knex } from 'knex';
+import { connect, raw, VERSIONS } from './setup.js';
+
+for (const [name, factory] of VERSIONS) {
+  describeTransactionAdapterConformance({
+    name,
+    async open({ url, poolSize, tl }) {
+      const knex = connect(factory, url, poolSize, tl);
+      const wrap = (trx: Knex.Transaction): OrmTransaction => ({
+        exec: (sql, params) => raw(trx, sql, params),
+        nested: (fn) => trx.transaction((inner) => fn(wrap(inner))),
+      });
+      return {
+        transaction: (fn) => knex.transaction((trx) => fn(wrap(trx))),
+        serializable: (fn) => knex.transaction((trx) => fn(wrap(trx)), { isolationLevel: 'serializable' }),
+        autocommit: async (sql, params) => {
+          await raw(knex, sql, params);
+        },
+        close: () => knex.destroy(),
+      };
+    },
+  });
+}

@@ -1,0 +1,28 @@
+import { describeTransactionAdapterConformance, type OrmTransaction } from '@threadline/conformance';
+import type { EntityManager } from 'typeorm';
+import { attachThreadline } from '../src/index.js';
+import { VERSIONS } from './setup.js';
+
+for (const [name, orm] of VERSIONS) {
+  describeTransactionAdapterConformance({
+    name,
+    async open({ url, poolSize, tl }) {
+      const ds = attachThreadline(new orm.DataSource({ type: 'postgres', url, poolSize }), {
+        threadline: tl,
+      });
+      await ds.initialize();
+      const wrap = (m: EntityManager): OrmTransaction => ({
+        exec: (sql, params) => m.query(sql, params),
+        nested: (fn) => m.transaction((inner) => fn(wrap(inner))),
+      });
+      return {
+        transaction: (fn) => ds.transaction((m) => fn(wrap(m))),
+        serializable: (fn) => ds.transaction('SERIALIZABLE', (m) => fn(wrap(m))),
+        autocommit: async (sql, params) => {
+          await ds.query(sql, params);
+        },
+        close: () => ds.destroy(),
+      };
+    },
+  });
+}
