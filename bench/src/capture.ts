@@ -64,6 +64,7 @@ async function main(o: BenchOptions, db: BenchDb): Promise<void> {
     'Threadline capture-overhead benchmark',
     `PostgreSQL ${setup.server} (${settingText}); ${availableParallelism()} CPUs; Node ${process.version}`,
     `capture: ${setup.mode} mode (${setup.functionName}), DDL sync ${setup.ddlSync ? 'on' : 'off'}`,
+    ...setup.indexes.map((line) => `indexes of ${line}`),
     `--reps ${o.reps} --rows ${o.rows} --txns ${o.txns} --seconds ${o.seconds} --seed ${o.seed}` +
       `${o.quick ? ' (--quick)' : ''}; ran ${minutes.toFixed(1)} min`,
     'Variants: plain = no audit; capture = Threadline triggers; floor = no trigger, the statement writes the same',

@@ -122,14 +122,36 @@ export class BenchDb {
   }
 
   /** Tables, Threadline's schema (tl.install) and capture on posts_audit (tl.installTriggers). */
-  async setup(): Promise<{ mode: string; functionName: string; ddlSync: boolean; server: string }> {
+  async setup(): Promise<{
+    mode: string;
+    functionName: string;
+    ddlSync: boolean;
+    server: string;
+    indexes: string[];
+  }> {
     await this.sql.query(SETUP_SQL);
     const tl = createThreadline({ db: this.sql });
     const installed = await tl.install();
     await this.sql.query(AFTER_INSTALL_SQL);
     const [plan] = await tl.installTriggers({ tables: [TABLES.audit] });
     const server = await this.scalar<string>('SHOW server_version');
-    return { mode: plan!.mode, functionName: plan!.functionName, ddlSync: installed.ddlSync, server };
+    // The audit tables' indexes, as installed: every one costs time and bytes on every change.
+    const { rows } = await this.sql.query(
+      `SELECT t.relname AS tbl, string_agg(replace(c.relname, t.relname || '_', '') || ' ' ||
+              regexp_replace(pg_get_indexdef(i.indexrelid), '^.* USING [a-z]+ ', ''), '; ' ORDER BY c.relname) AS defs
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+        WHERE t.relnamespace = $1::regnamespace AND t.relname IN ('audit_changes', 'audit_transactions')
+        GROUP BY t.relname ORDER BY t.relname`,
+      [TL_SCHEMA],
+    );
+    const indexes = rows.map((r) => `${r.tbl}: ${r.defs}`);
+    return {
+      mode: plan!.mode,
+      functionName: plan!.functionName,
+      ddlSync: installed.ddlSync,
+      server,
+      indexes,
+    };
   }
 
   /**
