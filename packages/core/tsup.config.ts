@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // import.meta.url in the CommonJS build (pg-pipeline.ts loads node-postgres' Result class).
+  shims: true,
 });

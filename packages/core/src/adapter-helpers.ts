@@ -3,6 +3,7 @@ import { ActorRef } from './actor-ref.js';
 import { contextBinding } from './binding.js';
 import { type AuditContext, cleanContextId, getAuditContext } from './context.js';
 import { isThreadlineError, ThreadlineError } from './errors.js';
+import { canPipeline, pipelineQuery } from './pg-pipeline.js';
 
 /** What a request adapter knows about an incoming request. */
 export interface IncomingRequestInfo {
@@ -145,9 +146,14 @@ export async function runAttributedStatement<T>(
     connection as { getTransactionStatus?: () => unknown } | undefined
   )?.getTransactionStatus?.();
   if (status === 'T' || status === 'E') return statement();
-  await run('BEGIN');
   try {
-    await run(binding.sql, binding.params);
+    if (canPipeline(connection)) {
+      // BEGIN and the binding in one round trip.
+      await pipelineQuery(connection, [{ sql: 'BEGIN' }, binding]);
+    } else {
+      await run('BEGIN');
+      await run(binding.sql, binding.params);
+    }
     const result = await statement();
     await run('COMMIT');
     return result;

@@ -1,4 +1,5 @@
 import { ThreadlineError } from './errors.js';
+import { canPipeline, pipelineQuery } from './pg-pipeline.js';
 
 export interface SqlResult<R = Record<string, unknown>> {
   rows: R[];
@@ -19,11 +20,31 @@ export interface SqlSession {
 export interface SqlClient extends SqlSession {
   readonly kind: 'pg-pool' | 'pg-client' | 'pglite' | 'custom';
   /**
-   * Run `fn` on one connection between BEGIN and COMMIT (ROLLBACK when it throws). When `finish`
-   * is given, run its constant, parameterless `sql` right before COMMIT (in the same round trip
-   * where the driver allows it) and hand its rows to `finish.rows`.
+   * Run `fn` on one connection between BEGIN and COMMIT (ROLLBACK when it throws). `hooks.start`
+   * runs right after BEGIN and `hooks.finish` (constant, parameterless SQL) right before COMMIT,
+   * each in the same round trip as BEGIN / COMMIT where the driver allows it.
+   * Custom implementations must run both hooks.
    */
-  transaction<T>(fn: (session: SqlSession) => Promise<T>, finish?: TransactionFinish): Promise<T>;
+  transaction<T>(fn: (session: SqlSession) => Promise<T>, hooks?: TransactionHooks): Promise<T>;
+  /**
+   * Run `first`, then `sql`, atomically in one short transaction (one round trip for
+   * node-postgres), returning the result of `sql`. Used for attributed autocommit writes.
+   */
+  queryAfter<R = Record<string, unknown>>(
+    first: SqlStatement,
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<SqlResult<R>>;
+}
+
+export interface SqlStatement {
+  readonly sql: string;
+  readonly params?: readonly unknown[];
+}
+
+export interface TransactionHooks {
+  readonly start?: SqlStatement;
+  readonly finish?: TransactionFinish;
 }
 
 export interface TransactionFinish {
@@ -79,6 +100,7 @@ function isSqlClient(db: unknown): db is SqlClient {
     typeof (db as SqlClient).query === 'function' &&
     typeof (db as SqlClient).transaction === 'function' &&
     typeof (db as SqlClient).exec === 'function' &&
+    typeof (db as SqlClient).queryAfter === 'function' &&
     'kind' in db
   );
 }
@@ -98,10 +120,16 @@ function pgSession(client: PgLikeClient): SqlSession {
 async function pgTransaction<T>(
   client: PgLikeClient,
   fn: (session: SqlSession) => Promise<T>,
-  finish: TransactionFinish | undefined,
+  hooks: TransactionHooks = {},
 ): Promise<T> {
-  await client.query('BEGIN');
+  const { start, finish } = hooks;
   try {
+    if (start && canPipeline(client)) {
+      await pipelineQuery(client, [{ sql: 'BEGIN' }, start]);
+    } else {
+      await client.query('BEGIN');
+      if (start) await client.query(start.sql, start.params as unknown[] | undefined);
+    }
     const result = await fn(pgSession(client));
     if (finish) {
       // One simple-protocol message of constant text (never user values): `finish; COMMIT`.
@@ -115,6 +143,34 @@ async function pgTransaction<T>(
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
+  }
+}
+
+/** `first` then `sql` in one implicit transaction: one round trip when pipelining is possible. */
+async function pgQueryAfter<R>(
+  client: PgLikeClient,
+  first: SqlStatement,
+  sql: string,
+  params?: readonly unknown[],
+): Promise<SqlResult<R>> {
+  if (canPipeline(client)) {
+    const results = await pipelineQuery(client, [first, { sql, params: params ?? [] }]);
+    const last = results[results.length - 1];
+    return { rows: (last?.rows ?? []) as R[], rowCount: last?.rowCount ?? null };
+  }
+  return pgTransaction(client, (s) => s.query<R>(sql, params), { start: first });
+}
+
+async function withPoolClient<T>(pool: PgLikePool, fn: (client: PgLikeClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    return await fn(client);
+  } catch (error) {
+    if (isConnectionError(error)) broken = error as Error;
+    throw error;
+  } finally {
+    client.release(broken);
   }
 }
 
@@ -134,18 +190,9 @@ export function toSqlClient(db: unknown): SqlClient {
     return {
       kind: 'pg-pool',
       query: (sql, params) => pgSession(db).query(sql, params),
-      async transaction(fn, finish) {
-        const client = await db.connect();
-        let broken: Error | undefined;
-        try {
-          return await pgTransaction(client, fn, finish);
-        } catch (error) {
-          if (isConnectionError(error)) broken = error as Error;
-          throw error;
-        } finally {
-          client.release(broken);
-        }
-      },
+      transaction: (fn, hooks) => withPoolClient(db, (client) => pgTransaction(client, fn, hooks)),
+      queryAfter: (first, sql, params) =>
+        withPoolClient(db, (client) => pgQueryAfter(client, first, sql, params)),
       async exec(sql) {
         await db.query(sql);
       },
@@ -157,7 +204,8 @@ export function toSqlClient(db: unknown): SqlClient {
     return {
       kind: 'pg-client',
       query: (sql, params) => pgSession(db).query(sql, params),
-      transaction: (fn, finish) => mutex.run(() => pgTransaction(db, fn, finish)),
+      transaction: (fn, hooks) => mutex.run(() => pgTransaction(db, fn, hooks)),
+      queryAfter: (first, sql, params) => mutex.run(() => pgQueryAfter(db, first, sql, params)),
       async exec(sql) {
         await db.query(sql);
       },
@@ -176,11 +224,18 @@ export function toSqlClient(db: unknown): SqlClient {
     return {
       kind: 'pglite',
       query: (sql, params) => session(db).query(sql, params),
-      transaction: (fn, finish) =>
+      transaction: (fn, hooks = {}) =>
         db.transaction(async (tx) => {
+          if (hooks.start) await tx.query(hooks.start.sql, hooks.start.params as unknown[] | undefined);
           const result = await fn(session(tx));
-          if (finish) finish.rows((await tx.query(finish.sql)).rows as Record<string, unknown>[]);
+          if (hooks.finish)
+            hooks.finish.rows((await tx.query(hooks.finish.sql)).rows as Record<string, unknown>[]);
           return result;
+        }),
+      queryAfter: (first, sql, params) =>
+        db.transaction(async (tx) => {
+          await tx.query(first.sql, first.params as unknown[] | undefined);
+          return session(tx).query(sql, params);
         }),
       async exec(sql) {
         await db.exec(sql);
@@ -189,7 +244,7 @@ export function toSqlClient(db: unknown): SqlClient {
   }
   throw new ThreadlineError(
     'UNSUPPORTED_CLIENT',
-    'createThreadline: db must be a node-postgres Pool or Client, a PGlite instance, or an object implementing SqlClient (query, transaction, exec, kind)',
+    'createThreadline: db must be a node-postgres Pool or Client, a PGlite instance, or an object implementing SqlClient (kind, query, exec, transaction, queryAfter)',
   );
 }
 

@@ -109,6 +109,9 @@ interface ActiveSession {
 const FINISH_SQL =
   "SELECT current_setting('threadline.transaction', true) AS tl, txid_current_if_assigned()::text AS xid";
 const MAX_TEXT = 1000;
+/** Statements that control the transaction themselves are never wrapped in one. */
+const TRANSACTION_CONTROL =
+  /^\s*(begin|start|commit|end|rollback|abort|savepoint|release|prepare\s+transaction)\b/i;
 
 function auditIdFrom(row: Record<string, unknown> | undefined): string | null {
   const tl = row?.tl;
@@ -344,13 +347,13 @@ export class Threadline {
     const current = this.active.getStore();
     if (current) return this.savepoint(current, fn);
     let auditTransactionId: string | null = null;
+    const binding = contextBinding();
     const result = await this.client.transaction(
-      async (session) => {
-        const binding = contextBinding();
-        if (binding) await session.query(binding.sql, binding.params);
-        return this.active.run({ session, savepoints: 0 }, () => fn(session));
+      (session) => this.active.run({ session, savepoints: 0 }, () => fn(session)),
+      {
+        ...(binding ? { start: binding } : {}),
+        finish: { sql: FINISH_SQL, rows: (rows) => (auditTransactionId = auditIdFrom(rows[0])) },
       },
-      { sql: FINISH_SQL, rows: (rows) => (auditTransactionId = auditIdFrom(rows[0])) },
     );
     return { result, auditTransactionId };
   }
@@ -381,11 +384,8 @@ export class Threadline {
     const current = this.active.getStore();
     if (current) return current.session.query<R>(sql, params);
     const binding = contextBinding();
-    if (!binding) return this.client.query<R>(sql, params);
-    return this.client.transaction(async (session) => {
-      await session.query(binding.sql, binding.params);
-      return session.query<R>(sql, params);
-    });
+    if (!binding || TRANSACTION_CONTROL.test(sql)) return this.client.query<R>(sql, params);
+    return this.client.queryAfter<R>(binding, sql, params);
   }
 
   /**

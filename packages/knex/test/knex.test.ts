@@ -97,7 +97,9 @@ describe.runIf(postgresEnabled()).each(VERSIONS)('%s', (_name, factory) => {
 
   it('attributes query-builder and raw writes outside a transaction', async () => {
     const insert = await s.statements(() => as('qb', () => knex(s.table).insert({ id: 30 })));
-    expect(insert).toEqual(['BEGIN', 'BIND', expect.stringMatching(/^insert into/), 'COMMIT']);
+    // BEGIN and the binding go out in one pipelined round trip below knex (so knex does not log
+    // them); the write itself and the COMMIT go through knex.
+    expect(insert).toEqual([expect.stringMatching(/^insert into/), 'COMMIT']);
     await as('qb', async () => {
       await knex(s.table).where({ id: 30 }).update({ note: 'u' });
       await knex(s.table).insert({ id: 31 }).onConflict('id').merge();
