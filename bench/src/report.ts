@@ -76,9 +76,6 @@ export function bulkReport(runs: BulkRun[], o: BenchOptions, targets: Target[]):
       num(extraUs(op, 'floor').median, 1),
       num(medianOf(of(op, 'capture'), (r) => r.auditBytes / r.rows)),
       num(medianOf(of(op, 'floor'), (r) => r.auditBytes / r.rows)),
-      num(medianOf(of(op, 'plain'), (r) => r.walBytes / r.rows)),
-      num(medianOf(of(op, 'capture'), (r) => r.walBytes / r.rows)),
-      num(medianOf(of(op, 'floor'), (r) => r.walBytes / r.rows)),
     ]);
     if (op === 'insert' || op === 'update') {
       const limit = op === 'insert' ? 2.1 : 2.4;
@@ -112,19 +109,7 @@ export function bulkReport(runs: BulkRun[], o: BenchOptions, targets: Target[]):
       ['op', 'plain ms', 'capture ms', 'floor ms', 'capture/plain', 'floor/plain', 'capture/floor'],
       times,
     ),
-    table(
-      [
-        'op',
-        'extra us/row capture',
-        'extra us/row floor',
-        'audit B/change capture',
-        'floor',
-        'WAL B/row plain',
-        'capture',
-        'floor',
-      ],
-      costs,
-    ),
+    table(['op', 'extra us/row capture', 'extra us/row floor', 'audit B/change capture', 'floor'], costs),
   );
 }
 

@@ -17,6 +17,7 @@ export interface BulkRun {
   variant: BulkVariant;
   ms: number;
   rows: number;
+  /** WAL written server-wide during the run (JSON only: other databases' activity is included). */
   walBytes: number;
   /** Bytes of the audit tables (capture) or of the floor's tables (floor) after the run. */
   auditBytes: number;
