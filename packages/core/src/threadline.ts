@@ -452,29 +452,21 @@ export class Threadline {
   }
 }
 
-interface RawPlan {
-  schema: string;
-  name: string;
-  mode: 'compiled' | 'portable';
-  functionName: string;
-  relations: string[];
-  keyColumns: string[];
-  keySource: string;
-  options: ResolvedTableOptions;
-  functionSql?: string;
-}
+/** A plan as the database function returns it: the table as two fields, plus bookkeeping. */
+type RawPlan = Omit<CapturePlan, 'table'> & { schema: string; name: string };
 
 function toPlan(raw: RawPlan, withSql = false): CapturePlan {
+  const { schema, name, functionSql, mode, functionName, relations, keyColumns, keySource, options } = raw;
   const plan: CapturePlan = {
-    table: { schema: raw.schema, name: raw.name },
-    mode: raw.mode,
-    functionName: raw.functionName,
-    relations: raw.relations,
-    keyColumns: raw.keyColumns,
-    keySource: raw.keySource,
-    options: raw.options,
+    table: { schema, name },
+    mode,
+    functionName,
+    relations,
+    keyColumns,
+    keySource,
+    options,
   };
-  if (withSql && raw.functionSql) plan.functionSql = raw.functionSql;
+  if (withSql && functionSql) plan.functionSql = functionSql;
   return plan;
 }
 
