@@ -245,9 +245,9 @@ export function hazardReport(runs: HazardRun[], o: BenchOptions, targets: Target
     const timedOut = runs.some((r) => r.case === same && r.timedOut);
     targets.push({
       name: targetName,
-      limit: '~1 (0.67-1.5)',
+      limit: '~1 (<= 1.5)',
       measured: s,
-      met: !timedOut && s.median >= 0.67 && s.median <= 1.5,
+      met: !timedOut && s.median <= 1.5,
     });
     return [
       label,
@@ -271,8 +271,9 @@ export function hazardReport(runs: HazardRun[], o: BenchOptions, targets: Target
   return section(
     `4. Plan-cache hazard on the audited table (${o.reps} repetitions)`,
     [
-      `Same session vs a fresh session with the same table state. 1-row times: median of 21 bound 1-row`,
-      `UPDATE transactions; ${num(o.rows)}-row UPDATE: one statement. Ratio same/fresh should be ~1.`,
+      `Same session vs a fresh session with the same table state. 1-row: median of 21 bound 1-row UPDATE`,
+      'transactions in each session, the two sessions taking turns; the bulk UPDATE is one statement.',
+      'Ratio same/fresh should be ~1; a pathological cached plan shows as 10x or more (below 1 is no hazard).',
     ].join('\n'),
     table(
       ['case', 'same session ms', 'fresh session ms', 'same/fresh'],
