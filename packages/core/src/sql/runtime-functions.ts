@@ -18,64 +18,40 @@ END
 $fn$;
 
 -- A context id: a trimmed string of 1..256 bytes without control characters, else NULL.
+-- Plain SQL without SET clauses so that callers inline it (a SET clause would make every call
+-- a separately planned query).
 CREATE OR REPLACE FUNCTION @S.clean_context_id(p_value jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE sql IMMUTABLE AS $fn$
   SELECT CASE
-    WHEN jsonb_typeof(p_value) = 'number' THEN p_value #>> '{}'
-    WHEN jsonb_typeof(p_value) <> 'string' THEN NULL
-    WHEN btrim(p_value #>> '{}') = '' THEN NULL
-    WHEN octet_length(btrim(p_value #>> '{}')) > 256 THEN NULL
-    WHEN btrim(p_value #>> '{}') ~ '[[:cntrl:]]' THEN NULL
-    ELSE btrim(p_value #>> '{}')
+    WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'number' THEN p_value OPERATOR(pg_catalog.#>>) '{}'
+    WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.<>) 'string' THEN NULL
+    WHEN pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.=) '' THEN NULL
+    WHEN pg_catalog.octet_length(pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}')) OPERATOR(pg_catalog.>) 256 THEN NULL
+    WHEN pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN NULL
+    ELSE pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}')
   END
-$fn$;
-
--- Validate an ActorRef JSON value; returns the normalized {type,id} or NULL with a reason.
-CREATE OR REPLACE FUNCTION @S.parse_actor_ref(p_raw text, OUT actor jsonb, OUT problem text)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-  j jsonb := @S.try_jsonb(p_raw);
-  t text;
-  id text;
-BEGIN
-  IF j IS NULL THEN problem := 'threadline.actor_ref is not valid JSON'; RETURN; END IF;
-  IF jsonb_typeof(j) <> 'object' THEN problem := 'threadline.actor_ref is not a JSON object'; RETURN; END IF;
-  IF EXISTS (SELECT 1 FROM jsonb_object_keys(j) k WHERE k NOT IN ('type', 'id')) THEN
-    problem := 'threadline.actor_ref has keys other than type and id'; RETURN;
-  END IF;
-  t := j ->> 'type';
-  IF jsonb_typeof(j -> 'type') IS DISTINCT FROM 'string'
-     OR t NOT IN ('user', 'admin', 'service_account', 'job', 'system', 'anonymous') THEN
-    problem := 'threadline.actor_ref has an unknown type'; RETURN;
-  END IF;
-  IF t = 'anonymous' THEN
-    IF j ? 'id' AND j -> 'id' <> 'null'::jsonb THEN problem := 'threadline.actor_ref: an anonymous actor has no id'; RETURN; END IF;
-    actor := '{"type":"anonymous"}'::jsonb;
-    RETURN;
-  END IF;
-  id := @S.clean_context_id(j -> 'id');
-  IF id IS NULL THEN problem := 'threadline.actor_ref needs a non-empty id of at most 256 bytes'; RETURN; END IF;
-  actor := jsonb_build_object('type', t, 'id', id);
-END
 $fn$;
 
 -- The audit transaction of the current database transaction, created on first use.
 -- Found again through a transaction-local setting keyed by txid, never by txid alone.
+-- The first call of a transaction validates the bound context without ever raising: a value that
+-- is malformed is left out and named in meta.threadline_context_error.
 CREATE OR REPLACE FUNCTION @S.current_transaction_id() RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   cached text := current_setting('threadline.transaction', true);
   xid bigint := txid_current();
   sep integer;
-  raw_actor text;
-  raw_ctx text;
+  raw_actor text := nullif(current_setting('threadline.actor_ref', true), '');
+  raw_ctx text := nullif(current_setting('threadline.context', true), '');
   actor jsonb;
-  actor_problem text;
   ctx jsonb;
+  kind text;
   problems jsonb := '{}'::jsonb;
   meta jsonb;
-  field text;
   ids jsonb := '{}'::jsonb;
+  field text;
+  value text;
   new_id bigint;
 BEGIN
   IF cached IS NOT NULL AND cached <> '' THEN
@@ -85,39 +61,72 @@ BEGIN
     END IF;
   END IF;
 
-  raw_actor := nullif(current_setting('threadline.actor_ref', true), '');
-  IF raw_actor IS NOT NULL THEN
-    SELECT p.actor, p.problem INTO actor, actor_problem FROM @S.parse_actor_ref(raw_actor) p;
-    IF actor_problem IS NOT NULL THEN problems := problems || jsonb_build_object('actor_ref', actor_problem); END IF;
+  IF raw_actor IS NOT NULL OR raw_ctx IS NOT NULL THEN
+    BEGIN  -- one protected block for both casts; only a malformed value pays for a second look
+      actor := raw_actor::jsonb;
+      ctx := raw_ctx::jsonb;
+    EXCEPTION WHEN others THEN
+      actor := @S.try_jsonb(raw_actor);
+      ctx := @S.try_jsonb(raw_ctx);
+      IF raw_actor IS NOT NULL AND actor IS NULL THEN
+        problems := problems || '{"actor_ref": "threadline.actor_ref is not valid JSON"}';
+      END IF;
+      IF raw_ctx IS NOT NULL AND ctx IS NULL THEN
+        problems := problems || '{"context": "threadline.context is not a JSON object"}';
+      END IF;
+    END;
   END IF;
 
-  raw_ctx := nullif(current_setting('threadline.context', true), '');
-  IF raw_ctx IS NOT NULL THEN
-    ctx := @S.try_jsonb(raw_ctx);
-    IF ctx IS NULL OR jsonb_typeof(ctx) <> 'object' THEN
-      problems := problems || jsonb_build_object('context', 'threadline.context is not a JSON object');
-      ctx := NULL;
+  IF actor IS NOT NULL THEN
+    kind := CASE WHEN jsonb_typeof(actor) = 'object' AND jsonb_typeof(actor -> 'type') = 'string' THEN actor ->> 'type' END;
+    IF kind IS NULL OR kind NOT IN ('user', 'admin', 'service_account', 'job', 'system', 'anonymous') THEN
+      problems := problems || '{"actor_ref": "threadline.actor_ref has an unknown type"}';
+      actor := NULL;
+    ELSIF actor - 'type' - 'id' <> '{}'::jsonb THEN
+      problems := problems || '{"actor_ref": "threadline.actor_ref has keys other than type and id"}';
+      actor := NULL;
+    ELSIF kind = 'anonymous' THEN
+      IF coalesce(actor -> 'id', 'null'::jsonb) <> 'null'::jsonb THEN
+        problems := problems || '{"actor_ref": "threadline.actor_ref: an anonymous actor has no id"}';
+        actor := NULL;
+      ELSE
+        actor := '{"type": "anonymous"}'::jsonb;
+      END IF;
     ELSE
-      FOREACH field IN ARRAY ARRAY['correlationId', 'requestId', 'jobId', 'causationId', 'source'] LOOP
-        IF ctx ? field AND ctx -> field <> 'null'::jsonb THEN
-          IF @S.clean_context_id(ctx -> field) IS NULL THEN
-            problems := problems || jsonb_build_object(field, 'must be a non-empty string of at most 256 bytes');
-          ELSE
-            ids := ids || jsonb_build_object(field, @S.clean_context_id(ctx -> field));
-          END IF;
-        END IF;
-      END LOOP;
-      IF ctx ? 'meta' AND ctx -> 'meta' <> 'null'::jsonb THEN
-        IF jsonb_typeof(ctx -> 'meta') <> 'object' OR octet_length((ctx -> 'meta')::text) > 8192 THEN
-          problems := problems || jsonb_build_object('meta', 'must be a JSON object of at most 8192 bytes');
+      value := @S.clean_context_id(actor -> 'id');
+      IF value IS NULL THEN
+        problems := problems || '{"actor_ref": "threadline.actor_ref needs a non-empty id of at most 256 bytes"}';
+        actor := NULL;
+      ELSE
+        actor := jsonb_build_object('type', kind, 'id', value);
+      END IF;
+    END IF;
+  END IF;
+
+  IF ctx IS NOT NULL AND jsonb_typeof(ctx) <> 'object' THEN
+    problems := problems || '{"context": "threadline.context is not a JSON object"}';
+    ctx := NULL;
+  END IF;
+  IF ctx IS NOT NULL THEN
+    FOREACH field IN ARRAY ARRAY['correlationId', 'requestId', 'jobId', 'causationId', 'source'] LOOP
+      IF coalesce(ctx -> field, 'null'::jsonb) <> 'null'::jsonb THEN
+        value := @S.clean_context_id(ctx -> field);
+        IF value IS NULL THEN
+          problems := problems || jsonb_build_object(field, 'must be a non-empty string of at most 256 bytes');
         ELSE
-          meta := ctx -> 'meta';
+          ids := ids || jsonb_build_object(field, value);
         END IF;
       END IF;
-      IF EXISTS (SELECT 1 FROM jsonb_object_keys(ctx) k
-                 WHERE k NOT IN ('correlationId', 'requestId', 'jobId', 'causationId', 'source', 'meta')) THEN
-        problems := problems || jsonb_build_object('context', 'threadline.context has unknown keys (ignored)');
+    END LOOP;
+    IF coalesce(ctx -> 'meta', 'null'::jsonb) <> 'null'::jsonb THEN
+      IF jsonb_typeof(ctx -> 'meta') <> 'object' OR octet_length((ctx -> 'meta')::text) > 8192 THEN
+        problems := problems || '{"meta": "must be a JSON object of at most 8192 bytes"}';
+      ELSE
+        meta := ctx -> 'meta';
       END IF;
+    END IF;
+    IF ctx - ARRAY['correlationId', 'requestId', 'jobId', 'causationId', 'source', 'meta'] <> '{}'::jsonb THEN
+      problems := problems || '{"context": "threadline.context has unknown keys (ignored)"}';
     END IF;
   END IF;
 

@@ -71,8 +71,9 @@ CREATE TABLE IF NOT EXISTS @S.audit_transactions (
 CREATE TABLE IF NOT EXISTS @S.audit_changes (
   id bigint GENERATED ALWAYS AS IDENTITY,
   transaction_id bigint NOT NULL,
-  table_schema text NOT NULL,
-  table_name text NOT NULL,
+  -- "C" collation: byte-wise comparison keeps the table-scoped indexes cheap to maintain.
+  table_schema text COLLATE "C" NOT NULL,
+  table_name text COLLATE "C" NOT NULL,
   table_pk jsonb NOT NULL,
   table_pk_before jsonb,
   op text NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'truncate')),
