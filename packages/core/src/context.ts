@@ -40,7 +40,10 @@ holder[GLOBAL_KEY] = store;
 export function cleanContextId(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const trimmed = value.trim();
-  if (trimmed === '' || Buffer.byteLength(trimmed, 'utf8') > MAX_CONTEXT_ID_BYTES) return undefined;
+  if (trimmed === '') return undefined;
+  // A UTF-16 unit is at most 3 bytes of UTF-8: short strings need no byte count.
+  if (trimmed.length * 3 > MAX_CONTEXT_ID_BYTES && Buffer.byteLength(trimmed, 'utf8') > MAX_CONTEXT_ID_BYTES)
+    return undefined;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(trimmed)) return undefined;
   return trimmed;
@@ -82,23 +85,56 @@ export function validateAuditContext(ctx: unknown): AuditContext {
     if (typeof input.meta !== 'object' || Array.isArray(input.meta)) {
       throw new ThreadlineError('INVALID_CONTEXT', 'audit context: meta must be a plain object');
     }
-    let json: string;
-    try {
-      json = JSON.stringify(input.meta);
-    } catch (cause) {
-      throw new ThreadlineError('INVALID_CONTEXT', 'audit context: meta must be JSON-serializable', {
-        cause,
-      });
-    }
-    if (Buffer.byteLength(json, 'utf8') > MAX_META_BYTES) {
-      throw new ThreadlineError(
-        'INVALID_CONTEXT',
-        `audit context: meta is larger than ${MAX_META_BYTES} bytes of JSON; keep it to a few small facts`,
-      );
-    }
-    out.meta = JSON.parse(json) as Record<string, unknown>;
+    const flat = flatMetaCopy(input.meta as Record<string, unknown>);
+    if (flat) out.meta = flat;
+    else out.meta = jsonMetaCopy(input.meta);
   }
   return out;
+}
+
+/** The JSON round trip: any JSON-serializable meta, at most MAX_META_BYTES of JSON. */
+function jsonMetaCopy(meta: unknown): Record<string, unknown> {
+  let json: string;
+  try {
+    json = JSON.stringify(meta);
+  } catch (cause) {
+    throw new ThreadlineError('INVALID_CONTEXT', 'audit context: meta must be JSON-serializable', {
+      cause,
+    });
+  }
+  if (Buffer.byteLength(json, 'utf8') > MAX_META_BYTES) {
+    throw new ThreadlineError(
+      'INVALID_CONTEXT',
+      `audit context: meta is larger than ${MAX_META_BYTES} bytes of JSON; keep it to a few small facts`,
+    );
+  }
+  return JSON.parse(json) as Record<string, unknown>;
+}
+
+/**
+ * What JSON.parse(JSON.stringify(meta)) returns, without the round trip, for the usual meta: a
+ * plain object of strings, finite numbers, booleans and nulls whose JSON is certainly within
+ * MAX_META_BYTES (at most 6 bytes per UTF-16 unit). Undefined for anything else (the caller then
+ * takes the JSON path, which also enforces the exact size).
+ */
+function flatMetaCopy(meta: Record<string, unknown>): Record<string, unknown> | undefined {
+  const proto = Object.getPrototypeOf(meta);
+  if ((proto !== Object.prototype && proto !== null) || typeof meta.toJSON === 'function') return undefined;
+  const copy: Record<string, unknown> = {};
+  let bound = 2;
+  for (const key of Object.keys(meta)) {
+    if (key === '__proto__') return undefined;
+    const value = meta[key];
+    if (value === undefined) continue; // JSON drops it
+    if (typeof value === 'string') bound += 6 * value.length + 2;
+    else if (typeof value === 'number' && Number.isFinite(value)) bound += 24;
+    else if (typeof value === 'boolean' || value === null) bound += 5;
+    else return undefined;
+    bound += 6 * key.length + 4;
+    // -0 becomes 0 in JSON.
+    copy[key] = value === 0 ? 0 : value;
+  }
+  return bound <= MAX_META_BYTES ? copy : undefined;
 }
 
 /**

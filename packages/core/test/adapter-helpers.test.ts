@@ -96,3 +96,96 @@ describe('isWriteStatement / runAttributedStatement', () => {
     });
   });
 });
+
+describe('request context fast paths (adapter benchmark)', () => {
+  it('requestAuditContext returns every field, actor included, and spreads into a valid context', async () => {
+    const { requestAuditContext, resolveActor } = await import('../src/adapter.js');
+    const headers: Record<string, string> = { 'x-request-id': ' req-1 ', 'x-correlation-id': 'corr-1' };
+    const ctx = requestAuditContext({ header: (n) => headers[n], remoteAddress: '10.0.0.1', source: 'http' });
+    expect(Object.keys(ctx)).toEqual(['requestId', 'correlationId', 'source', 'meta', 'actor']);
+    expect(ctx).toEqual({
+      requestId: 'req-1',
+      correlationId: 'corr-1',
+      source: 'http',
+      meta: { remoteAddress: '10.0.0.1' },
+    });
+    const noAddress = requestAuditContext({ header: () => undefined, source: 'http' });
+    expect(noAddress.meta).toBeUndefined();
+    expect(noAddress.correlationId).toBe(noAddress.requestId);
+    const actor = await resolveActor(() => ActorRef.user('9'), 'test');
+    expect(runWithFreshAuditContext({ ...ctx, actor }, () => getAuditContext())).toEqual({
+      actor: { type: 'user', id: '9' },
+      requestId: 'req-1',
+      correlationId: 'corr-1',
+      source: 'http',
+      meta: { remoteAddress: '10.0.0.1' },
+    });
+    expect(runWithFreshAuditContext(noAddress, () => Object.keys(getAuditContext()!).sort())).toEqual([
+      'correlationId',
+      'requestId',
+      'source',
+    ]);
+  });
+
+  it('resolveActor takes sync and async callbacks alike and still rejects bad results', async () => {
+    const { resolveActor } = await import('../src/adapter.js');
+    expect(await resolveActor(() => ActorRef.user('1'), 'w')).toEqual({ type: 'user', id: '1' });
+    expect(await resolveActor(async () => ActorRef.admin('2'), 'w')).toEqual({ type: 'admin', id: '2' });
+    expect(await resolveActor(() => undefined, 'w')).toBeUndefined();
+    // biome-ignore lint/suspicious/noThenProperty: a non-Promise thenable is what this checks
+    const thenable = { then: (ok: (v: unknown) => void) => ok(ActorRef.job('q')) };
+    expect(await resolveActor(() => thenable as never, 'w')).toEqual({
+      type: 'job',
+      id: 'q',
+    });
+    await expect(resolveActor(() => ({ type: 'robot', id: '1' }) as never, 'w')).rejects.toMatchObject({
+      code: 'CALLBACK_FAILED',
+    });
+    await expect(
+      resolveActor(() => {
+        throw new Error('lookup failed');
+      }, 'w'),
+    ).rejects.toMatchObject({ code: 'CALLBACK_FAILED' });
+  });
+
+  it('copies meta exactly as the JSON round trip does', () => {
+    const cases: Record<string, unknown>[] = [
+      { remoteAddress: '127.0.0.1', port: 443, secure: true, note: null, gone: undefined, zero: -0 },
+      { nested: { a: [1, 2] }, when: new Date(0), nan: Number.NaN, inf: Number.POSITIVE_INFINITY },
+      JSON.parse('{"__proto__": {"x": 1}, "y": 2}'),
+      { toJSON: () => ({ replaced: true }) },
+      Object.assign(Object.create(null), { a: 'b' }),
+      { 'é\n': 'ü\u0000' },
+    ];
+    for (const meta of cases) {
+      const seen = runWithFreshAuditContext({ meta }, () => getAuditContext()!.meta);
+      expect(seen).toStrictEqual(JSON.parse(JSON.stringify(meta)));
+      expect(seen).not.toBe(meta);
+      expect(Object.getPrototypeOf(seen)).toBe(Object.prototype);
+    }
+  });
+
+  it('still enforces the meta size limit near the boundary', () => {
+    const fits = { note: 'x'.repeat(8192 - 11) }; // {"note":"…"} is exactly 8192 bytes
+    expect(JSON.stringify(fits).length).toBe(8192);
+    expect(runWithFreshAuditContext({ meta: fits }, () => getAuditContext()!.meta)).toEqual(fits);
+    expect(() => runWithFreshAuditContext({ meta: { note: 'x'.repeat(8192 - 10) } }, () => 1)).toThrow(
+      /meta is larger than 8192 bytes/,
+    );
+    expect(() => runWithFreshAuditContext({ meta: { note: 'é'.repeat(4100) } }, () => 1)).toThrow(
+      /meta is larger than 8192 bytes/,
+    );
+  });
+
+  it('cleans ids by UTF-8 byte length, short or long', async () => {
+    const { cleanContextId } = await import('../src/adapter.js');
+    expect(cleanContextId('a'.repeat(256))).toBe('a'.repeat(256));
+    expect(cleanContextId('a'.repeat(257))).toBeUndefined();
+    expect(cleanContextId('é'.repeat(128))).toBe('é'.repeat(128)); // 256 bytes
+    expect(cleanContextId('é'.repeat(129))).toBeUndefined(); // 258 bytes
+    expect(cleanContextId('€'.repeat(85))).toBe('€'.repeat(85)); // 255 bytes, no byte count needed
+    expect(cleanContextId('€'.repeat(86))).toBeUndefined(); // 258 bytes
+    expect(cleanContextId(' id\t')).toBe('id');
+    expect(cleanContextId('a\u0001b')).toBeUndefined();
+  });
+});
