@@ -96,18 +96,25 @@ async function runGroup(
   const variants = SCENARIO_VARIANTS[scenario];
   const servers = new Map<Variant, ServerProcess>();
   try {
-    for (const variant of variants) {
-      const nodeArgs = o.profile
-        ? ['--cpu-prof', `--cpu-prof-dir=${join(o.profile, `${scenario}-${framework}-${variant}-r${rep}`)}`]
-        : [];
-      servers.set(
-        variant,
-        await ServerProcess.start(
+    // Started together (each server is its own process); a failed start stops the others.
+    const started = await Promise.allSettled(
+      variants.map((variant) =>
+        ServerProcess.start(
           { framework, variant, scenario, dbUrl: db.url, poolSize: o.pool },
-          nodeArgs,
+          o.profile
+            ? [
+                '--cpu-prof',
+                `--cpu-prof-dir=${join(o.profile, `${scenario}-${framework}-${variant}-r${rep}`)}`,
+              ]
+            : [],
         ),
-      );
+      ),
+    );
+    for (const [i, result] of started.entries()) {
+      if (result.status === 'fulfilled') servers.set(variants[i]!, result.value);
     }
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     const spec = (variant: Variant): Omit<LoadSpec, 'actor' | 'seconds'> => ({
       origin: `http://127.0.0.1:${servers.get(variant)!.port}`,
       method: scenario === 'endpoint' ? 'POST' : 'GET',

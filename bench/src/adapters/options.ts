@@ -27,10 +27,10 @@ export const USAGE = `Usage: pnpm --filter @threadline/bench run adapters [flags
   --seconds N       measured seconds of load per server and repetition (default 10)
   --window N        the measured seconds are split into windows of N seconds; the servers of one
                     framework take turns window by window, in shuffled order (default 2)
-  --warmup N        seconds of load on each server before its measured windows (default 3)
+  --warmup N        seconds of load on each server before its measured windows (default 2)
   --connections N   concurrent keep-alive connections of the load generator (default 16)
   --pool N          pg Pool size of the endpoint servers, both variants (default 8)
-  --writes N        autocommit writes per lane and repetition (default 1000)
+  --writes N        autocommit writes per lane and repetition (default 600)
   --quick           smoke run: --seconds 2 --window 1 --warmup 1 --writes 200 unless given explicitly
   --json FILE       also write every raw measurement and the summary as JSON
   --only LIST       run only these sections: ${SECTIONS.join(',')} (default: all)
@@ -84,10 +84,10 @@ export function parseOptions(argv: string[]): AdapterBenchOptions | 'help' {
     reps: positiveInt('reps', values.reps, 3, 3),
     seconds: positiveInt('seconds', values.seconds, quick ? 2 : 10),
     window: positiveInt('window', values.window, quick ? 1 : 2),
-    warmup: positiveInt('warmup', values.warmup, quick ? 1 : 3, 0),
+    warmup: positiveInt('warmup', values.warmup, quick ? 1 : 2, 0),
     connections: positiveInt('connections', values.connections, 16),
     pool: positiveInt('pool', values.pool, 8),
-    writes: positiveInt('writes', values.writes, quick ? 200 : 1000, 10),
+    writes: positiveInt('writes', values.writes, quick ? 200 : 600, 10),
     quick,
     json: values.json,
     only: new Set(list('only', values.only, SECTIONS)),
