@@ -74,7 +74,8 @@ function ensureInstalled(pnpm) {
 const [task = 'test', ...rest] = process.argv.slice(2);
 const pnpm = findPnpm();
 // turbo and package scripts look pnpm up on PATH: put a pnpm installed into .tools/ there.
-if (pnpm !== 'pnpm') env.PATH = `${dirname(pnpm)}${process.platform === 'win32' ? ';' : ':'}${env.PATH ?? ''}`;
+if (pnpm !== 'pnpm')
+  env.PATH = `${dirname(pnpm)}${process.platform === 'win32' ? ';' : ':'}${env.PATH ?? ''}`;
 ensureInstalled(pnpm);
 const turbo = (args) => run(pnpm, ['exec', 'turbo', ...args]);
 
