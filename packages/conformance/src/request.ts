@@ -1,4 +1,4 @@
-import { ActorRef, type Threadline } from '@threadline/core';
+import type { Threadline } from '@threadline/core';
 import { postgresEnabled } from '@threadline/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConformanceDb, openConformanceDb } from './fixture.js';

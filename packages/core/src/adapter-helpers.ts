@@ -51,19 +51,46 @@ export async function resolveActor<Args extends unknown[]>(
   where: string,
   ...args: Args
 ): Promise<ActorRef | undefined> {
+  return resolveActorNow(resolver, where, ...args);
+}
+
+/**
+ * resolveActor for a request's hot path: a synchronous callback's result is validated and returned
+ * as is (no promise, no microtask; a failure throws ThreadlineError('CALLBACK_FAILED') right
+ * away), an async callback's as a promise (a failure rejects with the same error).
+ */
+export function resolveActorNow<Args extends unknown[]>(
+  resolver: ActorResolver<Args> | undefined,
+  where: string,
+  ...args: Args
+): ActorRef | undefined | Promise<ActorRef | undefined> {
   if (!resolver) return undefined;
   let value: unknown;
   try {
     value = resolver(...args);
-    // A synchronous callback's result is used as is (one microtask less per request).
-    if (isThenable(value)) value = await value;
   } catch (cause) {
-    throw new ThreadlineError(
-      'CALLBACK_FAILED',
-      `${where}: the actor callback threw (${(cause as Error)?.message ?? String(cause)}); the work was not run, so nothing was attributed`,
-      { cause },
+    throw callbackThrew(where, cause);
+  }
+  if (isThenable(value)) {
+    return Promise.resolve(value).then(
+      (settled) => checkedActor(settled, where),
+      (cause: unknown) => {
+        throw callbackThrew(where, cause);
+      },
     );
   }
+  return checkedActor(value, where);
+}
+
+function callbackThrew(where: string, cause: unknown): ThreadlineError {
+  return new ThreadlineError(
+    'CALLBACK_FAILED',
+    `${where}: the actor callback threw (${(cause as Error)?.message ?? String(cause)}); the work was not run, so nothing was attributed`,
+    { cause },
+  );
+}
+
+function checkedActor(value: unknown, where: string): ActorRef | undefined {
   if (value === null || value === undefined) return undefined;
   try {
     return ActorRef.parse(value);

@@ -16,6 +16,7 @@ export {
   readJobContextData,
   requestAuditContext,
   resolveActor,
+  resolveActorNow,
   runAttributedStatement,
 } from './adapter-helpers.js';
 export { type ContextBinding, contextBinding } from './binding.js';

@@ -148,6 +148,31 @@ describe('request context fast paths (adapter benchmark)', () => {
     ).rejects.toMatchObject({ code: 'CALLBACK_FAILED' });
   });
 
+  it('resolveActorNow answers a synchronous callback synchronously and an async one with a promise', async () => {
+    const { resolveActorNow } = await import('../src/adapter.js');
+    expect(resolveActorNow(() => ActorRef.user('1'), 'w')).toEqual({ type: 'user', id: '1' });
+    expect(resolveActorNow(undefined, 'w')).toBeUndefined();
+    expect(resolveActorNow(() => null, 'w')).toBeUndefined();
+    const pending = resolveActorNow(async () => ActorRef.admin('2'), 'w');
+    expect(pending).toBeInstanceOf(Promise);
+    expect(await pending).toEqual({ type: 'admin', id: '2' });
+    expect(() => resolveActorNow(() => ({ type: 'robot', id: '1' }) as never, 'w')).toThrow(
+      expect.objectContaining({ code: 'CALLBACK_FAILED' }),
+    );
+    expect(() =>
+      resolveActorNow(() => {
+        throw new Error('lookup failed');
+      }, 'w'),
+    ).toThrow(/the actor callback threw \(lookup failed\)/);
+    await expect(resolveActorNow(async () => Promise.reject(new Error('down')), 'w')).rejects.toMatchObject({
+      code: 'CALLBACK_FAILED',
+      message: expect.stringContaining('(down)'),
+    });
+    await expect(resolveActorNow(async () => 'user:1' as never, 'w')).rejects.toMatchObject({
+      code: 'CALLBACK_FAILED',
+    });
+  });
+
   it('copies meta exactly as the JSON round trip does', () => {
     const cases: Record<string, unknown>[] = [
       { remoteAddress: '127.0.0.1', port: 443, secure: true, note: null, gone: undefined, zero: -0 },

@@ -1,7 +1,8 @@
 import {
+  type ActorRef,
   type ActorResolver,
   requestAuditContext,
-  resolveActor,
+  resolveActorNow,
   runWithFreshAuditContext,
 } from '@threadline/core/adapter';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -34,9 +35,16 @@ export function auditContext(options: AuditContextOptions = {}): RequestHandler 
       source,
     });
     // Fresh: a request never inherits a context that was active where the server was started.
-    resolveActor(options.actor, WHERE, req).then(
-      (actor) => runWithFreshAuditContext({ ...ctx, actor }, () => next()),
-      (err: unknown) => next(err),
-    );
+    const start = (actor: ActorRef | undefined) => runWithFreshAuditContext({ ...ctx, actor }, next);
+    let actor: ReturnType<typeof resolveActorNow>;
+    try {
+      actor = resolveActorNow(options.actor, WHERE, req);
+    } catch (err) {
+      next(err);
+      return;
+    }
+    // A synchronous actor callback continues the request right away (no promise on the hot path).
+    if (actor instanceof Promise) actor.then(start, next);
+    else start(actor);
   };
 }

@@ -1,7 +1,8 @@
 import {
+  type ActorRef,
   type ActorResolver,
   requestAuditContext,
-  resolveActor,
+  resolveActorNow,
   runWithFreshAuditContext,
 } from '@threadline/core/adapter';
 import type { Context, Env, MiddlewareHandler } from 'hono';
@@ -29,15 +30,17 @@ export function auditContext<E extends Env = Env>(
 ): MiddlewareHandler<E> {
   const source = options.source ?? 'hono';
   runWithFreshAuditContext({ source }, () => undefined); // rejects a bad `source` now, with core's rules
-  return async (c, next) => {
+  return (c, next) => {
     const ctx = requestAuditContext({
       header: (name) => c.req.header(name),
       remoteAddress: nodeRemoteAddress(c.env),
       source,
     });
-    const actor = await resolveActor(options.actor, WHERE, c);
     // Fresh: a request never inherits a context that was active where the server was started.
-    await runWithFreshAuditContext({ ...ctx, actor }, () => next());
+    const start = (actor: ActorRef | undefined) => runWithFreshAuditContext({ ...ctx, actor }, next);
+    // Hono's compose awaits this inside its try: a synchronous throw reaches app.onError too.
+    const actor = resolveActorNow(options.actor, WHERE, c);
+    return actor instanceof Promise ? actor.then(start) : start(actor);
   };
 }
 

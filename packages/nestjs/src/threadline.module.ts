@@ -14,9 +14,10 @@ import {
 } from '@nestjs/common';
 import { Threadline } from '@threadline/core';
 import {
+  type ActorRef,
   type ActorResolver,
   requestAuditContext,
-  resolveActor,
+  resolveActorNow,
   runWithFreshAuditContext,
   ThreadlineError,
 } from '@threadline/core/adapter';
@@ -69,7 +70,7 @@ class ThreadlineMiddleware implements NestMiddleware<IncomingMessage> {
   constructor(@Inject(THREADLINE_OPTIONS) private readonly options: ThreadlineModuleOptions) {}
 
   // Returning the promise lets Nest's exception layer (and the app's filters) answer a failed actor callback.
-  use(req: IncomingMessage, _res: unknown, next: () => void): Promise<void> {
+  use(req: IncomingMessage, _res: unknown, next: () => void): void | Promise<void> {
     const ctx = requestAuditContext({
       header: (name) => {
         const value = req.headers[name.toLowerCase()];
@@ -80,9 +81,10 @@ class ThreadlineMiddleware implements NestMiddleware<IncomingMessage> {
       source: this.options.source ?? 'nestjs',
     });
     // Fresh: a request never inherits a context that was active where the app was started.
-    return resolveActor(this.options.actor, WHERE, req).then((actor) =>
-      runWithFreshAuditContext({ ...ctx, actor }, () => next()),
-    );
+    const start = (actor: ActorRef | undefined) => runWithFreshAuditContext({ ...ctx, actor }, next);
+    // Nest's middleware proxy awaits this inside its try: a synchronous throw is answered the same way.
+    const actor = resolveActorNow(this.options.actor, WHERE, req);
+    return actor instanceof Promise ? actor.then(start) : start(actor);
   }
 }
 
