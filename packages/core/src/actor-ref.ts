@@ -38,7 +38,8 @@ function normalizeId(type: ActorType, id: unknown): string {
       `ActorRef.${type}(id): id must not be empty; use ActorRef.anonymous() when nobody is known`,
       id,
     );
-  if (Buffer.byteLength(trimmed, 'utf8') > MAX_ACTOR_ID_BYTES) {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: short ids need no byte count.
+  if (trimmed.length * 3 > MAX_ACTOR_ID_BYTES && Buffer.byteLength(trimmed, 'utf8') > MAX_ACTOR_ID_BYTES) {
     throw invalid(
       `ActorRef.${type}(id): id is longer than ${MAX_ACTOR_ID_BYTES} bytes; pass a stable identifier, not a token or a document`,
       id,
@@ -50,11 +51,21 @@ function normalizeId(type: ActorType, id: unknown): string {
   return trimmed;
 }
 
-function make(type: Exclude<ActorType, 'anonymous'>) {
-  return (id: string | number | bigint): ActorRef => Object.freeze({ type, id: normalizeId(type, id) });
+// Every ActorRef this module built: frozen and validated, so parse() can return it as is. Adapters
+// validate the same ref several times per request (callback result, then context).
+const VALIDATED = new WeakSet<object>();
+
+function frozen(ref: ActorRef): ActorRef {
+  Object.freeze(ref);
+  VALIDATED.add(ref);
+  return ref;
 }
 
-const ANONYMOUS: ActorRef = Object.freeze({ type: 'anonymous' });
+function make(type: Exclude<ActorType, 'anonymous'>) {
+  return (id: string | number | bigint): ActorRef => frozen({ type, id: normalizeId(type, id) });
+}
+
+const ANONYMOUS: ActorRef = frozen({ type: 'anonymous' });
 
 export const ActorRef = {
   user: make('user'),
@@ -73,7 +84,7 @@ export const ActorRef = {
       );
     }
     if (type === 'anonymous') return ANONYMOUS;
-    return Object.freeze({
+    return frozen({
       type: type as Exclude<ActorType, 'anonymous'>,
       id: normalizeId(type as ActorType, id),
     });
@@ -84,6 +95,7 @@ export const ActorRef = {
    * Throws ThreadlineError('INVALID_ACTOR') naming what is wrong.
    */
   parse(value: unknown): ActorRef {
+    if (typeof value === 'object' && value !== null && VALIDATED.has(value)) return value as ActorRef;
     if (typeof value === 'string') {
       let parsed: unknown;
       try {

@@ -14,7 +14,6 @@ import {
 } from '@nestjs/common';
 import { Threadline } from '@threadline/core';
 import {
-  type ActorRef,
   type ActorResolver,
   requestAuditContext,
   resolveActorNow,
@@ -71,8 +70,10 @@ class ThreadlineMiddleware implements NestMiddleware<IncomingMessage> {
 
   // Returning the promise lets Nest's exception layer (and the app's filters) answer a failed actor callback.
   use(req: IncomingMessage, _res: unknown, next: () => void): void | Promise<void> {
+    // Methods and inline callbacks, not named arrow constants: this package is built with keepNames
+    // (decorator metadata), which would rename a named closure on every request.
     const ctx = requestAuditContext({
-      header: (name) => {
+      header(name) {
         const value = req.headers[name.toLowerCase()];
         return Array.isArray(value) ? value[0] : value;
       },
@@ -81,10 +82,11 @@ class ThreadlineMiddleware implements NestMiddleware<IncomingMessage> {
       source: this.options.source ?? 'nestjs',
     });
     // Fresh: a request never inherits a context that was active where the app was started.
-    const start = (actor: ActorRef | undefined) => runWithFreshAuditContext({ ...ctx, actor }, next);
     // Nest's middleware proxy awaits this inside its try: a synchronous throw is answered the same way.
     const actor = resolveActorNow(this.options.actor, WHERE, req);
-    return actor instanceof Promise ? actor.then(start) : start(actor);
+    return actor instanceof Promise
+      ? actor.then((resolved) => runWithFreshAuditContext({ ...ctx, actor: resolved }, next))
+      : runWithFreshAuditContext({ ...ctx, actor }, next);
   }
 }
 
