@@ -4,8 +4,10 @@
  * process, variants interleaved in shuffled order per repetition. Results go to stdout, progress
  * to stderr. See bench/README.md.
  */
-import { writeFileSync } from 'node:fs';
+
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
 import { BenchDb, log } from './db.js';
 import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import {
@@ -74,6 +76,7 @@ async function main(o: BenchOptions, db: BenchDb): Promise<void> {
   const body = [header, ...sections, targetsReport(targets), verifier.summary()].join('\n');
   process.stdout.write(`${body}\n`);
   if (o.json) {
+    mkdirSync(dirname(o.json), { recursive: true });
     writeFileSync(
       o.json,
       `${JSON.stringify({ options: { ...o, only: [...o.only] }, setup, settings: settings.rows, targets, runs: raw }, null, 2)}\n`,

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export const WORKLOADS = ['bulk', 'single', 'concurrent', 'hazard'] as const;
@@ -69,7 +70,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     seconds: positiveInt('seconds', values.seconds, quick ? 3 : 20),
     clients: 8,
     quick,
-    json: values.json,
+    // Relative to where the user ran npm/pnpm (INIT_CWD), not the bench package the script runs in.
+    json: values.json === undefined ? undefined : resolve(process.env.INIT_CWD ?? '.', values.json),
     seed: positiveInt('seed', values.seed, 42, 0),
     only,
     url: values.url ?? process.env.TL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',

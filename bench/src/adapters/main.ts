@@ -5,8 +5,10 @@
  * child processes; variants are interleaved in shuffled order per repetition. Results go to
  * stdout, progress to stderr. See bench/README.md.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
 import { createThreadline } from '@threadline/core';
 import { BenchDb, log } from '../db.js';
 import { killChildren, LoaderProcess } from './children.js';
@@ -113,6 +115,7 @@ async function main(o: AdapterBenchOptions, db: BenchDb): Promise<void> {
   ].join('\n');
   process.stdout.write(`${[header, ...sections, targetsReport(targets), verification].join('\n')}\n`);
   if (o.json) {
+    mkdirSync(dirname(o.json), { recursive: true });
     writeFileSync(
       o.json,
       `${JSON.stringify(

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FRAMEWORKS, type Framework } from './protocol.js';
 
@@ -89,7 +90,8 @@ export function parseOptions(argv: string[]): AdapterBenchOptions | 'help' {
     pool: positiveInt('pool', values.pool, 8),
     writes: positiveInt('writes', values.writes, quick ? 200 : 600, 10),
     quick,
-    json: values.json,
+    // Relative to where the user ran npm/pnpm (INIT_CWD), not the bench package the script runs in.
+    json: values.json === undefined ? undefined : resolve(process.env.INIT_CWD ?? '.', values.json),
     only: new Set(list('only', values.only, SECTIONS)),
     frameworks: list('frameworks', values.frameworks, FRAMEWORKS),
     profile: values.profile,
