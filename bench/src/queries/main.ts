@@ -73,8 +73,10 @@ function parseOptions(argv: string[]): Options | 'help' {
 }
 
 /** A SqlClient over one pg.Client that remembers the last statement, so it can be EXPLAINed. */
-function recordingClient(client: pg.Client): SqlClient & { last: { sql: string; params: unknown[] } } {
-  const self = {
+type RecordingClient = SqlClient & { last: { sql: string; params: unknown[] } };
+function recordingClient(client: pg.Client): RecordingClient {
+  // Typed as SqlClient (not cast) so that a member core adds to the interface fails the typecheck here.
+  const self: RecordingClient = {
     kind: 'custom' as const,
     last: { sql: '', params: [] as unknown[] },
     async query(sql: string, params: readonly unknown[] = []) {
@@ -88,8 +90,11 @@ function recordingClient(client: pg.Client): SqlClient & { last: { sql: string; 
     transaction(): never {
       throw new Error('the query benchmark runs no transactions');
     },
+    queryAfter(): never {
+      throw new Error('the query benchmark runs no transactions');
+    },
   };
-  return self as never;
+  return self;
 }
 
 interface QuerySpec {
