@@ -7,6 +7,7 @@
 import { ActorRef, createThreadline, runWithAuditContext } from '@threadline/core';
 import pg from 'pg';
 import { log } from './db.js';
+import { runOrExit } from './entry.js';
 import { num, range, section, table } from './print.js';
 import { prng, shuffle, spread } from './stats.js';
 
@@ -142,7 +143,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exit(1);
-});
+await runOrExit(main);

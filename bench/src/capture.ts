@@ -8,7 +8,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
-import { BenchDb, log } from './db.js';
+import type { BenchDb } from './db.js';
+import { log } from './db.js';
+import { parseOrExit, runWithBenchDb } from './entry.js';
 import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import {
   bulkReport,
@@ -85,42 +87,5 @@ async function main(o: BenchOptions, db: BenchDb): Promise<void> {
   }
 }
 
-let options: BenchOptions | 'help';
-try {
-  options = parseOptions(process.argv.slice(2));
-} catch (error) {
-  process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
-  process.exit(2);
-}
-if (options === 'help') {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-
-const db = new BenchDb(options.url);
-let cleaning: Promise<void> | undefined;
-let stopping = false;
-const cleanup = (): Promise<void> => {
-  cleaning ??= db.drop().then(
-    () => log(`dropped database ${db.name}`),
-    (error: Error) => log(`could not drop database ${db.name}: ${error.message}; drop it by hand`),
-  );
-  return cleaning;
-};
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    stopping = true;
-    log(`${signal}: stopping`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-try {
-  await main(options, db);
-  await cleanup();
-} catch (error) {
-  if (stopping) await new Promise(() => undefined); // the signal handler drops the database and exits
-  process.stderr.write(`\n[bench] FAILED: ${(error as Error).stack ?? error}\n`);
-  await cleanup();
-  process.exit(1);
-}
+const options = parseOrExit(parseOptions, USAGE);
+await runWithBenchDb(options.url, (db) => main(options, db));

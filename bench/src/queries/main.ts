@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ActorRef, createThreadline, type SqlClient, type Threadline } from '@threadline/core';
 import pg from 'pg';
+import { parseOrExit, runOrExit } from '../entry.js';
 import { num, table } from '../print.js';
 import { median } from '../stats.js';
 import {
@@ -318,20 +319,5 @@ function print(
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-let options: Options | 'help';
-try {
-  options = parseOptions(process.argv.slice(2));
-} catch (error) {
-  process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
-  process.exit(2);
-}
-if (options === 'help') {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-try {
-  await main(options);
-} catch (error) {
-  process.stderr.write(`\n[bench] FAILED: ${(error as Error).stack ?? error}\n`);
-  process.exit(1);
-}
+const options = parseOrExit(parseOptions, USAGE);
+await runOrExit(() => main(options));

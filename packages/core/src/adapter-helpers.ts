@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ActorRef } from './actor-ref.js';
 import { contextBinding } from './binding.js';
-import { type AuditContext, cleanContextId, getAuditContext } from './context.js';
+import { type AuditContext, cleanContextId, getAuditContext, runWithFreshAuditContext } from './context.js';
 import { isThreadlineError, ThreadlineError } from './errors.js';
 import { canPipeline, pipelineQuery } from './pg-pipeline.js';
 
@@ -80,6 +80,34 @@ export function resolveActorNow<Args extends unknown[]>(
     );
   }
   return checkedActor(value, where);
+}
+
+/**
+ * Run the rest of a request (`next`) in its own audit context: requestAuditContext(info) plus the
+ * actor named by `resolver(request)`. With a synchronous resolver `next` runs synchronously (no
+ * promise or microtask on the request's hot path) and its result is returned; with an async one,
+ * after it settles. A failing resolver throws (or rejects with) ThreadlineError('CALLBACK_FAILED')
+ * and `next` never runs. Fresh: the request never inherits a context that was active where the
+ * server started.
+ */
+export function runRequestInAuditContext<R, T>(
+  info: IncomingRequestInfo,
+  resolver: ActorResolver<[request: R]> | undefined,
+  where: string,
+  request: R,
+  next: () => T,
+): T | Promise<Awaited<T>> {
+  const ctx = requestAuditContext(info);
+  const actor = resolveActorNow(resolver, where, request);
+  if (actor instanceof Promise) {
+    return actor.then((resolved) => {
+      ctx.actor = resolved;
+      // then() flattens a promise that `next` returns: the awaited value is what callers get.
+      return runWithFreshAuditContext(ctx, next) as Awaited<T>;
+    });
+  }
+  ctx.actor = actor;
+  return runWithFreshAuditContext(ctx, next);
 }
 
 function callbackThrew(where: string, cause: unknown): ThreadlineError {

@@ -16,8 +16,8 @@ export {
   readJobContextData,
   requestAuditContext,
   resolveActor,
-  resolveActorNow,
   runAttributedStatement,
+  runRequestInAuditContext,
 } from './adapter-helpers.js';
 export { type ContextBinding, contextBinding } from './binding.js';
 export {

@@ -149,7 +149,7 @@ describe('request context fast paths (adapter benchmark)', () => {
   });
 
   it('resolveActorNow answers a synchronous callback synchronously and an async one with a promise', async () => {
-    const { resolveActorNow } = await import('../src/adapter.js');
+    const { resolveActorNow } = await import('../src/adapter-helpers.js');
     expect(resolveActorNow(() => ActorRef.user('1'), 'w')).toEqual({ type: 'user', id: '1' });
     expect(resolveActorNow(undefined, 'w')).toBeUndefined();
     expect(resolveActorNow(() => null, 'w')).toBeUndefined();
@@ -171,6 +171,64 @@ describe('request context fast paths (adapter benchmark)', () => {
     await expect(resolveActorNow(async () => 'user:1' as never, 'w')).rejects.toMatchObject({
       code: 'CALLBACK_FAILED',
     });
+  });
+
+  it('runRequestInAuditContext runs next synchronously for a synchronous actor callback, after it settles for an async one', async () => {
+    const { runRequestInAuditContext, getAuditContext } = await import('../src/adapter.js');
+    const headers: Record<string, string> = { 'x-request-id': 'req-9', 'x-correlation-id': 'corr-9' };
+    const info = { header: (n: string) => headers[n], remoteAddress: '10.0.0.9', source: 'http' };
+    const outer = { correlationId: 'outer', jobId: 'job-1' };
+
+    const seen = runWithFreshAuditContext(outer, () =>
+      runRequestInAuditContext(
+        info,
+        (id: string) => ActorRef.user(id),
+        'w',
+        '7',
+        () => getAuditContext(),
+      ),
+    );
+    expect(seen).toStrictEqual({
+      requestId: 'req-9',
+      correlationId: 'corr-9',
+      source: 'http',
+      meta: { remoteAddress: '10.0.0.9' },
+      actor: { type: 'user', id: '7' },
+    }); // fresh: nothing of the outer context (no jobId)
+
+    const later = runRequestInAuditContext(
+      info,
+      async () => ActorRef.admin('2'),
+      'w',
+      null,
+      () => getAuditContext(),
+    );
+    expect(later).toBeInstanceOf(Promise);
+    expect((await later)?.actor).toEqual({ type: 'admin', id: '2' });
+
+    const noActor = runRequestInAuditContext(info, undefined, 'w', null, () => getAuditContext());
+    expect(noActor).not.toBeInstanceOf(Promise);
+    expect((noActor as ReturnType<typeof getAuditContext>)?.actor).toBeUndefined();
+
+    let ran = false;
+    const run = () => {
+      ran = true;
+    };
+    expect(() =>
+      runRequestInAuditContext(
+        info,
+        () => {
+          throw new Error('lookup failed');
+        },
+        'w',
+        null,
+        run,
+      ),
+    ).toThrow(expect.objectContaining({ code: 'CALLBACK_FAILED' }));
+    await expect(
+      runRequestInAuditContext(info, async () => ({ type: 'robot', id: '1' }) as never, 'w', null, run),
+    ).rejects.toMatchObject({ code: 'CALLBACK_FAILED' });
+    expect(ran).toBe(false);
   });
 
   it('copies meta exactly as the JSON round trip does', () => {

@@ -1,8 +1,6 @@
 import {
-  type ActorRef,
   type ActorResolver,
-  requestAuditContext,
-  resolveActorNow,
+  runRequestInAuditContext,
   runWithFreshAuditContext,
 } from '@threadline/core/adapter';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -29,22 +27,18 @@ export function auditContext(options: AuditContextOptions = {}): RequestHandler 
   const source = options.source ?? 'express';
   runWithFreshAuditContext({ source }, () => undefined); // rejects a bad `source` now, with core's rules
   return (req: Request, _res: Response, next: NextFunction): void => {
-    const ctx = requestAuditContext({
-      header: (name) => req.get(name),
+    const info = {
+      header: (name: string) => req.get(name),
       remoteAddress: req.ip ?? req.socket?.remoteAddress,
       source,
-    });
-    // Fresh: a request never inherits a context that was active where the server was started.
-    const start = (actor: ActorRef | undefined) => runWithFreshAuditContext({ ...ctx, actor }, next);
-    let actor: ReturnType<typeof resolveActorNow>;
+    };
+    let pending: unknown;
     try {
-      actor = resolveActorNow(options.actor, WHERE, req);
+      pending = runRequestInAuditContext(info, options.actor, WHERE, req, () => next());
     } catch (err) {
-      next(err);
+      next(err); // the actor callback failed: no handler runs
       return;
     }
-    // A synchronous actor callback continues the request right away (no promise on the hot path).
-    if (actor instanceof Promise) actor.then(start, next);
-    else start(actor);
+    if (pending instanceof Promise) pending.catch(next);
   };
 }

@@ -1,8 +1,6 @@
 import {
-  type ActorRef,
   type ActorResolver,
-  requestAuditContext,
-  resolveActorNow,
+  runRequestInAuditContext,
   runWithFreshAuditContext,
 } from '@threadline/core/adapter';
 import type { Context, Env, MiddlewareHandler } from 'hono';
@@ -30,18 +28,15 @@ export function auditContext<E extends Env = Env>(
 ): MiddlewareHandler<E> {
   const source = options.source ?? 'hono';
   runWithFreshAuditContext({ source }, () => undefined); // rejects a bad `source` now, with core's rules
-  return (c, next) => {
-    const ctx = requestAuditContext({
-      header: (name) => c.req.header(name),
-      remoteAddress: nodeRemoteAddress(c.env),
-      source,
-    });
-    // Fresh: a request never inherits a context that was active where the server was started.
-    const start = (actor: ActorRef | undefined) => runWithFreshAuditContext({ ...ctx, actor }, next);
-    // Hono's compose awaits this inside its try: a synchronous throw reaches app.onError too.
-    const actor = resolveActorNow(options.actor, WHERE, c);
-    return actor instanceof Promise ? actor.then(start) : start(actor);
-  };
+  // Hono's compose awaits this inside its try: a failing actor callback reaches app.onError.
+  return (c, next) =>
+    runRequestInAuditContext(
+      { header: (name) => c.req.header(name), remoteAddress: nodeRemoteAddress(c.env), source },
+      options.actor,
+      WHERE,
+      c,
+      next,
+    );
 }
 
 /** @hono/node-server hands the Node request over as `c.env.incoming`; other runtimes record none. */

@@ -15,8 +15,7 @@ import {
 import { Threadline } from '@threadline/core';
 import {
   type ActorResolver,
-  requestAuditContext,
-  resolveActorNow,
+  runRequestInAuditContext,
   runWithFreshAuditContext,
   ThreadlineError,
 } from '@threadline/core/adapter';
@@ -70,23 +69,20 @@ class ThreadlineMiddleware implements NestMiddleware<IncomingMessage> {
 
   // Returning the promise lets Nest's exception layer (and the app's filters) answer a failed actor callback.
   use(req: IncomingMessage, _res: unknown, next: () => void): void | Promise<void> {
-    // Methods and inline callbacks, not named arrow constants: this package is built with keepNames
-    // (decorator metadata), which would rename a named closure on every request.
-    const ctx = requestAuditContext({
-      header(name) {
+    // A method, not a named arrow constant: this package is built with keepNames (decorator
+    // metadata), which would rename a named closure on every request.
+    const info = {
+      header(name: string) {
         const value = req.headers[name.toLowerCase()];
         return Array.isArray(value) ? value[0] : value;
       },
       // Express sets req.ip (honouring `trust proxy`); other platforms hand over the raw request.
       remoteAddress: (req as { ip?: string }).ip ?? req.socket?.remoteAddress,
       source: this.options.source ?? 'nestjs',
-    });
-    // Fresh: a request never inherits a context that was active where the app was started.
-    // Nest's middleware proxy awaits this inside its try: a synchronous throw is answered the same way.
-    const actor = resolveActorNow(this.options.actor, WHERE, req);
-    return actor instanceof Promise
-      ? actor.then((resolved) => runWithFreshAuditContext({ ...ctx, actor: resolved }, next))
-      : runWithFreshAuditContext({ ...ctx, actor }, next);
+    };
+    // Nest's middleware proxy awaits this inside its try: a failing actor callback is answered by
+    // Nest's exception layer either way.
+    return runRequestInAuditContext(info, this.options.actor, WHERE, req, next);
   }
 }
 
