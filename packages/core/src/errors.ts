@@ -26,6 +26,10 @@ export const ThreadlineErrorCode = {
   CALLBACK_FAILED: 'CALLBACK_FAILED',
   /** The database rejected a Threadline statement for another reason. */
   DATABASE_ERROR: 'DATABASE_ERROR',
+  /** An operator surface would be served without authorization. */
+  UNSAFE_MOUNT: 'UNSAFE_MOUNT',
+  /** The caller is not allowed to do this (operator grant, export download by another actor). */
+  FORBIDDEN: 'FORBIDDEN',
 } as const;
 
 export type ThreadlineErrorCode = (typeof ThreadlineErrorCode)[keyof typeof ThreadlineErrorCode];

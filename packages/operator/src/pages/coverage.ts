@@ -1,0 +1,34 @@
+import type { PageContext, PageResult } from '../page-context.js';
+import { value } from '../html/changes.js';
+import { html } from '../html/escape.js';
+import { notAvailable, notGranted } from './unavailable.js';
+
+export async function coveragePage(ctx: PageContext): Promise<PageResult> {
+  const cli = 'threadline health coverage';
+  if (!ctx.ops.health) return { title: 'Coverage', cli, body: notAvailable('Coverage health', cli) };
+  if (!ctx.grant.canSeeCoverage) return { title: 'Coverage', cli, body: notGranted('coverage', 'canSeeCoverage') };
+  const report = await ctx.ops.health.coverage();
+  return {
+    title: 'Coverage',
+    cli,
+    body: html`<p class="meta">Checked ${report.checkedAt ?? 'now'}; the header pill re-checks every ${String(ctx.pollSeconds)} s.</p>
+${report.schemas.map(
+  (s) => html`<section aria-label="Schema ${s.schema}"><h2>Schema ${value(s.schema, 63)}</h2>
+<table class="coverage"><thead><tr><th scope="col">State</th><th scope="col">Tables</th></tr></thead><tbody>
+<tr><th scope="row">Uncovered</th><td>${s.uncovered.length ? s.uncovered.map((t) => html`<code>${value(t, 63)}</code> `) : html`<span class="none">none</span>`}</td></tr>
+<tr><th scope="row">Covered</th><td>${s.covered.length ? s.covered.map((t) => html`<code>${value(t, 63)}</code> `) : html`<span class="none">none</span>`}</td></tr>
+<tr><th scope="row">Expected uncovered</th><td>${s.expectedUncovered.length ? s.expectedUncovered.map((t) => html`<code>${value(t.table, 63)}</code> (${t.source}) `) : html`<span class="none">none</span>`}</td></tr>
+</tbody></table></section>`,
+)}
+<h2>Findings (${String(report.findings.length)})</h2>
+${
+  report.findings.length === 0
+    ? html`<p class="empty">No findings.</p>`
+    : html`<table class="findings"><thead><tr><th scope="col">Severity</th><th scope="col">Code</th><th scope="col">Table</th><th scope="col">What</th><th scope="col">Fix</th></tr></thead><tbody>
+${report.findings.map(
+  (f) => html`<tr><td><span class="sev sev-${f.severity}">${f.severity}</span></td><td><code>${f.code}</code></td><td>${value(`${f.schema}.${f.table}`, 130)}</td><td>${value(f.message, 400)}</td><td><code>${value(f.fix, 400)}</code></td></tr>`,
+)}
+</tbody></table>`
+}`,
+  };
+}
