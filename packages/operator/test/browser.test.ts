@@ -1,0 +1,122 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import AxeBuilder from '@axe-core/playwright';
+import { ActorRef } from '@threadline/core';
+import { postgresEnabled } from '@threadline/test-utils';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium } from './browser.js';
+import { type Fixture, openFixture, serve } from './fixture.js';
+
+const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '../../../docs/operator');
+const run = postgresEnabled() && chromiumAvailable() ? describe : describe.skip;
+
+run('operator surface in Chromium', () => {
+  let fx: Fixture;
+  let browser: Browser;
+  let server: Awaited<ReturnType<typeof serve>>;
+  const outside: string[] = [];
+
+  beforeAll(async () => {
+    fx = await openFixture();
+    browser = await launchChromium();
+    server = await serve({ threadline: fx.tl, authorize: () => ({ actor: ActorRef.user('op'), canExport: true, canSeeCoverage: true, canSeePolicy: true }), basePath: '/audit' }, '/audit');
+    mkdirSync(SHOTS, { recursive: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await fx?.close();
+  });
+
+  async function open(path: string, theme: 'light' | 'dark' = 'light'): Promise<Page> {
+    const context = await browser.newContext({ colorScheme: theme, viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.on('request', (r) => {
+      if (!r.url().startsWith(server.url.replace('/audit', ''))) outside.push(r.url());
+    });
+    const res = await page.goto(`${server.url}${path}`);
+    expect(res?.status(), path).toBe(200);
+    return page;
+  }
+
+  async function noSeriousViolations(page: Page, label: string) {
+    const result = await new AxeBuilder({ page }).analyze();
+    const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    expect(serious.map((v) => `${label}: ${v.id} ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+  }
+
+  const PAGES: [name: string, path: string][] = [
+    ['home', '/'],
+    ['timeline', '/timeline'],
+    ['transaction', '/transaction?id=1'],
+    ['row-history', '/row?table=posts&pk=1&at=2999-01-01T00:00:00Z'],
+    ['actor', '/actor?actor=user:alice'],
+    ['coverage', '/coverage'],
+    ['policy', '/policy'],
+    ['retention', '/retention'],
+    ['exports', '/exports'],
+  ];
+
+  it.each(['light', 'dark'] as const)('opens every page, with no serious accessibility violation (%s theme)', async (theme) => {
+    {
+      for (const [name, path] of PAGES) {
+        const page = await open(path, theme);
+        await noSeriousViolations(page, `${name} (${theme})`);
+        await page.screenshot({ path: join(SHOTS, `${name}-${theme}.png`), fullPage: false });
+        await page.context().close();
+      }
+    }
+  }, 240_000);
+
+  it('filters the timeline by table, actor and correlation id, pages through it, and drills down', async () => {
+    const page = await open('/timeline');
+    await page.fill('#f-table', 'posts');
+    await page.fill('#f-actor', 'user:1');
+    await page.click('button:text("Apply filters")');
+    await page.waitForURL(/actor=user%3A1/);
+    const rows = await page.locator('table.changes tbody tr').count();
+    expect(rows).toBe(20); // ids 1..60 with i % 3 === 1
+    const actors = await page.locator('table.changes tbody tr td:nth-child(5)').allInnerTexts();
+    expect(new Set(actors)).toEqual(new Set(['user:1']));
+    await page.goto(`${server.url}/timeline`);
+    expect(await page.locator('table.changes tbody tr').count()).toBe(50);
+    const firstPage = await page.locator('table.changes tbody tr td:nth-child(7)').allInnerTexts();
+    await page.click('a[rel=next]');
+    const secondPage = await page.locator('table.changes tbody tr td:nth-child(7)').allInnerTexts();
+    expect(secondPage.length).toBe(20); // 70 changes: 60 inserts, 1 update, 2 order lines, 6 hostile rows, 1 delete
+    expect(secondPage.filter((t) => firstPage.includes(t))).toEqual([]);
+    await page.goto(`${server.url}/timeline?correlationId=req-update`);
+    await page.click('table.changes tbody tr td:nth-child(7) a');
+    await page.waitForURL(/\/audit\/transaction\?id=/);
+    expect(await page.locator('h1').innerText()).toMatch(/^Transaction #\d+$/);
+    expect(await page.locator('table.diff tr.redacted th').innerText()).toContain('secret');
+    await page.click('section.change h3 a');
+    await page.waitForURL(/\/audit\/row\?table=public.posts&pk=1/);
+    expect(await page.locator('table.changes tbody tr').count()).toBe(2);
+    await page.context().close();
+  });
+
+  it('is usable by keyboard: skip link, then filters submit with Enter', async () => {
+    const page = await open('/timeline');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    await page.focus('#f-correlation' + 'Id');
+    await page.keyboard.type('req-delete');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/correlationId=req-delete/);
+    expect(await page.locator('table.changes tbody tr').count()).toBe(1);
+    await page.context().close();
+  });
+
+  it('runs no script from audit data and sends no request off the page', async () => {
+    for (let i = 0; i < 6; i++) {
+      const page = await open(`/transaction?id=${fx.transactions[62 + i]}`);
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+      await page.context().close();
+    }
+    expect(outside).toEqual([]);
+  });
+});
