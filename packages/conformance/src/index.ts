@@ -8,6 +8,11 @@ export {
   type JobWorkerOptions,
 } from './job.js';
 export {
+  describeOperatorMountConformance,
+  type HeaderAuthorize,
+  type OperatorMountHarness,
+} from './operator.js';
+export {
   describeRequestAdapterConformance,
   type RequestAdapterHarness,
   type RequestAppOptions,

@@ -42,3 +42,5 @@ export function auditContext(options: AuditContextOptions = {}): RequestHandler 
     if (pending instanceof Promise) pending.catch(next);
   };
 }
+
+export { operatorSurface } from './operator.js';

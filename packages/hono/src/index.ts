@@ -44,3 +44,5 @@ function nodeRemoteAddress(env: unknown): string | undefined {
   return (env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
     ?.remoteAddress;
 }
+
+export { operatorSurface } from './operator.js';

@@ -1,3 +1,4 @@
+export { ThreadlineOperatorModule, type ThreadlineOperatorModuleOptions } from './operator.module.js';
 export {
   InjectThreadline,
   THREADLINE,

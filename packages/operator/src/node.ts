@@ -9,7 +9,9 @@ const MAX_BODY_BYTES = 64 * 1024;
  * routing see the path the browser used. A body that a body parser already read (`req.body` as an
  * object) is re-encoded as a form.
  */
-export async function toWebRequest(req: IncomingMessage & { originalUrl?: string; body?: unknown }): Promise<Request> {
+export async function toWebRequest(
+  req: IncomingMessage & { originalUrl?: string; body?: unknown },
+): Promise<Request> {
   const host = req.headers.host ?? '127.0.0.1';
   const url = new URL(req.originalUrl ?? req.url ?? '/', `http://${host}`);
   const headers = new Headers();
@@ -21,7 +23,12 @@ export async function toWebRequest(req: IncomingMessage & { originalUrl?: string
   const method = req.method ?? 'GET';
   if (method === 'GET' || method === 'HEAD') return new Request(url, { method, headers });
   let body: string;
-  if (req.body !== undefined && typeof req.body === 'object' && req.body !== null && !Buffer.isBuffer(req.body)) {
+  if (
+    req.body !== undefined &&
+    typeof req.body === 'object' &&
+    req.body !== null &&
+    !Buffer.isBuffer(req.body)
+  ) {
     body = new URLSearchParams(req.body as Record<string, string>).toString();
     headers.set('content-type', 'application/x-www-form-urlencoded');
   } else if (typeof req.body === 'string' || Buffer.isBuffer(req.body)) {

@@ -7,7 +7,12 @@ import type { Threadline } from '@threadline/core';
  */
 export interface CoverageReport {
   checkedAt?: string;
-  schemas: { schema: string; covered: string[]; uncovered: string[]; expectedUncovered: { table: string; source: string }[] }[];
+  schemas: {
+    schema: string;
+    covered: string[];
+    uncovered: string[];
+    expectedUncovered: { table: string; source: string }[];
+  }[];
   findings: Finding[];
 }
 
@@ -36,7 +41,10 @@ interface PolicyApi {
 }
 interface ExportApi {
   count(filters: unknown, options?: unknown): Promise<{ count: number; capped: boolean }>;
-  stream(filters: unknown, options: { format: string }): NodeJS.ReadableStream & AsyncIterable<Uint8Array | string>;
+  stream(
+    filters: unknown,
+    options: { format: string },
+  ): NodeJS.ReadableStream & AsyncIterable<Uint8Array | string>;
 }
 interface RetentionApi {
   runs(options?: { limit?: number }): Promise<unknown[]>;
@@ -51,7 +59,9 @@ export interface Operations {
 }
 
 function has<K extends string>(value: unknown, method: K): boolean {
-  return typeof value === 'object' && value !== null && typeof (value as Record<K, unknown>)[method] === 'function';
+  return (
+    typeof value === 'object' && value !== null && typeof (value as Record<K, unknown>)[method] === 'function'
+  );
 }
 
 /** The operation namespaces this Threadline instance offers. */
@@ -61,6 +71,8 @@ export function operationsOf(tl: Threadline): Operations {
     ...(has(t.health, 'coverage') ? { health: t.health as HealthApi } : {}),
     ...(has(t.policy, 'show') ? { policy: t.policy as PolicyApi } : {}),
     ...(has(t.export, 'stream') && has(t.export, 'count') ? { export: t.export as ExportApi } : {}),
-    ...(has(t.retention, 'runs') && has(t.retention, 'purge') ? { retention: t.retention as RetentionApi } : {}),
+    ...(has(t.retention, 'runs') && has(t.retention, 'purge')
+      ? { retention: t.retention as RetentionApi }
+      : {}),
   };
 }

@@ -46,6 +46,7 @@ const WHERE = 'createOperatorSurface';
 /** Normalise "/audit/", "audit", "/" to "/audit", "/audit", "". */
 export function normalisePath(value: unknown, name: string): string {
   if (value === undefined) return '';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (typeof value !== 'string' || /[\s?#\\]|\/\/|\.\.|[\u0000-\u001f\u007f]/.test(value)) {
     throw new ThreadlineError(
       'CONFIG_INVALID',
@@ -62,7 +63,10 @@ export function resolveOptions<R>(options: OperatorSurfaceOptions<R>): ResolvedO
   }
   let authorize = options.authorize;
   if (authorize !== undefined && typeof authorize !== 'function') {
-    throw new ThreadlineError('CONFIG_INVALID', `${WHERE}: authorize must be a function (request) => grant | false`);
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      `${WHERE}: authorize must be a function (request) => grant | false`,
+    );
   }
   if (!authorize) {
     if (options.allowUnauthenticated !== true) {
@@ -90,19 +94,36 @@ export function resolveOptions<R>(options: OperatorSurfaceOptions<R>): ResolvedO
   if (typeof poll !== 'number' || !Number.isFinite(poll) || poll < 5 || poll > 3600) {
     throw new ThreadlineError('CONFIG_INVALID', `${WHERE}: pollSeconds must be a number from 5 to 3600`);
   }
-  if (options.csrfSecret !== undefined && (typeof options.csrfSecret !== 'string' || options.csrfSecret.length < 16)) {
-    throw new ThreadlineError('CONFIG_INVALID', `${WHERE}: csrfSecret must be a string of at least 16 characters`);
+  if (
+    options.csrfSecret !== undefined &&
+    (typeof options.csrfSecret !== 'string' || options.csrfSecret.length < 16)
+  ) {
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      `${WHERE}: csrfSecret must be a string of at least 16 characters`,
+    );
   }
   const basePath = normalisePath(options.basePath, 'basePath');
-  const publicPath = options.publicPath === undefined ? basePath : normalisePath(options.publicPath, 'publicPath');
-  return { threadline: options.threadline, authorize, basePath, publicPath, csrfSecret: options.csrfSecret, pollSeconds: poll };
+  const publicPath =
+    options.publicPath === undefined ? basePath : normalisePath(options.publicPath, 'publicPath');
+  return {
+    threadline: options.threadline,
+    authorize,
+    basePath,
+    publicPath,
+    csrfSecret: options.csrfSecret,
+    pollSeconds: poll,
+  };
 }
 
 /** Check what authorize returned: false, or a grant with a valid actor. */
 export function checkGrant(value: unknown): OperatorGrant | false {
   if (value === false || value === null || value === undefined) return false;
   if (typeof value !== 'object') {
-    throw new ThreadlineError('CALLBACK_FAILED', 'authorize must return false or a grant { actor, canExport?, ... }');
+    throw new ThreadlineError(
+      'CALLBACK_FAILED',
+      'authorize must return false or a grant { actor, canExport?, ... }',
+    );
   }
   const grant = value as OperatorGrant;
   const actor = ActorRef.parse(grant.actor);

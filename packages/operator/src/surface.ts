@@ -76,7 +76,10 @@ export function createOperatorSurface<R = Request>(options: OperatorSurfaceOptio
     }
     publishAccess('granted', route);
     const asset = ASSETS[route];
-    if (asset) return new Response(asset[1], { headers: securityHeaders(asset[0], { 'cache-control': 'private, max-age=300' }) });
+    if (asset)
+      return new Response(asset[1], {
+        headers: securityHeaders(asset[0], { 'cache-control': 'private, max-age=300' }),
+      });
 
     const ctx = await pageContext(url, route, grant, request);
     try {
@@ -88,23 +91,38 @@ export function createOperatorSurface<R = Request>(options: OperatorSurfaceOptio
       if (api) return jsonResponse(toJson(await api(ctx)));
       if (route === '/exports/download') return await download(ctx);
       const page = PAGES[route];
-      if (!page) return htmlResponse(layout(ctx, { status: 404, title: 'Not found', body: html`<p>No such page.</p>` }), 404);
+      if (!page)
+        return htmlResponse(
+          layout(ctx, { status: 404, title: 'Not found', body: html`<p>No such page.</p>` }),
+          404,
+        );
       const result = await page(ctx);
       return htmlResponse(layout(ctx, result), result.status ?? 200);
     } catch (error) {
       const status = statusOf(error);
       if (status >= 500) publishError(route, codeOf(error));
       if (route.startsWith('/api/')) {
-        return jsonResponse(toJson({ error: { code: codeOf(error), message: publicMessage(error, status) } }), status);
+        return jsonResponse(
+          toJson({ error: { code: codeOf(error), message: publicMessage(error, status) } }),
+          status,
+        );
       }
       return htmlResponse(
-        layout(ctx, { title: status === 404 ? 'Not found' : status === 400 ? 'Check the request' : 'Error', body: html`<p class="error" role="alert">${publicMessage(error, status)}</p>` }),
+        layout(ctx, {
+          title: status === 404 ? 'Not found' : status === 400 ? 'Check the request' : 'Error',
+          body: html`<p class="error" role="alert">${publicMessage(error, status)}</p>`,
+        }),
         status,
       );
     }
   }
 
-  async function pageContext(url: URL, route: string, grant: OperatorGrant, request: Request): Promise<PageContext> {
+  async function pageContext(
+    url: URL,
+    route: string,
+    grant: OperatorGrant,
+    request: Request,
+  ): Promise<PageContext> {
     const actorKey = grant.actor.type === 'anonymous' ? 'anonymous' : `${grant.actor.type}:${grant.actor.id}`;
     let coverage: PageContext['coverage'] = null;
     if (ops.health && grant.canSeeCoverage && !route.startsWith('/api/') && request.method === 'GET') {
@@ -122,7 +140,8 @@ export function createOperatorSurface<R = Request>(options: OperatorSurfaceOptio
       coverage,
       link: (path, params) => {
         const search = new URLSearchParams();
-        for (const [k, v] of Object.entries(params ?? {})) if (v !== null && v !== undefined && v !== '') search.set(k, v);
+        for (const [k, v] of Object.entries(params ?? {}))
+          if (v !== null && v !== undefined && v !== '') search.set(k, v);
         const qs = search.toString();
         return `${opts.publicPath}${path === '/' && opts.publicPath !== '' ? '/' : path}${qs ? `?${qs}` : ''}`;
       },
@@ -131,9 +150,16 @@ export function createOperatorSurface<R = Request>(options: OperatorSurfaceOptio
 
   async function post(ctx: PageContext, request: Request): Promise<Response> {
     const form = await readForm(request);
-    const actorKey = ctx.grant.actor.type === 'anonymous' ? 'anonymous' : `${ctx.grant.actor.type}:${ctx.grant.actor.id}`;
+    const actorKey =
+      ctx.grant.actor.type === 'anonymous' ? 'anonymous' : `${ctx.grant.actor.type}:${ctx.grant.actor.id}`;
     if (!csrf.verify(actorKey, form.get('csrf'))) {
-      return htmlResponse(layout(ctx, { title: 'Form expired', body: html`<p class="error" role="alert">The form's security token is missing or wrong. Reload the page and submit again.</p>` }), 403);
+      return htmlResponse(
+        layout(ctx, {
+          title: 'Form expired',
+          body: html`<p class="error" role="alert">The form's security token is missing or wrong. Reload the page and submit again.</p>`,
+        }),
+        403,
+      );
     }
     if (ctx.route === '/theme') {
       const theme = form.get('theme');
@@ -141,37 +167,64 @@ export function createOperatorSurface<R = Request>(options: OperatorSurfaceOptio
       return new Response(null, {
         status: 303,
         headers: securityHeaders('text/plain', {
-          location: request.headers.get('referer')?.startsWith(new URL(request.url).origin) ? request.headers.get('referer')! : ctx.link('/'),
+          location: request.headers.get('referer')?.startsWith(new URL(request.url).origin)
+            ? request.headers.get('referer')!
+            : ctx.link('/'),
           'set-cookie': `tl_theme=${value}; Path=${opts.publicPath || '/'}; SameSite=Strict; HttpOnly; Max-Age=31536000`,
         }),
       });
     }
     if (ctx.route === '/retention/purge') {
-      if (!ctx.grant.canPrune) throw new ThreadlineError('FORBIDDEN', 'Your grant does not include canPrune.');
-      if (!ctx.ops.retention) throw new ThreadlineError('NOT_FOUND', 'Retention is not available in this version of @threadline/core.');
+      if (!ctx.grant.canPrune)
+        throw new ThreadlineError('FORBIDDEN', 'Your grant does not include canPrune.');
+      if (!ctx.ops.retention)
+        throw new ThreadlineError(
+          'NOT_FOUND',
+          'Retention is not available in this version of @threadline/core.',
+        );
       if (form.get('confirm')?.trim() !== PRUNE_CONFIRMATION) {
-        return htmlResponse(layout(ctx, await retentionPage(ctx, `Nothing was purged: type "${PRUNE_CONFIRMATION}" exactly to confirm.`)), 400);
+        return htmlResponse(
+          layout(
+            ctx,
+            await retentionPage(ctx, `Nothing was purged: type "${PRUNE_CONFIRMATION}" exactly to confirm.`),
+          ),
+          400,
+        );
       }
       const retention = ctx.ops.retention;
-      const result = await runWithAuditContext({ actor: ctx.grant.actor, source: 'threadline:operator' }, () => retention.purge({ dryRun: false }));
+      const result = await runWithAuditContext(
+        { actor: ctx.grant.actor, source: 'threadline:operator' },
+        () => retention.purge({ dryRun: false }),
+      );
       return htmlResponse(layout(ctx, await retentionPage(ctx, `Purge finished: ${toJson(result)}`)));
     }
     return barePage(404, 'Not found', 'No such form.');
   }
 
   async function download(ctx: PageContext): Promise<Response> {
-    if (!ctx.ops.export) throw new ThreadlineError('NOT_FOUND', 'Export is not available in this version of @threadline/core.');
-    if (!ctx.grant.canExport) throw new ThreadlineError('FORBIDDEN', 'Your grant does not include canExport.');
+    if (!ctx.ops.export)
+      throw new ThreadlineError('NOT_FOUND', 'Export is not available in this version of @threadline/core.');
+    if (!ctx.grant.canExport)
+      throw new ThreadlineError('FORBIDDEN', 'Your grant does not include canExport.');
     const format = ctx.query.get('format') ?? 'csv';
     if (format !== 'csv' && format !== 'json' && format !== 'ndjson') {
       throw new ThreadlineError('QUERY_INVALID', 'format must be csv, json or ndjson');
     }
     const filters = toTimelineFilters(filtersFromQuery(ctx.query));
     const exporter = ctx.ops.export;
-    const stream = runWithAuditContext({ actor: ctx.grant.actor, source: 'threadline:operator' }, () => exporter.stream(filters, { format }));
-    const type = format === 'csv' ? 'text/csv; charset=utf-8' : format === 'json' ? 'application/json; charset=utf-8' : 'application/x-ndjson; charset=utf-8';
+    const stream = runWithAuditContext({ actor: ctx.grant.actor, source: 'threadline:operator' }, () =>
+      exporter.stream(filters, { format }),
+    );
+    const type =
+      format === 'csv'
+        ? 'text/csv; charset=utf-8'
+        : format === 'json'
+          ? 'application/json; charset=utf-8'
+          : 'application/x-ndjson; charset=utf-8';
     return new Response(Readable.toWeb(stream as Readable) as ReadableStream, {
-      headers: securityHeaders(type, { 'content-disposition': `attachment; filename="threadline-export.${format}"` }),
+      headers: securityHeaders(type, {
+        'content-disposition': `attachment; filename="threadline-export.${format}"`,
+      }),
     });
   }
 

@@ -21,7 +21,19 @@ run('operator surface in Chromium', () => {
   beforeAll(async () => {
     fx = await openFixture();
     browser = await launchChromium();
-    server = await serve({ threadline: fx.tl, authorize: () => ({ actor: ActorRef.user('op'), canExport: true, canSeeCoverage: true, canSeePolicy: true }), basePath: '/audit' }, '/audit');
+    server = await serve(
+      {
+        threadline: fx.tl,
+        authorize: () => ({
+          actor: ActorRef.user('op'),
+          canExport: true,
+          canSeeCoverage: true,
+          canSeePolicy: true,
+        }),
+        basePath: '/audit',
+      },
+      '/audit',
+    );
     mkdirSync(SHOTS, { recursive: true });
   });
   afterAll(async () => {
@@ -44,7 +56,9 @@ run('operator surface in Chromium', () => {
   async function noSeriousViolations(page: Page, label: string) {
     const result = await new AxeBuilder({ page }).analyze();
     const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    expect(serious.map((v) => `${label}: ${v.id} ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+    expect(
+      serious.map((v) => `${label}: ${v.id} ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+    ).toEqual([]);
   }
 
   const PAGES: [name: string, path: string][] = [
@@ -59,16 +73,18 @@ run('operator surface in Chromium', () => {
     ['exports', '/exports'],
   ];
 
-  it.each(['light', 'dark'] as const)('opens every page, with no serious accessibility violation (%s theme)', async (theme) => {
-    {
+  it.each(['light', 'dark'] as const)(
+    'opens every page, with no serious accessibility violation (%s theme)',
+    async (theme) => {
       for (const [name, path] of PAGES) {
         const page = await open(path, theme);
         await noSeriousViolations(page, `${name} (${theme})`);
         await page.screenshot({ path: join(SHOTS, `${name}-${theme}.png`), fullPage: false });
         await page.context().close();
       }
-    }
-  }, 240_000);
+    },
+    240_000,
+  );
 
   it('filters the timeline by table, actor and correlation id, pages through it, and drills down', async () => {
     const page = await open('/timeline');
@@ -90,8 +106,8 @@ run('operator surface in Chromium', () => {
     await page.goto(`${server.url}/timeline?correlationId=req-update`);
     await page.click('table.changes tbody tr td:nth-child(7) a');
     await page.waitForURL(/\/audit\/transaction\?id=/);
-    expect(await page.locator('h1').innerText()).toMatch(/^Transaction #\d+$/);
-    expect(await page.locator('table.diff tr.redacted th').innerText()).toContain('secret');
+    expect(await page.locator('h1').textContent()).toMatch(/^Transaction #\d+$/);
+    expect(await page.locator('table.diff tr.redacted th').textContent()).toContain('secret');
     await page.click('section.change h3 a');
     await page.waitForURL(/\/audit\/row\?table=public.posts&pk=1/);
     expect(await page.locator('table.changes tbody tr').count()).toBe(2);
@@ -101,7 +117,7 @@ run('operator surface in Chromium', () => {
   it('is usable by keyboard: skip link, then filters submit with Enter', async () => {
     const page = await open('/timeline');
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    expect(await page.evaluate(() => document.activeElement?.textContent ?? null)).toBe('Skip to content');
     await page.keyboard.press('Enter');
     await page.focus('#f-correlation' + 'Id');
     await page.keyboard.type('req-delete');

@@ -7,7 +7,10 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export function chromiumAvailable(): boolean {
   if (existsSync(CHROMIUM_PATH)) return true;
-  if (REQUIRE_SERVICES) throw new Error(`CI=true but Chromium is not installed at ${CHROMIUM_PATH} (apt-get install -y chromium; .ci/run does this)`);
+  if (REQUIRE_SERVICES)
+    throw new Error(
+      `CI=true but Chromium is not installed at ${CHROMIUM_PATH} (apt-get install -y chromium; .ci/run does this)`,
+    );
   return false;
 }
 
@@ -15,6 +18,14 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }

@@ -40,12 +40,31 @@ export async function openFixture(): Promise<Fixture> {
     transactions.push(auditTransactionId!);
   };
   for (let i = 1; i <= 60; i++) {
-    await write(ActorRef.user(String(i % 3)), `req-${i}`, 'insert into posts values ($1, $2, $3, $4)', [i, `post ${i}`, 'draft', `s${i}`]);
+    await write(ActorRef.user(String(i % 3)), `req-${i}`, 'insert into posts values ($1, $2, $3, $4)', [
+      i,
+      `post ${i}`,
+      'draft',
+      `s${i}`,
+    ]);
   }
-  await write(ActorRef.user('alice'), 'req-update', 'update posts set status = $1, secret = $2 where id = 1', ['published', 'new-secret']);
-  await write(ActorRef.admin('root'), 'req-lines', 'insert into "Order Lines" values (7, 1, 3), (7, 2, 5)', []);
+  await write(
+    ActorRef.user('alice'),
+    'req-update',
+    'update posts set status = $1, secret = $2 where id = 1',
+    ['published', 'new-secret'],
+  );
+  await write(
+    ActorRef.admin('root'),
+    'req-lines',
+    'insert into "Order Lines" values (7, 1, 3), (7, 2, 5)',
+    [],
+  );
   for (const [i, text] of HOSTILE.entries()) {
-    await write(ActorRef.user(`h${i}`), `hostile-${i}`, 'insert into posts values ($1, $2, $3, null)', [1000 + i, text, text.slice(0, 200)]);
+    await write(ActorRef.user(`h${i}`), `hostile-${i}`, 'insert into posts values ($1, $2, $3, null)', [
+      1000 + i,
+      text,
+      text.slice(0, 200),
+    ]);
   }
   await write(ActorRef.user('alice'), 'req-delete', 'delete from posts where id = 2', []);
   return {
@@ -57,7 +76,10 @@ export async function openFixture(): Promise<Fixture> {
 }
 
 /** Serve a surface over real HTTP on 127.0.0.1 (for the browser). */
-export async function serve<R>(options: OperatorSurfaceOptions<R>, prefix = ''): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+export async function serve<R>(
+  options: OperatorSurfaceOptions<R>,
+  prefix = '',
+): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const surface = createOperatorSurface(options);
   const handler = nodeHandler(surface as never);
   const server = createServer((req, res) => handler(req, res));

@@ -1,10 +1,10 @@
+import { subscribe } from 'node:diagnostics_channel';
 import { ActorRef, isThreadlineError } from '@threadline/core';
 import { postgresEnabled } from '@threadline/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR_CHANNELS } from '../src/channels.js';
 import { createOperatorSurface } from '../src/surface.js';
 import { type Fixture, openFixture } from './fixture.js';
-import { subscribe } from 'node:diagnostics_channel';
 
 const run = postgresEnabled() ? describe : describe.skip;
 
@@ -47,7 +47,9 @@ run('operator surface security', () => {
     const before = process.env.NODE_ENV;
     process.env.NODE_ENV = 'production';
     try {
-      expect(() => createOperatorSurface({ threadline: fx.tl, allowUnauthenticated: true })).toThrow(/refused when NODE_ENV=production/);
+      expect(() => createOperatorSurface({ threadline: fx.tl, allowUnauthenticated: true })).toThrow(
+        /refused when NODE_ENV=production/,
+      );
     } finally {
       process.env.NODE_ENV = before;
     }
@@ -82,7 +84,10 @@ run('operator surface security', () => {
   });
 
   it('sets the security headers on pages, assets and API responses', async () => {
-    const surface = createOperatorSurface({ threadline: fx.tl, authorize: () => ({ actor: ActorRef.user('op') }) });
+    const surface = createOperatorSurface({
+      threadline: fx.tl,
+      authorize: () => ({ actor: ActorRef.user('op') }),
+    });
     for (const path of ['/timeline', '/assets/app.js', '/api/timeline']) {
       const res = await surface.fetch(new Request(`http://x${path}`));
       expect(res.status, path).toBe(200);
@@ -95,29 +100,55 @@ run('operator surface security', () => {
   });
 
   it('refuses a POST without the CSRF token, and a token issued to another actor', async () => {
-    const surface = createOperatorSurface({ threadline: fx.tl, authorize: () => ({ actor: ActorRef.user('op') }) });
+    const surface = createOperatorSurface({
+      threadline: fx.tl,
+      authorize: () => ({ actor: ActorRef.user('op') }),
+    });
     const noToken = await surface.fetch(
-      new Request('http://x/theme', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'theme=dark' }),
+      new Request('http://x/theme', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'theme=dark',
+      }),
     );
     expect(noToken.status).toBe(403);
     expect(noToken.headers.get('set-cookie')).toBeNull();
-    const other = createOperatorSurface({ threadline: fx.tl, authorize: () => ({ actor: ActorRef.user('other') }), csrfSecret: 's'.repeat(20) });
+    const other = createOperatorSurface({
+      threadline: fx.tl,
+      authorize: () => ({ actor: ActorRef.user('other') }),
+      csrfSecret: 's'.repeat(20),
+    });
     const page = await other.fetch(new Request('http://x/'));
     const token = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-    const mine = createOperatorSurface({ threadline: fx.tl, authorize: () => ({ actor: ActorRef.user('op') }), csrfSecret: 's'.repeat(20) });
+    const mine = createOperatorSurface({
+      threadline: fx.tl,
+      authorize: () => ({ actor: ActorRef.user('op') }),
+      csrfSecret: 's'.repeat(20),
+    });
     const stolen = await mine.fetch(
-      new Request('http://x/theme', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `theme=dark&csrf=${token}` }),
+      new Request('http://x/theme', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `theme=dark&csrf=${token}`,
+      }),
     );
     expect(stolen.status).toBe(403);
     const ok = await other.fetch(
-      new Request('http://x/theme', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `theme=dark&csrf=${token}` }),
+      new Request('http://x/theme', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `theme=dark&csrf=${token}`,
+      }),
     );
     expect(ok.status).toBe(303);
     expect(ok.headers.get('set-cookie')).toContain('tl_theme=dark');
   });
 
   it('a grant without canPrune cannot prune by posting the form by hand', async () => {
-    const surface = createOperatorSurface({ threadline: fx.tl, authorize: () => ({ actor: ActorRef.user('op') }) });
+    const surface = createOperatorSurface({
+      threadline: fx.tl,
+      authorize: () => ({ actor: ActorRef.user('op') }),
+    });
     const page = await surface.fetch(new Request('http://x/'));
     const token = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
     const res = await surface.fetch(
@@ -132,7 +163,11 @@ run('operator surface security', () => {
 
   it('serves under a base path with and without a trailing slash, and nothing outside it', async () => {
     for (const basePath of ['/audit', '/audit/', 'audit']) {
-      const surface = createOperatorSurface({ threadline: fx.tl, authorize: () => ({ actor: ActorRef.user('op') }), basePath });
+      const surface = createOperatorSurface({
+        threadline: fx.tl,
+        authorize: () => ({ actor: ActorRef.user('op') }),
+        basePath,
+      });
       expect((await surface.fetch(new Request('http://x/audit'))).status).toBe(200);
       expect((await surface.fetch(new Request('http://x/audit/'))).status).toBe(200);
       const tl = await surface.fetch(new Request('http://x/audit/timeline'));
@@ -153,7 +188,10 @@ run('operator surface security', () => {
   });
 
   it('renders hostile audit data inert and bad filters as a 400 with the reason', async () => {
-    const surface = createOperatorSurface({ threadline: fx.tl, authorize: () => ({ actor: ActorRef.user('op') }) });
+    const surface = createOperatorSurface({
+      threadline: fx.tl,
+      authorize: () => ({ actor: ActorRef.user('op') }),
+    });
     const page = async (i: number) => {
       const res = await surface.fetch(new Request(`http://x/transaction?id=${fx.transactions[62 + i]}`));
       expect(res.status).toBe(200);

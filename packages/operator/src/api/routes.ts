@@ -1,7 +1,7 @@
 import { ThreadlineError } from '@threadline/core';
 import type { PageContext } from '../page-context.js';
-import { parseKey } from '../pages/row.js';
 import { filtersFromQuery, toTimelineFilters } from '../pages/filters.js';
+import { parseKey } from '../pages/row.js';
 
 type ApiRoute = (ctx: PageContext) => Promise<unknown>;
 
@@ -18,7 +18,8 @@ function pageOptions(ctx: PageContext) {
 
 /** The JSON API: the same objects as the CLI's --json, behind the same authorization. */
 export const API_ROUTES: Record<string, ApiRoute> = {
-  '/api/timeline': (ctx) => ctx.tl.timeline(toTimelineFilters(filtersFromQuery(ctx.query)) as never, pageOptions(ctx)),
+  '/api/timeline': (ctx) =>
+    ctx.tl.timeline(toTimelineFilters(filtersFromQuery(ctx.query)) as never, pageOptions(ctx)),
   '/api/transaction': async (ctx) => {
     const id = required(ctx, 'id');
     const bundle = await ctx.tl.auditTransaction(id);
@@ -31,21 +32,32 @@ export const API_ROUTES: Record<string, ApiRoute> = {
       to: ctx.query.get('to') || undefined,
       ...pageOptions(ctx),
     }),
-  '/api/history': (ctx) => ctx.tl.history(required(ctx, 'table'), parseKey(required(ctx, 'pk')), pageOptions(ctx)),
-  '/api/as-of': (ctx) => ctx.tl.asOf(required(ctx, 'table'), parseKey(required(ctx, 'pk')), required(ctx, 'at')),
+  '/api/history': (ctx) =>
+    ctx.tl.history(required(ctx, 'table'), parseKey(required(ctx, 'pk')), pageOptions(ctx)),
+  '/api/as-of': (ctx) =>
+    ctx.tl.asOf(required(ctx, 'table'), parseKey(required(ctx, 'pk')), required(ctx, 'at')),
   '/api/coverage': async (ctx) => {
-    if (!ctx.ops.health) throw new ThreadlineError('NOT_FOUND', 'coverage is not available in this version of @threadline/core');
-    if (!ctx.grant.canSeeCoverage) throw new ThreadlineError('FORBIDDEN', 'your grant does not include canSeeCoverage');
+    if (!ctx.ops.health)
+      throw new ThreadlineError('NOT_FOUND', 'coverage is not available in this version of @threadline/core');
+    if (!ctx.grant.canSeeCoverage)
+      throw new ThreadlineError('FORBIDDEN', 'your grant does not include canSeeCoverage');
     return ctx.ops.health.coverage();
   },
   '/api/coverage/summary': async (ctx) => {
-    if (!ctx.ops.health) throw new ThreadlineError('NOT_FOUND', 'coverage is not available in this version of @threadline/core');
-    if (!ctx.grant.canSeeCoverage) throw new ThreadlineError('FORBIDDEN', 'your grant does not include canSeeCoverage');
+    if (!ctx.ops.health)
+      throw new ThreadlineError('NOT_FOUND', 'coverage is not available in this version of @threadline/core');
+    if (!ctx.grant.canSeeCoverage)
+      throw new ThreadlineError('FORBIDDEN', 'your grant does not include canSeeCoverage');
     return coverageSummary(await ctx.ops.health.coverage());
   },
   '/api/policy': async (ctx) => {
-    if (!ctx.ops.policy) throw new ThreadlineError('NOT_FOUND', 'the policy view is not available in this version of @threadline/core');
-    if (!ctx.grant.canSeePolicy) throw new ThreadlineError('FORBIDDEN', 'your grant does not include canSeePolicy');
+    if (!ctx.ops.policy)
+      throw new ThreadlineError(
+        'NOT_FOUND',
+        'the policy view is not available in this version of @threadline/core',
+      );
+    if (!ctx.grant.canSeePolicy)
+      throw new ThreadlineError('FORBIDDEN', 'your grant does not include canSeePolicy');
     return ctx.ops.policy.show();
   },
 };

@@ -65,7 +65,8 @@ function actorLabel(ctx: PageContext): string {
 function pill(ctx: PageContext): Html {
   if (!ctx.coverage) return html``;
   const { uncovered } = ctx.coverage;
-  const text = uncovered === null ? 'Coverage unknown' : uncovered === 0 ? 'All covered' : `${uncovered} uncovered`;
+  const text =
+    uncovered === null ? 'Coverage unknown' : uncovered === 0 ? 'All covered' : `${uncovered} uncovered`;
   const state = uncovered === null ? 'unknown' : uncovered === 0 ? 'ok' : 'bad';
   return html`<a class="pill pill-${state}" id="coverage-pill" href="${ctx.link('/coverage')}" data-src="${ctx.link('/api/coverage/summary')}" data-poll="${String(ctx.pollSeconds)}" aria-live="polite">${text}</a>`;
 }

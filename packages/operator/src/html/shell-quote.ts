@@ -8,7 +8,8 @@ export function cliCommand(parts: (string | [flag: string, value: string | null 
   const words: string[] = [];
   for (const part of parts) {
     if (typeof part === 'string') words.push(part);
-    else if (part[1] !== null && part[1] !== undefined && part[1] !== '') words.push(part[0], shellQuote(part[1]));
+    else if (part[1] !== null && part[1] !== undefined && part[1] !== '')
+      words.push(part[0], shellQuote(part[1]));
   }
   return words.join(' ');
 }

@@ -2,7 +2,11 @@ import { isThreadlineError } from '@threadline/core';
 import { type Html, html } from '../html/escape.js';
 import { securityHeaders } from './headers.js';
 
-export function htmlResponse(body: Html | string, status = 200, extra: Record<string, string> = {}): Response {
+export function htmlResponse(
+  body: Html | string,
+  status = 200,
+  extra: Record<string, string> = {},
+): Response {
   return new Response(String(body), { status, headers: securityHeaders('text/html; charset=utf-8', extra) });
 }
 
@@ -29,7 +33,8 @@ export function statusOf(error: unknown): number {
 
 /** What a person or a script may see of an error: the message of a usage error, nothing else. */
 export function publicMessage(error: unknown, status: number): string {
-  if (status >= 500 || !isThreadlineError(error)) return 'Something went wrong on the server. The details are in its logs.';
+  if (status >= 500 || !isThreadlineError(error))
+    return 'Something went wrong on the server. The details are in its logs.';
   return error.message;
 }
 

@@ -1,5 +1,5 @@
-import type { PageContext } from '../page-context.js';
 import { type Html, html, raw } from '../html/escape.js';
+import type { PageContext } from '../page-context.js';
 
 const BUCKETS = 24;
 const WIDTH = 480;

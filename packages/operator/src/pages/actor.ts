@@ -1,8 +1,8 @@
 import { ThreadlineError } from '@threadline/core';
-import type { PageContext, PageResult } from '../page-context.js';
 import { changesTable } from '../html/changes.js';
 import { html } from '../html/escape.js';
 import { cliCommand } from '../html/shell-quote.js';
+import type { PageContext, PageResult } from '../page-context.js';
 
 export async function actorPage(ctx: PageContext): Promise<PageResult> {
   const actor = ctx.query.get('actor')?.trim() ?? '';

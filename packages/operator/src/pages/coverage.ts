@@ -1,12 +1,13 @@
-import type { PageContext, PageResult } from '../page-context.js';
 import { value } from '../html/changes.js';
 import { html } from '../html/escape.js';
+import type { PageContext, PageResult } from '../page-context.js';
 import { notAvailable, notGranted } from './unavailable.js';
 
 export async function coveragePage(ctx: PageContext): Promise<PageResult> {
   const cli = 'threadline health coverage';
   if (!ctx.ops.health) return { title: 'Coverage', cli, body: notAvailable('Coverage health', cli) };
-  if (!ctx.grant.canSeeCoverage) return { title: 'Coverage', cli, body: notGranted('coverage', 'canSeeCoverage') };
+  if (!ctx.grant.canSeeCoverage)
+    return { title: 'Coverage', cli, body: notGranted('coverage', 'canSeeCoverage') };
   const report = await ctx.ops.health.coverage();
   return {
     title: 'Coverage',
@@ -26,7 +27,8 @@ ${
     ? html`<p class="empty">No findings.</p>`
     : html`<table class="findings"><thead><tr><th scope="col">Severity</th><th scope="col">Code</th><th scope="col">Table</th><th scope="col">What</th><th scope="col">Fix</th></tr></thead><tbody>
 ${report.findings.map(
-  (f) => html`<tr><td><span class="sev sev-${f.severity}">${f.severity}</span></td><td><code>${f.code}</code></td><td>${value(`${f.schema}.${f.table}`, 130)}</td><td>${value(f.message, 400)}</td><td><code>${value(f.fix, 400)}</code></td></tr>`,
+  (f) =>
+    html`<tr><td><span class="sev sev-${f.severity}">${f.severity}</span></td><td><code>${f.code}</code></td><td>${value(`${f.schema}.${f.table}`, 130)}</td><td>${value(f.message, 400)}</td><td><code>${value(f.fix, 400)}</code></td></tr>`,
 )}
 </tbody></table>`
 }`,

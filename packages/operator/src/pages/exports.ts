@@ -1,5 +1,5 @@
-import type { PageContext, PageResult } from '../page-context.js';
 import { html } from '../html/escape.js';
+import type { PageContext, PageResult } from '../page-context.js';
 import { filterForm, filtersFromQuery } from './filters.js';
 import { notAvailable, notGranted } from './unavailable.js';
 
@@ -16,7 +16,8 @@ export async function exportsPage(ctx: PageContext): Promise<PageResult> {
 ${filterForm(ctx, '/exports', f)}
 <ul class="downloads">
 ${(['csv', 'json', 'ndjson'] as const).map(
-  (format) => html`<li><a href="${ctx.link('/exports/download', { ...params, format })}" download>Download ${format.toUpperCase()}</a></li>`,
+  (format) =>
+    html`<li><a href="${ctx.link('/exports/download', { ...params, format })}" download>Download ${format.toUpperCase()}</a></li>`,
 )}
 </ul>`,
   };

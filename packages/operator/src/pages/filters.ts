@@ -1,5 +1,5 @@
-import type { PageContext } from '../page-context.js';
 import { type Html, html } from '../html/escape.js';
+import type { PageContext } from '../page-context.js';
 
 /** The timeline filters a URL may carry (SPEC section 5), in the order the form shows them. */
 export const FILTER_FIELDS = [
@@ -35,7 +35,8 @@ export function toTimelineFilters(f: Partial<Record<FilterField, string>>): Reco
     } else out.table = f.table;
   }
   if (f.actor) out.actor = f.actor === 'none' ? null : f.actor;
-  for (const key of ['from', 'to', 'correlationId', 'requestId', 'jobId'] as const) if (f[key]) out[key] = f[key];
+  for (const key of ['from', 'to', 'correlationId', 'requestId', 'jobId'] as const)
+    if (f[key]) out[key] = f[key];
   return out;
 }
 

@@ -1,6 +1,6 @@
-import type { PageContext, PageResult } from '../page-context.js';
 import { changesTable } from '../html/changes.js';
 import { html } from '../html/escape.js';
+import type { PageContext, PageResult } from '../page-context.js';
 
 export async function homePage(ctx: PageContext): Promise<PageResult> {
   const recent = await ctx.tl.timeline({}, { pageSize: 10 });

@@ -1,6 +1,6 @@
-import type { PageContext, PageResult } from '../page-context.js';
 import { value } from '../html/changes.js';
 import { html } from '../html/escape.js';
+import type { PageContext, PageResult } from '../page-context.js';
 import { notAvailable } from './unavailable.js';
 
 export const PRUNE_CONFIRMATION = 'purge audit data';

@@ -1,8 +1,8 @@
 import type { AsOfResult, RowKey } from '@threadline/core';
-import type { PageContext, PageResult } from '../page-context.js';
 import { changesTable, value } from '../html/changes.js';
 import { type Html, html } from '../html/escape.js';
 import { cliCommand } from '../html/shell-quote.js';
+import type { PageContext, PageResult } from '../page-context.js';
 
 /** `pk` as typed: JSON object for a composite key, else the text (converted with the key column's type). */
 export function parseKey(text: string): RowKey {
@@ -29,7 +29,8 @@ export async function rowPage(ctx: PageContext): Promise<PageResult> {
 <div class="field"><label for="r-at">As of (ISO 8601, optional)</label><input id="r-at" name="at" value="${at}" placeholder="2026-12-01T10:00:00Z"></div>
 <div class="actions"><button type="submit">Show history</button></div>
 </form>`;
-  if (!table || !pk) return { title: 'Row history', body: form, cli: 'threadline history <table> <pk> [--as-of ISO]' };
+  if (!table || !pk)
+    return { title: 'Row history', body: form, cli: 'threadline history <table> <pk> [--as-of ISO]' };
   const key = parseKey(pk);
   const asOf = at ? await ctx.tl.asOf(table, key, at) : null;
   const page = await ctx.tl.history(table, key, { cursor, pageSize: 50 });

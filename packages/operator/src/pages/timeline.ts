@@ -1,7 +1,7 @@
-import type { PageContext, PageResult } from '../page-context.js';
 import { changesTable } from '../html/changes.js';
 import { html } from '../html/escape.js';
 import { cliCommand } from '../html/shell-quote.js';
+import type { PageContext, PageResult } from '../page-context.js';
 import { activityChart } from './activity.js';
 import { filterForm, filtersFromQuery, toTimelineFilters } from './filters.js';
 
