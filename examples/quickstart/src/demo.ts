@@ -1,5 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
+import { createServer } from 'node:http';
 import { createThreadline } from '@threadline/core';
+import { createOperatorSurface, nodeHandler } from '@threadline/operator';
 import pg from 'pg';
 import { report } from './report.js';
 import { runScenario } from './scenario.js';
@@ -38,16 +40,37 @@ async function main(): Promise<void> {
     log('Threadline demo on embedded PGlite (set DATABASE_URL to use a PostgreSQL server); starting it…');
     db = await PGlite.create();
   }
+  const serveIt = process.argv.includes('--serve');
   try {
     const text = await runDemo(db, log);
     process.stdout.write(`\n${text}\n\n`);
     log(
       'Masked: users.email. Never stored: users.password_hash. Ignored for change detection: users.last_seen_at.',
     );
+    if (serveIt) await serveSurface(db, log);
   } finally {
     if (db instanceof PGlite) await db.close();
     else await db.end();
   }
+}
+
+/**
+ * `npm run demo -- --serve`: the operator surface on the demo database, until Ctrl-C. It runs
+ * without authorization (allowUnauthenticated) only because it listens on 127.0.0.1.
+ */
+async function serveSurface(db: pg.Pool | PGlite, log: (line: string) => void): Promise<void> {
+  const tl = createThreadline({ db, schema: STORAGE, tables: TABLES });
+  const surface = createOperatorSurface({ threadline: tl, allowUnauthenticated: true, basePath: '/audit' });
+  const server = createServer(nodeHandler(surface));
+  const port = Number(process.env.PORT ?? 4318);
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  log(`\nOperator surface: http://127.0.0.1:${port}/audit/`);
+  log('Served without sign-in (allowUnauthenticated) because it listens on 127.0.0.1 only. Ctrl-C stops it.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '')) {
