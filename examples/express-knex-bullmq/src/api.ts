@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { auditJobData } from '@threadline/bullmq';
 import { ActorRef } from '@threadline/core';
-import { auditContext } from '@threadline/express';
+import { auditContext, operatorSurface } from '@threadline/express';
 import { Queue } from 'bullmq';
 import express from 'express';
-import { knex, migrate } from './db.js';
+import { knex, migrate, threadline } from './db.js';
 import { connection, type FulfilmentJob, prefix, QUEUE } from './queue.js';
 
 const PRICES: Record<string, number> = { mug: 1200, tshirt: 2500 };
@@ -12,6 +12,22 @@ const fulfilment = new Queue<FulfilmentJob>(QUEUE, { connection, prefix });
 
 const app = express();
 app.use(express.json());
+// The operator surface for support and audit. Stand-in authorization: a real service checks its
+// session (req.user) here; this example lets the user named by OPERATOR_USER_ID in.
+const operators = new Set((process.env.OPERATOR_USER_ID ?? 'ops').split(','));
+app.use(
+  '/audit',
+  operatorSurface({
+    threadline,
+    basePath: '/audit',
+    authorize: (req) => {
+      const user = req.get('x-user-id');
+      return user && operators.has(user)
+        ? { actor: ActorRef.admin(user), canExport: true, canSeeCoverage: true, canSeePolicy: true }
+        : false;
+    },
+  }),
+);
 // Stand-in for real authentication: the caller's user id arrives in the x-user-id header.
 app.use((req, res, next) => {
   if (req.get('x-user-id')) next();

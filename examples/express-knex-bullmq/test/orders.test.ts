@@ -154,5 +154,17 @@ describe.runIf(postgresEnabled() && redisEnabled())(
       const after = await tl.timeline({ tableSchema: 'orders' }, { pageSize: 1000 });
       expect(after.entries).toHaveLength(before.entries.length);
     });
+
+    it('serves the operator surface at /audit to operators only, with the orders on its timeline', async () => {
+      const denied = await fetch(`${api.url}/audit/timeline`, { headers: { 'x-user-id': 'alice' } });
+      expect(denied.status).toBe(403);
+      const page = await fetch(`${api.url}/audit/timeline?correlationId=checkout-alice`, {
+        headers: { 'x-user-id': 'ops' },
+      });
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('Signed in as <code>admin:ops</code>');
+      expect(html).toContain(`href="/audit/row?table=orders.orders&amp;pk=${aliceOrder}"`);
+    });
   },
 );

@@ -1,5 +1,5 @@
-import { PGlite } from '@electric-sql/pglite';
 import { createServer } from 'node:http';
+import { PGlite } from '@electric-sql/pglite';
 import { createThreadline } from '@threadline/core';
 import { createOperatorSurface, nodeHandler } from '@threadline/operator';
 import pg from 'pg';
