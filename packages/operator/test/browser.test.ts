@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import AxeBuilder from '@axe-core/playwright';
@@ -9,7 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from './browser.js';
 import { type Fixture, openFixture, serve } from './fixture.js';
 
-const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '../../../docs/operator');
+// Screenshots go to docs/operator with TL_UPDATE_SCREENSHOTS=1 (then commit them), else to a temp dir.
+const SHOTS = process.env.TL_UPDATE_SCREENSHOTS
+  ? join(dirname(fileURLToPath(import.meta.url)), '../../../docs/operator')
+  : mkdtempSync(join(tmpdir(), 'tl-operator-shots-'));
 const run = postgresEnabled() && chromiumAvailable() ? describe : describe.skip;
 
 run('operator surface in Chromium', () => {
