@@ -1,0 +1,189 @@
+/**
+ * Operator surface benchmark: latency (p50/p95) and server CPU per render of the timeline page
+ * and the transaction page on audit tables holding 10k and 1M changes, side by side in one run
+ * (interleaved), and the compressed page weight of the timeline page next to its JSON API
+ * response. The surface is called in-process through its Web handler (`surface.fetch`), so the
+ * latency is rendering plus the queries; no HTTP stack or browser is in the figures.
+ */
+
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { ActorRef } from '@threadline/core';
+import { createOperatorSurface, type OperatorSurface } from '@threadline/operator';
+import { log } from './db.js';
+import { parseOrExit, runOrExit, runWithBenchDb } from './entry.js';
+import { num, table } from './print.js';
+import { type Dataset, loadDataset } from './queries/dataset.js';
+
+const USAGE = `Usage: npm run bench:operator -- [flags]
+
+  --small N   changes in the small dataset (default 10000)
+  --large N   changes in the large dataset (default 1000000)
+  --reps N    timed renders of every page on each dataset (default 200)
+  --url URL   maintenance database URL (default $TL_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)`;
+
+interface Options {
+  small: number;
+  large: number;
+  reps: number;
+  url: string;
+}
+
+function parseOptions(argv: string[]): Options | 'help' {
+  const { values } = parseArgs({
+    args: argv.filter((a) => a !== '--'),
+    options: {
+      small: { type: 'string' },
+      large: { type: 'string' },
+      reps: { type: 'string' },
+      url: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const int = (name: string, raw: string | undefined, fallback: number, min: number) => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`);
+    return n;
+  };
+  return {
+    small: int('small', values.small, 10_000, 1000),
+    large: int('large', values.large, 1_000_000, 1000),
+    reps: int('reps', values.reps, 200, 10),
+    url: values.url ?? process.env.TL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  };
+}
+
+interface Target {
+  dataset: Dataset;
+  surface: OperatorSurface;
+  transactionId: string;
+}
+
+interface Sample {
+  ms: number[];
+  cpuUs: number[];
+}
+
+const PAGES = ['timeline', 'transaction'] as const;
+
+function pathOf(page: (typeof PAGES)[number], t: Target): string {
+  return page === 'timeline' ? '/audit/timeline' : `/audit/transaction?id=${t.transactionId}`;
+}
+
+async function render(
+  surface: OperatorSurface,
+  path: string,
+): Promise<{ ms: number; cpuUs: number; body: string }> {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const res = await surface.fetch(new Request(`http://bench${path}`));
+  const body = await res.text();
+  const ms = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${body.slice(0, 300)}`);
+  return { ms, cpuUs: used.user + used.system, body };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function main(options: Options): Promise<void> {
+  await runWithBenchDb(options.url, async (db) => {
+    await db.create();
+    const targets: Target[] = [];
+    for (const [label, size] of [
+      ['small', options.small],
+      ['large', options.large],
+    ] as const) {
+      const client = await db.connect(`operator-${label}`);
+      log(`loading ${size} changes (${label}) through capture`);
+      const dataset = await loadDataset(client, label, size, 42, log);
+      const { rows } = await client.query(
+        `SELECT c.transaction_id::text AS id, (SELECT count(*) FROM ${dataset.storage}.audit_changes x WHERE x.transaction_id = c.transaction_id)::int AS n
+           FROM ${dataset.storage}.audit_changes c ORDER BY c.captured_at DESC, c.id DESC OFFSET $1 LIMIT 1`,
+        [Math.floor(dataset.changes / 2)],
+      );
+      log(`${label}: the transaction page shows audit transaction #${rows[0].id} (${rows[0].n} changes)`);
+      const surface = createOperatorSurface({
+        threadline: dataset.tl,
+        basePath: '/audit',
+        authorize: () => ({ actor: ActorRef.user('bench') }),
+      });
+      targets.push({ dataset, surface, transactionId: rows[0].id as string });
+    }
+    const samples = new Map<string, Sample>();
+    for (const t of targets)
+      for (const page of PAGES) samples.set(`${t.dataset.label}:${page}`, { ms: [], cpuUs: [] });
+    log(`warming up, then ${options.reps} interleaved renders of each page on each dataset`);
+    for (let rep = -10; rep < options.reps; rep++) {
+      for (const page of PAGES) {
+        for (const t of rep % 2 === 0 ? targets : [...targets].reverse()) {
+          const r = await render(t.surface, pathOf(page, t));
+          if (rep < 0) continue;
+          const s = samples.get(`${t.dataset.label}:${page}`)!;
+          s.ms.push(r.ms);
+          s.cpuUs.push(r.cpuUs);
+        }
+      }
+    }
+    const rows: string[][] = [];
+    for (const page of PAGES) {
+      const small = samples.get(`small:${page}`)!;
+      const large = samples.get(`large:${page}`)!;
+      const p50s = percentile(small.ms, 50);
+      const p50l = percentile(large.ms, 50);
+      rows.push([
+        page,
+        `${num(p50s, 2)} / ${num(percentile(small.ms, 95), 2)}`,
+        `${num(p50l, 2)} / ${num(percentile(large.ms, 95), 2)}`,
+        num(p50l / p50s, 2),
+        p50l / p50s <= 3 ? 'met (<= 3)' : 'NOT met (<= 3)',
+        `${num(percentile(small.cpuUs, 50))} / ${num(percentile(large.cpuUs, 50))}`,
+      ]);
+    }
+    process.stdout.write(
+      `\nOperator surface: ${targets[0]!.dataset.changes} vs ${targets[1]!.dataset.changes} changes, ${options.reps} renders each\n\n` +
+        table(
+          [
+            'page',
+            'small p50 / p95 ms',
+            'large p50 / p95 ms',
+            'large/small p50',
+            'target',
+            'server CPU µs p50 (small / large)',
+          ],
+          rows,
+        ) +
+        '\n',
+    );
+    const large = targets[1]!;
+    const html = (await render(large.surface, '/audit/timeline')).body;
+    const css = (await render(large.surface, '/audit/assets/app.css')).body;
+    const js = (await render(large.surface, '/audit/assets/app.js')).body;
+    const json = (await render(large.surface, '/audit/api/timeline?pageSize=50')).body;
+    const gz = (s: string) => gzipSync(Buffer.from(s)).length;
+    const page = gz(html) + gz(css) + gz(js);
+    process.stdout.write(
+      `\nPage weight of the timeline page (50 changes), gzip:\n\n` +
+        table(
+          ['what', 'raw bytes', 'gzip bytes'],
+          [
+            ['HTML', num(html.length), num(gz(html))],
+            ['CSS', num(css.length), num(gz(css))],
+            ['JS', num(js.length), num(gz(js))],
+            ['page total (HTML + CSS + JS)', num(html.length + css.length + js.length), num(page)],
+            ['JSON API (same 50 changes)', num(json.length), num(gz(json))],
+          ],
+        ) +
+        `\npage ÷ JSON (gzip): ${num(page / gz(json), 2)}\n`,
+    );
+  });
+}
+
+const options = parseOrExit(parseOptions, USAGE);
+void runOrExit(() => main(options));
