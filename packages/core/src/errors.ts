@@ -26,6 +26,10 @@ export const ThreadlineErrorCode = {
   CALLBACK_FAILED: 'CALLBACK_FAILED',
   /** The database rejected a Threadline statement for another reason. */
   DATABASE_ERROR: 'DATABASE_ERROR',
+  /** A purge was asked for but no retention policy is configured, or it is disabled. */
+  RETENTION_DISABLED: 'RETENTION_DISABLED',
+  /** Another purge run is going; one run at a time per database. */
+  RETENTION_RUNNING: 'RETENTION_RUNNING',
   /** An operator surface would be served without authorization. */
   UNSAFE_MOUNT: 'UNSAFE_MOUNT',
   /** The caller is not allowed to do this (operator grant, export download by another actor). */

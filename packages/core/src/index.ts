@@ -41,6 +41,18 @@ export {
   TIMELINE_FILTER_KEYS,
   type TimelineFilters,
 } from './query/validate.js';
+export { RETENTION_CHANNELS } from './retention/channels.js';
+export type {
+  PurgeOptions,
+  PurgeProgress,
+  PurgeResult,
+  ResolvedRetentionPolicy,
+  RetentionApi,
+  RetentionPolicy,
+  RetentionRun,
+  RetentionSchedule,
+  ScheduleOptions,
+} from './retention/index.js';
 export { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './sql-client.js';
 export { toSqlClient } from './sql-client.js';

@@ -23,6 +23,8 @@ import type {
   TimeWindow,
 } from './query/types.js';
 import type { TimelineFilters } from './query/validate.js';
+import { createRetention, type RetentionApi } from './retention/index.js';
+import { type RetentionPolicy, resolveRetentionPolicy } from './retention/policy.js';
 import { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 import { type SqlClient, type SqlResult, type SqlSession, toSqlClient } from './sql-client.js';
 import {
@@ -41,6 +43,8 @@ export interface ThreadlineOptions {
   schema?: string;
   /** Per-table capture options, keyed by `name` or `schema.name`. */
   tables?: Record<string, TableCaptureOptions>;
+  /** Retention policy for tl.retention.purge (exactly one window: keepDays or maxAgeSeconds). */
+  retention?: RetentionPolicy;
 }
 
 export interface InstallResult {
@@ -137,6 +141,8 @@ export class Threadline {
   private readonly active = new AsyncLocalStorage<ActiveSession>();
   private readonly q: string;
   private readonly queries: AuditQueries;
+  /** Purge audit data past the retention window; list and schedule runs. */
+  readonly retention: RetentionApi;
 
   constructor(options: ThreadlineOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -150,6 +156,12 @@ export class Threadline {
     assertIdentifier(this.schema, 'createThreadline: schema');
     this.q = quoteIdent(this.schema);
     this.tables = resolveTablesConfig(options.tables);
+    this.retention = createRetention(
+      this.client,
+      this.schema,
+      this.q,
+      options.retention === undefined ? undefined : resolveRetentionPolicy(options.retention),
+    );
     this.queries = new AuditQueries(
       async (sql, params) => (await this.query(sql, params)).rows as never,
       this.q,

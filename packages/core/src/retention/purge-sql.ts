@@ -1,0 +1,82 @@
+/**
+ * The statements of a purge; `q` is the quoted storage schema. Every batch is one short
+ * transaction that only touches rows older than the cutoff, which capture never writes: no lock a
+ * purge takes can make a capturing write wait.
+ */
+export const purgeSql = (q: string) => ({
+  /** Serialises purge batches (only purges take this key). Transaction-level: PgBouncer-safe. */
+  lock: `SELECT pg_advisory_xact_lock(hashtext('threadline.retention:' || $1))`,
+
+  /** The policy's cutoff, computed by the database clock. */
+  policyCutoff: `SELECT (now() - make_interval(secs => $1))::timestamptz AS cutoff, now() AS now`,
+
+  markAbandoned: `UPDATE ${q}.retention_runs SET status = 'abandoned', finished_at = now(),
+      error = 'no progress since ' || to_char(heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ': its process stopped'
+    WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1)
+    RETURNING id`,
+
+  running: `SELECT id, started_at, heartbeat_at FROM ${q}.retention_runs WHERE status = 'running' ORDER BY started_at LIMIT 1`,
+
+  startRun: `INSERT INTO ${q}.retention_runs (status, cutoff, dry_run, actor_ref)
+    VALUES ('running', $1, $2, $3::jsonb) RETURNING id::text AS id`,
+
+  heartbeat: `UPDATE ${q}.retention_runs SET heartbeat_at = now(), batches = batches + 1,
+      deleted_changes = deleted_changes + $2, deleted_transactions = deleted_transactions + $3, deleted_actions = deleted_actions + $4
+    WHERE id = $1 AND status = 'running' RETURNING id`,
+
+  finishRun: `UPDATE ${q}.retention_runs SET status = $2, finished_at = now(), heartbeat_at = now(), error = $3,
+      deleted_changes = $4, deleted_transactions = $5, deleted_actions = $6, batches = $7
+    WHERE id = $1`,
+
+  /** Exactly what a complete run deletes. */
+  count: `SELECT
+      (SELECT count(*) FROM ${q}.audit_changes c WHERE c.captured_at < $1)::bigint AS changes,
+      (SELECT count(*) FROM ${q}.audit_transactions t
+        WHERE t.occurred_at < $1 AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id AND c.captured_at >= $1)
+          AND $2)::bigint AS transactions,
+      (SELECT count(*) FROM ${q}.audit_actions a
+        WHERE $2 AND a.id IN (
+          SELECT x.id FROM ${q}.audit_actions x
+           WHERE EXISTS (SELECT 1 FROM ${q}.audit_transactions t
+                          WHERE (t.id = x.transaction_id OR t.action_id = x.id) AND t.occurred_at < $1
+                            AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id AND c.captured_at >= $1))
+             AND NOT EXISTS (SELECT 1 FROM ${q}.audit_transactions t
+                          WHERE (t.id = x.transaction_id OR t.action_id = x.id)
+                            AND (t.occurred_at >= $1 OR EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id AND c.captured_at >= $1))))
+      )::bigint AS actions`,
+
+  /** Phase 1: the oldest changes (primary-key order), and the transactions that this left empty. */
+  deleteChanges: `WITH doomed AS (
+      SELECT captured_at, id FROM ${q}.audit_changes WHERE captured_at < $1 ORDER BY captured_at, id LIMIT $2
+    ), gone AS (
+      DELETE FROM ${q}.audit_changes c USING doomed d WHERE c.captured_at = d.captured_at AND c.id = d.id
+      RETURNING c.transaction_id
+    )
+    SELECT count(*)::int AS n, coalesce(array_agg(DISTINCT transaction_id), '{}')::bigint[] AS txs FROM gone`,
+
+  /** Delete the given transactions when they have no change left, with the actions linked only to them. */
+  deleteEmpty: `WITH gone AS (
+      DELETE FROM ${q}.audit_transactions t
+       WHERE t.id = ANY($1::bigint[]) AND t.occurred_at < $2
+         AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id)
+      RETURNING t.id, t.action_id
+    ), acts AS (
+      DELETE FROM ${q}.audit_actions a
+       WHERE (a.transaction_id IN (SELECT id FROM gone) OR a.id IN (SELECT action_id FROM gone WHERE action_id IS NOT NULL))
+         AND NOT EXISTS (SELECT 1 FROM ${q}.audit_transactions t2
+                          WHERE (t2.action_id = a.id OR t2.id = a.transaction_id) AND t2.id NOT IN (SELECT id FROM gone))
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM gone)::int AS transactions, (SELECT count(*) FROM acts)::int AS actions`,
+
+  /** Phase 2: transactions that never had a change (or lost them earlier), in keyset order. */
+  emptySweep: `SELECT t.id, t.occurred_at::text AS at FROM ${q}.audit_transactions t
+    WHERE t.occurred_at < $1 AND (t.occurred_at, t.id) > ($2::timestamptz, $3::bigint)
+      AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id)
+    ORDER BY t.occurred_at, t.id LIMIT $4`,
+
+  runs: `SELECT id::text AS id, started_at, finished_at, status, cutoff, dry_run, deleted_changes::text AS deleted_changes,
+      deleted_transactions::text AS deleted_transactions, deleted_actions::text AS deleted_actions, dropped_partitions,
+      batches, error, actor_ref
+    FROM ${q}.retention_runs ORDER BY started_at DESC, id DESC LIMIT $1`,
+});

@@ -1,0 +1,309 @@
+import { ActorRef } from '../actor-ref.js';
+import { getAuditContext } from '../context.js';
+import { toThreadlineError } from '../db-errors.js';
+import { isThreadlineError, ThreadlineError } from '../errors.js';
+import { parseInstant } from '../query/validate.js';
+import type { SqlClient, SqlSession } from '../sql-client.js';
+import { publishRetention } from './channels.js';
+import type { ResolvedRetentionPolicy } from './policy.js';
+import { purgeSql } from './purge-sql.js';
+
+export interface PurgeOptions {
+  /** Count exactly what a run would delete; delete nothing. */
+  dryRun?: boolean;
+  batchSize?: number;
+  maxBatches?: number;
+  /** Only stricter (older) than the policy's cutoff. */
+  cutoff?: Date | string;
+  /** Who runs the purge (recorded on the run); default: the current audit context's actor. */
+  actor?: ActorRef;
+  /** Called after every batch (progress output). */
+  onBatch?: (progress: PurgeProgress) => void;
+}
+
+export interface PurgeProgress {
+  batches: number;
+  deletedChanges: number;
+  deletedTransactions: number;
+  /** Changes eligible when the run started. */
+  eligibleChanges: number;
+}
+
+export interface PurgeResult {
+  runId: string;
+  dryRun: boolean;
+  /** ISO 8601 (UTC): changes captured before it are removed. */
+  cutoff: string;
+  deletedChanges: number;
+  deletedTransactions: number;
+  deletedActions: number;
+  droppedPartitions: number;
+  batchesRun: number;
+  /** False when maxBatches stopped the run before everything eligible was gone. */
+  complete: boolean;
+}
+
+export interface PurgeContext {
+  client: SqlClient;
+  schema: string;
+  q: string;
+  policy: ResolvedRetentionPolicy | undefined;
+  /** A run without a heartbeat for this long is considered dead. */
+  abandonAfterSeconds: number;
+}
+
+const WHERE = 'retention.purge';
+
+function positive(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 10_000_000) {
+    throw new ThreadlineError('QUERY_INVALID', `${WHERE}: ${name} must be a whole number from 1 to 10000000`);
+  }
+  return value;
+}
+
+function iso(value: unknown): string {
+  return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
+}
+
+/** Validate options, check the policy, and find the cutoff. */
+async function prepare(ctx: PurgeContext, options: PurgeOptions) {
+  if (!ctx.policy) {
+    throw new ThreadlineError(
+      'RETENTION_DISABLED',
+      `${WHERE}: no retention policy; pass createThreadline({ retention: { enabled: true, keepDays: 365 } }) or set retention in threadline.config`,
+    );
+  }
+  if (!ctx.policy.enabled) {
+    throw new ThreadlineError(
+      'RETENTION_DISABLED',
+      `${WHERE}: retention is disabled (retention.enabled is false); enable it in the config to purge`,
+    );
+  }
+  const batchSize = positive(options.batchSize, 'batchSize', ctx.policy.batchSize);
+  const maxBatches = positive(options.maxBatches, 'maxBatches', ctx.policy.maxBatches);
+  const { rows } = await ctx.client.query<{ cutoff: Date }>(purgeSql(ctx.q).policyCutoff, [
+    ctx.policy.windowSeconds,
+  ]);
+  const policyCutoff = iso(rows[0]!.cutoff);
+  let cutoff = policyCutoff;
+  if (options.cutoff !== undefined) {
+    const asked = parseInstant(options.cutoff, `${WHERE}: cutoff`);
+    if (Date.parse(asked) > Date.parse(policyCutoff)) {
+      throw new ThreadlineError(
+        'QUERY_INVALID',
+        `${WHERE}: cutoff ${asked} is newer than the policy allows (${policyCutoff}); a cutoff may only be older than the policy's`,
+      );
+    }
+    cutoff = asked;
+  }
+  const actor = options.actor ? ActorRef.parse(options.actor) : (getAuditContext()?.actor ?? null);
+  return { batchSize, maxBatches, cutoff, actor };
+}
+
+/** Start a run: mark dead runs abandoned, refuse when another run is alive, insert ours. */
+async function startRun(
+  ctx: PurgeContext,
+  cutoff: string,
+  dryRun: boolean,
+  actor: ActorRef | null,
+): Promise<string> {
+  const sql = purgeSql(ctx.q);
+  return ctx.client.transaction(async (s) => {
+    await s.query(sql.lock, [ctx.schema]);
+    await s.query(sql.markAbandoned, [ctx.abandonAfterSeconds]);
+    const running = await s.query<{ id: string; started_at: Date }>(sql.running);
+    if (running.rows[0]) {
+      const r = running.rows[0];
+      throw new ThreadlineError(
+        'RETENTION_RUNNING',
+        `${WHERE}: purge run #${r.id} is running since ${iso(r.started_at)}; wait for it (a run that stops making progress is marked abandoned after ${ctx.abandonAfterSeconds} s)`,
+      );
+    }
+    const { rows } = await s.query<{ id: string }>(sql.startRun, [
+      cutoff,
+      dryRun,
+      actor ? ActorRef.toJSON(actor) : null,
+    ]);
+    return rows[0]!.id;
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Purge audit data older than the cutoff (see SPEC section 10). */
+export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Promise<PurgeResult> {
+  const dryRun = options.dryRun === true;
+  let prepared: Awaited<ReturnType<typeof prepare>>;
+  try {
+    prepared = await prepare(ctx, options);
+  } catch (error) {
+    throw isThreadlineError(error) ? error : toThreadlineError(error, WHERE);
+  }
+  const { batchSize, maxBatches, cutoff, actor } = prepared;
+  const sql = purgeSql(ctx.q);
+  const deleteEmpty = ctx.policy!.deleteEmptyTransactions;
+  const runId = await startRun(ctx, cutoff, dryRun, actor).catch((error) => {
+    throw isThreadlineError(error) ? error : toThreadlineError(error, WHERE);
+  });
+  const started = performance.now();
+  publishRetention('start', { runId, dryRun, batchSize, maxBatches });
+  const totals = { changes: 0, transactions: 0, actions: 0, batches: 0 };
+  try {
+    const { rows } = await ctx.client.query<{ changes: string; transactions: string; actions: string }>(
+      sql.count,
+      [cutoff, deleteEmpty],
+    );
+    const eligible = {
+      changes: Number(rows[0]!.changes),
+      transactions: Number(rows[0]!.transactions),
+      actions: Number(rows[0]!.actions),
+    };
+    let complete: boolean;
+    if (dryRun) {
+      totals.changes = eligible.changes;
+      totals.transactions = eligible.transactions;
+      totals.actions = eligible.actions;
+      totals.batches = Math.max(Math.ceil(eligible.changes / batchSize), eligible.changes > 0 ? 1 : 0);
+      complete = totals.batches <= maxBatches;
+    } else {
+      complete = await runBatches(
+        ctx,
+        runId,
+        { cutoff, batchSize, maxBatches, deleteEmpty, eligible: eligible.changes },
+        totals,
+        options.onBatch,
+      );
+    }
+    await ctx.client.query(sql.finishRun, [
+      runId,
+      'completed',
+      null,
+      totals.changes,
+      totals.transactions,
+      totals.actions,
+      totals.batches,
+    ]);
+    const result: PurgeResult = {
+      runId,
+      dryRun,
+      cutoff,
+      deletedChanges: totals.changes,
+      deletedTransactions: totals.transactions,
+      deletedActions: totals.actions,
+      droppedPartitions: 0,
+      batchesRun: totals.batches,
+      complete,
+    };
+    publishRetention('end', {
+      runId,
+      dryRun,
+      deletedChanges: totals.changes,
+      deletedTransactions: totals.transactions,
+      batches: totals.batches,
+      complete,
+      durationMs: performance.now() - started,
+    });
+    return result;
+  } catch (error) {
+    const failure = isThreadlineError(error) ? error : toThreadlineError(error, WHERE);
+    publishRetention('error', { runId, code: failure.code, batches: totals.batches });
+    await ctx.client
+      .query(sql.finishRun, [
+        runId,
+        'failed',
+        failure.message.slice(0, 2000),
+        totals.changes,
+        totals.transactions,
+        totals.actions,
+        totals.batches,
+      ])
+      .catch(() => undefined);
+    throw failure;
+  }
+}
+
+interface BatchPlan {
+  cutoff: string;
+  batchSize: number;
+  maxBatches: number;
+  deleteEmpty: boolean;
+  eligible: number;
+}
+
+async function runBatches(
+  ctx: PurgeContext,
+  runId: string,
+  plan: BatchPlan,
+  totals: { changes: number; transactions: number; actions: number; batches: number },
+  onBatch: PurgeOptions['onBatch'],
+): Promise<boolean> {
+  const sql = purgeSql(ctx.q);
+  const sleepMs = ctx.policy!.sleepMs;
+  let phase: 'changes' | 'empty' | 'done' = 'changes';
+  let sweep = { at: '-infinity', id: '0' };
+  while (phase !== 'done') {
+    if (totals.batches >= plan.maxBatches) return false;
+    const got = await ctx.client.transaction(async (s: SqlSession) => {
+      await s.query(sql.lock, [ctx.schema]);
+      let changes = 0;
+      let txs: string[] = [];
+      if (phase === 'changes') {
+        const { rows } = await s.query<{ n: number; txs: string[] }>(sql.deleteChanges, [
+          plan.cutoff,
+          plan.batchSize,
+        ]);
+        changes = rows[0]!.n;
+        txs = rows[0]!.txs.map(String);
+      } else {
+        const { rows } = await s.query<{ id: string; at: string }>(sql.emptySweep, [
+          plan.cutoff,
+          sweep.at,
+          sweep.id,
+          plan.batchSize,
+        ]);
+        txs = rows.map((r) => String(r.id));
+        const last = rows.at(-1);
+        if (last) sweep = { at: last.at, id: String(last.id) };
+      }
+      let transactions = 0;
+      let actions = 0;
+      if (plan.deleteEmpty && txs.length > 0) {
+        const { rows } = await s.query<{ transactions: number; actions: number }>(sql.deleteEmpty, [
+          txs,
+          plan.cutoff,
+        ]);
+        transactions = rows[0]!.transactions;
+        actions = rows[0]!.actions;
+      }
+      const beat = await s.query(sql.heartbeat, [runId, changes, transactions, actions]);
+      if (beat.rows.length === 0) {
+        throw new ThreadlineError(
+          'RETENTION_RUNNING',
+          `${WHERE}: run #${runId} was marked abandoned by another run while it worked; it stopped`,
+        );
+      }
+      return { changes, transactions, actions, scanned: txs.length };
+    });
+    totals.batches++;
+    totals.changes += got.changes;
+    totals.transactions += got.transactions;
+    totals.actions += got.actions;
+    publishRetention('batch', {
+      runId,
+      batch: totals.batches,
+      deletedChanges: got.changes,
+      deletedTransactions: got.transactions,
+    });
+    onBatch?.({
+      batches: totals.batches,
+      deletedChanges: totals.changes,
+      deletedTransactions: totals.transactions,
+      eligibleChanges: plan.eligible,
+    });
+    if (phase === 'changes' && got.changes < plan.batchSize) phase = plan.deleteEmpty ? 'empty' : 'done';
+    else if (phase === 'empty' && got.scanned < plan.batchSize) phase = 'done';
+    if (phase !== 'done' && sleepMs > 0) await sleep(sleepMs);
+  }
+  return true;
+}

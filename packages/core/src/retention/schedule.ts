@@ -1,0 +1,63 @@
+import { isThreadlineError, ThreadlineError } from '../errors.js';
+import type { PurgeResult } from './purge.js';
+
+export interface ScheduleOptions {
+  /** Milliseconds between runs (at least one minute), or "1h", "30m", "1d". */
+  every: number | string;
+  /** Called with each run's result, or its error (a run already going elsewhere is not an error). */
+  onRun?: (result: PurgeResult | null, error?: unknown) => void;
+}
+
+export interface RetentionSchedule {
+  stop(): Promise<void>;
+}
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "30m" → 1,800,000; numbers are milliseconds. At least one minute. */
+export function parseEvery(every: unknown): number {
+  let ms: number;
+  if (typeof every === 'number') ms = every;
+  else if (typeof every === 'string' && /^\d+[smhd]$/.test(every.trim())) {
+    const t = every.trim();
+    ms = Number(t.slice(0, -1)) * UNITS[t.slice(-1)]!;
+  } else ms = Number.NaN;
+  if (!Number.isFinite(ms) || ms < 60_000 || ms > 31 * 86_400_000) {
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      'retention.schedule: every must be from one minute to 31 days, e.g. "1h", "30m" or 3600000',
+    );
+  }
+  return ms;
+}
+
+/**
+ * Run purges in this process every `every`. One run at a time: a tick that finds a run going
+ * (here or in another process) skips. Stop it on shutdown.
+ */
+export function schedulePurges(run: () => Promise<PurgeResult>, options: ScheduleOptions): RetentionSchedule {
+  const ms = parseEvery(options.every);
+  let current: Promise<void> | null = null;
+  const tick = () => {
+    if (current) return;
+    current = run()
+      .then(
+        (result) => options.onRun?.(result),
+        (error) => {
+          if (isThreadlineError(error, 'RETENTION_RUNNING')) options.onRun?.(null);
+          else options.onRun?.(null, error);
+        },
+      )
+      .finally(() => {
+        current = null;
+      });
+  };
+  const timer = setInterval(tick, ms);
+  timer.unref?.();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await current;
+    },
+  };
+}
