@@ -39,7 +39,12 @@ export function createCommandContext(
       instance ??= (async () => {
         const target = resolveDatabaseUrl(flags['database-url'] as string | undefined, io.env);
         pool = await connect(target);
-        return createThreadline({ db: pool, schema, tables: config.config.tables });
+        return createThreadline({
+          db: pool,
+          schema,
+          tables: config.config.tables,
+          ...(config.config.retention ? { retention: config.config.retention } : {}),
+        });
       })();
       return instance;
     },

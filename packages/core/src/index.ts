@@ -53,6 +53,7 @@ export type {
   RetentionSchedule,
   ScheduleOptions,
 } from './retention/index.js';
+export { resolveRetentionPolicy } from './retention/policy.js';
 export { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './sql-client.js';
 export { toSqlClient } from './sql-client.js';

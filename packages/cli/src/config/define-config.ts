@@ -1,4 +1,4 @@
-import type { TableCaptureOptions } from '@threadline/core';
+import type { RetentionPolicy, TableCaptureOptions } from '@threadline/core';
 
 /** `threadline.config.{ts,mjs,js,json}`: the same keys in every format. */
 export interface ThreadlineConfig {
@@ -26,13 +26,8 @@ export interface VerifyCoverageConfig {
   expectedTables: string[];
 }
 
-export interface RetentionConfig {
-  enabled: boolean;
-  keepDays?: number;
-  maxAgeSeconds?: number;
-  batchSize?: number;
-  maxBatches?: number;
-}
+/** The retention policy: exactly one window (keepDays or maxAgeSeconds); see @threadline/core. */
+export type RetentionConfig = RetentionPolicy;
 
 /** Identity function that gives a TypeScript config file its types. */
 export function defineConfig(config: ThreadlineConfig): ThreadlineConfig {

@@ -1,4 +1,9 @@
-import { isThreadlineError, resolveTablesConfig, ThreadlineError } from '@threadline/core';
+import {
+  isThreadlineError,
+  resolveRetentionPolicy,
+  resolveTablesConfig,
+  ThreadlineError,
+} from '@threadline/core';
 import type { ThreadlineConfig } from './define-config.js';
 
 export const CONFIG_KEYS = ['schema', 'tables', 'health', 'verifyCoverage', 'retention'] as const;
@@ -46,6 +51,14 @@ export function validateConfig(value: unknown, source: string): ValidConfig {
   } catch (error) {
     if (!isThreadlineError(error)) throw error;
     throw new ThreadlineError(error.code, `${source}: ${error.message}`, { cause: error });
+  }
+  if (input.retention !== undefined) {
+    try {
+      resolveRetentionPolicy(input.retention);
+    } catch (error) {
+      if (!isThreadlineError(error)) throw error;
+      throw new ThreadlineError(error.code, `${source}: ${error.message}`, { cause: error });
+    }
   }
   return { config: input as ThreadlineConfig, tables };
 }

@@ -1,0 +1,128 @@
+import type { PurgeResult } from '@threadline/core';
+import { ExitCode } from '../exit-codes.js';
+import type { Command, CommandContext } from './command.js';
+
+function wholeNumber(ctx: CommandContext, name: string): number | undefined {
+  const raw = ctx.flags[name] as string | undefined;
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw ctx.usageError(
+      `--${name} must be a whole number of at least 1, got ${JSON.stringify(raw.slice(0, 20))}`,
+    );
+  }
+  return n;
+}
+
+export const retentionPurgeCommand: Command = {
+  path: ['retention', 'purge'],
+  summary:
+    'delete audit data older than the retention window (config `retention`); --dry-run counts it first',
+  usage:
+    'threadline retention purge (--dry-run | --execute) [--batch-size N] [--max-batches N] [--cutoff ISO] [--json]',
+  options: {
+    'dry-run': { type: 'boolean', description: 'count exactly what a purge would delete; delete nothing' },
+    execute: { type: 'boolean', description: 'delete it, in batches (progress on a terminal)' },
+    'batch-size': { type: 'string', value: 'N', description: 'changes per batch (default: the policy, 500)' },
+    'max-batches': {
+      type: 'string',
+      value: 'N',
+      description: 'stop after N batches (default: the policy, 10000)',
+    },
+    cutoff: {
+      type: 'string',
+      value: 'ISO',
+      description: 'purge only before this instant; it may only be older than the policy cutoff',
+    },
+  },
+  details:
+    'The policy comes from the config file: retention: { enabled: true, keepDays: 365 } (or maxAgeSeconds). One run at a time per database. Exit 0 when the run completed, 1 when --max-batches stopped it early.',
+  async run(ctx) {
+    const dryRun = ctx.flags['dry-run'] === true;
+    const execute = ctx.flags.execute === true;
+    if (dryRun === execute) {
+      throw ctx.usageError('give exactly one of --dry-run (count only) or --execute (delete)');
+    }
+    const batchSize = wholeNumber(ctx, 'batch-size');
+    const maxBatches = wholeNumber(ctx, 'max-batches');
+    const cutoff = ctx.flags.cutoff as string | undefined;
+    const tl = await ctx.threadline();
+    let eligible = 0;
+    const progress = { shown: false };
+    const result: PurgeResult = await tl.retention.purge({
+      dryRun,
+      ...(batchSize ? { batchSize } : {}),
+      ...(maxBatches ? { maxBatches } : {}),
+      ...(cutoff !== undefined ? { cutoff } : {}),
+      onBatch: (p) => {
+        eligible = p.eligibleChanges;
+        if (ctx.json) return;
+        const bar = ctx.out.progress(
+          'purged',
+          Math.max(1, Math.ceil(eligible / (batchSize ?? tl.retention.policy?.batchSize ?? 500))),
+        );
+        bar.step(
+          `batch ${p.batches}: ${p.deletedChanges.toLocaleString('en-US')} of ${eligible.toLocaleString('en-US')} changes`,
+        );
+        progress.shown = true;
+        bar.done();
+      },
+    });
+    if (ctx.json) {
+      ctx.out.json(result);
+    } else {
+      ctx.out.line(
+        `${dryRun ? 'Dry run (nothing deleted): would delete' : 'Deleted'} ${result.deletedChanges.toLocaleString('en-US')} changes, ${result.deletedTransactions.toLocaleString('en-US')} transactions and ${result.deletedActions.toLocaleString('en-US')} actions captured before ${result.cutoff} (run #${result.runId}, ${result.batchesRun} batch${result.batchesRun === 1 ? '' : 'es'}).`,
+      );
+      if (!result.complete) ctx.out.note(`Stopped after --max-batches: run it again to delete the rest.`);
+    }
+    return result.complete ? ExitCode.ok : ExitCode.failed;
+  },
+};
+
+export const retentionRunsCommand: Command = {
+  path: ['retention', 'runs'],
+  summary: 'recent retention runs, newest first (status, cutoff, counts, who ran them)',
+  usage: 'threadline retention runs [--limit N] [--json]',
+  options: { limit: { type: 'string', value: 'N', description: 'how many runs (default 20, at most 1000)' } },
+  async run(ctx) {
+    const limit = wholeNumber(ctx, 'limit');
+    const tl = await ctx.threadline();
+    const runs = await tl.retention.runs(limit ? { limit } : {});
+    if (ctx.json) {
+      ctx.out.json(runs);
+      return ExitCode.ok;
+    }
+    if (runs.length === 0) {
+      ctx.out.note('no retention runs yet');
+      return ExitCode.ok;
+    }
+    ctx.out.table(
+      runs.map((r) => ({
+        run: r.id,
+        started: r.startedAt,
+        status: r.status,
+        dryRun: r.dryRun ? 'yes' : 'no',
+        cutoff: r.cutoff,
+        changes: r.deletedChanges,
+        transactions: r.deletedTransactions,
+        batches: r.batches,
+        by: r.actor ? (r.actor.type === 'anonymous' ? 'anonymous' : `${r.actor.type}:${r.actor.id}`) : '',
+        error: r.error ?? '',
+      })),
+      [
+        'run',
+        'started',
+        'status',
+        { key: 'dryRun', header: 'dry run' },
+        'cutoff',
+        'changes',
+        'transactions',
+        'batches',
+        'by',
+        'error',
+      ],
+    );
+    return ExitCode.ok;
+  },
+};
