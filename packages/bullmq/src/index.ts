@@ -77,3 +77,10 @@ export function withAuditContext<Data = any, Result = any, Name extends string =
 function jobCorrelationId(job: Pick<Job, 'queueName' | 'id' | 'timestamp'>): string {
   return cleanContextId(`bullmq:${job.queueName}:${job.id}:${job.timestamp}`) ?? randomUUID();
 }
+
+export {
+  RETENTION_JOB_NAME,
+  type RetentionJobHandle,
+  type RetentionJobOptions,
+  retentionJob,
+} from './retention-job.js';

@@ -1,0 +1,93 @@
+import type { Threadline } from '@threadline/core';
+import {
+  ActorRef,
+  isThreadlineError,
+  runWithFreshAuditContext,
+  ThreadlineError,
+} from '@threadline/core/adapter';
+import { type Queue, Worker } from 'bullmq';
+
+export const RETENTION_JOB_NAME = 'threadline.retention';
+const SCHEDULER_ID = 'threadline-retention';
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export interface RetentionJobOptions {
+  /** Milliseconds between purges (at least one minute), or "30m", "1h", "1d". */
+  every: number | string;
+}
+
+export interface RetentionJobHandle {
+  readonly worker: Worker;
+  /** Stop the worker and remove the schedule (purges already done stay done). */
+  close(): Promise<void>;
+}
+
+function everyMs(every: unknown): number {
+  const t = typeof every === 'string' ? every.trim() : '';
+  const ms =
+    typeof every === 'number'
+      ? every
+      : /^\d+[smhd]$/.test(t)
+        ? Number(t.slice(0, -1)) * UNITS[t.slice(-1)]!
+        : Number.NaN;
+  if (!Number.isFinite(ms) || ms < 60_000 || ms > 31 * 86_400_000) {
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      'retentionJob: every must be from one minute to 31 days, e.g. "1h", "30m" or 3600000',
+    );
+  }
+  return ms;
+}
+
+/**
+ * Purge on a BullMQ schedule: a job scheduler on `queue` (one schedule however many processes
+ * call this) and a worker that runs `tl.retention.purge()` as `job:<queue>`. A purge already
+ * going elsewhere makes the job end quietly; one run at a time per database either way.
+ * Needs bullmq 5.16 or later (job schedulers).
+ */
+export async function retentionJob(
+  queue: Queue,
+  tl: Threadline,
+  options: RetentionJobOptions,
+): Promise<RetentionJobHandle> {
+  const every = everyMs(options?.every);
+  if (typeof (queue as { upsertJobScheduler?: unknown }).upsertJobScheduler !== 'function') {
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      'retentionJob: this bullmq has no job schedulers; upgrade bullmq to 5.16 or later',
+    );
+  }
+  if (!tl?.retention?.policy?.enabled) {
+    throw new ThreadlineError(
+      'RETENTION_DISABLED',
+      'retentionJob: the Threadline instance has no enabled retention policy; pass createThreadline({ retention: { enabled: true, keepDays: 365 } })',
+    );
+  }
+  await queue.upsertJobScheduler(SCHEDULER_ID, { every }, { name: RETENTION_JOB_NAME, data: {} });
+  const worker = new Worker(
+    queue.name,
+    async (job) => {
+      if (job.name !== RETENTION_JOB_NAME) return undefined;
+      return runWithFreshAuditContext(
+        { actor: ActorRef.job(queue.name), jobId: String(job.id), source: 'threadline:retention' },
+        async () => {
+          try {
+            return await tl.retention.purge();
+          } catch (error) {
+            if (isThreadlineError(error, 'RETENTION_RUNNING')) return { skipped: 'another purge is running' };
+            throw error;
+          }
+        },
+      );
+    },
+    { connection: queue.opts.connection, prefix: queue.opts.prefix, concurrency: 1 },
+  );
+  await worker.waitUntilReady();
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      await queue.removeJobScheduler(SCHEDULER_ID);
+    },
+  };
+}
