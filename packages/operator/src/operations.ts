@@ -47,8 +47,14 @@ interface ExportApi {
   ): NodeJS.ReadableStream & AsyncIterable<Uint8Array | string>;
 }
 interface RetentionApi {
+  readonly policy?: {
+    enabled: boolean;
+    windowSeconds: number;
+    batchSize: number;
+    deleteEmptyTransactions: boolean;
+  };
   runs(options?: { limit?: number }): Promise<unknown[]>;
-  purge(options: { dryRun?: boolean }): Promise<Record<string, unknown>>;
+  purge(options: { dryRun?: boolean }): Promise<unknown>;
 }
 
 export interface Operations {

@@ -82,6 +82,13 @@ export function createOperatorSurface<R = Request>(options: OperatorSurfaceOptio
       });
 
     const ctx = await pageContext(url, route, grant, request);
+    // Everything the page does runs as the operator: recorded actions, exports, purges.
+    return runWithAuditContext({ actor: grant.actor, source: 'threadline:operator' }, () =>
+      respond(ctx, route, request),
+    );
+  }
+
+  async function respond(ctx: PageContext, route: string, request: Request): Promise<Response> {
     try {
       if (request.method === 'POST') return await post(ctx, request);
       if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -192,11 +199,24 @@ export function createOperatorSurface<R = Request>(options: OperatorSurfaceOptio
         );
       }
       const retention = ctx.ops.retention;
-      const result = await runWithAuditContext(
-        { actor: ctx.grant.actor, source: 'threadline:operator' },
-        () => retention.purge({ dryRun: false }),
+      const result = (await retention.purge({ dryRun: false })) as {
+        deletedChanges: number;
+        deletedTransactions: number;
+        runId: string;
+        complete: boolean;
+      };
+      await ctx.tl.recordAction('threadline.retention.purge', {
+        reason: `operator surface: run #${result.runId} deleted ${result.deletedChanges} changes and ${result.deletedTransactions} transactions`,
+      });
+      return htmlResponse(
+        layout(
+          ctx,
+          await retentionPage(
+            ctx,
+            `Purge run #${result.runId} deleted ${result.deletedChanges.toLocaleString('en-US')} changes and ${result.deletedTransactions.toLocaleString('en-US')} transactions${result.complete ? '' : ' and stopped at its batch limit: purge again for the rest'}.`,
+          ),
+        ),
       );
-      return htmlResponse(layout(ctx, await retentionPage(ctx, `Purge finished: ${toJson(result)}`)));
     }
     return barePage(404, 'Not found', 'No such form.');
   }
