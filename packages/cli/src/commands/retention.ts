@@ -47,27 +47,18 @@ export const retentionPurgeCommand: Command = {
     const maxBatches = wholeNumber(ctx, 'max-batches');
     const cutoff = ctx.flags.cutoff as string | undefined;
     const tl = await ctx.threadline();
-    let eligible = 0;
-    const progress = { shown: false };
+    const bar = ctx.out.progress('purging: batch', maxBatches ?? tl.retention.policy?.maxBatches ?? 10_000);
     const result: PurgeResult = await tl.retention.purge({
       dryRun,
       ...(batchSize ? { batchSize } : {}),
       ...(maxBatches ? { maxBatches } : {}),
       ...(cutoff !== undefined ? { cutoff } : {}),
-      onBatch: (p) => {
-        eligible = p.eligibleChanges;
-        if (ctx.json) return;
-        const bar = ctx.out.progress(
-          'purged',
-          Math.max(1, Math.ceil(eligible / (batchSize ?? tl.retention.policy?.batchSize ?? 500))),
-        );
+      onBatch: (p) =>
         bar.step(
-          `batch ${p.batches}: ${p.deletedChanges.toLocaleString('en-US')} of ${eligible.toLocaleString('en-US')} changes`,
-        );
-        progress.shown = true;
-        bar.done();
-      },
+          `${p.deletedChanges.toLocaleString('en-US')} changes and ${p.deletedTransactions.toLocaleString('en-US')} transactions deleted`,
+        ),
     });
+    bar.done();
     if (ctx.json) {
       ctx.out.json(result);
     } else {

@@ -25,8 +25,8 @@ export interface PurgeProgress {
   batches: number;
   deletedChanges: number;
   deletedTransactions: number;
-  /** Changes eligible when the run started. */
-  eligibleChanges: number;
+  /** Changes eligible (counted by dry runs only; null in a real run, which does not count first). */
+  eligibleChanges: number | null;
 }
 
 export interface PurgeResult {
@@ -150,27 +150,23 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
   publishRetention('start', { runId, dryRun, batchSize, maxBatches });
   const totals = { changes: 0, transactions: 0, actions: 0, batches: 0 };
   try {
-    const { rows } = await ctx.client.query<{ changes: string; transactions: string; actions: string }>(
-      sql.count,
-      [cutoff, deleteEmpty],
-    );
-    const eligible = {
-      changes: Number(rows[0]!.changes),
-      transactions: Number(rows[0]!.transactions),
-      actions: Number(rows[0]!.actions),
-    };
     let complete: boolean;
     if (dryRun) {
-      totals.changes = eligible.changes;
-      totals.transactions = eligible.transactions;
-      totals.actions = eligible.actions;
-      totals.batches = Math.max(Math.ceil(eligible.changes / batchSize), eligible.changes > 0 ? 1 : 0);
+      const { rows } = await ctx.client.query<{ changes: string; transactions: string; actions: string }>(
+        sql.count,
+        [cutoff, deleteEmpty],
+      );
+      totals.changes = Number(rows[0]!.changes);
+      totals.transactions = Number(rows[0]!.transactions);
+      totals.actions = Number(rows[0]!.actions);
+      totals.batches = Math.max(Math.ceil(totals.changes / batchSize), totals.changes > 0 ? 1 : 0);
       complete = totals.batches <= maxBatches;
     } else {
+      // No count first: on a large backlog it costs as much as the batches themselves.
       complete = await runBatches(
         ctx,
         runId,
-        { cutoff, batchSize, maxBatches, deleteEmpty, eligible: eligible.changes },
+        { cutoff, batchSize, maxBatches, deleteEmpty },
         totals,
         options.onBatch,
       );
@@ -228,7 +224,6 @@ interface BatchPlan {
   batchSize: number;
   maxBatches: number;
   deleteEmpty: boolean;
-  eligible: number;
 }
 
 async function runBatches(
@@ -299,7 +294,7 @@ async function runBatches(
       batches: totals.batches,
       deletedChanges: totals.changes,
       deletedTransactions: totals.transactions,
-      eligibleChanges: plan.eligible,
+      eligibleChanges: null,
     });
     if (phase === 'changes' && got.changes < plan.batchSize) phase = plan.deleteEmpty ? 'empty' : 'done';
     else if (phase === 'empty' && got.scanned < plan.batchSize) phase = 'done';
