@@ -161,8 +161,14 @@ describeWithDatabase('exploration commands', (db) => {
       [['timeline', '--from', '2026-02-30T10:00:00Z'], /not a valid timestamp/],
       [['timeline', '--from', '0000-01-01'], /years run from 0001/],
       [['timeline', '--to', '2026-01-01T00:00:00+16:00'], /zone offsets run from/],
-      [['timeline', '--from', '2026-01-01T00:00:00.000600Z', '--to', '2026-01-01T00:00:00.000500Z'], /is after to/],
-      [['timeline', '--table', 'many', '--table-schema', 'other'], /name the table with its schema \(other\.many\)/],
+      [
+        ['timeline', '--from', '2026-01-01T00:00:00.000600Z', '--to', '2026-01-01T00:00:00.000500Z'],
+        /is after to/,
+      ],
+      [
+        ['timeline', '--table', 'many', '--table-schema', 'other'],
+        /name the table with its schema \(other\.many\)/,
+      ],
       [['timeline', '--request-id', ' '], /requestId must be a non-empty string/],
       [['history', 'posts', '-5'], /a value that starts with "-" \(a negative key\) goes after "--"/],
     ];
@@ -310,18 +316,19 @@ describeWithDatabase('exploration commands', (db) => {
     // what it likes and the database keeps what its locale's [[:cntrl:]] lets through (bidi marks).
     // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping exactly those
     const hostileActorId = `mallory${HOSTILE.replace(/[\x00-\x1f\x7f-\x9f]/g, '')}`;
-    const { auditTransactionId } = await runWithAuditContext(
-      { actor: ActorRef.user('placeholder') },
-      () =>
-        fx.tl.transaction(async (tx) => {
-          await tx.query(
-            "select set_config('threadline.actor_ref', $1, true), set_config('threadline.context', $2, true)",
-            [JSON.stringify({ type: 'user', id: hostileActorId }), JSON.stringify({ correlationId: 'corr-\u202Eevil' })],
-          );
-          await tx.query('insert into notes values (1, $1)', [HOSTILE]);
-          await tx.query('update notes set body = $1 where id = 1', [`${HOSTILE} v2`]);
-          await fx.tl.recordAction(`note.${HOSTILE}`, { reason: HOSTILE });
-        }),
+    const { auditTransactionId } = await runWithAuditContext({ actor: ActorRef.user('placeholder') }, () =>
+      fx.tl.transaction(async (tx) => {
+        await tx.query(
+          "select set_config('threadline.actor_ref', $1, true), set_config('threadline.context', $2, true)",
+          [
+            JSON.stringify({ type: 'user', id: hostileActorId }),
+            JSON.stringify({ correlationId: 'corr-\u202Eevil' }),
+          ],
+        );
+        await tx.query('insert into notes values (1, $1)', [HOSTILE]);
+        await tx.query('update notes set body = $1 where id = 1', [`${HOSTILE} v2`]);
+        await fx.tl.recordAction(`note.${HOSTILE}`, { reason: HOSTILE });
+      }),
     );
     const runs = [
       await cli('history', 'notes', '1'),

@@ -2,10 +2,12 @@ import { ActorRef, createThreadline, runWithAuditContext, type Threadline } from
 import { beforeAll, expect, it } from 'vitest';
 import { describeWithDatabase, runCli } from './helpers.js';
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what must not appear
-const RAW_INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+const RAW_INVISIBLE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what must not appear
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
 
-const BIND = "select set_config('threadline.actor_ref', $1, true), set_config('threadline.context', $2, true)";
+const BIND =
+  "select set_config('threadline.actor_ref', $1, true), set_config('threadline.context', $2, true)";
 
 describeWithDatabase('query correctness on the command line (issue 17)', (db) => {
   let tl: Threadline;
@@ -121,10 +123,9 @@ describeWithDatabase('query correctness on the command line (issue 17)', (db) =>
     expect(incident.stdout.trimEnd().split('\n').at(-1)).toBe('2 audit transactions of request req-9');
     const bundles = await json('incident', '--request-id', 'req-9');
     expect(bundles.requestId).toBe('req-9');
-    expect(bundles.transactions.map((b: { changes: { change: { op: string } }[] }) => b.changes[0]!.change.op)).toEqual([
-      'insert',
-      'update',
-    ]);
+    expect(
+      bundles.transactions.map((b: { changes: { change: { op: string } }[] }) => b.changes[0]!.change.op),
+    ).toEqual(['insert', 'update']);
     const missing = await cli('incident', '--job-id', 'no-such-job');
     expect(missing).toMatchObject({ code: 1, stdout: '' });
     expect(missing.stderr).toContain('no audit transaction carried job no-such-job');
@@ -136,7 +137,9 @@ describeWithDatabase('query correctness on the command line (issue 17)', (db) =>
       await client.query('begin');
       // Hand-written SQL binds what it likes; the API would refuse this actor id.
       await client.query(BIND, [JSON.stringify({ type: 'user', id: 'ad\u200bmin' }), '{}']);
-      await client.query('insert into w values (10, $1)', ['a\u200eb\u200fc\u061cd\u2028e\u2029f\u2060g\u00adh']);
+      await client.query('insert into w values (10, $1)', [
+        'a\u200eb\u200fc\u061cd\u2028e\u2029f\u2060g\u00adh',
+      ]);
       await client.query('commit');
     } finally {
       client.release();

@@ -11,8 +11,8 @@ import {
   quoteIdent,
   type TableName,
 } from './identifiers.js';
-import { AuditQueries } from './query/queries.js';
 import type { TransactionFilter } from './query/incident.js';
+import { AuditQueries } from './query/queries.js';
 import type {
   AsOfResult,
   AuditChange,
@@ -194,10 +194,7 @@ export class Threadline {
   }
 
   /** The audit transactions of one request (`{ requestId }`) or job (`{ jobId }`), oldest first, paged. */
-  auditTransactions(
-    filter: TransactionFilter,
-    options?: PageOptions,
-  ): Promise<Page<AuditTransactionInfo>> {
+  auditTransactions(filter: TransactionFilter, options?: PageOptions): Promise<Page<AuditTransactionInfo>> {
     return this.queries.auditTransactions(filter, options);
   }
 

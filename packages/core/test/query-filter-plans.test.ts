@@ -70,7 +70,9 @@ describeEachDb(
       expect(await seqScans(() => tl.timeline({ requestId: 'r-3' }))).toEqual([]);
       expect(await seqScans(() => tl.timeline({ jobId: 'j-4' }))).toEqual([]);
       expect(await seqScans(() => tl.timeline({ actor: null }))).toEqual([]);
-      expect(await seqScans(() => tl.timeline({ actor: null, requestId: 'r-3' }, { pageSize: 5 }))).toEqual([]);
+      expect(await seqScans(() => tl.timeline({ actor: null, requestId: 'r-3' }, { pageSize: 5 }))).toEqual(
+        [],
+      );
       expect(await seqScans(() => tl.auditTransactions({ requestId: 'r-3' }))).toEqual([]);
       expect(await seqScans(() => tl.auditTransactions({ jobId: 'j-4' }))).toEqual([]);
     });

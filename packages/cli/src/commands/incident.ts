@@ -25,7 +25,8 @@ export const incidentCommand: Command = {
     'request-id': {
       type: 'string',
       value: 'ID',
-      description: 'every audit transaction of this request, oldest first (an app that does not wrap a request in one transaction makes several)',
+      description:
+        'every audit transaction of this request, oldest first (an app that does not wrap a request in one transaction makes several)',
     },
     'job-id': {
       type: 'string',
@@ -83,7 +84,8 @@ const indent = (text: string, pad: string) => text.replace(/\n/g, `\n${pad}`);
 
 /** The complete bundle as one JSON object (hasMoreChanges false), written as the changes arrive. */
 async function writeBundleJson(out: Output, tl: Threadline, bundle: IncidentBundle, pad: string) {
-  const field = (name: string, v: unknown) => `${pad}  ${JSON.stringify(name)}: ${indent(jsonText(v), `${pad}  `)}`;
+  const field = (name: string, v: unknown) =>
+    `${pad}  ${JSON.stringify(name)}: ${indent(jsonText(v), `${pad}  `)}`;
   out.raw(
     `{\n${[
       field('transaction', bundle.transaction),
@@ -206,8 +208,12 @@ function printChange(out: Output, { change, diff }: ChangeEntry): void {
   if (change.op === 'truncate') {
     const before = change.dataBefore as unknown;
     const partition =
-      typeof before === 'object' && before !== null ? (before as Record<string, unknown>).partition : undefined;
-    out.line(`    ${typeof partition === 'string' ? `partition ${safe(partition)}` : 'whole table'} truncated`);
+      typeof before === 'object' && before !== null
+        ? (before as Record<string, unknown>).partition
+        : undefined;
+    out.line(
+      `    ${typeof partition === 'string' ? `partition ${safe(partition)}` : 'whole table'} truncated`,
+    );
     return;
   }
   if (change.op === 'update' && !diff.beforeKnown)

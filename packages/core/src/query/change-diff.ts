@@ -23,7 +23,7 @@ export const WHOLE_ROW_FIELD = '(row)';
  */
 export function changeDiff(change: AuditChange, mask?: MaskInfo): ChangeDiff {
   const isRedacted = (field: string, values: unknown[]) =>
-    mask !== undefined && mask.fields.includes(field) && values.some((v) => v === mask.placeholder);
+    (mask?.fields.includes(field) ?? false) && values.some((v) => v === mask?.placeholder);
   const entry = (field: string, parts: { before?: unknown; after?: unknown }): FieldDiff =>
     isRedacted(field, Object.values(parts)) ? { field, ...parts, redacted: true } : { field, ...parts };
   const pk = isObject(change.tablePk) ? change.tablePk : {};

@@ -44,7 +44,11 @@ export async function incidentQuery(
   options: IncidentOptions = {},
 ): Promise<IncidentBundle | null> {
   const text = transactionIdText(id);
-  const opts = checkKeys(options, ['changeLimit', 'changeCursor'], 'auditTransaction options') as IncidentOptions;
+  const opts = checkKeys(
+    options,
+    ['changeLimit', 'changeCursor'],
+    'auditTransaction options',
+  ) as IncidentOptions;
   const limit = opts.changeLimit ?? MAX_INCIDENT_CHANGES;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_INCIDENT_CHANGES)
     throw invalid(`auditTransaction: changeLimit must be an integer from 1 to ${MAX_INCIDENT_CHANGES}`);

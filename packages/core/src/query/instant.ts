@@ -53,7 +53,8 @@ export function toInstant(value: unknown, what: string): Instant {
   if (hour > 23 && !midnightNext) throw bad('hours run from 00 to 23');
   if (minute > 59 || second > 59) throw bad('minutes and seconds run from 00 to 59');
   if (Number(oh) > 15 || Number(om) > 59) throw bad('zone offsets run from -15:59 to +15:59');
-  const offsetMinutes = zone && zone.toUpperCase() !== 'Z' ? (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om)) : 0;
+  const offsetMinutes =
+    zone && zone.toUpperCase() !== 'Z' ? (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om)) : 0;
   // setUTCFullYear, unlike Date.UTC, does not map the years 0–99 to 1900–1999.
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);

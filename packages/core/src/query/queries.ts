@@ -172,7 +172,9 @@ export class AuditQueries {
     if (f.requestId) conditions.push(`x.request_id = ${p.add(f.requestId)}`);
     if (f.jobId) conditions.push(`x.job_id = ${p.add(f.jobId)}`);
     if (!f.correlationId)
-      return conditions.length ? `SELECT x.id FROM ${this.q}.audit_transactions x WHERE ${conditions.join(' AND ')}` : null;
+      return conditions.length
+        ? `SELECT x.id FROM ${this.q}.audit_transactions x WHERE ${conditions.join(' AND ')}`
+        : null;
     // A transaction carries the correlation id, or an action recorded in it does (record_action
     // sets audit_actions.transaction_id whenever it links the two).
     const c = p.add(f.correlationId);
@@ -184,12 +186,18 @@ export class AuditQueries {
   }
 
   /** One transaction with its actor, context ids, actions and changes with their diffs; null when unknown. */
-  auditTransaction(id: string | number | bigint, options: IncidentOptions = {}): Promise<IncidentBundle | null> {
+  auditTransaction(
+    id: string | number | bigint,
+    options: IncidentOptions = {},
+  ): Promise<IncidentBundle | null> {
     return incidentQuery(this.run, this.q, this.masks, id, options);
   }
 
   /** The audit transactions of one request or job, oldest first. */
-  auditTransactions(filter: TransactionFilter, options: PageOptions = {}): Promise<Page<AuditTransactionInfo>> {
+  auditTransactions(
+    filter: TransactionFilter,
+    options: PageOptions = {},
+  ): Promise<Page<AuditTransactionInfo>> {
     return transactionsQuery(this.run, this.q, filter, options);
   }
 

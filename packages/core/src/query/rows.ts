@@ -1,4 +1,3 @@
-import type { ActorRef } from '../actor-ref.js';
 import { exactJsonb } from './exact-json.js';
 import type { AuditActionInfo, AuditChange, AuditTransactionInfo, ChangeOp } from './types.js';
 

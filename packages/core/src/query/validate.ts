@@ -174,7 +174,8 @@ export function parseTimelineFilters(filters: unknown): ParsedTimelineFilters {
     tableSchema = f.tableSchema;
   }
   // actor: null (present, null) asks for changes with no actor; an absent actor does not filter.
-  const actor = 'actor' in f && f.actor === null ? 'none' : given(f.actor) ? parseActor(f.actor, 'timeline') : null;
+  const actor =
+    'actor' in f && f.actor === null ? 'none' : given(f.actor) ? parseActor(f.actor, 'timeline') : null;
   return {
     table,
     tableSchema,
