@@ -48,6 +48,8 @@ export function parsePageSize(value: unknown, what: string): number {
 }
 
 export function parseActor(value: unknown, what: string): ActorRef {
+  if (typeof value === 'string' && value.trim() === 'none')
+    throw invalid(`${what}: actor "none" is not an actor; pass actor: null for changes with no actor bound`);
   try {
     return typeof value === 'string' && !value.trim().startsWith('{')
       ? ActorRef.fromString(value)
