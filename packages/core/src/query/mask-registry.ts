@@ -5,6 +5,24 @@ import type { AuditChange, ChangeDiff } from './types.js';
 
 const keyOf = (schema: string, name: string) => JSON.stringify([schema, name]);
 
+interface RegistryRow {
+  table_schema: string;
+  table_name: string;
+  mask: unknown;
+  placeholder: unknown;
+}
+
+/** The extra column withMasks adds to a page's rows. */
+export interface MaskColumn {
+  masks: string | null;
+}
+
+function tablesOf(changes: readonly AuditChange[]): Map<string, [string, string]> {
+  const tables = new Map<string, [string, string]>();
+  for (const c of changes) tables.set(keyOf(c.tableSchema, c.tableName), [c.tableSchema, c.tableName]);
+  return tables;
+}
+
 /**
  * What each table's capture function was generated with, as the database's registry
  * (captured_tables.options) records it: the masked columns and their placeholder. Read again for
@@ -19,13 +37,39 @@ export class MaskRegistry {
     private readonly q: string,
   ) {}
 
-  /** Read the registry entries of the tables these changes belong to. */
+  /**
+   * `pageSql` (a change list in `captured_at desc, id desc` order) with one more column, `masks`:
+   * the registry entries of the tables on the page, read once (the same text on every row).
+   */
+  withMasks(pageSql: string): string {
+    return `WITH shown AS MATERIALIZED (${pageSql}),
+      masks AS MATERIALIZED (SELECT jsonb_agg(jsonb_build_array(ct.table_schema, ct.table_name, ct.options -> 'mask',
+          ct.options ->> 'maskPlaceholder'))::text AS masks
+        FROM ${this.q}.captured_tables ct
+        WHERE (ct.table_schema COLLATE "C", ct.table_name COLLATE "C") IN (SELECT DISTINCT table_schema, table_name FROM shown))
+      SELECT shown.*, masks.masks FROM shown CROSS JOIN masks
+      ORDER BY shown.captured_at COLLATE "C" DESC, shown.id::bigint DESC`;
+  }
+
+  /** Record what `masks` (from withMasks) says about the tables of these changes. */
+  remember(changes: readonly AuditChange[], masks: string | null): void {
+    const rows = masks ? (JSON.parse(masks) as [string, string, unknown, unknown][]) : [];
+    this.store(
+      changes,
+      rows.map(([table_schema, table_name, mask, placeholder]) => ({
+        table_schema,
+        table_name,
+        mask,
+        placeholder,
+      })),
+    );
+  }
+
+  /** Read the registry entries of the tables these changes belong to (a statement of its own). */
   async refresh(changes: readonly AuditChange[], what: string): Promise<void> {
-    const tables = new Map<string, [string, string]>();
-    for (const c of changes) tables.set(keyOf(c.tableSchema, c.tableName), [c.tableSchema, c.tableName]);
-    if (tables.size === 0) return;
-    const list = [...tables.values()];
-    let rows: { table_schema: string; table_name: string; mask: unknown; placeholder: unknown }[];
+    const list = [...tablesOf(changes).values()];
+    if (list.length === 0) return;
+    let rows: RegistryRow[];
     try {
       rows = await this.run(
         `SELECT ct.table_schema, ct.table_name, ct.options -> 'mask' AS mask, ct.options ->> 'maskPlaceholder' AS placeholder
@@ -36,7 +80,11 @@ export class MaskRegistry {
     } catch (error) {
       throw toThreadlineError(error, what);
     }
-    for (const [key] of tables) this.known.set(key, null);
+    this.store(changes, rows);
+  }
+
+  private store(changes: readonly AuditChange[], rows: readonly RegistryRow[]): void {
+    for (const key of tablesOf(changes).keys()) this.known.set(key, null);
     for (const r of rows) {
       const mask = typeof r.mask === 'string' ? (JSON.parse(r.mask) as unknown) : r.mask;
       const fields = Array.isArray(mask) ? mask.filter((f): f is string => typeof f === 'string') : [];

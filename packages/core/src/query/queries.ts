@@ -5,7 +5,7 @@ import type { TableName } from '../identifiers.js';
 import { asOfQuery } from './as-of.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import { incidentQuery, type TransactionFilter, transactionsQuery } from './incident.js';
-import { MaskRegistry } from './mask-registry.js';
+import { type MaskColumn, MaskRegistry } from './mask-registry.js';
 import { CHANGE_COLUMNS, type ChangeRow, toChange } from './rows.js';
 import { Params, type Run, transactionOf, windowAndCursor } from './sql-parts.js';
 import type {
@@ -49,16 +49,17 @@ export class AuditQueries {
     build: (p: Params, limit: string) => string,
   ): Promise<Page<AuditChange>> {
     const p = new Params();
-    const sql = build(p, p.add(pageSize + 1));
-    let rows: ChangeRow[];
+    // One statement: the page, and the registry entries of the tables on it (read once).
+    const sql = this.masks.withMasks(build(p, p.add(pageSize + 1)));
+    let rows: (ChangeRow & MaskColumn)[];
     try {
-      rows = await this.run<ChangeRow>(sql, p.values);
+      rows = await this.run<ChangeRow & MaskColumn>(sql, p.values);
     } catch (error) {
       throw toThreadlineError(error, what);
     }
     const hasMore = rows.length > pageSize;
     const entries = rows.slice(0, pageSize).map(toChange);
-    await this.masks.refresh(entries, what);
+    this.masks.remember(entries, rows[0]?.masks ?? null);
     const last = entries[entries.length - 1];
     return {
       entries,

@@ -1,0 +1,44 @@
+import pg from 'pg';
+import { createThreadline } from '../src/index.ts';
+const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+await admin.connect();
+const name = `tl_part_${process.pid}`;
+await admin.query(`create database ${name}`);
+const pool = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:5432/${name}`, max: 2 });
+pool.on('error', () => {});
+try {
+  const tl = createThreadline({ db: pool });
+  await tl.install();
+  await pool.query(`create table ev (id int, at timestamptz, primary key (id, at)) partition by range (at);
+    create table ev_2025 partition of ev for values from ('2025-01-01') to ('2026-01-01');
+    create table ev_def partition of ev default;
+    create table hh (id int primary key, v text) partition by hash (id);
+    create table hh_0 partition of hh for values with (modulus 2, remainder 0);
+    create table hh_1 partition of hh for values with (modulus 2, remainder 1);
+    create schema "We.ird"; create table "We.ird"."Sub Part" (id int, k text, primary key (id, k)) partition by list (k);
+    create table "We.ird"."p-1" partition of "We.ird"."Sub Part" for values in ('x') partition by list (id);
+    create table "We.ird"."p-1a" partition of "We.ird"."p-1" for values in (1);
+    create table "We.ird"."p-1b" partition of "We.ird"."p-1" for values in (2);`);
+  await tl.installTriggers({ tables: ['ev', 'hh', '"We.ird"."Sub Part"'] });
+  await tl.query(`insert into ev values (1, '2025-06-01'), (2, '2027-01-01')`);
+  await tl.query(`insert into hh select g, 'v' from generate_series(1, 6) g`);
+  await tl.query(`insert into "We.ird"."Sub Part" values (1, 'x'), (2, 'x')`);
+  await new Promise((r) => setTimeout(r, 5));
+  await tl.query('truncate ev_def');
+  await tl.query('truncate hh_0');
+  await tl.query('truncate "We.ird"."p-1a"');
+  await new Promise((r) => setTimeout(r, 5));
+  const at = new Date();
+  const show = async (t: string, k: unknown) => { const r = await tl.asOf(t, k as never, at); console.log(t, JSON.stringify(k), r.status, r.status === 'deleted' ? JSON.stringify(r.change.dataBefore) : ''); };
+  await show('ev', { id: 1, at: '2025-06-01T00:00:00+00:00' });
+  await show('ev', { id: 2, at: '2027-01-01T00:00:00+00:00' });
+  const live = (await pool.query('select id from hh_1 order by id')).rows.map((r) => r.id);
+  console.log('hh_1 (kept) ids', live);
+  for (let i = 1; i <= 6; i++) await show('hh', i);
+  await show('"We.ird"."Sub Part"', { id: 1, k: 'x' });
+  await show('"We.ird"."Sub Part"', { id: 2, k: 'x' });
+} finally {
+  await pool.end();
+  await admin.query(`drop database ${name} with (force)`);
+  await admin.end();
+}
