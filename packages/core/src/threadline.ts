@@ -153,8 +153,6 @@ export class Threadline {
     assertIdentifier(this.schema, 'createThreadline: schema');
     this.q = quoteIdent(this.schema);
     this.tables = resolveTablesConfig(options.tables);
-    // Redaction flags come from the database's registry (what each capture function was
-    // generated with), never from this instance's table options.
     this.queries = new AuditQueries(
       async (sql, params) => (await this.query(sql, params)).rows as never,
       this.q,
