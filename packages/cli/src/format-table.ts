@@ -20,8 +20,8 @@ const GAP = '  ';
 
 /**
  * Render rows as an aligned plain-text table: a heading line, a rule, one line per row.
- * Cell text is treated as untrusted: control and bidi characters are shown escaped, never
- * passed to the terminal.
+ * Cell text is treated as untrusted: control, format (zero-width, bidi) and separator characters
+ * are shown escaped, never passed to the terminal.
  */
 export function formatTable(
   rows: readonly Record<string, unknown>[],
@@ -73,13 +73,20 @@ function cellText(value: unknown): string {
   return escapeControls(String(value));
 }
 
-// C0 and C1 controls, DEL, and the bidi embedding/override/isolate marks that can reorder text.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what gets escaped
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+// Every control (C0, DEL, C1), every format character (zero-width spaces and joiners, LRM, RLM,
+// ALM, bidi embeddings, overrides and isolates, soft hyphen, BOM) and the line and paragraph
+// separators: each can hide, reorder or fake text on a terminal (user:ad\u200bmin would look like
+// user:admin), so each is shown as an escape.
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 export function escapeControls(text: string): string {
-  return text.replace(UNSAFE, (ch) => NAMED[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(UNSAFE, (ch) => {
+    const named = NAMED[ch];
+    if (named) return named;
+    const code = ch.codePointAt(0)!;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 function truncate(text: string, max: number): string {

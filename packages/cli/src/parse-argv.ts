@@ -102,6 +102,8 @@ function describeParseError(error: Error & { code?: string }): string {
   const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? '';
   switch (error.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      if (/^-\d/.test(quoted))
+        return `unknown option "${quoted.slice(0, 60)}": a value that starts with "-" (a negative key) goes after "--", e.g. threadline history accounts -- ${quoted.slice(0, 60)}`;
       return `unknown option "${quoted.slice(0, 60)}"`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       if (/does not take/.test(error.message)) return `${quoted} does not take a value`;

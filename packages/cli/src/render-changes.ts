@@ -18,11 +18,18 @@ import type { Output } from './output.js';
 /** Longest value shown in line-oriented output (incident, as-of); --json has the full value. */
 const MAX_VALUE = 300;
 
-/** Escaped, and cut to `max` characters with "…". */
+/** Escaped, and cut to `max` characters with "…" (never inside a surrogate pair). */
 export function safe(text: string, max = MAX_VALUE): string {
   const escaped = escapeControls(text);
-  return escaped.length > max ? `${escaped.slice(0, max - 1)}…` : escaped;
+  if (escaped.length <= max) return escaped;
+  let cut = max - 1;
+  const last = escaped.charCodeAt(cut - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut -= 1; // a high surrogate whose low half would be cut off
+  return `${escaped.slice(0, cut)}…`;
 }
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A column value as JSON (strings quoted, so "42" and 42 differ), escaped. */
 export function value(v: unknown, max = MAX_VALUE): string {
@@ -41,7 +48,8 @@ export function actorText(actor: ActorRef | null | undefined): string {
 
 /** `id=42`, `org_id=1, user_id=2` (strings unquoted, other values as JSON). */
 export function keyText(pk: Record<string, unknown> | null | undefined): string {
-  if (!pk) return '-';
+  if (pk === null || pk === undefined) return '-';
+  if (!isObject(pk)) return JSON.stringify(pk) ?? String(pk);
   const parts = Object.entries(pk).map(
     ([k, v]) => `${k}=${typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v))}`,
   );
@@ -72,7 +80,7 @@ export function fieldText(diff: ChangeDiff, f: FieldDiff): string {
 /** The whole diff on one line (table cell). */
 export function diffText(diff: ChangeDiff, change: AuditChange): string {
   if (diff.op === 'truncate') {
-    const partition = change.dataBefore?.partition;
+    const partition = isObject(change.dataBefore) ? change.dataBefore.partition : undefined;
     return typeof partition === 'string' ? `partition ${partition} truncated` : 'table truncated';
   }
   if (diff.fields.length === 0) return '-';
@@ -119,8 +127,12 @@ export function printChangePage(
   }
 }
 
-/** A row (as-of) as `column  value` lines. */
+/** A row (as-of) as `column  value` lines; row data that is not an object is printed whole. */
 export function printRow(out: Output, row: Record<string, unknown>, keyFirst: readonly string[]): void {
+  if (!isObject(row)) {
+    out.line(`(row data is not an object) ${value(row)}`);
+    return;
+  }
   const names = [
     ...keyFirst.filter((k) => k in row),
     ...Object.keys(row)

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { escapeControls } from '../src/format-table.js';
 import { colorEnabled, formatTable } from '../src/index.js';
 
 describe('formatTable', () => {
@@ -63,5 +64,11 @@ describe('formatTable', () => {
 
   it('renders only the heading for no rows', () => {
     expect(formatTable([], ['a', 'b'], { color: false }).split('\n')).toHaveLength(2);
+  });
+
+  it('escapes zero-width, format and separator characters, astral ones included, and leaves text alone', () => {
+    expect(
+      escapeControls('ad\u200bmin \u200e\u200f\u061c\u2028\u2029\u00ad\ufeff\u{e0001} José 山田 😀'),
+    ).toBe('ad\\u200bmin \\u200e\\u200f\\u061c\\u2028\\u2029\\u00ad\\ufeff\\u{e0001} José 山田 😀');
   });
 });

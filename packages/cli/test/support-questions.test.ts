@@ -57,7 +57,7 @@ describeWithDatabase('docs/support-questions.md', (db) => {
     fx = await loadExploreFixture(db());
   });
 
-  it('has the six questions, and every snippet runs with its own example values', async () => {
+  it('has the eight questions, and every snippet runs with its own example values', async () => {
     expect([...all.keys()]).toEqual([
       'row-history',
       'row-as-of',
@@ -66,6 +66,8 @@ describeWithDatabase('docs/support-questions.md', (db) => {
       'export-parity',
       'action-capture',
       'transaction-drill-down',
+      'request-bundle',
+      'no-actor',
     ]);
     for (const name of all.keys()) await run(name);
   });
@@ -150,5 +152,23 @@ describeWithDatabase('docs/support-questions.md', (db) => {
       actions: [{ name: 'post.published', reason: 'editor approved', status: 'ok' }],
     });
     expect(rows[0]!.actor_ref).toEqual(bundle!.transaction.actor);
+  });
+
+  it('7. one request end to end', async () => {
+    const rows = await run<{ change_id: string }>('request-bundle', { request_id: 'req-7' });
+    const api = await fx.tl.timeline({ requestId: 'req-7' });
+    expect(ids(rows)).toEqual(api.entries.map((e) => e.id));
+    expect(rows).toHaveLength(1);
+    expect((await fx.tl.auditTransactions({ requestId: 'req-7' })).entries.map((t) => t.id)).toEqual([
+      fx.publishTx,
+    ]);
+  });
+
+  it('8. writes with no actor', async () => {
+    const vars = { from: fx.marks.start, to: now() };
+    const rows = await run<{ change_id: string; table_name: string }>('no-actor', vars);
+    const api = await fx.tl.timeline({ actor: null, from: vars.from, to: vars.to });
+    expect(ids(rows)).toEqual(api.entries.map((e) => e.id));
+    expect(rows.map((r) => r.table_name)).toEqual(['legacy']);
   });
 });

@@ -11,6 +11,16 @@ export type ActorRef =
 /** The longest actor id accepted, in bytes. Longer ids are almost always a bug (a token, a body). */
 export const MAX_ACTOR_ID_BYTES = 256;
 
+/**
+ * Characters no actor id or context id may hold: every Unicode control (C0, DEL, C1), format
+ * character (zero-width spaces and joiners, LRM/RLM/ALM, bidi embeddings and isolates, soft
+ * hyphen, BOM) and line or paragraph separator. This is the widest thing PostgreSQL's
+ * `[[:cntrl:]]` (the database side's check) matches under any locale provider — libc or ICU —
+ * so a value that passes here is never dropped by the database; it also keeps ids that look
+ * like another id (`ad\u200bmin`) out of the audit trail.
+ */
+export const UNSAFE_ID_CHARACTERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
 function invalid(message: string, value: unknown): ThreadlineError {
   return new ThreadlineError('INVALID_ACTOR', message, { details: { received: describe(value) } });
 }
@@ -45,9 +55,11 @@ function normalizeId(type: ActorType, id: unknown): string {
       id,
     );
   }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(trimmed))
-    throw invalid(`ActorRef.${type}(id): id must not contain control characters`, id);
+  if (UNSAFE_ID_CHARACTERS.test(trimmed))
+    throw invalid(
+      `ActorRef.${type}(id): id must not contain control, format (zero-width, bidi) or line-separator characters`,
+      id,
+    );
   return trimmed;
 }
 
@@ -83,7 +95,11 @@ export const ActorRef = {
         type,
       );
     }
-    if (type === 'anonymous') return ANONYMOUS;
+    if (type === 'anonymous') {
+      if (id !== undefined && id !== null)
+        throw invalid('ActorRef.of: an anonymous actor has no id; write "anonymous", not "anonymous:…"', id);
+      return ANONYMOUS;
+    }
     return frozen({
       type: type as Exclude<ActorType, 'anonymous'>,
       id: normalizeId(type as ActorType, id),

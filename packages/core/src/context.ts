@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ActorRef } from './actor-ref.js';
+import { ActorRef, UNSAFE_ID_CHARACTERS } from './actor-ref.js';
 import { ThreadlineError } from './errors.js';
 
 /** Why and on whose behalf the current work happens. Every field is optional. */
@@ -44,8 +44,8 @@ export function cleanContextId(value: unknown): string | undefined {
   // A UTF-16 unit is at most 3 bytes of UTF-8: short strings need no byte count.
   if (trimmed.length * 3 > MAX_CONTEXT_ID_BYTES && Buffer.byteLength(trimmed, 'utf8') > MAX_CONTEXT_ID_BYTES)
     return undefined;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(trimmed)) return undefined;
+  // The same characters the actor id check refuses (UNSAFE_ID_CHARACTERS says why).
+  if (UNSAFE_ID_CHARACTERS.test(trimmed)) return undefined;
   return trimmed;
 }
 
@@ -76,7 +76,7 @@ export function validateAuditContext(ctx: unknown): AuditContext {
     if (clean === undefined) {
       throw new ThreadlineError(
         'INVALID_CONTEXT',
-        `audit context: ${field} must be a non-empty string of at most ${MAX_CONTEXT_ID_BYTES} bytes without control characters`,
+        `audit context: ${field} must be a non-empty string of at most ${MAX_CONTEXT_ID_BYTES} bytes without control, format (zero-width, bidi) or line-separator characters`,
       );
     }
     out[field] = clean;

@@ -19,7 +19,9 @@ export {
   type TableName,
 } from './identifiers.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './migrations.js';
-export { changeDiff, type MaskInfo } from './query/change-diff.js';
+export { changeDiff, type MaskInfo, WHOLE_ROW_FIELD } from './query/change-diff.js';
+export { isExactNumber, parseExactJson } from './query/exact-json.js';
+export { MAX_INCIDENT_CHANGES, type TransactionFilter } from './query/incident.js';
 export type {
   AsOfResult,
   AuditActionInfo,
@@ -29,6 +31,7 @@ export type {
   ChangeOp,
   FieldDiff,
   IncidentBundle,
+  IncidentOptions,
   Page,
   PageOptions,
   RowKey,

@@ -11,12 +11,15 @@ import {
   quoteIdent,
   type TableName,
 } from './identifiers.js';
+import type { TransactionFilter } from './query/incident.js';
 import { AuditQueries } from './query/queries.js';
 import type {
   AsOfResult,
   AuditChange,
+  AuditTransactionInfo,
   ChangeDiff,
   IncidentBundle,
+  IncidentOptions,
   Page,
   PageOptions,
   RowKey,
@@ -165,10 +168,6 @@ export class Threadline {
     this.queries = new AuditQueries(
       async (sql, params) => (await this.query(sql, params)).rows as never,
       this.q,
-      (schema, name) => {
-        const opts = this.tables.get(tableKey({ schema, name }))?.options;
-        return opts ? { fields: opts.mask, placeholder: opts.maskPlaceholder } : undefined;
-      },
     );
   }
 
@@ -187,20 +186,33 @@ export class Threadline {
     return this.queries.actorHistory(actor, options);
   }
 
-  /** Changes matching `filters` (table, tableSchema, actor, from, to, correlationId), newest first. */
+  /**
+   * Changes matching `filters` (table, tableSchema, actor — null for no actor —, from, to,
+   * correlationId, requestId, jobId), newest first.
+   */
   timeline(filters?: TimelineFilters, options?: PageOptions): Promise<Page<AuditChange>> {
     return this.queries.timeline(filters, options);
   }
 
-  /** The incident bundle of one audit transaction, or null when there is none with this id. */
-  auditTransaction(
-    id: string | number | bigint,
-    options?: { changeLimit?: number },
-  ): Promise<IncidentBundle | null> {
+  /**
+   * The incident bundle of one audit transaction, or null when there is none with this id. Holds
+   * up to `changeLimit` (default and most 10000) changes; continue with `changeCursor` while
+   * `hasMoreChanges`.
+   */
+  auditTransaction(id: string | number | bigint, options?: IncidentOptions): Promise<IncidentBundle | null> {
     return this.queries.auditTransaction(id, options);
   }
 
-  /** Field-level before/after of a change (masked values flagged using this instance's table options). */
+  /** The audit transactions of one request (`{ requestId }`) or job (`{ jobId }`), oldest first, paged. */
+  auditTransactions(filter: TransactionFilter, options?: PageOptions): Promise<Page<AuditTransactionInfo>> {
+    return this.queries.auditTransactions(filter, options);
+  }
+
+  /**
+   * Field-level before/after of a change. Masked values are flagged by what the table's capture
+   * function was generated with (the database's registry), as read by the query of this instance
+   * that returned the change; a change from elsewhere is not flagged.
+   */
   changeDiff(change: AuditChange): ChangeDiff {
     return this.queries.diff(change);
   }

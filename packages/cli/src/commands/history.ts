@@ -1,4 +1,10 @@
-import { type AsOfResult, formatTableName, parseTableName, type RowKey } from '@threadline/core';
+import {
+  type AsOfResult,
+  formatTableName,
+  parseExactJson,
+  parseTableName,
+  type RowKey,
+} from '@threadline/core';
 import { ExitCode } from '../exit-codes.js';
 import { actorText, keyText, printChangePage, printRow, safe } from '../render-changes.js';
 import type { Command, CommandContext } from './command.js';
@@ -22,7 +28,9 @@ export const historyCommand: Command = {
   details: [
     'table: name or schema.name, exact (case-sensitive); quote a part with a dot: \'"my.schema".orders\'.',
     "pk: the key value, converted with the key column's type (42, 6f1c1f3e-…, ABC-7), or for a composite",
-    'key a JSON object naming every key column: \'{"org_id":1,"user_id":2}\'.',
+    'key a JSON object naming every key column: \'{"org_id":1,"user_id":2}\'. A negative key goes after',
+    '"--": threadline history accounts -- -5. The key must be exactly a value of the column\'s type',
+    '(abcdefgh for a varchar(3) key is refused, not cut to abc). Numbers in a JSON key keep every digit.',
     'Exit 1 when the table is not audited or --as-of finds no captured state (before the audit horizon).',
   ].join('\n'),
   async run(ctx) {
@@ -68,7 +76,8 @@ function parseKey(ctx: CommandContext, text: string): RowKey {
   if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return text;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(trimmed);
+    // Exact: 9007199254740993 stays that number (as its text), never the double next to it.
+    parsed = parseExactJson(trimmed);
   } catch (error) {
     throw ctx.usageError(
       `<pk> looks like JSON but is not valid JSON (${(error as Error).message.slice(0, 80)}); a composite key is written like '{"org_id":1,"user_id":2}'`,

@@ -6,23 +6,29 @@ export interface MaskInfo {
   placeholder: string;
 }
 
-const DEFAULT_PLACEHOLDER = '[REDACTED]';
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The field name under which row data that is not a JSON object is shown whole. */
+export const WHOLE_ROW_FIELD = '(row)';
 
 /**
  * Field-level projection of a change: before/after per changed field for updates (before from
- * changed_from), the inserted fields for inserts, the removed row for deletes. Masked values are
- * flagged `redacted: true`; excluded columns were never stored, so they do not appear.
+ * changed_from), the inserted fields for inserts, the removed row for deletes. A value is flagged
+ * `redacted: true` when its column is masked in `mask` (what the table's capture function was
+ * generated with) and the value is that mask's placeholder; without `mask` nothing is flagged, and
+ * a value that merely looks like a placeholder never is. Excluded columns were never stored, so
+ * they do not appear. Row data that is not an object (written by hand into the audit tables) is
+ * shown whole under the field `(row)`.
  */
 export function changeDiff(change: AuditChange, mask?: MaskInfo): ChangeDiff {
-  const placeholder = mask?.placeholder ?? DEFAULT_PLACEHOLDER;
-  const isRedacted = (field: string, ...values: unknown[]) =>
-    (mask?.fields.includes(field) ?? false) || values.some((v) => v === placeholder);
-  const entry = (field: string, parts: { before?: unknown; after?: unknown }): FieldDiff => {
-    const values = Object.values(parts);
-    return isRedacted(field, ...values) ? { field, ...parts, redacted: true } : { field, ...parts };
-  };
+  const isRedacted = (field: string, values: unknown[]) =>
+    (mask?.fields.includes(field) ?? false) && values.some((v) => v === mask?.placeholder);
+  const entry = (field: string, parts: { before?: unknown; after?: unknown }): FieldDiff =>
+    isRedacted(field, Object.values(parts)) ? { field, ...parts, redacted: true } : { field, ...parts };
+  const pk = isObject(change.tablePk) ? change.tablePk : {};
   const keyFirst = (row: Record<string, unknown>) => {
-    const keys = Object.keys(change.tablePk);
+    const keys = Object.keys(pk);
     return [
       ...keys.filter((k) => k in row),
       ...Object.keys(row)
@@ -33,6 +39,8 @@ export function changeDiff(change: AuditChange, mask?: MaskInfo): ChangeDiff {
   switch (change.op) {
     case 'insert': {
       const row = change.dataAfter ?? {};
+      if (!isObject(row))
+        return { op: 'insert', beforeKnown: true, fields: [{ field: WHOLE_ROW_FIELD, after: row }] };
       return {
         op: 'insert',
         beforeKnown: true,
@@ -40,17 +48,20 @@ export function changeDiff(change: AuditChange, mask?: MaskInfo): ChangeDiff {
       };
     }
     case 'update': {
-      const from = change.changedFrom;
+      const from = isObject(change.changedFrom) ? change.changedFrom : null;
+      const after = change.dataAfter;
+      if (!isObject(after))
+        return {
+          op: 'update',
+          beforeKnown: from !== null,
+          fields: [{ field: WHOLE_ROW_FIELD, after }],
+        };
+      const fields = Array.isArray(change.changedFields) ? change.changedFields.map(String) : [];
       return {
         op: 'update',
         beforeKnown: from !== null,
-        fields: (change.changedFields ?? []).map((f) =>
-          entry(
-            f,
-            from && f in from
-              ? { before: from[f], after: change.dataAfter?.[f] }
-              : { after: change.dataAfter?.[f] },
-          ),
+        fields: fields.map((f) =>
+          entry(f, from && f in from ? { before: from[f], after: after[f] } : { after: after[f] }),
         ),
       };
     }
@@ -60,9 +71,11 @@ export function changeDiff(change: AuditChange, mask?: MaskInfo): ChangeDiff {
         return {
           op: 'delete',
           beforeKnown: false,
-          fields: Object.entries(change.tablePk).map(([f, v]) => ({ field: f, before: v })),
+          fields: Object.entries(pk).map(([f, v]) => ({ field: f, before: v })),
         };
       }
+      if (!isObject(row))
+        return { op: 'delete', beforeKnown: true, fields: [{ field: WHOLE_ROW_FIELD, before: row }] };
       return {
         op: 'delete',
         beforeKnown: true,

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ThreadlineError } from '../errors.js';
+import { toInstant } from './instant.js';
+
+const MAX_BIGINT = 9223372036854775807n;
 
 interface CursorData {
   v: 1;
@@ -49,8 +52,14 @@ export function decodeCursor(
     typeof data.t !== 'string' ||
     !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(data.t) ||
     typeof data.i !== 'string' ||
-    !/^\d{1,19}$/.test(data.i)
+    !/^\d{1,19}$/.test(data.i) ||
+    BigInt(data.i) > MAX_BIGINT
   ) {
+    throw bad('malformed');
+  }
+  try {
+    toInstant(data.t, 'cursor');
+  } catch {
     throw bad('malformed');
   }
   if (data.q !== fingerprint) throw bad('it belongs to a different query');

@@ -2,36 +2,27 @@ import type { ActorRef } from '../actor-ref.js';
 import { ActorRef as Actor } from '../actor-ref.js';
 import { toThreadlineError } from '../db-errors.js';
 import type { TableName } from '../identifiers.js';
-import { changeDiff, type MaskInfo } from './change-diff.js';
+import { asOfQuery } from './as-of.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
-import {
-  ACTION_COLUMNS,
-  type ActionRow,
-  CHANGE_COLUMNS,
-  type ChangeRow,
-  isoSql,
-  TRANSACTION_COLUMNS,
-  type TransactionRow,
-  toAction,
-  toChange,
-  toTransaction,
-} from './rows.js';
+import { incidentQuery, type TransactionFilter, transactionsQuery } from './incident.js';
+import { type MaskColumn, MaskRegistry } from './mask-registry.js';
+import { CHANGE_COLUMNS, type ChangeRow, toChange } from './rows.js';
+import { Params, type Run, transactionOf, windowAndCursor } from './sql-parts.js';
 import type {
   AsOfResult,
   AuditChange,
-  ChangeOp,
+  AuditTransactionInfo,
   IncidentBundle,
+  IncidentOptions,
   Page,
   PageOptions,
   RowKey,
   TimeWindow,
 } from './types.js';
 import {
-  invalid,
   keyJson,
   type ParsedTimelineFilters,
   parseActor,
-  parseInstant,
   parsePageOptions,
   parsePageSize,
   parseTable,
@@ -40,48 +31,16 @@ import {
   type TimelineFilters,
 } from './validate.js';
 
-type Run = <R>(sql: string, params: unknown[]) => Promise<R[]>;
-
-/** Builds `$n` placeholders while collecting parameters. */
-class Params {
-  readonly values: unknown[] = [];
-  add(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
-}
-
-/** Conditions shared by every change list: time window and keyset cursor. */
-function windowAndCursor(
-  p: Params,
-  window: { from: string | null; to: string | null },
-  after: { capturedAt: string; id: string } | null,
-): string[] {
-  const where: string[] = [];
-  if (window.from) where.push(`c.captured_at >= ${p.add(window.from)}::timestamptz`);
-  if (window.to) where.push(`c.captured_at <= ${p.add(window.to)}::timestamptz`);
-  if (after)
-    where.push(
-      `(c.captured_at, c.id) < (${p.add(after.capturedAt)}::timestamptz, ${p.add(after.id)}::bigint)`,
-    );
-  return where;
-}
-
-/**
- * Joins each change row `c` to its transaction `t` one primary-key lookup at a time. A plain JOIN
- * lets the planner hash the whole audit_transactions table for a 50-row page once it is small
- * enough to look cheap, which makes page cost grow with the number of transactions.
- */
-const transactionOf = (q: string) =>
-  `CROSS JOIN LATERAL (SELECT t.actor_ref, t.correlation_id FROM ${q}.audit_transactions t WHERE t.id = c.transaction_id OFFSET 0) t`;
-
 /** The exploration queries behind tl.history, tl.asOf, tl.actorHistory, tl.timeline, tl.auditTransaction. */
 export class AuditQueries {
+  private readonly masks: MaskRegistry;
+
   constructor(
     private readonly run: Run,
     private readonly q: string,
-    private readonly maskFor: (schema: string, table: string) => MaskInfo | undefined,
-  ) {}
+  ) {
+    this.masks = new MaskRegistry(run, q);
+  }
 
   private async page(
     what: string,
@@ -90,15 +49,17 @@ export class AuditQueries {
     build: (p: Params, limit: string) => string,
   ): Promise<Page<AuditChange>> {
     const p = new Params();
-    const sql = build(p, p.add(pageSize + 1));
-    let rows: ChangeRow[];
+    // One statement: the page, and the registry entries of the tables on it (read once).
+    const sql = this.masks.withMasks(build(p, p.add(pageSize + 1)));
+    let rows: (ChangeRow & MaskColumn)[];
     try {
-      rows = await this.run<ChangeRow>(sql, p.values);
+      rows = await this.run<ChangeRow & MaskColumn>(sql, p.values);
     } catch (error) {
       throw toThreadlineError(error, what);
     }
     const hasMore = rows.length > pageSize;
     const entries = rows.slice(0, pageSize).map(toChange);
+    this.masks.remember(entries, rows[0]?.masks ?? null);
     const last = entries[entries.length - 1];
     return {
       entries,
@@ -138,73 +99,8 @@ export class AuditQueries {
   }
 
   /** The row as it was at `at`: found, deleted (with the last row before deletion) or before the audit horizon. */
-  async asOf(table: string, key: RowKey, at: Date | string): Promise<AsOfResult> {
-    const t = parseTable(table, undefined, 'asOf');
-    const keyText = keyJson(key, 'asOf');
-    const instant = parseInstant(at, 'asOf: at');
-    const p = new Params();
-    const s = p.add(t.schema);
-    const n = p.add(t.name);
-    const k = p.add(keyText);
-    const ts = p.add(instant);
-    // Each lookup is index-driven and touches O(changes of this row): the row's changes by
-    // (table_pk, captured_at) and by table_pk_before (a key-changing UPDATE), a TRUNCATE of the
-    // table by the partial truncate index; never a scan over the table's other changes.
-    const rowChanges = (cmp: string, dir: 'ASC' | 'DESC', cols: string) =>
-      ['table_pk', 'table_pk_before']
-        .map(
-          (
-            column,
-          ) => `(SELECT ${cols} FROM ${this.q}.audit_changes c WHERE c.table_schema = ${s} AND c.table_name = ${n}
-            AND c.${column} = (SELECT pk FROM k) AND c.captured_at ${cmp} ${ts}::timestamptz
-            ORDER BY c.captured_at ${dir}, c.id ${dir} LIMIT 1)`,
-        )
-        .join(' UNION ALL ');
-    const entry = (from: string) =>
-      `(SELECT to_jsonb(x) FROM (SELECT ${CHANGE_COLUMNS} FROM ${from} c ${transactionOf(this.q)}) x)`;
-    const sql = `WITH k AS MATERIALIZED (SELECT ${this.q}.row_key(${s}, ${n}, ${k}::jsonb) AS pk),
-      last AS MATERIALIZED (SELECT * FROM (${rowChanges('<=', 'DESC', 'c.*')}) c ORDER BY c.captured_at DESC, c.id DESC LIMIT 1),
-      trunc AS (SELECT c.* FROM ${this.q}.audit_changes c, last l WHERE c.table_schema = ${s} AND c.table_name = ${n} AND c.op = 'truncate'
-                  AND c.data_before IS NULL AND (c.captured_at, c.id) > (l.captured_at, l.id) AND c.captured_at <= ${ts}::timestamptz
-                ORDER BY c.captured_at, c.id LIMIT 1),
-      first AS (SELECT c.op, ${isoSql('c.captured_at')} AS "capturedAt"
-                  FROM (${rowChanges('>', 'ASC', 'c.op, c.captured_at, c.id')}) c ORDER BY c.captured_at, c.id LIMIT 1)
-      SELECT (SELECT pk FROM k) AS pk, ${entry('last')} AS last, ${entry('trunc')} AS trunc, (SELECT to_jsonb(f) FROM first f) AS first`;
-    let row:
-      | {
-          pk: Record<string, unknown>;
-          last: ChangeRow | null;
-          trunc: ChangeRow | null;
-          first: { op: ChangeOp; capturedAt: string } | null;
-        }
-      | undefined;
-    try {
-      [row] = await this.run(sql, p.values);
-    } catch (error) {
-      throw toThreadlineError(error, 'asOf');
-    }
-    const last = row?.last;
-    const trunc = row?.trunc;
-    if (!last) return { status: 'before_horizon', firstChange: row?.first ?? null };
-    const change = toChange(last);
-    const pk = JSON.stringify(row?.pk);
-    const movedAway =
-      change.op === 'update' && JSON.stringify(change.tablePk) !== pk && change.tablePkBefore !== null;
-    const rowBefore = (): Record<string, unknown> | null =>
-      change.dataAfter && change.changedFrom ? { ...change.dataAfter, ...change.changedFrom } : null;
-    if (change.op === 'delete')
-      return { status: 'deleted', lastRow: change.dataBefore, deletedAt: change.capturedAt, change };
-    if (movedAway) return { status: 'deleted', lastRow: rowBefore(), deletedAt: change.capturedAt, change };
-    if (trunc)
-      return {
-        status: 'deleted',
-        lastRow: change.dataAfter,
-        deletedAt: trunc.captured_at,
-        change: toChange(trunc),
-      };
-    if (change.op === 'truncate')
-      return { status: 'deleted', lastRow: null, deletedAt: change.capturedAt, change };
-    return { status: 'found', row: change.dataAfter ?? {}, change };
+  asOf(table: string, key: RowKey, at: Date | string): Promise<AsOfResult> {
+    return asOfQuery(this.run, this.q, table, key, at);
   }
 
   /** Changes made in transactions bound to `actor`, newest first. */
@@ -265,65 +161,50 @@ export class AuditQueries {
     });
   }
 
-  /** The ids of the audit transactions an actor or correlation filter selects, or null for neither. */
+  /**
+   * The ids of the audit transactions the actor, correlation, request and job filters select
+   * (combined with AND), or null for none of them. Each starts from an index: actor_ref, the
+   * partial no-actor index, correlation_id, request_id, job_id.
+   */
   private transactionFilter(p: Params, f: ParsedTimelineFilters): string | null {
-    if (!f.actor && !f.correlationId) return null;
-    const actor = f.actor ? `x.actor_ref = ${p.add(Actor.toJSON(f.actor))}::jsonb` : null;
-    if (!f.correlationId) return `SELECT x.id FROM ${this.q}.audit_transactions x WHERE ${actor}`;
+    const conditions: string[] = [];
+    if (f.actor === 'none') conditions.push('x.actor_ref IS NULL');
+    else if (f.actor) conditions.push(`x.actor_ref = ${p.add(Actor.toJSON(f.actor))}::jsonb`);
+    if (f.requestId) conditions.push(`x.request_id = ${p.add(f.requestId)}`);
+    if (f.jobId) conditions.push(`x.job_id = ${p.add(f.jobId)}`);
+    if (!f.correlationId)
+      return conditions.length
+        ? `SELECT x.id FROM ${this.q}.audit_transactions x WHERE ${conditions.join(' AND ')}`
+        : null;
     // A transaction carries the correlation id, or an action recorded in it does (record_action
     // sets audit_actions.transaction_id whenever it links the two).
     const c = p.add(f.correlationId);
     const matching = `SELECT x.id FROM ${this.q}.audit_transactions x WHERE x.correlation_id = ${c}
       UNION SELECT a.transaction_id FROM ${this.q}.audit_actions a WHERE a.correlation_id = ${c} AND a.transaction_id IS NOT NULL`;
-    return actor
-      ? `SELECT x.id FROM ${this.q}.audit_transactions x WHERE x.id IN (${matching}) AND ${actor}`
+    return conditions.length
+      ? `SELECT x.id FROM ${this.q}.audit_transactions x WHERE x.id IN (${matching}) AND ${conditions.join(' AND ')}`
       : matching;
   }
 
-  /** One transaction with its actor, context ids, actions and every change with its diff; null when unknown. */
-  async auditTransaction(
+  /** One transaction with its actor, context ids, actions and changes with their diffs; null when unknown. */
+  auditTransaction(
     id: string | number | bigint,
-    options: { changeLimit?: number } = {},
+    options: IncidentOptions = {},
   ): Promise<IncidentBundle | null> {
-    const text =
-      typeof id === 'string' ? id.trim() : typeof id === 'number' || typeof id === 'bigint' ? String(id) : '';
-    if (!/^\d{1,19}$/.test(text) || BigInt(text) > 9223372036854775807n) {
-      throw invalid(
-        `auditTransaction: id must be a positive integer (the audit transaction id), got ${JSON.stringify(String(id).slice(0, 40))}`,
-      );
-    }
-    const limit = options.changeLimit ?? 10_000;
-    if (!Number.isInteger(limit) || limit < 1)
-      throw invalid('auditTransaction: changeLimit must be a positive integer');
-    try {
-      const [tx] = await this.run<TransactionRow>(
-        `SELECT ${TRANSACTION_COLUMNS} FROM ${this.q}.audit_transactions t WHERE t.id = $1::bigint`,
-        [text],
-      );
-      if (!tx) return null;
-      const actions = await this.run<ActionRow>(
-        `SELECT ${ACTION_COLUMNS} FROM ${this.q}.audit_actions a WHERE a.transaction_id = $1::bigint OR a.id = $2::uuid ORDER BY a.inserted_at, a.id`,
-        [text, tx.action_id],
-      );
-      const changes = await this.run<ChangeRow>(
-        `SELECT ${CHANGE_COLUMNS} FROM ${this.q}.audit_changes c JOIN ${this.q}.audit_transactions t ON t.id = c.transaction_id
-          WHERE c.transaction_id = $1::bigint ORDER BY c.captured_at, c.id LIMIT $2`,
-        [text, limit],
-      );
-      const infos = actions.map(toAction);
-      return {
-        transaction: toTransaction(tx),
-        action: infos.find((a) => a.id === tx.action_id) ?? null,
-        actions: infos,
-        changes: changes.map(toChange).map((change) => ({ change, diff: this.diff(change) })),
-      };
-    } catch (error) {
-      throw toThreadlineError(error, 'auditTransaction');
-    }
+    return incidentQuery(this.run, this.q, this.masks, id, options);
   }
 
+  /** The audit transactions of one request or job, oldest first. */
+  auditTransactions(
+    filter: TransactionFilter,
+    options: PageOptions = {},
+  ): Promise<Page<AuditTransactionInfo>> {
+    return transactionsQuery(this.run, this.q, filter, options);
+  }
+
+  /** The diff of a change, flagged by the registry entry read with the query that returned it. */
   diff(change: AuditChange) {
-    return changeDiff(change, this.maskFor(change.tableSchema, change.tableName));
+    return this.masks.diff(change);
   }
 }
 

@@ -104,7 +104,11 @@ export interface ChangeDiff {
   fields: FieldDiff[];
 }
 
-/** The incident bundle: one transaction, who and why, and every change with its diff. */
+/**
+ * The incident bundle: one transaction, who and why, and its changes with their diffs in capture
+ * order: all of them when `hasMoreChanges` is false, else the first `changeLimit` (after
+ * `changeCursor`).
+ */
 export interface IncidentBundle {
   transaction: AuditTransactionInfo;
   /** The action linked to the transaction (the first one recorded in it), or null. */
@@ -112,4 +116,17 @@ export interface IncidentBundle {
   /** Every action recorded in the transaction. */
   actions: AuditActionInfo[];
   changes: { change: AuditChange; diff: ChangeDiff }[];
+  /** How many changes the transaction has in all (not only in this bundle). */
+  changeCount: number;
+  /** True when more changes follow the ones in `changes`. */
+  hasMoreChanges: boolean;
+  /** Pass as `changeCursor` for the next changes; null when `hasMoreChanges` is false. */
+  changeCursor: string | null;
+}
+
+export interface IncidentOptions {
+  /** Changes per call, 1–10000, default 10000. */
+  changeLimit?: number;
+  /** The `changeCursor` of the previous call, to continue with the next changes. */
+  changeCursor?: string | null;
 }

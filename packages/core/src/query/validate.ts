@@ -1,7 +1,8 @@
 import { ActorRef } from '../actor-ref.js';
 import { cleanContextId, MAX_CONTEXT_ID_BYTES } from '../context.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
-import { parseTableName, type TableName } from '../identifiers.js';
+import { formatTableName, parseTableName, type TableName } from '../identifiers.js';
+import { toInstant } from './instant.js';
 import type { PageOptions, RowKey, TimeWindow } from './types.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -11,7 +12,7 @@ export function invalid(message: string): ThreadlineError {
   return new ThreadlineError('QUERY_INVALID', message);
 }
 
-function checkKeys(value: unknown, allowed: readonly string[], what: string): Record<string, unknown> {
+export function checkKeys(value: unknown, allowed: readonly string[], what: string): Record<string, unknown> {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw invalid(`${what} must be an object`);
   for (const key of Object.keys(value)) {
@@ -21,37 +22,21 @@ function checkKeys(value: unknown, allowed: readonly string[], what: string): Re
   return value as Record<string, unknown>;
 }
 
-const ISO = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
-
 /**
  * A Date or an ISO 8601 string → an ISO string with an explicit zone that PostgreSQL parses
  * exactly (microseconds kept). A string without a zone is taken as UTC; a date alone as midnight UTC.
  */
 export function parseInstant(value: unknown, what: string): string {
-  if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) throw invalid(`${what} is an invalid Date`);
-    return value.toISOString();
-  }
-  const text = typeof value === 'string' ? value.trim() : '';
-  const m = ISO.exec(text);
-  if (!m) {
-    throw invalid(
-      `${what} must be a Date or an ISO 8601 timestamp like 2026-11-28T14:00:00Z, got ${JSON.stringify(String(value).slice(0, 40))}`,
-    );
-  }
-  const normalized = `${m[1]}T${m[2] ?? '00:00:00'}${(m[3] ?? 'Z').toUpperCase()}`;
-  if (Number.isNaN(Date.parse(normalized)))
-    throw invalid(`${what} is not a valid timestamp: ${JSON.stringify(text)}`);
-  return normalized;
+  return toInstant(value, what).text;
 }
 
 export function parseWindow(options: TimeWindow, what: string): { from: string | null; to: string | null } {
   const from =
-    options.from === undefined || options.from === null ? null : parseInstant(options.from, `${what}: from`);
-  const to = options.to === undefined || options.to === null ? null : parseInstant(options.to, `${what}: to`);
-  if (from && to && Date.parse(from) > Date.parse(to))
-    throw invalid(`${what}: from (${from}) is after to (${to})`);
-  return { from, to };
+    options.from === undefined || options.from === null ? null : toInstant(options.from, `${what}: from`);
+  const to = options.to === undefined || options.to === null ? null : toInstant(options.to, `${what}: to`);
+  if (from && to && from.micros > to.micros)
+    throw invalid(`${what}: from (${from.text}) is after to (${to.text})`);
+  return { from: from?.text ?? null, to: to?.text ?? null };
 }
 
 export function parsePageSize(value: unknown, what: string): number {
@@ -63,6 +48,8 @@ export function parsePageSize(value: unknown, what: string): number {
 }
 
 export function parseActor(value: unknown, what: string): ActorRef {
+  if (typeof value === 'string' && value.trim() === 'none')
+    throw invalid(`${what}: actor "none" is not an actor; pass actor: null for changes with no actor bound`);
   try {
     return typeof value === 'string' && !value.trim().startsWith('{')
       ? ActorRef.fromString(value)
@@ -91,13 +78,14 @@ export function parseTable(value: unknown, schema: unknown, what: string): Table
     throw invalid(`${what}: table must be a table name like "posts" or "billing.invoices"`);
   let table: TableName;
   try {
-    table = parseTableName(value, (schema as string | undefined) ?? 'public');
+    table = parseTableName(value);
   } catch (error) {
     throw invalid(`${what}: ${isThreadlineError(error) ? error.message : 'invalid table name'}`);
   }
+  // A table name without a schema means public.NAME everywhere; tableSchema never re-homes it.
   if (schema !== undefined && table.schema !== schema) {
     throw invalid(
-      `${what}: table "${value}" names schema ${table.schema} but tableSchema is ${String(schema)}`,
+      `${what}: table "${value.slice(0, 80)}" is ${formatTableName(table)} but tableSchema is ${String(schema).slice(0, 80)}; name the table with its schema (${formatTableName({ schema: String(schema), name: table.name })}) or leave tableSchema out`,
     );
   }
   return table;
@@ -109,6 +97,11 @@ export function keyJson(key: RowKey, what: string): string {
     if (typeof v === 'bigint') return v.toString();
     if (typeof v === 'number') {
       if (!Number.isFinite(v)) throw invalid(`${what}: key values must be finite numbers`);
+      // 2 ** 53 + 1 arrives here as 2 ** 53: the digits are already lost, so no row is guessed.
+      if (Number.isInteger(v) && !Number.isSafeInteger(v))
+        throw invalid(
+          `${what}: the key value ${v} is beyond JavaScript's exact integers (±${Number.MAX_SAFE_INTEGER}); pass it as a string or a bigint, e.g. "9007199254740993"`,
+        );
       return v;
     }
     if (typeof v === 'string' || typeof v === 'boolean') return v;
@@ -128,41 +121,70 @@ export function keyJson(key: RowKey, what: string): string {
 export interface TimelineFilters extends TimeWindow {
   table?: string;
   tableSchema?: string;
-  actor?: ActorRef | string;
+  /** An actor, or null for changes whose transaction had no actor bound. */
+  actor?: ActorRef | string | null;
   correlationId?: string;
+  /** Every transaction of one request (audit_transactions.request_id). */
+  requestId?: string;
+  /** Every transaction of one job (audit_transactions.job_id). */
+  jobId?: string;
 }
 
 export interface ParsedTimelineFilters {
   table: TableName | null;
   tableSchema: string | null;
-  actor: ActorRef | null;
+  /** 'none' selects transactions without an actor. */
+  actor: ActorRef | 'none' | null;
   correlationId: string | null;
+  requestId: string | null;
+  jobId: string | null;
   from: string | null;
   to: string | null;
 }
 
-export const TIMELINE_FILTER_KEYS = ['table', 'tableSchema', 'actor', 'from', 'to', 'correlationId'] as const;
+export const TIMELINE_FILTER_KEYS = [
+  'table',
+  'tableSchema',
+  'actor',
+  'from',
+  'to',
+  'correlationId',
+  'requestId',
+  'jobId',
+] as const;
+
+const given = (v: unknown) => v !== undefined && v !== null;
+
+function parseContextIdFilter(value: unknown, name: string): string | null {
+  if (!given(value)) return null;
+  const clean = cleanContextId(value);
+  if (clean === undefined) {
+    throw invalid(
+      `timeline: ${name} must be a non-empty string of at most ${MAX_CONTEXT_ID_BYTES} bytes (after trimming) without control characters`,
+    );
+  }
+  return clean;
+}
 
 export function parseTimelineFilters(filters: unknown): ParsedTimelineFilters {
   const f = checkKeys(filters, TIMELINE_FILTER_KEYS, 'timeline filters');
-  const table =
-    f.table === undefined || f.table === null
-      ? null
-      : parseTable(f.table, f.tableSchema ?? undefined, 'timeline');
+  const table = given(f.table) ? parseTable(f.table, f.tableSchema ?? undefined, 'timeline') : null;
   let tableSchema: string | null = null;
-  if (!table && f.tableSchema !== undefined && f.tableSchema !== null) {
+  if (!table && given(f.tableSchema)) {
     if (typeof f.tableSchema !== 'string' || f.tableSchema.trim() === '')
       throw invalid('timeline: tableSchema must be a non-empty string');
     tableSchema = f.tableSchema;
   }
+  // actor: null (present, null) asks for changes with no actor; an absent actor does not filter.
+  const actor =
+    'actor' in f && f.actor === null ? 'none' : given(f.actor) ? parseActor(f.actor, 'timeline') : null;
   return {
     table,
     tableSchema,
-    actor: f.actor === undefined || f.actor === null ? null : parseActor(f.actor, 'timeline'),
-    correlationId:
-      f.correlationId === undefined || f.correlationId === null
-        ? null
-        : parseCorrelationId(f.correlationId, 'timeline'),
+    actor,
+    correlationId: given(f.correlationId) ? parseCorrelationId(f.correlationId, 'timeline') : null,
+    requestId: parseContextIdFilter(f.requestId, 'requestId'),
+    jobId: parseContextIdFilter(f.jobId, 'jobId'),
     ...parseWindow(f as TimeWindow, 'timeline'),
   };
 }

@@ -5,6 +5,9 @@ export const QUERY_FUNCTIONS = String.raw`
 -- The canonical table_pk for a row of an audited table, as the capture trigger stores it:
 -- p_key is a scalar (single-column keys) or an object naming every key column; each value is
 -- converted with the key column's type (an integer key given as the string "42" matches 42).
+-- A value must be exactly a value of the column's type: one that the type's length, precision
+-- or scale would cut or round (abcdefgh for varchar(3), 1.009 for numeric(5,2), …00.6 for
+-- timestamp(0)) would name another row, so it is refused.
 -- Raises TLQ01 for a wrong, missing or extra key column or a value of the wrong type, TLNF1
 -- when the table is not audited.
 CREATE OR REPLACE FUNCTION @S.row_key(p_schema text, p_name text, p_key jsonb) RETURNS jsonb
@@ -14,12 +17,16 @@ DECLARE
   label text := format('%I.%I', p_schema, p_name);
   key_cols text[];
   rel oid;
+  rel_base oid;
   sample jsonb;
   given jsonb;
   out jsonb := '{}'::jsonb;
   c text;
   v jsonb;
   typ text;
+  typ_oid oid;
+  base text;
+  exact boolean;
   converted jsonb;
   extra text;
 BEGIN
@@ -63,14 +70,28 @@ BEGIN
     END IF;
     typ := NULL;
     IF rel IS NOT NULL THEN
-      SELECT format_type(a.atttypid, a.atttypmod) INTO typ FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = c AND NOT a.attisdropped;
+      SELECT format_type(a.atttypid, a.atttypmod), a.atttypid INTO typ, typ_oid
+        FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = c AND NOT a.attisdropped;
     END IF;
     IF typ IS NOT NULL THEN
+      -- The same type without its length, precision or scale (domains resolved to their base).
+      LOOP
+        SELECT t.typbasetype INTO rel_base FROM pg_type t WHERE t.oid = typ_oid AND t.typtype = 'd';
+        EXIT WHEN NOT FOUND;
+        typ_oid := rel_base;
+      END LOOP;
+      base := format_type(typ_oid, -1);
       BEGIN
-        EXECUTE format('SELECT to_jsonb(%L::%s)', v #>> '{}', typ) INTO converted;
+        EXECUTE format('SELECT to_jsonb(%L::%s), %L::%s IS NOT DISTINCT FROM %L::%s', v #>> '{}', typ, v #>> '{}', typ, v #>> '{}', base)
+          INTO converted, exact;
       EXCEPTION WHEN others THEN
         RAISE EXCEPTION USING ERRCODE = 'TLQ01', MESSAGE = format('key column %s of %s is %s, and %s is not a valid %s', c, label, typ, v::text, typ);
       END;
+      IF NOT exact THEN
+        RAISE EXCEPTION USING ERRCODE = 'TLQ01',
+          MESSAGE = format('key column %s of %s is %s, and %s is not exactly a value of it (it would be cut or rounded to %s, another row''s key)', c, label, typ, v::text, converted::text),
+          HINT = 'Give the key exactly as it is stored.';
+      END IF;
     ELSIF jsonb_typeof(sample -> c) = 'number' AND jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^-?[0-9]+(\.[0-9]+)?$' THEN
       converted := to_jsonb((v #>> '{}')::numeric);
     ELSE
@@ -79,6 +100,50 @@ BEGIN
     out := out || jsonb_build_object(c, converted);
   END LOOP;
   RETURN out;
+END
+$fn$;
+
+-- Whether the row with key p_key of the partitioned table p_schema.p_name lies in the partition
+-- named by a partition TRUNCATE (audit_changes.data_before ->> 'partition', "schema"."name"):
+-- the partition's constraint is evaluated on the key (a partitioned table's key always holds
+-- its partition columns). When that partition is no longer one of the table's (dropped,
+-- detached or renamed since), false when the key lies in another of the table's current leaf
+-- partitions, else NULL: it cannot be told.
+CREATE OR REPLACE FUNCTION @S.key_in_partition(p_schema text, p_name text, p_partition text, p_key jsonb) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  parent oid;
+  part oid;
+  qual text;
+  hit boolean;
+BEGIN
+  SELECT cl.oid INTO parent FROM pg_class cl JOIN pg_namespace ns ON ns.oid = cl.relnamespace
+   WHERE ns.nspname = p_schema AND cl.relname = p_name AND cl.relkind = 'p';
+  IF parent IS NULL THEN
+    RETURN NULL;
+  END IF;
+  part := to_regclass(p_partition);
+  IF part IS NOT NULL AND part <> parent AND EXISTS (SELECT 1 FROM pg_partition_tree(parent) t WHERE t.relid = part) THEN
+    qual := pg_get_partition_constraintdef(part);
+    IF qual IS NULL THEN
+      RETURN true;
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM jsonb_populate_record(NULL::%s, $1) WHERE %s)', parent::regclass, qual)
+      INTO hit USING p_key;
+    RETURN hit;
+  END IF;
+  FOR part IN SELECT t.relid FROM pg_partition_tree(parent) t WHERE t.isleaf AND t.relid <> parent LOOP
+    qual := pg_get_partition_constraintdef(part);
+    CONTINUE WHEN qual IS NULL;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM jsonb_populate_record(NULL::%s, $1) WHERE %s)', parent::regclass, qual)
+      INTO hit USING p_key;
+    IF hit THEN
+      RETURN CASE WHEN part::regclass::text = p_partition THEN NULL ELSE false END;
+    END IF;
+  END LOOP;
+  RETURN NULL;
+EXCEPTION WHEN others THEN
+  RETURN NULL;
 END
 $fn$;
 `;

@@ -118,4 +118,12 @@ CREATE INDEX IF NOT EXISTS audit_actions_correlation_idx ON @S.audit_actions (co
   WHERE correlation_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_actions_transaction_idx ON @S.audit_actions (transaction_id)
   WHERE transaction_id IS NOT NULL;
+-- Timeline by request id, job id and "no actor", incident by request or job: the matching
+-- transactions, from a partial index each (no row enters one whose column is NULL / set).
+CREATE INDEX IF NOT EXISTS audit_transactions_request_idx ON @S.audit_transactions (request_id)
+  WHERE request_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_transactions_job_idx ON @S.audit_transactions (job_id)
+  WHERE job_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_transactions_no_actor_idx ON @S.audit_transactions (id)
+  WHERE actor_ref IS NULL;
 `;

@@ -1,0 +1,81 @@
+import { describeEachDb } from '@threadline/test-utils';
+import type pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ActorRef, createThreadline, runWithAuditContext, type Threadline } from '../src/index.js';
+import { installed, uniqueName } from './helpers.js';
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  Plans?: PlanNode[];
+}
+
+function relationsScanned(node: PlanNode, out: string[] = []): string[] {
+  if (node['Node Type'] === 'Seq Scan') out.push(node['Relation Name'] ?? '?');
+  for (const child of node.Plans ?? []) relationsScanned(child, out);
+  return out;
+}
+
+// The request, job and no-actor filters start from partial indexes on audit_transactions: with
+// sequential scans priced out, no audit table may be read sequentially (a missing index shows up
+// as a Seq Scan even then).
+describeEachDb(
+  'timeline and incident filters stay on indexes',
+  (db) => {
+    let tl: Threadline;
+    let client: pg.PoolClient;
+    let last = { sql: '', params: [] as unknown[] };
+
+    beforeAll(async () => {
+      const t = uniqueName('plans');
+      await db().exec(`create table ${t} (id int primary key, n int)`);
+      const setup = await installed(db());
+      await setup.installTriggers({ tables: [t] });
+      for (let i = 0; i < 30; i++) {
+        await runWithAuditContext(
+          i % 3 === 0 ? { requestId: `r-${i}` } : { actor: ActorRef.user(`u${i}`), jobId: `j-${i}` },
+          () => setup.query(`insert into ${t} values ($1, 0)`, [i]),
+        );
+      }
+      client = await db().server!.pool.connect();
+      await client.query('SET enable_seqscan = off');
+      tl = createThreadline({
+        db: {
+          kind: 'custom',
+          async query(sql: string, params: readonly unknown[] = []) {
+            last = { sql, params: [...params] };
+            const r = await client.query(sql, [...params]);
+            return { rows: r.rows, rowCount: r.rowCount };
+          },
+          async exec(sql: string) {
+            await client.query(sql);
+          },
+          transaction: () => Promise.reject(new Error('read-only test')),
+          queryAfter: () => Promise.reject(new Error('read-only test')),
+        } as never,
+      });
+    });
+
+    afterAll(() => client?.release());
+
+    const seqScans = async (run: () => Promise<unknown>) => {
+      await run();
+      const [row] = (await client.query(`EXPLAIN (FORMAT JSON) ${last.sql}`, last.params)).rows as {
+        'QUERY PLAN': [{ Plan: PlanNode }];
+      }[];
+      return relationsScanned(row!['QUERY PLAN'][0].Plan).filter((r) => r.startsWith('audit_'));
+    };
+
+    it('reads no audit table sequentially for requestId, jobId, actor: null and incident by request', async () => {
+      expect(await seqScans(() => tl.timeline({ requestId: 'r-3' }))).toEqual([]);
+      expect(await seqScans(() => tl.timeline({ jobId: 'j-4' }))).toEqual([]);
+      expect(await seqScans(() => tl.timeline({ actor: null }))).toEqual([]);
+      expect(await seqScans(() => tl.timeline({ actor: null, requestId: 'r-3' }, { pageSize: 5 }))).toEqual(
+        [],
+      );
+      expect(await seqScans(() => tl.auditTransactions({ requestId: 'r-3' }))).toEqual([]);
+      expect(await seqScans(() => tl.auditTransactions({ jobId: 'j-4' }))).toEqual([]);
+    });
+  },
+  ['postgres'],
+);
