@@ -53,14 +53,13 @@ DECLARE
   mode text;
   fn_name text;
   -- Aliases that are no column name (capture_alias): the transition row, the new/old/paired
-  -- subqueries, the row number, the row image, the old row record.
+  -- subqueries, the row number, the row image.
   a_r text := @S.capture_alias('tl_r', cols);
   a_n text := @S.capture_alias('tl_n', cols);
   a_o text := @S.capture_alias('tl_o', cols);
   a_x text := @S.capture_alias('tl_x', cols);
   a_rn text := @S.capture_alias('tl_rn', cols);
   a_j text := @S.capture_alias('tl_j', cols);
-  a_rec text := @S.capture_alias('tl_rec', cols);
   a_at text := @S.capture_alias('tl_at', cols);  -- the plpgsql variable holding captured_at
   pair_cond text;
   upd_pairs text[] := '{}';
@@ -121,31 +120,37 @@ BEGIN
   key_changed := coalesce(key_changed, 'false');
 
   SELECT jsonb_object_agg(m, placeholder) INTO mask_obj FROM unnest(o_mask) m;
-  guard := o_exclude || o_mask || CASE WHEN mode = 'portable' THEN key_cols ELSE '{}'::text[] END;
+  -- Columns a row image must have for its redaction to apply (compiled images never hold
+  -- excluded columns, so only the masked ones are checked there).
+  guard := CASE WHEN mode = 'portable' THEN o_exclude || o_mask || key_cols ELSE o_mask END;
   stale_obj := format('%L::jsonb', jsonb_build_object('threadline', 'hidden: the table changed shape since capture was generated; run threadline gen-triggers')::text);
 
   -- Diffed columns: not excluded, not in exceptColumns; sorted so changed_fields is sorted.
   SELECT array_agg(x ORDER BY x COLLATE "C") INTO diff_cols FROM unnest(cols) x WHERE NOT x = ANY(o_exclude || o_except);
   diff_cols := coalesce(diff_cols, '{}');
   IF mode = 'compiled' THEN
-    -- One boolean per diffed column, computed once per row (the OFFSET 0 subquery). The old values
-    -- for changed_from are read from one record column (tl_rec), so the paired subquery has
-    -- columns + 5 entries, not 2 x columns (PostgreSQL allows 1,664).
+    -- One boolean per diffed column, computed once per row (the OFFSET 0 subquery) into one array
+    -- (c), plus the old value of each column changed_from may show: the paired subquery has at most
+    -- columns + 5 entries, not 2 x columns (PostgreSQL allows 1,664 in a target list).
     FOR n IN 1 .. cardinality(diff_cols) LOOP
-      cmp := cmp || format('%s AS c_%s', @S.capture_compare(col_types[array_position(cols, diff_cols[n])],
-                             format('%I.%I', a_n, diff_cols[n]), format('%I.%I', a_o, diff_cols[n])), n);
+      cmp := cmp || @S.capture_compare(col_types[array_position(cols, diff_cols[n])],
+                                       format('%I.%I', a_n, diff_cols[n]), format('%I.%I', a_o, diff_cols[n]));
+      IF with_changed_from AND NOT diff_cols[n] = ANY(o_mask) THEN
+        inner_cols := inner_cols || format(', %I.%I AS o_%s', a_o, diff_cols[n], n);
+      END IF;
     END LOOP;
-    inner_cols := format(', %I.%I AS orec', a_o, a_rec) || coalesce(', ' || array_to_string(cmp, ', '), '');
+    inner_cols := inner_cols || CASE WHEN cardinality(cmp) = 0 THEN ', NULL::boolean[] AS c'
+                                     ELSE ', ARRAY[' || array_to_string(cmp, ', ') || '] AS c' END;
     fields_expr := CASE WHEN cardinality(diff_cols) = 0 THEN 'NULL::text[]' ELSE
-      'array_remove(ARRAY[' || (SELECT string_agg(format('CASE WHEN %I.c_%s THEN %L END', a_x, g, diff_cols[g]), ', ')
+      'array_remove(ARRAY[' || (SELECT string_agg(format('CASE WHEN %I.c[%s] THEN %L END', a_x, g, diff_cols[g]), ', ')
                                   FROM generate_series(1, cardinality(diff_cols)) g) || ']::text[], NULL)' END;
     from_expr := CASE WHEN NOT with_changed_from OR cardinality(diff_cols) = 0 THEN 'NULL::jsonb' ELSE
-      @S.capture_join(ARRAY(SELECT format('CASE WHEN %I.c_%s THEN %s ELSE ''{}''::jsonb END', a_x, g,
+      @S.capture_join(ARRAY(SELECT format('CASE WHEN %I.c[%s] THEN %s ELSE ''{}''::jsonb END', a_x, g,
           CASE WHEN diff_cols[g] = ANY(o_mask) THEN format('%L::jsonb', jsonb_build_object(diff_cols[g], placeholder)::text)
-               ELSE format('jsonb_build_object(%L, (%I.orec).%I)', diff_cols[g], a_x, diff_cols[g]) END)
+               ELSE format('jsonb_build_object(%L, %I.o_%s)', diff_cols[g], a_x, g) END)
           FROM generate_series(1, cardinality(diff_cols)) g ORDER BY g), ' || ', 'NULL::jsonb') END;
     where_expr := format('%I.k_changed', a_x)
-      || coalesce(' OR ' || (SELECT string_agg(format('%I.c_%s', a_x, g), ' OR ') FROM generate_series(1, cardinality(diff_cols)) g), '');
+      || CASE WHEN cardinality(cmp) = 0 THEN '' ELSE format(' OR true = ANY(%I.c)', a_x) END;
   ELSE
     -- Portable: compare whole row images key by key (as JSON text, so 1.0 -> 1.00 is a change),
     -- so columns added or renamed since generation are still detected; values of a row that
@@ -191,7 +196,7 @@ BEGIN
       '(SELECT row_number() OVER () AS %I, %s AS %I%s FROM threadline_new_rows AS %I) AS %I '
       'JOIN (SELECT row_number() OVER () AS %I%s FROM threadline_old_rows AS %I) AS %I ON %s',
       a_rn, img, a_j, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r) ELSE '' END, a_r, a_n,
-      a_rn, CASE WHEN mode = 'compiled' THEN format(', %I AS %I, %I.*', a_r, a_rec, a_r) ELSE format(', %s AS %I', img, a_j) END,
+      a_rn, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r) ELSE format(', %s AS %I', img, a_j) END,
       a_r, a_o, pair_cond);
     upd_pairs := upd_pairs || format(
       'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, op, table_pk, table_pk_before, data_after, changed_fields, changed_from, captured_at) '
