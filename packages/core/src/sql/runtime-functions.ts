@@ -33,21 +33,34 @@ LANGUAGE sql IMMUTABLE AS $fn$
 $fn$;
 
 -- A context setting that is valid JSON but not storable as jsonb (a \u0000 escape, which jsonb
--- rejects): every top-level field that converts on its own is kept, so a NUL in meta does not
--- drop the transaction's valid ids. Returns {"value": {...}, "dropped": [keys]}, or NULL when the
--- text is not a JSON object at all.
+-- rejects): every top-level field without one is kept, so a NUL in meta does not drop the
+-- transaction's valid ids. The escapes are swapped for a random marker to find their fields (the
+-- json type cannot be walked either: it converts every string it meets). Returns
+-- {"value": {...}, "dropped": [keys]}, or NULL when the text is not a JSON object at all.
 CREATE OR REPLACE FUNCTION @S.salvage_jsonb_object(p_text text) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
+  marker text := 'threadline-nul-' || md5(random()::text || clock_timestamp()::text);
+  txt text := p_text;
+  nxt text;
+  parsed jsonb;
   kept jsonb := '{}'::jsonb;
   dropped text[] := '{}';
-  v jsonb;
   f record;
 BEGIN
-  IF json_typeof(p_text::json) <> 'object' THEN RETURN NULL; END IF;
-  FOR f IN SELECT e.key, e.value FROM json_each(p_text::json) e LOOP
-    v := @S.try_jsonb(f.value::text);
-    IF v IS NULL THEN dropped := dropped || f.key; ELSE kept := kept || jsonb_build_object(f.key, v); END IF;
+  LOOP  -- an escape preceded by an even number of backslashes (adjacent ones need another pass)
+    nxt := regexp_replace(txt, '(^|[^\\])((\\\\)*)\\u0000', '\1\2' || marker, 'g');
+    EXIT WHEN nxt = txt;
+    txt := nxt;
+  END LOOP;
+  parsed := txt::jsonb;
+  IF jsonb_typeof(parsed) <> 'object' THEN RETURN NULL; END IF;
+  FOR f IN SELECT e.key, e.value FROM jsonb_each(parsed) e LOOP
+    IF strpos(f.key, marker) > 0 OR strpos(f.value::text, marker) > 0 THEN
+      dropped := dropped || replace(f.key, marker, '\u0000');
+    ELSE
+      kept := kept || jsonb_build_object(f.key, f.value);
+    END IF;
   END LOOP;
   RETURN jsonb_build_object('value', kept, 'dropped', to_jsonb(dropped));
 EXCEPTION WHEN others THEN
