@@ -172,14 +172,11 @@ describeEachDb('capture records what really changed', (db) => {
   });
 
   it('warns at install that MERGE cannot report rows it moves between partitions', async () => {
-    await installed(db());
     const t = uniqueName('merge');
     await db().exec(`create table ${t} (id int, region text, primary key (id, region)) partition by list (region);
       create table ${t}_eu partition of ${t} for values in ('eu');`);
-    const [plan] = await db().sql<{ warnings: string[] }>(
-      `select threadline.enable_capture('public', $1) -> 'warnings' as warnings`,
-      [t],
-    );
+    const tl = await installed(db());
+    const [plan] = await tl.installTriggers({ tables: [t] });
     expect(plan!.warnings).toEqual([
       `public.${t} is partitioned: PostgreSQL's transition tables do not report a MERGE whose UPDATE moves a row to another partition (the move is lost or recorded as a delete); make such moves with UPDATE, not MERGE (see docs/capture.md, Limits)`,
     ]);
