@@ -458,7 +458,18 @@ export class Threadline {
 type RawPlan = Omit<CapturePlan, 'table'> & { schema: string; name: string };
 
 function toPlan(raw: RawPlan, withSql = false): CapturePlan {
-  const { schema, name, functionSql, mode, functionName, relations, keyColumns, keySource, options, warnings } = raw;
+  const {
+    schema,
+    name,
+    functionSql,
+    mode,
+    functionName,
+    relations,
+    keyColumns,
+    keySource,
+    options,
+    warnings,
+  } = raw;
   const plan: CapturePlan = {
     table: { schema, name },
     mode,

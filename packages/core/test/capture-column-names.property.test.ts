@@ -11,14 +11,86 @@ import { changesFor, installed, uniqueName } from './helpers.js';
  * direct read of the table shows it, in both capture modes.
  */
 const ALIASES = [
-  'r', 'n', 'o', 'x', 'j', 'k', 'e', 'g', 'c', 'oj', 'ct', 'fields', 'c_1', 'o_1', 'c_2', 'o_2', 'k_new', 'k_old',
-  'k_changed', 'tl_r', 'tl_n', 'tl_o', 'tl_x', 'tl_rn', 'tl_j', 'tl_k', 'tl_at', 'tl_r_2', 'tl_at_2', 'threadline_row',
-  'threadline_rn', 'threadline_new_rows', 'threadline_old_rows', 'tg_op', 'new', 'old', 'found', 'orec', 'rec',
+  'r',
+  'n',
+  'o',
+  'x',
+  'j',
+  'k',
+  'e',
+  'g',
+  'c',
+  'oj',
+  'ct',
+  'fields',
+  'c_1',
+  'o_1',
+  'c_2',
+  'o_2',
+  'k_new',
+  'k_old',
+  'k_changed',
+  'tl_r',
+  'tl_n',
+  'tl_o',
+  'tl_x',
+  'tl_rn',
+  'tl_j',
+  'tl_k',
+  'tl_at',
+  'tl_r_2',
+  'tl_at_2',
+  'threadline_row',
+  'threadline_rn',
+  'threadline_new_rows',
+  'threadline_old_rows',
+  'tg_op',
+  'new',
+  'old',
+  'found',
+  'orec',
+  'rec',
 ];
-const KEYWORDS = ['select', 'from', 'where', 'user', 'order', 'table', 'end', 'offset', 'null', 'true', 'Case', 'ROW'];
+const KEYWORDS = [
+  'select',
+  'from',
+  'where',
+  'user',
+  'order',
+  'table',
+  'end',
+  'offset',
+  'null',
+  'true',
+  'Case',
+  'ROW',
+];
 const HOSTILE = [
-  '"', "'", 'a"b', "it's", '$fn$', '$$', '%s', '%I', '%%L', '\\', 'a b', 'a.b', 'a,b', '--', '/*', ';', ')', '(',
-  'é', 'Ünïcödé', '日本語', '🙂', 'x'.repeat(63), `${'é'.repeat(31)}x`, `${'日'.repeat(21)}`,
+  '"',
+  "'",
+  'a"b',
+  "it's",
+  '$fn$',
+  '$$',
+  '%s',
+  '%I',
+  '%%L',
+  '\\',
+  'a b',
+  'a.b',
+  'a,b',
+  '--',
+  '/*',
+  ';',
+  ')',
+  '(',
+  'é',
+  'Ünïcödé',
+  '日本語',
+  '🙂',
+  'x'.repeat(63),
+  `${'é'.repeat(31)}x`,
+  `${'日'.repeat(21)}`,
 ];
 
 const SYSTEM_COLUMNS = ['tableoid', 'cmax', 'xmax', 'cmin', 'xmin', 'ctid'];
@@ -59,7 +131,8 @@ describeEachDb('column names cannot change what capture means (property)', (db) 
           );
           await db().sql(`select threadline.enable_capture('public', $1, '{}', $2)`, [t, mode]);
           // The ground truth reads the row through the table name (never a generated column name).
-          const image = async () => (await db().sql<{ j: unknown }>(`select to_jsonb(${t}) as j from ${t}`))[0]?.j;
+          const image = async () =>
+            (await db().sql<{ j: unknown }>(`select to_jsonb(${t}) as j from ${t}`))[0]?.j;
 
           await db().exec(
             `insert into ${t} values (1, ${others.map((c, i) => literal(c.type, i + 1)).join(', ')})`,

@@ -44,7 +44,9 @@ describeEachDb('context values bound at capture', (db) => {
   });
 
   it('a NUL escape in meta drops only meta, not the valid correlation and request ids', async () => {
-    const row = await captureWith('{"correlationId": "corr-1", "requestId": "req-1", "meta": {"note": "a\\u0000b"}}');
+    const row = await captureWith(
+      '{"correlationId": "corr-1", "requestId": "req-1", "meta": {"note": "a\\u0000b"}}',
+    );
     expect(row).toEqual({
       actor_ref: { type: 'user', id: '7' },
       correlation_id: 'corr-1',

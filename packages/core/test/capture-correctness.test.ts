@@ -66,7 +66,9 @@ describeEachDb('capture records what really changed', (db) => {
         create function ${t}_path() returns trigger language plpgsql as $$
         begin update ${t} set path = '/' || new.name, rev = rev + 1 where id = new.id; return null; end $$;
         create trigger ${t}_path after insert on ${t} for each row execute function ${t}_path();`);
-      await db().exec(`begin; insert into ${t} (id, name) values (1, 'a'), (2, 'b'); update ${t} set name = 'c' where id = 1; commit;`);
+      await db().exec(
+        `begin; insert into ${t} (id, name) values (1, 'a'), (2, 'b'); update ${t} set name = 'c' where id = 1; commit;`,
+      );
       const rows = await db().sql<{ op: string; id: number; data_after: Record<string, unknown> }>(
         `select op, (table_pk->>'id')::int as id, data_after from threadline.audit_changes
           where table_name = $1 order by captured_at, id`,
@@ -200,7 +202,9 @@ describeEachDb(
         await db().exec(`update ${t} set name = 'ALICE'`);
         await db().exec(`update ${t} set k = 'K'`);
         const rows = await changesFor(db(), 'public', t);
-        expect(rows.map((r) => [r.op, r.table_pk, r.table_pk_before, r.changed_fields, r.changed_from])).toEqual([
+        expect(
+          rows.map((r) => [r.op, r.table_pk, r.table_pk_before, r.changed_fields, r.changed_from]),
+        ).toEqual([
           ['insert', { k: 'k' }, null, null, null],
           ['update', { k: 'k' }, null, ['name'], { name: 'alice' }],
           ['update', { k: 'K' }, { k: 'k' }, ['k'], { k: 'k' }],
@@ -209,7 +213,9 @@ describeEachDb(
 
       it(`updates tables keyed by extension types (isbn13, ltree, hstore) [${mode}]`, async () => {
         await installed(db());
-        await db().exec('create extension if not exists isn; create extension if not exists ltree; create extension if not exists hstore;');
+        await db().exec(
+          'create extension if not exists isn; create extension if not exists ltree; create extension if not exists hstore;',
+        );
         for (const [type, a, b] of [
           ['isbn13', '978-0-306-40615-7', '978-1-4028-9462-6'],
           ['ltree', 'top.a', 'top.b'],
@@ -222,7 +228,10 @@ describeEachDb(
           await db().exec(`update ${t} set v = 2`);
           await db().exec(`update ${t} set id = '${b}'`);
           const rows = await changesFor(db(), 'public', t);
-          expect(rows.map((r) => [r.op, r.changed_fields]), type).toEqual([
+          expect(
+            rows.map((r) => [r.op, r.changed_fields]),
+            type,
+          ).toEqual([
             ['insert', null],
             ['update', ['v']],
             ['update', ['id']],

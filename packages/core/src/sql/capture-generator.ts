@@ -305,4 +305,10 @@ $fn$;
 `;
 
 /** Every function of the capture generator, in creation order. */
-export const CAPTURE_GENERATOR = [CAPTURE_CHECKS, CAPTURE_EXPRESSIONS, CAPTURE_PLAN, CAPTURE_INSTALL, REFRESH_CAPTURE].join('\n');
+export const CAPTURE_GENERATOR = [
+  CAPTURE_CHECKS,
+  CAPTURE_EXPRESSIONS,
+  CAPTURE_PLAN,
+  CAPTURE_INSTALL,
+  REFRESH_CAPTURE,
+].join('\n');
