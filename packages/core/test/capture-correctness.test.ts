@@ -173,6 +173,22 @@ describeEachDb('capture records what really changed', (db) => {
     expect(left[0]!.n).toBe(0);
   });
 
+  it('removing capture leaves no trigger behind, the BEFORE STATEMENT one included', async () => {
+    const t = uniqueName('removed');
+    await db().exec(`create table ${t} (id int primary key)`);
+    const tl = await installed(db());
+    await tl.installTriggers({ tables: [t] });
+    const count = async () =>
+      (
+        await db().sql<{ n: number }>(
+          `select count(*)::int as n from pg_trigger where tgrelid = '${t}'::regclass and not tgisinternal`,
+        )
+      )[0]!.n;
+    expect(await count()).toBe(5);
+    await tl.removeTriggers({ tables: [t] });
+    expect(await count()).toBe(0);
+  });
+
   it('warns at install that MERGE cannot report rows it moves between partitions', async () => {
     const t = uniqueName('merge');
     await db().exec(`create table ${t} (id int, region text, primary key (id, region)) partition by list (region);
