@@ -38,6 +38,7 @@ export function printPlans(out: Output, plans: readonly CapturePlan[]): void {
     })),
     COLUMNS,
   );
+  for (const plan of plans) for (const warning of plan.warnings) out.note(`warning: ${warning}`);
   if (plans.some((plan) => plan.mode === 'portable')) {
     out.note(
       'note: portable mode means DDL sync is not active in this database (the role that ran install could not create event triggers); ' +

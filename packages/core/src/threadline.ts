@@ -67,6 +67,8 @@ export interface CapturePlan {
   keyColumns: string[];
   keySource: string;
   options: ResolvedTableOptions;
+  /** Limits PostgreSQL imposes on capturing this table (e.g. MERGE moving rows between partitions). */
+  warnings: string[];
   /** The generated function (only in plans from planTriggers). */
   functionSql?: string;
 }
@@ -480,7 +482,18 @@ export class Threadline {
 type RawPlan = Omit<CapturePlan, 'table'> & { schema: string; name: string };
 
 function toPlan(raw: RawPlan, withSql = false): CapturePlan {
-  const { schema, name, functionSql, mode, functionName, relations, keyColumns, keySource, options } = raw;
+  const {
+    schema,
+    name,
+    functionSql,
+    mode,
+    functionName,
+    relations,
+    keyColumns,
+    keySource,
+    options,
+    warnings,
+  } = raw;
   const plan: CapturePlan = {
     table: { schema, name },
     mode,
@@ -489,6 +502,7 @@ function toPlan(raw: RawPlan, withSql = false): CapturePlan {
     keyColumns,
     keySource,
     options,
+    warnings: warnings ?? [],
   };
   if (withSql && functionSql) plan.functionSql = functionSql;
   return plan;

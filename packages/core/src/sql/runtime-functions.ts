@@ -17,23 +17,64 @@ EXCEPTION WHEN others THEN
 END
 $fn$;
 
--- A context id: a trimmed string of 1..256 bytes without control characters, else NULL.
--- Plain SQL without SET clauses so that callers inline it (a SET clause would make every call
--- a separately planned query).
+-- A context id: a trimmed string (or a number) of 1..256 bytes without control characters, else
+-- NULL. The bound applies to numbers too: 42.5e999 renders as 1,001 digits. Plain SQL without SET
+-- clauses so that callers inline it (a SET clause would make every call a separately planned query).
 CREATE OR REPLACE FUNCTION @S.clean_context_id(p_value jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE AS $fn$
   SELECT CASE
-    WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) 'number' THEN p_value OPERATOR(pg_catalog.#>>) '{}'
-    WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.<>) 'string' THEN NULL
-    WHEN pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.=) '' THEN NULL
-    WHEN pg_catalog.octet_length(pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}')) OPERATOR(pg_catalog.>) 256 THEN NULL
-    WHEN pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN NULL
-    ELSE pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}')
+    WHEN v IS NULL OR v OPERATOR(pg_catalog.=) '' THEN NULL
+    WHEN pg_catalog.octet_length(v) OPERATOR(pg_catalog.>) 256 THEN NULL
+    WHEN v OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN NULL
+    ELSE v
   END
+  FROM (SELECT CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) ANY ('{number,string}'::text[])
+                    THEN pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}') END AS v) AS cleaned
+$fn$;
+
+-- A context setting that is valid JSON but not storable as jsonb (a \u0000 escape, which jsonb
+-- rejects): every top-level field without one is kept, so a NUL in meta does not drop the
+-- transaction's valid ids. The escapes are swapped for a random marker to find their fields (the
+-- json type cannot be walked either: it converts every string it meets). Returns
+-- {"value": {...}, "dropped": [keys]}, or NULL when the text is not a JSON object at all.
+CREATE OR REPLACE FUNCTION @S.salvage_jsonb_object(p_text text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  marker text := 'threadline-nul-' || md5(random()::text || clock_timestamp()::text);
+  txt text := p_text;
+  nxt text;
+  parsed jsonb;
+  kept jsonb := '{}'::jsonb;
+  dropped text[] := '{}';
+  f record;
+BEGIN
+  LOOP  -- an escape preceded by an even number of backslashes (adjacent ones need another pass)
+    nxt := regexp_replace(txt, '(^|[^\\])((\\\\)*)\\u0000', '\1\2' || marker, 'g');
+    EXIT WHEN nxt = txt;
+    txt := nxt;
+  END LOOP;
+  parsed := txt::jsonb;
+  IF jsonb_typeof(parsed) <> 'object' THEN RETURN NULL; END IF;
+  FOR f IN SELECT e.key, e.value FROM jsonb_each(parsed) e LOOP
+    IF strpos(f.key, marker) > 0 OR strpos(f.value::text, marker) > 0 THEN
+      dropped := dropped || replace(f.key, marker, '\u0000');
+    ELSE
+      kept := kept || jsonb_build_object(f.key, f.value);
+    END IF;
+  END LOOP;
+  RETURN jsonb_build_object('value', kept, 'dropped', to_jsonb(dropped));
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END
 $fn$;
 
 -- The audit transaction of the current database transaction, created on first use.
--- Found again through a transaction-local setting keyed by txid, never by txid alone.
+-- Found again through the transaction-local setting threadline.transaction ("txid:id"), never by
+-- txid alone. A session can write that setting, so it is only a hint: the id is used only when
+-- its audit_transactions row was written by this very transaction (same txid and same transaction
+-- start time now(); sessions cannot insert into audit_transactions). Anything else (another
+-- transaction's id, a made-up or non-numeric value) is ignored and a fresh audit transaction is
+-- created, with the attempt named in meta.threadline_context_error.transaction.
 -- The first call of a transaction validates the bound context without ever raising: a value that
 -- is malformed is left out and named in meta.threadline_context_error.
 CREATE OR REPLACE FUNCTION @S.current_transaction_id() RETURNS bigint
@@ -42,10 +83,12 @@ DECLARE
   cached text := current_setting('threadline.transaction', true);
   xid bigint := txid_current();
   sep integer;
+  cached_id bigint;
   raw_actor text := nullif(current_setting('threadline.actor_ref', true), '');
   raw_ctx text := nullif(current_setting('threadline.context', true), '');
   actor jsonb;
   ctx jsonb;
+  salvaged jsonb;
   kind text;
   problems jsonb := '{}'::jsonb;
   meta jsonb;
@@ -56,9 +99,14 @@ DECLARE
 BEGIN
   IF cached IS NOT NULL AND cached <> '' THEN
     sep := strpos(cached, ':');
-    IF sep > 1 AND left(cached, sep - 1) = xid::text THEN
-      RETURN substr(cached, sep + 1)::bigint;
+    IF sep > 1 AND left(cached, sep - 1) = xid::text AND substr(cached, sep + 1) ~ '^[0-9]{1,18}$' THEN
+      cached_id := substr(cached, sep + 1)::bigint;
+      IF EXISTS (SELECT 1 FROM @S.audit_transactions t
+                  WHERE t.id = cached_id AND t.txid = xid AND t.occurred_at = now()) THEN
+        RETURN cached_id;
+      END IF;
     END IF;
+    problems := problems || '{"transaction": "threadline.transaction was set by the session, not by Threadline (ignored)"}';
   END IF;
 
   IF raw_actor IS NOT NULL OR raw_ctx IS NOT NULL THEN
@@ -72,7 +120,14 @@ BEGIN
         problems := problems || '{"actor_ref": "threadline.actor_ref is not valid JSON"}';
       END IF;
       IF raw_ctx IS NOT NULL AND ctx IS NULL THEN
-        problems := problems || '{"context": "threadline.context is not a JSON object"}';
+        salvaged := @S.salvage_jsonb_object(raw_ctx);
+        IF salvaged IS NULL THEN
+          problems := problems || '{"context": "threadline.context is not a JSON object"}';
+        ELSE
+          ctx := salvaged -> 'value';
+          problems := problems || jsonb_build_object('unstorable',
+            format('left out (a \u0000 escape, which jsonb cannot store): %s', salvaged -> 'dropped'));
+        END IF;
       END IF;
     END;
   END IF;
@@ -142,6 +197,31 @@ BEGIN
   PERFORM set_config('threadline.transaction', xid::text || ':' || new_id::text, true);
   RETURN new_id;
 END
+$fn$;
+
+-- BEFORE STATEMENT trigger of every audited table: notes when the statement started, per trigger
+-- depth, so its changes sort before those of the statements its own row triggers run (which are
+-- captured first, at the next depth). Schema-qualified throughout instead of a SET clause (a SET
+-- clause costs on every statement). Stored as microseconds since the epoch.
+CREATE OR REPLACE FUNCTION @S.capture_statement_start() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_catalog.set_config(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()),
+    pg_catalog.concat((pg_catalog.extract('epoch', pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000000)::bigint), true);
+  RETURN NULL;
+END
+$fn$;
+
+-- captured_at of the current statement: its start as noted by capture_statement_start, kept within
+-- this transaction's own time span (a session can write the setting, so it can never place a
+-- change outside its own transaction), else the current time.
+CREATE OR REPLACE FUNCTION @S.statement_started_at() RETURNS timestamptz
+LANGUAGE sql STABLE AS $fn$
+  SELECT CASE WHEN v OPERATOR(pg_catalog.~) '^[0-9]{1,17}$'
+    THEN GREATEST(pg_catalog.now(), LEAST(pg_catalog.clock_timestamp(),
+           'epoch'::pg_catalog.timestamptz OPERATOR(pg_catalog.+) (v::bigint OPERATOR(pg_catalog.*) '1 microsecond'::pg_catalog.interval)))
+    ELSE pg_catalog.clock_timestamp() END
+  FROM (SELECT pg_catalog.current_setting(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()), true) AS v) AS s
 $fn$;
 
 -- True when this statement already captured a TRUNCATE of the whole table (a TRUNCATE of a

@@ -1,0 +1,99 @@
+/**
+ * Expression builders of the capture generator: they return SQL text that capture_plan pastes into
+ * the generated function. `@S` is the quoted storage schema. Each one exists so that no column
+ * name, type or collation can change what the generated SQL means (issue 15):
+ * - capture_alias: every alias the generated SQL uses is chosen so that it is not a column name
+ *   (a column named like an alias would otherwise be read instead of the row);
+ * - capture_compare: "did this value change" compares what the audit row stores (the value's JSON
+ *   text, byte for byte), not the type's `=`, which calls 1.0 and 1.00, '1 mon' and '30 days',
+ *   'alice' and 'ALICE' under a case-insensitive collation equal, and may not be visible at all
+ *   from the function's search_path (an extension type's operator);
+ * - capture_image: a row image without the excluded columns, built without ever converting them;
+ * - capture_join: long `||` chains nested in short groups (a flat chain of 1,600 would nest 1,600
+ *   deep in the parser).
+ */
+export const CAPTURE_EXPRESSIONS = String.raw`
+-- An alias that is none of p_taken (column names): p_base, else p_base_2, p_base_3, ...
+CREATE OR REPLACE FUNCTION @S.capture_alias(p_base text, p_taken text[]) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT CASE WHEN NOT p_base = ANY(p_taken) THEN p_base ELSE
+    (SELECT p_base || '_' || g FROM generate_series(2, cardinality(p_taken) + 2) g
+      WHERE NOT (p_base || '_' || g) = ANY(p_taken) ORDER BY g LIMIT 1) END
+$fn$;
+
+-- SQL that is true when the two values of type p_type differ as stored in an audit row.
+-- Types whose '=' is equality of the stored bytes (integers, booleans, uuids, timestamps, enums,
+-- bytea, ... and arrays of them) keep the native comparison (fastest); text-like types compare
+-- byte-wise (COLLATE "C": a non-deterministic collation's '=' ignores case or accents);
+-- everything else compares its JSON text: numeric scale, interval units, jsonb number text,
+-- float -0, bpchar trailing blanks and extension types (no operator lookup at all). json is
+-- compared as jsonb text: whitespace or key order alone, which the stored jsonb image cannot
+-- show, is not a change.
+CREATE OR REPLACE FUNCTION @S.capture_compare(p_type oid, p_a text, p_b text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  WITH RECURSIVE base(oid, depth) AS (
+    SELECT p_type, 0
+    UNION ALL
+    SELECT t.typbasetype, b.depth + 1 FROM pg_type t JOIN base b ON t.oid = b.oid WHERE t.typtype = 'd' AND b.depth < 10
+  ), resolved AS (
+    SELECT t.oid, t.typtype, t.typcategory, t.typelem, t.typnamespace, t.typname
+      FROM base b JOIN pg_type t ON t.oid = b.oid WHERE t.typtype <> 'd' ORDER BY b.depth DESC LIMIT 1
+  ), subject AS (  -- an array is compared natively when its element type is
+    SELECT coalesce(e.oid, r.oid) AS oid, coalesce(e.typtype, r.typtype) AS typtype,
+           coalesce(e.typnamespace, r.typnamespace) AS typnamespace, coalesce(e.typname, r.typname) AS typname,
+           e.oid IS NOT NULL AS is_array
+      FROM resolved r LEFT JOIN pg_type e ON r.typcategory = 'A' AND e.oid = r.typelem
+  )
+  SELECT CASE
+    WHEN s.typtype = 'e' OR (s.typnamespace = 'pg_catalog'::regnamespace AND s.typname IN (
+           'int2', 'int4', 'int8', 'bool', 'uuid', 'date', 'timestamp', 'timestamptz', 'time', 'oid', 'bytea',
+           'char', 'money', 'inet', 'cidr', 'macaddr', 'macaddr8'))
+      THEN format('%s IS DISTINCT FROM %s', p_a, p_b)
+    WHEN NOT s.is_array AND s.typnamespace = 'pg_catalog'::regnamespace AND s.typname IN ('text', 'varchar', 'name')
+      THEN format('(%s COLLATE "C") IS DISTINCT FROM (%s COLLATE "C")', p_a, p_b)
+    WHEN NOT s.is_array AND s.typnamespace = 'pg_catalog'::regnamespace AND s.typname = 'jsonb'
+      THEN format('(%s::text COLLATE "C") IS DISTINCT FROM (%s::text COLLATE "C")', p_a, p_b)
+    ELSE format('(to_jsonb(%s)::text COLLATE "C") IS DISTINCT FROM (to_jsonb(%s)::text COLLATE "C")', p_a, p_b)
+  END
+  FROM subject s
+$fn$;
+
+-- p_parts joined with p_op, nested in groups of 32; p_empty when there are none.
+CREATE OR REPLACE FUNCTION @S.capture_join(p_parts text[], p_op text, p_empty text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  parts text[] := coalesce(p_parts, '{}');
+  grouped text[];
+BEGIN
+  IF cardinality(parts) = 0 THEN RETURN p_empty; END IF;
+  WHILE cardinality(parts) > 1 LOOP
+    SELECT array_agg('(' || array_to_string(parts[g * 32 + 1 : g * 32 + 32], p_op) || ')' ORDER BY g) INTO grouped
+      FROM generate_series(0, (cardinality(parts) - 1) / 32) g;
+    parts := grouped;
+  END LOOP;
+  RETURN parts[1];
+END
+$fn$;
+
+-- The JSON image of row p_row (an alias of the table's row type) without the columns p_skip.
+-- With nothing to skip it is to_jsonb(row); otherwise the kept columns are converted one by one
+-- (jsonb_build_object renders each value exactly as to_jsonb does), so an excluded value is never
+-- converted: one too large for JSON cannot fail the write.
+CREATE OR REPLACE FUNCTION @S.capture_image(p_row text, p_cols text[], p_skip text[]) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT CASE WHEN NOT p_cols && p_skip THEN format('to_jsonb(%s)', p_row) ELSE
+    @S.capture_join(ARRAY(
+      SELECT 'jsonb_build_object(' || string_agg(format('%L, %s.%I', c, p_row, c), ', ' ORDER BY n) || ')'
+        FROM unnest(p_cols) WITH ORDINALITY AS k(c, n) WHERE NOT c = ANY(p_skip)
+       GROUP BY (n - 1) / 50 ORDER BY (n - 1) / 50), ' || ', '''{}''::jsonb') END
+$fn$;
+
+-- Redaction applied to a row image expression. In portable mode a row that lacks a redacted or
+-- key column (renamed since generation) is hidden instead of stored unredacted.
+CREATE OR REPLACE FUNCTION @S.capture_redact(p_expr text, p_exclude text[], p_mask jsonb, p_guard text[], p_stale text)
+RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT CASE WHEN cardinality(p_guard) = 0 THEN r ELSE format('(CASE WHEN %s ?& %L::text[] THEN %s ELSE %s END)', p_expr, p_guard, r, p_stale) END
+  FROM (SELECT CASE WHEN p_mask IS NULL THEN e ELSE format('(%s || %L::jsonb)', e, p_mask::text) END AS r
+          FROM (SELECT CASE WHEN cardinality(p_exclude) = 0 THEN p_expr ELSE format('(%s - %L::text[])', p_expr, p_exclude) END AS e) a) b
+$fn$;
+`;

@@ -1,0 +1,89 @@
+/**
+ * Installing and removing capture: the generated function, the triggers on the table and every
+ * partition, and the registry row, in the caller's transaction (no capture gap). `@S` is the
+ * quoted storage schema, `@LIT` its name as a string literal. Warnings of the plan (limits that
+ * PostgreSQL itself imposes on this table) are raised as WARNINGs and returned in the plan.
+ */
+export const CAPTURE_INSTALL = String.raw`
+-- Install (or replace in place) capture for one table and its partitions. One transaction: no gap.
+CREATE OR REPLACE FUNCTION @S.enable_capture(p_schema text, p_name text, p_options jsonb DEFAULT '{}'::jsonb,
+                                             p_mode text DEFAULT NULL, p_allow_keyless boolean DEFAULT false)
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  storage text := @LIT;
+  plan jsonb;
+  rel oid;
+  fn regprocedure;
+  old_fn text;
+  r record;
+  target text;
+  wanted oid[] := '{}';
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('threadline.capture:' || storage));
+  plan := @S.capture_plan(p_schema, p_name, p_options, p_mode, p_allow_keyless);
+  rel := (plan ->> 'relid')::oid;
+  SELECT function_name INTO old_fn FROM @S.captured_tables WHERE relid = rel;
+  FOR target IN SELECT jsonb_array_elements_text(plan -> 'warnings') LOOP
+    RAISE WARNING 'threadline: %', target;
+  END LOOP;
+  EXECUTE plan ->> 'functionSql';
+  fn := format('%I.%I()', storage, plan ->> 'functionName')::regprocedure;
+  FOR target IN SELECT jsonb_array_elements_text(plan -> 'relations') LOOP
+    wanted := wanted || target::regclass::oid;
+    EXECUTE format('CREATE OR REPLACE TRIGGER threadline_capture_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS threadline_new_rows FOR EACH STATEMENT EXECUTE FUNCTION %s', target, fn);
+    EXECUTE format('CREATE OR REPLACE TRIGGER threadline_capture_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS threadline_old_rows NEW TABLE AS threadline_new_rows FOR EACH STATEMENT EXECUTE FUNCTION %s', target, fn);
+    EXECUTE format('CREATE OR REPLACE TRIGGER threadline_capture_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS threadline_old_rows FOR EACH STATEMENT EXECUTE FUNCTION %s', target, fn);
+    EXECUTE format('CREATE OR REPLACE TRIGGER threadline_capture_before BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %I.capture_statement_start()', target, storage);
+    EXECUTE format('CREATE OR REPLACE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s', target, fn);
+  END LOOP;
+  -- Triggers that still call this table's function (old or current) on relations outside the
+  -- table's partition tree (a detached partition) are removed, then an unused old function.
+  FOR r IN
+    SELECT tg.tgname, tg.tgrelid::regclass AS relname FROM pg_trigger tg
+      JOIN (SELECT DISTINCT t2.tgrelid FROM pg_trigger t2
+             WHERE t2.tgfoid = fn OR (old_fn IS NOT NULL AND t2.tgfoid = to_regprocedure(format('%I.%I()', storage, old_fn)))) mine
+        ON mine.tgrelid = tg.tgrelid
+     WHERE (tg.tgfoid = fn OR (old_fn IS NOT NULL AND tg.tgfoid = to_regprocedure(format('%I.%I()', storage, old_fn)))
+            OR (tg.tgname = 'threadline_capture_before' AND tg.tgfoid = to_regprocedure(format('%I.capture_statement_start()', storage))))
+       AND NOT tg.tgrelid = ANY(wanted)
+  LOOP
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', r.tgname, r.relname);
+  END LOOP;
+  IF old_fn IS NOT NULL AND old_fn <> plan ->> 'functionName' THEN
+    EXECUTE format('DROP FUNCTION IF EXISTS %I.%I()', storage, old_fn);
+  END IF;
+  INSERT INTO @S.captured_tables AS ct (relid, table_schema, table_name, options, key_columns, columns, function_name, mode, generated_at)
+  VALUES (rel, p_schema, p_name, plan -> 'options', ARRAY(SELECT jsonb_array_elements_text(plan -> 'keyColumns')),
+          plan -> 'columns', plan ->> 'functionName', plan ->> 'mode', now())
+  ON CONFLICT (relid) DO UPDATE SET table_schema = EXCLUDED.table_schema, table_name = EXCLUDED.table_name,
+    options = EXCLUDED.options, key_columns = EXCLUDED.key_columns, columns = EXCLUDED.columns,
+    function_name = EXCLUDED.function_name, mode = EXCLUDED.mode, generated_at = EXCLUDED.generated_at;
+  RETURN plan - 'functionSql' - 'columns';
+END
+$fn$;
+
+-- Remove capture from a table and its partitions (audit rows already captured are kept).
+CREATE OR REPLACE FUNCTION @S.disable_capture(p_schema text, p_name text) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  storage text := @LIT;
+  reg record;
+  r record;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('threadline.capture:' || storage));
+  SELECT ct.* INTO reg FROM @S.captured_tables ct WHERE ct.table_schema = p_schema AND ct.table_name = p_name;
+  IF reg IS NULL THEN RETURN false; END IF;
+  FOR r IN SELECT tg.tgname, tg.tgrelid::regclass AS relname FROM pg_trigger tg
+            WHERE tg.tgfoid = to_regprocedure(format('%I.%I()', storage, reg.function_name))
+               OR (tg.tgname = 'threadline_capture_before' AND tg.tgfoid = to_regprocedure(format('%I.capture_statement_start()', storage))
+                   AND EXISTS (SELECT 1 FROM pg_trigger t2 WHERE t2.tgrelid = tg.tgrelid
+                                  AND t2.tgfoid = to_regprocedure(format('%I.%I()', storage, reg.function_name)))) LOOP
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', r.tgname, r.relname);
+  END LOOP;
+  EXECUTE format('DROP FUNCTION IF EXISTS %I.%I()', storage, reg.function_name);
+  DELETE FROM @S.captured_tables WHERE relid = reg.relid;
+  RETURN true;
+END
+$fn$;
+
+`;
