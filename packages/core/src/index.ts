@@ -41,6 +41,19 @@ export {
   TIMELINE_FILTER_KEYS,
   type TimelineFilters,
 } from './query/validate.js';
+export { RevertApi } from './revert/index.js';
+export type {
+  RevertApplyOptions,
+  RevertApplyResult,
+  RevertConflict,
+  RevertConflictKind,
+  RevertPlan,
+  RevertProgress,
+  RevertStep,
+  RevertStepOp,
+  RevertSummary,
+  RevertTarget,
+} from './revert/types.js';
 export { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './sql-client.js';
 export { toSqlClient } from './sql-client.js';

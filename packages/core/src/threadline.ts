@@ -23,6 +23,7 @@ import type {
   TimeWindow,
 } from './query/types.js';
 import type { TimelineFilters } from './query/validate.js';
+import { RevertApi } from './revert/index.js';
 import { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 import { type SqlClient, type SqlResult, type SqlSession, toSqlClient } from './sql-client.js';
 import {
@@ -137,6 +138,8 @@ export class Threadline {
   private readonly active = new AsyncLocalStorage<ActiveSession>();
   private readonly q: string;
   private readonly queries: AuditQueries;
+  /** Undo a transaction, a correlation bundle or one row's changes: `plan(target)`, then `apply(plan)`. */
+  readonly revert: RevertApi;
 
   constructor(options: ThreadlineOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -158,6 +161,7 @@ export class Threadline {
         return opts ? { fields: opts.mask, placeholder: opts.maskPlaceholder } : undefined;
       },
     );
+    this.revert = new RevertApi(this, this.q);
   }
 
   /** Changes of one row, newest first. `key`: a value, or `{ col: value }` naming every key column. */

@@ -1,0 +1,141 @@
+import type { StoredChange } from './load.js';
+import { parseRawObject, type RawImage, rawObjectText } from './raw-json.js';
+import type { TableMeta } from './tables.js';
+import type { RevertStepOp } from './types.js';
+
+type Unknown = 'excluded' | 'masked' | 'changedFrom: false' | 'deleteSnapshot: false';
+
+/** One row's reverted changes, collapsed: how it was before the first and after the last. */
+interface RowState {
+  beforeKey: string;
+  afterKey: string;
+  /** null: the row did not exist before the first change (it was inserted). */
+  before: RawImage | null;
+  /** Columns whose value before the first change was never stored, and why. */
+  unknown: Map<string, Unknown>;
+  /** The first change was a DELETE of a table without delete snapshots. */
+  noSnapshot: boolean;
+  after: RawImage | null;
+  /** Columns some UPDATE in the set changed. */
+  touched: Set<string>;
+  /** The row was deleted and inserted again within the set. */
+  recreated: boolean;
+  last: StoredChange;
+}
+
+/** The net compensating action for one row, before SQL is attached. */
+export interface NetStep {
+  op: RevertStepOp;
+  key: string;
+  data: string | null;
+  expect: string | null;
+  setColumns: string[];
+  /** Columns whose old value is needed but was never stored, with why. */
+  notStored: Map<string, Unknown>;
+  last: StoredChange;
+}
+
+function redactedUnknown(meta: TableMeta): Map<string, Unknown> {
+  const unknown = new Map<string, Unknown>();
+  for (const c of meta.exclude) unknown.set(c, 'excluded');
+  for (const c of meta.mask) unknown.set(c, 'masked');
+  return unknown;
+}
+
+function firstState(c: StoredChange, meta: TableMeta): RowState {
+  const base = { touched: new Set<string>(), recreated: false, last: c, noSnapshot: false };
+  if (c.op === 'insert')
+    return { ...base, beforeKey: c.pk, afterKey: c.pk, before: null, unknown: new Map(), after: parseRawObject(c.dataAfter) };
+  if (c.op === 'delete') {
+    const before = parseRawObject(c.dataBefore);
+    const unknown = redactedUnknown(meta);
+    for (const col of unknown.keys()) before?.delete(col);
+    return { ...base, beforeKey: c.pk, afterKey: c.pk, before: before ?? new Map(), noSnapshot: before === null, unknown, after: null };
+  }
+  // UPDATE: the new row with the old values of the changed fields (and the old key) laid over it.
+  const before = parseRawObject(c.dataAfter) ?? new Map<string, string>();
+  const unknown = redactedUnknown(meta);
+  const from = parseRawObject(c.changedFrom);
+  for (const [k, v] of from ?? []) before.set(k, v);
+  for (const [k, v] of parseRawObject(c.pkBefore) ?? []) before.set(k, v);
+  if (from === null)
+    for (const col of c.changedFields ?? []) if (!meta.keyColumns.includes(col)) unknown.set(col, 'changedFrom: false');
+  for (const col of unknown.keys()) before.delete(col);
+  const beforeKey = c.pkBefore ?? c.pk;
+  return { ...base, beforeKey, afterKey: beforeKey, before, unknown, after: before };
+}
+
+function advance(state: RowState, c: StoredChange): void {
+  state.last = c;
+  if (c.op === 'update') {
+    for (const col of c.changedFields ?? []) state.touched.add(col);
+    state.after = parseRawObject(c.dataAfter);
+    state.afterKey = c.pk;
+  } else if (c.op === 'delete') {
+    state.after = null;
+    state.afterKey = c.pk;
+  } else if (c.op === 'insert') {
+    if (state.before !== null) state.recreated = true;
+    state.after = parseRawObject(c.dataAfter);
+    state.afterKey = c.pk;
+  }
+}
+
+/** Collapse one table's changes (oldest first, no TRUNCATE) into one net step per row. */
+export function netSteps(changes: StoredChange[], meta: TableMeta): NetStep[] {
+  const byKey = new Map<string, RowState>();
+  const rows: RowState[] = [];
+  for (const c of changes) {
+    const lookup = c.op === 'update' ? (c.pkBefore ?? c.pk) : c.pk;
+    let state = byKey.get(lookup);
+    if (state === undefined || (c.op === 'insert' && state.after !== null)) {
+      state = firstState(c, meta);
+      rows.push(state);
+      if (c.op === 'update') advance(state, c);
+    } else advance(state, c);
+    byKey.delete(lookup);
+    byKey.set(state.afterKey, state);
+  }
+  const steps: NetStep[] = [];
+  for (const row of rows) {
+    const step = decide(row, meta);
+    if (step) steps.push(step);
+  }
+  return steps;
+}
+
+function decide(row: RowState, meta: TableMeta): NetStep | null {
+  const base = { last: row.last, setColumns: [] as string[], notStored: new Map<string, Unknown>() };
+  if (row.before === null) {
+    if (row.after === null) return null; // inserted and deleted again: nothing to undo
+    return { ...base, op: 'delete', key: row.afterKey, data: null, expect: rawObjectText(row.after) };
+  }
+  const allUnknown = (): Map<string, Unknown> =>
+    row.noSnapshot ? new Map(meta.writable.map((c) => [c, 'deleteSnapshot: false'])) : row.unknown;
+  if (row.after === null) {
+    const columns = meta.writable.filter((c) => row.before!.has(c));
+    return {
+      ...base,
+      op: 'insert',
+      key: row.beforeKey,
+      data: rawObjectText(row.before, columns),
+      expect: null,
+      setColumns: columns,
+      notStored: allUnknown(),
+    };
+  }
+  const after = row.after;
+  const set = meta.writable.filter((c) => row.before!.has(c) && after.has(c) && after.get(c) !== row.before!.get(c));
+  const notStored = new Map<string, Unknown>();
+  for (const [col, why] of allUnknown()) if (row.recreated || row.noSnapshot || row.touched.has(col)) notStored.set(col, why);
+  if (set.length === 0 && notStored.size === 0) return null; // back where it started
+  return {
+    ...base,
+    op: 'update',
+    key: row.afterKey,
+    data: rawObjectText(row.before, set),
+    expect: rawObjectText(after),
+    setColumns: set,
+    notStored,
+  };
+}
