@@ -1,3 +1,4 @@
+import { formatTableName } from '../identifiers.js';
 import { laterChanges, notStoredConflict } from './conflicts.js';
 import { loadTarget, type Run, type StoredChange } from './load.js';
 import { type NetStep, netSteps } from './net.js';
@@ -51,7 +52,7 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
   const byTable = new Map<string, StoredChange[]>();
   for (const c of loaded.changes) {
     if (c.op === 'truncate') {
-      const label = `${c.schema}.${c.name}`;
+      const label = formatTableName({ schema: c.schema, name: c.name });
       conflicts.push({
         table: label,
         pk: {},
