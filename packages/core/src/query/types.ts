@@ -112,4 +112,6 @@ export interface IncidentBundle {
   /** Every action recorded in the transaction. */
   actions: AuditActionInfo[];
   changes: { change: AuditChange; diff: ChangeDiff }[];
+  /** Reverts of this transaction (or of its correlation id) by tl.revert.apply: by whom and when. */
+  revertedBy: { auditTransactionId: string; actor: ActorRef | null; at: string; actionId: string | null }[];
 }

@@ -33,18 +33,25 @@ export async function laterChanges(
 ): Promise<RevertConflict[]> {
   if (steps.length === 0) return [];
   const probe = `[${steps.map((s) => `{"k":${s.key},"at":${JSON.stringify(s.last.capturedAt)},"id":${s.last.id}}`).join(',')}]`;
-  const later = (column: string) =>
-    `(SELECT c.id, c.transaction_id, c.op, c.table_pk_before IS NOT NULL AND c.table_pk_before = e.x -> 'k' AS moved, c.captured_at
-        FROM ${q}.audit_changes c WHERE c.table_schema = $1 AND c.table_name = $2 AND c.${column} = e.x -> 'k'
-         AND (c.captured_at, c.id) > ((e.x ->> 'at')::timestamptz, (e.x ->> 'id')::bigint) AND NOT c.transaction_id = ANY($4::bigint[])
-       ORDER BY c.captured_at, c.id LIMIT 1)`;
+  // Every later change of the table since the first reverted change, matched to the rows by
+  // hash (by key now, and by key before for a key change): one pass over what happened since,
+  // whatever the planner's statistics say (a per-row index probe planned on stale statistics
+  // can walk every later change of the table once per row).
+  const since = steps.reduce((min, s) => (s.last.capturedAt < min ? s.last.capturedAt : min), steps[0]!.last.capturedAt);
+  const match = (column: string, moved: string) =>
+    `SELECT k.i, l.id, l.transaction_id, l.op, ${moved} AS moved, l.captured_at FROM k JOIN later l ON l.${column} = k.pk
+      WHERE (l.captured_at, l.id) > (k.at, k.id)`;
   const rows = await run<LaterRow>(
-    `SELECT e.i::int AS i, c.id::text AS id, c.transaction_id::text AS tx, c.op, c.moved, ${isoSql('c.captured_at')} AS at,
-            (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = c.transaction_id) AS actor
-       FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(x, i)
-       CROSS JOIN LATERAL (SELECT * FROM (${later('table_pk')} UNION ALL ${later('table_pk_before')}) u
-                           ORDER BY u.captured_at, u.id LIMIT 1) c`,
-    [meta.schema, meta.name, probe, transactions],
+    `WITH k AS MATERIALIZED (SELECT e.i::int AS i, e.x -> 'k' AS pk, (e.x ->> 'at')::timestamptz AS at, (e.x ->> 'id')::bigint AS id
+                               FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(x, i)),
+          later AS MATERIALIZED (SELECT c.id, c.transaction_id, c.op, c.table_pk, c.table_pk_before, c.captured_at FROM ${q}.audit_changes c
+                                  WHERE c.table_schema = $1 AND c.table_name = $2 AND c.captured_at >= $5::timestamptz
+                                    AND NOT c.transaction_id = ANY($4::bigint[]))
+     SELECT DISTINCT ON (m.i) m.i, m.id::text AS id, m.transaction_id::text AS tx, m.op, m.moved, ${isoSql('m.captured_at')} AS at,
+            (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = m.transaction_id) AS actor
+       FROM (${match('table_pk', 'false')} UNION ALL ${match('table_pk_before', 'true')}) m
+      ORDER BY m.i, m.captured_at, m.id`,
+    [meta.schema, meta.name, probe, transactions, since],
   );
   return rows.map((r) => {
     const step = steps[Number(r.i) - 1]!;

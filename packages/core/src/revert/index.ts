@@ -20,7 +20,15 @@ export class RevertApi {
   /** The compensating statements, ordered for foreign keys, and every conflict. Changes nothing. */
   async plan(target: RevertTarget): Promise<RevertPlan> {
     try {
-      return await planRevert(this.run, this.q, target);
+      // One read-only snapshot, so every question the plan asks sees the same moment. Nested
+      // loops off: on statistics not yet refreshed after a bulk write the planner may pick a nested
+      // loop over two large sets (the capture function does the same).
+      return await this.tl.client.transaction(async (session) => {
+        await session.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+        await session.query('SET LOCAL enable_nestloop = off');
+        const run: Run = async (sql, params) => (await session.query(sql, params)).rows as never;
+        return planRevert(run, this.q, target);
+      });
     } catch (error) {
       throw toThreadlineError(error, 'revert.plan');
     }

@@ -62,7 +62,9 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
       continue;
     }
     const id = tableId(c.schema, c.name);
-    byTable.set(id, [...(byTable.get(id) ?? []), c]);
+    const list = byTable.get(id);
+    if (list) list.push(c);
+    else byTable.set(id, [c]);
   }
   const metas = new Map<string, TableMeta>();
   const nets = new Map<string, NetStep[]>();

@@ -4,31 +4,44 @@
  */
 export type RawImage = Map<string, string>;
 
+const QUOTE = 34;
+const BACKSLASH = 92;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+const COMMA = 44;
+
+function isSpace(code: number): boolean {
+  return code === 32 || code === 10 || code === 9 || code === 13;
+}
+
 function skipSpace(text: string, i: number): number {
-  while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\t' || text[i] === '\r')) i++;
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
   return i;
 }
 
 /** End index (exclusive) of the JSON string starting at `i` (a `"`). */
 function stringEnd(text: string, i: number): number {
   for (let j = i + 1; j < text.length; j++) {
-    if (text[j] === '\\') j++;
-    else if (text[j] === '"') return j + 1;
+    const code = text.charCodeAt(j);
+    if (code === BACKSLASH) j++;
+    else if (code === QUOTE) return j + 1;
   }
   throw new Error('unterminated JSON string');
 }
 
 /** End index (exclusive) of the JSON value starting at `i`. */
 function valueEnd(text: string, i: number): number {
-  const first = text[i];
-  if (first === '"') return stringEnd(text, i);
-  if (first === '{' || first === '[') {
+  const first = text.charCodeAt(i);
+  if (first === QUOTE) return stringEnd(text, i);
+  if (first === OPEN_BRACE || first === OPEN_BRACKET) {
     let depth = 0;
     for (let j = i; j < text.length; j++) {
-      const ch = text[j];
-      if (ch === '"') j = stringEnd(text, j) - 1;
-      else if (ch === '{' || ch === '[') depth++;
-      else if (ch === '}' || ch === ']') {
+      const code = text.charCodeAt(j);
+      if (code === QUOTE) j = stringEnd(text, j) - 1;
+      else if (code === OPEN_BRACE || code === OPEN_BRACKET) depth++;
+      else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
         depth--;
         if (depth === 0) return j + 1;
       }
@@ -36,8 +49,17 @@ function valueEnd(text: string, i: number): number {
     throw new Error('unterminated JSON value');
   }
   let j = i;
-  while (j < text.length && !',}] \n\t\r'.includes(text[j]!)) j++;
+  for (; j < text.length; j++) {
+    const code = text.charCodeAt(j);
+    if (code === COMMA || code === CLOSE_BRACE || code === CLOSE_BRACKET || isSpace(code)) break;
+  }
   return j;
+}
+
+/** A key without escapes is its own text; only escaped keys need JSON.parse. */
+function keyText(text: string, start: number, end: number): string {
+  const inner = text.slice(start + 1, end - 1);
+  return inner.includes('\\') ? (JSON.parse(text.slice(start, end)) as string) : inner;
 }
 
 /** Split the text of a JSON object into its keys and the exact text of each value. */
@@ -50,7 +72,7 @@ export function parseRawObject(text: string | null | undefined): RawImage | null
   if (text[i] === '}') return out;
   for (;;) {
     const keyEnd = stringEnd(text, i);
-    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    const key = keyText(text, i, keyEnd);
     i = skipSpace(text, keyEnd);
     if (text[i] !== ':') throw new Error('expected ":" in JSON object');
     i = skipSpace(text, i + 1);
