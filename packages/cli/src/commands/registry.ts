@@ -3,6 +3,7 @@ import { genTriggersCommand } from './gen-triggers.js';
 import { historyCommand } from './history.js';
 import { incidentCommand } from './incident.js';
 import { installCommand } from './install.js';
+import { revertCommand } from './revert.js';
 import { timelineCommand } from './timeline.js';
 
 /** Every command, in the order `threadline --help` lists them. A new command is one file plus one line here. */
@@ -12,4 +13,5 @@ export const COMMANDS: readonly Command[] = [
   historyCommand,
   timelineCommand,
   incidentCommand,
+  revertCommand,
 ];
