@@ -42,7 +42,7 @@ export const revertCommand: Command = {
       const text = ctx.flags.actor as string | undefined;
       if (!text) throw ctx.usageError('--apply needs --actor TYPE:ID (who reverts, e.g. admin:alice): a revert is always attributed');
       try {
-        actor = ActorRef.parse(text);
+        actor = ActorRef.fromString(text);
       } catch (error) {
         throw ctx.usageError(`--actor: ${(error as Error).message}`);
       }
