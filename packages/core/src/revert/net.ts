@@ -42,12 +42,21 @@ function redactedUnknown(meta: TableMeta): Map<string, Unknown> {
   return unknown;
 }
 
+/**
+ * Portable-mode capture stores `{"threadline": "hidden: ..."}` instead of an image when the table
+ * changed shape since its capture was generated: treat that like a value that was not stored.
+ */
+function stored(image: RawImage | null, meta: TableMeta): RawImage | null {
+  if (image === null) return null;
+  return image.size === 1 && image.has('threadline') && !meta.writable.includes('threadline') ? null : image;
+}
+
 function firstState(c: StoredChange, meta: TableMeta): RowState {
   const base = { touched: new Set<string>(), recreated: false, last: c, noSnapshot: false };
   if (c.op === 'insert')
     return { ...base, beforeKey: c.pk, afterKey: c.pk, before: null, unknown: new Map(), after: parseRawObject(c.dataAfter) };
   if (c.op === 'delete') {
-    const before = parseRawObject(c.dataBefore);
+    const before = stored(parseRawObject(c.dataBefore), meta);
     const unknown = redactedUnknown(meta);
     for (const col of unknown.keys()) before?.delete(col);
     return { ...base, beforeKey: c.pk, afterKey: c.pk, before: before ?? new Map(), noSnapshot: before === null, unknown, after: null };
@@ -55,7 +64,7 @@ function firstState(c: StoredChange, meta: TableMeta): RowState {
   // UPDATE: the new row with the old values of the changed fields (and the old key) laid over it.
   const before = parseRawObject(c.dataAfter) ?? new Map<string, string>();
   const unknown = redactedUnknown(meta);
-  const from = parseRawObject(c.changedFrom);
+  const from = stored(parseRawObject(c.changedFrom), meta);
   for (const [k, v] of from ?? []) before.set(k, v);
   for (const [k, v] of parseRawObject(c.pkBefore) ?? []) before.set(k, v);
   if (from === null)
