@@ -47,7 +47,9 @@ async function once(tl: Threadline, op: Op): Promise<Sample> {
   const plan = await tl.revert.plan({ transactionId: auditTransactionId! });
   const planned = performance.now() - t;
   if (plan.steps.length !== ROWS || plan.conflicts.length > 0)
-    throw new Error(`${op}: expected ${ROWS} steps and no conflicts, got ${plan.steps.length} and ${plan.conflicts.length}`);
+    throw new Error(
+      `${op}: expected ${ROWS} steps and no conflicts, got ${plan.steps.length} and ${plan.conflicts.length}`,
+    );
   t = performance.now();
   const result = await runWithAuditContext({ actor: ActorRef.admin('bench') }, () => tl.revert.apply(plan));
   const apply = performance.now() - t;
@@ -66,18 +68,27 @@ async function main(): Promise<void> {
   try {
     const tl = createThreadline({ db: pool });
     await tl.install();
-    await pool.query(`CREATE TABLE ${TABLE} (id int PRIMARY KEY, price numeric(12,2), name text, updated_at timestamptz)`);
-    await pool.query(`INSERT INTO ${TABLE} SELECT g, g * 1.25, 'item ' || g, now() FROM generate_series(1, ${ROWS}) g`);
+    await pool.query(
+      `CREATE TABLE ${TABLE} (id int PRIMARY KEY, price numeric(12,2), name text, updated_at timestamptz)`,
+    );
+    await pool.query(
+      `INSERT INTO ${TABLE} SELECT g, g * 1.25, 'item ' || g, now() FROM generate_series(1, ${ROWS}) g`,
+    );
     await tl.installTriggers({ tables: [TABLE] });
-    const expected = await pool.query(`SELECT md5(string_agg(to_jsonb(t)::text, ',' ORDER BY id)) AS h FROM ${TABLE} t`);
+    const expected = await pool.query(
+      `SELECT md5(string_agg(to_jsonb(t)::text, ',' ORDER BY id)) AS h FROM ${TABLE} t`,
+    );
     const samples = new Map<Op, Sample[]>(ops.map((op) => [op, []]));
     const random = prng(7);
     await once(tl, 'update'); // warm-up
     for (let rep = 1; rep <= REPS; rep++) {
       for (const op of shuffle([...ops], random)) {
         samples.get(op)!.push(await once(tl, op));
-        const now = await pool.query(`SELECT md5(string_agg(to_jsonb(t)::text, ',' ORDER BY id)) AS h FROM ${TABLE} t`);
-        if (now.rows[0].h !== expected.rows[0].h) throw new Error(`${op}: the table is not back to its prior state`);
+        const now = await pool.query(
+          `SELECT md5(string_agg(to_jsonb(t)::text, ',' ORDER BY id)) AS h FROM ${TABLE} t`,
+        );
+        if (now.rows[0].h !== expected.rows[0].h)
+          throw new Error(`${op}: the table is not back to its prior state`);
       }
       await pool.query(`VACUUM ANALYZE ${TABLE}`);
       log(`rep ${rep}/${REPS}`);

@@ -9,7 +9,9 @@ const admin = ActorRef.admin('ops-1');
 describeEachDb('revert: audited like any write', (db) => {
   it('a revert can be reverted, and the bundle shows who reverted it and when', async () => {
     const t = uniqueName('post');
-    await db().exec(`create table ${t} (id int primary key, title text); insert into ${t} values (1, 'a'), (2, 'b')`);
+    await db().exec(
+      `create table ${t} (id int primary key, title text); insert into ${t} values (1, 'a'), (2, 'b')`,
+    );
     const tl = await installed(db());
     await tl.installTriggers({ tables: [t] });
     const original = await snapshot(db(), t, 'id');
@@ -22,16 +24,31 @@ describeEachDb('revert: audited like any write', (db) => {
     );
     const after = await snapshot(db(), t, 'id');
     const revert = await runWithAuditContext({ actor: admin }, async () =>
-      tl.revert.apply(await tl.revert.plan({ transactionId: bad.auditTransactionId! }), { reason: 'bad deploy' }),
+      tl.revert.apply(await tl.revert.plan({ transactionId: bad.auditTransactionId! }), {
+        reason: 'bad deploy',
+      }),
     );
     expect(await snapshot(db(), t, 'id')).toEqual(original);
     const bundle = await tl.auditTransaction(bad.auditTransactionId!);
     expect(bundle!.revertedBy).toEqual([
-      { auditTransactionId: revert.auditTransactionId, actor: { type: 'admin', id: 'ops-1' }, at: expect.stringMatching(/Z$/), actionId: revert.actionId },
+      {
+        auditTransactionId: revert.auditTransactionId,
+        actor: { type: 'admin', id: 'ops-1' },
+        at: expect.stringMatching(/Z$/),
+        actionId: revert.actionId,
+      },
     ]);
     const revertBundle = await tl.auditTransaction(revert.auditTransactionId!);
-    expect(revertBundle!.transaction).toMatchObject({ source: 'threadline:revert', causationId: bad.auditTransactionId, actor: { type: 'admin', id: 'ops-1' } });
-    expect(revertBundle!.action).toMatchObject({ name: 'threadline.revert', reason: 'bad deploy', category: 'revert' });
+    expect(revertBundle!.transaction).toMatchObject({
+      source: 'threadline:revert',
+      causationId: bad.auditTransactionId,
+      actor: { type: 'admin', id: 'ops-1' },
+    });
+    expect(revertBundle!.action).toMatchObject({
+      name: 'threadline.revert',
+      reason: 'bad deploy',
+      category: 'revert',
+    });
     expect(revertBundle!.changes.map((c) => c.change.op).sort()).toEqual(['delete', 'insert', 'update']);
     // Undo the undo.
     const again = await runWithAuditContext({ actor: ActorRef.admin('ops-2') }, async () =>
@@ -126,7 +143,10 @@ describeEachDb('revert: audited like any write', (db) => {
     const hostile = `'); delete from ${q}; --\u2028"\\`;
     const bad = await runWithAuditContext({ actor: ActorRef.user(1) }, () =>
       tl.transaction(async (tx) => {
-        await tx.query(`update ${q} set "sel""ect" = $1, "$1" = $2::jsonb where "iD" = 1`, [hostile, JSON.stringify({ x: hostile })]);
+        await tx.query(`update ${q} set "sel""ect" = $1, "$1" = $2::jsonb where "iD" = 1`, [
+          hostile,
+          JSON.stringify({ x: hostile }),
+        ]);
         await tx.query(`delete from ${q} where "iD" = 2`);
         await tx.query(`insert into ${q} values ($1, 3, $1, 'null')`, [hostile]);
       }),

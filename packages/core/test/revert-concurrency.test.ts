@@ -8,7 +8,9 @@ import { snapshot } from './revert-helpers.js';
 describeEachDb('revert: concurrent applies', (db) => {
   it('two applies of one plan at once: exactly one writes, the other fails with REVERT_CONFLICT', async () => {
     const t = uniqueName('race');
-    await db().exec(`create table ${t} (id int primary key, v int); insert into ${t} select g, g from generate_series(1, 50) g`);
+    await db().exec(
+      `create table ${t} (id int primary key, v int); insert into ${t} select g, g from generate_series(1, 50) g`,
+    );
     const tl = await installed(db());
     await tl.installTriggers({ tables: [t] });
     const before = await snapshot(db(), t, 'id');
@@ -17,7 +19,9 @@ describeEachDb('revert: concurrent applies', (db) => {
     );
     const plan = await tl.revert.plan({ transactionId: bad.auditTransactionId! });
     const outcomes = await Promise.allSettled(
-      ['a', 'b'].map((who) => runWithAuditContext({ actor: ActorRef.admin(who) }, () => tl.revert.apply(plan))),
+      ['a', 'b'].map((who) =>
+        runWithAuditContext({ actor: ActorRef.admin(who) }, () => tl.revert.apply(plan)),
+      ),
     );
     expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
     const failed = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
@@ -32,8 +36,11 @@ describeEachDb('revert: concurrent applies', (db) => {
 
   it('30 reverts at once on a pool of 2, each attributed to its own operator and transaction', async () => {
     const t = uniqueName('many');
-    await db().exec(`create table ${t} (id int primary key, v text); insert into ${t} select g, 'v' || g from generate_series(1, 30) g`);
-    const pool = db().kind === 'postgres' ? new pg.Pool({ connectionString: db().server!.url, max: 2 }) : null;
+    await db().exec(
+      `create table ${t} (id int primary key, v text); insert into ${t} select g, 'v' || g from generate_series(1, 30) g`,
+    );
+    const pool =
+      db().kind === 'postgres' ? new pg.Pool({ connectionString: db().server!.url, max: 2 }) : null;
     const tl = pool ? createThreadline({ db: pool }) : await installed(db());
     try {
       await tl.install();
@@ -54,7 +61,12 @@ describeEachDb('revert: concurrent applies', (db) => {
         ),
       );
       expect(await snapshot(db(), t, 'id')).toEqual(before);
-      const rows = await db().sql<{ id: string; actor_ref: { id: string }; causation_id: string; correlation_id: string }>(
+      const rows = await db().sql<{
+        id: string;
+        actor_ref: { id: string };
+        causation_id: string;
+        correlation_id: string;
+      }>(
         `select id::text, actor_ref, causation_id, correlation_id from threadline.audit_transactions where id = any($1::bigint[])`,
         [results.map((r) => r.auditTransactionId)],
       );

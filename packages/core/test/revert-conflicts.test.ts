@@ -19,10 +19,14 @@ describeEachDb('revert: conflicts and refusals', (db) => {
     const plan = await tl.revert.plan({ transactionId: auditTransactionId! });
     expect(plan.conflicts).toEqual([]);
     // Another session changes a row after the plan was made.
-    await runWithAuditContext({ actor: ActorRef.user('clerk') }, () => tl.query(`update ${t} set cents = 5 where sku = 'b'`));
+    await runWithAuditContext({ actor: ActorRef.user('clerk') }, () =>
+      tl.query(`update ${t} set cents = 5 where sku = 'b'`),
+    );
     const state = await snapshot(db(), t, 'sku');
     const txCount = await auditTransactionCount(db());
-    const error = await runWithAuditContext({ actor: admin }, () => tl.revert.apply(plan)).catch((e: unknown) => e);
+    const error = await runWithAuditContext({ actor: admin }, () => tl.revert.apply(plan)).catch(
+      (e: unknown) => e,
+    );
     expect(isThreadlineError(error, 'REVERT_CONFLICT')).toBe(true);
     expect((error as Error).message).toBe(
       `revert.apply: 1 row(s) no longer match the plan, so nothing was changed: ${t} {"sku": "b"} changed since the plan was made. Plan again (and apply with force to overwrite rows changed since)`,
@@ -33,14 +37,26 @@ describeEachDb('revert: conflicts and refusals', (db) => {
     const again = await tl.revert.plan({ transactionId: auditTransactionId! });
     expect(again.conflicts).toHaveLength(1);
     const [conflict] = again.conflicts;
-    expect(conflict).toMatchObject({ table: `${t}`, pk: { sku: 'b' }, kind: 'changed_since', actor: { type: 'user', id: 'clerk' } });
+    expect(conflict).toMatchObject({
+      table: `${t}`,
+      pk: { sku: 'b' },
+      kind: 'changed_since',
+      actor: { type: 'user', id: 'clerk' },
+    });
     expect(conflict!.detail).toMatch(
-      new RegExp(`^${t} \\{"sku": "b"\\}: it was updated after the reverted change, by user:clerk at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z \\(change \\d+, audit transaction \\d+\\); revert that first, or apply with force to overwrite it$`),
+      new RegExp(
+        `^${t} \\{"sku": "b"\\}: it was updated after the reverted change, by user:clerk at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z \\(change \\d+, audit transaction \\d+\\); revert that first, or apply with force to overwrite it$`,
+      ),
     );
-    const refused = await runWithAuditContext({ actor: admin }, () => tl.revert.apply(again)).catch((e: unknown) => e);
+    const refused = await runWithAuditContext({ actor: admin }, () => tl.revert.apply(again)).catch(
+      (e: unknown) => e,
+    );
     expect(isThreadlineError(refused, 'REVERT_CONFLICT')).toBe(true);
     await runWithAuditContext({ actor: admin }, () => tl.revert.apply(again, { force: true }));
-    expect(await snapshot(db(), t, 'sku')).toEqual(['{"sku": "a", "cents": 100}', '{"sku": "b", "cents": 200}']);
+    expect(await snapshot(db(), t, 'sku')).toEqual([
+      '{"sku": "a", "cents": 100}',
+      '{"sku": "b", "cents": 200}',
+    ]);
   });
 
   it('refuses a masked column, naming it, and force does not override', async () => {
@@ -62,7 +78,9 @@ describeEachDb('revert: conflicts and refusals', (db) => {
         detail: `${t} {"id": 1}: cannot restore column "ssn" (is masked (mask), so only the placeholder was stored)`,
       },
     ]);
-    const error = await runWithAuditContext({ actor: admin }, () => tl.revert.apply(plan, { force: true })).catch((e: unknown) => e);
+    const error = await runWithAuditContext({ actor: admin }, () =>
+      tl.revert.apply(plan, { force: true }),
+    ).catch((e: unknown) => e);
     expect(isThreadlineError(error, 'REVERT_REFUSED')).toBe(true);
     expect((error as Error).message).toContain('column "ssn"');
     expect(await snapshot(db(), t, 'id')).toEqual(['{"id": 1, "ssn": "222", "note": "m", "email": "a@x"}']);
@@ -92,8 +110,14 @@ describeEachDb('revert: conflicts and refusals', (db) => {
     );
     const plan = await tl.revert.plan({ transactionId: auditTransactionId! });
     expect(plan.conflicts.map((c) => [c.kind, c.detail])).toEqual([
-      ['not_stored', `${a} {"id": 1}: cannot restore column "token" (is excluded from capture (exclude), so its old value was never stored)`],
-      ['not_stored', `${b} {"id": 1}: the deleted row cannot be put back: was not stored because the table is captured with deleteSnapshot: false`],
+      [
+        'not_stored',
+        `${a} {"id": 1}: cannot restore column "token" (is excluded from capture (exclude), so its old value was never stored)`,
+      ],
+      [
+        'not_stored',
+        `${b} {"id": 1}: the deleted row cannot be put back: was not stored because the table is captured with deleteSnapshot: false`,
+      ],
     ]);
   });
 
@@ -134,7 +158,9 @@ describeEachDb('revert: conflicts and refusals', (db) => {
       ['fk_cycle', `${a}`],
       ['fk_cycle', `${b}`],
     ]);
-    const error = await runWithAuditContext({ actor: admin }, () => tl.revert.apply(plan, { force: true })).catch((e: unknown) => e);
+    const error = await runWithAuditContext({ actor: admin }, () =>
+      tl.revert.apply(plan, { force: true }),
+    ).catch((e: unknown) => e);
     expect(isThreadlineError(error, 'REVERT_REFUSED')).toBe(true);
   });
 });

@@ -26,7 +26,9 @@ describeEachDb('revert: rows back to exactly the prior state', (db) => {
       tl.transaction(async (tx) => {
         await tx.query(`insert into ${c} values (4, 'Dee', 4, '{d}', '{}', now(), 4, 4, '\\x04')`);
         await tx.query(`insert into ${o} (customer_id, total) values (4, 40), (1, 41)`);
-        await tx.query(`update ${c} set name = 'ANN', balance = 0, tags = null, big = 1, ratio = 2, raw = null where id = 1`);
+        await tx.query(
+          `update ${c} set name = 'ANN', balance = 0, tags = null, big = 1, ratio = 2, raw = null where id = 1`,
+        );
         await tx.query(`update ${c} set name = 'Ann again' where id = 1`);
         await tx.query(`update ${o} set customer_id = 4 where id = 2`);
         await tx.query(`delete from ${o} where customer_id = 3`);
@@ -46,12 +48,25 @@ describeEachDb('revert: rows back to exactly the prior state', (db) => {
       [o, 'delete', { id: 4 }],
       [c, 'delete', { id: 4 }],
     ]);
-    expect(plan.steps[2]!.set).toEqual({ name: 'Ann', balance: 12345678901234567890.123456789, tags: ['a', 'b c'], big: 9007199254740992, ratio: 0.1, raw: '\\x00ff' });
+    expect(plan.steps[2]!.set).toEqual({
+      name: 'Ann',
+      balance: Number('12345678901234567890.123456789'),
+      tags: ['a', 'b c'],
+      big: 9007199254740992,
+      ratio: 0.1,
+      raw: '\\x00ff',
+    });
     expect(plan.summary.ops).toEqual({ insert: 2, update: 2, delete: 3 });
     const result = await runWithAuditContext({ actor: admin }, () => tl.revert.apply(plan));
     expect(result.applied).toBe(7);
     expect([await snapshot(db(), c, 'id'), await snapshot(db(), o, 'id')]).toEqual(before);
-    const [tx] = await db().sql<{ actor_ref: unknown; source: string; causation_id: string; name: string; comment: string }>(
+    const [tx] = await db().sql<{
+      actor_ref: unknown;
+      source: string;
+      causation_id: string;
+      name: string;
+      comment: string;
+    }>(
       `select t.actor_ref, t.source, t.causation_id, a.name, a.comment from threadline.audit_transactions t
          join threadline.audit_actions a on a.transaction_id = t.id where t.id = $1`,
       [result.auditTransactionId],
@@ -74,7 +89,9 @@ describeEachDb('revert: rows back to exactly the prior state', (db) => {
     const before = await snapshot(db(), t, 'org, handle');
     const { auditTransactionId } = await runWithAuditContext({ actor: ActorRef.user(1) }, () =>
       tl.transaction(async (tx) => {
-        await tx.query(`update ${t} set handle = 'robert', role = 'lead' where org = 'acme' and handle = 'bob'`);
+        await tx.query(
+          `update ${t} set handle = 'robert', role = 'lead' where org = 'acme' and handle = 'bob'`,
+        );
         await tx.query(`update ${t} set org = 'gamma' where org = 'beta'`);
         await tx.query(`delete from ${t} where handle = 'ann' and org = 'acme'`);
         await tx.query(`insert into ${t} values ('acme', 'ann', 'intern')`);
@@ -112,7 +129,9 @@ describeEachDb('revert: rows back to exactly the prior state', (db) => {
       await tl.query(`update ${t} set body = 'changed too' where id = 2`);
     });
     const plan = await tl.revert.plan({ table: t, pk: 1, to: mark!.id });
-    expect(plan.steps.map((s) => [s.op, s.pk, s.set])).toEqual([['update', { id: 10 }, { id: 1, body: 'v2' }]]);
+    expect(plan.steps.map((s) => [s.op, s.pk, s.set])).toEqual([
+      ['update', { id: 10 }, { id: 1, body: 'v2' }],
+    ]);
     expect(plan.summary.changes).toBe(3);
     await runWithAuditContext({ actor: admin }, () => tl.revert.apply(plan));
     const now = await snapshot(db(), t, 'id');
@@ -129,7 +148,9 @@ describeEachDb('revert: rows back to exactly the prior state', (db) => {
     const plan = await tl.revert.plan({ transactionId: auditTransactionId! });
     const error = await tl.revert.apply(plan).catch((e: unknown) => e);
     expect(isThreadlineError(error, 'INVALID_ACTOR')).toBe(true);
-    expect((error as Error).message).toMatch(/^revert\.apply: no actor; pass \{ actor: ActorRef\.user\(id\) \}/);
+    expect((error as Error).message).toMatch(
+      /^revert\.apply: no actor; pass \{ actor: ActorRef\.user\(id\) \}/,
+    );
     expect(await snapshot(db(), t, 'id')).toEqual(['{"id": 1}']);
   });
 });

@@ -49,7 +49,9 @@ function printBundle(out: Output, bundle: IncidentBundle): void {
   out.line(`audit transaction ${t.id}`);
   for (const [label, text] of fields) out.line(`  ${label.padEnd(16)}${text === null ? '-' : safe(text)}`);
   for (const r of bundle.revertedBy ?? [])
-    out.line(`  ${'reverted by'.padEnd(16)}${safe(actorText(r.actor))} at ${r.at} (audit transaction ${r.auditTransactionId})`);
+    out.line(
+      `  ${'reverted by'.padEnd(16)}${safe(actorText(r.actor))} at ${r.at} (audit transaction ${r.auditTransactionId})`,
+    );
   out.line();
   if (bundle.actions.length === 0) out.line('actions: none recorded in this transaction');
   else {

@@ -12,16 +12,38 @@ export const revertCommand: Command = {
     'threadline revert <transaction-id> | --correlation-id C | --table T --pk K --to ID|ISO (--dry-run [--sql] | --apply --actor TYPE:ID [--yes] [--force] [--reason TEXT]) [--json]',
   positionals: [{ name: 'transaction-id', optional: true }],
   options: {
-    'correlation-id': { type: 'string', value: 'C', description: 'revert every audit transaction of this correlation id' },
+    'correlation-id': {
+      type: 'string',
+      value: 'C',
+      description: 'revert every audit transaction of this correlation id',
+    },
     table: { type: 'string', value: 'T', description: 'revert one row of this table (with --pk and --to)' },
-    pk: { type: 'string', value: 'K', description: "the row's key: a value, or a JSON object naming every key column" },
-    to: { type: 'string', value: 'ID|ISO', description: 'restore the row as it was right after this change id, or at this instant' },
+    pk: {
+      type: 'string',
+      value: 'K',
+      description: "the row's key: a value, or a JSON object naming every key column",
+    },
+    to: {
+      type: 'string',
+      value: 'ID|ISO',
+      description: 'restore the row as it was right after this change id, or at this instant',
+    },
     'dry-run': { type: 'boolean', description: 'print the plan (steps and conflicts) and change nothing' },
     sql: { type: 'boolean', description: 'with --dry-run: print the compensating SQL and its bound values' },
     apply: { type: 'boolean', description: 'run the plan in one transaction' },
-    actor: { type: 'string', value: 'TYPE:ID', description: 'who reverts, e.g. admin:alice (required with --apply)' },
-    yes: { type: 'boolean', description: 'do not ask for confirmation (required when stdin is not a terminal)' },
-    force: { type: 'boolean', description: 'overwrite rows changed again since the reverted change (never values not stored)' },
+    actor: {
+      type: 'string',
+      value: 'TYPE:ID',
+      description: 'who reverts, e.g. admin:alice (required with --apply)',
+    },
+    yes: {
+      type: 'boolean',
+      description: 'do not ask for confirmation (required when stdin is not a terminal)',
+    },
+    force: {
+      type: 'boolean',
+      description: 'overwrite rows changed again since the reverted change (never values not stored)',
+    },
     reason: { type: 'string', value: 'TEXT', description: 'why, stored on the threadline.revert action' },
   },
   details: [
@@ -40,7 +62,10 @@ export const revertCommand: Command = {
     let actor: ActorRef | undefined;
     if (apply) {
       const text = ctx.flags.actor as string | undefined;
-      if (!text) throw ctx.usageError('--apply needs --actor TYPE:ID (who reverts, e.g. admin:alice): a revert is always attributed');
+      if (!text)
+        throw ctx.usageError(
+          '--apply needs --actor TYPE:ID (who reverts, e.g. admin:alice): a revert is always attributed',
+        );
       try {
         actor = ActorRef.fromString(text);
       } catch (error) {
@@ -57,7 +82,9 @@ export const revertCommand: Command = {
     if (blocking.length > 0) {
       if (ctx.json) ctx.out.json({ applied: false, plan });
       else printPlan(ctx, plan);
-      ctx.out.note(`threadline: not applied: ${blocking.length} conflict(s)${force ? '' : '; rows changed since can be overwritten with --force'}`);
+      ctx.out.note(
+        `threadline: not applied: ${blocking.length} conflict(s)${force ? '' : '; rows changed since can be overwritten with --force'}`,
+      );
       return ExitCode.failed;
     }
     if (plan.steps.length === 0) {
@@ -65,7 +92,10 @@ export const revertCommand: Command = {
       else ctx.out.line(`${safe(plan.summary.text)}: nothing to do`);
       return ExitCode.ok;
     }
-    if (ctx.flags.yes !== true && !(await confirm(`${plan.summary.text}. Apply as ${ActorRef.format(actor!)}? [y/N] `))) {
+    if (
+      ctx.flags.yes !== true &&
+      !(await confirm(`${plan.summary.text}. Apply as ${ActorRef.format(actor!)}? [y/N] `))
+    ) {
       ctx.out.note('threadline: not applied');
       return ExitCode.failed;
     }
@@ -92,7 +122,9 @@ function parseTarget(ctx: CommandContext): RevertTarget {
   const row = ['table', 'pk', 'to'].filter((f) => ctx.flags[f] !== undefined);
   const given = [id !== undefined, correlation !== undefined, row.length > 0].filter(Boolean).length;
   if (given !== 1)
-    throw ctx.usageError('name exactly one thing to revert: <transaction-id>, --correlation-id C, or --table T --pk K --to ID|ISO');
+    throw ctx.usageError(
+      'name exactly one thing to revert: <transaction-id>, --correlation-id C, or --table T --pk K --to ID|ISO',
+    );
   if (id !== undefined) return { transactionId: id };
   if (correlation !== undefined) return { correlationId: correlation };
   if (row.length !== 3) throw ctx.usageError('reverting one row needs all of --table, --pk and --to');
@@ -123,10 +155,12 @@ function showPlan(ctx: CommandContext, plan: RevertPlan): number {
   }
   if (ctx.flags.sql) {
     ctx.out.line(`-- ${safe(plan.summary.text)}`);
-    ctx.out.line('-- each statement reads its values from the bound jsonb; tl.revert.apply runs set-based equivalents in one transaction');
+    ctx.out.line(
+      '-- each statement reads its values from the bound jsonb; tl.revert.apply runs set-based equivalents in one transaction',
+    );
     for (const step of plan.steps) {
       ctx.out.line(`${step.sql};`);
-      step.params.forEach((p, i) => ctx.out.line(`--   $${i + 1} = ${safe(p, 2000)}`));
+      for (const [i, p] of step.params.entries()) ctx.out.line(`--   $${i + 1} = ${safe(p, 2000)}`);
     }
   } else printPlan(ctx, plan);
   for (const c of plan.conflicts) ctx.out.note(`conflict (${c.kind}): ${safe(c.detail, 1000)}`);
@@ -143,7 +177,11 @@ function printPlan(ctx: CommandContext, plan: RevertPlan): void {
         op: s.op,
         table: safe(s.table),
         key: safe(keyText(s.pk)),
-        values: s.set ? Object.entries(s.set).map(([k, v]) => `${safe(k)}=${value(v, 80)}`).join(', ') : '',
+        values: s.set
+          ? Object.entries(s.set)
+              .map(([k, v]) => `${safe(k)}=${value(v, 80)}`)
+              .join(', ')
+          : '',
       })),
       ['#', 'op', 'table', 'key', { key: 'values', maxWidth: 80 }],
     );

@@ -313,7 +313,12 @@ export class AuditQueries {
       const infos = actions.map(toAction);
       // Reverts of this transaction (or of its correlation bundle): tl.revert.apply sets
       // source 'threadline:revert' and the causation id to what it reverted.
-      const reverts = await this.run<{ id: string; actor_ref: ActorRef | null; at: string; action_id: string | null }>(
+      const reverts = await this.run<{
+        id: string;
+        actor_ref: ActorRef | null;
+        at: string;
+        action_id: string | null;
+      }>(
         `SELECT t.id::text AS id, t.actor_ref, ${isoSql('t.occurred_at')} AS at,
            (SELECT a.id::text FROM ${this.q}.audit_actions a WHERE a.transaction_id = t.id AND a.name = 'threadline.revert' LIMIT 1) AS action_id
            FROM ${this.q}.audit_transactions t WHERE t.source = 'threadline:revert' AND t.causation_id IN ($1, $2) ORDER BY t.occurred_at, t.id`,
@@ -324,7 +329,12 @@ export class AuditQueries {
         action: infos.find((a) => a.id === tx.action_id) ?? null,
         actions: infos,
         changes: changes.map(toChange).map((change) => ({ change, diff: this.diff(change) })),
-        revertedBy: reverts.map((r) => ({ auditTransactionId: r.id, actor: r.actor_ref ?? null, at: r.at, actionId: r.action_id })),
+        revertedBy: reverts.map((r) => ({
+          auditTransactionId: r.id,
+          actor: r.actor_ref ?? null,
+          at: r.at,
+          actionId: r.action_id,
+        })),
       };
     } catch (error) {
       throw toThreadlineError(error, 'auditTransaction');

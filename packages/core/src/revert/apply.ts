@@ -7,7 +7,13 @@ import type { Threadline } from '../threadline.js';
 import { parseRawObject } from './raw-json.js';
 import { deleteMany, insertMany, lockAndCompare, updateMany } from './statements.js';
 import type { TableMeta } from './tables.js';
-import type { RevertApplyOptions, RevertApplyResult, RevertConflict, RevertPlan, RevertStep } from './types.js';
+import type {
+  RevertApplyOptions,
+  RevertApplyResult,
+  RevertConflict,
+  RevertPlan,
+  RevertStep,
+} from './types.js';
 
 const DEFAULT_BATCH = 1000;
 
@@ -66,32 +72,53 @@ function refuse(plan: RevertPlan, force: boolean): void {
   if (blocking.length > 0)
     throw new ThreadlineError(
       'REVERT_REFUSED',
-      `revert.apply: ${blocking.length} conflict(s) no option can override: ${blocking.slice(0, 5).map((c) => c.detail).join('; ')}${blocking.length > 5 ? '; …' : ''}`,
+      `revert.apply: ${blocking.length} conflict(s) no option can override: ${blocking
+        .slice(0, 5)
+        .map((c) => c.detail)
+        .join('; ')}${blocking.length > 5 ? '; …' : ''}`,
       { details: { conflicts: blocking.length } },
     );
   const changed = plan.conflicts.filter((c) => c.kind === 'changed_since');
   if (changed.length > 0 && !force)
     throw new ThreadlineError(
       'REVERT_CONFLICT',
-      `revert.apply: ${changed.length} row(s) changed again after the reverted change: ${changed.slice(0, 5).map((c) => c.detail).join('; ')}${changed.length > 5 ? '; …' : ''}. Pass { force: true } to overwrite those changes`,
+      `revert.apply: ${changed.length} row(s) changed again after the reverted change: ${changed
+        .slice(0, 5)
+        .map((c) => c.detail)
+        .join('; ')}${changed.length > 5 ? '; …' : ''}. Pass { force: true } to overwrite those changes`,
       { details: { conflicts: changed.length } },
     );
 }
 
 /** Lock every row the plan writes and check it still is as the plan expects. */
-async function recheck(tx: SqlSession, groups: Group[], force: boolean, ignoredFor: (g: Group) => string[]): Promise<string[]> {
+async function recheck(
+  tx: SqlSession,
+  groups: Group[],
+  force: boolean,
+  ignoredFor: (g: Group) => string[],
+): Promise<string[]> {
   const problems: string[] = [];
-  const [{ tz }] = (await tx.query<{ tz: string }>(`SELECT current_setting('TimeZone') AS tz, set_config('TimeZone', 'UTC', true)`)).rows as [{ tz: string }];
+  const [{ tz }] = (
+    await tx.query<{ tz: string }>(
+      `SELECT current_setting('TimeZone') AS tz, set_config('TimeZone', 'UTC', true)`,
+    )
+  ).rows as [{ tz: string }];
   for (const g of groups) {
     for (const batch of chunks(g.steps, DEFAULT_BATCH)) {
       const probe = `[${batch.map((s) => `{"k":${s.key},"v":${s.op === 'insert' ? 'null' : s.expect}}`).join(',')}]`;
-      const { rows } = await tx.query<{ i: number; same: boolean }>(lockAndCompare(g.meta), [probe, ignoredFor(g)]);
+      const { rows } = await tx.query<{ i: number; same: boolean }>(lockAndCompare(g.meta), [
+        probe,
+        ignoredFor(g),
+      ]);
       const found = new Map(rows.map((r) => [Number(r.i) - 1, r.same]));
       batch.forEach((s, i) => {
         const same = found.get(i);
-        if (s.op === 'insert' && same !== undefined) problems.push(`${s.table} ${s.key} exists again, so it cannot be inserted back`);
-        else if (s.op !== 'insert' && same === undefined) problems.push(`${s.table} ${s.key} no longer exists`);
-        else if (s.op !== 'insert' && same === false && !force) problems.push(`${s.table} ${s.key} changed since the plan was made`);
+        if (s.op === 'insert' && same !== undefined)
+          problems.push(`${s.table} ${s.key} exists again, so it cannot be inserted back`);
+        else if (s.op !== 'insert' && same === undefined)
+          problems.push(`${s.table} ${s.key} no longer exists`);
+        else if (s.op !== 'insert' && same === false && !force)
+          problems.push(`${s.table} ${s.key} changed since the plan was made`);
       });
     }
   }
@@ -99,7 +126,12 @@ async function recheck(tx: SqlSession, groups: Group[], force: boolean, ignoredF
   return problems;
 }
 
-async function execute(tx: SqlSession, g: Group, batchSize: number, onBatch: (n: number) => void): Promise<void> {
+async function execute(
+  tx: SqlSession,
+  g: Group,
+  batchSize: number,
+  onBatch: (n: number) => void,
+): Promise<void> {
   for (const batch of chunks(g.steps, batchSize)) {
     let sql: string;
     let payload: string;
@@ -130,7 +162,12 @@ export async function applyRevert(
   options: RevertApplyOptions,
   ignoredFor: (schema: string, name: string) => Promise<string[]>,
 ): Promise<RevertApplyResult> {
-  if (typeof plan !== 'object' || plan === null || !Array.isArray(plan.steps) || !Array.isArray(plan.conflicts))
+  if (
+    typeof plan !== 'object' ||
+    plan === null ||
+    !Array.isArray(plan.steps) ||
+    !Array.isArray(plan.conflicts)
+  )
     throw new ThreadlineError('QUERY_INVALID', 'revert.apply: pass the plan tl.revert.plan() returned');
   const force = options.force === true;
   refuse(plan, force);
@@ -148,7 +185,11 @@ export async function applyRevert(
   const ignored = new Map<Group, string[]>();
   for (const g of groups) ignored.set(g, await ignoredFor(g.meta.schema, g.meta.name));
   const totals = new Map<string, number>();
-  for (const g of groups) totals.set(`${g.meta.label}\u0000${g.op}`, (totals.get(`${g.meta.label}\u0000${g.op}`) ?? 0) + g.steps.length);
+  for (const g of groups)
+    totals.set(
+      `${g.meta.label}\u0000${g.op}`,
+      (totals.get(`${g.meta.label}\u0000${g.op}`) ?? 0) + g.steps.length,
+    );
   const progress = new Map<string, number>();
   const context = {
     ...(ctx ?? {}),
@@ -173,7 +214,12 @@ export async function applyRevert(
           await execute(tx, g, batchSize, (n) => {
             applied += n;
             progress.set(key, (progress.get(key) ?? 0) + n);
-            options.onProgress?.({ table: g.meta.label, op: g.op, done: progress.get(key)!, total: totals.get(key)! });
+            options.onProgress?.({
+              table: g.meta.label,
+              op: g.op,
+              done: progress.get(key)!,
+              total: totals.get(key)!,
+            });
           });
         }
         const action = await tl.recordAction('threadline.revert', {
@@ -186,7 +232,11 @@ export async function applyRevert(
         return { applied, actionId: action.id };
       }),
     );
-    return { auditTransactionId: out.auditTransactionId, applied: out.result.applied, actionId: out.result.actionId };
+    return {
+      auditTransactionId: out.auditTransactionId,
+      applied: out.result.applied,
+      actionId: out.result.actionId,
+    };
   } catch (error) {
     if (isThreadlineError(error)) throw error;
     const code = (error as { code?: string }).code;

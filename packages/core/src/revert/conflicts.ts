@@ -37,7 +37,7 @@ export async function laterChanges(
   // hash (by key now, and by key before for a key change): one pass over what happened since,
   // whatever the planner's statistics say (a per-row index probe planned on stale statistics
   // can walk every later change of the table once per row).
-  const since = steps.reduce((min, s) => (s.last.capturedAt < min ? s.last.capturedAt : min), steps[0]!.last.capturedAt);
+  const since = steps.map((s) => s.last.capturedAt).sort()[0]!;
   const match = (column: string, moved: string) =>
     `SELECT k.i, l.id, l.transaction_id, l.op, ${moved} AS moved, l.captured_at FROM k JOIN later l ON l.${column} = k.pk
       WHERE (l.captured_at, l.id) > (k.at, k.id)`;
@@ -57,7 +57,9 @@ export async function laterChanges(
     const step = steps[Number(r.i) - 1]!;
     const actor = r.actor ? (JSON.parse(r.actor) as ActorRef) : null;
     const pk = JSON.parse(step.key) as Record<string, unknown>;
-    const what = r.moved ? 'its key was changed' : `it was ${r.op === 'delete' ? 'deleted' : r.op === 'insert' ? 'inserted again' : 'updated'}`;
+    const what = r.moved
+      ? 'its key was changed'
+      : `it was ${r.op === 'delete' ? 'deleted' : r.op === 'insert' ? 'inserted again' : 'updated'}`;
     return {
       table: meta.label,
       pk,
@@ -87,5 +89,11 @@ export function notStoredConflict(meta: TableMeta, step: NetStep): RevertConflic
     reasons.length === 1 && reasons[0] === 'deleteSnapshot: false'
       ? `${meta.label} ${step.key}: the deleted row cannot be put back: ${WHY['deleteSnapshot: false']}`
       : `${meta.label} ${step.key}: cannot restore ${columns.map((c) => `column "${c}" (${WHY[step.notStored.get(c)!]})`).join(', ')}`;
-  return { table: meta.label, pk: JSON.parse(step.key) as Record<string, unknown>, kind: 'not_stored', detail, columns };
+  return {
+    table: meta.label,
+    pk: JSON.parse(step.key) as Record<string, unknown>,
+    kind: 'not_stored',
+    detail,
+    columns,
+  };
 }

@@ -89,10 +89,22 @@ export async function loadTarget(run: Run, q: string, target: RevertTarget): Pro
   const keys = Object.keys(target).sort().join(',');
   if (keys === 'transactionId') {
     const id = transactionIdText((target as { transactionId: unknown }).transactionId);
-    const found = await run<{ id: string }>(`SELECT id::text AS id FROM ${q}.audit_transactions WHERE id = $1::bigint`, [id]);
+    const found = await run<{ id: string }>(
+      `SELECT id::text AS id FROM ${q}.audit_transactions WHERE id = $1::bigint`,
+      [id],
+    );
     if (found.length === 0)
-      throw new ThreadlineError('NOT_FOUND', `revert.plan: there is no audit transaction ${id}; find it with threadline timeline`);
-    return { changes: await changesOf(run, q, [id]), transactions: [id], causationId: id, target: { transactionId: id }, label: `audit transaction ${id}` };
+      throw new ThreadlineError(
+        'NOT_FOUND',
+        `revert.plan: there is no audit transaction ${id}; find it with threadline timeline`,
+      );
+    return {
+      changes: await changesOf(run, q, [id]),
+      transactions: [id],
+      causationId: id,
+      target: { transactionId: id },
+      label: `audit transaction ${id}`,
+    };
   }
   if (keys === 'correlationId') {
     const cid = parseCorrelationId((target as { correlationId: unknown }).correlationId, 'revert.plan');
@@ -106,12 +118,23 @@ export async function loadTarget(run: Run, q: string, target: RevertTarget): Pro
       [cid],
     );
     if (rows.length === 0)
-      throw new ThreadlineError('NOT_FOUND', `revert.plan: no audit transaction carries correlation id ${JSON.stringify(cid)}`);
+      throw new ThreadlineError(
+        'NOT_FOUND',
+        `revert.plan: no audit transaction carries correlation id ${JSON.stringify(cid)}`,
+      );
     const ids = rows.map((r) => r.id);
-    return { changes: await changesOf(run, q, ids), transactions: ids, causationId: cid, target: { correlationId: cid }, label: `correlation ${cid}` };
+    return {
+      changes: await changesOf(run, q, ids),
+      transactions: ids,
+      causationId: cid,
+      target: { correlationId: cid },
+      label: `correlation ${cid}`,
+    };
   }
   if (keys === 'pk,table,to') return loadRow(run, q, target as Extract<RevertTarget, { table: string }>);
-  throw invalid(`revert.plan: unknown target keys ${keys || '(none)'}; pass { transactionId }, { correlationId } or { table, pk, to }`);
+  throw invalid(
+    `revert.plan: unknown target keys ${keys || '(none)'}; pass { transactionId }, { correlationId } or { table, pk, to }`,
+  );
 }
 
 async function changesOf(run: Run, q: string, transactions: string[]): Promise<StoredChange[]> {
@@ -123,10 +146,18 @@ async function changesOf(run: Run, q: string, transactions: string[]): Promise<S
 }
 
 /** One row's changes after a point, following the row through key changes. */
-async function loadRow(run: Run, q: string, target: { table: string; pk: unknown; to: unknown }): Promise<LoadedTarget> {
+async function loadRow(
+  run: Run,
+  q: string,
+  target: { table: string; pk: unknown; to: unknown },
+): Promise<LoadedTarget> {
   const table: TableName = parseTable(target.table, undefined, 'revert.plan');
   const given = keyJson(target.pk as never, 'revert.plan');
-  const [{ pk }] = (await run<{ pk: string }>(`SELECT ${q}.row_key($1, $2, $3::jsonb)::text AS pk`, [table.schema, table.name, given])) as [{ pk: string }];
+  const [{ pk }] = (await run<{ pk: string }>(`SELECT ${q}.row_key($1, $2, $3::jsonb)::text AS pk`, [
+    table.schema,
+    table.name,
+    given,
+  ])) as [{ pk: string }];
   let at: string;
   let afterId: string;
   let toText: string;
@@ -144,7 +175,10 @@ async function loadRow(run: Run, q: string, target: { table: string; pk: unknown
     );
     const change = rows[0];
     if (!change)
-      throw new ThreadlineError('NOT_FOUND', `revert.plan: there is no audit change ${id}; find it with threadline history`);
+      throw new ThreadlineError(
+        'NOT_FOUND',
+        `revert.plan: there is no audit change ${id}; find it with threadline history`,
+      );
     if (change.s !== table.schema || change.n !== table.name || (change.pk !== pk && change.pk_before !== pk))
       throw invalid(
         `revert.plan: change ${id} is a change of ${formatTableName({ schema: change.s, name: change.n })} ${change.pk}, not of ${formatTableName(table)} ${pk}`,
@@ -172,11 +206,14 @@ async function loadRow(run: Run, q: string, target: { table: string; pk: unknown
       if (seen.has(r.id)) continue;
       seen.add(r.id);
       candidates.push(r);
-      if (r.pkBefore !== null && queried.has(r.pkBefore) && !queried.has(r.pk) && !next.includes(r.pk)) next.push(r.pk);
+      if (r.pkBefore !== null && queried.has(r.pkBefore) && !queried.has(r.pk) && !next.includes(r.pk))
+        next.push(r.pk);
     }
     keys = next;
   }
-  candidates.sort((a, b) => (a.capturedAt === b.capturedAt ? cmpId(a.id, b.id) : a.capturedAt < b.capturedAt ? -1 : 1));
+  candidates.sort((a, b) =>
+    a.capturedAt === b.capturedAt ? cmpId(a.id, b.id) : a.capturedAt < b.capturedAt ? -1 : 1,
+  );
   // Follow the row: its key at the point, then every key an UPDATE gave it.
   let current = start;
   const changes: StoredChange[] = [];

@@ -54,12 +54,27 @@ function stored(image: RawImage | null, meta: TableMeta): RawImage | null {
 function firstState(c: StoredChange, meta: TableMeta): RowState {
   const base = { touched: new Set<string>(), recreated: false, last: c, noSnapshot: false };
   if (c.op === 'insert')
-    return { ...base, beforeKey: c.pk, afterKey: c.pk, before: null, unknown: new Map(), after: parseRawObject(c.dataAfter) };
+    return {
+      ...base,
+      beforeKey: c.pk,
+      afterKey: c.pk,
+      before: null,
+      unknown: new Map(),
+      after: parseRawObject(c.dataAfter),
+    };
   if (c.op === 'delete') {
     const before = stored(parseRawObject(c.dataBefore), meta);
     const unknown = redactedUnknown(meta);
     for (const col of unknown.keys()) before?.delete(col);
-    return { ...base, beforeKey: c.pk, afterKey: c.pk, before: before ?? new Map(), noSnapshot: before === null, unknown, after: null };
+    return {
+      ...base,
+      beforeKey: c.pk,
+      afterKey: c.pk,
+      before: before ?? new Map(),
+      noSnapshot: before === null,
+      unknown,
+      after: null,
+    };
   }
   // UPDATE: the new row with the old values of the changed fields (and the old key) laid over it.
   const before = parseRawObject(c.dataAfter) ?? new Map<string, string>();
@@ -68,7 +83,8 @@ function firstState(c: StoredChange, meta: TableMeta): RowState {
   for (const [k, v] of from ?? []) before.set(k, v);
   for (const [k, v] of parseRawObject(c.pkBefore) ?? []) before.set(k, v);
   if (from === null)
-    for (const col of c.changedFields ?? []) if (!meta.keyColumns.includes(col)) unknown.set(col, 'changedFrom: false');
+    for (const col of c.changedFields ?? [])
+      if (!meta.keyColumns.includes(col)) unknown.set(col, 'changedFrom: false');
   for (const col of unknown.keys()) before.delete(col);
   const beforeKey = c.pkBefore ?? c.pk;
   return { ...base, beforeKey, afterKey: beforeKey, before, unknown, after: before };
@@ -134,9 +150,12 @@ function decide(row: RowState, meta: TableMeta): NetStep | null {
     };
   }
   const after = row.after;
-  const set = meta.writable.filter((c) => row.before!.has(c) && after.has(c) && after.get(c) !== row.before!.get(c));
+  const set = meta.writable.filter(
+    (c) => row.before!.has(c) && after.has(c) && after.get(c) !== row.before!.get(c),
+  );
   const notStored = new Map<string, Unknown>();
-  for (const [col, why] of allUnknown()) if (row.recreated || row.noSnapshot || row.touched.has(col)) notStored.set(col, why);
+  for (const [col, why] of allUnknown())
+    if (row.recreated || row.noSnapshot || row.touched.has(col)) notStored.set(col, why);
   if (set.length === 0 && notStored.size === 0) return null; // back where it started
   return {
     ...base,

@@ -114,7 +114,12 @@ function summarize(
 ): RevertSummary {
   const ops: Record<RevertStepOp, number> = { insert: 0, update: 0, delete: 0 };
   for (const s of steps) ops[s.op] += 1;
-  const counts: Record<RevertConflictKind, number> = { changed_since: 0, not_stored: 0, key_changed: 0, fk_cycle: 0 };
+  const counts: Record<RevertConflictKind, number> = {
+    changed_since: 0,
+    not_stored: 0,
+    key_changed: 0,
+    fk_cycle: 0,
+  };
   for (const c of conflicts) counts[c.kind] += 1;
   const tables = [...new Set(steps.map((s) => s.table))];
   const opText = (Object.keys(ops) as RevertStepOp[])

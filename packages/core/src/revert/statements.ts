@@ -14,7 +14,8 @@ const record = (meta: TableMeta, value: string) => `jsonb_populate_record(NULL::
 const columnList = (columns: string[], alias?: string) =>
   columns.map((c) => (alias ? `${alias}.${quoteIdent(c)}` : quoteIdent(c))).join(', ');
 
-const assignments = (columns: string[]) => columns.map((c) => `${quoteIdent(c)} = s.${quoteIdent(c)}`).join(', ');
+const assignments = (columns: string[]) =>
+  columns.map((c) => `${quoteIdent(c)} = s.${quoteIdent(c)}`).join(', ');
 
 /** One row: `$1` is the key. */
 export const deleteOne = (meta: TableMeta) =>

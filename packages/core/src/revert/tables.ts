@@ -26,7 +26,13 @@ interface MetaRow {
   columns: string | null;
 }
 
-export async function loadTableMeta(run: Run, q: string, schema: string, name: string, sampleKey: string): Promise<TableMeta> {
+export async function loadTableMeta(
+  run: Run,
+  q: string,
+  schema: string,
+  name: string,
+  sampleKey: string,
+): Promise<TableMeta> {
   const label = formatTableName({ schema, name });
   const [row] = await run<MetaRow>(
     `SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL AS present,
@@ -37,7 +43,10 @@ export async function loadTableMeta(run: Run, q: string, schema: string, name: s
     [schema, name],
   );
   if (!row?.present)
-    throw new ThreadlineError('NOT_FOUND', `revert.plan: table ${label} no longer exists, so its changes cannot be reverted`);
+    throw new ThreadlineError(
+      'NOT_FOUND',
+      `revert.plan: table ${label} no longer exists, so its changes cannot be reverted`,
+    );
   const options = row.options ? (JSON.parse(row.options) as Record<string, unknown>) : {};
   const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
   const columns = row.columns ? (JSON.parse(row.columns) as { n: string; g: boolean }[]) : [];

@@ -57,7 +57,13 @@ export interface RevertConflict {
 export interface RevertSummary {
   /** Human-readable one-liner, e.g. "revert audit transaction 42: 3 rows in 2 tables (1 insert, 2 delete)". */
   text: string;
-  target: { transactionId?: string; correlationId?: string; table?: string; pk?: Record<string, unknown>; to?: string };
+  target: {
+    transactionId?: string;
+    correlationId?: string;
+    table?: string;
+    pk?: Record<string, unknown>;
+    to?: string;
+  };
   transactions: string[];
   changes: number;
   rows: number;
