@@ -16,6 +16,8 @@ interface RowState {
   /** The first change was a DELETE of a table without delete snapshots. */
   noSnapshot: boolean;
   after: RawImage | null;
+  /** The stored text of `after` (data_after of the last change), used as the expected row. */
+  afterText: string | null;
   /** Columns some UPDATE in the set changed. */
   touched: Set<string>;
   /** The row was deleted and inserted again within the set. */
@@ -52,7 +54,7 @@ function stored(image: RawImage | null, meta: TableMeta): RawImage | null {
 }
 
 function firstState(c: StoredChange, meta: TableMeta): RowState {
-  const base = { touched: new Set<string>(), recreated: false, last: c, noSnapshot: false };
+  const base = { touched: new Set<string>(), recreated: false, last: c, noSnapshot: false, afterText: null };
   if (c.op === 'insert')
     return {
       ...base,
@@ -61,6 +63,7 @@ function firstState(c: StoredChange, meta: TableMeta): RowState {
       before: null,
       unknown: new Map(),
       after: parseRawObject(c.dataAfter),
+      afterText: c.dataAfter,
     };
   if (c.op === 'delete') {
     const before = stored(parseRawObject(c.dataBefore), meta);
@@ -77,7 +80,8 @@ function firstState(c: StoredChange, meta: TableMeta): RowState {
     };
   }
   // UPDATE: the new row with the old values of the changed fields (and the old key) laid over it.
-  const before = parseRawObject(c.dataAfter) ?? new Map<string, string>();
+  const after = parseRawObject(c.dataAfter) ?? new Map<string, string>();
+  const before = new Map(after);
   const unknown = redactedUnknown(meta);
   const from = stored(parseRawObject(c.changedFrom), meta);
   for (const [k, v] of from ?? []) before.set(k, v);
@@ -87,7 +91,16 @@ function firstState(c: StoredChange, meta: TableMeta): RowState {
       if (!meta.keyColumns.includes(col)) unknown.set(col, 'changedFrom: false');
   for (const col of unknown.keys()) before.delete(col);
   const beforeKey = c.pkBefore ?? c.pk;
-  return { ...base, beforeKey, afterKey: beforeKey, before, unknown, after: before };
+  return {
+    ...base,
+    touched: new Set(c.changedFields ?? []),
+    beforeKey,
+    afterKey: c.pk,
+    before,
+    unknown,
+    after,
+    afterText: c.dataAfter,
+  };
 }
 
 function advance(state: RowState, c: StoredChange): void {
@@ -95,45 +108,101 @@ function advance(state: RowState, c: StoredChange): void {
   if (c.op === 'update') {
     for (const col of c.changedFields ?? []) state.touched.add(col);
     state.after = parseRawObject(c.dataAfter);
+    state.afterText = c.dataAfter;
     state.afterKey = c.pk;
   } else if (c.op === 'delete') {
     state.after = null;
+    state.afterText = null;
     state.afterKey = c.pk;
   } else if (c.op === 'insert') {
     if (state.before !== null) state.recreated = true;
     state.after = parseRawObject(c.dataAfter);
+    state.afterText = c.dataAfter;
     state.afterKey = c.pk;
   }
 }
 
 /** Collapse one table's changes (oldest first, no TRUNCATE) into one net step per row. */
 export function netSteps(changes: StoredChange[], meta: TableMeta): NetStep[] {
-  const byKey = new Map<string, RowState>();
-  const rows: RowState[] = [];
+  // A row with one change (the bulk case) stays a bare change: its step comes straight from the
+  // stored texts. Row images are only parsed for rows changed more than once.
+  const byKey = new Map<string, { v: RowState | StoredChange }>();
+  const rows: { v: RowState | StoredChange }[] = [];
   for (const c of changes) {
     const lookup = c.op === 'update' ? (c.pkBefore ?? c.pk) : c.pk;
-    let state = byKey.get(lookup);
-    if (state === undefined || (c.op === 'insert' && state.after !== null)) {
-      state = firstState(c, meta);
-      rows.push(state);
-      if (c.op === 'update') advance(state, c);
-    } else advance(state, c);
+    const found = byKey.get(lookup);
+    let entry: { v: RowState | StoredChange };
+    if (found === undefined) {
+      entry = { v: c };
+      rows.push(entry);
+    } else {
+      if ('transactionId' in found.v) found.v = firstState(found.v, meta);
+      const state = found.v as RowState;
+      if (c.op === 'insert' && state.after !== null) {
+        entry = { v: c }; // a new row under a key that already has one: keep them apart
+        rows.push(entry);
+      } else {
+        advance(state, c);
+        entry = found;
+      }
+    }
     byKey.delete(lookup);
-    byKey.set(state.afterKey, state);
+    byKey.set('transactionId' in entry.v ? entry.v.pk : entry.v.afterKey, entry);
   }
   const steps: NetStep[] = [];
-  for (const row of rows) {
-    const step = decide(row, meta);
+  for (const { v: row } of rows) {
+    const step = 'transactionId' in row ? single(row, meta) : decide(row, meta);
     if (step) steps.push(step);
   }
   return steps;
+}
+
+/** The step for a row with exactly one reverted change, from the stored texts. */
+function single(c: StoredChange, meta: TableMeta): NetStep | null {
+  const base = { last: c, notStored: new Map<string, Unknown>() };
+  if (c.op === 'insert')
+    return { ...base, op: 'delete', key: c.pk, data: null, expect: c.dataAfter, setColumns: [] };
+  if (c.op === 'delete') return decide(firstState(c, meta), meta);
+  const from = stored(parseRawObject(c.changedFrom), meta);
+  const notStored = new Map<string, Unknown>();
+  const set: string[] = [];
+  for (const col of c.changedFields ?? []) {
+    if (!meta.writable.includes(col)) continue;
+    const why: Unknown | undefined = meta.exclude.includes(col)
+      ? 'excluded'
+      : meta.mask.includes(col)
+        ? 'masked'
+        : from === null && !meta.keyColumns.includes(col)
+          ? 'changedFrom: false'
+          : undefined;
+    if (why) notStored.set(col, why);
+    else set.push(col);
+  }
+  const old = new Map(from ?? []);
+  for (const [k, v] of parseRawObject(c.pkBefore) ?? []) old.set(k, v);
+  if (set.length === 0 && notStored.size === 0) return null;
+  return {
+    ...base,
+    notStored,
+    op: 'update',
+    key: c.pk,
+    data: rawObjectText(old, set),
+    expect: c.dataAfter,
+    setColumns: set,
+  };
 }
 
 function decide(row: RowState, meta: TableMeta): NetStep | null {
   const base = { last: row.last, setColumns: [] as string[], notStored: new Map<string, Unknown>() };
   if (row.before === null) {
     if (row.after === null) return null; // inserted and deleted again: nothing to undo
-    return { ...base, op: 'delete', key: row.afterKey, data: null, expect: rawObjectText(row.after) };
+    return {
+      ...base,
+      op: 'delete',
+      key: row.afterKey,
+      data: null,
+      expect: row.afterText ?? rawObjectText(row.after),
+    };
   }
   const allUnknown = (): Map<string, Unknown> =>
     row.noSnapshot ? new Map(meta.writable.map((c) => [c, 'deleteSnapshot: false'])) : row.unknown;
@@ -162,7 +231,7 @@ function decide(row: RowState, meta: TableMeta): NetStep | null {
     op: 'update',
     key: row.afterKey,
     data: rawObjectText(row.before, set),
-    expect: rawObjectText(after),
+    expect: row.afterText ?? rawObjectText(after),
     setColumns: set,
     notStored,
   };

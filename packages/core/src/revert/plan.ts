@@ -3,7 +3,6 @@ import { laterChanges, notStoredConflict } from './conflicts.js';
 import { loadTarget, type Run, type StoredChange } from './load.js';
 import { type NetStep, netSteps } from './net.js';
 import { foreignKeys, orderTables } from './order.js';
-import { displayObject, parseRawObject } from './raw-json.js';
 import { deleteOne, insertOne, updateOne } from './statements.js';
 import { loadTableMeta, type TableMeta } from './tables.js';
 import type {
@@ -18,7 +17,26 @@ import type {
 
 const tableId = (schema: string, name: string) => JSON.stringify([schema, name]);
 
-function toStep(meta: TableMeta, net: NetStep): RevertStep {
+/** Statement text per table, op and column list: built once, shared by every step that uses it. */
+class StatementCache {
+  private readonly cache = new Map<string, string>();
+  get(meta: TableMeta, op: RevertStepOp, columns: string[]): string {
+    const key = JSON.stringify([meta.schema, meta.name, op, columns]);
+    let sql = this.cache.get(key);
+    if (sql === undefined) {
+      sql =
+        op === 'delete'
+          ? deleteOne(meta)
+          : op === 'insert'
+            ? insertOne(meta, columns)
+            : updateOne(meta, columns);
+      this.cache.set(key, sql);
+    }
+    return sql;
+  }
+}
+
+function toStep(meta: TableMeta, net: NetStep, statements: StatementCache): RevertStep {
   const base = {
     table: meta.label,
     tableSchema: meta.schema,
@@ -29,10 +47,11 @@ function toStep(meta: TableMeta, net: NetStep): RevertStep {
     expect: net.expect,
     key: net.key,
   };
-  if (net.op === 'delete') return { ...base, sql: deleteOne(meta), params: [net.key] };
-  const set = displayObject(parseRawObject(net.data)!);
-  if (net.op === 'insert') return { ...base, set, sql: insertOne(meta, net.setColumns), params: [net.data!] };
-  return { ...base, set, sql: updateOne(meta, net.setColumns), params: [net.data!, net.key] };
+  const sql = statements.get(meta, net.op, net.setColumns);
+  if (net.op === 'delete') return { ...base, sql, params: [net.key] };
+  const set = JSON.parse(net.data!) as Record<string, unknown>;
+  if (net.op === 'insert') return { ...base, set, sql, params: [net.data!] };
+  return { ...base, set, sql, params: [net.data!, net.key] };
 }
 
 /** Newest reverted change first: undoing in reverse keeps self-references of one table valid. */
@@ -96,9 +115,10 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
     }
   }
   const steps: RevertStep[] = [];
+  const statements = new StatementCache();
   const phase = (op: RevertStepOp, tables: string[]) => {
     for (const id of tables)
-      for (const net of nets.get(id)!) if (net.op === op) steps.push(toStep(metas.get(id)!, net));
+      for (const net of nets.get(id)!) if (net.op === op) steps.push(toStep(metas.get(id)!, net, statements));
   };
   phase('insert', order); // parents before children
   phase('update', order);
