@@ -259,7 +259,7 @@ describeWithDatabase('exploration commands', (db) => {
     );
     const bundle = await json('incident', fx.publishTx);
     expect(bundle).toEqual(JSON.parse(JSON.stringify(await fx.tl.auditTransaction(fx.publishTx))));
-    expect(Object.keys(bundle)).toEqual(['transaction', 'action', 'actions', 'changes']);
+    expect(Object.keys(bundle)).toEqual(['transaction', 'action', 'actions', 'changes', 'revertedBy']);
     expect(bundle.changes[0].diff).toEqual({
       op: 'update',
       beforeKnown: true,
