@@ -128,7 +128,13 @@ describeEachDb('revert: rows back to exactly the prior state', (db) => {
       await tl.query(`update ${t} set body = 'v4' where id = 10`);
       await tl.query(`update ${t} set body = 'changed too' where id = 2`);
     });
+    const [{ at }] = (await db().sql<{ at: Date }>(
+      `select captured_at as at from threadline.audit_changes where id = $1::bigint`,
+      [mark!.id],
+    )) as [{ at: Date }];
+    const byTime = await tl.revert.plan({ table: t, pk: 1, to: new Date(at.getTime() + 1) });
     const plan = await tl.revert.plan({ table: t, pk: 1, to: mark!.id });
+    expect(byTime.steps.map((s) => [s.op, s.pk, s.set])).toEqual(plan.steps.map((s) => [s.op, s.pk, s.set]));
     expect(plan.steps.map((s) => [s.op, s.pk, s.set])).toEqual([
       ['update', { id: 10 }, { id: 1, body: 'v2' }],
     ]);
