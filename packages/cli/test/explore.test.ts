@@ -284,6 +284,7 @@ describeWithDatabase('exploration commands', (db) => {
       'changeCount',
       'hasMoreChanges',
       'changeCursor',
+      'revertedBy',
     ]);
     expect(bundle.changes[0].diff).toEqual({
       op: 'update',

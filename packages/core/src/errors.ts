@@ -24,6 +24,10 @@ export const ThreadlineErrorCode = {
   UNSUPPORTED_CLIENT: 'UNSUPPORTED_CLIENT',
   /** A user-supplied callback (for example an adapter's `actor` resolver) threw. */
   CALLBACK_FAILED: 'CALLBACK_FAILED',
+  /** A revert found rows changed since its plan (or since the reverted change); nothing was changed. */
+  REVERT_CONFLICT: 'REVERT_CONFLICT',
+  /** A revert cannot be applied: values never stored, a key changed since, or a foreign-key cycle. */
+  REVERT_REFUSED: 'REVERT_REFUSED',
   /** The database rejected a Threadline statement for another reason. */
   DATABASE_ERROR: 'DATABASE_ERROR',
   /** A purge was asked for but no retention policy is configured, or it is disabled. */

@@ -57,6 +57,19 @@ export type {
   ScheduleOptions,
 } from './retention/index.js';
 export { resolveRetentionPolicy } from './retention/policy.js';
+export { RevertApi } from './revert/index.js';
+export type {
+  RevertApplyOptions,
+  RevertApplyResult,
+  RevertConflict,
+  RevertConflictKind,
+  RevertPlan,
+  RevertProgress,
+  RevertStep,
+  RevertStepOp,
+  RevertSummary,
+  RevertTarget,
+} from './revert/types.js';
 export { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './sql-client.js';
 export { toSqlClient } from './sql-client.js';

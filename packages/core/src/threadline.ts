@@ -28,6 +28,7 @@ import type {
 import type { TimelineFilters } from './query/validate.js';
 import { createRetention, type RetentionApi } from './retention/index.js';
 import { type RetentionPolicy, resolveRetentionPolicy } from './retention/policy.js';
+import { RevertApi } from './revert/index.js';
 import { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 import { type SqlClient, type SqlResult, type SqlSession, toSqlClient } from './sql-client.js';
 import {
@@ -148,6 +149,8 @@ export class Threadline {
   private readonly queries: AuditQueries;
   /** Purge audit data past the retention window; list and schedule runs. */
   readonly retention: RetentionApi;
+  /** Undo a transaction, a correlation bundle or one row's changes: `plan(target)`, then `apply(plan)`. */
+  readonly revert: RevertApi;
 
   constructor(options: ThreadlineOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -171,6 +174,7 @@ export class Threadline {
       async (sql, params) => (await this.query(sql, params)).rows as never,
       this.q,
     );
+    this.revert = new RevertApi(this, this.q);
   }
 
   /** Changes of one row, newest first. `key`: a value, or `{ col: value }` naming every key column. */

@@ -70,7 +70,7 @@ export const historyCommand: Command = {
  * The key text: a JSON object for composite keys (malformed JSON is a usage error), else the
  * scalar as given, which core converts with the key column's type.
  */
-function parseKey(ctx: CommandContext, text: string): RowKey {
+export function parseKey(ctx: CommandContext, text: string): RowKey {
   const trimmed = text.trim();
   if (trimmed === '') throw ctx.usageError('<pk> is empty; give the key value, e.g. 42');
   if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return text;

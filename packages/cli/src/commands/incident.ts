@@ -181,6 +181,10 @@ async function printBundle(ctx: CommandContext, tl: Threadline, bundle: Incident
   const out = ctx.out;
   const t = bundle.transaction;
   for (const line of transactionLines(t)) out.line(line);
+  for (const r of bundle.revertedBy ?? [])
+    out.line(
+      `  ${'reverted by'.padEnd(16)}${safe(actorText(r.actor))} at ${r.at} (audit transaction ${r.auditTransactionId})`,
+    );
   out.line();
   if (bundle.actions.length === 0) out.line('actions: none recorded in this transaction');
   else {

@@ -4,6 +4,7 @@ import { historyCommand } from './history.js';
 import { incidentCommand } from './incident.js';
 import { installCommand } from './install.js';
 import { retentionPurgeCommand, retentionRunsCommand } from './retention.js';
+import { revertCommand } from './revert.js';
 import { timelineCommand } from './timeline.js';
 
 /** Every command, in the order `threadline --help` lists them. A new command is one file plus one line here. */
@@ -15,4 +16,5 @@ export const COMMANDS: readonly Command[] = [
   incidentCommand,
   retentionPurgeCommand,
   retentionRunsCommand,
+  revertCommand,
 ];

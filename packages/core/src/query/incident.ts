@@ -1,12 +1,15 @@
+import type { ActorRef } from '../actor-ref.js';
 import { cleanContextId, MAX_CONTEXT_ID_BYTES } from '../context.js';
 import { toThreadlineError } from '../db-errors.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
+import { exactJsonb } from './exact-json.js';
 import type { MaskRegistry } from './mask-registry.js';
 import {
   ACTION_COLUMNS,
   type ActionRow,
   CHANGE_COLUMNS,
   type ChangeRow,
+  isoSql,
   TRANSACTION_COLUMNS,
   type TransactionRow,
   toAction,
@@ -80,6 +83,14 @@ export async function incidentQuery(
     await masks.refresh(changes, 'auditTransaction');
     const lastChange = changes[changes.length - 1];
     const infos = actions.map(toAction);
+    // Reverts of this transaction (or of its correlation bundle): tl.revert.apply sets source
+    // 'threadline:revert' and the causation id to what it reverted.
+    const reverts = await run<{ id: string; actor_ref: string | null; at: string; action_id: string | null }>(
+      `SELECT t.id::text AS id, t.actor_ref::text AS actor_ref, ${isoSql('t.occurred_at')} AS at,
+         (SELECT a.id::text FROM ${q}.audit_actions a WHERE a.transaction_id = t.id AND a.name = 'threadline.revert' LIMIT 1) AS action_id
+         FROM ${q}.audit_transactions t WHERE t.source = 'threadline:revert' AND t.causation_id IN ($1, $2) ORDER BY t.occurred_at, t.id`,
+      [text, tx.correlation_id],
+    );
     return {
       transaction: toTransaction(tx),
       action: infos.find((a) => a.id === tx.action_id) ?? null,
@@ -89,6 +100,12 @@ export async function incidentQuery(
       hasMoreChanges: hasMore,
       changeCursor:
         hasMore && lastChange ? encodeCursor(lastChange.capturedAt, lastChange.id, fingerprint) : null,
+      revertedBy: reverts.map((r) => ({
+        auditTransactionId: r.id,
+        actor: exactJsonb(r.actor_ref) as ActorRef | null,
+        at: r.at,
+        actionId: r.action_id,
+      })),
     };
   } catch (error) {
     throw toThreadlineError(error, 'auditTransaction');

@@ -116,6 +116,8 @@ export interface IncidentBundle {
   /** Every action recorded in the transaction. */
   actions: AuditActionInfo[];
   changes: { change: AuditChange; diff: ChangeDiff }[];
+  /** Reverts of this transaction (or of its correlation id) by tl.revert.apply: by whom and when. */
+  revertedBy: { auditTransactionId: string; actor: ActorRef | null; at: string; actionId: string | null }[];
   /** How many changes the transaction has in all (not only in this bundle). */
   changeCount: number;
   /** True when more changes follow the ones in `changes`. */

@@ -22,6 +22,8 @@
  * - audit_transactions (actor_ref, occurred_at, id) partial: actor history.
  * - audit_transactions (correlation_id) partial, audit_actions (correlation_id) partial:
  *   correlation filters.
+ * - audit_transactions (causation_id) partial WHERE source = 'threadline:revert': the incident
+ *   bundle's revertedBy (only revert transactions enter it).
  * - audit_actions (inserted_at, id), (transaction_id) partial: listing actions, action to capture.
  * There is no foreign key from changes to transactions: the capture function writes the
  * transaction row first in the same database transaction, so a change row never exists
@@ -113,6 +115,8 @@ CREATE INDEX IF NOT EXISTS audit_transactions_actor_idx ON @S.audit_transactions
   WHERE actor_ref IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_transactions_correlation_idx ON @S.audit_transactions (correlation_id)
   WHERE correlation_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_transactions_revert_idx ON @S.audit_transactions (causation_id)
+  WHERE source = 'threadline:revert';
 CREATE INDEX IF NOT EXISTS audit_actions_inserted_idx ON @S.audit_actions (inserted_at, id);
 CREATE INDEX IF NOT EXISTS audit_actions_correlation_idx ON @S.audit_actions (correlation_id)
   WHERE correlation_id IS NOT NULL;

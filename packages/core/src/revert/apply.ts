@@ -1,0 +1,253 @@
+import { ActorRef } from '../actor-ref.js';
+import { getAuditContext, runWithAuditContext } from '../context.js';
+import { toThreadlineError } from '../db-errors.js';
+import { isThreadlineError, ThreadlineError } from '../errors.js';
+import type { SqlSession } from '../sql-client.js';
+import type { Threadline } from '../threadline.js';
+import { parseRawObject } from './raw-json.js';
+import { deleteMany, insertMany, lockAndCompare, updateMany } from './statements.js';
+import type { TableMeta } from './tables.js';
+import type {
+  RevertApplyOptions,
+  RevertApplyResult,
+  RevertConflict,
+  RevertPlan,
+  RevertStep,
+} from './types.js';
+
+const DEFAULT_BATCH = 1000;
+
+/** Consecutive steps of one table and op with the same columns: one set-based statement per batch. */
+interface Group {
+  meta: TableMeta;
+  op: RevertStep['op'];
+  columns: string[];
+  steps: RevertStep[];
+}
+
+function metaOf(step: RevertStep, keyColumns: string[]): TableMeta {
+  const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  return {
+    schema: step.tableSchema,
+    name: step.tableName,
+    label: step.table,
+    ref: `${q(step.tableSchema)}.${q(step.tableName)}`,
+    keyColumns,
+    writable: [],
+    exclude: [],
+    mask: [],
+    ignored: [],
+  };
+}
+
+function groupSteps(steps: RevertStep[]): Group[] {
+  const groups: Group[] = [];
+  const index = new Map<string, Group>();
+  let run = '';
+  for (const step of steps) {
+    const runKey = JSON.stringify([step.tableSchema, step.tableName, step.op]);
+    if (runKey !== run) index.clear();
+    run = runKey;
+    const columns = step.op === 'delete' ? [] : [...parseRawObject(step.data)!.keys()];
+    const key = JSON.stringify(columns);
+    let group = index.get(key);
+    if (!group) {
+      group = { meta: metaOf(step, Object.keys(step.pk)), op: step.op, columns, steps: [] };
+      index.set(key, group);
+      groups.push(group);
+    }
+    group.steps.push(step);
+  }
+  return groups;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function refuse(plan: RevertPlan, force: boolean): void {
+  const blocking = plan.conflicts.filter((c) => c.kind !== 'changed_since');
+  if (blocking.length > 0)
+    throw new ThreadlineError(
+      'REVERT_REFUSED',
+      `revert.apply: ${blocking.length} conflict(s) no option can override: ${blocking
+        .slice(0, 5)
+        .map((c) => c.detail)
+        .join('; ')}${blocking.length > 5 ? '; …' : ''}`,
+      { details: { conflicts: blocking.length } },
+    );
+  const changed = plan.conflicts.filter((c) => c.kind === 'changed_since');
+  if (changed.length > 0 && !force)
+    throw new ThreadlineError(
+      'REVERT_CONFLICT',
+      `revert.apply: ${changed.length} row(s) changed again after the reverted change: ${changed
+        .slice(0, 5)
+        .map((c) => c.detail)
+        .join('; ')}${changed.length > 5 ? '; …' : ''}. Pass { force: true } to overwrite those changes`,
+      { details: { conflicts: changed.length } },
+    );
+}
+
+/** Lock every row the plan writes and check it still is as the plan expects. */
+async function recheck(
+  tx: SqlSession,
+  groups: Group[],
+  force: boolean,
+  ignoredFor: (g: Group) => string[],
+): Promise<string[]> {
+  const problems: string[] = [];
+  const [{ tz }] = (
+    await tx.query<{ tz: string }>(
+      `SELECT current_setting('TimeZone') AS tz, set_config('TimeZone', 'UTC', true)`,
+    )
+  ).rows as [{ tz: string }];
+  for (const g of groups) {
+    for (const batch of chunks(g.steps, DEFAULT_BATCH)) {
+      const probe = `[${batch.map((s) => `{"k":${s.key},"v":${s.op === 'insert' ? 'null' : s.expect}}`).join(',')}]`;
+      const { rows } = await tx.query<{ i: number; same: boolean }>(lockAndCompare(g.meta), [
+        probe,
+        ignoredFor(g),
+      ]);
+      const found = new Map(rows.map((r) => [Number(r.i) - 1, r.same]));
+      batch.forEach((s, i) => {
+        const same = found.get(i);
+        if (s.op === 'insert' && same !== undefined)
+          problems.push(`${s.table} ${s.key} exists again, so it cannot be inserted back`);
+        else if (s.op !== 'insert' && same === undefined)
+          problems.push(`${s.table} ${s.key} no longer exists`);
+        else if (s.op !== 'insert' && same === false && !force)
+          problems.push(`${s.table} ${s.key} changed since the plan was made`);
+      });
+    }
+  }
+  await tx.query(`SELECT set_config('TimeZone', $1, true)`, [tz]);
+  return problems;
+}
+
+async function execute(
+  tx: SqlSession,
+  g: Group,
+  batchSize: number,
+  onBatch: (n: number) => void,
+): Promise<void> {
+  for (const batch of chunks(g.steps, batchSize)) {
+    let sql: string;
+    let payload: string;
+    if (g.op === 'delete') {
+      sql = deleteMany(g.meta);
+      payload = `[${batch.map((s) => s.key).join(',')}]`;
+    } else if (g.op === 'insert') {
+      sql = insertMany(g.meta, g.columns);
+      payload = `[${batch.map((s) => s.data).join(',')}]`;
+    } else {
+      sql = updateMany(g.meta, g.columns);
+      payload = `[${batch.map((s) => `{"s":${s.data},"k":${s.key}}`).join(',')}]`;
+    }
+    const result = await tx.query(sql, [payload]);
+    if (result.rowCount !== batch.length)
+      throw new ThreadlineError(
+        'REVERT_CONFLICT',
+        `revert.apply: ${g.op} on ${g.meta.label} touched ${result.rowCount} row(s) instead of ${batch.length}; nothing was changed. Plan again`,
+      );
+    onBatch(batch.length);
+  }
+}
+
+/** Run a plan in one transaction, attributed to the caller, with a linked threadline.revert action. */
+export async function applyRevert(
+  tl: Threadline,
+  plan: RevertPlan,
+  options: RevertApplyOptions,
+  ignoredFor: (schema: string, name: string) => Promise<string[]>,
+): Promise<RevertApplyResult> {
+  if (
+    typeof plan !== 'object' ||
+    plan === null ||
+    !Array.isArray(plan.steps) ||
+    !Array.isArray(plan.conflicts)
+  )
+    throw new ThreadlineError('QUERY_INVALID', 'revert.apply: pass the plan tl.revert.plan() returned');
+  const force = options.force === true;
+  refuse(plan, force);
+  const ctx = getAuditContext();
+  const actor = options.actor ? ActorRef.parse(options.actor) : ctx?.actor;
+  if (!actor)
+    throw new ThreadlineError(
+      'INVALID_ACTOR',
+      'revert.apply: no actor; pass { actor: ActorRef.user(id) } or call it inside an audit context that has one (a revert is always attributed)',
+    );
+  const batchSize = options.batchSize ?? DEFAULT_BATCH;
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new ThreadlineError('QUERY_INVALID', 'revert.apply: batchSize must be a positive integer');
+  const groups = groupSteps(plan.steps);
+  const ignored = new Map<Group, string[]>();
+  for (const g of groups) ignored.set(g, await ignoredFor(g.meta.schema, g.meta.name));
+  const totals = new Map<string, number>();
+  for (const g of groups)
+    totals.set(
+      `${g.meta.label}\u0000${g.op}`,
+      (totals.get(`${g.meta.label}\u0000${g.op}`) ?? 0) + g.steps.length,
+    );
+  const progress = new Map<string, number>();
+  const context = {
+    ...(ctx ?? {}),
+    actor,
+    source: 'threadline:revert',
+    causationId: plan.causationId,
+    meta: { revert: plan.summary.target },
+  };
+  try {
+    const out = await runWithAuditContext(context, () =>
+      tl.transaction(async (tx) => {
+        const problems = await recheck(tx, groups, force, (g) => ignored.get(g) ?? []);
+        if (problems.length > 0)
+          throw new ThreadlineError(
+            'REVERT_CONFLICT',
+            `revert.apply: ${problems.length} row(s) no longer match the plan, so nothing was changed: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}. Plan again (and apply with force to overwrite rows changed since)`,
+            { details: { conflicts: problems.length } },
+          );
+        let applied = 0;
+        for (const g of groups) {
+          const key = `${g.meta.label}\u0000${g.op}`;
+          await execute(tx, g, batchSize, (n) => {
+            applied += n;
+            progress.set(key, (progress.get(key) ?? 0) + n);
+            options.onProgress?.({
+              table: g.meta.label,
+              op: g.op,
+              done: progress.get(key)!,
+              total: totals.get(key)!,
+            });
+          });
+        }
+        const action = await tl.recordAction('threadline.revert', {
+          actor,
+          category: 'revert',
+          verb: 'revert',
+          comment: plan.summary.text.slice(0, 10_000),
+          ...(options.reason !== undefined ? { reason: options.reason } : {}),
+        });
+        return { applied, actionId: action.id };
+      }),
+    );
+    return {
+      auditTransactionId: out.auditTransactionId,
+      applied: out.result.applied,
+      actionId: out.result.actionId,
+    };
+  } catch (error) {
+    if (isThreadlineError(error)) throw error;
+    const code = (error as { code?: string }).code;
+    if (code === '23505' || code === '23503' || code === '40001' || code === '40P01')
+      throw new ThreadlineError(
+        'REVERT_CONFLICT',
+        `revert.apply: the database refused a compensating statement (${(error as Error).message}); nothing was changed. Plan again`,
+        { cause: error },
+      );
+    throw toThreadlineError(error, 'revert.apply');
+  }
+}
+
+export type { RevertConflict };

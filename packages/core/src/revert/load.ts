@@ -1,0 +1,238 @@
+import { ThreadlineError } from '../errors.js';
+import { formatTableName, type TableName } from '../identifiers.js';
+import { isoSql } from '../query/rows.js';
+import { invalid, keyJson, parseCorrelationId, parseInstant, parseTable } from '../query/validate.js';
+import type { RevertSummary, RevertTarget } from './types.js';
+
+export type Run = <R>(sql: string, params: unknown[]) => Promise<R[]>;
+
+/** One stored change, jsonb kept as exact text. */
+export interface StoredChange {
+  id: string;
+  transactionId: string;
+  schema: string;
+  name: string;
+  op: 'insert' | 'update' | 'delete' | 'truncate';
+  pk: string;
+  pkBefore: string | null;
+  dataAfter: string | null;
+  dataBefore: string | null;
+  changedFields: string[] | null;
+  changedFrom: string | null;
+  capturedAt: string;
+}
+
+interface ChangeTextRow {
+  id: string;
+  transaction_id: string;
+  table_schema: string;
+  table_name: string;
+  op: StoredChange['op'];
+  table_pk: string;
+  table_pk_before: string | null;
+  data_after: string | null;
+  data_before: string | null;
+  changed_fields: string | null;
+  changed_from: string | null;
+  captured_at: string;
+}
+
+const changeColumns = `c.id::text AS id, c.transaction_id::text AS transaction_id, c.table_schema, c.table_name, c.op,
+  c.table_pk::text AS table_pk, c.table_pk_before::text AS table_pk_before, c.data_after::text AS data_after,
+  c.data_before::text AS data_before, array_to_json(c.changed_fields)::text AS changed_fields,
+  c.changed_from::text AS changed_from, ${isoSql('c.captured_at')} AS captured_at`;
+
+function toStored(r: ChangeTextRow): StoredChange {
+  return {
+    id: r.id,
+    transactionId: r.transaction_id,
+    schema: r.table_schema,
+    name: r.table_name,
+    op: r.op,
+    pk: r.table_pk,
+    pkBefore: r.table_pk_before,
+    dataAfter: r.data_after,
+    dataBefore: r.data_before,
+    changedFields: r.changed_fields === null ? null : (JSON.parse(r.changed_fields) as string[]),
+    changedFrom: r.changed_from,
+    capturedAt: r.captured_at,
+  };
+}
+
+export interface LoadedTarget {
+  changes: StoredChange[];
+  /** Audit transactions whose changes are reverted (a later change outside them is a conflict). */
+  transactions: string[];
+  causationId: string;
+  target: RevertSummary['target'];
+  label: string;
+}
+
+function transactionIdText(value: unknown): string {
+  const text =
+    typeof value === 'string'
+      ? value.trim()
+      : typeof value === 'number' || typeof value === 'bigint'
+        ? String(value)
+        : '';
+  if (!/^\d{1,19}$/.test(text) || BigInt(text) > 9223372036854775807n)
+    throw invalid(
+      `revert.plan: transactionId must be a positive integer (an audit transaction id), got ${JSON.stringify(String(value).slice(0, 40))}`,
+    );
+  return text;
+}
+
+/** The changes a revert target names, oldest first. */
+export async function loadTarget(run: Run, q: string, target: RevertTarget): Promise<LoadedTarget> {
+  if (typeof target !== 'object' || target === null)
+    throw invalid('revert.plan: pass { transactionId }, { correlationId } or { table, pk, to }');
+  const keys = Object.keys(target).sort().join(',');
+  if (keys === 'transactionId') {
+    const id = transactionIdText((target as { transactionId: unknown }).transactionId);
+    const found = await run<{ id: string }>(
+      `SELECT id::text AS id FROM ${q}.audit_transactions WHERE id = $1::bigint`,
+      [id],
+    );
+    if (found.length === 0)
+      throw new ThreadlineError(
+        'NOT_FOUND',
+        `revert.plan: there is no audit transaction ${id}; find it with threadline timeline`,
+      );
+    return {
+      changes: await changesOf(run, q, [id]),
+      transactions: [id],
+      causationId: id,
+      target: { transactionId: id },
+      label: `audit transaction ${id}`,
+    };
+  }
+  if (keys === 'correlationId') {
+    const cid = parseCorrelationId((target as { correlationId: unknown }).correlationId, 'revert.plan');
+    // Every transaction that carries the correlation id or is linked to an action that does,
+    // except earlier reverts (undoing the bundle means undoing the work, not a previous undo).
+    const rows = await run<{ id: string }>(
+      `SELECT x.id::text AS id FROM ${q}.audit_transactions x
+        WHERE x.id IN (SELECT t.id FROM ${q}.audit_transactions t WHERE t.correlation_id = $1
+                       UNION SELECT a.transaction_id FROM ${q}.audit_actions a WHERE a.correlation_id = $1 AND a.transaction_id IS NOT NULL)
+          AND x.source IS DISTINCT FROM 'threadline:revert' ORDER BY x.id`,
+      [cid],
+    );
+    if (rows.length === 0)
+      throw new ThreadlineError(
+        'NOT_FOUND',
+        `revert.plan: no audit transaction carries correlation id ${JSON.stringify(cid)}`,
+      );
+    const ids = rows.map((r) => r.id);
+    return {
+      changes: await changesOf(run, q, ids),
+      transactions: ids,
+      causationId: cid,
+      target: { correlationId: cid },
+      label: `correlation ${cid}`,
+    };
+  }
+  if (keys === 'pk,table,to') return loadRow(run, q, target as Extract<RevertTarget, { table: string }>);
+  throw invalid(
+    `revert.plan: unknown target keys ${keys || '(none)'}; pass { transactionId }, { correlationId } or { table, pk, to }`,
+  );
+}
+
+async function changesOf(run: Run, q: string, transactions: string[]): Promise<StoredChange[]> {
+  const rows = await run<ChangeTextRow>(
+    `SELECT ${changeColumns} FROM ${q}.audit_changes c WHERE c.transaction_id = ANY($1::bigint[]) ORDER BY c.captured_at, c.id`,
+    [transactions],
+  );
+  return rows.map(toStored);
+}
+
+/** One row's changes after a point, following the row through key changes. */
+async function loadRow(
+  run: Run,
+  q: string,
+  target: { table: string; pk: unknown; to: unknown },
+): Promise<LoadedTarget> {
+  const table: TableName = parseTable(target.table, undefined, 'revert.plan');
+  const given = keyJson(target.pk as never, 'revert.plan');
+  const [{ pk }] = (await run<{ pk: string }>(`SELECT ${q}.row_key($1, $2, $3::jsonb)::text AS pk`, [
+    table.schema,
+    table.name,
+    given,
+  ])) as [{ pk: string }];
+  let at: string;
+  let afterId: string;
+  let toText: string;
+  let start = pk;
+  if (target.to instanceof Date || (typeof target.to === 'string' && !/^\d+$/.test(target.to.trim()))) {
+    at = parseInstant(target.to, 'revert.plan: to');
+    afterId = '9223372036854775807';
+    toText = at;
+  } else {
+    const id = transactionIdText(target.to);
+    const rows = await run<{ at: string; pk: string; pk_before: string | null; s: string; n: string }>(
+      `SELECT ${isoSql('c.captured_at')} AS at, c.table_pk::text AS pk, c.table_pk_before::text AS pk_before, c.table_schema AS s, c.table_name AS n
+         FROM ${q}.audit_changes c WHERE c.id = $1::bigint`,
+      [id],
+    );
+    const change = rows[0];
+    if (!change)
+      throw new ThreadlineError(
+        'NOT_FOUND',
+        `revert.plan: there is no audit change ${id}; find it with threadline history`,
+      );
+    if (change.s !== table.schema || change.n !== table.name || (change.pk !== pk && change.pk_before !== pk))
+      throw invalid(
+        `revert.plan: change ${id} is a change of ${formatTableName({ schema: change.s, name: change.n })} ${change.pk}, not of ${formatTableName(table)} ${pk}`,
+      );
+    at = change.at;
+    afterId = id;
+    toText = `change ${id}`;
+    start = change.pk; // the key the row had right after that change
+  }
+  const candidates: StoredChange[] = [];
+  const seen = new Set<string>();
+  const queried = new Set<string>();
+  let keys = [start];
+  // Fetch changes of every key the row has had since the point, until no new key turns up.
+  for (let round = 0; round < 100 && keys.length > 0; round++) {
+    for (const k of keys) queried.add(k);
+    const rows = await run<ChangeTextRow>(
+      `SELECT ${changeColumns} FROM ${q}.audit_changes c
+        WHERE c.table_schema = $1 AND c.table_name = $2 AND (c.table_pk = ANY($3::jsonb[]) OR c.table_pk_before = ANY($3::jsonb[]))
+          AND (c.captured_at, c.id) > ($4::timestamptz, $5::bigint) ORDER BY c.captured_at, c.id`,
+      [table.schema, table.name, keys, at, afterId],
+    );
+    const next: string[] = [];
+    for (const r of rows.map(toStored)) {
+      if (seen.has(r.id)) continue;
+      seen.add(r.id);
+      candidates.push(r);
+      if (r.pkBefore !== null && queried.has(r.pkBefore) && !queried.has(r.pk) && !next.includes(r.pk))
+        next.push(r.pk);
+    }
+    keys = next;
+  }
+  candidates.sort((a, b) =>
+    a.capturedAt === b.capturedAt ? cmpId(a.id, b.id) : a.capturedAt < b.capturedAt ? -1 : 1,
+  );
+  // Follow the row: its key at the point, then every key an UPDATE gave it.
+  let current = start;
+  const changes: StoredChange[] = [];
+  for (const c of candidates) {
+    if (c.pkBefore !== null && c.pkBefore === current) {
+      changes.push(c);
+      current = c.pk;
+    } else if (c.pkBefore === null && c.pk === current) changes.push(c);
+  }
+  const transactions = [...new Set(changes.map((c) => c.transactionId))];
+  return {
+    changes,
+    transactions,
+    causationId: changes[changes.length - 1]?.transactionId ?? `${formatTableName(table)} ${pk}`,
+    target: { table: formatTableName(table), pk: JSON.parse(pk) as Record<string, unknown>, to: toText },
+    label: `${formatTableName(table)} ${pk} back to ${toText}`,
+  };
+}
+
+function cmpId(a: string, b: string): number {
+  return a.length === b.length ? (a < b ? -1 : a > b ? 1 : 0) : a.length - b.length;
+}

@@ -1,0 +1,238 @@
+import type { StoredChange } from './load.js';
+import { parseRawObject, type RawImage, rawObjectText } from './raw-json.js';
+import type { TableMeta } from './tables.js';
+import type { RevertStepOp } from './types.js';
+
+type Unknown = 'excluded' | 'masked' | 'changedFrom: false' | 'deleteSnapshot: false';
+
+/** One row's reverted changes, collapsed: how it was before the first and after the last. */
+interface RowState {
+  beforeKey: string;
+  afterKey: string;
+  /** null: the row did not exist before the first change (it was inserted). */
+  before: RawImage | null;
+  /** Columns whose value before the first change was never stored, and why. */
+  unknown: Map<string, Unknown>;
+  /** The first change was a DELETE of a table without delete snapshots. */
+  noSnapshot: boolean;
+  after: RawImage | null;
+  /** The stored text of `after` (data_after of the last change), used as the expected row. */
+  afterText: string | null;
+  /** Columns some UPDATE in the set changed. */
+  touched: Set<string>;
+  /** The row was deleted and inserted again within the set. */
+  recreated: boolean;
+  last: StoredChange;
+}
+
+/** The net compensating action for one row, before SQL is attached. */
+export interface NetStep {
+  op: RevertStepOp;
+  key: string;
+  data: string | null;
+  expect: string | null;
+  setColumns: string[];
+  /** Columns whose old value is needed but was never stored, with why. */
+  notStored: Map<string, Unknown>;
+  last: StoredChange;
+}
+
+function redactedUnknown(meta: TableMeta): Map<string, Unknown> {
+  const unknown = new Map<string, Unknown>();
+  for (const c of meta.exclude) unknown.set(c, 'excluded');
+  for (const c of meta.mask) unknown.set(c, 'masked');
+  return unknown;
+}
+
+/**
+ * Portable-mode capture stores `{"threadline": "hidden: ..."}` instead of an image when the table
+ * changed shape since its capture was generated: treat that like a value that was not stored.
+ */
+function stored(image: RawImage | null, meta: TableMeta): RawImage | null {
+  if (image === null) return null;
+  return image.size === 1 && image.has('threadline') && !meta.writable.includes('threadline') ? null : image;
+}
+
+function firstState(c: StoredChange, meta: TableMeta): RowState {
+  const base = { touched: new Set<string>(), recreated: false, last: c, noSnapshot: false, afterText: null };
+  if (c.op === 'insert')
+    return {
+      ...base,
+      beforeKey: c.pk,
+      afterKey: c.pk,
+      before: null,
+      unknown: new Map(),
+      after: parseRawObject(c.dataAfter),
+      afterText: c.dataAfter,
+    };
+  if (c.op === 'delete') {
+    const before = stored(parseRawObject(c.dataBefore), meta);
+    const unknown = redactedUnknown(meta);
+    for (const col of unknown.keys()) before?.delete(col);
+    return {
+      ...base,
+      beforeKey: c.pk,
+      afterKey: c.pk,
+      before: before ?? new Map(),
+      noSnapshot: before === null,
+      unknown,
+      after: null,
+    };
+  }
+  // UPDATE: the new row with the old values of the changed fields (and the old key) laid over it.
+  const after = parseRawObject(c.dataAfter) ?? new Map<string, string>();
+  const before = new Map(after);
+  const unknown = redactedUnknown(meta);
+  const from = stored(parseRawObject(c.changedFrom), meta);
+  for (const [k, v] of from ?? []) before.set(k, v);
+  for (const [k, v] of parseRawObject(c.pkBefore) ?? []) before.set(k, v);
+  if (from === null)
+    for (const col of c.changedFields ?? [])
+      if (!meta.keyColumns.includes(col)) unknown.set(col, 'changedFrom: false');
+  for (const col of unknown.keys()) before.delete(col);
+  const beforeKey = c.pkBefore ?? c.pk;
+  return {
+    ...base,
+    touched: new Set(c.changedFields ?? []),
+    beforeKey,
+    afterKey: c.pk,
+    before,
+    unknown,
+    after,
+    afterText: c.dataAfter,
+  };
+}
+
+function advance(state: RowState, c: StoredChange): void {
+  state.last = c;
+  if (c.op === 'update') {
+    for (const col of c.changedFields ?? []) state.touched.add(col);
+    state.after = parseRawObject(c.dataAfter);
+    state.afterText = c.dataAfter;
+    state.afterKey = c.pk;
+  } else if (c.op === 'delete') {
+    state.after = null;
+    state.afterText = null;
+    state.afterKey = c.pk;
+  } else if (c.op === 'insert') {
+    if (state.before !== null) state.recreated = true;
+    state.after = parseRawObject(c.dataAfter);
+    state.afterText = c.dataAfter;
+    state.afterKey = c.pk;
+  }
+}
+
+/** Collapse one table's changes (oldest first, no TRUNCATE) into one net step per row. */
+export function netSteps(changes: StoredChange[], meta: TableMeta): NetStep[] {
+  // A row with one change (the bulk case) stays a bare change: its step comes straight from the
+  // stored texts. Row images are only parsed for rows changed more than once.
+  const byKey = new Map<string, { v: RowState | StoredChange }>();
+  const rows: { v: RowState | StoredChange }[] = [];
+  for (const c of changes) {
+    const lookup = c.op === 'update' ? (c.pkBefore ?? c.pk) : c.pk;
+    const found = byKey.get(lookup);
+    let entry: { v: RowState | StoredChange };
+    if (found === undefined) {
+      entry = { v: c };
+      rows.push(entry);
+    } else {
+      if ('transactionId' in found.v) found.v = firstState(found.v, meta);
+      const state = found.v as RowState;
+      if (c.op === 'insert' && state.after !== null) {
+        entry = { v: c }; // a new row under a key that already has one: keep them apart
+        rows.push(entry);
+      } else {
+        advance(state, c);
+        entry = found;
+      }
+    }
+    byKey.delete(lookup);
+    byKey.set('transactionId' in entry.v ? entry.v.pk : entry.v.afterKey, entry);
+  }
+  const steps: NetStep[] = [];
+  for (const { v: row } of rows) {
+    const step = 'transactionId' in row ? single(row, meta) : decide(row, meta);
+    if (step) steps.push(step);
+  }
+  return steps;
+}
+
+/** The step for a row with exactly one reverted change, from the stored texts. */
+function single(c: StoredChange, meta: TableMeta): NetStep | null {
+  const base = { last: c, notStored: new Map<string, Unknown>() };
+  if (c.op === 'insert')
+    return { ...base, op: 'delete', key: c.pk, data: null, expect: c.dataAfter, setColumns: [] };
+  if (c.op === 'delete') return decide(firstState(c, meta), meta);
+  const from = stored(parseRawObject(c.changedFrom), meta);
+  const notStored = new Map<string, Unknown>();
+  const set: string[] = [];
+  for (const col of c.changedFields ?? []) {
+    if (!meta.writable.includes(col)) continue;
+    const why: Unknown | undefined = meta.exclude.includes(col)
+      ? 'excluded'
+      : meta.mask.includes(col)
+        ? 'masked'
+        : from === null && !meta.keyColumns.includes(col)
+          ? 'changedFrom: false'
+          : undefined;
+    if (why) notStored.set(col, why);
+    else set.push(col);
+  }
+  const old = new Map(from ?? []);
+  for (const [k, v] of parseRawObject(c.pkBefore) ?? []) old.set(k, v);
+  if (set.length === 0 && notStored.size === 0) return null;
+  return {
+    ...base,
+    notStored,
+    op: 'update',
+    key: c.pk,
+    data: rawObjectText(old, set),
+    expect: c.dataAfter,
+    setColumns: set,
+  };
+}
+
+function decide(row: RowState, meta: TableMeta): NetStep | null {
+  const base = { last: row.last, setColumns: [] as string[], notStored: new Map<string, Unknown>() };
+  if (row.before === null) {
+    if (row.after === null) return null; // inserted and deleted again: nothing to undo
+    return {
+      ...base,
+      op: 'delete',
+      key: row.afterKey,
+      data: null,
+      expect: row.afterText ?? rawObjectText(row.after),
+    };
+  }
+  const allUnknown = (): Map<string, Unknown> =>
+    row.noSnapshot ? new Map(meta.writable.map((c) => [c, 'deleteSnapshot: false'])) : row.unknown;
+  if (row.after === null) {
+    const columns = meta.writable.filter((c) => row.before!.has(c));
+    return {
+      ...base,
+      op: 'insert',
+      key: row.beforeKey,
+      data: rawObjectText(row.before, columns),
+      expect: null,
+      setColumns: columns,
+      notStored: allUnknown(),
+    };
+  }
+  const after = row.after;
+  const set = meta.writable.filter(
+    (c) => row.before!.has(c) && after.has(c) && after.get(c) !== row.before!.get(c),
+  );
+  const notStored = new Map<string, Unknown>();
+  for (const [col, why] of allUnknown())
+    if (row.recreated || row.noSnapshot || row.touched.has(col)) notStored.set(col, why);
+  if (set.length === 0 && notStored.size === 0) return null; // back where it started
+  return {
+    ...base,
+    op: 'update',
+    key: row.afterKey,
+    data: rawObjectText(row.before, set),
+    expect: row.afterText ?? rawObjectText(after),
+    setColumns: set,
+    notStored,
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Row images as PostgreSQL stored them, column by column, without JSON.parse rounding: a
+ * numeric(30,10) or a bigint past 2^53 is written back from its exact stored text.
+ */
+export type RawImage = Map<string, string>;
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+const COMMA = 44;
+
+function isSpace(code: number): boolean {
+  return code === 32 || code === 10 || code === 9 || code === 13;
+}
+
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/** End index (exclusive) of the JSON string starting at `i` (a `"`). */
+function stringEnd(text: string, i: number): number {
+  for (let j = i + 1; j < text.length; j++) {
+    const code = text.charCodeAt(j);
+    if (code === BACKSLASH) j++;
+    else if (code === QUOTE) return j + 1;
+  }
+  throw new Error('unterminated JSON string');
+}
+
+/** End index (exclusive) of the JSON value starting at `i`. */
+function valueEnd(text: string, i: number): number {
+  const first = text.charCodeAt(i);
+  if (first === QUOTE) return stringEnd(text, i);
+  if (first === OPEN_BRACE || first === OPEN_BRACKET) {
+    let depth = 0;
+    for (let j = i; j < text.length; j++) {
+      const code = text.charCodeAt(j);
+      if (code === QUOTE) j = stringEnd(text, j) - 1;
+      else if (code === OPEN_BRACE || code === OPEN_BRACKET) depth++;
+      else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+    }
+    throw new Error('unterminated JSON value');
+  }
+  let j = i;
+  for (; j < text.length; j++) {
+    const code = text.charCodeAt(j);
+    if (code === COMMA || code === CLOSE_BRACE || code === CLOSE_BRACKET || isSpace(code)) break;
+  }
+  return j;
+}
+
+/** A key without escapes is its own text; only escaped keys need JSON.parse. */
+function keyText(text: string, start: number, end: number): string {
+  const inner = text.slice(start + 1, end - 1);
+  return inner.includes('\\') ? (JSON.parse(text.slice(start, end)) as string) : inner;
+}
+
+/** Split the text of a JSON object into its keys and the exact text of each value. */
+export function parseRawObject(text: string | null | undefined): RawImage | null {
+  if (text === null || text === undefined) return null;
+  const out: RawImage = new Map();
+  let i = skipSpace(text, 0);
+  if (text[i] !== '{') throw new Error('expected a JSON object');
+  i = skipSpace(text, i + 1);
+  if (text[i] === '}') return out;
+  for (;;) {
+    const keyEnd = stringEnd(text, i);
+    const key = keyText(text, i, keyEnd);
+    i = skipSpace(text, keyEnd);
+    if (text[i] !== ':') throw new Error('expected ":" in JSON object');
+    i = skipSpace(text, i + 1);
+    const end = valueEnd(text, i);
+    out.set(key, text.slice(i, end));
+    i = skipSpace(text, end);
+    if (text[i] === '}') return out;
+    if (text[i] !== ',') throw new Error('expected "," in JSON object');
+    i = skipSpace(text, i + 1);
+  }
+}
+
+/** The JSON text of an object with these exact value texts. */
+export function rawObjectText(image: RawImage, only?: Iterable<string>): string {
+  const keys = only ? [...only] : [...image.keys()];
+  return `{${keys
+    .filter((k) => image.has(k))
+    .map((k) => `${JSON.stringify(k)}:${image.get(k)}`)
+    .join(',')}}`;
+}
+
+/** Display values (JSON.parse of each exact text). */
+export function displayObject(image: RawImage, only?: Iterable<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of only ?? image.keys()) if (image.has(k)) out[k] = JSON.parse(image.get(k)!);
+  return out;
+}

@@ -1,0 +1,69 @@
+import { ThreadlineError } from '../errors.js';
+import { formatTableName, quoteIdent } from '../identifiers.js';
+import type { Run } from './load.js';
+
+/** What revert needs to know about one table: its columns now and how it was captured. */
+export interface TableMeta {
+  schema: string;
+  name: string;
+  /** `schema.name` for people. */
+  label: string;
+  /** `"schema"."name"` for SQL. */
+  ref: string;
+  keyColumns: string[];
+  /** Columns an INSERT may write (not generated), in table order. */
+  writable: string[];
+  exclude: string[];
+  mask: string[];
+  /** Columns a re-check ignores: excluded, masked, exceptColumns. */
+  ignored: string[];
+}
+
+interface MetaRow {
+  present: boolean;
+  options: string | null;
+  key_columns: string | null;
+  columns: string | null;
+}
+
+export async function loadTableMeta(
+  run: Run,
+  q: string,
+  schema: string,
+  name: string,
+  sampleKey: string,
+): Promise<TableMeta> {
+  const label = formatTableName({ schema, name });
+  const [row] = await run<MetaRow>(
+    `SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL AS present,
+       (SELECT ct.options::text FROM ${q}.captured_tables ct WHERE ct.table_schema = $1 AND ct.table_name = $2) AS options,
+       (SELECT array_to_json(ct.key_columns)::text FROM ${q}.captured_tables ct WHERE ct.table_schema = $1 AND ct.table_name = $2) AS key_columns,
+       (SELECT json_agg(json_build_object('n', a.attname, 'g', a.attgenerated <> '') ORDER BY a.attnum)::text
+          FROM pg_attribute a WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped) AS columns`,
+    [schema, name],
+  );
+  if (!row?.present)
+    throw new ThreadlineError(
+      'NOT_FOUND',
+      `revert.plan: table ${label} no longer exists, so its changes cannot be reverted`,
+    );
+  const options = row.options ? (JSON.parse(row.options) as Record<string, unknown>) : {};
+  const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  const columns = row.columns ? (JSON.parse(row.columns) as { n: string; g: boolean }[]) : [];
+  const keyColumns = row.key_columns
+    ? (JSON.parse(row.key_columns) as string[])
+    : Object.keys(JSON.parse(sampleKey) as Record<string, unknown>);
+  const exclude = list(options.exclude);
+  const mask = list(options.mask);
+  return {
+    schema,
+    name,
+    label,
+    ref: `${quoteIdent(schema)}.${quoteIdent(name)}`,
+    keyColumns,
+    writable: columns.filter((c) => !c.g).map((c) => c.n),
+    exclude,
+    mask,
+    ignored: [...exclude, ...mask, ...list(options.exceptColumns)],
+  };
+}
