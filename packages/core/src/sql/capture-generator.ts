@@ -423,11 +423,21 @@ DECLARE
   r record;
   target text;
   wanted oid[] := '{}';
+  states jsonb;
+  prev_sync text;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('threadline.capture:' || storage));
   plan := @S.capture_plan(p_schema, p_name, p_options, p_mode, p_allow_keyless);
   rel := (plan ->> 'relid')::oid;
   SELECT function_name INTO old_fn FROM @S.captured_tables WHERE relid = rel;
+  -- CREATE OR REPLACE TRIGGER resets a trigger to ENABLE (origin only): remember what an operator
+  -- set (DISABLE, ENABLE ALWAYS for replicas, ENABLE REPLICA) and set it again afterwards, so
+  -- regenerating (after ALTER TABLE, or gen-triggers) never silently changes it.
+  SELECT jsonb_agg(jsonb_build_array(tg.tgrelid::regclass::text, tg.tgname, tg.tgenabled)) INTO states
+    FROM pg_trigger tg
+   WHERE tg.tgname IN ('threadline_capture_insert', 'threadline_capture_update', 'threadline_capture_delete', 'threadline_capture_truncate')
+     AND tg.tgenabled <> 'O'
+     AND tg.tgrelid IN (SELECT t::regclass::oid FROM jsonb_array_elements_text(plan -> 'relations') t);
   EXECUTE plan ->> 'functionSql';
   fn := format('%I.%I()', storage, plan ->> 'functionName')::regprocedure;
   FOR target IN SELECT jsonb_array_elements_text(plan -> 'relations') LOOP
@@ -437,6 +447,15 @@ BEGIN
     EXECUTE format('CREATE OR REPLACE TRIGGER threadline_capture_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS threadline_old_rows FOR EACH STATEMENT EXECUTE FUNCTION %s', target, fn);
     EXECUTE format('CREATE OR REPLACE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s', target, fn);
   END LOOP;
+  IF states IS NOT NULL THEN
+    prev_sync := current_setting('threadline.syncing', true);
+    PERFORM set_config('threadline.syncing', 'on', true);
+    FOR r IN SELECT e ->> 0 AS rel, e ->> 1 AS name, e ->> 2 AS state FROM jsonb_array_elements(states) e LOOP
+      EXECUTE format('ALTER TABLE %s %s TRIGGER %I', r.rel,
+        CASE r.state WHEN 'D' THEN 'DISABLE' WHEN 'A' THEN 'ENABLE ALWAYS' ELSE 'ENABLE REPLICA' END, r.name);
+    END LOOP;
+    PERFORM set_config('threadline.syncing', coalesce(prev_sync, 'off'), true);
+  END IF;
   -- Triggers that still call this table's function (old or current) on relations outside the
   -- table's partition tree (a detached partition) are removed, then an unused old function.
   FOR r IN
