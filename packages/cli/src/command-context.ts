@@ -19,7 +19,9 @@ export function createCommandContext(
   config: LoadedConfig,
   io: CliIo,
 ): CommandContext & { close(): Promise<void> } {
-  const schemaFlag = flags.schema as string | undefined;
+  // A command that declares its own --schema (health coverage: the schema to check) leaves the
+  // storage schema to the config.
+  const schemaFlag = 'schema' in command.options ? undefined : (flags.schema as string | undefined);
   if (schemaFlag !== undefined && schemaFlag.trim() === '') {
     throw new UsageError('--schema needs a schema name, e.g. --schema threadline', command.usage);
   }
@@ -39,7 +41,12 @@ export function createCommandContext(
       instance ??= (async () => {
         const target = resolveDatabaseUrl(flags['database-url'] as string | undefined, io.env);
         pool = await connect(target);
-        return createThreadline({ db: pool, schema, tables: config.config.tables });
+        return createThreadline({
+          db: pool,
+          schema,
+          tables: config.config.tables,
+          health: config.config.health,
+        });
       })();
       return instance;
     },

@@ -1,4 +1,10 @@
-import { isThreadlineError, resolveTablesConfig, ThreadlineError } from '@threadline/core';
+import {
+  isThreadlineError,
+  resolveHealthConfig,
+  resolveTablesConfig,
+  resolveVerifyCoverageConfig,
+  ThreadlineError,
+} from '@threadline/core';
 import type { ThreadlineConfig } from './define-config.js';
 
 export const CONFIG_KEYS = ['schema', 'tables', 'health', 'verifyCoverage', 'retention'] as const;
@@ -43,6 +49,9 @@ export function validateConfig(value: unknown, source: string): ValidConfig {
   let tables: ConfiguredTables;
   try {
     tables = resolveTablesConfig(input.tables);
+    resolveHealthConfig(input.health, 'health');
+    if (input.verifyCoverage !== undefined)
+      resolveVerifyCoverageConfig(input.verifyCoverage, 'verifyCoverage');
   } catch (error) {
     if (!isThreadlineError(error)) throw error;
     throw new ThreadlineError(error.code, `${source}: ${error.message}`, { cause: error });
