@@ -94,9 +94,20 @@ export async function readCatalog(
       params,
     );
     const registry = await ctx.client.query<RegistryInfo>(
-      `SELECT relid::oid::text AS relid, table_schema AS schema, table_name AS name, key_columns AS "keyColumns",
-              columns, options, function_name AS "functionName", mode
-         FROM ${ctx.q}.captured_tables`,
+      // Only the registry rows the checked schemas can involve: their own tables, the roots of
+      // their partitions, and the owners of capture functions their triggers call.
+      `SELECT ct.relid::oid::text AS relid, ct.table_schema AS schema, ct.table_name AS name, ct.key_columns AS "keyColumns",
+              ct.columns, ct.options, ct.function_name AS "functionName", ct.mode
+         FROM ${ctx.q}.captured_tables ct
+        WHERE $2::text[] IS NULL OR ct.table_schema = ANY($2::text[])
+           OR ct.function_name IN (
+                SELECT p.proname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+                  JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = ANY($2::text[]) AND p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1))
+           OR ct.relid::oid IN (
+                SELECT pg_partition_root(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relispartition AND n.nspname = ANY($2::text[]))`,
+      params,
     );
     return { relations: relations.rows, triggers: triggers.rows, registry: registry.rows };
   } catch (error) {
