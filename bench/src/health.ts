@@ -23,7 +23,8 @@ interface Options {
   reps: number;
 }
 
-function parse(argv: string[]): Options | 'help' {
+function parse(raw: string[]): Options | 'help' {
+  const argv = raw.filter((a) => a !== '--');
   if (argv.includes('--help')) return 'help';
   const out: Options = { tables: 1000, small: 10, reps: 15 };
   for (let i = 0; i < argv.length; i += 2) {
