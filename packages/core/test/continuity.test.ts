@@ -98,3 +98,27 @@ describeEachDb('tl.continuity', (db) => {
     expect(report.tables[0]).toMatchObject({ status: 'not_captured', rowsNow: null });
   });
 });
+
+describeEachDb('tl.continuity with hostile names', (db) => {
+  it('baselines a table whose schema, name and key columns need quoting, and whose key is a timestamp and text', async () => {
+    await db().exec(`create schema "we""ird s"; create table "we""ird s"."T,1" ("Odd ""Key" text, "at" timestamptz, v text, primary key ("Odd ""Key", "at"));
+      insert into "we""ird s"."T,1" values ('a''b', '2026-01-02 03:04:05.678+05', 'x'), ('c"d', '2026-01-02 00:00:00+00', 'y');`);
+    const name = '"we""ird s"."T,1"';
+    const tl = await installed(db());
+    await tl.installTriggers({ tables: [name] });
+    const result = await tl.continuity.baseline({ table: name, batchSize: 1, actor: ActorRef.system('ops') });
+    expect(result).toMatchObject({ batches: 2, scanned: 2, recorded: 2 });
+    expect(await tl.continuity.baseline({ table: name, actor: ActorRef.system('ops') })).toMatchObject({
+      recorded: 0,
+    });
+    const state = await tl.asOf(
+      name,
+      { 'Odd "Key': "a'b", at: '2026-01-01T22:04:05.678+00:00' },
+      new Date(Date.now() + 60_000),
+    );
+    expect(state).toMatchObject({ status: 'found', row: { v: 'x' } });
+    await db().exec(`update "we""ird s"."T,1" set v = 'z' where v = 'y'`);
+    const report = await tl.continuity.report({ tables: [name] });
+    expect(report.tables[0]).toMatchObject({ status: 'complete', rowsNow: 2, rowsWithoutHistory: 0 });
+  });
+});

@@ -335,3 +335,28 @@ describeEachDb('tl.health.findings', (db) => {
     expect(first).toBeLessThanOrEqual(7);
   });
 });
+
+describeEachDb('tl.health on partitioned tables', (db) => {
+  it('lists the parent only; a disabled trigger on one partition makes the parent uncovered', async () => {
+    const s = uniqueName('hp');
+    await db().exec(`create schema ${s};
+      create table ${s}.events (id int, at date, primary key (id, at)) partition by range (at);
+      create table ${s}.events_2025 partition of ${s}.events for values from ('2025-01-01') to ('2026-01-01');
+      create table ${s}.events_2026 partition of ${s}.events for values from ('2026-01-01') to ('2027-01-01');`);
+    const tl = await installed(db());
+    await tl.installTriggers({ tables: [`${s}.events`] });
+    expect((await tl.health.coverage({ schema: s })).schemas).toEqual([
+      { schema: s, covered: ['events'], uncovered: [], expectedUncovered: [] },
+    ]);
+    await db().exec(`alter table ${s}.events_2026 disable trigger threadline_capture_insert`);
+    const report = await tl.health.coverage({ schema: s });
+    expect(report.schemas[0]).toMatchObject({ covered: [], uncovered: ['events'] });
+    expect(report.findings.map((f) => [f.table, f.code, f.fix])).toEqual([
+      [
+        'events_2026',
+        'capture_trigger_disabled',
+        `ALTER TABLE "${s}"."events_2026" ENABLE TRIGGER "threadline_capture_insert";`,
+      ],
+    ]);
+  });
+});
