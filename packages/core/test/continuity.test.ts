@@ -1,6 +1,12 @@
 import { describeEachDb } from '@threadline/test-utils';
 import { expect, it } from 'vitest';
-import { ActorRef, type BaselineProgress, isThreadlineError, runWithAuditContext } from '../src/index.js';
+import {
+  ActorRef,
+  type BaselineProgress,
+  createThreadline,
+  isThreadlineError,
+  runWithAuditContext,
+} from '../src/index.js';
 import { installed, uniqueName } from './helpers.js';
 
 describeEachDb('tl.continuity', (db) => {
@@ -120,5 +126,35 @@ describeEachDb('tl.continuity with hostile names', (db) => {
     await db().exec(`update "we""ird s"."T,1" set v = 'z' where v = 'y'`);
     const report = await tl.continuity.report({ tables: [name] });
     expect(report.tables[0]).toMatchObject({ status: 'complete', rowsNow: 2, rowsWithoutHistory: 0 });
+  });
+});
+
+describeEachDb('installs made before baselines existed', (db) => {
+  it('baseline says to run install; install widens the op check once, idempotently', async () => {
+    const schema = uniqueName('old_tl');
+    const t = uniqueName('legacy');
+    await db().exec(`create table ${t} (id int primary key); insert into ${t} values (1);`);
+    const tl = createThreadline({ db: db().db, schema });
+    await tl.install();
+    await tl.installTriggers({ tables: [t] });
+    await db().exec(`alter table ${schema}.audit_changes drop constraint audit_changes_op_check;
+      alter table ${schema}.audit_changes add constraint audit_changes_op_check check (op in ('insert', 'update', 'delete', 'truncate'));`);
+    const refused = await tl.continuity.baseline({ table: t, actor: ActorRef.system('ops') }).then(
+      () => 'resolved',
+      (e) => `${e.code}: ${e.message}`,
+    );
+    expect(refused).toBe(
+      `NOT_INSTALLED: continuity.baseline: the storage schema "${schema}" predates baselines; run tl.install() or \`threadline install --apply\` to upgrade it (idempotent)`,
+    );
+    await tl.install();
+    await tl.install();
+    const defs = await db().sql<{ def: string }>(
+      `select pg_get_constraintdef(oid) as def from pg_constraint where conrelid = '${schema}.audit_changes'::regclass and contype = 'c'`,
+    );
+    expect(defs).toHaveLength(1);
+    expect(defs[0]!.def).toContain("'baseline'");
+    expect(await tl.continuity.baseline({ table: t, actor: ActorRef.system('ops') })).toMatchObject({
+      recorded: 1,
+    });
   });
 });
