@@ -1,5 +1,6 @@
 import { formatTable } from '@threadline/cli';
 import type { Threadline } from '@threadline/core';
+import { APP_SCHEMA } from './schema.js';
 
 interface TxRow {
   id: string;
@@ -87,6 +88,19 @@ export async function report(tl: Threadline): Promise<string> {
         { key: 'key', header: 'KEY' },
         { key: 'diff', header: 'FIELDS (before → after)', maxWidth: 90 },
       ],
+    ),
+  );
+  const coverage = (await tl.health.coverage({ schema: APP_SCHEMA })).schemas[0]!;
+  out.push('');
+  out.push(`Coverage (what \`threadline health coverage --schema ${APP_SCHEMA}\` prints)`);
+  out.push(
+    formatTable(
+      [
+        ...coverage.covered.map((table) => ({ table, status: 'covered', source: '' })),
+        ...coverage.uncovered.map((table) => ({ table, status: 'uncovered', source: '' })),
+        ...coverage.expectedUncovered.map((e) => ({ table: e.table, status: 'expected', source: e.source })),
+      ],
+      ['table', 'status', 'source'],
     ),
   );
   return out.join('\n');

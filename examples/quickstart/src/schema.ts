@@ -15,6 +15,8 @@ create table ${APP_SCHEMA}.memberships (
 create table ${APP_SCHEMA}.invoices (
   id serial primary key, org_id int not null references ${APP_SCHEMA}.organizations,
   amount_cents int not null, status text not null default 'draft');
+-- A migration tool's bookkeeping table: expected to stay uncovered.
+create table ${APP_SCHEMA}.schema_migrations (version text primary key);
 `;
 
 /** Capture options: the email is masked, the password hash never stored, last_seen_at is noise. */

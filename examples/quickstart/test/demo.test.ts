@@ -10,6 +10,9 @@ function checkReport(text: string) {
   expect(text).toMatch(/role: "member" → "owner"/);
   expect(text).toMatch(/\{"org_id":1,"user_id":1\}/);
   expect(text).toContain('[REDACTED]');
+  expect(text).toMatch(
+    /Coverage \(what `threadline health coverage --schema demo_app` prints\)\n.*\n.*\ninvoices\s+covered\s*\nmemberships\s+covered\s*\norganizations\s+covered\s*\nusers\s+covered\s*\nschema_migrations\s+expected\s+baseline/,
+  );
   for (const secret of ['bob@acme.test', 'robert@acme.test', 'not-a-real-hash', 'password_hash'])
     expect(text).not.toContain(secret);
 }

@@ -19,7 +19,9 @@ export function createCommandContext(
   config: LoadedConfig,
   io: CliIo,
 ): CommandContext & { close(): Promise<void> } {
-  const schemaFlag = flags.schema as string | undefined;
+  // A command that declares its own --schema (health coverage: the schema to check) leaves the
+  // storage schema to the config.
+  const schemaFlag = 'schema' in command.options ? undefined : (flags.schema as string | undefined);
   if (schemaFlag !== undefined && schemaFlag.trim() === '') {
     throw new UsageError('--schema needs a schema name, e.g. --schema threadline', command.usage);
   }
@@ -44,6 +46,7 @@ export function createCommandContext(
           schema,
           tables: config.config.tables,
           ...(config.config.retention ? { retention: config.config.retention } : {}),
+          health: config.config.health,
         });
       })();
       return instance;

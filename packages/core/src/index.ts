@@ -10,7 +10,9 @@ export {
   updateAuditContext,
   validateAuditContext,
 } from './context.js';
+export * from './continuity/index.js';
 export { isThreadlineError, ThreadlineError, ThreadlineErrorCode } from './errors.js';
+export * from './health/index.js';
 export {
   formatTableName,
   parseTableName,
@@ -19,6 +21,7 @@ export {
   type TableName,
 } from './identifiers.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './migrations.js';
+export * from './policy/index.js';
 export { changeDiff, type MaskInfo, WHOLE_ROW_FIELD } from './query/change-diff.js';
 export { isExactNumber, parseExactJson } from './query/exact-json.js';
 export { MAX_INCIDENT_CHANGES, type TransactionFilter } from './query/incident.js';
@@ -80,6 +83,7 @@ export {
   resolveTablesConfig,
   type TableCaptureOptions,
 } from './table-options.js';
+export * from './telemetry/index.js';
 export {
   type CapturePlan,
   createThreadline,

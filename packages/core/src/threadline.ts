@@ -2,8 +2,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ActorRef } from './actor-ref.js';
 import { contextBinding } from './binding.js';
 import { cleanContextId, getAuditContext } from './context.js';
+import { ContinuityChecks } from './continuity/continuity.js';
 import { toThreadlineError } from './db-errors.js';
 import { ThreadlineError } from './errors.js';
+import { type HealthConfig, resolveHealthConfig } from './health/config.js';
+import { HealthChecks } from './health/health.js';
 import {
   assertIdentifier,
   formatTableName,
@@ -11,6 +14,7 @@ import {
   quoteIdent,
   type TableName,
 } from './identifiers.js';
+import { PolicyChecks } from './policy/policy.js';
 import type { TransactionFilter } from './query/incident.js';
 import { AuditQueries } from './query/queries.js';
 import type {
@@ -39,6 +43,8 @@ import {
   type TableCaptureOptions,
   tableKey,
 } from './table-options.js';
+import { TELEMETRY_CHANNELS } from './telemetry/channels.js';
+import { hotChannels, publish } from './telemetry/publish.js';
 
 export interface ThreadlineOptions {
   /** A node-postgres Pool or Client, a PGlite instance, or any SqlClient. */
@@ -49,6 +55,8 @@ export interface ThreadlineOptions {
   tables?: Record<string, TableCaptureOptions>;
   /** Retention policy for tl.retention.purge (exactly one window: keepDays or maxAgeSeconds). */
   retention?: RetentionPolicy;
+  /** Coverage expectations: `{ expectedUncoveredTables?, auditAnyway? }` (validated). */
+  health?: HealthConfig;
 }
 
 export interface InstallResult {
@@ -151,6 +159,12 @@ export class Threadline {
   readonly retention: RetentionApi;
   /** Undo a transaction, a correlation bundle or one row's changes: `plan(target)`, then `apply(plan)`. */
   readonly revert: RevertApi;
+  /** Coverage, findings and the CI gate (SPEC §9). */
+  readonly health: HealthChecks;
+  /** Configured vs deployed redaction. */
+  readonly policy: PolicyChecks;
+  /** Brownfield continuity report and the opt-in baseline. */
+  readonly continuity: ContinuityChecks;
 
   constructor(options: ThreadlineOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -170,6 +184,16 @@ export class Threadline {
       this.q,
       options.retention === undefined ? undefined : resolveRetentionPolicy(options.retention),
     );
+    const ops = {
+      client: this.client,
+      schema: this.schema,
+      q: this.q,
+      tables: this.tables,
+      assertInstalled: (what: string) => this.assertInstalled(what),
+    };
+    this.health = new HealthChecks(ops, resolveHealthConfig(options.health));
+    this.policy = new PolicyChecks(ops);
+    this.continuity = new ContinuityChecks(ops);
     this.queries = new AuditQueries(
       async (sql, params) => (await this.query(sql, params)).rows as never,
       this.q,
@@ -303,8 +327,9 @@ export class Threadline {
   async installTriggers(options: TriggerOptions = {}): Promise<CapturePlan[]> {
     const targets = this.resolveTargets(options.tables);
     await this.assertInstalled('installTriggers');
+    const started = performance.now();
     try {
-      return await this.client.transaction(async (session) => {
+      const installed = await this.client.transaction(async (session) => {
         const plans: CapturePlan[] = [];
         for (const [index, { table, options: opts }] of targets.entries()) {
           options.onTable?.(table, index, targets.length);
@@ -316,6 +341,12 @@ export class Threadline {
         }
         return plans;
       });
+      publish(TELEMETRY_CHANNELS.triggersInstalled, () => ({
+        tables: installed.map((p) => formatTableName(p.table)),
+        count: installed.length,
+        durationMs: performance.now() - started,
+      }));
+      return installed;
     } catch (error) {
       throw toThreadlineError(error, 'installTriggers');
     }
@@ -355,7 +386,8 @@ export class Threadline {
   async removeTriggers(options: { tables: readonly string[] }): Promise<TableName[]> {
     const targets = this.resolveTargets(options.tables);
     await this.assertInstalled('removeTriggers');
-    return this.client.transaction(async (session) => {
+    const started = performance.now();
+    const removed = await this.client.transaction(async (session) => {
       const removed: TableName[] = [];
       for (const { table } of targets) {
         const { rows } = await session.query<{ ok: boolean }>(
@@ -366,6 +398,12 @@ export class Threadline {
       }
       return removed;
     });
+    publish(TELEMETRY_CHANNELS.triggersRemoved, () => ({
+      tables: removed.map(formatTableName),
+      count: removed.length,
+      durationMs: performance.now() - started,
+    }));
+    return removed;
   }
 
   /**
@@ -385,6 +423,11 @@ export class Threadline {
         finish: { sql: FINISH_SQL, rows: (rows) => (auditTransactionId = auditIdFrom(rows[0])) },
       },
     );
+    if (hotChannels.transactionBound.hasSubscribers)
+      hotChannels.transactionBound.publish({
+        captured: auditTransactionId !== null,
+        bound: binding !== null,
+      });
     return { result, auditTransactionId };
   }
 
@@ -470,6 +513,8 @@ export class Threadline {
         id: string;
         tx: string | null;
       }>(sql, params);
+      if (hotChannels.actionRecorded.hasSubscribers)
+        hotChannels.actionRecorded.publish({ status: params[2], linked: rows[0]!.tx != null });
       return { id: rows[0]!.id, auditTransactionId: rows[0]!.tx ?? null };
     } catch (error) {
       throw toThreadlineError(error, 'recordAction');

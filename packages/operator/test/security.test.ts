@@ -80,7 +80,7 @@ run('operator surface security', () => {
     const res = await surface.fetch(new Request('http://x/timeline'));
     expect(res.status).toBe(500);
     expect(await res.text()).not.toContain('hunter2');
-    expect(seen).toEqual([{ route: '/timeline', code: 'INTERNAL' }]);
+    expect(seen).toEqual([{ path: '/timeline', code: 'INTERNAL' }]);
   });
 
   it('sets the security headers on pages, assets and API responses', async () => {

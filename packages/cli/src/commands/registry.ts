@@ -1,11 +1,15 @@
 import type { Command } from './command.js';
+import { continuityBaselineCommand, continuityCommand } from './continuity.js';
 import { genTriggersCommand } from './gen-triggers.js';
+import { healthCoverageCommand } from './health-coverage.js';
 import { historyCommand } from './history.js';
 import { incidentCommand } from './incident.js';
 import { installCommand } from './install.js';
+import { policyShowCommand } from './policy-show.js';
 import { retentionPurgeCommand, retentionRunsCommand } from './retention.js';
 import { revertCommand } from './revert.js';
 import { timelineCommand } from './timeline.js';
+import { verifyCoverageCommand } from './verify-coverage.js';
 
 /** Every command, in the order `threadline --help` lists them. A new command is one file plus one line here. */
 export const COMMANDS: readonly Command[] = [
@@ -17,4 +21,9 @@ export const COMMANDS: readonly Command[] = [
   retentionPurgeCommand,
   retentionRunsCommand,
   revertCommand,
+  healthCoverageCommand,
+  verifyCoverageCommand,
+  policyShowCommand,
+  continuityCommand,
+  continuityBaselineCommand,
 ];

@@ -1,7 +1,9 @@
 import {
   isThreadlineError,
+  resolveHealthConfig,
   resolveRetentionPolicy,
   resolveTablesConfig,
+  resolveVerifyCoverageConfig,
   ThreadlineError,
 } from '@threadline/core';
 import type { ThreadlineConfig } from './define-config.js';
@@ -48,17 +50,13 @@ export function validateConfig(value: unknown, source: string): ValidConfig {
   let tables: ConfiguredTables;
   try {
     tables = resolveTablesConfig(input.tables);
+    resolveHealthConfig(input.health, 'health');
+    if (input.verifyCoverage !== undefined)
+      resolveVerifyCoverageConfig(input.verifyCoverage, 'verifyCoverage');
+    if (input.retention !== undefined) resolveRetentionPolicy(input.retention);
   } catch (error) {
     if (!isThreadlineError(error)) throw error;
     throw new ThreadlineError(error.code, `${source}: ${error.message}`, { cause: error });
-  }
-  if (input.retention !== undefined) {
-    try {
-      resolveRetentionPolicy(input.retention);
-    } catch (error) {
-      if (!isThreadlineError(error)) throw error;
-      throw new ThreadlineError(error.code, `${source}: ${error.message}`, { cause: error });
-    }
   }
   return { config: input as ThreadlineConfig, tables };
 }

@@ -37,13 +37,15 @@ export function changeDiff(change: AuditChange, mask?: MaskInfo): ChangeDiff {
     ];
   };
   switch (change.op) {
-    case 'insert': {
+    case 'insert':
+    case 'baseline': {
       const row = change.dataAfter ?? {};
       if (!isObject(row))
         return { op: 'insert', beforeKnown: true, fields: [{ field: WHOLE_ROW_FIELD, after: row }] };
       return {
-        op: 'insert',
-        beforeKnown: true,
+        op: change.op,
+        // A baseline is the row as found: what it was before is unknown.
+        beforeKnown: change.op === 'insert',
         fields: keyFirst(row).map((f) => entry(f, { after: row[f] })),
       };
     }

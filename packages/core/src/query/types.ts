@@ -1,6 +1,7 @@
 import type { ActorRef } from '../actor-ref.js';
 
-export type ChangeOp = 'insert' | 'update' | 'delete' | 'truncate';
+/** `baseline`: the row as it was when tl.continuity.baseline recorded it (known state from then on). */
+export type ChangeOp = 'insert' | 'update' | 'delete' | 'truncate' | 'baseline';
 
 /** One captured row change, as every query returns it (camelCase; ids as strings). */
 export interface AuditChange {

@@ -1,11 +1,12 @@
 import { channel } from 'node:diagnostics_channel';
+import { TELEMETRY_CHANNELS } from '../telemetry/channels.js';
 
 /** Retention telemetry (SPEC section 9): counts, durations and codes only. */
 export const RETENTION_CHANNELS = {
-  start: 'threadline:retention:start',
-  batch: 'threadline:retention:batch',
-  end: 'threadline:retention:end',
-  error: 'threadline:retention:error',
+  start: TELEMETRY_CHANNELS.purgeStart,
+  batch: TELEMETRY_CHANNELS.purgeBatch,
+  end: TELEMETRY_CHANNELS.purgeEnd,
+  error: TELEMETRY_CHANNELS.purgeError,
 } as const;
 
 const channels = {

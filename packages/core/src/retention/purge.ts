@@ -203,7 +203,13 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
     return result;
   } catch (error) {
     const failure = isThreadlineError(error) ? error : toThreadlineError(error, WHERE);
-    publishRetention('error', { runId, code: failure.code, batches: totals.batches });
+    publishRetention('error', {
+      runId,
+      dryRun,
+      code: failure.code,
+      batches: totals.batches,
+      durationMs: performance.now() - started,
+    });
     await ctx.client
       .query(sql.finishRun, [
         runId,

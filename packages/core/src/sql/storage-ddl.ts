@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS @S.audit_changes (
   table_name text COLLATE "C" NOT NULL,
   table_pk jsonb NOT NULL,
   table_pk_before jsonb,
-  op text NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'truncate')),
+  op text NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'truncate', 'baseline')),
   data_after jsonb,
   data_before jsonb,
   changed_fields text[],
@@ -130,4 +130,17 @@ CREATE INDEX IF NOT EXISTS audit_transactions_job_idx ON @S.audit_transactions (
   WHERE job_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS audit_transactions_no_actor_idx ON @S.audit_transactions (id)
   WHERE actor_ref IS NULL;
+
+-- 'baseline' rows (tl.continuity.baseline) on installs made before it existed: widen the op check
+-- once (NOT VALID: every existing row already satisfies the narrower check, so no table scan).
+DO $do$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(format('%I.audit_changes', @LIT))
+              AND conname = 'audit_changes_op_check' AND pg_get_constraintdef(oid) NOT LIKE '%baseline%') THEN
+    ALTER TABLE @S.audit_changes DROP CONSTRAINT IF EXISTS audit_changes_op_check;
+    ALTER TABLE @S.audit_changes ADD CONSTRAINT audit_changes_op_check
+      CHECK (op IN ('insert', 'update', 'delete', 'truncate', 'baseline')) NOT VALID;
+  END IF;
+END
+$do$;
 `;

@@ -1,0 +1,44 @@
+import { tableList } from '../health/config.js';
+import { parseTableName } from '../identifiers.js';
+import type { OperationsContext } from '../operations-context.js';
+import { TELEMETRY_TRACING_CHANNELS } from '../telemetry/channels.js';
+import { traced } from '../telemetry/publish.js';
+import { recordBaseline } from './baseline.js';
+import { continuityOf, reportTargets } from './report.js';
+import type { BaselineOptions, BaselineResult, ContinuityReport, ContinuityReportOptions } from './types.js';
+
+/** `tl.continuity`: which current rows have no history (brownfield tables), and the opt-in baseline. */
+export class ContinuityChecks {
+  constructor(private readonly ctx: OperationsContext) {}
+
+  /** Per captured table: capture since, rows now, rows with no history yet. */
+  async report(options: ContinuityReportOptions = {}): Promise<ContinuityReport> {
+    const what = 'continuity.report';
+    const only = options.tables === undefined ? null : tableList(options.tables, `${what}: tables`);
+    await this.ctx.assertInstalled(what);
+    const targets = await reportTargets(this.ctx, only, what);
+    const tables = [];
+    for (const [table, reg] of targets) tables.push(await continuityOf(this.ctx, table, reg, what));
+    return { checkedAt: new Date().toISOString(), tables };
+  }
+
+  /** Opt-in: record today's rows of one table as `op = 'baseline'` (batched, resumable, idempotent). */
+  baseline(options: BaselineOptions): Promise<BaselineResult> {
+    const table = typeof options?.table === 'string' ? options.table : '';
+    return traced(
+      TELEMETRY_TRACING_CHANNELS.continuityBaseline,
+      { table: table && safeLabel(table) },
+      () => recordBaseline(this.ctx, options),
+      (r) => ({ batches: r.batches, scanned: r.scanned, recorded: r.recorded }),
+    );
+  }
+}
+
+function safeLabel(text: string): string {
+  try {
+    const t = parseTableName(text);
+    return t.schema === 'public' ? t.name : `${t.schema}.${t.name}`;
+  } catch {
+    return '';
+  }
+}

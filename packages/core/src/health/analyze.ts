@@ -1,0 +1,202 @@
+import { formatTableName, type TableName } from '../identifiers.js';
+import type { CatalogSnapshot, RegistryInfo, RelationInfo, TriggerInfo } from './catalog.js';
+import { dropTriggerSql, enableTriggerSql, regenerateCommand } from './fixes.js';
+import type { Finding, FindingCode } from './types.js';
+
+const OPS = [
+  ['insert', 4],
+  ['update', 16],
+  ['delete', 8],
+  ['truncate', 32],
+] as const;
+const CANONICAL = new Set(OPS.map(([op]) => `threadline_capture_${op}`));
+const FIRES = new Set(['O', 'A']);
+
+export interface Analysis {
+  findings: Finding[];
+  /** oid of each non-partition table -> covered (every partition included). */
+  covered: Map<string, boolean>;
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && [...a].sort().join('\u0000') === [...b].sort().join('\u0000');
+
+const sameColumns = (a: Record<string, string>, b: Record<string, string>) =>
+  JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+
+/** Turn a catalog snapshot into findings and a covered flag per table. Pure. */
+export function analyzeCapture(snapshot: CatalogSnapshot, storage: string): Analysis {
+  const registry = new Map(snapshot.registry.map((r) => [r.relid, r]));
+  const byFunction = new Map(snapshot.registry.map((r) => [r.functionName, r]));
+  const triggersOf = new Map<string, TriggerInfo[]>();
+  for (const t of snapshot.triggers) {
+    const list = triggersOf.get(t.relid) ?? [];
+    list.push(t);
+    triggersOf.set(t.relid, list);
+  }
+  const findings: Finding[] = [];
+  const relationOk = new Map<string, boolean>();
+  for (const rel of snapshot.relations) {
+    const reg = registry.get(rel.isPartition && rel.root ? rel.root : rel.oid);
+    const triggers = triggersOf.get(rel.oid) ?? [];
+    const add = (code: FindingCode, severity: Finding['severity'], message: string, fix: string) =>
+      findings.push({ code, severity, schema: rel.schema, table: rel.name, message, fix });
+    relationOk.set(
+      rel.oid,
+      reg
+        ? checkRegistered(rel, reg, triggers, storage, byFunction, add)
+        : checkUnregistered(rel, triggers, storage, byFunction, add),
+    );
+  }
+  const covered = new Map<string, boolean>();
+  for (const rel of snapshot.relations) {
+    if (rel.isPartition) continue;
+    covered.set(rel.oid, registry.has(rel.oid) && relationOk.get(rel.oid) === true);
+  }
+  for (const rel of snapshot.relations) {
+    if (rel.isPartition && rel.root && covered.has(rel.root) && relationOk.get(rel.oid) !== true)
+      covered.set(rel.root, false);
+  }
+  findings.sort(
+    (a, b) =>
+      cmp(a.schema, b.schema) || cmp(a.table, b.table) || cmp(a.code, b.code) || cmp(a.message, b.message),
+  );
+  return { findings, covered };
+}
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+type Add = (code: FindingCode, severity: Finding['severity'], message: string, fix: string) => void;
+
+function describeOwner(reg: RegistryInfo | undefined): string {
+  return reg ? `the capture function of ${formatTableName(reg)}` : 'a function that is not registered to it';
+}
+
+/** A captured table (or a partition of one): returns whether capture is complete here. */
+function checkRegistered(
+  rel: RelationInfo,
+  reg: RegistryInfo,
+  triggers: TriggerInfo[],
+  storage: string,
+  byFunction: Map<string, RegistryInfo>,
+  add: Add,
+): boolean {
+  const table: TableName = { schema: rel.schema, name: rel.name };
+  const label = formatTableName(table);
+  const root: TableName = { schema: reg.schema, name: reg.name };
+  const regen = regenerateCommand(root);
+  const own = (t: TriggerInfo) => t.functionSchema === storage && t.functionName === reg.functionName;
+  const mine = triggers.filter(own);
+  const foreign = triggers.filter((t) => !own(t));
+  let ok = true;
+
+  const missing = OPS.filter(([, bit]) => !mine.some((t) => t.type & bit)).map(([op]) => op);
+  if (missing.length > 0) {
+    ok = false;
+    add(
+      'capture_trigger_missing',
+      'error',
+      `${label} has no capture trigger for ${missing.join(', ')}; those changes are not recorded`,
+      regen,
+    );
+  }
+  const duplicated = OPS.filter(([, bit]) => mine.filter((t) => t.type & bit).length > 1).map(([op]) => op);
+  if (duplicated.length > 0) {
+    const extra = mine.filter((t) => !CANONICAL.has(t.name));
+    add(
+      'duplicate_capture_trigger',
+      'error',
+      `${label} has more than one capture trigger for ${duplicated.join(', ')} (${mine.map((t) => t.name).join(', ')}); each change would be recorded twice`,
+      extra.length > 0 ? extra.map((t) => dropTriggerSql(table, t.name)).join(' ') : regen,
+    );
+  }
+  const off = mine.filter((t) => !FIRES.has(t.enabled));
+  if (off.length > 0) {
+    ok = false;
+    add(
+      'capture_trigger_disabled',
+      'error',
+      `${label}: capture trigger(s) ${off.map((t) => `${t.name}${t.enabled === 'R' ? ' (replica only)' : ''}`).join(', ')} disabled; changes are not recorded`,
+      off.map((t) => enableTriggerSql(table, t.name, t.enabled === 'R')).join(' '),
+    );
+  }
+  if (foreign.length > 0) {
+    ok = false;
+    const canonical = foreign.filter((t) => CANONICAL.has(t.name));
+    const other = foreign.filter((t) => !CANONICAL.has(t.name));
+    add(
+      'foreign_capture_function',
+      'error',
+      `${label}: trigger(s) ${foreign
+        .map(
+          (t) =>
+            `${t.name} calls ${t.functionSchema}.${t.functionName} (${describeOwner(byFunction.get(t.functionName))})`,
+        )
+        .join('; ')} instead of its own capture function ${storage}.${reg.functionName}`,
+      [...other.map((t) => dropTriggerSql(table, t.name)), ...(canonical.length > 0 ? [regen] : [])].join(
+        ' ',
+      ),
+    );
+  }
+  if (rel.replicated) {
+    const gap = mine.filter((t) => t.enabled !== 'A' && t.enabled !== 'R');
+    if (gap.length > 0)
+      add(
+        'replica_mode_gap',
+        'warning',
+        `${label} is written by a logical-replication subscription, which runs with session_replication_role = replica; capture trigger(s) ${gap.map((t) => t.name).join(', ')} do not fire for those writes`,
+        gap.map((t) => enableTriggerSql(table, t.name, true)).join(' '),
+      );
+  }
+  if (!rel.isPartition) {
+    const expectedKey = reg.options.primaryKey ?? rel.primaryKey ?? [];
+    if (!sameSet(expectedKey, reg.keyColumns)) {
+      add(
+        'key_drift',
+        'error',
+        `${label}: capture records the key (${reg.keyColumns.join(', ') || 'none'}) but the table's ${reg.options.primaryKey ? 'primaryKey option' : 'primary key'} is now (${expectedKey.join(', ') || 'none'}); history by key would miss rows`,
+        regen,
+      );
+    } else if (rel.columns && !sameColumns(rel.columns, reg.columns)) {
+      add(
+        'stale_capture_function',
+        'warning',
+        `${label}: its columns changed since its capture function was generated (${reg.mode} mode); change detection may miss new or renamed columns`,
+        regen,
+      );
+    }
+  }
+  return ok;
+}
+
+/** A table Threadline does not capture: any capture trigger on it is a finding. */
+function checkUnregistered(
+  rel: RelationInfo,
+  triggers: TriggerInfo[],
+  storage: string,
+  byFunction: Map<string, RegistryInfo>,
+  add: Add,
+): boolean {
+  const table: TableName = { schema: rel.schema, name: rel.name };
+  const label = formatTableName(table);
+  const ours = triggers.filter((t) => t.functionSchema === storage && t.functionName.startsWith('capture_'));
+  const borrowed = ours.filter((t) => byFunction.has(t.functionName));
+  const orphan = triggers.filter((t) => !borrowed.includes(t));
+  if (borrowed.length > 0)
+    add(
+      'foreign_capture_function',
+      'error',
+      `${label} is not captured, but trigger(s) ${borrowed
+        .map((t) => `${t.name} call(s) ${describeOwner(byFunction.get(t.functionName))}`)
+        .join('; ')}, so its changes are recorded as another table's`,
+      `${borrowed.map((t) => dropTriggerSql(table, t.name)).join(' ')} -- then, to capture it: ${regenerateCommand(table)}`,
+    );
+  if (orphan.length > 0)
+    add(
+      'unregistered_capture',
+      'error',
+      `${label} has Threadline trigger(s) ${orphan.map((t) => `${t.name} (calls ${t.functionSchema}.${t.functionName})`).join(', ')} but no entry in ${storage}.captured_tables`,
+      `${orphan.map((t) => dropTriggerSql(table, t.name)).join(' ')} -- then, to capture it: ${regenerateCommand(table)}`,
+    );
+  return false;
+}

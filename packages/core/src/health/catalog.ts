@@ -1,0 +1,133 @@
+import { toThreadlineError } from '../db-errors.js';
+import type { OperationsContext } from '../operations-context.js';
+
+/** An ordinary or partitioned table, as the catalogs describe it now. */
+export interface RelationInfo {
+  oid: string;
+  schema: string;
+  name: string;
+  isPartition: boolean;
+  /** The partition tree's root (for a partition), else null. */
+  root: string | null;
+  /** Primary key columns in key order, or null when there is none. */
+  primaryKey: string[] | null;
+  /** attnum -> name of the live columns (only read for captured tables). */
+  columns: Record<string, string> | null;
+  /** A logical-replication subscription writes this table. */
+  replicated: boolean;
+}
+
+export interface TriggerInfo {
+  relid: string;
+  name: string;
+  /** pg_trigger.tgenabled: O (origin), D (disabled), R (replica only), A (always). */
+  enabled: string;
+  /** pg_trigger.tgtype bits: 4 INSERT, 8 DELETE, 16 UPDATE, 32 TRUNCATE. */
+  type: number;
+  functionSchema: string;
+  functionName: string;
+}
+
+export interface RegistryInfo {
+  relid: string;
+  schema: string;
+  name: string;
+  keyColumns: string[];
+  columns: Record<string, string>;
+  options: { primaryKey?: string[] | null } & Record<string, unknown>;
+  functionName: string;
+  mode: string;
+}
+
+export interface CatalogSnapshot {
+  relations: RelationInfo[];
+  triggers: TriggerInfo[];
+  registry: RegistryInfo[];
+}
+
+/** `null` = every schema with tables. */
+const SCHEMA_FILTER = `n.nspname <> $1 AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_%' AND ($2::text[] IS NULL OR n.nspname = ANY($2::text[]))`;
+
+/**
+ * Read everything the coverage and findings checks need in three catalog queries, whatever the
+ * number of tables: no locks, no DDL, no SELECT on user tables.
+ */
+export async function readCatalog(
+  ctx: OperationsContext,
+  schemas: readonly string[] | null,
+  what: string,
+): Promise<CatalogSnapshot> {
+  const params = [ctx.schema, schemas];
+  try {
+    const relations = await ctx.client.query<RelationInfo>(
+      `SELECT c.oid::text AS oid, n.nspname AS schema, c.relname AS name, c.relispartition AS "isPartition",
+              CASE WHEN c.relispartition THEN pg_partition_root(c.oid)::oid::text END AS root,
+              CASE WHEN reg.relid IS NOT NULL OR c.relispartition THEN (
+                SELECT array_agg(a.attname::text ORDER BY g.n) FROM pg_index ix
+                  CROSS JOIN LATERAL generate_series(0, ix.indnkeyatts - 1) AS g(n)
+                  JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = ix.indkey[g.n]
+                 WHERE ix.indrelid = c.oid AND ix.indisprimary) END AS "primaryKey",
+              CASE WHEN reg.relid IS NOT NULL THEN (
+                SELECT jsonb_object_agg(a.attnum::text, a.attname::text) FROM pg_attribute a
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) END AS columns,
+              EXISTS (SELECT 1 FROM pg_subscription_rel sr WHERE sr.srrelid = c.oid) AS replicated
+         FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN ${ctx.q}.captured_tables reg ON reg.relid = c.oid
+        WHERE c.relkind IN ('r', 'p') AND ${SCHEMA_FILTER}
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+        ORDER BY n.nspname, c.relname`,
+      params,
+    );
+    const triggers = await ctx.client.query<TriggerInfo>(
+      `SELECT t.tgrelid::oid::text AS relid, t.tgname::text AS name, t.tgenabled::text AS enabled, t.tgtype::int AS type,
+              pn.nspname::text AS "functionSchema", p.proname::text AS "functionName"
+         FROM pg_trigger t
+         JOIN pg_proc p ON p.oid = t.tgfoid
+         JOIN pg_namespace pn ON pn.oid = p.pronamespace
+         JOIN pg_class c ON c.oid = t.tgrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE NOT t.tgisinternal AND ${SCHEMA_FILTER}
+          AND (t.tgname LIKE 'threadline\\_%' OR (pn.nspname = $1 AND p.proname LIKE 'capture\\_%'))
+        ORDER BY t.tgrelid, t.tgname`,
+      params,
+    );
+    const registry = await ctx.client.query<RegistryInfo>(
+      // Only the registry rows the checked schemas can involve: their own tables, the roots of
+      // their partitions, and the owners of capture functions their triggers call.
+      `SELECT ct.relid::oid::text AS relid, ct.table_schema AS schema, ct.table_name AS name, ct.key_columns AS "keyColumns",
+              ct.columns, ct.options, ct.function_name AS "functionName", ct.mode
+         FROM ${ctx.q}.captured_tables ct
+        WHERE $2::text[] IS NULL OR ct.table_schema = ANY($2::text[])
+           OR ct.function_name IN (
+                SELECT p.proname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+                  JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = ANY($2::text[]) AND p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1))
+           OR ct.relid::oid IN (
+                SELECT pg_partition_root(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relispartition AND n.nspname = ANY($2::text[]))`,
+      params,
+    );
+    return { relations: relations.rows, triggers: triggers.rows, registry: registry.rows };
+  } catch (error) {
+    throw toThreadlineError(error, what);
+  }
+}
+
+/** Names from `wanted` that are not schemas of this database. */
+export async function missingSchemas(
+  ctx: OperationsContext,
+  wanted: readonly string[],
+  what: string,
+): Promise<string[]> {
+  try {
+    const { rows } = await ctx.client.query<{ s: string }>(
+      'SELECT s FROM unnest($1::text[]) AS s WHERE NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = s)',
+      [wanted],
+    );
+    return rows.map((r) => r.s);
+  } catch (error) {
+    throw toThreadlineError(error, what);
+  }
+}

@@ -1,0 +1,19 @@
+import { formatTableName, qualifiedTable, quoteIdent, type TableName } from '../identifiers.js';
+
+/** A shell word: as is when it is plain, else in single quotes. */
+export function shellWord(text: string): string {
+  return /^[A-Za-z0-9_.,/:=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The CLI command that (re)generates capture for `table` from its configuration. */
+export function regenerateCommand(table: TableName): string {
+  return `threadline gen-triggers --tables ${shellWord(formatTableName(table))} --apply`;
+}
+
+export function dropTriggerSql(table: TableName, trigger: string): string {
+  return `DROP TRIGGER ${quoteIdent(trigger)} ON ${qualifiedTable(table)};`;
+}
+
+export function enableTriggerSql(table: TableName, trigger: string, always: boolean): string {
+  return `ALTER TABLE ${qualifiedTable(table)} ENABLE ${always ? 'ALWAYS ' : ''}TRIGGER ${quoteIdent(trigger)};`;
+}

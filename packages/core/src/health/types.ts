@@ -1,0 +1,64 @@
+export type FindingCode =
+  | 'capture_trigger_disabled'
+  | 'capture_trigger_missing'
+  | 'duplicate_capture_trigger'
+  | 'foreign_capture_function'
+  | 'stale_capture_function'
+  | 'key_drift'
+  | 'unregistered_capture'
+  | 'replica_mode_gap';
+
+/** Something wrong with capture on one table, read from the catalogs, with the exact repair. */
+export interface Finding {
+  code: FindingCode;
+  severity: 'error' | 'warning';
+  schema: string;
+  table: string;
+  message: string;
+  /** The exact command or SQL that repairs it. */
+  fix: string;
+}
+
+export interface SchemaCoverage {
+  schema: string;
+  covered: string[];
+  uncovered: string[];
+  expectedUncovered: { table: string; source: 'baseline' | 'config' }[];
+}
+
+export interface CoverageReport {
+  checkedAt: string;
+  schemas: SchemaCoverage[];
+  findings: Finding[];
+}
+
+/** Which schemas to check: one, several, or every schema with tables (`'all'`). */
+export type SchemaSelection = string | readonly string[] | 'all';
+
+export interface CoverageOptions {
+  /** Default: `public` plus every schema that holds a configured or captured table. */
+  schema?: SchemaSelection;
+}
+
+export interface FindingsOptions {
+  /** Default: every schema (`'all'`). */
+  schema?: SchemaSelection;
+}
+
+export interface VerifyOptions {
+  /** Tables that must be captured: `name` (in public) or `schema.name`. */
+  expectedTables: readonly string[];
+}
+
+export interface VerifiedTable {
+  table: string;
+  status: 'covered' | 'uncovered' | 'missing';
+  /** Codes of error-severity findings on this table (any one fails the gate). */
+  errors: string[];
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  tables: VerifiedTable[];
+  findings: Finding[];
+}

@@ -1,0 +1,15 @@
+import type { SqlClient } from './sql-client.js';
+import type { ConfiguredTable } from './table-options.js';
+
+/** What the operation namespaces (health, policy, continuity) need from a Threadline instance. */
+export interface OperationsContext {
+  readonly client: SqlClient;
+  /** The storage schema, unquoted. */
+  readonly schema: string;
+  /** The storage schema, quoted for SQL text. */
+  readonly q: string;
+  /** The `tables` option, keyed by tableKey(). */
+  readonly tables: ReadonlyMap<string, ConfiguredTable>;
+  /** Throws NOT_INSTALLED (naming `what` and the fix) when the storage schema is missing or old. */
+  assertInstalled(what: string): Promise<void>;
+}

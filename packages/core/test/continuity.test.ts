@@ -1,0 +1,160 @@
+import { describeEachDb } from '@threadline/test-utils';
+import { expect, it } from 'vitest';
+import {
+  ActorRef,
+  type BaselineProgress,
+  createThreadline,
+  isThreadlineError,
+  runWithAuditContext,
+} from '../src/index.js';
+import { installed, uniqueName } from './helpers.js';
+
+describeEachDb('tl.continuity', (db) => {
+  it('reports rows with no history, records a batched baseline once, and asOf answers from it', async () => {
+    const t = uniqueName('brown');
+    await db().exec(`create table ${t} (org int, id int, email text, secret text, title text, primary key (org, id));
+      insert into ${t} select 1, g, 'u' || g || '@x', 's' || g, 't' || g from generate_series(1, 5) g;`);
+    const tl = await installed(db(), { [t]: { mask: ['email'], exclude: ['secret'] } });
+    await tl.installTriggers({ tables: [t] });
+    await db().exec(`update ${t} set title = 'changed' where id = 2`);
+    const before = await tl.continuity.report({ tables: [t] });
+    expect(before.tables).toEqual([
+      {
+        table: t,
+        status: 'gap',
+        capturedSince: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        rowsNow: 5,
+        rowsWithoutHistory: 4,
+        lastBaselineAt: null,
+        hint: `record today's rows as a baseline: threadline continuity baseline --table ${t}`,
+      },
+    ]);
+    const [{ now: beforeBaseline }] = (await db().sql<{ now: string }>(
+      `select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as now`,
+    )) as [{ now: string }];
+    const seen: BaselineProgress[] = [];
+    const result = await runWithAuditContext({ actor: ActorRef.user('ops-1'), correlationId: 'c-1' }, () =>
+      tl.continuity.baseline({ table: t, batchSize: 2, onProgress: (p) => seen.push({ ...p }) }),
+    );
+    expect(result).toMatchObject({ table: t, batches: 3, scanned: 5, recorded: 4 });
+    expect(seen.map((p) => [p.batch, p.scanned, p.recorded, p.total])).toEqual([
+      [1, 2, 1, 5],
+      [2, 4, 3, 5],
+      [3, 5, 4, 5],
+    ]);
+    const rows = await db().sql<{
+      op: string;
+      table_pk: unknown;
+      data_after: Record<string, unknown>;
+      source: string;
+      actor_ref: unknown;
+    }>(
+      `select c.op, c.table_pk, c.data_after, t.source, t.actor_ref from threadline.audit_changes c
+         join threadline.audit_transactions t on t.id = c.transaction_id
+        where c.table_schema = 'public' and c.table_name = $1 and c.op = 'baseline' order by c.table_pk->>'id'`,
+      [t],
+    );
+    expect(rows.map((r) => r.table_pk)).toEqual([
+      { org: 1, id: 1 },
+      { org: 1, id: 3 },
+      { org: 1, id: 4 },
+      { org: 1, id: 5 },
+    ]);
+    expect(rows[0]!.data_after).toEqual({ org: 1, id: 1, email: '[REDACTED]', title: 't1' });
+    expect(new Set(rows.map((r) => r.source))).toEqual(new Set(['threadline:baseline']));
+    expect(rows[0]!.actor_ref).toEqual({ type: 'user', id: 'ops-1' });
+
+    const again = await tl.continuity.baseline({ table: t, actor: ActorRef.system('ops') });
+    expect(again).toMatchObject({ batches: 1, scanned: 5, recorded: 0 });
+    const after = await tl.continuity.report({ tables: [t] });
+    expect(after.tables[0]).toMatchObject({ status: 'complete', rowsNow: 5, rowsWithoutHistory: 0 });
+    expect(after.tables[0]!.lastBaselineAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+
+    expect(await tl.asOf(t, { org: 1, id: 3 }, beforeBaseline)).toMatchObject({ status: 'before_horizon' });
+    const now = await tl.asOf(t, { org: 1, id: 3 }, new Date(Date.now() + 60_000));
+    expect(now).toMatchObject({ status: 'found', row: { org: 1, id: 3, email: '[REDACTED]', title: 't3' } });
+    expect(now.status === 'found' && now.change.op).toBe('baseline');
+    await db().exec(`update ${t} set title = 'later' where id = 3`);
+    const later = await tl.asOf(t, { org: 1, id: 3 }, new Date(Date.now() + 60_000));
+    expect(later).toMatchObject({ status: 'found', row: { title: 'later' } });
+    const history = await tl.history(t, { org: 1, id: 3 });
+    expect(history.entries.map((e) => e.op)).toEqual(['update', 'baseline']);
+    expect(tl.changeDiff(history.entries[1]!)).toMatchObject({ op: 'baseline', beforeKnown: false });
+  });
+
+  it('refuses a table without capture, without an actor, or with a bad batch size, naming the fix', async () => {
+    const t = uniqueName('nocap');
+    await db().exec(`create table ${t} (id int primary key)`);
+    const tl = await installed(db());
+    const codeOf = async (p: Promise<unknown>) =>
+      p.then(
+        () => 'resolved',
+        (e) => (isThreadlineError(e) ? `${e.code}: ${e.message}` : String(e)),
+      );
+    expect(await codeOf(tl.continuity.baseline({ table: t, actor: ActorRef.system('ops') }))).toBe(
+      `NOT_FOUND: continuity.baseline: ${t} is not captured; install capture first (threadline gen-triggers --tables ${t} --apply), then record the baseline`,
+    );
+    expect(await codeOf(tl.continuity.baseline({ table: t }))).toMatch(
+      /^INVALID_ACTOR: continuity\.baseline: no actor/,
+    );
+    expect(
+      await codeOf(tl.continuity.baseline({ table: t, batchSize: 0, actor: ActorRef.system('ops') })),
+    ).toBe('QUERY_INVALID: continuity.baseline: batchSize must be an integer from 1 to 100000');
+    const report = await tl.continuity.report({ tables: [t] });
+    expect(report.tables[0]).toMatchObject({ status: 'not_captured', rowsNow: null });
+  });
+});
+
+describeEachDb('tl.continuity with hostile names', (db) => {
+  it('baselines a table whose schema, name and key columns need quoting, and whose key is a timestamp and text', async () => {
+    await db().exec(`create schema "we""ird s"; create table "we""ird s"."T,1" ("Odd ""Key" text, "at" timestamptz, v text, primary key ("Odd ""Key", "at"));
+      insert into "we""ird s"."T,1" values ('a''b', '2026-01-02 03:04:05.678+05', 'x'), ('c"d', '2026-01-02 00:00:00+00', 'y');`);
+    const name = '"we""ird s"."T,1"';
+    const tl = await installed(db());
+    await tl.installTriggers({ tables: [name] });
+    const result = await tl.continuity.baseline({ table: name, batchSize: 1, actor: ActorRef.system('ops') });
+    expect(result).toMatchObject({ batches: 2, scanned: 2, recorded: 2 });
+    expect(await tl.continuity.baseline({ table: name, actor: ActorRef.system('ops') })).toMatchObject({
+      recorded: 0,
+    });
+    const state = await tl.asOf(
+      name,
+      { 'Odd "Key': "a'b", at: '2026-01-01T22:04:05.678+00:00' },
+      new Date(Date.now() + 60_000),
+    );
+    expect(state).toMatchObject({ status: 'found', row: { v: 'x' } });
+    await db().exec(`update "we""ird s"."T,1" set v = 'z' where v = 'y'`);
+    const report = await tl.continuity.report({ tables: [name] });
+    expect(report.tables[0]).toMatchObject({ status: 'complete', rowsNow: 2, rowsWithoutHistory: 0 });
+  });
+});
+
+describeEachDb('installs made before baselines existed', (db) => {
+  it('baseline says to run install; install widens the op check once, idempotently', async () => {
+    const schema = uniqueName('old_tl');
+    const t = uniqueName('legacy');
+    await db().exec(`create table ${t} (id int primary key); insert into ${t} values (1);`);
+    const tl = createThreadline({ db: db().db, schema });
+    await tl.install();
+    await tl.installTriggers({ tables: [t] });
+    await db().exec(`alter table ${schema}.audit_changes drop constraint audit_changes_op_check;
+      alter table ${schema}.audit_changes add constraint audit_changes_op_check check (op in ('insert', 'update', 'delete', 'truncate'));`);
+    const refused = await tl.continuity.baseline({ table: t, actor: ActorRef.system('ops') }).then(
+      () => 'resolved',
+      (e) => `${e.code}: ${e.message}`,
+    );
+    expect(refused).toBe(
+      `NOT_INSTALLED: continuity.baseline: the storage schema "${schema}" predates baselines; run tl.install() or \`threadline install --apply\` to upgrade it (idempotent)`,
+    );
+    await tl.install();
+    await tl.install();
+    const defs = await db().sql<{ def: string }>(
+      `select pg_get_constraintdef(oid) as def from pg_constraint where conrelid = '${schema}.audit_changes'::regclass and contype = 'c'`,
+    );
+    expect(defs).toHaveLength(1);
+    expect(defs[0]!.def).toContain("'baseline'");
+    expect(await tl.continuity.baseline({ table: t, actor: ActorRef.system('ops') })).toMatchObject({
+      recorded: 1,
+    });
+  });
+});
