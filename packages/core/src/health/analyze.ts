@@ -10,6 +10,8 @@ const OPS = [
   ['truncate', 32],
 ] as const;
 const CANONICAL = new Set(OPS.map(([op]) => `threadline_capture_${op}`));
+/** The BEFORE STATEMENT trigger every captured table has: it notes when a statement started. */
+const STATEMENT_START = 'capture_statement_start';
 const FIRES = new Set(['O', 'A']);
 
 export interface Analysis {
@@ -86,9 +88,18 @@ function checkRegistered(
   const root: TableName = { schema: reg.schema, name: reg.name };
   const regen = regenerateCommand(root);
   const own = (t: TriggerInfo) => t.functionSchema === storage && t.functionName === reg.functionName;
+  const helper = (t: TriggerInfo) => t.functionSchema === storage && t.functionName === STATEMENT_START;
   const mine = triggers.filter(own);
-  const foreign = triggers.filter((t) => !own(t));
+  const foreign = triggers.filter((t) => !own(t) && !helper(t));
   let ok = true;
+  if (!triggers.some((t) => helper(t) && FIRES.has(t.enabled))) {
+    add(
+      'capture_trigger_missing',
+      'warning',
+      `${label} has no enabled statement-start trigger (threadline_capture_before); its changes are recorded, but their captured_at may not follow statement order`,
+      regen,
+    );
+  }
 
   const missing = OPS.filter(([, bit]) => !mine.some((t) => t.type & bit)).map(([op]) => op);
   if (missing.length > 0) {
