@@ -1,5 +1,6 @@
 import { quoteIdent, quoteLiteral } from '../identifiers.js';
 import { CAPTURE_GENERATOR } from './capture-generator.js';
+import { CAPTURE_REFRESH } from './capture-refresh.js';
 import { DDL_SYNC } from './ddl-sync.js';
 import { QUERY_FUNCTIONS } from './query-functions.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
@@ -23,6 +24,7 @@ export function installScript(schema: string): string {
     STORAGE_DDL,
     RUNTIME_FUNCTIONS,
     CAPTURE_GENERATOR,
+    CAPTURE_REFRESH,
     QUERY_FUNCTIONS,
     DDL_SYNC,
     `INSERT INTO @S.schema_version (singleton, version) VALUES (true, ${SCHEMA_VERSION})
