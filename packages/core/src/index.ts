@@ -54,6 +54,7 @@ export {
 export {
   type CapturePlan,
   createThreadline,
+  type InstallFinding,
   type InstallResult,
   type RecordActionOptions,
   type RecordedAction,

@@ -48,6 +48,19 @@ export interface InstallResult {
   schemaVersion: number;
   /** True when the DDL event trigger is installed, so ALTER TABLE regenerates capture in place. */
   ddlSync: boolean;
+  /**
+   * What install verified but could not repair (install repairs the rest: capture left stale by a
+   * restore, compiled capture without its event trigger). Empty when all is well.
+   */
+  findings: InstallFinding[];
+}
+
+export interface InstallFinding {
+  /** `unregistered` (capture triggers the registry does not list, e.g. after a --schema-only
+   * restore), `trigger-disabled`, or `portable-fallback` (configured options could not be applied). */
+  code: string;
+  relation: string;
+  message: string;
 }
 
 export interface CapturePlan {
@@ -201,10 +214,14 @@ export class Threadline {
         `SELECT version, EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5($1) AND evtenabled = 'A') AS ddl_sync FROM ${this.q}.schema_version`,
         [this.schema],
       );
+      const findings = await this.client.query<InstallFinding>(
+        `SELECT code, relation, message FROM ${this.q}.capture_findings()`,
+      );
       return {
         schema: this.schema,
         schemaVersion: Number(rows[0]?.version),
         ddlSync: rows[0]?.ddl_sync === true,
+        findings: findings.rows.map((f) => ({ code: f.code, relation: f.relation, message: f.message })),
       };
     } catch (error) {
       throw toThreadlineError(error, 'install');

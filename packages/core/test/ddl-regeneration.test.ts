@@ -154,10 +154,14 @@ describeEachDb(
       try {
         await holder.query('begin');
         await holder.query('select 1 from threadline.captured_tables where relid = $1::regclass for update', [t]);
+        const notices: string[] = [];
+        migrator.on('notice', (n) => notices.push(n.message ?? ''));
         await migrator.query("set lock_timeout = '300ms'");
         await expect(migrator.query(`alter table ${t} add column w int`)).rejects.toThrow(
           /lock timeout/,
         );
+        // One honest error, no fallback behind a misleading warning.
+        expect(notices.filter((m) => m.includes('threadline'))).toEqual([]);
         await holder.query('rollback');
       } finally {
         holder.release();
