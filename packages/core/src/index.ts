@@ -44,6 +44,7 @@ export {
 export { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './sql-client.js';
 export { toSqlClient } from './sql-client.js';
+export type { UninstallOptions, UninstallResult } from './uninstall.js';
 export {
   DEFAULT_MASK_PLACEHOLDER,
   type ResolvedTableOptions,

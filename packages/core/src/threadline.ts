@@ -25,6 +25,7 @@ import type {
 import type { TimelineFilters } from './query/validate.js';
 import { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 import { type SqlClient, type SqlResult, type SqlSession, toSqlClient } from './sql-client.js';
+import { type UninstallOptions, type UninstallResult, uninstallStatements } from './uninstall.js';
 import {
   type ConfiguredTable,
   type ResolvedTableOptions,
@@ -225,6 +226,23 @@ export class Threadline {
       };
     } catch (error) {
       throw toThreadlineError(error, 'install');
+    }
+  }
+
+  /**
+   * Remove Threadline from the database: a dry run by default (returns the statements); with
+   * `dryRun: false` runs them in one transaction. Audit data is kept unless `dropData: true`.
+   */
+  async uninstall(options: UninstallOptions = {}): Promise<UninstallResult> {
+    const dropData = options.dropData === true;
+    const dryRun = options.dryRun !== false;
+    try {
+      const { statements, tables } = await uninstallStatements(this.client, this.schema, dropData);
+      // One multi-statement query: one implicit transaction, all or nothing.
+      if (!dryRun && statements.length > 0) await this.client.exec(`${statements.join(';\n')};`);
+      return { schema: this.schema, applied: !dryRun, dropData, statements, tables };
+    } catch (error) {
+      throw toThreadlineError(error, 'uninstall');
     }
   }
 

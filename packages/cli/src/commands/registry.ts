@@ -4,6 +4,7 @@ import { historyCommand } from './history.js';
 import { incidentCommand } from './incident.js';
 import { installCommand } from './install.js';
 import { timelineCommand } from './timeline.js';
+import { uninstallCommand } from './uninstall.js';
 
 /** Every command, in the order `threadline --help` lists them. A new command is one file plus one line here. */
 export const COMMANDS: readonly Command[] = [
@@ -12,4 +13,5 @@ export const COMMANDS: readonly Command[] = [
   historyCommand,
   timelineCommand,
   incidentCommand,
+  uninstallCommand,
 ];
