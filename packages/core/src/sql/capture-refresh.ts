@@ -92,8 +92,22 @@ DECLARE
   names text[] := @S.capture_trigger_names();
   states jsonb;
   r record;
-  mark text := @S.internal_begin();
+  mark text;
 BEGIN
+  -- Already exactly right (the common case when a column change regenerates the function in
+  -- place): nothing to do, and no lock on the relation.
+  IF (SELECT count(*) FROM pg_trigger tg
+       WHERE tg.tgrelid = p_target AND NOT tg.tgisinternal AND @S.capture_is_function(tg.tgfoid)) = 4
+     AND (SELECT count(*) FROM pg_trigger tg
+           WHERE tg.tgrelid = p_target AND tg.tgfoid = p_fn
+             AND (tg.tgname, tg.tgtype, coalesce(tg.tgoldtable, ''), coalesce(tg.tgnewtable, '')) IN (
+                   ('threadline_capture_insert', 4, '', 'threadline_new_rows'),
+                   ('threadline_capture_update', 16, 'threadline_old_rows', 'threadline_new_rows'),
+                   ('threadline_capture_delete', 8, 'threadline_old_rows', ''),
+                   ('threadline_capture_truncate', 32, '', ''))) = 4 THEN
+    RETURN;
+  END IF;
+  mark := @S.internal_begin();
   FOR r IN SELECT tg.tgname FROM pg_trigger tg
             WHERE tg.tgrelid = p_target AND NOT tg.tgisinternal AND NOT tg.tgname = ANY(names) AND @S.capture_is_function(tg.tgfoid) LOOP
     EXECUTE format('DROP TRIGGER %I ON %s', r.tgname, p_target);
@@ -191,7 +205,9 @@ $fn$;
 -- function is missing, or compiled mode lost its event trigger. Never loses configuration: the
 -- registry keeps the configured options even when capture has to fall back to portable mode.
 -- Lock timeouts, cancels and deadlocks are raised, never hidden behind a fallback.
-CREATE OR REPLACE FUNCTION @S.refresh_capture(p_relid oid, p_force boolean DEFAULT false) RETURNS void
+DROP FUNCTION IF EXISTS @S.refresh_capture(oid);
+DROP FUNCTION IF EXISTS @S.refresh_capture(oid, boolean);
+CREATE OR REPLACE FUNCTION @S.refresh_capture(p_relid oid, p_force boolean DEFAULT false, p_created oid[] DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   storage text := @LIT;
@@ -218,7 +234,15 @@ BEGIN
   fn := to_regprocedure(format('%I.%I()', storage, reg.function_name));
   IF NOT p_force AND reg.shape IS NOT DISTINCT FROM cur_shape AND fn IS NOT NULL
      AND (reg.mode = 'portable' OR EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5(storage) AND evtenabled = 'A')) THEN
-    PERFORM @S.capture_sync_relations(p_relid, fn);
+    IF p_created IS NULL THEN
+      PERFORM @S.capture_sync_relations(p_relid, fn);
+    ELSE
+      FOREACH k IN ARRAY p_created::text[] LOOP
+        PERFORM @S.capture_attach(k::oid::regclass, fn);
+      END LOOP;
+      UPDATE @S.captured_tables SET relations = coalesce(relations, '{}') || ARRAY(SELECT c FROM unnest(p_created) c WHERE NOT c = ANY(coalesce(relations, '{}')))
+       WHERE relid = p_relid;
+    END IF;
     RETURN;
   END IF;
 

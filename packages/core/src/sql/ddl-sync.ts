@@ -50,6 +50,9 @@ DECLARE
   cmd record;
   root oid;
   roots oid[] := '{}';
+  altered oid[] := '{}';
+  created oid[] := '{}';
+  touched oid[] := '{}';
   r record;
 BEGIN
   IF @S.internal_guarded() THEN RETURN; END IF;
@@ -63,22 +66,32 @@ BEGIN
           HINT = 'Capture triggers are managed by Threadline: use threadline gen-triggers / disable, or ALTER TABLE ... DISABLE TRIGGER to pause capture.';
       END IF;
     ELSIF cmd.command_tag IN ('ALTER TABLE', 'CREATE TABLE') AND cmd.object_type IN ('table', 'table column') THEN
-      IF NOT cmd.objid = ANY(roots) THEN PERFORM @S.capture_check_ddl_target(cmd.objid); END IF;
+      IF NOT cmd.objid = ANY(touched) THEN
+        PERFORM @S.capture_check_ddl_target(cmd.objid);
+        touched := touched || cmd.objid;
+      END IF;
       root := coalesce(pg_partition_root(cmd.objid), cmd.objid);
-      IF NOT root = ANY(roots) AND EXISTS (SELECT 1 FROM @S.captured_tables WHERE relid = root) THEN
-        roots := roots || root;
+      IF EXISTS (SELECT 1 FROM @S.captured_tables WHERE relid = root) THEN
+        IF NOT root = ANY(roots) THEN roots := roots || root; END IF;
+        IF cmd.command_tag = 'CREATE TABLE' AND cmd.objid <> root THEN
+          created := created || cmd.objid;
+        ELSIF NOT root = ANY(altered) THEN
+          altered := altered || root;
+        END IF;
       END IF;
     END IF;
   END LOOP;
   FOREACH root IN ARRAY roots LOOP
-    PERFORM @S.refresh_capture(root);
-    FOR r IN SELECT tg.tgname, tg.tgrelid::regclass AS rel, tg.tgenabled FROM @S.captured_tables ct
-               JOIN pg_trigger tg ON tg.tgrelid = ANY(ct.relations) AND tg.tgname = ANY(@S.capture_trigger_names())
-              WHERE ct.relid = root AND tg.tgenabled IN ('D', 'R') LOOP
-      RAISE WARNING 'threadline: capture trigger % on % is %: changes to it are not recorded', r.tgname, r.rel,
-        CASE r.tgenabled WHEN 'D' THEN 'disabled' ELSE 'enabled for replica sessions only' END
-        USING HINT = format('ALTER TABLE %s ENABLE TRIGGER %I resumes capture.', r.rel, r.tgname);
-    END LOOP;
+    -- Only new partitions (CREATE TABLE ... PARTITION OF): they alone get triggers.
+    PERFORM @S.refresh_capture(root, false, CASE WHEN root = ANY(altered) THEN NULL
+                                                ELSE ARRAY(SELECT c FROM unnest(created) c WHERE pg_partition_root(c) = root) END);
+  END LOOP;
+  FOR r IN SELECT tg.tgname, tg.tgrelid::regclass AS rel, tg.tgenabled FROM unnest(touched) t
+             JOIN pg_trigger tg ON tg.tgrelid = t AND tg.tgname = ANY(@S.capture_trigger_names())
+            WHERE tg.tgenabled IN ('D', 'R') AND @S.capture_is_function(tg.tgfoid) LOOP
+    RAISE WARNING 'threadline: capture trigger % on % is %: changes to it are not recorded', r.tgname, r.rel,
+      CASE r.tgenabled WHEN 'D' THEN 'disabled' ELSE 'enabled for replica sessions only' END
+      USING HINT = format('ALTER TABLE %s ENABLE TRIGGER %I resumes capture.', r.rel, r.tgname);
   END LOOP;
 END
 $fn$;
