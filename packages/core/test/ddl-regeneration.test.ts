@@ -217,3 +217,65 @@ describeEachDb(
   },
   ['postgres'],
 );
+
+describeEachDb(
+  'DDL regeneration under concurrency and hostile names',
+  (db) => {
+    it('two migrations altering two audited tables in opposite order wait, they do not deadlock on Threadline', async () => {
+      const a = uniqueName('mig_a');
+      const b = uniqueName('mig_b');
+      await db().exec(`create table ${a} (id int primary key); create table ${b} (id int primary key)`);
+      const tl = await installed(db());
+      await tl.installTriggers({ tables: [a, b] });
+      const pool = new pg.Pool({ connectionString: db().server!.url, max: 2 });
+      const one = await pool.connect();
+      const two = await pool.connect();
+      try {
+        await two.query("set lock_timeout = '2s'");
+        await one.query('begin');
+        await two.query('begin');
+        await one.query(`alter table ${a} add column x int`);
+        // Without Threadline this does not wait for the other migration; with it, neither may.
+        await two.query(`alter table ${b} add column x int`);
+        const oneOnB = one.query(`alter table ${b} add column y int`);
+        await two.query('commit');
+        await oneOnB;
+        await one.query(`alter table ${a} add column y int`);
+        await one.query('commit');
+      } finally {
+        one.release();
+        two.release();
+        await pool.end();
+      }
+      await db().exec(`insert into ${a} values (1, 2, 3); insert into ${b} values (1, 2, 3)`);
+      expect((await changesFor(db(), 'public', a)).map((r) => r.data_after)).toEqual([{ id: 1, x: 2, y: 3 }]);
+      expect((await changesFor(db(), 'public', b)).map((r) => r.data_after)).toEqual([{ id: 1, x: 2, y: 3 }]);
+    });
+
+    it('follows a rename of a masked column with a hostile name, and hands an attached audited table to its audited parent', async () => {
+      const t = uniqueName('Host"ile');
+      const q = `"${t.replaceAll('"', '""')}"`;
+      await db().exec(`create table ${q} (id int primary key, "e-mail$fn$" text, "note" text)`);
+      const key = `public.${q}`;
+      const tl = await installed(db(), { [key]: { mask: ['e-mail$fn$'] } });
+      await tl.installTriggers({ tables: [key] });
+      await db().exec(`alter table ${q} rename column "e-mail$fn$" to "ma""il"`);
+      await db().exec(`insert into ${q} values (1, 'secret', 'x')`);
+      expect((await changesFor(db(), 'public', t)).map((r) => r.data_after)).toEqual([
+        { id: 1, 'ma"il': '[REDACTED]', note: 'x' },
+      ]);
+
+      const p = uniqueName('parent');
+      await db().exec(
+        `create table ${p} (id int, region text, primary key (id, region)) partition by list (region);
+         create table ${p}_eu (id int, region text, primary key (id, region));`,
+      );
+      await installed(db(), { [p]: {}, [`${p}_eu`]: {} }).then((x) => x.installTriggers());
+      await db().exec(`alter table ${p} attach partition ${p}_eu for values in ('eu')`);
+      await db().exec(`insert into ${p} values (1, 'eu')`);
+      expect((await changesFor(db(), 'public', p)).map((r) => r.table_pk)).toEqual([{ id: 1, region: 'eu' }]);
+      expect(await changesFor(db(), 'public', `${p}_eu`)).toEqual([]);
+    });
+  },
+  ['postgres'],
+);
