@@ -252,6 +252,69 @@ describeEachDb(
       expect((await changesFor(db(), 'public', b)).map((r) => r.data_after)).toEqual([{ id: 1, x: 2, y: 3 }]);
     });
 
+    it('30 concurrent writers on a 2-connection pool during 12 ALTERs: every write recorded exactly once, none fails', async () => {
+      const t = uniqueName('busy');
+      await db().exec(`create table ${t} (id int primary key, v text, secret text)`);
+      const tl = await installed(db(), { [t]: { mask: ['secret'] } });
+      await tl.installTriggers({ tables: [t] });
+      const pool = new pg.Pool({ connectionString: db().server!.url, max: 2 });
+      const migrator = new pg.Client({ connectionString: db().server!.url });
+      await migrator.connect();
+      try {
+        const writers = Array.from({ length: 30 }, async (_, w) => {
+          for (let i = 0; i < 5; i += 1) {
+            await pool.query(`insert into ${t} (id, v, secret) values ($1, 'v', 's3cr3t')`, [w * 100 + i]);
+          }
+        });
+        const ddl = (async () => {
+          for (let i = 0; i < 4; i += 1) {
+            await migrator.query(`alter table ${t} add column c${i} int`);
+            await migrator.query(`alter table ${t} alter column v set statistics ${100 + i}`);
+            await migrator.query(`alter table ${t} rename column c${i} to d${i}`);
+          }
+        })();
+        await Promise.all([...writers, ddl]);
+      } finally {
+        await migrator.end();
+        await pool.end();
+      }
+      const rows = await changesFor(db(), 'public', t);
+      const ids = rows.map((r) => (r.table_pk as { id: number }).id).sort((x, y) => x - y);
+      const expected = Array.from({ length: 30 }, (_, w) => [0, 1, 2, 3, 4].map((i) => w * 100 + i)).flat();
+      expect(ids).toEqual(expected);
+      expect(rows.filter((r) => r.data_after?.secret !== '[REDACTED]')).toEqual([]);
+    });
+
+    it('a non-superuser table owner cannot mark its DDL as Threadline\'s, drop capture, or skip regeneration', async () => {
+      const t = uniqueName('owned');
+      const role = uniqueName('tblowner');
+      await db().exec(`create role ${role}; create table ${t} (id int primary key, v text); alter table ${t} owner to ${role}`);
+      const tl = await installed(db());
+      await tl.installTriggers({ tables: [t] });
+      const c = new pg.Client({ connectionString: db().server!.url });
+      await c.connect();
+      try {
+        await c.query(`set role ${role}`);
+        await expect(c.query('select threadline.internal_begin()')).rejects.toThrow(
+          /permission denied for function internal_begin/,
+        );
+        await expect(c.query("insert into threadline.internal_nonce values ('x')")).rejects.toThrow(
+          /permission denied for table internal_nonce/,
+        );
+        await c.query('begin');
+        await c.query("set local threadline.syncing = 'on'");
+        await expect(c.query(`drop trigger threadline_capture_update on ${t}`)).rejects.toThrow(/is audited/);
+        await c.query('rollback');
+        await c.query(`begin; set local threadline.syncing = 'on'; alter table ${t} add column w text; commit`);
+        await c.query(`insert into ${t} values (1, 'a', 'b'); update ${t} set w = 'c'`);
+      } finally {
+        await c.end();
+      }
+      const rows = (await changesFor(db(), 'public', t)).filter((r) => r.op === 'update');
+      expect(rows.map((r) => r.changed_fields)).toEqual([['w']]);
+      await db().exec(`drop table ${t}; drop role ${role}`);
+    });
+
     it('follows a rename of a masked column with a hostile name, and hands an attached audited table to its audited parent', async () => {
       const t = uniqueName('Host"ile');
       const q = `"${t.replaceAll('"', '""')}"`;
