@@ -59,7 +59,7 @@ await runWithBenchDb(url, async (bdb) => {
     }
 
     log('measuring 100 ALTERs in one transaction');
-    const batch = async (t: string, make: (i: number) => string) =>
+    const batch = async (make: (i: number) => string) =>
       timed(async () => {
         await c.query('BEGIN');
         for (let i = 0; i < 100; i += 1) await c.query(make(i));
@@ -69,22 +69,28 @@ await runWithBenchDb(url, async (bdb) => {
     const batchAdd: Record<string, number[]> = { audited: [], plain: [] };
     for (let r = 0; r < 3; r += 1) {
       for (const [kind, t] of Object.entries(tables)) {
-        batchMeta[kind]!.push(await batch(t, (i) => `ALTER TABLE ${t} ALTER COLUMN n SET STATISTICS ${200 + i}`));
-        batchAdd[kind]!.push(await batch(t, (i) => `ALTER TABLE ${t} ADD COLUMN c${i} int`));
+        batchMeta[kind]!.push(
+          await batch((i) => `ALTER TABLE ${t} ALTER COLUMN n SET STATISTICS ${200 + i}`),
+        );
+        batchAdd[kind]!.push(await batch((i) => `ALTER TABLE ${t} ADD COLUMN c${i} int`));
       }
     }
 
     log(`creating ${PARTITIONS} partitions one by one, audited and plain alternating`);
     const parts: Record<string, number[]> = { audited: [], plain: [] };
     for (const [kind, t] of Object.entries(tables)) {
-      await c.query(`CREATE TABLE ${t}_p (id bigint, k int, v text, PRIMARY KEY (id, k)) PARTITION BY LIST (k)`);
+      await c.query(
+        `CREATE TABLE ${t}_p (id bigint, k int, v text, PRIMARY KEY (id, k)) PARTITION BY LIST (k)`,
+      );
       if (kind === 'audited') {
         await createThreadline({ db: c, tables: { [`${t}_p`]: {} } }).installTriggers();
       }
     }
     for (let i = 1; i <= PARTITIONS; i += 1) {
       for (const [kind, t] of Object.entries(tables)) {
-        parts[kind]!.push(await timed(() => c.query(`CREATE TABLE ${t}_p_${i} PARTITION OF ${t}_p FOR VALUES IN (${i})`)));
+        parts[kind]!.push(
+          await timed(() => c.query(`CREATE TABLE ${t}_p_${i} PARTITION OF ${t}_p FOR VALUES IN (${i})`)),
+        );
       }
     }
     const around = (xs: number[], at: number) => median(xs.slice(Math.max(0, at - 5), at + 5));
@@ -102,9 +108,27 @@ await runWithBenchDb(url, async (bdb) => {
           [
             ['metadata-only ALTER', num(m.a, 2), num(m.p, 2), ratio(m.a, m.p), '≤ 3×'],
             ['100 metadata ALTERs, one transaction', num(bm.a, 1), num(bm.p, 1), ratio(bm.a, bm.p), '≤ 3×'],
-            ['100 ADD COLUMN, one transaction', num(ba.a, 1), num(ba.p, 1), ratio(ba.a, ba.p), '(regenerates each time)'],
-            ['10th partition (median of 10 around it)', num(p10.a, 2), num(p10.p, 2), ratio(p10.a, p10.p), ''],
-            [`${PARTITIONS - 1}th partition (median around it)`, num(pN.a, 2), num(pN.p, 2), ratio(pN.a, pN.p), ''],
+            [
+              '100 ADD COLUMN, one transaction',
+              num(ba.a, 1),
+              num(ba.p, 1),
+              ratio(ba.a, ba.p),
+              '(regenerates each time)',
+            ],
+            [
+              '10th partition (median of 10 around it)',
+              num(p10.a, 2),
+              num(p10.p, 2),
+              ratio(p10.a, p10.p),
+              '',
+            ],
+            [
+              `${PARTITIONS - 1}th partition (median around it)`,
+              num(pN.a, 2),
+              num(pN.p, 2),
+              ratio(pN.a, pN.p),
+              '',
+            ],
             ['late / 10th partition, audited', '', '', ratio(pN.a, p10.a), '≤ 2×'],
             ['late / 10th partition, plain', '', '', ratio(pN.p, p10.p), '(reference)'],
           ],

@@ -28,7 +28,12 @@ describeWithDatabase('threadline install', (db) => {
   it("--json prints core's install result", async () => {
     const run = await runCli(['install', '--apply', '--json', '--schema', 'audit'], { env: env() });
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ schema: 'audit', schemaVersion: 2, ddlSync: true, findings: [] });
+    expect(JSON.parse(run.stdout)).toEqual({
+      schema: 'audit',
+      schemaVersion: 2,
+      ddlSync: true,
+      findings: [],
+    });
   });
 
   it('--out writes one migration per format into a new directory, versions sorting after existing files', async () => {

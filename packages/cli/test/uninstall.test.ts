@@ -18,7 +18,9 @@ describeWithDatabase('threadline uninstall', (db) => {
     const dry = await runCli(['uninstall'], { env: env() });
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('DROP TRIGGER IF EXISTS "threadline_capture_insert" ON public.un_posts;');
-    expect(dry.stderr).toContain('dry run: nothing changed. 1 table(s) would stop being audited; audit data would be kept.');
+    expect(dry.stderr).toContain(
+      'dry run: nothing changed. 1 table(s) would stop being audited; audit data would be kept.',
+    );
     expect(await captureObjects()).toEqual([{ triggers: 4, events: 2 }]);
 
     const applied = await runCli(['uninstall', '--apply'], { env: env() });
@@ -26,7 +28,9 @@ describeWithDatabase('threadline uninstall', (db) => {
     expect(applied.stdout).toContain('1 table(s) no longer audited; audit data kept in schema "threadline"');
     expect(await captureObjects()).toEqual([{ triggers: 0, events: 0 }]);
     await sql(db(), "INSERT INTO un_posts VALUES (2, 'not captured'); ALTER TABLE un_posts ADD COLUMN x int");
-    expect(await sql(db(), 'SELECT table_pk FROM threadline.audit_changes ORDER BY id')).toEqual([{ table_pk: { id: 1 } }]);
+    expect(await sql(db(), 'SELECT table_pk FROM threadline.audit_changes ORDER BY id')).toEqual([
+      { table_pk: { id: 1 } },
+    ]);
 
     const dropped = await runCli(['uninstall', '--apply', '--drop-data', '--json'], { env: env() });
     expect(dropped.code, dropped.stderr).toBe(0);

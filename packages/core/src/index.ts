@@ -44,7 +44,6 @@ export {
 export { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './sql-client.js';
 export { toSqlClient } from './sql-client.js';
-export type { UninstallOptions, UninstallResult } from './uninstall.js';
 export {
   DEFAULT_MASK_PLACEHOLDER,
   type ResolvedTableOptions,
@@ -64,3 +63,4 @@ export {
   type TransactionResult,
   type TriggerOptions,
 } from './threadline.js';
+export type { UninstallOptions, UninstallResult } from './uninstall.js';

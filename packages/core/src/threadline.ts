@@ -25,7 +25,6 @@ import type {
 import type { TimelineFilters } from './query/validate.js';
 import { installScript, SCHEMA_VERSION } from './sql/install-script.js';
 import { type SqlClient, type SqlResult, type SqlSession, toSqlClient } from './sql-client.js';
-import { type UninstallOptions, type UninstallResult, uninstallStatements } from './uninstall.js';
 import {
   type ConfiguredTable,
   type ResolvedTableOptions,
@@ -34,6 +33,7 @@ import {
   type TableCaptureOptions,
   tableKey,
 } from './table-options.js';
+import { type UninstallOptions, type UninstallResult, uninstallStatements } from './uninstall.js';
 
 export interface ThreadlineOptions {
   /** A node-postgres Pool or Client, a PGlite instance, or any SqlClient. */

@@ -42,7 +42,8 @@ export async function uninstallStatements(
       WHERE pn.nspname = ${lit} AND NOT tg.tgisinternal ORDER BY 2, 1`,
   );
   const tables = [...new Set(triggers.rows.map((t) => t.rel))];
-  for (const t of triggers.rows) statements.push(`DROP TRIGGER IF EXISTS ${quoteIdent(t.tgname)} ON ${t.rel}`);
+  for (const t of triggers.rows)
+    statements.push(`DROP TRIGGER IF EXISTS ${quoteIdent(t.tgname)} ON ${t.rel}`);
   if (dropData) {
     statements.push(`DROP SCHEMA IF EXISTS ${q} CASCADE`);
     return { statements, tables };

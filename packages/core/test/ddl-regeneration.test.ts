@@ -36,7 +36,9 @@ describeEachDb(
     it('regenerates when DROP TYPE ... CASCADE drops a column, so UPDATE keeps working', async () => {
       const t = uniqueName('moody');
       const ty = uniqueName('mood');
-      await db().exec(`create type ${ty} as enum ('ok', 'sad'); create table ${t} (id int primary key, m ${ty}, v text)`);
+      await db().exec(
+        `create type ${ty} as enum ('ok', 'sad'); create table ${t} (id int primary key, m ${ty}, v text)`,
+      );
       const tl = await installed(db());
       await tl.installTriggers({ tables: [t] });
       await db().exec(`insert into ${t} values (1, 'ok', 'a')`);
@@ -70,7 +72,9 @@ describeEachDb(
       await db().exec(`create table ${t} (id int primary key, v text)`);
       const tl = await installed(db());
       await tl.installTriggers({ tables: [t] });
-      await db().exec(`begin; set local threadline.syncing = on; alter table ${t} add column w text; commit;`);
+      await db().exec(
+        `begin; set local threadline.syncing = on; alter table ${t} add column w text; commit;`,
+      );
       await db().exec(`insert into ${t} values (1, 'a', 'b'); update ${t} set w = 'c'`);
       const rows = (await changesFor(db(), 'public', t)).filter((r) => r.op === 'update');
       expect(rows.map((r) => r.changed_fields)).toEqual([['w']]);
@@ -98,13 +102,17 @@ describeEachDb(
       await tl.installTriggers({ tables: [t] });
       await expect(
         db().exec(`alter trigger threadline_capture_insert on ${t} rename to my_insert`),
-      ).rejects.toThrow(/trigger my_insert on .* would call a Threadline capture function under another name/);
+      ).rejects.toThrow(
+        /trigger my_insert on .* would call a Threadline capture function under another name/,
+      );
       const [fn] = await db().sql<{ f: string }>(
         'select tgfoid::regproc::text as f from pg_trigger where tgrelid = $1::regclass limit 1',
         [t],
       );
       await expect(
-        db().exec(`create trigger extra after insert on ${t} referencing new table as threadline_new_rows for each statement execute function ${fn!.f}()`),
+        db().exec(
+          `create trigger extra after insert on ${t} referencing new table as threadline_new_rows for each statement execute function ${fn!.f}()`,
+        ),
       ).rejects.toThrow(/trigger extra on .* would call a Threadline capture function/);
       await db().exec(`alter table ${t} add column w int`);
       await db().exec(`insert into ${t} values (1, 'once')`);
@@ -153,13 +161,13 @@ describeEachDb(
       const migrator = await pool.connect();
       try {
         await holder.query('begin');
-        await holder.query('select 1 from threadline.captured_tables where relid = $1::regclass for update', [t]);
+        await holder.query('select 1 from threadline.captured_tables where relid = $1::regclass for update', [
+          t,
+        ]);
         const notices: string[] = [];
         migrator.on('notice', (n) => notices.push(n.message ?? ''));
         await migrator.query("set lock_timeout = '300ms'");
-        await expect(migrator.query(`alter table ${t} add column w int`)).rejects.toThrow(
-          /lock timeout/,
-        );
+        await expect(migrator.query(`alter table ${t} add column w int`)).rejects.toThrow(/lock timeout/);
         // One honest error, no fallback behind a misleading warning.
         expect(notices.filter((m) => m.includes('threadline'))).toEqual([]);
         await holder.query('rollback');
@@ -195,7 +203,9 @@ describeEachDb(
         { partition: `public.${t}_eu`, dropped: true },
       ]);
       expect(await triggerStates(db(), `${t}_us`)).toEqual({});
-      expect(await countRows(db(), 'select 1 from threadline.audit_changes where table_name = $1', [`${t}_us`])).toBe(0);
+      expect(
+        await countRows(db(), 'select 1 from threadline.audit_changes where table_name = $1', [`${t}_us`]),
+      ).toBe(0);
     });
 
     it('refuses to attach an audited table under an unaudited parent, and inheritance on audited tables', async () => {
@@ -285,10 +295,12 @@ describeEachDb(
       expect(rows.filter((r) => r.data_after?.secret !== '[REDACTED]')).toEqual([]);
     });
 
-    it('a non-superuser table owner cannot mark its DDL as Threadline\'s, drop capture, or skip regeneration', async () => {
+    it("a non-superuser table owner cannot mark its DDL as Threadline's, drop capture, or skip regeneration", async () => {
       const t = uniqueName('owned');
       const role = uniqueName('tblowner');
-      await db().exec(`create role ${role}; create table ${t} (id int primary key, v text); alter table ${t} owner to ${role}`);
+      await db().exec(
+        `create role ${role}; create table ${t} (id int primary key, v text); alter table ${t} owner to ${role}`,
+      );
       const tl = await installed(db());
       await tl.installTriggers({ tables: [t] });
       const c = new pg.Client({ connectionString: db().server!.url });
@@ -305,7 +317,9 @@ describeEachDb(
         await c.query("set local threadline.syncing = 'on'");
         await expect(c.query(`drop trigger threadline_capture_update on ${t}`)).rejects.toThrow(/is audited/);
         await c.query('rollback');
-        await c.query(`begin; set local threadline.syncing = 'on'; alter table ${t} add column w text; commit`);
+        await c.query(
+          `begin; set local threadline.syncing = 'on'; alter table ${t} add column w text; commit`,
+        );
         await c.query(`insert into ${t} values (1, 'a', 'b'); update ${t} set w = 'c'`);
       } finally {
         await c.end();

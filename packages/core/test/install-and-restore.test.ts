@@ -51,10 +51,25 @@ describeEachDb(
       try {
         await installed(db());
         const url = new URL(PG_URL);
-        const out = pgTool('pg_dump', ['-h', url.hostname, '-p', url.port || '5432', '-U', role, '-d', name, '-n', 'threadline', '-f', '/dev/null']);
+        const out = pgTool('pg_dump', [
+          '-h',
+          url.hostname,
+          '-p',
+          url.port || '5432',
+          '-U',
+          role,
+          '-d',
+          name,
+          '-n',
+          'threadline',
+          '-f',
+          '/dev/null',
+        ]);
         expect(out).toBe('');
       } finally {
-        await db().exec(`alter database "${name}" owner to current_user; drop owned by ${role}; drop role ${role}`);
+        await db().exec(
+          `alter database "${name}" owner to current_user; drop owned by ${role}; drop role ${role}`,
+        );
       }
     });
 
@@ -65,7 +80,7 @@ describeEachDb(
       await tl.installTriggers({ tables: [t] });
       // What a subscriber holds after cutover: rows copied with their ids, sequences untouched.
       const [seq] = await db().sql<{ last: string }>(
-        "select coalesce(max(id), 0) + 1 as last from threadline.audit_transactions",
+        'select coalesce(max(id), 0) + 1 as last from threadline.audit_transactions',
       );
       await db().exec(
         `insert into threadline.audit_transactions (id, txid) overriding system value
@@ -114,7 +129,14 @@ describeEachDb(
       const target = await createTestDatabase('tl_restore');
       try {
         const url = new URL(PG_URL);
-        const conn = ['-h', url.hostname, '-p', url.port || '5432', '-U', decodeURIComponent(url.username) || 'postgres'];
+        const conn = [
+          '-h',
+          url.hostname,
+          '-p',
+          url.port || '5432',
+          '-U',
+          decodeURIComponent(url.username) || 'postgres',
+        ];
         pgTool('pg_dump', [...conn, '-Fc', '-d', db().server!.name, '-f', join(dir, 'dump')]);
         pgTool('pg_restore', [...conn, '-d', target.name, join(dir, 'dump')]);
         await target.pool.query(`alter table ${t} add column extra int`);
@@ -123,7 +145,9 @@ describeEachDb(
           'select data_after from threadline.audit_changes where table_name = $1',
           [t],
         );
-        expect(rows.map((r) => r.data_after)).toEqual([{ id: 1, secret: '[REDACTED]', note: 'plain', extra: 5 }]);
+        expect(rows.map((r) => r.data_after)).toEqual([
+          { id: 1, secret: '[REDACTED]', note: 'plain', extra: 5 },
+        ]);
       } finally {
         await target.drop();
         rmSync(dir, { recursive: true, force: true });

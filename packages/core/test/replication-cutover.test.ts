@@ -48,7 +48,9 @@ run('logical-replication cutover (throwaway publisher and subscriber clusters)',
         `CREATE SUBSCRIPTION cutover CONNECTION 'host=127.0.0.1 port=${publisher!.port} dbname=postgres user=postgres' PUBLICATION cutover`,
       );
       await until(
-        async () => (await dst.query<{ n: number }>('SELECT count(*)::int AS n FROM threadline.audit_changes')).rows[0]!.n,
+        async () =>
+          (await dst.query<{ n: number }>('SELECT count(*)::int AS n FROM threadline.audit_changes')).rows[0]!
+            .n,
         (n) => n === 3,
         'the audit rows to replicate',
       );

@@ -22,7 +22,9 @@ function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -30,7 +32,9 @@ function freePort(): Promise<number> {
 /** Run a PostgreSQL binary; as root it runs as the `postgres` OS user (initdb refuses root). */
 function pgBin(tool: string, args: string[]): string {
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(PG_BIN, tool), ...args]] : [join(PG_BIN, tool), args];
+  const [cmd, argv] = asRoot
+    ? ['runuser', ['-u', 'postgres', '--', join(PG_BIN, tool), ...args]]
+    : [join(PG_BIN, tool), args];
   return execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
@@ -39,7 +43,9 @@ function pgBin(tool: string, args: string[]): string {
  * restart a server, change its settings (e.g. wal_level = logical) or replicate. Never touches
  * the shared server. `settings` are appended to postgresql.conf. Always call stop().
  */
-export async function startThrowawayCluster(settings: Record<string, string> = {}): Promise<ThrowawayCluster> {
+export async function startThrowawayCluster(
+  settings: Record<string, string> = {},
+): Promise<ThrowawayCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'tl-cluster-'));
   chmodSync(dir, 0o777);
   const data = join(dir, 'data');
@@ -56,7 +62,19 @@ export async function startThrowawayCluster(settings: Record<string, string> = {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    pgBin('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale', 'C']);
+    pgBin('initdb', [
+      '-D',
+      data,
+      '-A',
+      'trust',
+      '-U',
+      'postgres',
+      '--no-sync',
+      '-E',
+      'UTF8',
+      '--locale',
+      'C',
+    ]);
     const conf = {
       port: String(port),
       listen_addresses: "'127.0.0.1'",
@@ -66,7 +84,12 @@ export async function startThrowawayCluster(settings: Record<string, string> = {
       full_page_writes: 'off',
       ...settings,
     };
-    appendFileSync(join(data, 'postgresql.conf'), `\n${Object.entries(conf).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`);
+    appendFileSync(
+      join(data, 'postgresql.conf'),
+      `\n${Object.entries(conf)
+        .map(([k, v]) => `${k} = ${v}`)
+        .join('\n')}\n`,
+    );
     appendFileSync(join(data, 'pg_hba.conf'), '\nhost replication all 127.0.0.1/32 trust\n');
     pgBin('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   } catch (error) {

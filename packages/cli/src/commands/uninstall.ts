@@ -3,7 +3,8 @@ import type { Command, CommandContext } from './command.js';
 
 export const uninstallCommand: Command = {
   path: ['uninstall'],
-  summary: 'remove Threadline (capture triggers, functions, event triggers), keeping the audit data unless told',
+  summary:
+    'remove Threadline (capture triggers, functions, event triggers), keeping the audit data unless told',
   usage: 'threadline uninstall [--schema S] [--dry-run | --apply] [--drop-data] [--json]',
   options: {
     apply: { type: 'boolean', description: 'remove it now, in one transaction' },
@@ -23,7 +24,10 @@ export const uninstallCommand: Command = {
       throw ctx.usageError('--apply and --dry-run are alternatives');
     }
     const tl = await ctx.threadline();
-    const result = await tl.uninstall({ dropData: ctx.flags['drop-data'] === true, dryRun: ctx.flags.apply !== true });
+    const result = await tl.uninstall({
+      dropData: ctx.flags['drop-data'] === true,
+      dryRun: ctx.flags.apply !== true,
+    });
     if (ctx.json) {
       ctx.out.json(result);
       return 0;
