@@ -51,25 +51,30 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f
 $fn$;
 
 -- Everything the generated capture function depends on. Equal shape: no regeneration needed.
+-- PL/pgSQL (not SQL) so the catalog queries are planned once per session, not on every call.
 CREATE OR REPLACE FUNCTION @S.capture_shape(p_relid oid) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
-  SELECT md5(concat_ws('|',
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  RETURN md5(concat_ws('|',
     (SELECT format('%I.%I:%s', n.nspname, c.relname, c.relkind) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_relid),
     (SELECT string_agg(format('%I:%s:%s:%s', a.attname, a.atttypid, a.attcollation, a.attnotnull), ',' ORDER BY a.attname COLLATE "C")
        FROM pg_attribute a WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped),
     (SELECT string_agg(format('%s:%s:%s:%s:%s:%s', ix.indexrelid, ix.indisprimary, ix.indisvalid, ix.indimmediate, ix.indkey,
                               ix.indpred IS NULL AND ix.indexprs IS NULL), ',' ORDER BY ix.indexrelid)
-       FROM pg_index ix WHERE ix.indrelid = p_relid AND ix.indisunique)))
+       FROM pg_index ix WHERE ix.indrelid = p_relid AND ix.indisunique)));
+END
 $fn$;
 
 -- The relations that carry a table's triggers: the table, or every member of its partition tree.
 CREATE OR REPLACE FUNCTION @S.capture_relations(p_relid oid) RETURNS oid[]
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
-  SELECT coalesce(array_agg(t.relid ORDER BY t.level, t.relid), '{}')
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  RETURN (SELECT coalesce(array_agg(t.relid ORDER BY t.level, t.relid), '{}')
     FROM (SELECT p_relid AS relid, 0 AS level
           UNION
           SELECT pt.relid, pt.level FROM pg_partition_tree(p_relid) pt) t
-    JOIN pg_class c ON c.oid = t.relid WHERE c.relkind IN ('r', 'p')
+    JOIN pg_class c ON c.oid = t.relid WHERE c.relkind IN ('r', 'p'));
+END
 $fn$;
 
 CREATE OR REPLACE FUNCTION @S.capture_trigger_names() RETURNS text[]
@@ -79,9 +84,11 @@ $fn$;
 
 -- True when p_fn is one of Threadline's generated capture functions.
 CREATE OR REPLACE FUNCTION @S.capture_is_function(p_fn oid) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
-  SELECT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                  WHERE p.oid = p_fn AND n.nspname = @LIT AND p.prorettype = 'trigger'::regtype AND p.proname LIKE 'capture\_%')
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                  WHERE p.oid = p_fn AND n.nspname = @LIT AND p.prorettype = 'trigger'::regtype AND p.proname LIKE 'capture\_%');
+END
 $fn$;
 
 -- Give one relation the four capture triggers calling p_fn: copies under other names (a renamed
