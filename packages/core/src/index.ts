@@ -18,6 +18,7 @@ export {
   splitTableList,
   type TableName,
 } from './identifiers.js';
+export type { InstallFinding, InstallResult, UninstallOptions, UninstallResult } from './install.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './migrations.js';
 export { changeDiff, type MaskInfo } from './query/change-diff.js';
 export type {
@@ -54,8 +55,6 @@ export {
 export {
   type CapturePlan,
   createThreadline,
-  type InstallFinding,
-  type InstallResult,
   type RecordActionOptions,
   type RecordedAction,
   Threadline,
@@ -63,4 +62,3 @@ export {
   type TransactionResult,
   type TriggerOptions,
 } from './threadline.js';
-export type { UninstallOptions, UninstallResult } from './uninstall.js';

@@ -11,6 +11,13 @@ import {
   quoteIdent,
   type TableName,
 } from './identifiers.js';
+import {
+  type InstallResult,
+  runInstall,
+  runUninstall,
+  type UninstallOptions,
+  type UninstallResult,
+} from './install.js';
 import { AuditQueries } from './query/queries.js';
 import type {
   AsOfResult,
@@ -33,7 +40,6 @@ import {
   type TableCaptureOptions,
   tableKey,
 } from './table-options.js';
-import { type UninstallOptions, type UninstallResult, uninstallStatements } from './uninstall.js';
 
 export interface ThreadlineOptions {
   /** A node-postgres Pool or Client, a PGlite instance, or any SqlClient. */
@@ -42,26 +48,6 @@ export interface ThreadlineOptions {
   schema?: string;
   /** Per-table capture options, keyed by `name` or `schema.name`. */
   tables?: Record<string, TableCaptureOptions>;
-}
-
-export interface InstallResult {
-  schema: string;
-  schemaVersion: number;
-  /** True when the DDL event trigger is installed, so ALTER TABLE regenerates capture in place. */
-  ddlSync: boolean;
-  /**
-   * What install verified but could not repair (install repairs the rest: capture left stale by a
-   * restore, compiled capture without its event trigger). Empty when all is well.
-   */
-  findings: InstallFinding[];
-}
-
-export interface InstallFinding {
-  /** `unregistered` (capture triggers the registry does not list, e.g. after a --schema-only
-   * restore), `trigger-disabled`, or `portable-fallback` (configured options could not be applied). */
-  code: string;
-  relation: string;
-  message: string;
 }
 
 export interface CapturePlan {
@@ -207,26 +193,14 @@ export class Threadline {
     return this.queries.diff(change);
   }
 
-  /** Create or update the storage schema, tables, indexes and functions. Idempotent. */
+  /**
+   * Create or update the storage schema, tables, indexes and functions. Idempotent; verifies and
+   * repairs capture after restores (see docs/operations.md) and reports what it cannot repair.
+   */
   async install(): Promise<InstallResult> {
-    try {
-      await this.client.exec(installScript(this.schema));
-      const { rows } = await this.client.query<{ version: number; ddl_sync: boolean }>(
-        `SELECT version, EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5($1) AND evtenabled = 'A') AS ddl_sync FROM ${this.q}.schema_version`,
-        [this.schema],
-      );
-      const findings = await this.client.query<InstallFinding>(
-        `SELECT code, relation, message FROM ${this.q}.capture_findings()`,
-      );
-      return {
-        schema: this.schema,
-        schemaVersion: Number(rows[0]?.version),
-        ddlSync: rows[0]?.ddl_sync === true,
-        findings: findings.rows.map((f) => ({ code: f.code, relation: f.relation, message: f.message })),
-      };
-    } catch (error) {
+    return runInstall(this.client, this.schema).catch((error) => {
       throw toThreadlineError(error, 'install');
-    }
+    });
   }
 
   /**
@@ -234,16 +208,9 @@ export class Threadline {
    * `dryRun: false` runs them in one transaction. Audit data is kept unless `dropData: true`.
    */
   async uninstall(options: UninstallOptions = {}): Promise<UninstallResult> {
-    const dropData = options.dropData === true;
-    const dryRun = options.dryRun !== false;
-    try {
-      const { statements, tables } = await uninstallStatements(this.client, this.schema, dropData);
-      // One multi-statement query: one implicit transaction, all or nothing.
-      if (!dryRun && statements.length > 0) await this.client.exec(`${statements.join(';\n')};`);
-      return { schema: this.schema, applied: !dryRun, dropData, statements, tables };
-    } catch (error) {
+    return runUninstall(this.client, this.schema, options).catch((error) => {
       throw toThreadlineError(error, 'uninstall');
-    }
+    });
   }
 
   /** The installed schema version, or null when Threadline is not installed in this database. */

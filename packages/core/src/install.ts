@@ -1,5 +1,26 @@
 import { quoteIdent, quoteLiteral } from './identifiers.js';
+import { installScript } from './sql/install-script.js';
 import type { SqlClient } from './sql-client.js';
+
+export interface InstallResult {
+  schema: string;
+  schemaVersion: number;
+  /** True when the DDL event trigger is installed, so ALTER TABLE regenerates capture in place. */
+  ddlSync: boolean;
+  /**
+   * What install verified but could not repair (install repairs the rest: capture left stale by a
+   * restore, compiled capture without its event trigger). Empty when all is well.
+   */
+  findings: InstallFinding[];
+}
+
+export interface InstallFinding {
+  /** `unregistered` (capture triggers the registry does not list, e.g. after a --schema-only
+   * restore), `trigger-disabled`, or `portable-fallback` (configured options could not be applied). */
+  code: string;
+  relation: string;
+  message: string;
+}
 
 export interface UninstallOptions {
   /** Also drop the audit data (audit_changes, audit_transactions, audit_actions). Default false. */
@@ -16,6 +37,38 @@ export interface UninstallResult {
   statements: string[];
   /** Tables whose capture is removed. */
   tables: string[];
+}
+
+/** Run the install script, then report the install state and what it could not repair. */
+export async function runInstall(client: SqlClient, schema: string): Promise<InstallResult> {
+  const q = quoteIdent(schema);
+  await client.exec(installScript(schema));
+  const { rows } = await client.query<{ version: number; ddl_sync: boolean }>(
+    `SELECT version, EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5($1) AND evtenabled = 'A') AS ddl_sync FROM ${q}.schema_version`,
+    [schema],
+  );
+  const findings = await client.query<InstallFinding>(
+    `SELECT code, relation, message FROM ${q}.capture_findings()`,
+  );
+  return {
+    schema,
+    schemaVersion: Number(rows[0]?.version),
+    ddlSync: rows[0]?.ddl_sync === true,
+    findings: findings.rows.map((f) => ({ code: f.code, relation: f.relation, message: f.message })),
+  };
+}
+
+/** Uninstall: a dry run unless `dryRun: false`; all statements in one implicit transaction. */
+export async function runUninstall(
+  client: SqlClient,
+  schema: string,
+  options: UninstallOptions = {},
+): Promise<UninstallResult> {
+  const dropData = options.dropData === true;
+  const dryRun = options.dryRun !== false;
+  const { statements, tables } = await uninstallStatements(client, schema, dropData);
+  if (!dryRun && statements.length > 0) await client.exec(`${statements.join(';\n')};`);
+  return { schema, applied: !dryRun, dropData, statements, tables };
 }
 
 /**
