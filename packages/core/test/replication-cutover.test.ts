@@ -47,11 +47,17 @@ run('logical-replication cutover (throwaway publisher and subscriber clusters)',
       await dst.query(
         `CREATE SUBSCRIPTION cutover CONNECTION 'host=127.0.0.1 port=${publisher!.port} dbname=postgres user=postgres' PUBLICATION cutover`,
       );
+      // Every table copied and streaming (each table has its own sync worker).
       await until(
         async () =>
-          (await dst.query<{ n: number }>('SELECT count(*)::int AS n FROM threadline.audit_changes')).rows[0]!
-            .n,
-        (n) => n === 3,
+          (
+            await dst.query<{ pending: number; changes: number; txns: number }>(
+              `SELECT (SELECT count(*)::int FROM pg_subscription_rel WHERE srsubstate <> 'r') AS pending,
+                      (SELECT count(*)::int FROM threadline.audit_changes) AS changes,
+                      (SELECT count(*)::int FROM threadline.audit_transactions) AS txns`,
+            )
+          ).rows[0]!,
+        (s) => s.pending === 0 && s.changes === 3 && s.txns === 2,
         'the audit rows to replicate',
       );
       // Cutover: stop replicating, the subscriber becomes the primary.
