@@ -10,7 +10,7 @@ describeWithDatabase('threadline install', (db) => {
   it('--apply installs, and running it again changes nothing', async () => {
     const first = await runCli(['install', '--apply'], { env: env() });
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain('Threadline is installed in schema "threadline" (schema version 1).');
+    expect(first.stdout).toContain('Threadline is installed in schema "threadline" (schema version 2).');
     expect(first.stdout).toContain('DDL sync: active.');
     const objects = async () =>
       sql(
@@ -22,13 +22,18 @@ describeWithDatabase('threadline install', (db) => {
     expect(second.code).toBe(0);
     expect(second.stdout).toBe(first.stdout);
     expect(await objects()).toEqual(before);
-    expect(await sql(db(), 'SELECT version FROM threadline.schema_version')).toEqual([{ version: 1 }]);
+    expect(await sql(db(), 'SELECT version FROM threadline.schema_version')).toEqual([{ version: 2 }]);
   });
 
   it("--json prints core's install result", async () => {
     const run = await runCli(['install', '--apply', '--json', '--schema', 'audit'], { env: env() });
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ schema: 'audit', schemaVersion: 1, ddlSync: true });
+    expect(JSON.parse(run.stdout)).toEqual({
+      schema: 'audit',
+      schemaVersion: 2,
+      ddlSync: true,
+      findings: [],
+    });
   });
 
   it('--out writes one migration per format into a new directory, versions sorting after existing files', async () => {

@@ -20,6 +20,7 @@ export {
   splitTableList,
   type TableName,
 } from './identifiers.js';
+export type { InstallFinding, InstallResult, UninstallOptions, UninstallResult } from './install.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './migrations.js';
 export * from './policy/index.js';
 export { changeDiff, type MaskInfo, WHOLE_ROW_FIELD } from './query/change-diff.js';
@@ -87,7 +88,6 @@ export * from './telemetry/index.js';
 export {
   type CapturePlan,
   createThreadline,
-  type InstallResult,
   type RecordActionOptions,
   type RecordedAction,
   Threadline,

@@ -14,6 +14,13 @@ import {
   quoteIdent,
   type TableName,
 } from './identifiers.js';
+import {
+  type InstallResult,
+  runInstall,
+  runUninstall,
+  type UninstallOptions,
+  type UninstallResult,
+} from './install.js';
 import { PolicyChecks } from './policy/policy.js';
 import type { TransactionFilter } from './query/incident.js';
 import { AuditQueries } from './query/queries.js';
@@ -57,13 +64,6 @@ export interface ThreadlineOptions {
   retention?: RetentionPolicy;
   /** Coverage expectations: `{ expectedUncoveredTables?, auditAnyway? }` (validated). */
   health?: HealthConfig;
-}
-
-export interface InstallResult {
-  schema: string;
-  schemaVersion: number;
-  /** True when the DDL event trigger is installed, so ALTER TABLE regenerates capture in place. */
-  ddlSync: boolean;
 }
 
 export interface CapturePlan {
@@ -247,22 +247,24 @@ export class Threadline {
     return this.queries.diff(change);
   }
 
-  /** Create or update the storage schema, tables, indexes and functions. Idempotent. */
+  /**
+   * Create or update the storage schema, tables, indexes and functions. Idempotent; verifies and
+   * repairs capture after restores (see docs/operations.md) and reports what it cannot repair.
+   */
   async install(): Promise<InstallResult> {
-    try {
-      await this.client.exec(installScript(this.schema));
-      const { rows } = await this.client.query<{ version: number; ddl_sync: boolean }>(
-        `SELECT version, EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5($1) AND evtenabled = 'A') AS ddl_sync FROM ${this.q}.schema_version`,
-        [this.schema],
-      );
-      return {
-        schema: this.schema,
-        schemaVersion: Number(rows[0]?.version),
-        ddlSync: rows[0]?.ddl_sync === true,
-      };
-    } catch (error) {
+    return runInstall(this.client, this.schema).catch((error) => {
       throw toThreadlineError(error, 'install');
-    }
+    });
+  }
+
+  /**
+   * Remove Threadline from the database: a dry run by default (returns the statements); with
+   * `dryRun: false` runs them in one transaction. Audit data is kept unless `dropData: true`.
+   */
+  async uninstall(options: UninstallOptions = {}): Promise<UninstallResult> {
+    return runUninstall(this.client, this.schema, options).catch((error) => {
+      throw toThreadlineError(error, 'uninstall');
+    });
   }
 
   /** The installed schema version, or null when Threadline is not installed in this database. */

@@ -1,3 +1,4 @@
+export { PG_BIN, startThrowawayCluster, type ThrowawayCluster } from './cluster.js';
 export { type DbHandle, type DbKind, describeEachDb, openDb, postgresEnabled } from './each-db.js';
 export { PG_URL, REDIS_URL, REQUIRE_SERVICES, withDatabase } from './env.js';
 export { type PgBouncer, startPgBouncer } from './pgbouncer.js';

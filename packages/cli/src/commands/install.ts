@@ -1,4 +1,5 @@
 import { type InstallResult, installScript, renderMigration, SCHEMA_VERSION } from '@threadline/core';
+import { ExitCode } from '../exit-codes.js';
 import { migrationFormat, OUT_OPTIONS, writeMigration } from '../migration-output.js';
 import type { Command, CommandContext } from './command.js';
 
@@ -55,7 +56,7 @@ async function apply(ctx: CommandContext): Promise<number> {
   const result: InstallResult = await tl.install();
   if (ctx.json) {
     ctx.out.json(result);
-    return 0;
+    return result.findings.length > 0 ? ExitCode.failed : ExitCode.ok;
   }
   ctx.out.line(
     `Threadline is installed in schema "${result.schema}" (schema version ${result.schemaVersion}).`,
@@ -70,6 +71,11 @@ async function apply(ctx: CommandContext): Promise<number> {
         'so capture is generated in portable mode: writes never fail after ALTER TABLE, but run `threadline gen-triggers --apply` ' +
         'again after schema changes to keep change detection complete. Install as a superuser to enable DDL sync.',
     );
+  }
+  for (const finding of result.findings) ctx.out.line(`PROBLEM (${finding.code}): ${finding.message}`);
+  if (result.findings.length > 0) {
+    ctx.out.note('install repaired what it could; the problems above need the action each one names');
+    return ExitCode.failed;
   }
   ctx.out.note('next: threadline gen-triggers --dry-run');
   return 0;

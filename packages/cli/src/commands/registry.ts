@@ -9,6 +9,7 @@ import { policyShowCommand } from './policy-show.js';
 import { retentionPurgeCommand, retentionRunsCommand } from './retention.js';
 import { revertCommand } from './revert.js';
 import { timelineCommand } from './timeline.js';
+import { uninstallCommand } from './uninstall.js';
 import { verifyCoverageCommand } from './verify-coverage.js';
 
 /** Every command, in the order `threadline --help` lists them. A new command is one file plus one line here. */
@@ -26,4 +27,5 @@ export const COMMANDS: readonly Command[] = [
   policyShowCommand,
   continuityCommand,
   continuityBaselineCommand,
+  uninstallCommand,
 ];

@@ -18,8 +18,13 @@ DECLARE
   r record;
   target text;
   wanted oid[] := '{}';
+  mark text;
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('threadline.capture:' || storage));
+  -- The table's own lock (the one CREATE TRIGGER takes), taken before planning: no stale plan,
+  -- and no database-wide lock that would make two migrations deadlock.
+  IF to_regclass(format('%I.%I', p_schema, p_name)) IS NOT NULL THEN
+    EXECUTE format('LOCK TABLE %I.%I IN SHARE ROW EXCLUSIVE MODE', p_schema, p_name);
+  END IF;
   plan := @S.capture_plan(p_schema, p_name, p_options, p_mode, p_allow_keyless);
   rel := (plan ->> 'relid')::oid;
   SELECT function_name INTO old_fn FROM @S.captured_tables WHERE relid = rel;
@@ -30,11 +35,7 @@ BEGIN
   fn := format('%I.%I()', storage, plan ->> 'functionName')::regprocedure;
   FOR target IN SELECT jsonb_array_elements_text(plan -> 'relations') LOOP
     wanted := wanted || target::regclass::oid;
-    EXECUTE format('CREATE OR REPLACE TRIGGER threadline_capture_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS threadline_new_rows FOR EACH STATEMENT EXECUTE FUNCTION %s', target, fn);
-    EXECUTE format('CREATE OR REPLACE TRIGGER threadline_capture_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS threadline_old_rows NEW TABLE AS threadline_new_rows FOR EACH STATEMENT EXECUTE FUNCTION %s', target, fn);
-    EXECUTE format('CREATE OR REPLACE TRIGGER threadline_capture_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS threadline_old_rows FOR EACH STATEMENT EXECUTE FUNCTION %s', target, fn);
-    EXECUTE format('CREATE OR REPLACE TRIGGER threadline_capture_before BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %I.capture_statement_start()', target, storage);
-    EXECUTE format('CREATE OR REPLACE TRIGGER threadline_capture_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s', target, fn);
+    PERFORM @S.capture_attach(target::regclass, fn);
   END LOOP;
   -- Triggers that still call this table's function (old or current) on relations outside the
   -- table's partition tree (a detached partition) are removed, then an unused old function.
@@ -47,7 +48,9 @@ BEGIN
             OR (tg.tgname = 'threadline_capture_before' AND tg.tgfoid = to_regprocedure(format('%I.capture_statement_start()', storage))))
        AND NOT tg.tgrelid = ANY(wanted)
   LOOP
+    mark := @S.internal_begin();
     EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', r.tgname, r.relname);
+    PERFORM @S.internal_end(mark);
   END LOOP;
   IF old_fn IS NOT NULL AND old_fn <> plan ->> 'functionName' THEN
     EXECUTE format('DROP FUNCTION IF EXISTS %I.%I()', storage, old_fn);
@@ -58,6 +61,7 @@ BEGIN
   ON CONFLICT (relid) DO UPDATE SET table_schema = EXCLUDED.table_schema, table_name = EXCLUDED.table_name,
     options = EXCLUDED.options, key_columns = EXCLUDED.key_columns, columns = EXCLUDED.columns,
     function_name = EXCLUDED.function_name, mode = EXCLUDED.mode, generated_at = EXCLUDED.generated_at;
+  PERFORM @S.capture_registered(rel);
   RETURN plan - 'functionSql' - 'columns';
 END
 $fn$;
@@ -69,10 +73,11 @@ DECLARE
   storage text := @LIT;
   reg record;
   r record;
+  mark text;
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('threadline.capture:' || storage));
   SELECT ct.* INTO reg FROM @S.captured_tables ct WHERE ct.table_schema = p_schema AND ct.table_name = p_name;
   IF reg IS NULL THEN RETURN false; END IF;
+  mark := @S.internal_begin();
   FOR r IN SELECT tg.tgname, tg.tgrelid::regclass AS relname FROM pg_trigger tg
             WHERE tg.tgfoid = to_regprocedure(format('%I.%I()', storage, reg.function_name))
                OR (tg.tgname = 'threadline_capture_before' AND tg.tgfoid = to_regprocedure(format('%I.capture_statement_start()', storage))
@@ -82,6 +87,7 @@ BEGIN
   END LOOP;
   EXECUTE format('DROP FUNCTION IF EXISTS %I.%I()', storage, reg.function_name);
   DELETE FROM @S.captured_tables WHERE relid = reg.relid;
+  PERFORM @S.internal_end(mark);
   RETURN true;
 END
 $fn$;

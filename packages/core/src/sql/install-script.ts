@@ -1,5 +1,7 @@
 import { quoteIdent, quoteLiteral } from '../identifiers.js';
 import { CAPTURE_GENERATOR } from './capture-generator.js';
+import { CAPTURE_REFRESH } from './capture-refresh.js';
+import { CAPTURE_VERIFY } from './capture-verify.js';
 import { DDL_SYNC } from './ddl-sync.js';
 import { QUERY_FUNCTIONS } from './query-functions.js';
 import { RETENTION_DDL } from './retention-ddl.js';
@@ -7,7 +9,7 @@ import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 
 /** Bumped whenever the install script changes what it creates. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Substitute the storage schema into a SQL template (`@S` quoted identifier, `@LIT` literal). */
 export function renderSql(template: string, schema: string): string {
@@ -25,10 +27,13 @@ export function installScript(schema: string): string {
     RETENTION_DDL,
     RUNTIME_FUNCTIONS,
     CAPTURE_GENERATOR,
+    CAPTURE_REFRESH,
+    CAPTURE_VERIFY,
     QUERY_FUNCTIONS,
     DDL_SYNC,
     `INSERT INTO @S.schema_version (singleton, version) VALUES (true, ${SCHEMA_VERSION})
   ON CONFLICT (singleton) DO UPDATE SET version = GREATEST(@S.schema_version.version, EXCLUDED.version), installed_at = now();`,
+    'SELECT @S.capture_repair_all();',
   ].join('\n');
   return renderSql(body, schema);
 }

@@ -143,4 +143,84 @@ BEGIN
   END IF;
 END
 $do$;
+-- Registry columns added after the first release (see capture-refresh.ts).
+DO $do$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(format('%I.captured_tables', @LIT)) AND attname = 'shape') THEN
+    ALTER TABLE @S.captured_tables ADD COLUMN shape text, ADD COLUMN relations oid[],
+      ADD COLUMN former_names jsonb NOT NULL DEFAULT '[]'::jsonb;
+  END IF;
+END
+$do$;
+
+-- Marks Threadline's own DDL for one operation (capture-refresh.ts); always empty when committed.
+CREATE TABLE IF NOT EXISTS @S.internal_nonce (id text PRIMARY KEY);
+
+-- Indexes are created only when missing: CREATE INDEX IF NOT EXISTS would still take a SHARE
+-- lock on the table first, which blocks every audited write while a re-run install waits.
+DO $do$
+DECLARE
+  storage text := @LIT;
+  ix text[];
+BEGIN
+  IF to_regclass(format('%I.audit_changes_transaction_idx', storage)) IS NOT NULL THEN
+    EXECUTE format('DROP INDEX %I.audit_changes_transaction_idx', storage);
+  END IF;
+  FOREACH ix SLICE 1 IN ARRAY ARRAY[
+    ['audit_changes_transaction_time_idx', $i$ON @S.audit_changes (transaction_id, captured_at, id)$i$],
+    ['audit_changes_row_idx', $i$ON @S.audit_changes (table_schema, table_name, table_pk, captured_at, id)$i$],
+    ['audit_changes_row_before_idx', $i$ON @S.audit_changes (table_schema, table_name, table_pk_before) WHERE table_pk_before IS NOT NULL$i$],
+    ['audit_changes_table_time_idx', $i$ON @S.audit_changes (table_schema, table_name, captured_at, id)$i$],
+    ['audit_changes_truncate_idx', $i$ON @S.audit_changes (table_schema, table_name, captured_at, id) WHERE op = 'truncate'$i$],
+    ['audit_transactions_actor_idx', $i$ON @S.audit_transactions (actor_ref, occurred_at, id) WHERE actor_ref IS NOT NULL$i$],
+    ['audit_transactions_correlation_idx', $i$ON @S.audit_transactions (correlation_id) WHERE correlation_id IS NOT NULL$i$],
+    ['audit_actions_inserted_idx', $i$ON @S.audit_actions (inserted_at, id)$i$],
+    ['audit_actions_correlation_idx', $i$ON @S.audit_actions (correlation_id) WHERE correlation_id IS NOT NULL$i$],
+    ['audit_actions_transaction_idx', $i$ON @S.audit_actions (transaction_id) WHERE transaction_id IS NOT NULL$i$]
+  ] LOOP
+    IF to_regclass(format('%I.%I', storage, ix[1])) IS NULL THEN
+      EXECUTE format('CREATE INDEX %I %s', ix[1], ix[2]);
+    END IF;
+  END LOOP;
+END
+$do$;
+
+-- Backups keep working for the database owner (pg_dump reads every table and sequence it dumps).
+DO $do$
+DECLARE
+  storage text := @LIT;
+  owner_role name := (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database());
+BEGIN
+  IF owner_role <> current_user AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = owner_role) AND EXISTS (
+       SELECT 1 FROM pg_class c WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = storage) AND c.relkind IN ('r', 'S')
+          AND NOT has_table_privilege(owner_role, c.oid, 'SELECT')) THEN
+    EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', storage, owner_role);
+    EXECUTE format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', storage, owner_role);
+  END IF;
+END
+$do$;
+
+-- Identity sequences are not carried by logical replication: after a cutover they restart below
+-- the replicated ids. Move them past the highest id present (a re-run that finds them ahead
+-- changes nothing). audit_changes is read newest-first by its primary key, not scanned.
+DO $do$
+DECLARE
+  storage text := @LIT;
+  t record;
+  hi bigint;
+  last bigint;
+  called boolean;
+BEGIN
+  FOR t IN SELECT * FROM (VALUES
+      ('audit_transactions', 'SELECT max(id) FROM %I.audit_transactions'),
+      ('audit_changes', 'SELECT max(id) FROM (SELECT id FROM %I.audit_changes ORDER BY captured_at DESC, id DESC LIMIT 1000) x')) v(tbl, probe) LOOP
+    EXECUTE format(t.probe, storage) INTO hi;
+    CONTINUE WHEN hi IS NULL;
+    EXECUTE format('SELECT last_value, is_called FROM %s', pg_get_serial_sequence(format('%I.%I', storage, t.tbl), 'id')) INTO last, called;
+    IF hi > last OR (hi = last AND NOT called) THEN
+      PERFORM setval(pg_get_serial_sequence(format('%I.%I', storage, t.tbl), 'id'), hi);
+    END IF;
+  END LOOP;
+END
+$do$;
 `;

@@ -1,0 +1,141 @@
+/**
+ * What capture costs DDL (`npm run bench:ddl`): the same statements on an audited table and on an
+ * identical unaudited one, side by side in one run, with the targets of issue 18:
+ * - a metadata-only ALTER (SET STATISTICS, SET (fillfactor)) ≤ 3× the unaudited one;
+ * - 100 ALTERs in one transaction ≤ 3× (metadata-only; ADD COLUMN is printed too: it must regenerate);
+ * - creating partitions one by one stays linear: the 300th ≤ 2× the 10th.
+ * Flags: --reps N (metadata ALTER repetitions, default 60), --partitions N (default 300).
+ */
+import { createThreadline } from '@threadline/core';
+import pg from 'pg';
+import { log } from './db.js';
+import { runWithBenchDb } from './entry.js';
+import { num, section, table } from './print.js';
+import { median } from './stats.js';
+
+const url = process.env.TL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: number) => {
+  const at = args.indexOf(`--${name}`);
+  const value = at >= 0 ? Number(args[at + 1]) : fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+  return value;
+};
+const REPS = flag('reps', 60);
+const PARTITIONS = Math.max(20, flag('partitions', 300));
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+const ratio = (a: number, b: number) => `${num(a / b, 2)}×`;
+
+await runWithBenchDb(url, async (bdb) => {
+  await bdb.create();
+  const c = new pg.Client(bdb.url);
+  await c.connect();
+  try {
+    const tables = { audited: 'ddl_audited', plain: 'ddl_plain' };
+    for (const t of Object.values(tables)) {
+      await c.query(`CREATE TABLE ${t} (id bigint PRIMARY KEY, v text, n int)`);
+      await c.query(`INSERT INTO ${t} SELECT g, 'v' || g, g FROM generate_series(1, 1000) g`);
+    }
+    const tl = createThreadline({ db: c, tables: { [tables.audited]: {} } });
+    await tl.install();
+    await tl.installTriggers();
+    log('installed; measuring metadata-only ALTERs');
+
+    const meta: Record<string, number[]> = { audited: [], plain: [] };
+    for (let i = 0; i < REPS; i += 1) {
+      for (const [kind, t] of Object.entries(tables)) {
+        const sql =
+          i % 2 === 0
+            ? `ALTER TABLE ${t} ALTER COLUMN v SET STATISTICS ${100 + (i % 50)}`
+            : `ALTER TABLE ${t} SET (fillfactor = ${70 + (i % 30)})`;
+        meta[kind]!.push(await timed(() => c.query(sql)));
+      }
+    }
+
+    log('measuring 100 ALTERs in one transaction');
+    const batch = async (make: (i: number) => string) =>
+      timed(async () => {
+        await c.query('BEGIN');
+        for (let i = 0; i < 100; i += 1) await c.query(make(i));
+        await c.query('ROLLBACK');
+      });
+    const batchMeta: Record<string, number[]> = { audited: [], plain: [] };
+    const batchAdd: Record<string, number[]> = { audited: [], plain: [] };
+    for (let r = 0; r < 3; r += 1) {
+      for (const [kind, t] of Object.entries(tables)) {
+        batchMeta[kind]!.push(
+          await batch((i) => `ALTER TABLE ${t} ALTER COLUMN n SET STATISTICS ${200 + i}`),
+        );
+        batchAdd[kind]!.push(await batch((i) => `ALTER TABLE ${t} ADD COLUMN c${i} int`));
+      }
+    }
+
+    log(`creating ${PARTITIONS} partitions one by one, audited and plain alternating`);
+    const parts: Record<string, number[]> = { audited: [], plain: [] };
+    for (const [kind, t] of Object.entries(tables)) {
+      await c.query(
+        `CREATE TABLE ${t}_p (id bigint, k int, v text, PRIMARY KEY (id, k)) PARTITION BY LIST (k)`,
+      );
+      if (kind === 'audited') {
+        await createThreadline({ db: c, tables: { [`${t}_p`]: {} } }).installTriggers();
+      }
+    }
+    for (let i = 1; i <= PARTITIONS; i += 1) {
+      for (const [kind, t] of Object.entries(tables)) {
+        parts[kind]!.push(
+          await timed(() => c.query(`CREATE TABLE ${t}_p_${i} PARTITION OF ${t}_p FOR VALUES IN (${i})`)),
+        );
+      }
+    }
+    const around = (xs: number[], at: number) => median(xs.slice(Math.max(0, at - 5), at + 5));
+    const m = { a: median(meta.audited!), p: median(meta.plain!) };
+    const bm = { a: median(batchMeta.audited!), p: median(batchMeta.plain!) };
+    const ba = { a: median(batchAdd.audited!), p: median(batchAdd.plain!) };
+    const p10 = { a: around(parts.audited!, 9), p: around(parts.plain!, 9) };
+    const pN = { a: around(parts.audited!, PARTITIONS - 6), p: around(parts.plain!, PARTITIONS - 6) };
+    process.stdout.write(
+      section(
+        'DDL on an audited table vs the same table unaudited (ms, medians)',
+        `one connection, ${REPS} metadata ALTERs per table, 3 batches of 100, ${PARTITIONS} partitions; noisy on a shared machine`,
+        table(
+          ['statement', 'audited', 'plain', 'ratio', 'target'],
+          [
+            ['metadata-only ALTER', num(m.a, 2), num(m.p, 2), ratio(m.a, m.p), '≤ 3×'],
+            ['100 metadata ALTERs, one transaction', num(bm.a, 1), num(bm.p, 1), ratio(bm.a, bm.p), '≤ 3×'],
+            [
+              '100 ADD COLUMN, one transaction',
+              num(ba.a, 1),
+              num(ba.p, 1),
+              ratio(ba.a, ba.p),
+              '(regenerates each time)',
+            ],
+            [
+              '10th partition (median of 10 around it)',
+              num(p10.a, 2),
+              num(p10.p, 2),
+              ratio(p10.a, p10.p),
+              '',
+            ],
+            [
+              `${PARTITIONS - 1}th partition (median around it)`,
+              num(pN.a, 2),
+              num(pN.p, 2),
+              ratio(pN.a, pN.p),
+              '',
+            ],
+            ['late / 10th partition, audited', '', '', ratio(pN.a, p10.a), '≤ 2×'],
+            ['late / 10th partition, plain', '', '', ratio(pN.p, p10.p), '(reference)'],
+          ],
+        ),
+      ),
+    );
+  } finally {
+    await c.end();
+  }
+});

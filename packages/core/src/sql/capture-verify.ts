@@ -1,0 +1,47 @@
+/**
+ * Install-time verification of the registry against the catalog (after a restore, a replica
+ * promotion or a role change). `@S` is the quoted storage schema, `@LIT` its name as a literal.
+ *
+ * capture_repair_all() brings every registered table's capture back in line (a restore renumbers
+ * columns and index ids; a restore without event triggers leaves compiled functions that the
+ * next ALTER would break, so they are regenerated in portable mode). It changes nothing and takes
+ * no lock when everything is current. capture_findings() lists what install cannot repair.
+ */
+export const CAPTURE_VERIFY = String.raw`
+CREATE OR REPLACE FUNCTION @S.capture_repair_all() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  r record;
+  n integer := 0;
+BEGIN
+  FOR r IN SELECT ct.relid FROM @S.captured_tables ct ORDER BY ct.table_schema, ct.table_name LOOP
+    PERFORM @S.refresh_capture(r.relid);
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @S.capture_findings() RETURNS TABLE (code text, relation text, message text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  -- Capture triggers on tables the registry does not list (e.g. a --schema-only restore): their
+  -- options (masks, excludes) are unknown, so install cannot regenerate them.
+  SELECT 'unregistered', format('%s', tg.tgrelid::regclass),
+         format('%s has Threadline capture triggers but is not in the registry (a restore without the registry''s data?): its redaction options are unknown. Run threadline gen-triggers --apply with your table configuration, or threadline uninstall.', tg.tgrelid::regclass)
+    FROM pg_trigger tg
+   WHERE tg.tgname = 'threadline_capture_insert' AND @S.capture_is_function(tg.tgfoid)
+     AND NOT EXISTS (SELECT 1 FROM @S.captured_tables ct WHERE ct.relid = coalesce(pg_partition_root(tg.tgrelid), tg.tgrelid))
+  UNION ALL
+  SELECT 'trigger-disabled', format('%s', tg.tgrelid::regclass),
+         format('capture trigger %s on %s is %s: its changes are not recorded', tg.tgname, tg.tgrelid::regclass,
+                CASE tg.tgenabled WHEN 'D' THEN 'disabled' ELSE 'enabled for replica sessions only' END)
+    FROM @S.captured_tables ct JOIN pg_trigger tg ON tg.tgrelid = ANY(ct.relations) AND tg.tgname = ANY(@S.capture_trigger_names())
+   WHERE tg.tgenabled IN ('D', 'R')
+  UNION ALL
+  SELECT 'portable-fallback', format('%I.%I', ct.table_schema, ct.table_name),
+         format('%I.%I is captured in portable mode because its configured options could not be applied (see the warning at the last ALTER); run threadline gen-triggers --apply', ct.table_schema, ct.table_name)
+    FROM @S.captured_tables ct WHERE ct.shape IS NULL AND ct.mode = 'portable'
+     AND EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5(@LIT) AND evtenabled = 'A')
+  ORDER BY 1, 2
+$fn$;
+`;

@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Where initdb, pg_ctl, pg_dump and friends are (TL_PG_BIN to override). */
+export const PG_BIN = process.env.TL_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
+export interface ThrowawayCluster {
+  readonly port: number;
+  readonly dir: string;
+  /** A connection URL for `database` (default `postgres`) as the `postgres` superuser. */
+  url(database?: string): string;
+  /** Stop the server (immediate) and delete its directory. Safe to call twice. */
+  stop(): void;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** Run a PostgreSQL binary; as root it runs as the `postgres` OS user (initdb refuses root). */
+function pgBin(tool: string, args: string[]): string {
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const [cmd, argv] = asRoot
+    ? ['runuser', ['-u', 'postgres', '--', join(PG_BIN, tool), ...args]]
+    : [join(PG_BIN, tool), args];
+  return execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * A PostgreSQL cluster of its own, in a temp directory on a free port, for tests that must
+ * restart a server, change its settings (e.g. wal_level = logical) or replicate. Never touches
+ * the shared server. `settings` are appended to postgresql.conf. Always call stop().
+ */
+export async function startThrowawayCluster(
+  settings: Record<string, string> = {},
+): Promise<ThrowawayCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'tl-cluster-'));
+  chmodSync(dir, 0o777);
+  const data = join(dir, 'data');
+  const port = await freePort();
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      pgBin('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    } catch {
+      // not running
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    pgBin('initdb', [
+      '-D',
+      data,
+      '-A',
+      'trust',
+      '-U',
+      'postgres',
+      '--no-sync',
+      '-E',
+      'UTF8',
+      '--locale',
+      'C',
+    ]);
+    const conf = {
+      port: String(port),
+      listen_addresses: "'127.0.0.1'",
+      unix_socket_directories: `'${dir}'`,
+      fsync: 'off',
+      synchronous_commit: 'off',
+      full_page_writes: 'off',
+      ...settings,
+    };
+    appendFileSync(
+      join(data, 'postgresql.conf'),
+      `\n${Object.entries(conf)
+        .map(([k, v]) => `${k} = ${v}`)
+        .join('\n')}\n`,
+    );
+    appendFileSync(join(data, 'pg_hba.conf'), '\nhost replication all 127.0.0.1/32 trust\n');
+    pgBin('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+  } catch (error) {
+    stop();
+    throw error;
+  }
+  return {
+    port,
+    dir,
+    url: (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    stop,
+  };
+}
