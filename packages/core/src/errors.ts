@@ -24,6 +24,15 @@ export const ThreadlineErrorCode = {
   UNSUPPORTED_CLIENT: 'UNSUPPORTED_CLIENT',
   /** A user-supplied callback (for example an adapter's `actor` resolver) threw. */
   CALLBACK_FAILED: 'CALLBACK_FAILED',
+  /** Work used a transaction's session after the transaction's callback had settled. */
+  TRANSACTION_CLOSED: 'TRANSACTION_CLOSED',
+  /** BEGIN, COMMIT or ROLLBACK was sent as a statement where that would strand a connection. */
+  TRANSACTION_CONTROL: 'TRANSACTION_CONTROL',
+  /**
+   * A statement was about to run on a connection that is inside a transaction its caller did not
+   * open (another caller's): it was refused rather than recorded under the wrong actor.
+   */
+  FOREIGN_TRANSACTION: 'FOREIGN_TRANSACTION',
   /** The database rejected a Threadline statement for another reason. */
   DATABASE_ERROR: 'DATABASE_ERROR',
 } as const;
