@@ -85,13 +85,10 @@ export class AuditedSessions {
     if (current) return this.savepoint(current, fn);
     let auditTransactionId: string | null = null;
     const binding = contextBinding();
-    const result = await this.client.transaction(
-      (session) => this.runOwned(session, 'tl.transaction', fn),
-      {
-        ...(binding ? { start: binding } : {}),
-        finish: { sql: FINISH_SQL, rows: (rows) => (auditTransactionId = auditIdFrom(rows[0])) },
-      },
-    );
+    const result = await this.client.transaction((session) => this.runOwned(session, 'tl.transaction', fn), {
+      ...(binding ? { start: binding } : {}),
+      finish: { sql: FINISH_SQL, rows: (rows) => (auditTransactionId = auditIdFrom(rows[0])) },
+    });
     return { result, auditTransactionId };
   }
 

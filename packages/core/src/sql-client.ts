@@ -180,9 +180,13 @@ export async function pgAttributedQuery(
       if (reason !== 'multi-statement' || (params?.length ?? 0) > 0) throw error;
     }
   }
-  return pgTransaction(pgClient, async () => lastResult(await pgClient.query(sql, params as unknown[])) as never, {
-    start: first,
-  });
+  return pgTransaction(
+    pgClient,
+    async () => lastResult(await pgClient.query(sql, params as unknown[])) as never,
+    {
+      start: first,
+    },
+  );
 }
 
 async function pgQueryAfter<R>(
@@ -215,7 +219,7 @@ async function withPoolClient<T>(pool: PgLikePool, fn: (client: PgLikeClient) =>
  * (tl.install() inside tl.transaction) runs at once; work it leaves behind (a timer that fires
  * after COMMIT) queues like everyone else.
  */
-class ClientQueue {
+export class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly holder = new AsyncLocalStorage<{ done: boolean }>();
   run<T>(fn: () => Promise<T>): Promise<T> {
@@ -248,7 +252,7 @@ export function toSqlClient(db: unknown): SqlClient {
     };
   }
   if (isPgClient(db)) {
-    const queue = new ClientQueue();
+    const queue = new SerialQueue();
     return {
       kind: 'pg-client',
       query: (sql, params) => queue.run(() => pgSession(db).query(sql, params)),

@@ -61,6 +61,7 @@ export function needsAttribution(sql: string): boolean {
 export function cannotBeWrapped(error: unknown): 'multi-statement' | 'no-transaction-block' | null {
   const e = error as { code?: unknown; message?: unknown } | null;
   if (e?.code === '25001') return 'no-transaction-block';
-  if (e?.code === '42601' && /cannot insert multiple commands/i.test(String(e.message))) return 'multi-statement';
+  if (e?.code === '42601' && /cannot insert multiple commands/i.test(String(e.message)))
+    return 'multi-statement';
   return null;
 }
