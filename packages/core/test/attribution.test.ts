@@ -57,7 +57,10 @@ describe.runIf(postgresEnabled())('attribution under concurrency (pg)', () => {
       ),
     );
     await Promise.all(late);
-    expect(await actorsById(t)).toEqual({ ...expected(0, (i) => `u${i}`), ...expected(1000, (i) => `u${i}`) });
+    expect(await actorsById(t)).toEqual({
+      ...expected(0, (i) => `u${i}`),
+      ...expected(1000, (i) => `u${i}`),
+    });
   });
 
   it('links a late recordAction to no other actor’s transaction (pool of 1)', async () => {
@@ -155,7 +158,8 @@ describe.runIf(postgresEnabled())('attribution under concurrency (pg)', () => {
           ),
         );
         for (const [i, outcome] of outcomes.entries()) {
-          if (i % 3 === 0) expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'TRANSACTION_CONTROL' } });
+          if (i % 3 === 0)
+            expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'TRANSACTION_CONTROL' } });
           else expect(outcome).toMatchObject({ status: 'fulfilled' });
         }
         const written = await actorsById(t);
