@@ -146,3 +146,45 @@ describe.runIf(postgresEnabled()).each(VERSIONS)('%s: attribution under concurre
     expect(await actorsIn(4000, 4100)).toEqual(Object.fromEntries(ok.map((i) => [4000 + i, `c${i}`])));
   });
 });
+
+describe.runIf(postgresEnabled())('knex through PgBouncer (transaction pooling)', () => {
+  it('attributes transactions, autocommit writes and function calls of 30 contexts to their own actors', async (ctx) => {
+    const { openConformanceDb } = await import('@threadline/conformance');
+    const { REQUIRE_SERVICES, startPgBouncer } = await import('@threadline/test-utils');
+    const { connect } = await import('./setup.js');
+    const db = await openConformanceDb(2);
+    const bouncer = await startPgBouncer(db.server.url, 2);
+    if (!bouncer) {
+      await db.close();
+      if (REQUIRE_SERVICES) throw new Error('pgbouncer is required under CI');
+      ctx.skip();
+      return;
+    }
+    const knex = connect(VERSIONS[0]![1], bouncer.url, 2, db.tl);
+    try {
+      const table = await db.table();
+      await db.server.pool.query(
+        `create function ${table}_fn(i int) returns int language sql as $$ insert into ${table} (id) values (i) returning id $$`,
+      );
+      await Promise.all(
+        Array.from({ length: N }, (_, i) =>
+          as(`p${i}`, async () => {
+            await knex.transaction((trx) => trx(table).insert({ id: i }));
+            await knex(table).insert({ id: 100 + i });
+            await knex.raw(`select ${table}_fn(?)`, [200 + i]);
+          }),
+        ),
+      );
+      const rows = (await db.audit(table)).map((r) => [r.id, r.actor]);
+      expect(Object.fromEntries(rows)).toEqual(
+        Object.fromEntries(
+          [0, 100, 200].flatMap((base) => Array.from({ length: N }, (_, i) => [base + i, `p${i}`])),
+        ),
+      );
+    } finally {
+      await knex.destroy();
+      await bouncer.stop();
+      await db.close();
+    }
+  });
+});

@@ -129,3 +129,49 @@ describe.runIf(postgresEnabled()).each(VERSIONS)('%s: attribution under concurre
     expect(await actorsIn(3000, 3500)).toEqual(want);
   });
 });
+
+describe.runIf(postgresEnabled())('TypeORM through PgBouncer (transaction pooling)', () => {
+  it('attributes transactions, autocommit writes and function calls of 30 contexts to their own actors', async (ctx) => {
+    const { openConformanceDb } = await import('@threadline/conformance');
+    const { REQUIRE_SERVICES, startPgBouncer } = await import('@threadline/test-utils');
+    const { attachThreadline } = await import('../src/index.js');
+    const db = await openConformanceDb(2);
+    const bouncer = await startPgBouncer(db.server.url, 2);
+    if (!bouncer) {
+      await db.close();
+      if (REQUIRE_SERVICES) throw new Error('pgbouncer is required under CI');
+      ctx.skip();
+      return;
+    }
+    const orm = VERSIONS[0]![1];
+    const ds = attachThreadline(new orm.DataSource({ type: 'postgres', url: bouncer.url, poolSize: 2 }), {
+      threadline: db.tl,
+    });
+    await ds.initialize();
+    try {
+      const table = await db.table();
+      await db.server.pool.query(
+        `create function ${table}_fn(i int) returns int language sql as $$ insert into ${table} (id) values (i) returning id $$`,
+      );
+      await Promise.all(
+        Array.from({ length: N }, (_, i) =>
+          as(`p${i}`, async () => {
+            await ds.transaction((m) => m.query(`insert into ${table} (id) values ($1)`, [i]));
+            await ds.query(`insert into ${table} (id) values ($1)`, [100 + i]);
+            await ds.query(`select ${table}_fn($1)`, [200 + i]);
+          }),
+        ),
+      );
+      const rows = (await db.audit(table)).map((r) => [r.id, r.actor]);
+      expect(Object.fromEntries(rows)).toEqual(
+        Object.fromEntries(
+          [0, 100, 200].flatMap((base) => Array.from({ length: N }, (_, i) => [base + i, `p${i}`])),
+        ),
+      );
+    } finally {
+      await ds.destroy();
+      await bouncer.stop();
+      await db.close();
+    }
+  });
+});
