@@ -32,8 +32,8 @@ export {
   setAuditActor,
 } from './context.js';
 export { isThreadlineError, ThreadlineError } from './errors.js';
-export { isProvablyReadOnly, needsAttribution, transactionControl } from './statement-rules.js';
 export type { SqlSession } from './sql-client.js';
+export { isProvablyReadOnly, needsAttribution, transactionControl } from './statement-rules.js';
 export type { Threadline } from './threadline.js';
 
 /**

@@ -114,7 +114,11 @@ describe('needsAttribution / runAttributedStatement', () => {
     const log: string[] = [];
     const connection = {};
     const run = async (sql: string) => void log.push(sql.startsWith('select set_config') ? 'bind' : sql);
-    const statement = (sql: string, send: () => Promise<string> = async () => (log.push('stmt'), 'ok')) => ({
+    const sendOk = async () => {
+      log.push('stmt');
+      return 'ok';
+    };
+    const statement = (sql: string, send: () => Promise<string> = sendOk) => ({
       sql,
       connection,
       run,

@@ -110,8 +110,14 @@ export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadl
       try {
         const result = await begin.call(trx, connection);
         const { _resolver: resolve, _rejecter: reject } = trx;
-        trx._resolver = (value) => (release(), resolve?.(value));
-        trx._rejecter = (error) => (release(), reject?.(error));
+        trx._resolver = (value) => {
+          release();
+          resolve?.(value);
+        };
+        trx._rejecter = (error) => {
+          release();
+          reject?.(error);
+        };
         if (trx.isCompleted()) {
           release();
           return result;
