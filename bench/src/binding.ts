@@ -2,7 +2,10 @@
  * Where the per-transaction cost of context binding goes (`npm run bench:binding`). One client per
  * variant, a table without triggers (no capture, so only binding and protocol differ), single-row
  * INSERT transactions; the variants alternate in blocks in shuffled order and each prints µs per
- * transaction and its ratio to plain node-postgres.
+ * transaction and its ratio to plain node-postgres. Variants h-m: tl.query outside a transaction
+ * (a read and a write in a context, and a read without one), the statements the attribution rule
+ * decides about; `--baseline-core PATH` adds the same tl.query variants run by another build of
+ * @threadline/core (e.g. main's packages/core/dist/index.js), side by side in the same run.
  */
 import { ActorRef, createThreadline, runWithAuditContext } from '@threadline/core';
 import pg from 'pg';
@@ -20,9 +23,12 @@ const flag = (name: string, fallback: number) => {
   return value;
 };
 const BLOCK = flag('block', 250);
+const baselineAt = args.indexOf('--baseline-core');
+const BASELINE_CORE = baselineAt >= 0 ? args[baselineAt + 1] : undefined;
 const REPS = Math.max(3, flag('reps', 12));
 const TABLE = `tl_binding_bench_${process.pid}`;
 const INSERT = `INSERT INTO ${TABLE} (v) VALUES ($1)`;
+const READ = `SELECT v FROM ${TABLE} WHERE id = $1`;
 const ACTOR = JSON.stringify({ type: 'user', id: '7' });
 const CONTEXT = JSON.stringify({ correlationId: 'bench' });
 const BIND_LITERAL = `SELECT set_config('threadline.actor_ref', '${ACTOR}', true), set_config('threadline.context', '${CONTEXT}', true)`;
@@ -45,7 +51,14 @@ async function main(): Promise<void> {
     return c;
   };
   try {
-    const [a, b, c, d, e] = [await client(), await client(), await client(), await client(), await client()];
+    const [a, b, c, d, e, h] = [
+      await client(),
+      await client(),
+      await client(),
+      await client(),
+      await client(),
+      await client(),
+    ];
     const tlWith = createThreadline({ db: await client() });
     const tlWithout = createThreadline({ db: await client() });
     const ctx = { actor: ActorRef.user('7'), correlationId: 'bench' };
@@ -106,7 +119,43 @@ async function main(): Promise<void> {
         what: 'tl.transaction in a context (BEGIN + bound binding pipelined; finishing SELECT)',
         run: () => runWithAuditContext(ctx, () => tlWith.transaction((tx) => tx.query(INSERT, ['x']))),
       },
+      {
+        name: 'h read, plain',
+        what: 'node-postgres client.query(SELECT by key) (one round trip)',
+        run: () => h.query(READ, [1]),
+      },
+      {
+        name: 'i tl.query read',
+        what: 'tl.query(SELECT) outside any context (as h)',
+        run: () => tlWithout.query(READ, [1]),
+      },
+      {
+        name: 'j tl.query read, ctx',
+        what: 'tl.query(SELECT) in a context: binding + SELECT pipelined, one round trip',
+        run: () => runWithAuditContext(ctx, () => tlWith.query(READ, [1])),
+      },
+      {
+        name: 'k tl.query write, ctx',
+        what: 'tl.query(INSERT) in a context: binding + INSERT pipelined, one round trip',
+        run: () => runWithAuditContext(ctx, () => tlWith.query(INSERT, ['x'])),
+      },
     ];
+    if (BASELINE_CORE) {
+      const base = (await import(BASELINE_CORE)) as typeof import('@threadline/core');
+      const baseWith = base.createThreadline({ db: await client() });
+      variants.push(
+        {
+          name: 'j0 read, ctx, baseline',
+          what: `j with ${BASELINE_CORE}`,
+          run: () => runWithAuditContext(ctx, () => baseWith.query(READ, [1])),
+        },
+        {
+          name: 'k0 write, ctx, baseline',
+          what: `k with ${BASELINE_CORE}`,
+          run: () => runWithAuditContext(ctx, () => baseWith.query(INSERT, ['x'])),
+        },
+      );
+    }
     const random = prng(42);
     const perRep = new Map(variants.map((v) => [v.name, [] as number[]]));
     for (const v of variants) for (let i = 0; i < 50; i++) await v.run(); // warm-up

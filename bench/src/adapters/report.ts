@@ -215,7 +215,7 @@ export function writesReport(runs: WriteRun[], o: AdapterBenchOptions, serverSyn
       'none = table without triggers, no context; capture = captured table, no context (captured without an actor);',
       'attributed = captured table inside an audit context through Threadline: tl.query (node-postgres; binding +',
       'INSERT as one implicit transaction in one round trip), an attached knex instance / TypeORM DataSource',
-      '(BEGIN + binding pipelined, the INSERT, COMMIT: three round trips). µs per write, median [min-max].',
+      "(the same: binding + INSERT pipelined in one round trip, through core's runAttributedStatement). µs per write, median [min-max].",
       'synchronous_commit "off" leaves out the WAL flush each commit waits for, which is the same for every lane.',
     ].join('\n'),
     table(

@@ -5,7 +5,7 @@
  *   capture    - the captured table, no context (capture only, unattributed);
  *   attributed - the captured table inside an audit context, through Threadline: tl.query for
  *                node-postgres (binding + INSERT as one implicit transaction, one round trip),
- *                an attached knex / DataSource for the ORMs (BEGIN + binding pipelined, INSERT, COMMIT).
+ *                an attached knex / DataSource for the ORMs (binding + INSERT pipelined, one round trip).
  * Every lane has its own connection. Each runs with synchronous_commit as the server is configured
  * and with it off (which leaves the client and round-trip cost without the WAL flush). Lanes
  * alternate in blocks in shuffled order.

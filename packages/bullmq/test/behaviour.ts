@@ -6,8 +6,9 @@ import {
   runWithAuditContext,
   type ThreadlineError,
 } from '@threadline/core';
-import { postgresEnabled, redisEnabled } from '@threadline/test-utils';
+import { postgresEnabled, REDIS_URL, redisEnabled } from '@threadline/test-utils';
 import type { Processor } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { auditJobData, withAuditContext } from '../src/index.js';
 import { type BullmqModule, connection, PREFIX, startWorker, type TestWorker } from './harness.js';
@@ -223,7 +224,10 @@ export function describeBullmqAdapter(label: string, mq: BullmqModule): void {
       const running = new Promise<void>((resolve) => {
         started = resolve;
       });
-      const lockOptions = { lockDuration: 1000, stalledInterval: 500, maxStalledCount: 1 };
+      // A lock that cannot expire during the test (no renewal race on a busy machine); the crash
+      // is simulated by removing the lock of the killed worker, so the second worker's stalled
+      // check (every 300 ms, two passes) is what re-runs the job, not a timer racing the CPU.
+      const lockOptions = { lockDuration: 60_000, stalledInterval: 300, maxStalledCount: 1 };
       const first = await start(
         async (job) => {
           await insert(job.data.id);
@@ -237,6 +241,12 @@ export function describeBullmqAdapter(label: string, mq: BullmqModule): void {
       const job = await runWithAuditContext(ctx, () => first.queue.add('s', auditJobData({ id: 40 })));
       await running;
       await first.worker.close(true);
+      const redis = new Redis(REDIS_URL);
+      try {
+        expect(await redis.del(`${PREFIX}:${first.queueName}:${job.id}:lock`)).toBe(1);
+      } finally {
+        redis.disconnect();
+      }
       const second = new mq.Worker<Item>(
         first.queueName,
         withAuditContext(async (j) => {

@@ -7,8 +7,13 @@ export interface ConformanceDb {
   /** The pool Threadline uses (size as requested). */
   pool: pg.Pool;
   tl: Threadline;
-  /** A fresh audited table `(id int primary key, note text)`. */
+  /**
+   * A fresh audited table `(id int primary key, note text, tick bigint)`; `tick` defaults to the
+   * next value of a sequence, which a rolled-back insert consumes too (see inserts()).
+   */
   table(): Promise<string>;
+  /** How many inserts into `table` ran so far, committed or rolled back (its tick sequence). */
+  inserts(table: string): Promise<number>;
   /** Audit rows of a table: one per change with its transaction's actor id and context. */
   audit(table: string): Promise<AuditRow[]>;
   close(): Promise<void>;
@@ -43,9 +48,17 @@ export async function openConformanceDb(poolSize = 2): Promise<ConformanceDb> {
     async table() {
       tables += 1;
       const name = `conf_items_${tables}`;
-      await server.pool.query(`create table ${name} (id int primary key, note text)`);
+      await server.pool.query(
+        `create sequence ${name}_ticks; create table ${name} (id int primary key, note text, tick bigint default nextval('${name}_ticks'))`,
+      );
       await tl.installTriggers({ tables: [name] });
       return name;
+    },
+    async inserts(table) {
+      const { rows } = await server.pool.query(
+        `select case when is_called then last_value else 0 end::int as n from ${table}_ticks`,
+      );
+      return rows[0].n as number;
     },
     async audit(table) {
       const { rows } = await server.pool.query(

@@ -73,10 +73,23 @@ export function describeRequestAdapterConformance(harness: RequestAdapterHarness
     });
 
     it('ignores an over-long or empty correlation id and still records a request id', async () => {
-      await post(app.url, '/items', { id: 2 }, { 'x-test-actor': '7', 'x-correlation-id': 'x'.repeat(300) });
-      await post(app.url, '/items', { id: 3 }, { 'x-test-actor': '7', 'x-correlation-id': '   ' });
+      const long = await post(
+        app.url,
+        '/items',
+        { id: 2 },
+        { 'x-test-actor': '7', 'x-correlation-id': 'x'.repeat(300) },
+      );
+      const blank = await post(
+        app.url,
+        '/items',
+        { id: 3 },
+        { 'x-test-actor': '7', 'x-correlation-id': '   ' },
+      );
+      expect([long.status, blank.status]).toEqual([200, 200]);
       const rows = (await db.audit(table)).filter((r) => r.id === 2 || r.id === 3);
+      expect(rows.map((r) => r.id)).toEqual([2, 3]);
       for (const row of rows) {
+        expect(row.requestId).toMatch(/^[0-9a-f-]{36}$/);
         expect(row.requestId).toBeTruthy();
         expect(row.correlationId).toBe(row.requestId);
       }
@@ -89,24 +102,31 @@ export function describeRequestAdapterConformance(harness: RequestAdapterHarness
           post(app.url, '/items', { id }, { 'x-test-actor': `u${id}`, 'x-correlation-id': `c${id}` }),
         ),
       );
-      expect(results.every((r) => r.status === 200)).toBe(true);
+      expect(results.map((r) => r.status)).toEqual(ids.map(() => 200));
       const rows = (await db.audit(table)).filter((r) => r.id >= 1000 && r.id < 1100);
-      expect(rows).toHaveLength(100);
+      expect(rows.map((r) => r.id).sort((a, b) => a - b)).toEqual(ids);
       for (const row of rows) expect(row).toMatchObject({ actor: `u${row.id}`, correlationId: `c${row.id}` });
     });
 
     it('never leaks an actor to the next request on a pooled connection', async () => {
-      await post(app.url, '/items', { id: 2000 }, { 'x-test-actor': 'someone' });
-      for (let i = 1; i <= 6; i++) await post(app.url, '/items', { id: 2000 + i });
+      expect((await post(app.url, '/items', { id: 2000 }, { 'x-test-actor': 'someone' })).status).toBe(200);
+      for (let i = 1; i <= 6; i++) expect((await post(app.url, '/items', { id: 2000 + i })).status).toBe(200);
       const rows = (await db.audit(table)).filter((r) => r.id > 2000 && r.id <= 2006);
-      expect(rows).toHaveLength(6);
+      expect(rows.map((r) => r.id)).toEqual([2001, 2002, 2003, 2004, 2005, 2006]);
       for (const row of rows) expect(row.actor).toBeNull();
     });
 
     it('leaves no audit rows when the handler rolls back', async () => {
+      const before = await db.inserts(table);
       const res = await post(app.url, '/items/fail', { id: 3000 }, { 'x-test-actor': '7' });
       expect(res.status).toBeGreaterThanOrEqual(500);
+      expect(res.status).toBeLessThan(600);
+      // The insert ran (it took a value of the table's sequence), then rolled back.
+      expect(await db.inserts(table)).toBe(before + 1);
       expect((await db.audit(table)).filter((r) => r.id === 3000)).toHaveLength(0);
+      expect((await db.pool.query(`select count(*)::int as n from ${table} where id = 3000`)).rows[0].n).toBe(
+        0,
+      );
     });
 
     it('attributes a write made outside any transaction', async () => {
@@ -129,9 +149,10 @@ export function describeRequestAdapterConformance(harness: RequestAdapterHarness
         { 'x-test-actor-throw': '1', 'x-test-actor': 'wrong' },
       );
       expect(res.status).toBeGreaterThanOrEqual(500);
+      expect(res.status).toBeLessThan(600);
       expect((await db.audit(table)).filter((r) => r.id === 6000)).toHaveLength(0);
       // The next request on the same pool is attributed normally.
-      await post(app.url, '/items', { id: 6001 }, { 'x-test-actor': 'right' });
+      expect((await post(app.url, '/items', { id: 6001 }, { 'x-test-actor': 'right' })).status).toBe(200);
       expect((await db.audit(table)).filter((r) => r.id === 6001)).toMatchObject([{ actor: 'right' }]);
     });
   });

@@ -17,8 +17,14 @@ export interface OrmHandle {
   transaction<T>(fn: (tx: OrmTransaction) => Promise<T>): Promise<T>;
   /** The same with isolation level SERIALIZABLE. */
   serializable<T>(fn: (tx: OrmTransaction) => Promise<T>): Promise<T>;
-  /** One write through the ORM outside any explicit transaction. */
+  /** One statement through the ORM outside any explicit transaction. */
   autocommit(sql: string, params: unknown[]): Promise<void>;
+  /**
+   * One pooled connection held by the caller, through the ORM's own API for that (a TypeORM
+   * QueryRunner, knex's acquired connection with `.connection()`): statements sent through it
+   * outside any transaction, possibly concurrently.
+   */
+  sharedConnection(): Promise<{ exec: Exec; release(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -111,12 +117,12 @@ export function describeTransactionAdapterConformance(harness: TransactionAdapte
           await runWithAuditContext({ actor: ActorRef.user('inner') }, () =>
             tx.nested((inner) => insert(inner, 501)),
           );
-          await tx
-            .nested(async (inner) => {
+          await expect(
+            tx.nested(async (inner) => {
               await insert(inner, 502);
               throw new Error('inner rollback');
-            })
-            .catch(() => undefined);
+            }),
+          ).rejects.toThrow('inner rollback');
           await insert(tx, 503);
         }),
       );
@@ -134,6 +140,93 @@ export function describeTransactionAdapterConformance(harness: TransactionAdapte
         orm.autocommit(`insert into ${table} (id) values ($1)`, [600]),
       );
       expect(await rowsIn(600, 601)).toMatchObject([{ actor: 'auto' }]);
+    });
+
+    const N = 30;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const actorsById = async (from: number, to: number) =>
+      Object.fromEntries((await rowsIn(from, to)).map((r) => [r.id, r.actor]));
+    const each = (from: number, actor: (i: number) => string) =>
+      Object.fromEntries(Array.from({ length: N }, (_, i) => [from + i, actor(i)]));
+
+    it('attributes work left behind by a committed transaction to its own actor (30 contexts)', async () => {
+      const late: Promise<unknown>[] = [];
+      await Promise.all(
+        Array.from({ length: N }, (_, i) =>
+          runWithAuditContext({ actor: ActorRef.user(`late${i}`) }, () =>
+            orm.transaction(async (tx) => {
+              await insert(tx, 700 + i);
+              late.push(
+                sleep(2 + (i % 5)).then(async () => {
+                  await db.tl.query(`insert into ${table} (id) values ($1)`, [800 + i]);
+                  await orm.autocommit(`insert into ${table} (id) values ($1)`, [900 + i]);
+                  await db.tl.recordAction('conformance.late');
+                }),
+              );
+            }),
+          ),
+        ),
+      );
+      await Promise.all(late);
+      expect(await actorsById(700, 1000)).toEqual({
+        ...each(700, (i) => `late${i}`),
+        ...each(800, (i) => `late${i}`),
+        ...each(900, (i) => `late${i}`),
+      });
+      const { rows } = await db.pool.query(
+        "select actor_ref->>'id' as actor from threadline.audit_actions where name = 'conformance.late' order by 1",
+      );
+      expect(rows.map((r) => r.actor)).toEqual(Array.from({ length: N }, (_, i) => `late${i}`).sort());
+    });
+
+    it('concurrent writes through one shared connection never share a transaction (30 contexts)', async () => {
+      const shared = await orm.sharedConnection();
+      let outcomes: PromiseSettledResult<unknown>[];
+      try {
+        outcomes = await Promise.allSettled(
+          Array.from({ length: N }, (_, i) =>
+            runWithAuditContext({ actor: ActorRef.user(`sh${i}`) }, () =>
+              // Every fifth write is a duplicate key: it fails alone, taking no other row with it.
+              shared.exec(`insert into ${table} (id) values ($1)`, [i % 5 === 4 ? 1000 : 1000 + i]),
+            ),
+          ),
+        );
+      } finally {
+        await shared.release();
+      }
+      expect(outcomes.map((o) => o.status)).toEqual(
+        Array.from({ length: N }, (_, i) => (i % 5 === 4 ? 'rejected' : 'fulfilled')),
+      );
+      const ok = Array.from({ length: N }, (_, i) => i).filter((i) => i % 5 !== 4);
+      expect(await actorsById(1000, 1100)).toEqual(Object.fromEntries(ok.map((i) => [1000 + i, `sh${i}`])));
+    });
+
+    it('attributes writes made inside functions, procedures, DO blocks, EXPLAIN ANALYZE and multi-statement strings', async () => {
+      await db.pool.query(
+        `create or replace function ${table}_fn(i int) returns int language sql as $$ insert into ${table} (id) values (i) returning id $$;
+         create or replace procedure ${table}_proc(i int) language sql as $$ insert into ${table} (id) values (i) $$;`,
+      );
+      const shapes: [number, (i: number) => [string, unknown[]]][] = [
+        [2000, (i) => [`select ${table}_fn($1)`, [i]]],
+        [2100, (i) => [`call ${table}_proc($1)`, [i]]],
+        [2200, (i) => [`do $$ begin insert into ${table} (id) values (${i}); end $$`, []]],
+        [2300, (i) => [`explain analyze insert into ${table} (id) values (${i})`, []]],
+        [2400, (i) => [`select 1; insert into ${table} (id) values (${i})`, []]],
+      ];
+      await Promise.all(
+        shapes.flatMap(([base, shape]) =>
+          Array.from({ length: N }, (_, i) =>
+            runWithAuditContext({ actor: ActorRef.user(`fn${base + i}`) }, () =>
+              orm.autocommit(...shape(base + i)),
+            ),
+          ),
+        ),
+      );
+      expect(await actorsById(2000, 2500)).toEqual(
+        Object.fromEntries(
+          shapes.flatMap(([base]) => Array.from({ length: N }, (_, i) => [base + i, `fn${base + i}`])),
+        ),
+      );
     });
   });
 }

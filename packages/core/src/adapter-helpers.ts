@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ActorRef } from './actor-ref.js';
-import { contextBinding } from './binding.js';
 import { type AuditContext, cleanContextId, getAuditContext, runWithFreshAuditContext } from './context.js';
 import { isThreadlineError, ThreadlineError } from './errors.js';
-import { canPipeline, pipelineQuery } from './pg-pipeline.js';
 
 /** What a request adapter knows about an incoming request. */
 export interface IncomingRequestInfo {
@@ -183,55 +181,4 @@ export function readJobContextData(value: unknown): JobContextData {
   const causationId = cleanContextId(record.causationId);
   if (causationId) out.causationId = causationId;
   return out;
-}
-
-const LEADING_COMMENTS = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/;
-
-/**
- * True when a statement may change rows and so must carry the audit context: INSERT, UPDATE,
- * DELETE, MERGE, TRUNCATE, or a WITH query that contains one of them (leading comments skipped).
- * A SELECT that calls a function which writes is not detected: run it in a transaction.
- */
-export function isWriteStatement(sql: string): boolean {
-  const text = sql.replace(LEADING_COMMENTS, '');
-  if (/^(?:insert|update|delete|merge|truncate)\b/i.test(text)) return true;
-  return /^with\b/i.test(text) && /\b(?:insert|update|delete|merge)\b/i.test(text);
-}
-
-/**
- * Run one statement that an ORM sends outside any transaction so that its writes are attributed.
- * When an audit context is active and `sql` may write (isWriteStatement), `statement` runs in a
- * short transaction on the same connection: BEGIN, the binding statement, `statement`, COMMIT
- * (ROLLBACK when anything fails). Otherwise `statement` runs as is. `run` executes one statement
- * (`$1`-style parameters) on the connection `statement` uses. Pass that `connection` (a
- * node-postgres Client) when known: if it reports an open transaction (a BEGIN the application
- * sent itself), the statement runs as is rather than committing that transaction early.
- */
-export async function runAttributedStatement<T>(
-  sql: string,
-  run: (sql: string, params?: readonly unknown[]) => Promise<unknown>,
-  statement: () => Promise<T>,
-  connection?: unknown,
-): Promise<T> {
-  const binding = getAuditContext() && isWriteStatement(sql) ? contextBinding() : null;
-  if (!binding) return statement();
-  const status = (
-    connection as { getTransactionStatus?: () => unknown } | undefined
-  )?.getTransactionStatus?.();
-  if (status === 'T' || status === 'E') return statement();
-  try {
-    if (canPipeline(connection)) {
-      // BEGIN and the binding in one round trip.
-      await pipelineQuery(connection, [{ sql: 'BEGIN' }, binding]);
-    } else {
-      await run('BEGIN');
-      await run(binding.sql, binding.params);
-    }
-    const result = await statement();
-    await run('COMMIT');
-    return result;
-  } catch (error) {
-    await run('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
 }

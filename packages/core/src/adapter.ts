@@ -9,16 +9,19 @@ export { ActorRef } from './actor-ref.js';
 export {
   type ActorResolver,
   type IncomingRequestInfo,
-  isWriteStatement,
   JOB_CONTEXT_KEY,
   type JobContextData,
   jobContextData,
   readJobContextData,
   requestAuditContext,
   resolveActor,
-  runAttributedStatement,
   runRequestInAuditContext,
 } from './adapter-helpers.js';
+export {
+  type AttributedStatement,
+  claimConnection,
+  runAttributedStatement,
+} from './attributed-statement.js';
 export { type ContextBinding, contextBinding } from './binding.js';
 export {
   type AuditContext,
@@ -30,6 +33,7 @@ export {
 } from './context.js';
 export { isThreadlineError, ThreadlineError } from './errors.js';
 export type { SqlSession } from './sql-client.js';
+export { isProvablyReadOnly, needsAttribution, transactionControl } from './statement-rules.js';
 export type { Threadline } from './threadline.js';
 
 /**

@@ -28,6 +28,15 @@ export const ThreadlineErrorCode = {
   REVERT_CONFLICT: 'REVERT_CONFLICT',
   /** A revert cannot be applied: values never stored, a key changed since, or a foreign-key cycle. */
   REVERT_REFUSED: 'REVERT_REFUSED',
+  /** Work used a transaction's session after the transaction's callback had settled. */
+  TRANSACTION_CLOSED: 'TRANSACTION_CLOSED',
+  /** BEGIN, COMMIT or ROLLBACK was sent as a statement where that would strand a connection. */
+  TRANSACTION_CONTROL: 'TRANSACTION_CONTROL',
+  /**
+   * A statement was about to run on a connection that is inside a transaction its caller did not
+   * open (another caller's): it was refused rather than recorded under the wrong actor.
+   */
+  FOREIGN_TRANSACTION: 'FOREIGN_TRANSACTION',
   /** The database rejected a Threadline statement for another reason. */
   DATABASE_ERROR: 'DATABASE_ERROR',
   /** A purge was asked for but no retention policy is configured, or it is disabled. */

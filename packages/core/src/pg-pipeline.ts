@@ -149,12 +149,13 @@ class PipelinedQuery {
   handleCommandComplete(msg: unknown): void {
     const r = this.result();
     r.addCommandComplete(msg);
-    this.results.push({ rows: r.rows, rowCount: r.rowCount, command: r.command, fields: r.fields });
+    // node-postgres' own Result object, so an ORM that reads more of it (oid, rowAsArray) can.
+    this.results.push(r);
     this.current = null;
   }
 
   handleEmptyQuery(): void {
-    this.results.push({ rows: [], rowCount: null, command: '', fields: [] });
+    this.results.push(this.result());
     this.current = null;
   }
 

@@ -1,5 +1,7 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { ThreadlineError } from './errors.js';
-import { canPipeline, pipelineQuery } from './pg-pipeline.js';
+import { canPipeline, type PipelineResult, pipelineQuery } from './pg-pipeline.js';
+import { cannotBeWrapped } from './statement-rules.js';
 
 export interface SqlResult<R = Record<string, unknown>> {
   rows: R[];
@@ -108,8 +110,8 @@ function isSqlClient(db: unknown): db is SqlClient {
 function pgSession(client: PgLikeClient): SqlSession {
   return {
     async query<R>(sql: string, params?: readonly unknown[]) {
-      const res = await client.query(sql, params as unknown[] | undefined);
-      return { rows: res.rows as R[], rowCount: res.rowCount ?? null };
+      const res = lastResult(await client.query(sql, params as unknown[] | undefined));
+      return { rows: (res.rows ?? []) as R[], rowCount: res.rowCount ?? null };
     },
     async exec(sql: string) {
       await client.query(sql);
@@ -146,19 +148,55 @@ async function pgTransaction<T>(
   }
 }
 
-/** `first` then `sql` in one implicit transaction: one round trip when pipelining is possible. */
+/** The last result of a simple-protocol call that ran several statements, else the result. */
+function lastResult(raw: unknown): { rows?: unknown[]; rowCount?: number | null } {
+  const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+  return (value ?? {}) as { rows?: unknown[]; rowCount?: number | null };
+}
+
+/**
+ * Run `sql` so that `first` (the binding statement) applies to it, on a node-postgres client that
+ * is not in a transaction: `first` and `sql` pipelined in one implicit transaction (one round
+ * trip). When PostgreSQL will not run `sql` that way, a script of several statements runs as
+ * BEGIN + `first`, the script, COMMIT, and a statement that cannot run in a transaction block
+ * (VACUUM, CREATE INDEX CONCURRENTLY: they change no rows) runs alone. Resolves with
+ * node-postgres' own result of `sql` (its last one for a script). The one implementation of
+ * "attribute a statement sent outside a transaction" for tl.query and the ORM adapters.
+ */
+export async function pgAttributedQuery(
+  client: unknown,
+  first: SqlStatement,
+  sql: string,
+  params?: readonly unknown[],
+): Promise<PipelineResult> {
+  const pgClient = client as PgLikeClient;
+  if (canPipeline(client)) {
+    try {
+      const results = await pipelineQuery(client, [first, { sql, params: params ?? [] }]);
+      return results[results.length - 1] as PipelineResult;
+    } catch (error) {
+      const reason = cannotBeWrapped(error);
+      if (reason === 'no-transaction-block') return (await pgClient.query(sql, params as unknown[])) as never;
+      if (reason !== 'multi-statement' || (params?.length ?? 0) > 0) throw error;
+    }
+  }
+  return pgTransaction(
+    pgClient,
+    async () => lastResult(await pgClient.query(sql, params as unknown[])) as never,
+    {
+      start: first,
+    },
+  );
+}
+
 async function pgQueryAfter<R>(
   client: PgLikeClient,
   first: SqlStatement,
   sql: string,
   params?: readonly unknown[],
 ): Promise<SqlResult<R>> {
-  if (canPipeline(client)) {
-    const results = await pipelineQuery(client, [first, { sql, params: params ?? [] }]);
-    const last = results[results.length - 1];
-    return { rows: (last?.rows ?? []) as R[], rowCount: last?.rowCount ?? null };
-  }
-  return pgTransaction(client, (s) => s.query<R>(sql, params), { start: first });
+  const result = await pgAttributedQuery(client, first, sql, params);
+  return { rows: (result.rows ?? []) as R[], rowCount: result.rowCount ?? null };
 }
 
 async function withPoolClient<T>(pool: PgLikePool, fn: (client: PgLikeClient) => Promise<T>): Promise<T> {
@@ -174,10 +212,25 @@ async function withPoolClient<T>(pool: PgLikePool, fn: (client: PgLikeClient) =>
   }
 }
 
-class Mutex {
+/**
+ * One pg Client, many async contexts: every statement Threadline sends through it waits its turn
+ * (a transaction holds the Client from BEGIN to COMMIT), so nothing one context sends can land in
+ * another context's transaction. Work that the holder itself starts while it holds the Client
+ * (tl.install() inside tl.transaction) runs at once; work it leaves behind (a timer that fires
+ * after COMMIT) queues like everyone else.
+ */
+export class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve();
+  private readonly holder = new AsyncLocalStorage<{ done: boolean }>();
   run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
+    const held = this.holder.getStore();
+    if (held && !held.done) return fn();
+    const token = { done: false };
+    const next = this.tail
+      .then(() => this.holder.run(token, fn))
+      .finally(() => {
+        token.done = true;
+      });
     this.tail = next.catch(() => undefined);
     return next;
   }
@@ -199,16 +252,13 @@ export function toSqlClient(db: unknown): SqlClient {
     };
   }
   if (isPgClient(db)) {
-    // A single Client runs one transaction at a time; concurrent callers wait their turn.
-    const mutex = new Mutex();
+    const queue = new SerialQueue();
     return {
       kind: 'pg-client',
-      query: (sql, params) => pgSession(db).query(sql, params),
-      transaction: (fn, hooks) => mutex.run(() => pgTransaction(db, fn, hooks)),
-      queryAfter: (first, sql, params) => mutex.run(() => pgQueryAfter(db, first, sql, params)),
-      async exec(sql) {
-        await db.query(sql);
-      },
+      query: (sql, params) => queue.run(() => pgSession(db).query(sql, params)),
+      transaction: (fn, hooks) => queue.run(() => pgTransaction(db, fn, hooks)),
+      queryAfter: (first, sql, params) => queue.run(() => pgQueryAfter(db, first, sql, params)),
+      exec: (sql) => queue.run(() => pgSession(db).exec(sql)),
     };
   }
   if (isPgLite(db)) {

@@ -1,6 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { ActorRef } from './actor-ref.js';
-import { contextBinding } from './binding.js';
+import { AuditedSessions, type TransactionResult } from './audited-session.js';
 import { cleanContextId, getAuditContext } from './context.js';
 import { ContinuityChecks } from './continuity/continuity.js';
 import { toThreadlineError } from './db-errors.js';
@@ -113,31 +112,9 @@ export interface RecordedAction {
   auditTransactionId: string | null;
 }
 
-export interface TransactionResult<T> {
-  result: T;
-  /** The audit transaction this database transaction created, or null when it captured nothing. */
-  auditTransactionId: string | null;
-}
+export type { TransactionResult } from './audited-session.js';
 
-interface ActiveSession {
-  readonly session: SqlSession;
-  savepoints: number;
-}
-
-const FINISH_SQL =
-  "SELECT current_setting('threadline.transaction', true) AS tl, txid_current_if_assigned()::text AS xid";
 const MAX_TEXT = 1000;
-/** Statements that control the transaction themselves are never wrapped in one. */
-const TRANSACTION_CONTROL =
-  /^\s*(begin|start|commit|end|rollback|abort|savepoint|release|prepare\s+transaction)\b/i;
-
-function auditIdFrom(row: Record<string, unknown> | undefined): string | null {
-  const tl = row?.tl;
-  const xid = row?.xid;
-  if (typeof tl !== 'string' || tl === '' || xid === null || xid === undefined) return null;
-  const sep = tl.indexOf(':');
-  return sep > 0 && tl.slice(0, sep) === String(xid) ? tl.slice(sep + 1) : null;
-}
 
 function optionalText(value: unknown, field: string, max = MAX_TEXT): string | null {
   if (value === undefined || value === null) return null;
@@ -152,7 +129,7 @@ export class Threadline {
   readonly schema: string;
   readonly client: SqlClient;
   private readonly tables: Map<string, ConfiguredTable>;
-  private readonly active = new AsyncLocalStorage<ActiveSession>();
+  private readonly sessions: AuditedSessions;
   private readonly q: string;
   private readonly queries: AuditQueries;
   /** Purge audit data past the retention window; list and schedule runs. */
@@ -178,6 +155,7 @@ export class Threadline {
     assertIdentifier(this.schema, 'createThreadline: schema');
     this.q = quoteIdent(this.schema);
     this.tables = resolveTablesConfig(options.tables);
+    this.sessions = new AuditedSessions(this.client);
     this.retention = createRetention(
       this.client,
       this.schema,
@@ -411,56 +389,26 @@ export class Threadline {
   /**
    * Run `fn` in a database transaction whose first statement binds the active audit context.
    * Inside `fn`, tl.query and tl.recordAction use this transaction; a nested tl.transaction
-   * becomes a savepoint (the context is bound once).
+   * becomes a savepoint (the context is bound once). Once `fn` settled, work it left behind
+   * (timers, unawaited promises) no longer joins the transaction: tl.query and tl.recordAction
+   * then open their own, and `tx` refuses with TRANSACTION_CLOSED.
    */
   async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<TransactionResult<T>> {
-    const current = this.active.getStore();
-    if (current) return this.savepoint(current, fn);
-    let auditTransactionId: string | null = null;
-    const binding = contextBinding();
-    const result = await this.client.transaction(
-      (session) => this.active.run({ session, savepoints: 0 }, () => fn(session)),
-      {
-        ...(binding ? { start: binding } : {}),
-        finish: { sql: FINISH_SQL, rows: (rows) => (auditTransactionId = auditIdFrom(rows[0])) },
-      },
-    );
+    const bound = getAuditContext() !== undefined;
+    const out = await this.sessions.transaction(fn);
     if (hotChannels.transactionBound.hasSubscribers)
-      hotChannels.transactionBound.publish({
-        captured: auditTransactionId !== null,
-        bound: binding !== null,
-      });
-    return { result, auditTransactionId };
-  }
-
-  private async savepoint<T>(
-    current: ActiveSession,
-    fn: (tx: SqlSession) => Promise<T>,
-  ): Promise<TransactionResult<T>> {
-    const name = `threadline_sp_${++current.savepoints}`;
-    await current.session.query(`SAVEPOINT ${name}`);
-    let result: T;
-    try {
-      result = await fn(current.session);
-    } catch (error) {
-      await current.session.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
-      throw error;
-    }
-    await current.session.query(`RELEASE SAVEPOINT ${name}`);
-    const { rows } = await current.session.query(FINISH_SQL);
-    return { result, auditTransactionId: auditIdFrom(rows[0]) };
+      hotChannels.transactionBound.publish({ captured: out.auditTransactionId !== null, bound });
+    return out;
   }
 
   /**
    * Run one statement. Inside tl.transaction it runs in that transaction; otherwise, when an
-   * audit context is active, it runs in a short transaction that binds the context first.
+   * audit context is active, the binding statement runs with it in one implicit transaction
+   * (one round trip), unless the statement is provably read-only (docs/context.md). BEGIN,
+   * COMMIT and ROLLBACK are refused (TRANSACTION_CONTROL): use tl.transaction.
    */
-  async query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<SqlResult<R>> {
-    const current = this.active.getStore();
-    if (current) return current.session.query<R>(sql, params);
-    const binding = contextBinding();
-    if (!binding || TRANSACTION_CONTROL.test(sql)) return this.client.query<R>(sql, params);
-    return this.client.queryAfter<R>(binding, sql, params);
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<SqlResult<R>> {
+    return this.sessions.query<R>(sql, params);
   }
 
   /**
@@ -495,7 +443,7 @@ export class Threadline {
         );
       return clean;
     };
-    const current = options.session ? { session: options.session } : this.active.getStore();
+    const current = options.session ? { session: options.session } : this.sessions.current();
     const params = [
       name.trim(),
       ActorRef.toJSON(actor),
@@ -523,9 +471,12 @@ export class Threadline {
     }
   }
 
-  /** Run `fn` with `session` as the current transaction (for adapters whose ORM owns it). */
+  /**
+   * Run `fn` with `session` as the current transaction (for adapters whose ORM owns it), until
+   * `fn` settles: work it leaves behind runs outside the transaction.
+   */
   runInSession<T>(session: SqlSession, fn: () => T): T {
-    return this.active.run({ session, savepoints: 0 }, fn);
+    return this.sessions.runInSession(session, fn);
   }
 }
 

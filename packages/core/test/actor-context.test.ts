@@ -109,9 +109,21 @@ describe('audit context', () => {
     );
   });
 
-  it('shares one store across copies through a Symbol.for global', () => {
-    const holder = globalThis as unknown as Record<symbol, unknown>;
-    expect(holder[Symbol.for('threadline.audit-context')]).toBeDefined();
+  it('shares one store across copies through a Symbol.for global', async () => {
+    // A second instance of the module (its own top-level state), as a second installed copy of
+    // the package would be: a context set through one is read through the other.
+    const secondCopy = '../src/context.js?second-copy';
+    const other = (await import(/* @vite-ignore */ secondCopy)) as typeof import('../src/context.js');
+    expect(other.runWithAuditContext).not.toBe(runWithAuditContext);
+    const seen = other.runWithAuditContext({ actor: ActorRef.user('copy-a'), correlationId: 'c-a' }, () =>
+      getAuditContext(),
+    );
+    expect(seen).toMatchObject({ actor: { type: 'user', id: 'copy-a' }, correlationId: 'c-a' });
+    const back = runWithAuditContext(
+      { actor: ActorRef.user('copy-b') },
+      () => other.getAuditContext()?.actor,
+    );
+    expect(back).toEqual({ type: 'user', id: 'copy-b' });
   });
 });
 

@@ -41,9 +41,9 @@ describe('runWithFreshAuditContext', () => {
   });
 });
 
-describe('isWriteStatement / runAttributedStatement', () => {
-  it('detects statements that may write, past leading comments', async () => {
-    const { isWriteStatement } = await import('../src/adapter.js');
+describe('needsAttribution / runAttributedStatement', () => {
+  it('attributes every statement it cannot prove read-only', async () => {
+    const { needsAttribution, transactionControl } = await import('../src/adapter.js');
     for (const sql of [
       'INSERT INTO t VALUES (1)',
       '  update t set a = 1',
@@ -51,47 +51,105 @@ describe('isWriteStatement / runAttributedStatement', () => {
       '-- note\nmerge into t using s on true when matched then delete',
       'truncate t',
       'WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x',
+      'SELECT 1',
+      'select archive_post($1)',
+      'call archive($1)',
+      'do $$ begin delete from t; end $$',
+      'explain analyze insert into t values (1)',
+      'EXPLAIN (FORMAT JSON, ANALYZE) delete from t',
+      'select 1; insert into t values (1)',
+      'show x; insert into t values (1)',
+      'table t',
+      'values (f())',
+      'create table t2 (id int)',
     ]) {
-      expect(isWriteStatement(sql), sql).toBe(true);
+      expect(needsAttribution(sql), sql).toBe(true);
     }
     for (const sql of [
-      'SELECT 1',
-      'with x as (select 1) select * from x',
+      'show transaction_isolation',
+      'SET search_path TO public',
+      '/* c */ reset all',
+      'explain select * from t',
+      'explain select 1;  -- done',
+      'discard all',
+      'listen chan',
       'BEGIN',
       'START TRANSACTION',
-      'set x = 1',
+      'commit',
+      'SAVEPOINT s1',
     ]) {
-      expect(isWriteStatement(sql), sql).toBe(false);
+      expect(needsAttribution(sql), sql).toBe(false);
     }
+    expect(
+      [
+        'BEGIN',
+        'start transaction',
+        'commit',
+        'END',
+        'rollback',
+        'abort',
+        'savepoint a',
+        'release a',
+        'rollback to a',
+        'ROLLBACK TRANSACTION TO SAVEPOINT a',
+        'select 1',
+      ].map(transactionControl),
+    ).toEqual([
+      'begin',
+      'begin',
+      'end',
+      'end',
+      'end',
+      'end',
+      'savepoint',
+      'savepoint',
+      'savepoint',
+      'savepoint',
+      null,
+    ]);
   });
 
-  it('wraps a write in BEGIN, binding, statement, COMMIT only when a context is active', async () => {
+  it('wraps a statement in BEGIN, binding, statement, COMMIT only when a context is active', async () => {
     const { runAttributedStatement } = await import('../src/adapter.js');
     const log: string[] = [];
+    const connection = {};
     const run = async (sql: string) => void log.push(sql.startsWith('select set_config') ? 'bind' : sql);
-    const statement = async () => {
+    const sendOk = async () => {
       log.push('stmt');
       return 'ok';
     };
-    expect(await runAttributedStatement('insert into t values (1)', run, statement)).toBe('ok');
+    const statement = (sql: string, send: () => Promise<string> = sendOk) => ({
+      sql,
+      connection,
+      run,
+      send,
+    });
+    expect(await runAttributedStatement(statement('insert into t values (1)'))).toBe('ok');
     expect(log).toEqual(['stmt']);
     log.length = 0;
     await runWithAuditContext({ actor: ActorRef.user('7') }, async () => {
-      await runAttributedStatement('select 1', run, statement);
+      await runAttributedStatement(statement('show x'));
       expect(log).toEqual(['stmt']);
       log.length = 0;
-      await runAttributedStatement('insert into t values (1)', run, statement);
+      await runAttributedStatement(statement('select f()'));
       expect(log).toEqual(['BEGIN', 'bind', 'stmt', 'COMMIT']);
       log.length = 0;
       const failing = async () => {
         log.push('stmt');
         throw new Error('boom');
       };
-      await expect(runAttributedStatement('update t set a = 1', run, failing)).rejects.toThrow('boom');
+      await expect(runAttributedStatement(statement('update t set a = 1', failing))).rejects.toThrow('boom');
       expect(log).toEqual(['BEGIN', 'bind', 'stmt', 'ROLLBACK']);
       log.length = 0;
-      const inTransaction = { getTransactionStatus: () => 'T' };
-      await runAttributedStatement('insert into t values (1)', run, statement, inTransaction);
+      await expect(runAttributedStatement(statement('BEGIN'))).rejects.toMatchObject({
+        code: 'TRANSACTION_CONTROL',
+      });
+      expect(log).toEqual([]);
+      const foreign = { getTransactionStatus: () => 'T' };
+      await expect(
+        runAttributedStatement({ ...statement('insert into t values (1)'), connection: foreign }),
+      ).rejects.toMatchObject({ code: 'FOREIGN_TRANSACTION' });
+      await runAttributedStatement({ ...statement('show x'), connection: foreign });
       expect(log).toEqual(['stmt']);
     });
   });

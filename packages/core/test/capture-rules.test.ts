@@ -251,7 +251,15 @@ describeEachDb('capture rules', (db) => {
     expect(tx[1]!.meta?.threadline_context_error?.actor_ref).toMatch(/unknown type/);
     expect(tx[2]!.meta?.threadline_context_error?.actor_ref).toMatch(/needs a non-empty id/);
     expect(tx[4]).toMatchObject({ actor_ref: { type: 'user', id: '1' }, request_id: 'ok' });
-    expect(tx[4]!.meta?.threadline_context_error?.correlationId).toBeDefined();
+    // A JSON array as actor is refused; the non-string correlation id is dropped (no request id).
+    expect(tx[3]).toEqual({
+      actor_ref: null,
+      request_id: null,
+      meta: { threadline_context_error: { actor_ref: 'threadline.actor_ref has an unknown type' } },
+    });
+    expect(tx[4]!.meta).toEqual({
+      threadline_context_error: { correlationId: 'must be a non-empty string of at most 256 bytes' },
+    });
     expect(tx[5]!.meta?.threadline_context_error?.context).toMatch(/not a JSON object/);
     for (const row of tx.slice(0, 4)) expect(row.actor_ref).toBeNull();
   });

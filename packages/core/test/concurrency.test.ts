@@ -1,4 +1,4 @@
-import { describeEachDb, REQUIRE_SERVICES, startPgBouncer } from '@threadline/test-utils';
+import { describeEachDb, isCiValue, REQUIRE_SERVICES, startPgBouncer } from '@threadline/test-utils';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActorRef, createThreadline, runWithAuditContext, type Threadline } from '../src/index.js';
@@ -95,17 +95,55 @@ describe.runIf(process.env.TL_PG_AVAILABLE !== '0')('behind PgBouncer in transac
 
   it('is a real transaction pooler: session state set by one client is seen by another', async (ctx) => {
     if (!bouncer) ctx.skip();
-    const one = new pg.Pool({ connectionString: bouncer!.url, max: 2 });
+    // A bouncer with one server connection: whatever one client leaves in the session, the next
+    // client sees. On a direct connection (two sessions) the second client never sees it.
+    const single = await startPgBouncer(server.url, 1);
+    const [setter, reader] = [
+      new pg.Client({ connectionString: single!.url }),
+      new pg.Client({ connectionString: single!.url }),
+    ];
     try {
-      // Server pool of 4, but a session setting lands on whichever server connection ran it.
-      for (let i = 0; i < 8; i++) await one.query("select set_config('tl.leak', 'leaked', false)");
-      const seen = await Promise.all(
-        Array.from({ length: 8 }, () => one.query("select current_setting('tl.leak', true) as v")),
-      );
-      expect(seen.some((r) => r.rows[0].v === 'leaked')).toBe(true);
+      await setter.connect();
+      await reader.connect();
+      await setter.query("select set_config('tl.leak', 'leaked', false)");
+      const seen = await reader.query("select current_setting('tl.leak', true) as v");
+      expect(seen.rows).toEqual([{ v: 'leaked' }]);
     } finally {
-      await one.end();
+      await setter.end();
+      await reader.end();
+      await single?.stop();
     }
+  });
+
+  it('attributes tl.query writes and recordAction to their own actors through the pooler (30 contexts)', async (ctx) => {
+    if (!bouncer) ctx.skip();
+    const small = new pg.Pool({ connectionString: bouncer!.url, max: 2 });
+    const tl = createThreadline({ db: small });
+    await tl.install();
+    const t = `bouncer_q_${process.pid}`;
+    await pool.query(`create table ${t} (id int primary key)`);
+    await tl.installTriggers({ tables: [t] });
+    const linked = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        runWithAuditContext({ actor: ActorRef.user(`b${i}`) }, async () => {
+          await tl.query(`insert into ${t} (id) values ($1)`, [i]);
+          await tl.query('select 1');
+          return tl.transaction(async () => (await tl.recordAction('bouncer.action')).auditTransactionId);
+        }),
+      ),
+    );
+    const rows = await pool.query(
+      `select (c.table_pk->>'id')::int as id, t.actor_ref->>'id' as actor from threadline.audit_changes c
+         join threadline.audit_transactions t on t.id = c.transaction_id where c.table_name = $1 order by 1`,
+      [t],
+    );
+    expect(rows.rows).toEqual(Array.from({ length: 30 }, (_, i) => ({ id: i, actor: `b${i}` })));
+    const actions = await pool.query(
+      "select t.id::text as tx, t.actor_ref->>'id' as actor from threadline.audit_actions a join threadline.audit_transactions t on t.id = a.transaction_id where a.name = 'bouncer.action'",
+    );
+    const actorOf = new Map(actions.rows.map((r) => [r.tx, r.actor]));
+    expect(linked.map((tx) => actorOf.get(tx.result))).toEqual(Array.from({ length: 30 }, (_, i) => `b${i}`));
+    await small.end();
   });
 
   it('gives the same attribution results as a direct connection', async (ctx) => {
@@ -130,5 +168,26 @@ describe.runIf(process.env.TL_PG_AVAILABLE !== '0')('behind PgBouncer in transac
       [t],
     );
     expect(unbound.rows[0].n).toBe(10);
+  });
+});
+
+describe('CI detection', () => {
+  it('counts any non-empty CI value except false and 0, case-insensitive', () => {
+    expect(['true', 'True', 'TRUE', '1', 'yes', 'github-actions'].map(isCiValue)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect([undefined, '', '  ', 'false', 'False', '0'].map(isCiValue)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 });

@@ -82,7 +82,7 @@ describeEachDb(
           tl.client.transaction(async () => 'never', {
             start: { sql: 'select set_config($1, $2, true)', params: ['threadline.actor_ref', 'a\u0000b'] },
           }),
-        ).rejects.toThrow();
+        ).rejects.toMatchObject({ code: '22021', message: expect.stringMatching(/invalid byte sequence/) });
         expect((client as unknown as { getTransactionStatus(): string }).getTransactionStatus()).toBe('I');
       });
     });

@@ -125,6 +125,13 @@ describeEachDb('transactions, queries and actions', (db) => {
     ).rejects.toSatisfy(isThreadlineError);
   });
 
+  const orphanChanges = (table: string) =>
+    countRows(
+      db(),
+      'select 1 from threadline.audit_changes c where c.table_name = $1 and not exists (select 1 from threadline.audit_transactions t where t.id = c.transaction_id)',
+      [table],
+    );
+
   it('rolled-back savepoints leave no audit rows, released ones do', async () => {
     const t = uniqueName('sp');
     await db().exec(`create table ${t} (id int primary key)`);
@@ -142,6 +149,28 @@ describeEachDb('transactions, queries and actions', (db) => {
     const rows = await changesFor(db(), 'public', t);
     expect(rows.map((r) => r.table_pk)).toEqual([{ id: 2 }, { id: 3 }]);
     expect(new Set(rows.map((r) => r.transaction_id)).size).toBe(1);
+    // The first capture (and so the transaction row) happened inside the rolled-back savepoint:
+    // the later changes must still have their transaction row.
+    expect(await orphanChanges(t)).toBe(0);
+    const out = await runWithAuditContext({ actor: ActorRef.user('sp') }, () =>
+      tl.transaction(async () => {
+        await expect(
+          tl.transaction(async (tx) => {
+            await tx.query(`insert into ${t} values (10)`);
+            throw new Error('undo the first capture');
+          }),
+        ).rejects.toThrow('undo the first capture');
+        await tl.query(`insert into ${t} values (11)`);
+      }),
+    );
+    const after = await db().sql<{ id: number; tx: string; actor: string }>(
+      `select (c.table_pk->>'id')::int as id, c.transaction_id::text as tx, t.actor_ref->>'id' as actor
+         from threadline.audit_changes c join threadline.audit_transactions t on t.id = c.transaction_id
+        where c.table_name = $1 and (c.table_pk->>'id')::int >= 10`,
+      [t],
+    );
+    expect(after).toEqual([{ id: 11, tx: out.auditTransactionId, actor: 'sp' }]);
+    expect(await orphanChanges(t)).toBe(0);
     const empty = await countRows(
       db(),
       'select 1 from threadline.audit_transactions t where action_id is null and not exists (select 1 from threadline.audit_changes c where c.transaction_id = t.id)',

@@ -1,5 +1,6 @@
 import {
   bindAuditContext,
+  claimConnection,
   runAttributedStatement,
   type SqlSession,
   type Threadline,
@@ -18,6 +19,8 @@ interface KnexClient {
   transacting?: boolean;
   dialect?: string;
   query(connection: unknown, obj: QueryObject): Promise<unknown>;
+  stream(connection: unknown, obj: QueryObject, stream: StreamLike, options: unknown): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<unknown>;
   transaction(container: unknown, config: unknown, outerTx: unknown): KnexTransaction;
 }
 interface KnexTransaction {
@@ -25,6 +28,14 @@ interface KnexTransaction {
   begin(connection: unknown): Promise<unknown>;
   rollback(connection: unknown, error: unknown): Promise<unknown>;
   isCompleted(): boolean;
+  _resolver?: (value?: unknown) => void;
+  _rejecter?: (error?: unknown) => void;
+}
+interface StreamLike {
+  once(event: 'close', listener: () => void): unknown;
+  emit(event: 'error', error: unknown): boolean;
+  end(...args: unknown[]): unknown;
+  destroy(error?: unknown): unknown;
 }
 const ATTACHED = Symbol.for('threadline.knex.attached');
 
@@ -80,7 +91,7 @@ export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadl
     throw new ThreadlineError('CONFIG_INVALID', 'attachThreadline: this knex instance is already attached');
   }
   client[ATTACHED] = tl;
-  const { transaction, query } = client;
+  const { transaction, query, stream } = client;
 
   client.transaction = function (this: KnexClient, container, config, outerTx) {
     const wrapped =
@@ -92,27 +103,112 @@ export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadl
     // knex calls begin() after this returns (once a connection is acquired).
     const begin = trx.begin;
     trx.begin = async (connection) => {
-      const result = await begin.call(trx, connection);
-      if (trx.isCompleted()) return result;
+      // The connection is this transaction's until it ends: a statement of another caller that
+      // knex hands the same connection (its double release after .stream()) is refused rather
+      // than joining it, and a connection already in a transaction is not used.
+      const release = claimConnection(connection as object, 'knex.transaction');
       try {
+        const result = await begin.call(trx, connection);
+        const { _resolver: resolve, _rejecter: reject } = trx;
+        trx._resolver = (value) => {
+          release();
+          resolve?.(value);
+        };
+        trx._rejecter = (error) => {
+          release();
+          reject?.(error);
+        };
+        if (trx.isCompleted()) {
+          release();
+          return result;
+        }
         await bindAuditContext((sql, bindings) => trx.trxClient.query(connection, { sql, bindings }));
+        return result;
       } catch (error) {
-        await trx.rollback(connection, error);
+        release();
+        if (!trx.isCompleted()) await trx.rollback(connection, error);
         throw error;
       }
-      return result;
     };
     return trx;
   };
 
+  // Outside knex transactions, every statement (query builder, raw, stream) goes through core's
+  // runAttributedStatement: attributed by the same rule as tl.query, in one round trip.
+  const outside = (
+    client: KnexClient,
+    connection: unknown,
+    obj: QueryObject,
+    send: (target: object) => Promise<unknown>,
+    pipelinable = true,
+  ) =>
+    runAttributedStatement({
+      sql: typeof obj === 'string' ? obj : obj.sql,
+      connection: connection as object,
+      send,
+      run: (sql, bindings) => query.call(client, connection, { sql, bindings: bindings ?? [] }),
+      pipelinable,
+    });
+
   client.query = function (this: KnexClient, connection, obj) {
     if (this.transacting) return query.call(this, connection, obj);
-    return runAttributedStatement(
-      typeof obj === 'string' ? obj : obj.sql,
-      (sql, bindings) => query.call(this, connection, { sql, bindings: bindings ?? [] }),
-      () => query.call(this, connection, obj),
+    return outside(this, connection, obj, (target) => query.call(this, target, obj));
+  };
+  // A stream's statement runs between BEGIN + binding and COMMIT (a cursor cannot share a
+  // pipeline). knex gives the connection back when the stream closes, which can be before that
+  // COMMIT: the release waits for it, so no other caller's statement joins the transaction.
+  const streaming = new WeakMap<object, Promise<unknown>>();
+  const { releaseConnection } = client;
+  client.stream = function (this: KnexClient, connection, obj, target, options) {
+    if (this.transacting) return stream.call(this, connection, obj, target, options);
+    let sent = false;
+    // The consumer sees the end of the stream once the statement's transaction committed; the
+    // statement is done when the rows ended (knex 2 waits for the stream's own 'end' instead).
+    let rowsEnded: () => void = () => undefined;
+    const ended = new Promise<void>((resolve) => {
+      rowsEnded = resolve;
+    });
+    const end = target.end;
+    target.end = (...args: unknown[]) => {
+      rowsEnded();
+      done.then(
+        () => end.apply(target, args),
+        (error: unknown) => target.destroy(error),
+      );
+      return target;
+    };
+    const done: Promise<unknown> = outside(
+      this,
       connection,
+      obj,
+      (conn) =>
+        new Promise((resolve, reject) => {
+          sent = true;
+          stream.call(this, conn, obj, target, options).then(resolve, reject);
+          void ended.then(() => resolve(undefined));
+          // A consumer that stops early destroys the stream: knex's promise never settles then.
+          target.once('close', () => resolve(undefined));
+        }),
+      false,
     );
+    const settled = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    streaming.set(connection as object, settled);
+    void settled.then(() => {
+      if (streaming.get(connection as object) === settled) streaming.delete(connection as object);
+    });
+    return done.catch((error: unknown) => {
+      // knex reports errors on the stream only once the query ran; a refusal comes before.
+      if (!sent) target.emit('error', error);
+      throw error;
+    });
+  };
+  client.releaseConnection = function (this: KnexClient, connection) {
+    const pending = streaming.get(connection as object);
+    if (!pending) return releaseConnection.call(this, connection);
+    return pending.then(() => releaseConnection.call(this, connection));
   };
   return knex;
 }

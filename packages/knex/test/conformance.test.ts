@@ -17,6 +17,14 @@ for (const [name, factory] of VERSIONS) {
         autocommit: async (sql, params) => {
           await raw(knex, sql, params);
         },
+        sharedConnection: async () => {
+          const connection = await knex.client.acquireConnection();
+          return {
+            // A knex builder runs when awaited: await it inside the caller’s context.
+            exec: async (sql, params) => await raw(knex, sql, params).connection(connection),
+            release: () => knex.client.releaseConnection(connection),
+          };
+        },
         close: () => knex.destroy(),
       };
     },

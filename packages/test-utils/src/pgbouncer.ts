@@ -56,6 +56,26 @@ export async function startPgBouncer(databaseUrl: string, poolSize = 4): Promise
   const target = new URL(databaseUrl);
   const db = target.pathname.slice(1);
   const user = decodeURIComponent(target.username || 'postgres');
+  // freePort() closes its probe socket before pgbouncer binds the port, so another process can
+  // take it in between: a start whose pgbouncer exits at once (bind failure) retries on a new port.
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const started = await startOnce(bin, db, user, target, poolSize).catch((error: unknown) => {
+      lastError = error;
+      return null;
+    });
+    if (started) return started;
+  }
+  throw lastError;
+}
+
+async function startOnce(
+  bin: string,
+  db: string,
+  user: string,
+  target: URL,
+  poolSize: number,
+): Promise<PgBouncer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tl-pgbouncer-'));
   chmodSync(dir, 0o777);
@@ -99,6 +119,7 @@ export async function startPgBouncer(databaseUrl: string, poolSize = 4): Promise
       await client.end().catch(() => undefined);
       if (Date.now() > deadline || child.exitCode !== null) {
         child.kill('SIGTERM');
+        rmSync(dir, { recursive: true, force: true });
         throw new Error(`pgbouncer did not start on port ${port}: ${(error as Error).message}`);
       }
       await new Promise((r) => setTimeout(r, 100));

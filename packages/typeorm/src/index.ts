@@ -14,12 +14,25 @@ export interface AttachThreadlineOptions {
 
 interface Runner {
   readonly isTransactionActive: boolean;
+  readonly isReleased: boolean;
+  databaseConnection: object | undefined;
+  connect(): Promise<object>;
   startTransaction(isolationLevel?: string): Promise<void>;
   rollbackTransaction(): Promise<void>;
   query(sql: string, params?: readonly unknown[], structured?: boolean): Promise<unknown>;
 }
 type TransactionFn = (...args: unknown[]) => Promise<unknown>;
 const ATTACHED = Symbol.for('threadline.typeorm.attached');
+/**
+ * Where a runner's startTransaction() is before its binding is sent: `opening` until TypeORM sent
+ * START TRANSACTION (a beforeTransactionStart subscriber's write still runs outside), `started`
+ * until the first statement after it (SET TRANSACTION aside), which the binding then precedes,
+ * so an afterTransactionStart subscriber's write is attributed too.
+ */
+const BIND_STATE = Symbol('threadline.typeorm.bind');
+/** Runners that dataSource.query() creates for one statement and releases: never a BEGIN there. */
+const ONE_SHOT = Symbol('threadline.typeorm.oneShot');
+type InstrumentedRunner = Runner & { [BIND_STATE]?: 'opening' | 'started'; [ONE_SHOT]?: boolean };
 
 /**
  * A Threadline SqlSession on a TypeORM query runner or entity manager, e.g.
@@ -83,36 +96,88 @@ export function attachThreadline<D extends DataSource>(dataSource: D, options: A
   };
 
   const instrument = (runner: QueryRunner) => {
-    const r = runner as unknown as Runner;
+    const r = runner as unknown as InstrumentedRunner;
     const { startTransaction, query } = r;
-    r.startTransaction = async function (this: Runner, isolationLevel) {
+    const bind = (self: Runner) => bindAuditContext((sql, params) => query.call(self, sql, params));
+    r.startTransaction = async function (this: InstrumentedRunner, isolationLevel) {
       const opening = !this.isTransactionActive;
-      await startTransaction.call(this, isolationLevel);
-      if (!opening) return;
+      if (opening) this[BIND_STATE] = 'opening';
       try {
-        await bindAuditContext((sql, params) => query.call(this, sql, params));
+        await startTransaction.call(this, isolationLevel);
+      } catch (error) {
+        this[BIND_STATE] = undefined;
+        throw error;
+      }
+      if (!opening || this[BIND_STATE] === undefined) return;
+      this[BIND_STATE] = undefined;
+      try {
+        await bind(this);
       } catch (error) {
         await this.rollbackTransaction().catch(() => undefined);
         throw error;
       }
     };
-    r.query = function (this: Runner, sql, params, structured) {
-      if (this.isTransactionActive) return query.call(this, sql, params, structured);
-      return runAttributedStatement(
+    r.query = async function (this: InstrumentedRunner, sql, params, structured) {
+      const state = this[BIND_STATE];
+      if (this.isTransactionActive && state !== 'opening') {
+        if (state === 'started' && !/^\s*set\s+transaction\b/i.test(sql)) {
+          this[BIND_STATE] = undefined;
+          await bind(this);
+        }
+        return query.call(this, sql, params, structured);
+      }
+      if (state === 'opening' && /^\s*start\s+transaction\b/i.test(sql)) {
+        const result = await query.call(this, sql, params, structured);
+        this[BIND_STATE] = 'started';
+        return result;
+      }
+      if (this.isReleased) return query.call(this, sql, params, structured);
+      const connection = await this.connect();
+      return runAttributedStatement({
         sql,
-        (s, p) => query.call(this, s, p),
-        () => query.call(this, sql, params, structured),
-        (this as { databaseConnection?: unknown }).databaseConnection,
-      );
+        connection,
+        handle: this,
+        transactionControl: this[ONE_SHOT] ? 'refuse' : 'follow',
+        send: (target) =>
+          target === connection
+            ? query.call(this, sql, params, structured)
+            : onConnection(this, target, () => query.call(this, sql, params, structured)),
+        run: (s, p) => query.call(this, s, p),
+      });
     };
     wrapTransactions(runner.manager);
     return runner;
   };
 
   const createQueryRunner = dataSource.createQueryRunner;
+  let nextIsOneShot = false;
   dataSource.createQueryRunner = function (this: DataSource, ...args) {
-    return instrument(createQueryRunner.apply(this, args));
+    const runner = instrument(createQueryRunner.apply(this, args));
+    (runner as unknown as InstrumentedRunner)[ONE_SHOT] = nextIsOneShot;
+    nextIsOneShot = false;
+    return runner;
+  };
+  // dataSource.query(sql) without a runner creates one (synchronously, first thing) and releases it.
+  const dataSourceQuery = dataSource.query as unknown as TransactionFn;
+  (dataSource as unknown as { query: TransactionFn }).query = function (this: unknown, ...args) {
+    nextIsOneShot = args[2] === undefined;
+    try {
+      return dataSourceQuery.apply(this, args);
+    } finally {
+      nextIsOneShot = false;
+    }
   };
   wrapTransactions(dataSource.manager);
   return dataSource;
+}
+
+/** Run `fn` with `target` (a stand-in for the runner's pg client) as the runner's connection. */
+async function onConnection<T>(runner: Runner, target: object, fn: () => Promise<T>): Promise<T> {
+  const own = runner.databaseConnection;
+  runner.databaseConnection = target;
+  try {
+    return await fn();
+  } finally {
+    runner.databaseConnection = own;
+  }
 }

@@ -21,6 +21,10 @@ for (const [name, orm] of VERSIONS) {
         autocommit: async (sql, params) => {
           await ds.query(sql, params);
         },
+        sharedConnection: async () => {
+          const runner = ds.createQueryRunner();
+          return { exec: (sql, params) => runner.query(sql, params), release: () => runner.release() };
+        },
         close: () => ds.destroy(),
       };
     },

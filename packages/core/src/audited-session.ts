@@ -1,0 +1,152 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { contextBinding } from './binding.js';
+import { ThreadlineError } from './errors.js';
+import type { SqlClient, SqlResult, SqlSession } from './sql-client.js';
+import { needsAttribution, transactionControl } from './statement-rules.js';
+
+export interface TransactionResult<T> {
+  result: T;
+  /** The audit transaction this database transaction created, or null when it captured nothing. */
+  auditTransactionId: string | null;
+}
+
+/** The transaction tl.query and tl.recordAction join, while its callback has not settled. */
+export interface ActiveSession {
+  readonly session: SqlSession;
+  savepoints: number;
+  /** Set once the callback that owns the transaction settled: the session is then off limits. */
+  closed: boolean;
+}
+
+const FINISH_SQL =
+  "SELECT current_setting('threadline.transaction', true) AS tl, txid_current_if_assigned()::text AS xid";
+
+function auditIdFrom(row: Record<string, unknown> | undefined): string | null {
+  const tl = row?.tl;
+  const xid = row?.xid;
+  if (typeof tl !== 'string' || tl === '' || xid === null || xid === undefined) return null;
+  const sep = tl.indexOf(':');
+  return sep > 0 && tl.slice(0, sep) === String(xid) ? tl.slice(sep + 1) : null;
+}
+
+function refuseTransactionControl(sql: string, where: string): void {
+  const control = transactionControl(sql);
+  if (control === 'begin' || control === 'end') {
+    throw new ThreadlineError(
+      'TRANSACTION_CONTROL',
+      `${where}: BEGIN, COMMIT and ROLLBACK cannot be sent as statements (the connection would go back to the pool, or to another caller, mid-transaction); use tl.transaction(async (tx) => ...) instead`,
+    );
+  }
+}
+
+/**
+ * The session handed to a transaction's callback: refuses to run once the callback settled
+ * (the connection may already belong to someone else) and refuses transaction control.
+ */
+function guardedSession(inner: SqlSession, state: { closed: boolean }, where: string): SqlSession {
+  const check = (sql: string) => {
+    if (state.closed) {
+      throw new ThreadlineError(
+        'TRANSACTION_CLOSED',
+        `${where}: this transaction has already finished, so its session is closed; work that runs after the callback returned (a timer, an unawaited promise) must use tl.query or tl.transaction, which open their own attributed transaction`,
+      );
+    }
+    refuseTransactionControl(sql, where);
+  };
+  return {
+    async query<R>(sql: string, params?: readonly unknown[]) {
+      check(sql);
+      return inner.query<R>(sql, params);
+    },
+    async exec(sql: string) {
+      check(sql);
+      return inner.exec(sql);
+    },
+  };
+}
+
+/**
+ * tl.transaction, tl.query and tl.runInSession: which transaction the current async context is
+ * in, and how a statement sent outside one is attributed.
+ */
+export class AuditedSessions {
+  private readonly active = new AsyncLocalStorage<ActiveSession>();
+
+  constructor(private readonly client: SqlClient) {}
+
+  /** The transaction the current async context is in, unless its callback already settled. */
+  current(): ActiveSession | undefined {
+    const store = this.active.getStore();
+    return store && !store.closed ? store : undefined;
+  }
+
+  async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<TransactionResult<T>> {
+    const current = this.current();
+    if (current) return this.savepoint(current, fn);
+    let auditTransactionId: string | null = null;
+    const binding = contextBinding();
+    const result = await this.client.transaction((session) => this.runOwned(session, 'tl.transaction', fn), {
+      ...(binding ? { start: binding } : {}),
+      finish: { sql: FINISH_SQL, rows: (rows) => (auditTransactionId = auditIdFrom(rows[0])) },
+    });
+    return { result, auditTransactionId };
+  }
+
+  private async savepoint<T>(
+    current: ActiveSession,
+    fn: (tx: SqlSession) => Promise<T>,
+  ): Promise<TransactionResult<T>> {
+    const name = `threadline_sp_${++current.savepoints}`;
+    await current.session.query(`SAVEPOINT ${name}`);
+    let result: T;
+    try {
+      result = await fn(current.session);
+    } catch (error) {
+      await current.session.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
+      throw error;
+    }
+    await current.session.query(`RELEASE SAVEPOINT ${name}`);
+    const { rows } = await current.session.query(FINISH_SQL);
+    return { result, auditTransactionId: auditIdFrom(rows[0]) };
+  }
+
+  async query<R>(sql: string, params?: readonly unknown[]): Promise<SqlResult<R>> {
+    refuseTransactionControl(sql, 'tl.query');
+    const current = this.current();
+    if (current) return current.session.query<R>(sql, params);
+    const binding = needsAttribution(sql) ? contextBinding() : null;
+    if (!binding) return this.client.query<R>(sql, params);
+    return this.client.queryAfter<R>(binding, sql, params);
+  }
+
+  /** Run `fn` with `session` as the current transaction until `fn` settles. */
+  runInSession<T>(session: SqlSession, fn: () => T): T {
+    const state: ActiveSession = { session, savepoints: 0, closed: false };
+    (state as { session: SqlSession }).session = guardedSession(session, state, 'runInSession');
+    let result: T;
+    try {
+      result = this.active.run(state, fn);
+    } catch (error) {
+      state.closed = true;
+      throw error;
+    }
+    if (result instanceof Promise) {
+      return result.finally(() => {
+        state.closed = true;
+      }) as T;
+    }
+    state.closed = true;
+    return result;
+  }
+
+  private async runOwned<T>(session: SqlSession, where: string, fn: (tx: SqlSession) => Promise<T>) {
+    const state: ActiveSession = { session, savepoints: 0, closed: false };
+    const guarded = guardedSession(session, state, where);
+    (state as { session: SqlSession }).session = guarded;
+    try {
+      return await this.active.run(state, () => fn(guarded));
+    } finally {
+      state.closed = true;
+    }
+  }
+}

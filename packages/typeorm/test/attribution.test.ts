@@ -1,0 +1,177 @@
+import { ActorRef, runWithAuditContext } from '@threadline/core';
+import { postgresEnabled } from '@threadline/test-utils';
+import type { EntitySubscriberInterface, TransactionStartEvent } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTypeorm, type TypeormSetup, VERSIONS } from './setup.js';
+
+/** Issue 16: 30+ concurrent contexts on pools of 1–2, each row checked against its writer. */
+const N = 30;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const as = <T>(id: string, fn: () => Promise<T>): Promise<T> =>
+  runWithAuditContext({ actor: ActorRef.user(id) }, fn);
+
+describe.runIf(postgresEnabled()).each(VERSIONS)('%s: attribution under concurrency', (_name, orm) => {
+  let s: TypeormSetup;
+  beforeAll(async () => {
+    s = await openTypeorm(orm, { poolSize: 2 });
+  });
+  afterAll(() => s?.close());
+
+  const actorsIn = async (from: number, to: number) =>
+    Object.fromEntries(
+      (await s.db.audit(s.table)).filter((r) => r.id >= from && r.id < to).map((r) => [r.id, r.actor]),
+    );
+  const each = (from: number, actor: (i: number) => string | null) =>
+    Object.fromEntries(Array.from({ length: N }, (_, i) => [from + i, actor(i)]));
+
+  it('late tl.query and tl.recordAction after dataSource.transaction committed run in their own attributed transaction', async () => {
+    const late: Promise<unknown>[] = [];
+    await Promise.all(
+      Array.from({ length: N }, (_, i) =>
+        as(`u${i}`, () =>
+          s.ds.transaction(async (m) => {
+            await m.insert(s.Item, { id: i });
+            late.push(
+              sleep(3 + (i % 7)).then(async () => {
+                await s.db.tl.query(`insert into ${s.table} (id) values ($1)`, [100 + i]);
+                await s.ds.manager.insert(s.Item, { id: 200 + i });
+                await s.db.tl.recordAction('late.typeorm');
+              }),
+            );
+          }),
+        ),
+      ),
+    );
+    await Promise.all(late);
+    expect(await actorsIn(0, 300)).toEqual({
+      ...each(0, (i) => `u${i}`),
+      ...each(100, (i) => `u${i}`),
+      ...each(200, (i) => `u${i}`),
+    });
+    const { rows } = await s.db.pool.query(
+      "select count(*)::int as n, count(distinct actor_ref->>'id')::int as actors from threadline.audit_actions where name = 'late.typeorm'",
+    );
+    expect(rows[0]).toEqual({ n: N, actors: N });
+  });
+
+  it('one QueryRunner shared by concurrent writes: each write is its own transaction, and a failing one takes no other row with it', async () => {
+    const qr = s.ds.createQueryRunner();
+    try {
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: N }, (_, i) =>
+          as(`q${i}`, () => qr.manager.insert(s.Item, { id: i % 5 === 4 ? 1000 : 1000 + i })),
+        ),
+      );
+      expect(outcomes.map((o) => o.status)).toEqual(
+        Array.from({ length: N }, (_, i) => (i % 5 === 4 ? 'rejected' : 'fulfilled')),
+      );
+    } finally {
+      await qr.release();
+    }
+    const ok = Array.from({ length: N }, (_, i) => i).filter((i) => i % 5 !== 4);
+    expect(await actorsIn(1000, 1100)).toEqual(Object.fromEntries(ok.map((i) => [1000 + i, `q${i}`])));
+  });
+
+  it('binds before afterTransactionStart subscribers write', async () => {
+    const table = s.table;
+    const subscriber: EntitySubscriberInterface = {
+      async afterTransactionStart(event: TransactionStartEvent) {
+        const id = (event.queryRunner.data as { startId?: number }).startId;
+        if (id !== undefined) await event.queryRunner.query(`insert into ${table} (id) values ($1)`, [id]);
+      },
+    };
+    s.ds.subscribers.push(subscriber as never);
+    try {
+      await Promise.all(
+        Array.from({ length: N }, (_, i) =>
+          as(`t${i}`, async () => {
+            const qr = s.ds.createQueryRunner();
+            qr.data = { startId: 2000 + i };
+            try {
+              await qr.startTransaction();
+              await qr.manager.insert(s.Item, { id: 2100 + i });
+              await qr.commitTransaction();
+            } finally {
+              await qr.release();
+            }
+          }),
+        ),
+      );
+    } finally {
+      s.ds.subscribers.splice(s.ds.subscribers.indexOf(subscriber as never), 1);
+    }
+    expect(await actorsIn(2000, 2200)).toEqual({
+      ...each(2000, (i) => `t${i}`),
+      ...each(2100, (i) => `t${i}`),
+    });
+  });
+
+  it('attributes writes inside functions, procedures, DO blocks, EXPLAIN ANALYZE and multi-statement strings', async () => {
+    await s.db.pool.query(
+      `create or replace function ${s.table}_fn(i int) returns int language sql as $$ insert into ${s.table} (id) values (i) returning id $$;
+       create or replace procedure ${s.table}_proc(i int) language sql as $$ insert into ${s.table} (id) values (i) $$;`,
+    );
+    const shapes: [number, (i: number) => [string, unknown[]?]][] = [
+      [3000, (i) => [`select ${s.table}_fn($1)`, [i]]],
+      [3100, (i) => [`call ${s.table}_proc($1)`, [i]]],
+      [3200, (i) => [`do $$ begin insert into ${s.table} (id) values (${i}); end $$`]],
+      [3300, (i) => [`explain analyze insert into ${s.table} (id) values (${i})`]],
+      [3400, (i) => [`select 1; insert into ${s.table} (id) values (${i})`]],
+    ];
+    await Promise.all(
+      shapes.flatMap(([base, shape]) =>
+        Array.from({ length: N }, (_, i) => as(`f${base + i}`, () => s.ds.query(...shape(base + i)))),
+      ),
+    );
+    const want = Object.fromEntries(
+      shapes.flatMap(([base]) => Array.from({ length: N }, (_, i) => [base + i, `f${base + i}`])),
+    );
+    expect(await actorsIn(3000, 3500)).toEqual(want);
+  });
+});
+
+describe.runIf(postgresEnabled())('TypeORM through PgBouncer (transaction pooling)', () => {
+  it('attributes transactions, autocommit writes and function calls of 30 contexts to their own actors', async (ctx) => {
+    const { openConformanceDb } = await import('@threadline/conformance');
+    const { REQUIRE_SERVICES, startPgBouncer } = await import('@threadline/test-utils');
+    const { attachThreadline } = await import('../src/index.js');
+    const db = await openConformanceDb(2);
+    const bouncer = await startPgBouncer(db.server.url, 2);
+    if (!bouncer) {
+      await db.close();
+      if (REQUIRE_SERVICES) throw new Error('pgbouncer is required under CI');
+      ctx.skip();
+      return;
+    }
+    const orm = VERSIONS[0]![1];
+    const ds = attachThreadline(new orm.DataSource({ type: 'postgres', url: bouncer.url, poolSize: 2 }), {
+      threadline: db.tl,
+    });
+    await ds.initialize();
+    try {
+      const table = await db.table();
+      await db.server.pool.query(
+        `create function ${table}_fn(i int) returns int language sql as $$ insert into ${table} (id) values (i) returning id $$`,
+      );
+      await Promise.all(
+        Array.from({ length: N }, (_, i) =>
+          as(`p${i}`, async () => {
+            await ds.transaction((m) => m.query(`insert into ${table} (id) values ($1)`, [i]));
+            await ds.query(`insert into ${table} (id) values ($1)`, [100 + i]);
+            await ds.query(`select ${table}_fn($1)`, [200 + i]);
+          }),
+        ),
+      );
+      const rows = (await db.audit(table)).map((r) => [r.id, r.actor]);
+      expect(Object.fromEntries(rows)).toEqual(
+        Object.fromEntries(
+          [0, 100, 200].flatMap((base) => Array.from({ length: N }, (_, i) => [base + i, `p${i}`])),
+        ),
+      );
+    } finally {
+      await ds.destroy();
+      await bouncer.stop();
+      await db.close();
+    }
+  });
+});
