@@ -260,9 +260,12 @@ async function main() {
   run('npm install -D', 'npm', [...npmInstall, '-D', ...USER_DEV_DEPS], { cwd: app });
   const installed = JSON.parse(readFileSync(join(app, 'node_modules', '@threadline', 'core', 'package.json'), 'utf8'));
   if (installed.version !== version) throw new StepFailed(`install: got @threadline/core ${installed.version}, published ${version}`);
-  const lock = readFileSync(join(app, 'package-lock.json'), 'utf8');
-  if (!lock.includes(`${registry.url}/@threadline/core/-/core-${version}.tgz`)) {
-    throw new StepFailed('install: @threadline/core was not resolved from the local registry');
+  const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8'));
+  for (const name of PUBLIC) {
+    const resolved = lock.packages?.[`node_modules/@threadline/${name}`]?.resolved;
+    if (typeof resolved !== 'string' || !resolved.startsWith(`${registry.url}/`)) {
+      throw new StepFailed(`install: @threadline/${name} was resolved from ${resolved}, not the local registry`);
+    }
   }
 
   log(`npx threadline --help`);
