@@ -2,8 +2,8 @@
 // Release rehearsal: publishes every public package to a throwaway local registry and installs
 // them into a fresh project exactly as a user would, then proves they work there.
 //
-//   1. build the workspace; copy it (sources only) and run `changeset version` on the copy, then
-//      build and pack the copy: the tarballs are what a release would publish;
+//   1. build the workspace; copy it (sources and builds) and run `changeset version` on the copy,
+//      rebuild the CLI there (its build holds the version) and pack: what a release would publish;
 //   2. publint --strict and @arethetypeswrong/cli on every tarball (any problem fails);
 //   3. start Verdaccio on a free 127.0.0.1 port (temp config and storage, no uplink) and publish;
 //   4. in a fresh npm project: `npm install` the @threadline packages from that registry (scoped
@@ -16,7 +16,7 @@
 // Everything lives in one temp directory, removed at the end with the database, the Redis keys
 // and the registry process, whether the run passed or not. Exits non-zero, naming the step.
 // Environment: TL_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres), TL_REDIS_URL
-// (default redis://127.0.0.1:6379), TL_REHEARSAL_KEEP=1 keeps the temp directory for debugging.
+// (default redis://127.0.0.1:6379), --keep keeps the temp directory for debugging.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -155,7 +155,13 @@ async function startRegistry(tools) {
     } catch {}
     await new Promise((r) => setTimeout(r, 200));
   }
-  if (child.exitCode !== null || !(await fetch(`${url}/-/ping`).then((r) => r.ok, () => false))) {
+  if (
+    child.exitCode !== null ||
+    !(await fetch(`${url}/-/ping`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
     process.stderr.write(output);
     throw new StepFailed(`registry: Verdaccio did not start on ${url}`);
   }
@@ -167,7 +173,8 @@ async function startRegistry(tools) {
     body: JSON.stringify({ name, password: randomBytes(12).toString('hex') }),
   });
   const body = await response.json();
-  if (!response.ok || !body.token) throw new StepFailed(`registry: could not add a user (${JSON.stringify(body)})`);
+  if (!response.ok || !body.token)
+    throw new StepFailed(`registry: could not add a user (${JSON.stringify(body)})`);
   return { url, port, token: body.token };
 }
 
@@ -183,7 +190,9 @@ function checkTarball(tools, tarball) {
 }
 
 async function withAdminDb(fn) {
-  const { default: pg } = await import(join(ROOT, 'packages', 'core', 'node_modules', 'pg', 'lib', 'index.js'));
+  const { default: pg } = await import(
+    join(ROOT, 'packages', 'core', 'node_modules', 'pg', 'lib', 'index.js')
+  );
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
   try {
@@ -201,27 +210,44 @@ async function main() {
   const tools = join(work, 'tools');
   mkdirSync(tools);
   writeJson(join(tools, 'package.json'), { private: true });
-  run('tools', 'npm', [
-    'install',
-    '--no-audit',
-    '--no-fund',
-    '--loglevel=error',
-    ...Object.entries(TOOLS).map(([n, v]) => `${n}@${v}`),
-  ], { cwd: tools });
+  run(
+    'tools',
+    'npm',
+    [
+      'install',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      ...Object.entries(TOOLS).map(([n, v]) => `${n}@${v}`),
+    ],
+    { cwd: tools },
+  );
 
-  log('copying the workspace, running `changeset version` on the copy');
+  log('building the workspace');
+  run('build', pnpm, ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']);
+
+  log('copying the workspace with its builds, running `changeset version` on the copy');
   const copy = join(work, 'repo');
   copyWorkspace(copy);
+  for (const name of PUBLIC) {
+    cpSync(join(ROOT, 'packages', name, 'dist'), join(copy, 'packages', name, 'dist'), { recursive: true });
+  }
   run('install (copy)', pnpm, ['install', '--frozen-lockfile', '--prefer-offline'], { cwd: copy });
   const before = JSON.parse(readFileSync(join(copy, 'packages', 'core', 'package.json'), 'utf8')).version;
   run('changeset version', pnpm, ['exec', 'changeset', 'version'], { cwd: copy });
   const version = JSON.parse(readFileSync(join(copy, 'packages', 'core', 'package.json'), 'utf8')).version;
   for (const name of PUBLIC) {
     const v = JSON.parse(readFileSync(join(copy, 'packages', name, 'package.json'), 'utf8')).version;
-    if (v !== version) throw new StepFailed(`changeset version: @threadline/${name} is ${v}, core is ${version} (they are versioned together)`);
+    if (v !== version)
+      throw new StepFailed(
+        `changeset version: @threadline/${name} is ${v}, core is ${version} (they are versioned together)`,
+      );
   }
-  log(`versioned ${before} -> ${version}; building the copy`);
-  run('build (copy)', pnpm, ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: copy });
+  // Only the CLI's build holds its version (`threadline --version`); the others' builds do not
+  // depend on package.json, so the workspace's builds are what a release would ship.
+  log(`versioned ${before} -> ${version}; rebuilding @threadline/cli on the copy`);
+  run('build cli (copy)', pnpm, ['exec', 'tsup'], { cwd: join(copy, 'packages', 'cli') });
 
   log('packing and checking every public package (publint --strict, attw)');
   const packs = join(work, 'packs');
@@ -233,20 +259,42 @@ async function main() {
     if (!existsSync(tarballs[name])) throw new StepFailed(`pack ${name}: ${tarballs[name]} was not written`);
     const listing = run(`list ${name}`, 'tar', ['-tzf', tarballs[name]]);
     for (const required of ['package/README.md', 'package/LICENSE', 'package/package.json']) {
-      if (!listing.split('\n').includes(required)) throw new StepFailed(`pack ${name}: the tarball has no ${required}`);
+      if (!listing.split('\n').includes(required))
+        throw new StepFailed(`pack ${name}: the tarball has no ${required}`);
     }
     if (/\.map$/m.test(listing)) throw new StepFailed(`pack ${name}: the tarball ships source maps`);
-    const manifest = JSON.parse(execFileSync('tar', ['-xzOf', tarballs[name], 'package/package.json'], { encoding: 'utf8' }));
-    if (JSON.stringify(manifest).includes('workspace:')) throw new StepFailed(`pack ${name}: a workspace: range was published`);
+    const manifest = JSON.parse(
+      execFileSync('tar', ['-xzOf', tarballs[name], 'package/package.json'], { encoding: 'utf8' }),
+    );
+    if (JSON.stringify(manifest).includes('workspace:'))
+      throw new StepFailed(`pack ${name}: a workspace: range was published`);
     checkTarball(tools, tarballs[name]);
   }
 
   log('starting Verdaccio and publishing');
   const registry = await startRegistry(tools);
   const npmrcPublish = join(work, 'publish.npmrc');
-  writeFileSync(npmrcPublish, `registry=${registry.url}/\n//127.0.0.1:${registry.port}/:_authToken=${registry.token}\n`);
+  writeFileSync(
+    npmrcPublish,
+    `registry=${registry.url}/\n//127.0.0.1:${registry.port}/:_authToken=${registry.token}\n`,
+  );
   for (const name of PUBLIC) {
-    run(`publish ${name}`, 'npm', ['publish', tarballs[name], '--registry', `${registry.url}/`, '--access', 'public', '--userconfig', npmrcPublish, '--loglevel=error'], { cwd: work });
+    run(
+      `publish ${name}`,
+      'npm',
+      [
+        'publish',
+        tarballs[name],
+        '--registry',
+        `${registry.url}/`,
+        '--access',
+        'public',
+        '--userconfig',
+        npmrcPublish,
+        '--loglevel=error',
+      ],
+      { cwd: work },
+    );
   }
 
   log('installing into a fresh project as a user would');
@@ -258,33 +306,59 @@ async function main() {
   const npmInstall = ['install', '--no-audit', '--no-fund', '--loglevel=error'];
   run('npm install', 'npm', [...npmInstall, ...threadline, ...USER_DEPS], { cwd: app });
   run('npm install -D', 'npm', [...npmInstall, '-D', ...USER_DEV_DEPS], { cwd: app });
-  const installed = JSON.parse(readFileSync(join(app, 'node_modules', '@threadline', 'core', 'package.json'), 'utf8'));
-  if (installed.version !== version) throw new StepFailed(`install: got @threadline/core ${installed.version}, published ${version}`);
+  const installed = JSON.parse(
+    readFileSync(join(app, 'node_modules', '@threadline', 'core', 'package.json'), 'utf8'),
+  );
+  if (installed.version !== version)
+    throw new StepFailed(`install: got @threadline/core ${installed.version}, published ${version}`);
   const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8'));
   for (const name of PUBLIC) {
     const resolved = lock.packages?.[`node_modules/@threadline/${name}`]?.resolved;
     if (typeof resolved !== 'string' || !resolved.startsWith(`${registry.url}/`)) {
-      throw new StepFailed(`install: @threadline/${name} was resolved from ${resolved}, not the local registry`);
+      throw new StepFailed(
+        `install: @threadline/${name} was resolved from ${resolved}, not the local registry`,
+      );
     }
   }
 
   log(`npx threadline --help`);
   const help = run('npx threadline --help', 'npx', ['--no-install', 'threadline', '--help'], { cwd: app });
-  if (!/threadline/.test(help) || !/gen-triggers/.test(help)) throw new StepFailed(`npx threadline --help printed:\n${help}`);
-  const shown = run('npx threadline --version', 'npx', ['--no-install', 'threadline', '--version'], { cwd: app }).trim();
-  if (!shown.includes(version)) throw new StepFailed(`npx threadline --version printed ${shown}, expected ${version}`);
+  if (!/threadline/.test(help) || !/gen-triggers/.test(help))
+    throw new StepFailed(`npx threadline --help printed:\n${help}`);
+  const shown = run('npx threadline --version', 'npx', ['--no-install', 'threadline', '--version'], {
+    cwd: app,
+  }).trim();
+  if (!shown.includes(version))
+    throw new StepFailed(`npx threadline --version printed ${shown}, expected ${version}`);
 
   log('type checks: nodenext, bundler, node10 (skipLibCheck off)');
   writeFileSync(join(app, 'check.ts'), TYPES_CHECK);
-  const base = { strict: true, noEmit: true, skipLibCheck: false, types: ['node'], target: 'es2022', experimentalDecorators: true };
+  const base = {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: false,
+    types: ['node'],
+    target: 'es2022',
+    experimentalDecorators: true,
+  };
   const configs = {
     nodenext: { module: 'nodenext', moduleResolution: 'nodenext' },
     bundler: { module: 'esnext', moduleResolution: 'bundler' },
-    node10: { module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true, ignoreDeprecations: '6.0' },
+    node10: {
+      module: 'commonjs',
+      moduleResolution: 'node10',
+      esModuleInterop: true,
+      ignoreDeprecations: '6.0',
+    },
   };
   for (const [name, options] of Object.entries(configs)) {
-    writeJson(join(app, `tsconfig.${name}.json`), { compilerOptions: { ...base, ...options }, files: ['check.ts'] });
-    run(`tsc (${name})`, join(app, 'node_modules', '.bin', 'tsc'), ['-p', `tsconfig.${name}.json`], { cwd: app });
+    writeJson(join(app, `tsconfig.${name}.json`), {
+      compilerOptions: { ...base, ...options },
+      files: ['check.ts'],
+    });
+    run(`tsc (${name})`, join(app, 'node_modules', '.bin', 'tsc'), ['-p', `tsconfig.${name}.json`], {
+      cwd: app,
+    });
   }
 
   log(`apps: creating database ${dbName}`);
@@ -297,9 +371,15 @@ async function main() {
     writeFileSync(file, appSource(format));
     const out = run(`${format} app`, 'node', [file], {
       cwd: app,
-      env: { ...env, DATABASE_URL: String(databaseUrl), REDIS_URL, QUEUE: `tl-rehearsal-${format}-${randomBytes(3).toString('hex')}` },
+      env: {
+        ...env,
+        DATABASE_URL: String(databaseUrl),
+        REDIS_URL,
+        QUEUE: `tl-rehearsal-${format}-${randomBytes(3).toString('hex')}`,
+      },
     });
-    if (!out.includes(`REHEARSAL ${format} OK`)) throw new StepFailed(`${format} app did not report success:\n${out}`);
+    if (!out.includes(`REHEARSAL ${format} OK`))
+      throw new StepFailed(`${format} app did not report success:\n${out}`);
     log(`${format} app: request and job attributed`);
   }
 }
@@ -309,7 +389,9 @@ try {
   await main();
 } catch (error) {
   failed = true;
-  process.stderr.write(`\n[rehearsal] FAILED: ${error instanceof StepFailed ? error.message : error?.stack ?? error}\n`);
+  process.stderr.write(
+    `\n[rehearsal] FAILED: ${error instanceof StepFailed ? error.message : (error?.stack ?? error)}\n`,
+  );
 } finally {
   for (const cleanup of cleanups.reverse()) {
     try {
@@ -318,7 +400,7 @@ try {
       process.stderr.write(`[rehearsal] cleanup: ${error.message}\n`);
     }
   }
-  if (process.env.TL_REHEARSAL_KEEP === '1') log(`kept ${work}`);
+  if (process.argv.includes('--keep')) log(`kept ${work}`);
   else rmSync(work, { recursive: true, force: true });
 }
 log(failed ? 'release rehearsal FAILED' : 'release rehearsal passed');

@@ -31,9 +31,18 @@ const redis = new URL(process.env.REDIS_URL);
 const connection = { host: redis.hostname, port: Number(redis.port || 6379) };
 const queueName = process.env.QUEUE;
 
+// jsonb orders an object's keys its own way: compare with keys sorted.
+function canonical(value) {
+  if (Array.isArray(value)) return '[' + value.map(canonical).join(',') + ']';
+  if (value && typeof value === 'object') {
+    return '{' + Object.keys(value).sort().map((k) => JSON.stringify(k) + ':' + canonical(value[k])).join(',') + '}';
+  }
+  return JSON.stringify(value);
+}
+
 function same(label, actual, expected) {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
+  const a = canonical(actual);
+  const e = canonical(expected);
   if (a !== e) throw new Error(label + ': expected ' + e + ', got ' + a);
 }
 

@@ -106,6 +106,37 @@ describeWithDatabase('threadline exec', (db) => {
     expect(outside).toEqual({ id: 3, actor_ref: null, source: null, correlation_id: null });
   });
 
+  it('carries actor ids and sources with spaces, backslashes, quotes and non-ASCII intact', async () => {
+    const env = { DATABASE_URL: db().url };
+    const actorId = 'ops team \\ "night" ü -c x';
+    const run = threadline(
+      [
+        'exec',
+        '--actor',
+        `service_account:${actorId}`,
+        '--source',
+        "l'été -c threadline.actor_ref=x",
+        '--correlation-id',
+        'corr-exec-3',
+        '--',
+        'psql',
+        db().url,
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-c',
+        "insert into seeds values (10, 'hostile')",
+      ],
+      { env },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect((await attributed()).find((row) => row.id === 10)).toEqual({
+      id: 10,
+      actor_ref: { type: 'service_account', id: actorId },
+      source: "l'été -c threadline.actor_ref=x",
+      correlation_id: 'corr-exec-3',
+    });
+  });
+
   it("exits with the child's exit code, and 2 on a usage error", () => {
     const failing = threadline([
       'exec',
