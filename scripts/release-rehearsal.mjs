@@ -18,7 +18,7 @@
 // Environment: TL_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres), TL_REDIS_URL
 // (default redis://127.0.0.1:6379), --keep keeps the temp directory for debugging.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -311,13 +311,13 @@ async function main() {
   );
   if (installed.version !== version)
     throw new StepFailed(`install: got @threadline/core ${installed.version}, published ${version}`);
+  // What was installed is byte for byte the tarball that was packed and published.
   const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8'));
   for (const name of PUBLIC) {
-    const resolved = lock.packages?.[`node_modules/@threadline/${name}`]?.resolved;
-    if (typeof resolved !== 'string' || !resolved.startsWith(`${registry.url}/`)) {
-      throw new StepFailed(
-        `install: @threadline/${name} was resolved from ${resolved}, not the local registry`,
-      );
+    const integrity = lock.packages?.[`node_modules/@threadline/${name}`]?.integrity;
+    const packed = `sha512-${createHash('sha512').update(readFileSync(tarballs[name])).digest('base64')}`;
+    if (integrity !== packed) {
+      throw new StepFailed(`install: @threadline/${name} has integrity ${integrity}, the published tarball ${packed}`);
     }
   }
 
