@@ -317,7 +317,9 @@ async function main() {
     const integrity = lock.packages?.[`node_modules/@threadline/${name}`]?.integrity;
     const packed = `sha512-${createHash('sha512').update(readFileSync(tarballs[name])).digest('base64')}`;
     if (integrity !== packed) {
-      throw new StepFailed(`install: @threadline/${name} has integrity ${integrity}, the published tarball ${packed}`);
+      throw new StepFailed(
+        `install: @threadline/${name} has integrity ${integrity}, the published tarball ${packed}`,
+      );
     }
   }
 
@@ -384,6 +386,26 @@ async function main() {
   }
 }
 
+async function cleanUp() {
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      process.stderr.write(`[rehearsal] cleanup: ${error.message}\n`);
+    }
+  }
+  if (process.argv.includes('--keep')) log(`kept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+
+// Interrupted (Ctrl-C, a CI timeout): stop the registry, drop the database, remove the files.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    process.stderr.write(`\n[rehearsal] ${signal}: cleaning up\n`);
+    cleanUp().finally(() => process.exit(130));
+  });
+}
+
 let failed = false;
 try {
   await main();
@@ -393,15 +415,7 @@ try {
     `\n[rehearsal] FAILED: ${error instanceof StepFailed ? error.message : (error?.stack ?? error)}\n`,
   );
 } finally {
-  for (const cleanup of cleanups.reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      process.stderr.write(`[rehearsal] cleanup: ${error.message}\n`);
-    }
-  }
-  if (process.argv.includes('--keep')) log(`kept ${work}`);
-  else rmSync(work, { recursive: true, force: true });
+  await cleanUp();
 }
 log(failed ? 'release rehearsal FAILED' : 'release rehearsal passed');
 process.exit(failed ? 1 : 0);
