@@ -19,7 +19,16 @@
 // (default redis://127.0.0.1:6379), --keep keeps the temp directory for debugging.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -27,7 +36,11 @@ import { fileURLToPath } from 'node:url';
 import { appSource, TYPES_CHECK } from './rehearsal/app-source.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PUBLIC = ['core', 'cli', 'express', 'hono', 'nestjs', 'bullmq', 'typeorm', 'knex'];
+// Every package that is not private: a new public package is rehearsed (and checked) too.
+const PUBLIC = readdirSync(join(ROOT, 'packages'))
+  .filter((dir) => existsSync(join(ROOT, 'packages', dir, 'package.json')))
+  .filter((dir) => !JSON.parse(readFileSync(join(ROOT, 'packages', dir, 'package.json'), 'utf8')).private)
+  .sort((a, b) => (a === 'core' ? -1 : b === 'core' ? 1 : a.localeCompare(b)));
 const TOOLS = { verdaccio: '6.8.0', publint: '0.3.25', '@arethetypeswrong/cli': '0.18.5' };
 // What a user installs next to Threadline, from the normal registry. TypeScript is pinned to the
 // repository's version: TypeScript 7 dropped `moduleResolution: node10`, which this checks.
