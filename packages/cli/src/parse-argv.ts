@@ -36,7 +36,7 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
     if (positionals.length < required) {
       throw new UsageError(`missing <${expected[positionals.length]!.name}>`, command.usage);
     }
-    if (positionals.length > expected.length) {
+    if (positionals.length > expected.length && !expected.at(-1)?.rest) {
       throw new UsageError(`unexpected argument "${positionals[expected.length]}"`, command.usage);
     }
   }

@@ -8,6 +8,8 @@ export interface IncomingRequestInfo {
   /** Read one header (case-insensitive); undefined when absent. */
   header(name: string): string | undefined;
   remoteAddress?: string | undefined;
+  /** false: leave the remote address out of the context (and so out of the binding and ORM logs). */
+  recordRemoteAddress?: boolean | undefined;
   /** Where the context comes from: the framework name, e.g. "express". */
   source: string;
 }
@@ -20,7 +22,7 @@ export interface IncomingRequestInfo {
 export function requestAuditContext(info: IncomingRequestInfo): AuditContext {
   const requestId = cleanContextId(info.header('x-request-id')) ?? randomUUID();
   const correlationId = cleanContextId(info.header('x-correlation-id')) ?? requestId;
-  const address = cleanContextId(info.remoteAddress);
+  const address = info.recordRemoteAddress === false ? undefined : cleanContextId(info.remoteAddress);
   // One literal that already has every field, `actor` included (undefined fields mean "none"):
   // adapters add the actor with `{ ...ctx, actor }`, and V8 11 (Node 20) gives each object spread
   // that adds a key its own hidden class, which made that object and every read of it several

@@ -414,6 +414,8 @@ export class Threadline {
   /**
    * Store a semantic action (who did what and why). Inside tl.transaction it is linked to that
    * transaction's audit row. Actor, correlation, request and job ids default from the context.
+   * Inside a context with no actor the action is recorded as ActorRef.anonymous(); with neither
+   * an `actor` option nor a context it throws ThreadlineError('INVALID_ACTOR').
    */
   async recordAction(name: string, options: RecordActionOptions = {}): Promise<RecordedAction> {
     if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
@@ -423,11 +425,16 @@ export class Threadline {
       );
     }
     const ctx = getAuditContext();
-    const actor = options.actor ? ActorRef.parse(options.actor) : ctx?.actor;
+    // The rule: an explicit actor wins, then the context's; inside an audit context that has none
+    // (a public route, a request nobody identified) the action is the anonymous actor's; with no
+    // actor and no context at all the call is refused (the work was never wrapped: a bug).
+    const actor = options.actor
+      ? ActorRef.parse(options.actor)
+      : (ctx?.actor ?? (ctx ? ActorRef.anonymous() : undefined));
     if (!actor) {
       throw new ThreadlineError(
         'INVALID_ACTOR',
-        'recordAction: no actor; pass { actor: ActorRef.user(id) } or call it inside an audit context that has one',
+        "recordAction: no actor and no audit context; pass { actor: ActorRef.user(id) } or call it inside runWithAuditContext (or an adapter's middleware)",
       );
     }
     if (options.status !== undefined && options.status !== 'ok' && options.status !== 'error') {

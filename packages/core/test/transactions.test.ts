@@ -111,9 +111,32 @@ describeEachDb('transactions, queries and actions', (db) => {
     expect(loose.auditTransactionId).toBeNull();
   });
 
-  it('recordAction requires an actor and validates its fields', async () => {
+  it('recordAction outside any audit context and without an actor is refused', async () => {
     const tl = await installed(db());
-    await expect(tl.recordAction('x')).rejects.toMatchObject({ code: 'INVALID_ACTOR' });
+    await expect(tl.recordAction('x')).rejects.toMatchObject({
+      code: 'INVALID_ACTOR',
+      message:
+        "recordAction: no actor and no audit context; pass { actor: ActorRef.user(id) } or call it inside runWithAuditContext (or an adapter's middleware)",
+    });
+  });
+
+  it('recordAction inside an audit context with no actor records the anonymous actor', async () => {
+    const tl = await installed(db());
+    const ctx = { requestId: 'req-anon-1', correlationId: 'corr-anon-1', source: 'test' };
+    const out = await runWithAuditContext(ctx, () =>
+      tl.transaction(() => tl.recordAction('password.reset_requested')),
+    );
+    const rows = await db().sql<{ actor_ref: unknown; request_id: string; correlation_id: string }>(
+      'select actor_ref, request_id, correlation_id from threadline.audit_actions where id = $1',
+      [out.result.id],
+    );
+    expect(rows).toEqual([
+      { actor_ref: { type: 'anonymous' }, request_id: 'req-anon-1', correlation_id: 'corr-anon-1' },
+    ]);
+  });
+
+  it('recordAction validates its fields', async () => {
+    const tl = await installed(db());
     await expect(tl.recordAction('', { actor: ActorRef.user(1) })).rejects.toMatchObject({
       code: 'INVALID_CONTEXT',
     });

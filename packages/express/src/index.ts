@@ -14,6 +14,11 @@ export interface AuditContextOptions {
   actor?: ActorResolver<[req: Request]>;
   /** The `source` recorded on audit transactions, e.g. the service name. Default "express". */
   source?: string;
+  /**
+   * Record the client's address as the context's `meta.remoteAddress` (it travels in the binding
+   * statement's parameters, which ORM query logging prints). Default true.
+   */
+  recordRemoteAddress?: boolean;
 }
 
 const WHERE = '@threadline/express auditContext';
@@ -30,6 +35,7 @@ export function auditContext(options: AuditContextOptions = {}): RequestHandler 
     const info = {
       header: (name: string) => req.get(name),
       remoteAddress: req.ip ?? req.socket?.remoteAddress,
+      recordRemoteAddress: options.recordRemoteAddress,
       source,
     };
     let pending: unknown;

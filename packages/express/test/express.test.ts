@@ -107,6 +107,15 @@ describe.each(expressVersions)('auditContext on %s', (_name, express) => {
     expect(ctx?.meta).toEqual({ remoteAddress: '203.0.113.9' });
   });
 
+  it('recordRemoteAddress: false leaves the address out of the context', async () => {
+    const { call } = await serve(express, { recordRemoteAddress: false }, (app) =>
+      app.set('trust proxy', true),
+    );
+    const { ctx } = (await call('/a', { 'x-forwarded-for': '203.0.113.9', 'x-request-id': 'r-1' })).body;
+    expect(ctx?.meta).toBeUndefined();
+    expect(ctx?.requestId).toBe('r-1');
+  });
+
   it('records the source option', async () => {
     const { call } = await serve(express, { source: 'billing-api' });
     expect((await call('/a')).body.ctx?.source).toBe('billing-api');

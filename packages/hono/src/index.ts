@@ -14,6 +14,11 @@ export interface AuditContextOptions<E extends Env = Env> {
   actor?: ActorResolver<[c: Context<E>]>;
   /** The `source` recorded on audit transactions, e.g. the service name. Default "hono". */
   source?: string;
+  /**
+   * Record the client's address as the context's `meta.remoteAddress` (it travels in the binding
+   * statement's parameters, which ORM query logging prints). Default true.
+   */
+  recordRemoteAddress?: boolean;
 }
 
 const WHERE = '@threadline/hono auditContext';
@@ -31,7 +36,12 @@ export function auditContext<E extends Env = Env>(
   // Hono's compose awaits this inside its try: a failing actor callback reaches app.onError.
   return (c, next) =>
     runRequestInAuditContext(
-      { header: (name) => c.req.header(name), remoteAddress: nodeRemoteAddress(c.env), source },
+      {
+        header: (name) => c.req.header(name),
+        remoteAddress: nodeRemoteAddress(c.env),
+        recordRemoteAddress: options.recordRemoteAddress,
+        source,
+      },
       options.actor,
       WHERE,
       c,

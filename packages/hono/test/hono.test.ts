@@ -81,6 +81,17 @@ describe.each(honoVersions)('auditContext on %s', (_name, HonoApp) => {
     expect(body.ctx?.meta).toEqual({ remoteAddress: '127.0.0.1' });
   });
 
+  it('recordRemoteAddress: false leaves the address out under @hono/node-server', async () => {
+    const { app } = makeApp(HonoApp, { recordRemoteAddress: false });
+    const server = await listen(app);
+    servers.push(server);
+    const body = (await (await fetch(`${server.url}/a`, { headers: { 'x-request-id': 'r-2' } })).json()) as {
+      ctx: Ctx;
+    };
+    expect(body.ctx?.meta).toBeUndefined();
+    expect(body.ctx?.requestId).toBe('r-2');
+  });
+
   it('defaults the request id to a UUID and the correlation id to the request id', async () => {
     const { ctx } = (await makeApp(HonoApp, {}).call()).body;
     expect(ctx?.requestId).toMatch(/^[0-9a-f-]{36}$/);

@@ -39,6 +39,11 @@ export interface ThreadlineModuleOptions<TRequest extends IncomingMessage = Inco
   actor?: ActorResolver<[req: TRequest]>;
   /** The `source` recorded on audit transactions of HTTP requests. Default "nestjs". */
   source?: string;
+  /**
+   * Record the client's address as the context's `meta.remoteAddress` (it travels in the binding
+   * statement's parameters, which ORM query logging prints). Default true.
+   */
+  recordRemoteAddress?: boolean;
 }
 
 export interface ThreadlineModuleAsyncOptions<TRequest extends IncomingMessage = IncomingMessage>
@@ -78,6 +83,7 @@ class ThreadlineMiddleware implements NestMiddleware<IncomingMessage> {
       },
       // Express sets req.ip (honouring `trust proxy`); other platforms hand over the raw request.
       remoteAddress: (req as { ip?: string }).ip ?? req.socket?.remoteAddress,
+      recordRemoteAddress: this.options.recordRemoteAddress,
       source: this.options.source ?? 'nestjs',
     };
     // Nest's middleware proxy awaits this inside its try: a failing actor callback is answered by

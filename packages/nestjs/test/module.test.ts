@@ -177,6 +177,25 @@ describe.runIf(postgresEnabled())('ThreadlineModule', () => {
     }
   });
 
+  it('records the remote address, and leaves it out with recordRemoteAddress: false', async () => {
+    const withAddress = await listen(itemsModule(table, ThreadlineModule.forRoot({ threadline: db.tl })));
+    try {
+      expect((await post(withAddress.url, { id: 40 })).status).toBe(200);
+    } finally {
+      await withAddress.close();
+    }
+    const without = await listen(
+      itemsModule(table, ThreadlineModule.forRoot({ threadline: db.tl, recordRemoteAddress: false })),
+    );
+    try {
+      expect((await post(without.url, { id: 41 })).status).toBe(200);
+    } finally {
+      await without.close();
+    }
+    expect((await rows(40)).map((r) => r.meta)).toEqual([{ remoteAddress: '127.0.0.1' }]);
+    expect((await rows(41)).map((r) => r.meta)).toEqual([null]);
+  });
+
   it('outside a request there is no context: writes are recorded without an actor', async () => {
     const app = await listen(itemsModule(table, ThreadlineModule.forRoot({ threadline: db.tl })));
     try {

@@ -15,7 +15,12 @@ export interface Command {
   /** Options beyond the global ones. */
   readonly options: OptionSpecs;
   /** Positional arguments, in order (none when omitted). */
-  readonly positionals?: readonly { readonly name: string; readonly optional?: boolean }[];
+  readonly positionals?: readonly {
+    readonly name: string;
+    readonly optional?: boolean;
+    /** The last positional only: it takes every remaining argument (those after `--` too). */
+    readonly rest?: boolean;
+  }[];
   /** Extra help text shown after the option list. */
   readonly details?: string;
   /** Returns the exit code; throws ThreadlineError or UsageError for failures. */

@@ -1,5 +1,6 @@
 import type { Command } from './command.js';
 import { continuityBaselineCommand, continuityCommand } from './continuity.js';
+import { execCommand } from './exec.js';
 import { genTriggersCommand } from './gen-triggers.js';
 import { healthCoverageCommand } from './health-coverage.js';
 import { historyCommand } from './history.js';
@@ -28,4 +29,5 @@ export const COMMANDS: readonly Command[] = [
   continuityCommand,
   continuityBaselineCommand,
   uninstallCommand,
+  execCommand,
 ];
