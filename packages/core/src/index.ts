@@ -11,6 +11,7 @@ export {
   validateAuditContext,
 } from './context.js';
 export { isThreadlineError, ThreadlineError, ThreadlineErrorCode } from './errors.js';
+export * from './export/index.js';
 export {
   formatTableName,
   parseTableName,

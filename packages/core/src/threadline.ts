@@ -4,6 +4,7 @@ import { contextBinding } from './binding.js';
 import { cleanContextId, getAuditContext } from './context.js';
 import { toThreadlineError } from './db-errors.js';
 import { ThreadlineError } from './errors.js';
+import { ThreadlineExport } from './export/export.js';
 import {
   assertIdentifier,
   formatTableName,
@@ -137,6 +138,8 @@ export class Threadline {
   private readonly active = new AsyncLocalStorage<ActiveSession>();
   private readonly q: string;
   private readonly queries: AuditQueries;
+  /** Exports with the timeline's filters (CSV, JSON, NDJSON) and background export jobs. */
+  readonly export: ThreadlineExport = new ThreadlineExport(this);
 
   constructor(options: ThreadlineOptions) {
     if (typeof options !== 'object' || options === null) {

@@ -43,7 +43,7 @@ import {
 type Run = <R>(sql: string, params: unknown[]) => Promise<R[]>;
 
 /** Builds `$n` placeholders while collecting parameters. */
-class Params {
+export class Params {
   readonly values: unknown[] = [];
   add(value: unknown): string {
     this.values.push(value);
@@ -72,8 +72,89 @@ function windowAndCursor(
  * lets the planner hash the whole audit_transactions table for a 50-row page once it is small
  * enough to look cheap, which makes page cost grow with the number of transactions.
  */
-const transactionOf = (q: string) =>
-  `CROSS JOIN LATERAL (SELECT t.actor_ref, t.correlation_id FROM ${q}.audit_transactions t WHERE t.id = c.transaction_id OFFSET 0) t`;
+const transactionOf = (q: string, columns = 't.actor_ref, t.correlation_id') =>
+  `CROSS JOIN LATERAL (SELECT ${columns} FROM ${q}.audit_transactions t WHERE t.id = c.transaction_id OFFSET 0) t`;
+
+/** What a timeline page selects: columns of `c` and `t`, and the transaction columns `t` carries. */
+export interface TimelineSelect {
+  columns: string;
+  transactionColumns?: string;
+}
+
+/**
+ * The timeline's filter conditions on `c` (audit_changes), after the keyset position `after`,
+ * and the subquery of transaction ids an actor or correlation filter selects (null for neither).
+ * Shared by tl.timeline and tl.export, so both filter exactly alike.
+ */
+export function timelineFilterSql(
+  q: string,
+  p: Params,
+  f: ParsedTimelineFilters,
+  after: { capturedAt: string; id: string } | null,
+): { where: string[]; transactions: string | null } {
+  const where = windowAndCursor(p, f, after);
+  if (f.table)
+    where.push(`c.table_schema = ${p.add(f.table.schema)} AND c.table_name = ${p.add(f.table.name)}`);
+  else if (f.tableSchema) where.push(`c.table_schema = ${p.add(f.tableSchema)}`);
+  return { where, transactions: transactionFilter(q, p, f) };
+}
+
+/** One timeline page (newest first, at most `limit` rows after `after`) selecting `select`. */
+export function timelineSql(
+  q: string,
+  p: Params,
+  f: ParsedTimelineFilters,
+  after: { capturedAt: string; id: string } | null,
+  limit: string,
+  select: TimelineSelect,
+): string {
+  const { where, transactions } = timelineFilterSql(q, p, f, after);
+  const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  if (!transactions) {
+    // Newest first straight off an index: the primary key (captured_at, id), or
+    // (table_schema, table_name, captured_at, id) for a table.
+    return `SELECT ${select.columns} FROM (SELECT * FROM ${q}.audit_changes c ${cond}
+          ORDER BY c.captured_at DESC, c.id DESC LIMIT ${limit}) c
+        ${transactionOf(q, select.transactionColumns)} ORDER BY c.captured_at DESC, c.id DESC`;
+  }
+  // Actor and correlation filters select transactions; their changes are merged newest
+  // first off (transaction_id, captured_at, id), index-only without a table filter:
+  // 1. tops: each matching transaction's newest matching change (one index probe each);
+  //    only the `limit` transactions with the newest tops can hold a change of the page.
+  // 2. the transaction ranked r by its top has r - 1 tops newer than all of its changes, so
+  //    it contributes at most limit - r + 1 changes: at most limit * (limit + 1) / 2 index
+  //    entries in all, however many changes the actor or the transactions have.
+  // 3. only the page's rows are read in full.
+  const inner = [`c.transaction_id = x.id`, ...where].join(' AND ');
+  const newest = (n: string) =>
+    `SELECT c.captured_at, c.id FROM ${q}.audit_changes c WHERE ${inner} ORDER BY c.captured_at DESC, c.id DESC LIMIT ${n}`;
+  return `WITH tops AS MATERIALIZED (
+        SELECT x.id, s.captured_at, s.id AS change_id FROM (${transactions}) x CROSS JOIN LATERAL (${newest('1')}) s
+        ORDER BY s.captured_at DESC, s.id DESC LIMIT ${limit}),
+      ranked AS (SELECT tops.id, row_number() OVER (ORDER BY tops.captured_at DESC, tops.change_id DESC) AS rank FROM tops),
+      page AS MATERIALIZED (
+        SELECT s.captured_at, s.id FROM ranked x CROSS JOIN LATERAL (${newest(`(${limit}::int - x.rank + 1)`)}) s
+        ORDER BY s.captured_at DESC, s.id DESC LIMIT ${limit})
+      SELECT ${select.columns} FROM page
+        JOIN ${q}.audit_changes c ON c.captured_at = page.captured_at AND c.id = page.id
+        ${transactionOf(q, select.transactionColumns)}
+      ORDER BY c.captured_at DESC, c.id DESC`;
+}
+
+/** The ids of the audit transactions an actor or correlation filter selects, or null for neither. */
+function transactionFilter(q: string, p: Params, f: ParsedTimelineFilters): string | null {
+  if (!f.actor && !f.correlationId) return null;
+  const actor = f.actor ? `x.actor_ref = ${p.add(Actor.toJSON(f.actor))}::jsonb` : null;
+  if (!f.correlationId) return `SELECT x.id FROM ${q}.audit_transactions x WHERE ${actor}`;
+  // A transaction carries the correlation id, or an action recorded in it does (record_action
+  // sets audit_actions.transaction_id whenever it links the two).
+  const c = p.add(f.correlationId);
+  const matching = `SELECT x.id FROM ${q}.audit_transactions x WHERE x.correlation_id = ${c}
+    UNION SELECT a.transaction_id FROM ${q}.audit_actions a WHERE a.correlation_id = ${c} AND a.transaction_id IS NOT NULL`;
+  return actor
+    ? `SELECT x.id FROM ${q}.audit_transactions x WHERE x.id IN (${matching}) AND ${actor}`
+    : matching;
+}
 
 /** The exploration queries behind tl.history, tl.asOf, tl.actorHistory, tl.timeline, tl.auditTransaction. */
 export class AuditQueries {
@@ -226,58 +307,9 @@ export class AuditQueries {
     const pageSize = parsePageSize(opts.pageSize, 'timeline');
     const fingerprint = queryFingerprint(['timeline', f]);
     const after = decodeCursor(opts.cursor, fingerprint);
-    return this.page('timeline', fingerprint, pageSize, (p, limit) => {
-      const where = windowAndCursor(p, f, after);
-      if (f.table)
-        where.push(`c.table_schema = ${p.add(f.table.schema)} AND c.table_name = ${p.add(f.table.name)}`);
-      else if (f.tableSchema) where.push(`c.table_schema = ${p.add(f.tableSchema)}`);
-      const transactions = this.transactionFilter(p, f);
-      const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
-      if (!transactions) {
-        // Newest first straight off an index: the primary key (captured_at, id), or
-        // (table_schema, table_name, captured_at, id) for a table.
-        return `SELECT ${CHANGE_COLUMNS} FROM (SELECT * FROM ${this.q}.audit_changes c ${cond}
-            ORDER BY c.captured_at DESC, c.id DESC LIMIT ${limit}) c
-          ${transactionOf(this.q)} ORDER BY c.captured_at DESC, c.id DESC`;
-      }
-      // Actor and correlation filters select transactions; their changes are merged newest
-      // first off (transaction_id, captured_at, id), index-only without a table filter:
-      // 1. tops: each matching transaction's newest matching change (one index probe each);
-      //    only the `limit` transactions with the newest tops can hold a change of the page.
-      // 2. the transaction ranked r by its top has r - 1 tops newer than all of its changes, so
-      //    it contributes at most limit - r + 1 changes: at most limit * (limit + 1) / 2 index
-      //    entries in all, however many changes the actor or the transactions have.
-      // 3. only the page's rows are read in full.
-      const inner = [`c.transaction_id = x.id`, ...where].join(' AND ');
-      const newest = (n: string) =>
-        `SELECT c.captured_at, c.id FROM ${this.q}.audit_changes c WHERE ${inner} ORDER BY c.captured_at DESC, c.id DESC LIMIT ${n}`;
-      return `WITH tops AS MATERIALIZED (
-          SELECT x.id, s.captured_at, s.id AS change_id FROM (${transactions}) x CROSS JOIN LATERAL (${newest('1')}) s
-          ORDER BY s.captured_at DESC, s.id DESC LIMIT ${limit}),
-        ranked AS (SELECT tops.id, row_number() OVER (ORDER BY tops.captured_at DESC, tops.change_id DESC) AS rank FROM tops),
-        page AS MATERIALIZED (
-          SELECT s.captured_at, s.id FROM ranked x CROSS JOIN LATERAL (${newest(`(${limit}::int - x.rank + 1)`)}) s
-          ORDER BY s.captured_at DESC, s.id DESC LIMIT ${limit})
-        SELECT ${CHANGE_COLUMNS} FROM page
-          JOIN ${this.q}.audit_changes c ON c.captured_at = page.captured_at AND c.id = page.id
-          ${transactionOf(this.q)}
-        ORDER BY c.captured_at DESC, c.id DESC`;
-    });
-  }
-
-  /** The ids of the audit transactions an actor or correlation filter selects, or null for neither. */
-  private transactionFilter(p: Params, f: ParsedTimelineFilters): string | null {
-    if (!f.actor && !f.correlationId) return null;
-    const actor = f.actor ? `x.actor_ref = ${p.add(Actor.toJSON(f.actor))}::jsonb` : null;
-    if (!f.correlationId) return `SELECT x.id FROM ${this.q}.audit_transactions x WHERE ${actor}`;
-    // A transaction carries the correlation id, or an action recorded in it does (record_action
-    // sets audit_actions.transaction_id whenever it links the two).
-    const c = p.add(f.correlationId);
-    const matching = `SELECT x.id FROM ${this.q}.audit_transactions x WHERE x.correlation_id = ${c}
-      UNION SELECT a.transaction_id FROM ${this.q}.audit_actions a WHERE a.correlation_id = ${c} AND a.transaction_id IS NOT NULL`;
-    return actor
-      ? `SELECT x.id FROM ${this.q}.audit_transactions x WHERE x.id IN (${matching}) AND ${actor}`
-      : matching;
+    return this.page('timeline', fingerprint, pageSize, (p, limit) =>
+      timelineSql(this.q, p, f, after, limit, { columns: CHANGE_COLUMNS }),
+    );
   }
 
   /** One transaction with its actor, context ids, actions and every change with its diff; null when unknown. */

@@ -1,6 +1,7 @@
 import { quoteIdent, quoteLiteral } from '../identifiers.js';
 import { CAPTURE_GENERATOR } from './capture-generator.js';
 import { DDL_SYNC } from './ddl-sync.js';
+import { EXPORT_DDL } from './export-ddl.js';
 import { QUERY_FUNCTIONS } from './query-functions.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
@@ -21,6 +22,7 @@ export function installScript(schema: string): string {
   const body = [
     "SELECT pg_advisory_xact_lock(hashtext('threadline.install:' || @LIT));",
     STORAGE_DDL,
+    EXPORT_DDL,
     RUNTIME_FUNCTIONS,
     CAPTURE_GENERATOR,
     QUERY_FUNCTIONS,
