@@ -133,7 +133,7 @@ export class ExportStream extends Readable {
     if (!this.settled || error) {
       // Stopped before the end: by the consumer (no error) or by a failure.
       this.stats.durationMs = Date.now() - this.started;
-      const code = error ? (isThreadlineError(error) ? error.code : 'UNKNOWN') : 'EXPORT_ABORTED';
+      const code = isThreadlineError(error) ? error.code : isAbort(error) ? 'EXPORT_ABORTED' : 'UNKNOWN';
       if (!this.settled) {
         this.settled = true;
         this.finish({ ok: false, stats: this.stats, error: error ?? undefined }).catch(() => undefined);
@@ -142,4 +142,10 @@ export class ExportStream extends Readable {
     }
     callback(error);
   }
+}
+
+/** Destroyed by the consumer: destroy() with no error, or the abort of a loop that stopped early. */
+function isAbort(error: Error | null): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return !error || error.name === 'AbortError' || code === 'ABORT_ERR' || code === 'ERR_STREAM_PREMATURE_CLOSE';
 }
