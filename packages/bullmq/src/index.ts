@@ -77,3 +77,12 @@ export function withAuditContext<Data = any, Result = any, Name extends string =
 function jobCorrelationId(job: Pick<Job, 'queueName' | 'id' | 'timestamp'>): string {
   return cleanContextId(`bullmq:${job.queueName}:${job.id}:${job.timestamp}`) ?? randomUUID();
 }
+
+export {
+  EXPORT_QUEUE_NAME,
+  type ExportJobSummary,
+  type ExportQueueData,
+  type ExportWorkerOptions,
+  exportQueueRunner,
+  exportWorker,
+} from './export-worker.js';

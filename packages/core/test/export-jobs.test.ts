@@ -65,7 +65,14 @@ describeEachDb('background exports: jobs, storage, download, expiry, abandoned r
     const recorded = await db().sql<{ verb: string; actor: string; comment: string }>(
       `select verb, actor_ref->>'id' as actor, comment from threadline.audit_actions where name = 'threadline.export' order by inserted_at, id`,
     );
-    expect(recorded.map((r) => [r.verb, r.actor, JSON.parse(r.comment).row_count, JSON.parse(r.comment).export_job_id])).toEqual([
+    expect(
+      recorded.map((r) => [
+        r.verb,
+        r.actor,
+        JSON.parse(r.comment).row_count,
+        JSON.parse(r.comment).export_job_id,
+      ]),
+    ).toEqual([
       ['export', 'owner-1', 12, job.id],
       ['download', 'owner-1', 12, job.id],
     ]);
@@ -75,7 +82,9 @@ describeEachDb('background exports: jobs, storage, download, expiry, abandoned r
     expect(await rejection(tl.export.download('not-a-uuid', { actor: owner }))).toBe(
       'QUERY_INVALID: export.download: job id must be a UUID like 0b9f6c1e-4f0a-4c52-9a51-2f1f2a9d8e11, got "not-a-uuid"',
     );
-    expect(await rejection(tl.export.download('00000000-0000-4000-8000-000000000000', { actor: owner }))).toBe(
+    expect(
+      await rejection(tl.export.download('00000000-0000-4000-8000-000000000000', { actor: owner })),
+    ).toBe(
       'NOT_FOUND: export.download: no export job 00000000-0000-4000-8000-000000000000 requested by user:owner-1',
     );
     expect(await rejection(tl.export.enqueue({}, { format: 'xml' as never, requestedBy: owner }))).toBe(
@@ -84,9 +93,9 @@ describeEachDb('background exports: jobs, storage, download, expiry, abandoned r
     expect(await rejection(tl.export.enqueue({}, { format: 'csv', requestedBy: ActorRef.anonymous() }))).toBe(
       'INVALID_ACTOR: export.enqueue: requestedBy must identify someone (not anonymous): only they can download the file',
     );
-    expect(await rejection(tl.export.enqueue({ nope: 1 } as never, { format: 'csv', requestedBy: owner }))).toBe(
-      await rejection(tl.timeline({ nope: 1 } as never)),
-    );
+    expect(
+      await rejection(tl.export.enqueue({ nope: 1 } as never, { format: 'csv', requestedBy: owner })),
+    ).toBe(await rejection(tl.timeline({ nope: 1 } as never)));
     const count = await db().sql<{ n: number }>('select count(*)::int as n from threadline.export_jobs');
     expect(count[0]!.n).toBe(1);
   });
@@ -124,21 +133,31 @@ describeEachDb('background exports: jobs, storage, download, expiry, abandoned r
       [job.id],
     );
     const fresh = await tl.export.enqueue({}, { format: 'json', requestedBy: owner });
-    await db().sql(`update threadline.export_jobs set status = 'running', heartbeat_at = now() where id = $1`, [fresh.id]);
+    await db().sql(
+      `update threadline.export_jobs set status = 'running', heartbeat_at = now() where id = $1`,
+      [fresh.id],
+    );
     const first = await tl.export.cleanup();
     expect(first.abandoned).toBe(1);
     const dead = (await tl.export.job(job.id))!;
     expect(dead.status).toBe('failed');
-    expect(dead.error).toMatch(/^ABANDONED: the process running this export stopped \(no progress since \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\); run the export again$/);
+    expect(dead.error).toMatch(
+      /^ABANDONED: the process running this export stopped \(no progress since \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\); run the export again$/,
+    );
     expect((await tl.export.job(fresh.id))!.status).toBe('running');
 
     // Expiry: the completed job of the first test, moved into the past.
     const [completed] = await db().sql<{ id: string; file_ref: string }>(
       `select id::text, file_ref from threadline.export_jobs where status = 'completed'`,
     );
-    await db().sql(`update threadline.export_jobs set expires_at = now() - interval '1 second' where id = $1`, [completed!.id]);
+    await db().sql(
+      `update threadline.export_jobs set expires_at = now() - interval '1 second' where id = $1`,
+      [completed!.id],
+    );
     expect(await rejection(tl.export.download(completed!.id, { actor: owner }))).toMatch(
-      new RegExp(`^EXPORT_EXPIRED: export.download: export job ${completed!.id} expired at .*; run the export again$`),
+      new RegExp(
+        `^EXPORT_EXPIRED: export.download: export job ${completed!.id} expired at .*; run the export again$`,
+      ),
     );
     writeFileSync(join(dir, 'unrelated.txt'), 'kept');
     const second = await tl.export.cleanup();

@@ -40,7 +40,13 @@ describeEachDb('export round trip: CSV, JSON and NDJSON parse back to what the d
     tl = await installed(db(), { members: { mask: ['email'] } });
     await tl.installTriggers({ tables: ['docs', 'members', "=cmd|' /C calc'!A0"] });
     await runWithAuditContext(
-      { actor: ActorRef.user('=1+1'), correlationId: '+corr', requestId: '@req', jobId: '-job', source: '\tsrc' },
+      {
+        actor: ActorRef.user('=1+1'),
+        correlationId: '+corr',
+        requestId: '@req',
+        jobId: '-job',
+        source: '\tsrc',
+      },
       async () => {
         for (const [i, text] of HOSTILE.entries()) {
           await tl.query('insert into docs values ($1, $2, $3::jsonb)', [
@@ -53,7 +59,9 @@ describeEachDb('export round trip: CSV, JSON and NDJSON parse back to what the d
         await tl.query(
           `insert into docs values (100, 'big numbers', '{"big": 12345678901234567890123, "dec": 1.000000000000000000001, "neg": -9007199254740993}')`,
         );
-        await tl.query(`insert into docs values (101, 'one megabyte', jsonb_build_object('big', $1::text))`, [big]);
+        await tl.query(`insert into docs values (101, 'one megabyte', jsonb_build_object('big', $1::text))`, [
+          big,
+        ]);
         await tl.transaction(async (tx) => {
           await tx.query(`update docs set body = 'changed, "really"' where id = 1`);
           await tl.recordAction('=doc.edited');
@@ -62,7 +70,9 @@ describeEachDb('export round trip: CSV, JSON and NDJSON parse back to what the d
       },
     );
     await tl.query(`insert into members values (1, 2, '=admin', 'secret@example.com')`);
-    await tl.query(`update members set role = '@owner', email = 'other@example.com' where org_id = 1 and user_id = 2`);
+    await tl.query(
+      `update members set role = '@owner', email = 'other@example.com' where org_id = 1 and user_id = 2`,
+    );
     await tl.query(`insert into "=cmd|' /C calc'!A0" values (1, '-1')`);
   });
 
@@ -96,7 +106,11 @@ describeEachDb('export round trip: CSV, JSON and NDJSON parse back to what the d
     // Masked values are exported masked, deletions carry the deleted row.
     expect(text).not.toContain('secret@example.com');
     const deleted = rows.find((r) => r[4] === 'delete')!;
-    expect(JSON.parse(deleted[8]!)).toEqual({ id: 2, body: HOSTILE[2], doc: { text: HOSTILE[2], nested: { list: [HOSTILE[2], 1, null, true] } } });
+    expect(JSON.parse(deleted[8]!)).toEqual({
+      id: 2,
+      body: HOSTILE[2],
+      doc: { text: HOSTILE[2], nested: { list: [HOSTILE[2], 1, null, true] } },
+    });
     expect(deleted[7]).toBe('');
     const composite = rows.find((r) => r[3] === 'members' && r[4] === 'update')!;
     expect(JSON.parse(composite[6]!)).toEqual({ org_id: 1, user_id: 2 });
@@ -137,7 +151,10 @@ describeEachDb('export round trip: CSV, JSON and NDJSON parse back to what the d
       const got = JSON.parse(line) as Record<string, unknown>;
       expect(Object.keys(got)).toEqual([...EXPORT_COLUMNS]);
       const want = Object.fromEntries(
-        Object.entries(truth[i]!).map(([k, v]) => [k, v !== null && JSON_FIELDS.includes(k) ? JSON.parse(v) : v]),
+        Object.entries(truth[i]!).map(([k, v]) => [
+          k,
+          v !== null && JSON_FIELDS.includes(k) ? JSON.parse(v) : v,
+        ]),
       );
       expect(got).toEqual(want);
     }
@@ -148,7 +165,12 @@ describeEachDb('export round trip: CSV, JSON and NDJSON parse back to what the d
     const truth = await groundTruth(db());
     const filters = { table: 'docs' };
     const text = await collect(tl.export.stream(filters, { format: 'json', actor: exporter }));
-    const doc = JSON.parse(text) as { format_version: number; generated_at: string; filters: unknown; changes: Record<string, unknown>[] };
+    const doc = JSON.parse(text) as {
+      format_version: number;
+      generated_at: string;
+      filters: unknown;
+      changes: Record<string, unknown>[];
+    };
     expect(Object.keys(doc)).toEqual(['format_version', 'generated_at', 'filters', 'changes']);
     expect(doc.format_version).toBe(1);
     expect(doc.generated_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
@@ -160,7 +182,9 @@ describeEachDb('export round trip: CSV, JSON and NDJSON parse back to what the d
 
   it('an empty export is a header, an empty document or nothing', async () => {
     const none = { table: 'docs', from: '2999-01-01' };
-    expect(await collect(tl.export.stream(none, { format: 'csv', actor: exporter }))).toBe(`${EXPORT_COLUMNS.join(',')}\r\n`);
+    expect(await collect(tl.export.stream(none, { format: 'csv', actor: exporter }))).toBe(
+      `${EXPORT_COLUMNS.join(',')}\r\n`,
+    );
     expect(await collect(tl.export.stream(none, { format: 'ndjson', actor: exporter }))).toBe('');
     const doc = JSON.parse(await collect(tl.export.stream(none, { format: 'json', actor: exporter })));
     expect(doc.changes).toEqual([]);
@@ -169,14 +193,23 @@ describeEachDb('export round trip: CSV, JSON and NDJSON parse back to what the d
   it('small pages and maxRows give the same rows in the same order', async () => {
     const truth = await groundTruth(db());
     const text = await collect(tl.export.stream({}, { format: 'ndjson', pageSize: 3, actor: exporter }));
-    expect(text.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(truth.map((r) => r.id));
+    expect(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { id: string }).id),
+    ).toEqual(truth.map((r) => r.id));
     const buffer = await tl.export.toBuffer({}, { format: 'ndjson', maxRows: 5, actor: exporter });
     expect(buffer.returnedCount).toBe(5);
     expect(buffer.truncated).toBe(true);
     expect(buffer.maxRows).toBe(5);
-    expect(buffer.data.toString().trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(
-      truth.slice(0, 5).map((r) => r.id),
-    );
+    expect(
+      buffer.data
+        .toString()
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { id: string }).id),
+    ).toEqual(truth.slice(0, 5).map((r) => r.id));
     const exact = await tl.export.toBuffer({}, { format: 'csv', maxRows: truth.length, actor: exporter });
     expect(exact.truncated).toBe(false);
     expect(exact.returnedCount).toBe(truth.length);

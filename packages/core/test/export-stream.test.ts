@@ -1,5 +1,10 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { createTestDatabase, describeEachDb, postgresEnabled, type TestDatabase } from '@threadline/test-utils';
+import {
+  createTestDatabase,
+  describeEachDb,
+  postgresEnabled,
+  type TestDatabase,
+} from '@threadline/test-utils';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -53,22 +58,43 @@ describeEachDb('export: filters, audit record, telemetry and bad input', (db) =>
     );
 
   beforeAll(async () => {
-    await db().exec('create table notes (id int primary key, body text); create table other (id int primary key)');
+    await db().exec(
+      'create table notes (id int primary key, body text); create table other (id int primary key)',
+    );
     tl = await installed(db());
     await tl.installTriggers({ tables: ['notes', 'other'] });
     await runWithAuditContext({ actor: ActorRef.user('alice'), correlationId: 'c-1' }, async () => {
       for (let i = 0; i < 30; i++) await tl.query('insert into notes values ($1, $2)', [i, `n${i}`]);
     });
-    await runWithAuditContext({ actor: ActorRef.user('bob') }, () => tl.query('insert into other values (1)'));
+    await runWithAuditContext({ actor: ActorRef.user('bob') }, () =>
+      tl.query('insert into other values (1)'),
+    );
   });
 
   it('filters are the timeline filters: same rows, same order, for each filter', async () => {
-    for (const filters of [{}, { table: 'notes' }, { actor: 'user:bob' }, { actor: ActorRef.user('alice'), correlationId: 'c-1' }, { tableSchema: 'public', table: 'other' }]) {
+    for (const filters of [
+      {},
+      { table: 'notes' },
+      { actor: 'user:bob' },
+      { actor: ActorRef.user('alice'), correlationId: 'c-1' },
+      { tableSchema: 'public', table: 'other' },
+    ]) {
       const page = await tl.timeline(filters, { pageSize: 1000 });
-      const text = await collect(tl.export.stream(filters, { format: 'ndjson', pageSize: 7, actor: auditor }));
-      const ids = text === '' ? [] : text.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+      const text = await collect(
+        tl.export.stream(filters, { format: 'ndjson', pageSize: 7, actor: auditor }),
+      );
+      const ids =
+        text === ''
+          ? []
+          : text
+              .trim()
+              .split('\n')
+              .map((l) => (JSON.parse(l) as { id: string }).id);
       expect(ids, JSON.stringify(filters)).toEqual(page.entries.map((e) => e.id));
-      expect(await tl.export.count(filters), JSON.stringify(filters)).toEqual({ count: page.entries.length, capped: false });
+      expect(await tl.export.count(filters), JSON.stringify(filters)).toEqual({
+        count: page.entries.length,
+        capped: false,
+      });
     }
   });
 
@@ -90,8 +116,18 @@ describeEachDb('export: filters, audit record, telemetry and bad input', (db) =>
       [{ type: 'admin', id: 'root' }, 'ok', 'export', 'exp-corr'],
       [{ type: 'user', id: 'auditor-7' }, 'ok', 'export', null],
     ]);
-    expect(JSON.parse(recorded[0]!.comment)).toEqual({ format: 'csv', filters: { table: 'notes' }, row_count: 4, truncated: true });
-    expect(JSON.parse(recorded[1]!.comment)).toEqual({ format: 'json', filters: { actor: 'user:bob' }, row_count: 1, truncated: false });
+    expect(JSON.parse(recorded[0]!.comment)).toEqual({
+      format: 'csv',
+      filters: { table: 'notes' },
+      row_count: 4,
+      truncated: true,
+    });
+    expect(JSON.parse(recorded[1]!.comment)).toEqual({
+      format: 'json',
+      filters: { actor: 'user:bob' },
+      row_count: 1,
+      truncated: false,
+    });
   });
 
   it('telemetry: completed and failed events carry sizes and codes, never values or ids', async () => {
@@ -119,7 +155,9 @@ describeEachDb('export: filters, audit record, telemetry and bad input', (db) =>
 
   it('bad input: the timeline validator errors, word for word, and export options', async () => {
     const timelineError = await rejection(tl.timeline({ tabel: 'x' } as never));
-    expect(failure(() => tl.export.stream({ tabel: 'x' } as never, { format: 'csv', actor: auditor }))).toBe(timelineError);
+    expect(failure(() => tl.export.stream({ tabel: 'x' } as never, { format: 'csv', actor: auditor }))).toBe(
+      timelineError,
+    );
     expect(await rejection(tl.export.count({ tabel: 'x' } as never))).toBe(timelineError);
     expect(failure(() => tl.export.stream({ from: 42 } as never, { format: 'csv', actor: auditor }))).toBe(
       await rejection(tl.timeline({ from: 42 } as never)),
@@ -183,7 +221,11 @@ describe.skipIf(!postgresEnabled())('export stream on a pool of one connection [
     // Recorded (once the stop is reported) with the rows that left the database.
     let action: { status: string; comment: string } | undefined;
     for (let i = 0; i < 100 && !action; i++) {
-      [action] = (await pool.query(`select status, comment from threadline.audit_actions where actor_ref->>'id' = 'leaver'`)).rows;
+      [action] = (
+        await pool.query(
+          `select status, comment from threadline.audit_actions where actor_ref->>'id' = 'leaver'`,
+        )
+      ).rows;
       if (!action) await new Promise((r) => setTimeout(r, 20));
     }
     expect(action?.status).toBe('error');

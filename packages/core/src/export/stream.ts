@@ -147,5 +147,7 @@ export class ExportStream extends Readable {
 /** Destroyed by the consumer: destroy() with no error, or the abort of a loop that stopped early. */
 function isAbort(error: Error | null): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return !error || error.name === 'AbortError' || code === 'ABORT_ERR' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+  return (
+    !error || error.name === 'AbortError' || code === 'ABORT_ERR' || code === 'ERR_STREAM_PREMATURE_CLOSE'
+  );
 }
