@@ -1,4 +1,5 @@
 import type { Command } from './command.js';
+import { exportCommand } from './export.js';
 import { genTriggersCommand } from './gen-triggers.js';
 import { historyCommand } from './history.js';
 import { incidentCommand } from './incident.js';
@@ -12,4 +13,5 @@ export const COMMANDS: readonly Command[] = [
   historyCommand,
   timelineCommand,
   incidentCommand,
+  exportCommand,
 ];

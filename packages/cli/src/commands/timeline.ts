@@ -1,8 +1,7 @@
-import type { TimelineFilters } from '@threadline/core';
 import { ExitCode } from '../exit-codes.js';
 import { printChangePage } from '../render-changes.js';
 import type { Command } from './command.js';
-import { PAGE_OPTIONS, pageOptions, WINDOW_OPTIONS, windowOptions } from './query-flags.js';
+import { PAGE_OPTIONS, pageOptions, TIMELINE_FILTER_OPTIONS, timelineFilters } from './query-flags.js';
 
 export const timelineCommand: Command = {
   path: ['timeline'],
@@ -10,38 +9,12 @@ export const timelineCommand: Command = {
   usage:
     'threadline timeline [--table T] [--table-schema S] [--actor type:id] [--from ISO] [--to ISO] [--correlation-id ID] [--page-size N] [--cursor C] [--json]',
   options: {
-    table: {
-      type: 'string',
-      value: 'T',
-      description: 'only this table (name or schema.name, exact and case-sensitive)',
-    },
-    'table-schema': {
-      type: 'string',
-      value: 'S',
-      description: 'only tables in this schema (--schema is the storage schema)',
-    },
-    actor: {
-      type: 'string',
-      value: 'type:id',
-      description: 'only changes in transactions bound to this actor, e.g. user:42, service_account:billing',
-    },
-    ...WINDOW_OPTIONS,
-    'correlation-id': {
-      type: 'string',
-      value: 'ID',
-      description:
-        'only transactions carrying this correlation id, or linked to an action that does (at most 256 bytes)',
-    },
+    ...TIMELINE_FILTER_OPTIONS,
     ...PAGE_OPTIONS,
   },
   details: 'Filters combine with AND. An empty page exits 0.',
   async run(ctx) {
-    const filters: TimelineFilters = { ...windowOptions(ctx) };
-    const flag = (name: string) => ctx.flags[name] as string | undefined;
-    if (flag('table') !== undefined) filters.table = flag('table');
-    if (flag('table-schema') !== undefined) filters.tableSchema = flag('table-schema');
-    if (flag('actor') !== undefined) filters.actor = flag('actor');
-    if (flag('correlation-id') !== undefined) filters.correlationId = flag('correlation-id');
+    const filters = timelineFilters(ctx);
     const paging = pageOptions(ctx);
     const tl = await ctx.threadline();
     const page = await tl.timeline(filters, paging);
