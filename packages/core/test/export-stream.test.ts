@@ -137,7 +137,7 @@ describeEachDb('export: filters, audit record, telemetry and bad input', (db) =>
     subscribe(EXPORT_COMPLETED_CHANNEL, onCompleted);
     subscribe(EXPORT_FAILED_CHANNEL, onFailed);
     try {
-      const text = await collect(tl.export.stream({ table: 'notes' }, { format: 'ndjson', actor: auditor }));
+      await collect(tl.export.stream({ table: 'notes' }, { format: 'ndjson', actor: auditor }));
       const stream = tl.export.stream({ table: 'notes' }, { format: 'csv', pageSize: 2, actor: auditor });
       for await (const _ of stream) break;
     } finally {
