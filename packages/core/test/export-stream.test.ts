@@ -234,6 +234,37 @@ describe.skipIf(!postgresEnabled())('export stream on a pool of one connection [
     expect(rowCount).toBeLessThan(3000);
   });
 
+  it('30 concurrent exports on a pool of one connection: each complete, each recorded', async () => {
+    const truth = (
+      await pool.query(
+        `select c.id::text as id from threadline.audit_changes c order by c.captured_at desc, c.id desc`,
+      )
+    ).rows.map((r) => r.id);
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        tl.export.toBuffer(
+          {},
+          { format: i % 2 ? 'ndjson' : 'csv', maxRows: 100 + i, actor: ActorRef.user(`c-${i}`) },
+        ),
+      ),
+    );
+    for (const [i, r] of results.entries()) {
+      expect(r.returnedCount).toBe(100 + i);
+      const ids = r.data
+        .toString()
+        .trim()
+        .split(i % 2 ? '\n' : '\r\n')
+        .slice(i % 2 ? 0 : 1)
+        .map((line) => (i % 2 ? (JSON.parse(line) as { id: string }).id : line.split(',')[0]));
+      expect(ids).toEqual(truth.slice(0, 100 + i));
+    }
+    const { rows } = await pool.query(
+      `select actor_ref->>'id' as id, (comment::jsonb->>'row_count')::int as n from threadline.audit_actions where actor_ref->>'id' like 'c-%' order by 1`,
+    );
+    expect(rows.length).toBe(30);
+    for (const row of rows) expect(row.n).toBe(100 + Number(row.id.slice(2)));
+  });
+
   it('backpressure: an unread stream stops paging after about one page', async () => {
     const stream = tl.export.stream({}, { format: 'ndjson', pageSize: 100, actor: ActorRef.user('slow') });
     await new Promise((resolve) => stream.once('readable', resolve));
