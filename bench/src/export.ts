@@ -194,7 +194,7 @@ async function main(options: Options, db: BenchDb): Promise<void> {
   const rssHook = join(dir, 'rss.cjs');
   writeFileSync(
     rssHook,
-    "process.on('exit', () => require('fs').writeSync(2, `\\nTL_MAXRSS_KB=${process.resourceUsage().maxRSS}\\n`));\n",
+    "process.on('exit', () => require('fs').writeSync(2, '\\nTL_MAXRSS_KB=' + process.resourceUsage().maxRSS + '\\n'));\n",
   );
   const env = { ...process.env, DATABASE_URL: db.url };
   const cli = (format: string, file: string, rows: 'all' | number) =>

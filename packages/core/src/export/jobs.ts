@@ -9,7 +9,13 @@ import type { Threadline } from '../threadline.js';
 import type { ThreadlineExport } from './export.js';
 import { filtersJson } from './export.js';
 import { type ExportJob, isUuid, JOB_COLUMNS, type JobRow, toJob } from './job-rows.js';
-import { checkKeys, type ExportFormat, exportActor, parseFormat } from './options.js';
+import {
+  checkKeys,
+  DEFAULT_EXPORT_PAGE_SIZE,
+  type ExportFormat,
+  exportActor,
+  parseFormat,
+} from './options.js';
 import { type ExportStorage, LocalDirectoryStorage } from './storage.js';
 
 /** Runs a background export job somewhere: in this process (default) or a queue's worker. */

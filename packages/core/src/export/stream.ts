@@ -26,6 +26,7 @@ export type ExportFinish = (outcome: { ok: boolean; stats: ExportStats; error?: 
 
 /** Pages of about this many bytes: big rows get smaller pages, so memory stays flat. */
 const TARGET_PAGE_BYTES = 4 * 1024 * 1024;
+const FIRST_PAGE_ROWS = 20;
 
 /**
  * The export as a byte stream: keyset-paged from the database one page per read, so a slow
@@ -40,6 +41,7 @@ export class ExportStream extends Readable {
   private ended = false;
   private pageLimit: number;
   private settled = false;
+  private prefetched: { limit: number; rows: Promise<ExportRow[]> } | null = null;
 
   constructor(
     private readonly readPage: PageReader,
@@ -48,25 +50,33 @@ export class ExportStream extends Readable {
     private readonly finish: ExportFinish,
   ) {
     super({ highWaterMark: 64 * 1024 });
-    this.pageLimit = options.pageSize;
+    // Start small (rows may be megabytes each); later pages aim at TARGET_PAGE_BYTES.
+    this.pageLimit = Math.min(options.pageSize, FIRST_PAGE_ROWS);
   }
 
   override _read(): void {
     if (this.reading || this.ended) return;
     this.reading = true;
-    this.next().then(
-      () => {
-        this.reading = false;
-      },
-      (error: unknown) => {
-        this.reading = false;
-        this.destroy(
-          isThreadlineError(error)
-            ? error
-            : new ThreadlineError('DATABASE_ERROR', `export: ${String(error)}`, { cause: error }),
-        );
-      },
-    );
+    this.next().catch((error: unknown) => {
+      this.reading = false;
+      this.destroy(
+        isThreadlineError(error)
+          ? error
+          : new ThreadlineError('DATABASE_ERROR', `export: ${String(error)}`, { cause: error }),
+      );
+    });
+  }
+
+  /**
+   * Start reading the next page while this one is formatted and consumed, so the database and
+   * this process work at the same time. At most one page is read ahead.
+   */
+  private prefetch(remaining: number): void {
+    const limit = Math.min(this.pageLimit, remaining + 1);
+    if (limit <= 0) return;
+    const rows = this.readPage(this.after, limit);
+    rows.catch(() => undefined); // reported when awaited; a destroyed stream never awaits it
+    this.prefetched = { limit, rows };
   }
 
   private emitText(text: string): void {
@@ -86,12 +96,17 @@ export class ExportStream extends Readable {
     }
     const remaining = this.options.maxRows === null ? Infinity : this.options.maxRows - this.stats.rowCount;
     // One row more than the cap tells whether the cap truncated the export.
-    const limit = Math.min(this.pageLimit, remaining + 1);
-    const rows = limit > 0 ? await this.readPage(this.after, limit) : [];
+    const prefetched = this.prefetched;
+    this.prefetched = null;
+    const limit = prefetched ? prefetched.limit : Math.min(this.pageLimit, remaining + 1);
+    const rows = prefetched ? await prefetched.rows : limit > 0 ? await this.readPage(this.after, limit) : [];
     if (this.destroyed) return;
     const last = rows.length < limit;
     const kept = rows.length > remaining ? rows.slice(0, remaining) : rows;
     if (rows.length > remaining) this.stats.truncated = true;
+    const tail = kept[kept.length - 1];
+    if (tail) this.after = { capturedAt: tail.captured_at as string, id: tail.id as string };
+    if (!last && !this.stats.truncated) this.prefetch(remaining - kept.length);
     const body =
       this.options.format === 'csv'
         ? csvRows(kept, this.options.formulaGuard)
@@ -99,16 +114,19 @@ export class ExportStream extends Readable {
           ? ndjsonRows(kept)
           : jsonRows(kept, this.stats.rowCount === 0);
     this.stats.rowCount += kept.length;
-    const tail = kept[kept.length - 1];
-    if (tail) this.after = { capturedAt: tail.captured_at as string, id: tail.id as string };
     if (kept.length > 0) {
       const perRow = body.length / kept.length;
       this.pageLimit = Math.max(1, Math.min(this.options.pageSize, Math.floor(TARGET_PAGE_BYTES / perRow)));
     }
     const done = last || this.stats.truncated || kept.length === 0;
-    this.emitText(head + body + (done && this.options.format === 'json' ? JSON_SUFFIX : ''));
-    if (!done) return;
+    if (!done) {
+      // Ready for the next read before pushing: push may ask for more data synchronously.
+      this.reading = false;
+      this.emitText(head + body);
+      return;
+    }
     this.ended = true;
+    this.emitText(head + body + (this.options.format === 'json' ? JSON_SUFFIX : ''));
     this.stats.durationMs = Date.now() - this.started;
     this.settled = true;
     await this.finish({ ok: true, stats: this.stats });

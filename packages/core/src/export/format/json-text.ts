@@ -4,27 +4,36 @@
  * PostgreSQL only puts a space after `,` and `:` outside strings; strings are copied as they are.
  */
 export function compactJsonb(text: string): string {
-  if (!text.includes(' ')) return text;
+  let space = text.indexOf(' ');
+  if (space === -1) return text;
   let out = '';
-  let i = 0;
-  while (i < text.length) {
-    const quote = text.indexOf('"', i);
-    const end = quote === -1 ? text.length : quote;
-    if (end > i) out += text.slice(i, end).replaceAll(', ', ',').replaceAll(': ', ':');
-    if (quote === -1) break;
-    let close = quote + 1;
-    for (;;) {
-      close = text.indexOf('"', close);
-      if (close === -1) return out + text.slice(quote); // not reachable for jsonb output
-      let backslashes = 0;
-      for (let b = close - 1; text.charCodeAt(b) === 92; b--) backslashes++;
-      if (backslashes % 2 === 0) break;
-      close++;
+  let copied = 0;
+  let quote = text.indexOf('"');
+  while (space !== -1) {
+    if (quote !== -1 && quote < space) {
+      // Skip the string that starts at `quote` (spaces in it are data), then look again.
+      const close = closingQuote(text, quote);
+      quote = text.indexOf('"', close + 1);
+      if (space < close) space = text.indexOf(' ', close + 1);
+      continue;
     }
-    out += text.slice(quote, close + 1);
-    i = close + 1;
+    out += text.slice(copied, space);
+    copied = space + 1;
+    space = text.indexOf(' ', copied);
   }
-  return out;
+  return out + text.slice(copied);
+}
+
+/** The index of the quote that closes the JSON string opened at `open`. */
+function closingQuote(text: string, open: number): number {
+  let close = open;
+  for (;;) {
+    close = text.indexOf('"', close + 1);
+    if (close === -1) return text.length; // not reachable for jsonb output
+    let backslashes = 0;
+    for (let b = close - 1; text.charCodeAt(b) === 92; b--) backslashes++;
+    if (backslashes % 2 === 0) return close;
+  }
 }
 
 /** A JSON string literal. */
