@@ -69,6 +69,12 @@ describeEachDb('export round trip: CSV, JSON and NDJSON parse back to what the d
         await tl.query('delete from docs where id = 2');
       },
     );
+    // Hand-written SQL may bind the context itself: values that start with CR or tab reach the audit rows.
+    await db().exec(`begin;
+      select set_config('threadline.actor_ref', '{"type":"user","id":"\\r=cr-actor"}', true),
+             set_config('threadline.context', '{"source":"\\t=tab-source","requestId":"\\r@cr-request"}', true);
+      insert into docs values (200, 'hand-bound', '{}');
+      commit;`);
     await tl.query(`insert into members values (1, 2, '=admin', 'secret@example.com')`);
     await tl.query(
       `update members set role = '@owner', email = 'other@example.com' where org_id = 1 and user_id = 2`,
@@ -84,7 +90,7 @@ describeEachDb('export round trip: CSV, JSON and NDJSON parse back to what the d
     expect(records[0]).toEqual([...EXPORT_COLUMNS]);
     const rows = records.slice(1);
     expect(rows.length).toBe(truth.length);
-    expect(rows.length).toBe(HOSTILE.length + 2 + 1 + 1 + 2 + 1);
+    expect(rows.length).toBe(HOSTILE.length + 2 + 1 + 1 + 1 + 2 + 1);
     for (const [i, row] of rows.entries()) {
       const expected = truth[i]!;
       for (const [j, column] of EXPORT_COLUMNS.entries()) {
@@ -139,6 +145,8 @@ describeEachDb('export round trip: CSV, JSON and NDJSON parse back to what the d
     expect(guarded).toBeGreaterThanOrEqual(HOSTILE.length * 5);
     expect(rows.some((r) => r[3] === "'=cmd|' /C calc'!A0")).toBe(true);
     expect(rows.some((r) => r[17] === "'=doc.edited")).toBe(true);
+    const hand = rows.find((r) => r[7]?.includes('hand-bound'))!;
+    expect([hand[12], hand[14], hand[16]]).toEqual(["'\r=cr-actor", "'\r@cr-request", "'\t=tab-source"]);
   });
 
   it('NDJSON: one change per line, each the database row', async () => {
