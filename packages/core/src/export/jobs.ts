@@ -173,7 +173,7 @@ export class ExportJobs {
         JSON.stringify(job.filters),
         {
           format: job.format,
-          pageSize: 1000,
+          pageSize: DEFAULT_EXPORT_PAGE_SIZE,
           formulaGuard: job.formulaGuard,
           maxRows: null,
           actor: job.requestedBy,
