@@ -79,6 +79,14 @@ function jobCorrelationId(job: Pick<Job, 'queueName' | 'id' | 'timestamp'>): str
 }
 
 export {
+  EXPORT_QUEUE_NAME,
+  type ExportJobSummary,
+  type ExportQueueData,
+  type ExportWorkerOptions,
+  exportQueueRunner,
+  exportWorker,
+} from './export-worker.js';
+export {
   RETENTION_JOB_NAME,
   type RetentionJobHandle,
   type RetentionJobOptions,

@@ -37,6 +37,8 @@ export function createCommandContext(
     json,
     cwd: io.cwd,
     out: createOutput(io, json),
+    stdout: io.stdout,
+    stderr: io.stderr,
     threadline() {
       instance ??= (async () => {
         const target = resolveDatabaseUrl(flags['database-url'] as string | undefined, io.env);

@@ -37,6 +37,14 @@ export const ThreadlineErrorCode = {
    * open (another caller's): it was refused rather than recorded under the wrong actor.
    */
   FOREIGN_TRANSACTION: 'FOREIGN_TRANSACTION',
+  /** A background export job is not finished yet (pending or running) or it failed. */
+  EXPORT_NOT_READY: 'EXPORT_NOT_READY',
+  /** A background export job expired; its file was deleted. Run the export again. */
+  EXPORT_EXPIRED: 'EXPORT_EXPIRED',
+  /** The export storage could not write, read or delete a file. */
+  EXPORT_STORAGE_FAILED: 'EXPORT_STORAGE_FAILED',
+  /** The consumer stopped reading an export before it ended (the stream was destroyed). */
+  EXPORT_ABORTED: 'EXPORT_ABORTED',
   /** The database rejected a Threadline statement for another reason. */
   DATABASE_ERROR: 'DATABASE_ERROR',
   /** A purge was asked for but no retention policy is configured, or it is disabled. */

@@ -12,6 +12,7 @@ export {
 } from './context.js';
 export * from './continuity/index.js';
 export { isThreadlineError, ThreadlineError, ThreadlineErrorCode } from './errors.js';
+export * from './export/index.js';
 export * from './health/index.js';
 export {
   formatTableName,

@@ -4,6 +4,7 @@ import { cleanContextId, getAuditContext } from './context.js';
 import { ContinuityChecks } from './continuity/continuity.js';
 import { toThreadlineError } from './db-errors.js';
 import { ThreadlineError } from './errors.js';
+import { ThreadlineExport } from './export/export.js';
 import { type HealthConfig, resolveHealthConfig } from './health/config.js';
 import { HealthChecks } from './health/health.js';
 import {
@@ -142,6 +143,8 @@ export class Threadline {
   readonly policy: PolicyChecks;
   /** Brownfield continuity report and the opt-in baseline. */
   readonly continuity: ContinuityChecks;
+  /** Exports with the timeline's filters (CSV, JSON, NDJSON) and background export jobs. */
+  readonly export: ThreadlineExport = new ThreadlineExport(this);
 
   constructor(options: ThreadlineOptions) {
     if (typeof options !== 'object' || options === null) {

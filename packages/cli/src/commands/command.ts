@@ -1,6 +1,7 @@
 import type { Threadline } from '@threadline/core';
 import type { LoadedConfig } from '../config/load-config.js';
 import type { UsageError } from '../exit-codes.js';
+import type { OutputStream } from '../io.js';
 import type { FlagValues, OptionSpecs } from '../options.js';
 import type { Output } from '../output.js';
 
@@ -37,6 +38,9 @@ export interface CommandContext {
   readonly json: boolean;
   readonly cwd: string;
   readonly out: Output;
+  /** The raw streams, for commands that stream bytes (export --out -) and need backpressure. */
+  readonly stdout: OutputStream;
+  readonly stderr: OutputStream;
   /** Connect (once) to the database from --database-url or DATABASE_URL. */
   threadline(): Promise<Threadline>;
   /** A usage error carrying this command's usage line (exit 2). */

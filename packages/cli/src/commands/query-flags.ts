@@ -1,3 +1,4 @@
+import type { TimelineFilters } from '@threadline/core';
 import type { OptionSpecs } from '../options.js';
 import type { CommandContext } from './command.js';
 
@@ -40,4 +41,56 @@ export function windowOptions(ctx: CommandContext): { from?: string; to?: string
   if (ctx.flags.from !== undefined) out.from = ctx.flags.from as string;
   if (ctx.flags.to !== undefined) out.to = ctx.flags.to as string;
   return out;
+}
+
+/** The timeline's filter flags, shared by every command that takes timeline filters (timeline, export). */
+export const TIMELINE_FILTER_OPTIONS = {
+  table: {
+    type: 'string',
+    value: 'T',
+    description: 'only this table (name or schema.name, exact and case-sensitive)',
+  },
+  'table-schema': {
+    type: 'string',
+    value: 'S',
+    description:
+      'only tables in this schema (--schema is the storage schema); with --table, the table must be named schema.name in it',
+  },
+  actor: {
+    type: 'string',
+    value: 'type:id|none',
+    description:
+      'only changes in transactions bound to this actor, e.g. user:42, service_account:billing, anonymous; none: transactions with no actor bound at all',
+  },
+  ...WINDOW_OPTIONS,
+  'correlation-id': {
+    type: 'string',
+    value: 'ID',
+    description:
+      'only transactions carrying this correlation id, or linked to an action that does (at most 256 bytes)',
+  },
+  'request-id': {
+    type: 'string',
+    value: 'ID',
+    description: 'only transactions of this request (every transaction that carried its request id)',
+  },
+  'job-id': {
+    type: 'string',
+    value: 'ID',
+    description: 'only transactions of this job (every transaction that carried its job id)',
+  },
+} as const satisfies OptionSpecs;
+
+/** The timeline filters from the flags, as given; core validates them (QUERY_INVALID, exit 2). */
+export function timelineFilters(ctx: CommandContext): TimelineFilters {
+  const filters: TimelineFilters = { ...windowOptions(ctx) };
+  const flag = (name: string) => ctx.flags[name] as string | undefined;
+  if (flag('table') !== undefined) filters.table = flag('table');
+  if (flag('table-schema') !== undefined) filters.tableSchema = flag('table-schema');
+  const actor = flag('actor');
+  if (actor !== undefined) filters.actor = actor.trim() === 'none' ? null : actor;
+  if (flag('correlation-id') !== undefined) filters.correlationId = flag('correlation-id');
+  if (flag('request-id') !== undefined) filters.requestId = flag('request-id');
+  if (flag('job-id') !== undefined) filters.jobId = flag('job-id');
+  return filters;
 }

@@ -1,6 +1,7 @@
 import type { Command } from './command.js';
 import { continuityBaselineCommand, continuityCommand } from './continuity.js';
 import { execCommand } from './exec.js';
+import { exportCommand } from './export.js';
 import { genTriggersCommand } from './gen-triggers.js';
 import { healthCoverageCommand } from './health-coverage.js';
 import { historyCommand } from './history.js';
@@ -30,4 +31,5 @@ export const COMMANDS: readonly Command[] = [
   continuityBaselineCommand,
   uninstallCommand,
   execCommand,
+  exportCommand,
 ];

@@ -1,8 +1,7 @@
-import type { TimelineFilters } from '@threadline/core';
 import { ExitCode } from '../exit-codes.js';
 import { printChangePage } from '../render-changes.js';
 import type { Command } from './command.js';
-import { PAGE_OPTIONS, pageOptions, WINDOW_OPTIONS, windowOptions } from './query-flags.js';
+import { PAGE_OPTIONS, pageOptions, TIMELINE_FILTER_OPTIONS, timelineFilters } from './query-flags.js';
 
 export const timelineCommand: Command = {
   path: ['timeline'],
@@ -11,40 +10,7 @@ export const timelineCommand: Command = {
   usage:
     'threadline timeline [--table T] [--table-schema S] [--actor type:id|none] [--from ISO] [--to ISO] [--correlation-id ID] [--request-id ID] [--job-id ID] [--page-size N] [--cursor C] [--json]',
   options: {
-    table: {
-      type: 'string',
-      value: 'T',
-      description: 'only this table (name or schema.name, exact and case-sensitive)',
-    },
-    'table-schema': {
-      type: 'string',
-      value: 'S',
-      description:
-        'only tables in this schema (--schema is the storage schema); with --table, the table must be named schema.name in it',
-    },
-    actor: {
-      type: 'string',
-      value: 'type:id|none',
-      description:
-        'only changes in transactions bound to this actor, e.g. user:42, service_account:billing, anonymous; none: transactions with no actor bound at all',
-    },
-    ...WINDOW_OPTIONS,
-    'correlation-id': {
-      type: 'string',
-      value: 'ID',
-      description:
-        'only transactions carrying this correlation id, or linked to an action that does (at most 256 bytes)',
-    },
-    'request-id': {
-      type: 'string',
-      value: 'ID',
-      description: 'only transactions of this request (every transaction that carried its request id)',
-    },
-    'job-id': {
-      type: 'string',
-      value: 'ID',
-      description: 'only transactions of this job (every transaction that carried its job id)',
-    },
+    ...TIMELINE_FILTER_OPTIONS,
     ...PAGE_OPTIONS,
   },
   details: [
@@ -53,15 +19,7 @@ export const timelineCommand: Command = {
     'transactions with no actor bound (no context, or a context without an actor).',
   ].join('\n'),
   async run(ctx) {
-    const filters: TimelineFilters = { ...windowOptions(ctx) };
-    const flag = (name: string) => ctx.flags[name] as string | undefined;
-    if (flag('table') !== undefined) filters.table = flag('table');
-    if (flag('table-schema') !== undefined) filters.tableSchema = flag('table-schema');
-    const actor = flag('actor');
-    if (actor !== undefined) filters.actor = actor.trim() === 'none' ? null : actor;
-    if (flag('correlation-id') !== undefined) filters.correlationId = flag('correlation-id');
-    if (flag('request-id') !== undefined) filters.requestId = flag('request-id');
-    if (flag('job-id') !== undefined) filters.jobId = flag('job-id');
+    const filters = timelineFilters(ctx);
     const paging = pageOptions(ctx);
     const tl = await ctx.threadline();
     const page = await tl.timeline(filters, paging);

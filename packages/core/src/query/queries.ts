@@ -1,5 +1,4 @@
 import type { ActorRef } from '../actor-ref.js';
-import { ActorRef as Actor } from '../actor-ref.js';
 import { toThreadlineError } from '../db-errors.js';
 import type { TableName } from '../identifiers.js';
 import { asOfQuery } from './as-of.js';
@@ -8,6 +7,7 @@ import { incidentQuery, type TransactionFilter, transactionsQuery } from './inci
 import { type MaskColumn, MaskRegistry } from './mask-registry.js';
 import { CHANGE_COLUMNS, type ChangeRow, toChange } from './rows.js';
 import { Params, type Run, transactionOf, windowAndCursor } from './sql-parts.js';
+import { timelineSql } from './timeline-sql.js';
 import type {
   AsOfResult,
   AuditChange,
@@ -122,68 +122,9 @@ export class AuditQueries {
     const pageSize = parsePageSize(opts.pageSize, 'timeline');
     const fingerprint = queryFingerprint(['timeline', f]);
     const after = decodeCursor(opts.cursor, fingerprint);
-    return this.page('timeline', fingerprint, pageSize, (p, limit) => {
-      const where = windowAndCursor(p, f, after);
-      if (f.table)
-        where.push(`c.table_schema = ${p.add(f.table.schema)} AND c.table_name = ${p.add(f.table.name)}`);
-      else if (f.tableSchema) where.push(`c.table_schema = ${p.add(f.tableSchema)}`);
-      const transactions = this.transactionFilter(p, f);
-      const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
-      if (!transactions) {
-        // Newest first straight off an index: the primary key (captured_at, id), or
-        // (table_schema, table_name, captured_at, id) for a table.
-        return `SELECT ${CHANGE_COLUMNS} FROM (SELECT * FROM ${this.q}.audit_changes c ${cond}
-            ORDER BY c.captured_at DESC, c.id DESC LIMIT ${limit}) c
-          ${transactionOf(this.q)} ORDER BY c.captured_at DESC, c.id DESC`;
-      }
-      // Actor and correlation filters select transactions; their changes are merged newest
-      // first off (transaction_id, captured_at, id), index-only without a table filter:
-      // 1. tops: each matching transaction's newest matching change (one index probe each);
-      //    only the `limit` transactions with the newest tops can hold a change of the page.
-      // 2. the transaction ranked r by its top has r - 1 tops newer than all of its changes, so
-      //    it contributes at most limit - r + 1 changes: at most limit * (limit + 1) / 2 index
-      //    entries in all, however many changes the actor or the transactions have.
-      // 3. only the page's rows are read in full.
-      const inner = [`c.transaction_id = x.id`, ...where].join(' AND ');
-      const newest = (n: string) =>
-        `SELECT c.captured_at, c.id FROM ${this.q}.audit_changes c WHERE ${inner} ORDER BY c.captured_at DESC, c.id DESC LIMIT ${n}`;
-      return `WITH tops AS MATERIALIZED (
-          SELECT x.id, s.captured_at, s.id AS change_id FROM (${transactions}) x CROSS JOIN LATERAL (${newest('1')}) s
-          ORDER BY s.captured_at DESC, s.id DESC LIMIT ${limit}),
-        ranked AS (SELECT tops.id, row_number() OVER (ORDER BY tops.captured_at DESC, tops.change_id DESC) AS rank FROM tops),
-        page AS MATERIALIZED (
-          SELECT s.captured_at, s.id FROM ranked x CROSS JOIN LATERAL (${newest(`(${limit}::int - x.rank + 1)`)}) s
-          ORDER BY s.captured_at DESC, s.id DESC LIMIT ${limit})
-        SELECT ${CHANGE_COLUMNS} FROM page
-          JOIN ${this.q}.audit_changes c ON c.captured_at = page.captured_at AND c.id = page.id
-          ${transactionOf(this.q)}
-        ORDER BY c.captured_at DESC, c.id DESC`;
-    });
-  }
-
-  /**
-   * The ids of the audit transactions the actor, correlation, request and job filters select
-   * (combined with AND), or null for none of them. Each starts from an index: actor_ref, the
-   * partial no-actor index, correlation_id, request_id, job_id.
-   */
-  private transactionFilter(p: Params, f: ParsedTimelineFilters): string | null {
-    const conditions: string[] = [];
-    if (f.actor === 'none') conditions.push('x.actor_ref IS NULL');
-    else if (f.actor) conditions.push(`x.actor_ref = ${p.add(Actor.toJSON(f.actor))}::jsonb`);
-    if (f.requestId) conditions.push(`x.request_id = ${p.add(f.requestId)}`);
-    if (f.jobId) conditions.push(`x.job_id = ${p.add(f.jobId)}`);
-    if (!f.correlationId)
-      return conditions.length
-        ? `SELECT x.id FROM ${this.q}.audit_transactions x WHERE ${conditions.join(' AND ')}`
-        : null;
-    // A transaction carries the correlation id, or an action recorded in it does (record_action
-    // sets audit_actions.transaction_id whenever it links the two).
-    const c = p.add(f.correlationId);
-    const matching = `SELECT x.id FROM ${this.q}.audit_transactions x WHERE x.correlation_id = ${c}
-      UNION SELECT a.transaction_id FROM ${this.q}.audit_actions a WHERE a.correlation_id = ${c} AND a.transaction_id IS NOT NULL`;
-    return conditions.length
-      ? `SELECT x.id FROM ${this.q}.audit_transactions x WHERE x.id IN (${matching}) AND ${conditions.join(' AND ')}`
-      : matching;
+    return this.page('timeline', fingerprint, pageSize, (p, limit) =>
+      timelineSql(this.q, p, f, after, limit, { columns: CHANGE_COLUMNS }),
+    );
   }
 
   /** One transaction with its actor, context ids, actions and changes with their diffs; null when unknown. */

@@ -31,5 +31,5 @@ export function windowAndCursor(
  * lets the planner hash the whole audit_transactions table for a 50-row page once it is small
  * enough to look cheap, which makes page cost grow with the number of transactions.
  */
-export const transactionOf = (q: string) =>
-  `CROSS JOIN LATERAL (SELECT t.actor_ref, t.correlation_id FROM ${q}.audit_transactions t WHERE t.id = c.transaction_id OFFSET 0) t`;
+export const transactionOf = (q: string, columns = 't.actor_ref, t.correlation_id') =>
+  `CROSS JOIN LATERAL (SELECT ${columns} FROM ${q}.audit_transactions t WHERE t.id = c.transaction_id OFFSET 0) t`;

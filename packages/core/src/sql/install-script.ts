@@ -3,6 +3,7 @@ import { CAPTURE_GENERATOR } from './capture-generator.js';
 import { CAPTURE_REFRESH } from './capture-refresh.js';
 import { CAPTURE_VERIFY } from './capture-verify.js';
 import { DDL_SYNC } from './ddl-sync.js';
+import { EXPORT_DDL } from './export-ddl.js';
 import { QUERY_FUNCTIONS } from './query-functions.js';
 import { RETENTION_DDL } from './retention-ddl.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
@@ -25,6 +26,7 @@ export function installScript(schema: string): string {
     "SELECT pg_advisory_xact_lock(hashtext('threadline.install:' || @LIT));",
     STORAGE_DDL,
     RETENTION_DDL,
+    EXPORT_DDL,
     RUNTIME_FUNCTIONS,
     CAPTURE_GENERATOR,
     CAPTURE_REFRESH,

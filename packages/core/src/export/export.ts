@@ -1,0 +1,186 @@
+import type { ActorRef } from '../actor-ref.js';
+import { getAuditContext } from '../context.js';
+import { quoteIdent } from '../identifiers.js';
+import { type ParsedTimelineFilters, parseTimelineFilters, type TimelineFilters } from '../query/validate.js';
+import type { Threadline } from '../threadline.js';
+import type { ExportJob } from './job-rows.js';
+import { ExportJobs, type ExportJobsConfig } from './jobs.js';
+import {
+  checkKeys,
+  DEFAULT_COUNT_CAP,
+  DEFAULT_MAX_ROWS,
+  type ExportStreamOptions,
+  type ParsedStreamOptions,
+  parsePositiveInt,
+  parseStreamOptions,
+} from './options.js';
+import { countMatching, exportPageReader } from './reader.js';
+import { type ExportStats, ExportStream } from './stream.js';
+
+export interface ExportBuffer {
+  data: Buffer;
+  truncated: boolean;
+  returnedCount: number;
+  maxRows: number;
+}
+
+export const EXPORT_ACTION = 'threadline.export';
+
+/** `tl.export`: count, stream and buffer exports with the timeline's filters; background jobs. */
+export class ThreadlineExport {
+  readonly jobs: ExportJobs;
+
+  constructor(private readonly tl: Threadline) {
+    this.jobs = new ExportJobs(this.tl, this);
+  }
+
+  /** Storage, runner and expiry for background exports. */
+  configure(config: ExportJobsConfig): this {
+    this.jobs.configure(config);
+    return this;
+  }
+
+  private get q(): string {
+    return quoteIdent(this.tl.schema);
+  }
+
+  private readonly run = async (sql: string, params: unknown[]) =>
+    (await this.tl.query(sql, params)).rows as Record<string, unknown>[];
+
+  /** How many changes match `filters`; with a cap (default 10000) counting stops past it. */
+  async count(
+    filters: TimelineFilters = {},
+    options: { cap?: number | null } = {},
+  ): Promise<{ count: number; capped: boolean }> {
+    const f = parseTimelineFilters(filters);
+    const o = checkKeys(options, ['cap'], 'export.count options');
+    const cap =
+      o.cap === undefined
+        ? DEFAULT_COUNT_CAP
+        : o.cap === null
+          ? null
+          : parsePositiveInt(o.cap, Number.MAX_SAFE_INTEGER, 'export.count: cap');
+    return countMatching(this.run, this.q, f, cap);
+  }
+
+  /**
+   * The changes matching `filters` as bytes of a CSV, JSON or NDJSON file, newest first, read page
+   * by page as the consumer reads (a Node Readable, also async-iterable). Recorded as a
+   * `threadline.export` action when it ends or stops.
+   */
+  stream(filters: TimelineFilters, options: ExportStreamOptions): ExportStream {
+    const f = parseTimelineFilters(filters);
+    const o = parseStreamOptions(options, 'export');
+    return this.createStream(f, filtersJson(filters), o, { kind: 'stream' });
+  }
+
+  /** A small export in memory: at most `maxRows` (default 10000) rows; `truncated` when more matched. */
+  async toBuffer(
+    filters: TimelineFilters,
+    options: Omit<ExportStreamOptions, 'pageSize'> & { maxRows?: number },
+  ): Promise<ExportBuffer> {
+    const f = parseTimelineFilters(filters);
+    const o = parseStreamOptions({ maxRows: DEFAULT_MAX_ROWS, ...options }, 'export.toBuffer');
+    const stream = this.createStream(f, filtersJson(filters), o, { kind: 'buffer' });
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return {
+      data: Buffer.concat(chunks),
+      truncated: stream.stats.truncated,
+      returnedCount: stream.stats.rowCount,
+      maxRows: o.maxRows as number,
+    };
+  }
+
+  /** Queue a background export; the runner (in-process by default) writes it to the storage. */
+  enqueue(...args: Parameters<ExportJobs['enqueue']>): ReturnType<ExportJobs['enqueue']> {
+    return this.jobs.enqueue(...args);
+  }
+
+  /** One background export job, or null. */
+  job(id: string): Promise<ExportJob | null> {
+    return this.jobs.job(id);
+  }
+
+  /** Run a pending job now (what a runner or a queue worker calls). */
+  runJob(id: string): Promise<ExportJob> {
+    return this.jobs.runJob(id);
+  }
+
+  /** A completed job's file, for the actor who requested it only. */
+  download(...args: Parameters<ExportJobs['download']>): ReturnType<ExportJobs['download']> {
+    return this.jobs.download(...args);
+  }
+
+  /** Fail abandoned jobs and expire old ones with their files (retention calls this). */
+  cleanup(): Promise<{ abandoned: number; expired: number }> {
+    return this.jobs.cleanup();
+  }
+
+  /** @internal The stream behind stream, toBuffer and background jobs. */
+  createStream(
+    f: ParsedTimelineFilters,
+    filters: string,
+    o: ParsedStreamOptions,
+    meta: { kind: 'stream' | 'buffer' | 'job'; jobId?: string; onPage?: () => Promise<void> },
+  ): ExportStream {
+    const ctx = getAuditContext();
+    const read = exportPageReader(this.run, this.q, f);
+    const readPage: typeof read = meta.onPage
+      ? async (after, limit) => {
+          await meta.onPage?.();
+          return read(after, limit);
+        }
+      : read;
+    return new ExportStream(
+      readPage,
+      o,
+      { generatedAt: new Date().toISOString(), filtersJson: filters, kind: meta.kind },
+      async ({ ok, stats }) => {
+        await this.record(o.actor, ok, {
+          verb: 'export',
+          format: o.format,
+          filters,
+          stats,
+          jobId: meta.jobId,
+          correlationId: ctx?.correlationId,
+          requestId: ctx?.requestId,
+          jobContextId: ctx?.jobId,
+        });
+      },
+    );
+  }
+
+  /** @internal Record who took data out: a `threadline.export` action with filters and row count. */
+  async record(
+    actor: ActorRef,
+    ok: boolean,
+    d: {
+      verb: 'export' | 'download';
+      format: string;
+      filters: string;
+      stats: Pick<ExportStats, 'rowCount' | 'truncated'>;
+      jobId?: string | undefined;
+      correlationId?: string | undefined;
+      requestId?: string | undefined;
+      jobContextId?: string | undefined;
+    },
+  ): Promise<void> {
+    const comment = `{"format":${JSON.stringify(d.format)},"filters":${d.filters},"row_count":${d.stats.rowCount},"truncated":${d.stats.truncated}${d.jobId ? `,"export_job_id":${JSON.stringify(d.jobId)}` : ''}}`;
+    await this.tl.recordAction(EXPORT_ACTION, {
+      actor,
+      status: ok ? 'ok' : 'error',
+      verb: d.verb,
+      category: 'export',
+      comment,
+      ...(d.correlationId ? { correlationId: d.correlationId } : {}),
+      ...(d.requestId ? { requestId: d.requestId } : {}),
+      ...(d.jobContextId ? { jobId: d.jobContextId } : {}),
+    });
+  }
+}
+
+/** The filters as written into the file and the audit action: the validated input, as JSON. */
+export function filtersJson(filters: TimelineFilters | undefined): string {
+  return JSON.stringify(filters ?? {});
+}

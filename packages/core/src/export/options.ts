@@ -1,0 +1,98 @@
+import { ActorRef as Actor, type ActorRef } from '../actor-ref.js';
+import { getAuditContext } from '../context.js';
+import { isThreadlineError, ThreadlineError } from '../errors.js';
+import { invalid } from '../query/validate.js';
+
+export const EXPORT_FORMATS = ['csv', 'json', 'ndjson'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export const DEFAULT_EXPORT_PAGE_SIZE = 1000;
+export const MAX_EXPORT_PAGE_SIZE = 10_000;
+export const DEFAULT_MAX_ROWS = 10_000;
+export const DEFAULT_COUNT_CAP = 10_000;
+
+export interface ExportStreamOptions {
+  format: ExportFormat;
+  /** Rows per database round trip, 1-10000 (default 1000; smaller pages are used for big rows). */
+  pageSize?: number;
+  /** CSV only: prefix cells that start with = + - @ tab or CR with `'` (default true). */
+  formulaGuard?: boolean;
+  /** Stop after this many rows (`stats.truncated` tells whether more matched). Default: no cap. */
+  maxRows?: number;
+  /** Who takes the data out (recorded as the `threadline.export` action); default: the context's actor. */
+  actor?: ActorRef | string;
+}
+
+export function checkKeys(value: unknown, allowed: readonly string[], what: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw invalid(`${what} must be an object`);
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key))
+      throw invalid(`${what}: unknown option "${key.slice(0, 40)}"; known options are ${allowed.join(', ')}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function parseFormat(value: unknown, what: string): ExportFormat {
+  if (typeof value === 'string' && (EXPORT_FORMATS as readonly string[]).includes(value))
+    return value as ExportFormat;
+  throw invalid(
+    `${what}: format must be "csv", "json" or "ndjson", got ${JSON.stringify(String(value).slice(0, 20))}`,
+  );
+}
+
+export function parsePositiveInt(value: unknown, max: number, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max)
+    throw invalid(`${what} must be an integer from 1 to ${max}, got ${String(value).slice(0, 20)}`);
+  return value;
+}
+
+/** The actor an export is recorded for: the given one, else the audit context's; one is required. */
+export function exportActor(value: unknown, what: string): ActorRef {
+  if (value !== undefined && value !== null) {
+    try {
+      return typeof value === 'string' && !value.trim().startsWith('{')
+        ? Actor.fromString(value)
+        : Actor.parse(value);
+    } catch (error) {
+      throw new ThreadlineError(
+        'INVALID_ACTOR',
+        `${what}: actor ${isThreadlineError(error) ? error.message : 'is invalid'}; pass ActorRef.user(id) or "type:id"`,
+      );
+    }
+  }
+  const actor = getAuditContext()?.actor;
+  if (!actor)
+    throw new ThreadlineError(
+      'INVALID_ACTOR',
+      `${what}: no actor to record the export for; pass { actor: ActorRef.user(id) } or run inside an audit context that has one`,
+    );
+  return actor;
+}
+
+export interface ParsedStreamOptions {
+  format: ExportFormat;
+  pageSize: number;
+  formulaGuard: boolean;
+  maxRows: number | null;
+  actor: ActorRef;
+}
+
+export function parseStreamOptions(options: unknown, what: string): ParsedStreamOptions {
+  const o = checkKeys(options, ['format', 'pageSize', 'formulaGuard', 'maxRows', 'actor'], `${what} options`);
+  if (o.formulaGuard !== undefined && typeof o.formulaGuard !== 'boolean')
+    throw invalid(`${what}: formulaGuard must be true or false`);
+  return {
+    format: parseFormat(o.format, what),
+    pageSize:
+      o.pageSize === undefined
+        ? DEFAULT_EXPORT_PAGE_SIZE
+        : parsePositiveInt(o.pageSize, MAX_EXPORT_PAGE_SIZE, `${what}: pageSize`),
+    formulaGuard: o.formulaGuard !== false,
+    maxRows:
+      o.maxRows === undefined || o.maxRows === null
+        ? null
+        : parsePositiveInt(o.maxRows, Number.MAX_SAFE_INTEGER, `${what}: maxRows`),
+    actor: exportActor(o.actor, what),
+  };
+}

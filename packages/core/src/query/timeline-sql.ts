@@ -1,0 +1,96 @@
+import { ActorRef as Actor } from '../actor-ref.js';
+import { type Params, transactionOf, windowAndCursor } from './sql-parts.js';
+import type { ParsedTimelineFilters } from './validate.js';
+
+/** What a timeline page selects: columns of `c` and `t`, and the transaction columns `t` carries. */
+export interface TimelineSelect {
+  columns: string;
+  transactionColumns?: string;
+}
+
+type After = { capturedAt: string; id: string } | null;
+
+/**
+ * The timeline's filter conditions on `c` (audit_changes), after the keyset position `after`,
+ * and the subquery of transaction ids the actor, correlation, request and job filters select
+ * (null for none of them). Shared by tl.timeline and tl.export, so both filter exactly alike.
+ */
+export function timelineFilterSql(
+  q: string,
+  p: Params,
+  f: ParsedTimelineFilters,
+  after: After,
+): { where: string[]; transactions: string | null } {
+  const where = windowAndCursor(p, f, after);
+  if (f.table)
+    where.push(`c.table_schema = ${p.add(f.table.schema)} AND c.table_name = ${p.add(f.table.name)}`);
+  else if (f.tableSchema) where.push(`c.table_schema = ${p.add(f.tableSchema)}`);
+  return { where, transactions: transactionFilter(q, p, f) };
+}
+
+/** One timeline page (newest first, at most `limit` rows after `after`) selecting `select`. */
+export function timelineSql(
+  q: string,
+  p: Params,
+  f: ParsedTimelineFilters,
+  after: After,
+  limit: string,
+  select: TimelineSelect,
+): string {
+  const { where, transactions } = timelineFilterSql(q, p, f, after);
+  const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  if (!transactions) {
+    // Newest first straight off an index: the primary key (captured_at, id), or
+    // (table_schema, table_name, captured_at, id) for a table.
+    return `SELECT ${select.columns} FROM (SELECT * FROM ${q}.audit_changes c ${cond}
+          ORDER BY c.captured_at DESC, c.id DESC LIMIT ${limit}) c
+        ${transactionOf(q, select.transactionColumns)} ORDER BY c.captured_at DESC, c.id DESC`;
+  }
+  // Actor, correlation, request and job filters select transactions; their changes are merged
+  // newest first off (transaction_id, captured_at, id), index-only without a table filter:
+  // 1. tops: each matching transaction's newest matching change (one index probe each);
+  //    only the `limit` transactions with the newest tops can hold a change of the page.
+  // 2. the transaction ranked r by its top has r - 1 tops newer than all of its changes, so
+  //    it contributes at most limit - r + 1 changes: at most limit * (limit + 1) / 2 index
+  //    entries in all, however many changes the actor or the transactions have.
+  // 3. only the page's rows are read in full.
+  const inner = [`c.transaction_id = x.id`, ...where].join(' AND ');
+  const newest = (n: string) =>
+    `SELECT c.captured_at, c.id FROM ${q}.audit_changes c WHERE ${inner} ORDER BY c.captured_at DESC, c.id DESC LIMIT ${n}`;
+  return `WITH tops AS MATERIALIZED (
+        SELECT x.id, s.captured_at, s.id AS change_id FROM (${transactions}) x CROSS JOIN LATERAL (${newest('1')}) s
+        ORDER BY s.captured_at DESC, s.id DESC LIMIT ${limit}),
+      ranked AS (SELECT tops.id, row_number() OVER (ORDER BY tops.captured_at DESC, tops.change_id DESC) AS rank FROM tops),
+      page AS MATERIALIZED (
+        SELECT s.captured_at, s.id FROM ranked x CROSS JOIN LATERAL (${newest(`(${limit}::int - x.rank + 1)`)}) s
+        ORDER BY s.captured_at DESC, s.id DESC LIMIT ${limit})
+      SELECT ${select.columns} FROM page
+        JOIN ${q}.audit_changes c ON c.captured_at = page.captured_at AND c.id = page.id
+        ${transactionOf(q, select.transactionColumns)}
+      ORDER BY c.captured_at DESC, c.id DESC`;
+}
+
+/**
+ * The ids of the audit transactions the actor, correlation, request and job filters select
+ * (combined with AND), or null for none of them. Each starts from an index: actor_ref, the
+ * partial no-actor index, correlation_id, request_id, job_id.
+ */
+function transactionFilter(q: string, p: Params, f: ParsedTimelineFilters): string | null {
+  const conditions: string[] = [];
+  if (f.actor === 'none') conditions.push('x.actor_ref IS NULL');
+  else if (f.actor) conditions.push(`x.actor_ref = ${p.add(Actor.toJSON(f.actor))}::jsonb`);
+  if (f.requestId) conditions.push(`x.request_id = ${p.add(f.requestId)}`);
+  if (f.jobId) conditions.push(`x.job_id = ${p.add(f.jobId)}`);
+  if (!f.correlationId)
+    return conditions.length
+      ? `SELECT x.id FROM ${q}.audit_transactions x WHERE ${conditions.join(' AND ')}`
+      : null;
+  // A transaction carries the correlation id, or an action recorded in it does (record_action
+  // sets audit_actions.transaction_id whenever it links the two).
+  const c = p.add(f.correlationId);
+  const matching = `SELECT x.id FROM ${q}.audit_transactions x WHERE x.correlation_id = ${c}
+    UNION SELECT a.transaction_id FROM ${q}.audit_actions a WHERE a.correlation_id = ${c} AND a.transaction_id IS NOT NULL`;
+  return conditions.length
+    ? `SELECT x.id FROM ${q}.audit_transactions x WHERE x.id IN (${matching}) AND ${conditions.join(' AND ')}`
+    : matching;
+}
