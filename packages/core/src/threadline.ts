@@ -1,6 +1,16 @@
-import { ActorRef } from './actor-ref.js';
+import { type RecordActionOptions, type RecordedAction, recordAction } from './actions/record-action.js';
+import type { ActorRef } from './actor-ref.js';
 import { AuditedSessions, type TransactionResult } from './audited-session.js';
-import { cleanContextId, getAuditContext } from './context.js';
+import {
+  type CapturePlan,
+  installTriggers,
+  planTriggers,
+  removeTriggers,
+  resolveTargets,
+  type TriggerContext,
+  type TriggerOptions,
+} from './capture/trigger-operations.js';
+import { getAuditContext } from './context.js';
 import { ContinuityChecks } from './continuity/continuity.js';
 import { toThreadlineError } from './db-errors.js';
 import { ThreadlineError } from './errors.js';
@@ -66,65 +76,9 @@ export interface ThreadlineOptions {
   health?: HealthConfig;
 }
 
-export interface CapturePlan {
-  table: TableName;
-  /** `compiled` (native column reads, kept current by the DDL event trigger) or `portable`. */
-  mode: 'compiled' | 'portable';
-  functionName: string;
-  /** The tables that get triggers: the table itself and, for a partitioned table, every partition. */
-  relations: string[];
-  keyColumns: string[];
-  keySource: string;
-  options: ResolvedTableOptions;
-  /** Limits PostgreSQL imposes on capturing this table (e.g. MERGE moving rows between partitions). */
-  warnings: string[];
-  /** The generated function (only in plans from planTriggers). */
-  functionSql?: string;
-}
-
-export interface TriggerOptions {
-  /** Table names (`name` or `schema.name`); default: every table in the `tables` option. */
-  tables?: readonly string[];
-  /** Called before each table is processed (for progress output). */
-  onTable?: (table: TableName, index: number, total: number) => void;
-}
-
-export interface RecordActionOptions {
-  actor?: ActorRef;
-  status?: 'ok' | 'error';
-  verb?: string;
-  category?: string;
-  reason?: string;
-  comment?: string;
-  correlationId?: string;
-  requestId?: string;
-  jobId?: string;
-  /**
-   * Record inside this session's transaction and link the action to its audit transaction.
-   * Only needed when the transaction is owned by an ORM (adapters pass it); inside
-   * tl.transaction the current session is used automatically.
-   */
-  session?: SqlSession;
-}
-
-export interface RecordedAction {
-  id: string;
-  /** The audit transaction it was linked to, when recorded inside a bound transaction. */
-  auditTransactionId: string | null;
-}
-
+export type { RecordActionOptions, RecordedAction } from './actions/record-action.js';
 export type { TransactionResult } from './audited-session.js';
-
-const MAX_TEXT = 1000;
-
-function optionalText(value: unknown, field: string, max = MAX_TEXT): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string')
-    throw new ThreadlineError('INVALID_CONTEXT', `recordAction: ${field} must be a string`);
-  if (value.length > max)
-    throw new ThreadlineError('INVALID_CONTEXT', `recordAction: ${field} is longer than ${max} characters`);
-  return value;
-}
+export type { CapturePlan, TriggerOptions } from './capture/trigger-operations.js';
 
 export class Threadline {
   readonly schema: string;
@@ -272,123 +226,6 @@ export class Threadline {
     }
   }
 
-  /** The tables to act on: the given names, or every table in the `tables` option. */
-  resolveTargets(names?: readonly string[]): ConfiguredTable[] {
-    if (names === undefined) {
-      if (this.tables.size === 0) {
-        throw new ThreadlineError(
-          'CONFIG_INVALID',
-          'installTriggers: no tables given and none configured; pass { tables: ["posts"] } or configure tables',
-        );
-      }
-      return [...this.tables.values()];
-    }
-    if (!Array.isArray(names) || names.length === 0) {
-      throw new ThreadlineError(
-        'CONFIG_INVALID',
-        'installTriggers: tables must be a non-empty array of table names',
-      );
-    }
-    const seen = new Set<string>();
-    return names.map((name) => {
-      const table = parseTableName(name);
-      const key = tableKey(table);
-      if (seen.has(key))
-        throw new ThreadlineError(
-          'CONFIG_INVALID',
-          `installTriggers: ${formatTableName(table)} is listed more than once`,
-        );
-      seen.add(key);
-      return this.tables.get(key) ?? { table, options: resolveTableOptions(formatTableName(table), {}) };
-    });
-  }
-
-  /**
-   * Install or replace capture triggers, in one transaction (all tables or none). Rerunning is
-   * safe: functions and triggers are replaced in place, with no gap in capture.
-   */
-  async installTriggers(options: TriggerOptions = {}): Promise<CapturePlan[]> {
-    const targets = this.resolveTargets(options.tables);
-    await this.assertInstalled('installTriggers');
-    const started = performance.now();
-    try {
-      const installed = await this.client.transaction(async (session) => {
-        const plans: CapturePlan[] = [];
-        for (const [index, { table, options: opts }] of targets.entries()) {
-          options.onTable?.(table, index, targets.length);
-          const { rows } = await session.query<{ plan: RawPlan }>(
-            `SELECT ${this.q}.enable_capture($1, $2, $3::jsonb) AS plan`,
-            [table.schema, table.name, JSON.stringify(opts)],
-          );
-          plans.push(toPlan(rows[0]!.plan));
-        }
-        return plans;
-      });
-      publish(TELEMETRY_CHANNELS.triggersInstalled, () => ({
-        tables: installed.map((p) => formatTableName(p.table)),
-        count: installed.length,
-        durationMs: performance.now() - started,
-      }));
-      return installed;
-    } catch (error) {
-      throw toThreadlineError(error, 'installTriggers');
-    }
-  }
-
-  /** What installTriggers would do, including the generated SQL. Changes nothing (rolled back). */
-  async planTriggers(options: TriggerOptions = {}): Promise<CapturePlan[]> {
-    const targets = this.resolveTargets(options.tables);
-    const installed =
-      (await this.installedVersion().catch((e) => Promise.reject(toThreadlineError(e, 'planTriggers')))) ===
-      SCHEMA_VERSION;
-    const rollback = Symbol('rollback');
-    let plans: CapturePlan[] = [];
-    try {
-      await this.client.transaction(async (session) => {
-        if (!installed) await session.exec(installScript(this.schema));
-        for (const [index, { table, options: opts }] of targets.entries()) {
-          options.onTable?.(table, index, targets.length);
-          const { rows } = await session.query<{ plan: RawPlan }>(
-            `SELECT ${this.q}.capture_plan($1, $2, $3::jsonb) AS plan`,
-            [table.schema, table.name, JSON.stringify(opts)],
-          );
-          plans.push(toPlan(rows[0]!.plan, true));
-        }
-        throw rollback;
-      });
-    } catch (error) {
-      if (error !== rollback) {
-        plans = [];
-        throw toThreadlineError(error, 'planTriggers');
-      }
-    }
-    return plans;
-  }
-
-  /** Remove capture from tables (captured audit rows are kept). */
-  async removeTriggers(options: { tables: readonly string[] }): Promise<TableName[]> {
-    const targets = this.resolveTargets(options.tables);
-    await this.assertInstalled('removeTriggers');
-    const started = performance.now();
-    const removed = await this.client.transaction(async (session) => {
-      const removed: TableName[] = [];
-      for (const { table } of targets) {
-        const { rows } = await session.query<{ ok: boolean }>(
-          `SELECT ${this.q}.disable_capture($1, $2) AS ok`,
-          [table.schema, table.name],
-        );
-        if (rows[0]?.ok) removed.push(table);
-      }
-      return removed;
-    });
-    publish(TELEMETRY_CHANNELS.triggersRemoved, () => ({
-      tables: removed.map(formatTableName),
-      count: removed.length,
-      durationMs: performance.now() - started,
-    }));
-    return removed;
-  }
-
   /**
    * Run `fn` in a database transaction whose first statement binds the active audit context.
    * Inside `fn`, tl.query and tl.recordAction use this transaction; a nested tl.transaction
@@ -414,71 +251,49 @@ export class Threadline {
     return this.sessions.query<R>(sql, params);
   }
 
+  /** The tables to act on: the given names, or every table in the `tables` option. */
+  resolveTargets(names?: readonly string[]): ConfiguredTable[] {
+    return resolveTargets(this.tables, names);
+  }
+
+  /**
+   * Install or replace capture triggers, in one transaction (all tables or none). Rerunning is
+   * safe: functions and triggers are replaced in place, with no gap in capture.
+   */
+  installTriggers(options: TriggerOptions = {}): Promise<CapturePlan[]> {
+    return installTriggers(this.triggerContext(), options);
+  }
+
+  /** What installTriggers would do, including the generated SQL. Changes nothing (rolled back). */
+  planTriggers(options: TriggerOptions = {}): Promise<CapturePlan[]> {
+    return planTriggers(this.triggerContext(), options);
+  }
+
+  /** Remove capture from tables (captured audit rows are kept). */
+  removeTriggers(options: { tables: readonly string[] }): Promise<TableName[]> {
+    return removeTriggers(this.triggerContext(), options);
+  }
+
+  private triggerContext(): TriggerContext {
+    return {
+      client: this.client,
+      schema: this.schema,
+      q: this.q,
+      tables: this.tables,
+      assertInstalled: (what) => this.assertInstalled(what),
+      installedVersion: () => this.installedVersion(),
+    };
+  }
+
   /**
    * Store a semantic action (who did what and why). Inside tl.transaction it is linked to that
    * transaction's audit row. Actor, correlation, request and job ids default from the context.
    * Inside a context with no actor the action is recorded as ActorRef.anonymous(); with neither
    * an `actor` option nor a context it throws ThreadlineError('INVALID_ACTOR').
    */
-  async recordAction(name: string, options: RecordActionOptions = {}): Promise<RecordedAction> {
-    if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
-      throw new ThreadlineError(
-        'INVALID_CONTEXT',
-        'recordAction: name must be a non-empty string of at most 200 characters, e.g. "post.published"',
-      );
-    }
-    const ctx = getAuditContext();
-    // The rule: an explicit actor wins, then the context's; inside an audit context that has none
-    // (a public route, a request nobody identified) the action is the anonymous actor's; with no
-    // actor and no context at all the call is refused (the work was never wrapped: a bug).
-    const actor = options.actor
-      ? ActorRef.parse(options.actor)
-      : (ctx?.actor ?? (ctx ? ActorRef.anonymous() : undefined));
-    if (!actor) {
-      throw new ThreadlineError(
-        'INVALID_ACTOR',
-        "recordAction: no actor and no audit context; pass { actor: ActorRef.user(id) } or call it inside runWithAuditContext (or an adapter's middleware)",
-      );
-    }
-    if (options.status !== undefined && options.status !== 'ok' && options.status !== 'error') {
-      throw new ThreadlineError('INVALID_CONTEXT', 'recordAction: status must be "ok" or "error"');
-    }
-    const id = (value: unknown, field: string) => {
-      if (value === undefined || value === null) return null;
-      const clean = cleanContextId(value);
-      if (clean === undefined)
-        throw new ThreadlineError(
-          'INVALID_CONTEXT',
-          `recordAction: ${field} must be a non-empty string of at most 256 bytes`,
-        );
-      return clean;
-    };
+  recordAction(name: string, options: RecordActionOptions = {}): Promise<RecordedAction> {
     const current = options.session ? { session: options.session } : this.sessions.current();
-    const params = [
-      name.trim(),
-      ActorRef.toJSON(actor),
-      options.status ?? 'ok',
-      optionalText(options.verb, 'verb', 200),
-      optionalText(options.category, 'category', 200),
-      optionalText(options.reason, 'reason'),
-      optionalText(options.comment, 'comment', 10_000),
-      id(options.correlationId ?? ctx?.correlationId, 'correlationId'),
-      id(options.requestId ?? ctx?.requestId, 'requestId'),
-      id(options.jobId ?? ctx?.jobId, 'jobId'),
-      current !== undefined,
-    ];
-    const sql = `SELECT action_id::text AS id, transaction_id::text AS tx FROM ${this.q}.record_action($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
-    try {
-      const { rows } = await (current ? current.session : this.client).query<{
-        id: string;
-        tx: string | null;
-      }>(sql, params);
-      if (hotChannels.actionRecorded.hasSubscribers)
-        hotChannels.actionRecorded.publish({ status: params[2], linked: rows[0]!.tx != null });
-      return { id: rows[0]!.id, auditTransactionId: rows[0]!.tx ?? null };
-    } catch (error) {
-      throw toThreadlineError(error, 'recordAction');
-    }
+    return recordAction(this.client, this.q, current, name, options);
   }
 
   /**
@@ -488,36 +303,6 @@ export class Threadline {
   runInSession<T>(session: SqlSession, fn: () => T): T {
     return this.sessions.runInSession(session, fn);
   }
-}
-
-/** A plan as the database function returns it: the table as two fields, plus bookkeeping. */
-type RawPlan = Omit<CapturePlan, 'table'> & { schema: string; name: string };
-
-function toPlan(raw: RawPlan, withSql = false): CapturePlan {
-  const {
-    schema,
-    name,
-    functionSql,
-    mode,
-    functionName,
-    relations,
-    keyColumns,
-    keySource,
-    options,
-    warnings,
-  } = raw;
-  const plan: CapturePlan = {
-    table: { schema, name },
-    mode,
-    functionName,
-    relations,
-    keyColumns,
-    keySource,
-    options,
-    warnings: warnings ?? [],
-  };
-  if (withSql && functionSql) plan.functionSql = functionSql;
-  return plan;
 }
 
 /** Create a Threadline instance bound to one database and storage schema. */

@@ -1,0 +1,208 @@
+import { toThreadlineError } from '../db-errors.js';
+import { ThreadlineError } from '../errors.js';
+import { formatTableName, parseTableName, type TableName } from '../identifiers.js';
+import { installScript, SCHEMA_VERSION } from '../sql/install-script.js';
+import type { SqlClient } from '../sql-client.js';
+import {
+  type ConfiguredTable,
+  type ResolvedTableOptions,
+  resolveTableOptions,
+  tableKey,
+} from '../table-options.js';
+import { TELEMETRY_CHANNELS } from '../telemetry/channels.js';
+import { publish } from '../telemetry/publish.js';
+
+export interface CapturePlan {
+  table: TableName;
+  /** `compiled` (native column reads, kept current by the DDL event trigger) or `portable`. */
+  mode: 'compiled' | 'portable';
+  functionName: string;
+  /** The tables that get triggers: the table itself and, for a partitioned table, every partition. */
+  relations: string[];
+  keyColumns: string[];
+  keySource: string;
+  options: ResolvedTableOptions;
+  /** Limits PostgreSQL imposes on capturing this table (e.g. MERGE moving rows between partitions). */
+  warnings: string[];
+  /** The generated function (only in plans from planTriggers). */
+  functionSql?: string;
+}
+
+export interface TriggerOptions {
+  /** Table names (`name` or `schema.name`); default: every table in the `tables` option. */
+  tables?: readonly string[];
+  /** Called before each table is processed (for progress output). */
+  onTable?: (table: TableName, index: number, total: number) => void;
+}
+
+/** What the trigger operations need from a Threadline instance. */
+export interface TriggerContext {
+  client: SqlClient;
+  schema: string;
+  /** The quoted storage schema. */
+  q: string;
+  tables: Map<string, ConfiguredTable>;
+  assertInstalled(what: string): Promise<void>;
+  installedVersion(): Promise<number | null>;
+}
+
+/** The tables to act on: the given names, or every table in the `tables` option. */
+export function resolveTargets(
+  tables: Map<string, ConfiguredTable>,
+  names?: readonly string[],
+): ConfiguredTable[] {
+  if (names === undefined) {
+    if (tables.size === 0) {
+      throw new ThreadlineError(
+        'CONFIG_INVALID',
+        'installTriggers: no tables given and none configured; pass { tables: ["posts"] } or configure tables',
+      );
+    }
+    return [...tables.values()];
+  }
+  if (!Array.isArray(names) || names.length === 0) {
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      'installTriggers: tables must be a non-empty array of table names',
+    );
+  }
+  const seen = new Set<string>();
+  return names.map((name) => {
+    const table = parseTableName(name);
+    const key = tableKey(table);
+    if (seen.has(key))
+      throw new ThreadlineError(
+        'CONFIG_INVALID',
+        `installTriggers: ${formatTableName(table)} is listed more than once`,
+      );
+    seen.add(key);
+    return tables.get(key) ?? { table, options: resolveTableOptions(formatTableName(table), {}) };
+  });
+}
+
+/**
+ * Install or replace capture triggers, in one transaction (all tables or none). Rerunning is
+ * safe: functions and triggers are replaced in place, with no gap in capture.
+ */
+export async function installTriggers(
+  ctx: TriggerContext,
+  options: TriggerOptions = {},
+): Promise<CapturePlan[]> {
+  const targets = resolveTargets(ctx.tables, options.tables);
+  await ctx.assertInstalled('installTriggers');
+  const started = performance.now();
+  try {
+    const installed = await ctx.client.transaction(async (session) => {
+      const plans: CapturePlan[] = [];
+      for (const [index, { table, options: opts }] of targets.entries()) {
+        options.onTable?.(table, index, targets.length);
+        const { rows } = await session.query<{ plan: RawPlan }>(
+          `SELECT ${ctx.q}.enable_capture($1, $2, $3::jsonb) AS plan`,
+          [table.schema, table.name, JSON.stringify(opts)],
+        );
+        plans.push(toPlan(rows[0]!.plan));
+      }
+      return plans;
+    });
+    publish(TELEMETRY_CHANNELS.triggersInstalled, () => ({
+      tables: installed.map((p) => formatTableName(p.table)),
+      count: installed.length,
+      durationMs: performance.now() - started,
+    }));
+    return installed;
+  } catch (error) {
+    throw toThreadlineError(error, 'installTriggers');
+  }
+}
+
+/** What installTriggers would do, including the generated SQL. Changes nothing (rolled back). */
+export async function planTriggers(
+  ctx: TriggerContext,
+  options: TriggerOptions = {},
+): Promise<CapturePlan[]> {
+  const targets = resolveTargets(ctx.tables, options.tables);
+  const installed =
+    (await ctx.installedVersion().catch((e) => Promise.reject(toThreadlineError(e, 'planTriggers')))) ===
+    SCHEMA_VERSION;
+  const rollback = Symbol('rollback');
+  let plans: CapturePlan[] = [];
+  try {
+    await ctx.client.transaction(async (session) => {
+      if (!installed) await session.exec(installScript(ctx.schema));
+      for (const [index, { table, options: opts }] of targets.entries()) {
+        options.onTable?.(table, index, targets.length);
+        const { rows } = await session.query<{ plan: RawPlan }>(
+          `SELECT ${ctx.q}.capture_plan($1, $2, $3::jsonb) AS plan`,
+          [table.schema, table.name, JSON.stringify(opts)],
+        );
+        plans.push(toPlan(rows[0]!.plan, true));
+      }
+      throw rollback;
+    });
+  } catch (error) {
+    if (error !== rollback) {
+      plans = [];
+      throw toThreadlineError(error, 'planTriggers');
+    }
+  }
+  return plans;
+}
+
+/** Remove capture from tables (captured audit rows are kept). */
+export async function removeTriggers(
+  ctx: TriggerContext,
+  options: { tables: readonly string[] },
+): Promise<TableName[]> {
+  const targets = resolveTargets(ctx.tables, options.tables);
+  await ctx.assertInstalled('removeTriggers');
+  const started = performance.now();
+  const removed = await ctx.client
+    .transaction(async (session) => {
+      const removed: TableName[] = [];
+      for (const { table } of targets) {
+        const { rows } = await session.query<{ ok: boolean }>(
+          `SELECT ${ctx.q}.disable_capture($1, $2) AS ok`,
+          [table.schema, table.name],
+        );
+        if (rows[0]?.ok) removed.push(table);
+      }
+      return removed;
+    })
+    .catch((error) => Promise.reject(toThreadlineError(error, 'removeTriggers')));
+  publish(TELEMETRY_CHANNELS.triggersRemoved, () => ({
+    tables: removed.map(formatTableName),
+    count: removed.length,
+    durationMs: performance.now() - started,
+  }));
+  return removed;
+}
+
+/** A plan as the database function returns it: the table as two fields, plus bookkeeping. */
+type RawPlan = Omit<CapturePlan, 'table'> & { schema: string; name: string };
+
+function toPlan(raw: RawPlan, withSql = false): CapturePlan {
+  const {
+    schema,
+    name,
+    functionSql,
+    mode,
+    functionName,
+    relations,
+    keyColumns,
+    keySource,
+    options,
+    warnings,
+  } = raw;
+  const plan: CapturePlan = {
+    table: { schema, name },
+    mode,
+    functionName,
+    relations,
+    keyColumns,
+    keySource,
+    options,
+    warnings: warnings ?? [],
+  };
+  if (withSql && functionSql) plan.functionSql = functionSql;
+  return plan;
+}
