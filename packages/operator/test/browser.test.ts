@@ -139,4 +139,39 @@ run('operator surface in Chromium', () => {
     }
     expect(outside).toEqual([]);
   });
+
+  it('the coverage pill turns from "All covered" to "1 uncovered" within one poll after a trigger is dropped', async () => {
+    const polled = await serve(
+      {
+        threadline: fx.tl,
+        authorize: () => ({ actor: ActorRef.user('op'), canSeeCoverage: true }),
+        basePath: '/audit',
+        pollSeconds: 5,
+      },
+      '/audit',
+    );
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      await page.goto(`${polled.url}/timeline`);
+      expect(await page.locator('#coverage-pill').innerText()).toBe('All covered');
+      // A superuser can switch Threadline's event triggers off and drop a capture trigger.
+      await fx.db.pool.query(`
+        do $$ declare e text; begin for e in select evtname from pg_event_trigger where evtname like 'threadline\\_%' loop execute format('alter event trigger %I disable', e); end loop; end $$;
+        drop trigger threadline_capture_delete on posts;
+        do $$ declare e text; begin for e in select evtname from pg_event_trigger where evtname like 'threadline\\_%' loop execute format('alter event trigger %I enable always', e); end loop; end $$;`);
+      await page.waitForFunction(
+        () => document.getElementById('coverage-pill')?.textContent === '1 uncovered',
+        undefined,
+        {
+          timeout: 12_000,
+        },
+      );
+      expect(await page.locator('#coverage-pill').getAttribute('class')).toContain('pill-bad');
+    } finally {
+      await context.close();
+      await polled.close();
+      await fx.tl.installTriggers({ tables: ['posts'] });
+    }
+  });
 });
