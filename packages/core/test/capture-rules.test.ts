@@ -251,11 +251,16 @@ describeEachDb('capture rules', (db) => {
     expect(tx[1]!.meta?.threadline_context_error?.actor_ref).toMatch(/unknown type/);
     expect(tx[2]!.meta?.threadline_context_error?.actor_ref).toMatch(/needs a non-empty id/);
     expect(tx[4]).toMatchObject({ actor_ref: { type: 'user', id: '1' }, request_id: 'ok' });
-    // A JSON array as actor is refused; the non-string correlation id is dropped (no request id).
+    // A JSON array as actor is refused; a numeric correlation id over 256 bytes is refused and named.
     expect(tx[3]).toEqual({
       actor_ref: null,
       request_id: null,
-      meta: { threadline_context_error: { actor_ref: 'threadline.actor_ref has an unknown type' } },
+      meta: {
+        threadline_context_error: {
+          actor_ref: 'threadline.actor_ref has an unknown type',
+          correlationId: 'must be a non-empty string of at most 256 bytes',
+        },
+      },
     });
     expect(tx[4]!.meta).toEqual({
       threadline_context_error: { correlationId: 'must be a non-empty string of at most 256 bytes' },

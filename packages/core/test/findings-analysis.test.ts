@@ -18,14 +18,25 @@ const snapshot = (enabled: string, replicated: boolean): CatalogSnapshot => ({
       replicated,
     },
   ],
-  triggers: (['insert', 'update', 'delete', 'truncate'] as const).map((op, i) => ({
-    relid: '100',
-    name: `threadline_capture_${op}`,
-    enabled,
-    type: [4, 16, 8, 32][i]! | 1,
-    functionSchema: 'threadline',
-    functionName: 'capture_public_orders_abc',
-  })),
+  triggers: [
+    ...(['insert', 'update', 'delete', 'truncate'] as const).map((op, i) => ({
+      relid: '100',
+      name: `threadline_capture_${op}`,
+      enabled,
+      type: [4, 16, 8, 32][i]! | 1,
+      functionSchema: 'threadline',
+      functionName: 'capture_public_orders_abc',
+    })),
+    // The statement-start trigger every captured table has (BEFORE INSERT OR UPDATE OR DELETE).
+    {
+      relid: '100',
+      name: 'threadline_capture_before',
+      enabled,
+      type: 30,
+      functionSchema: 'threadline',
+      functionName: 'capture_statement_start',
+    },
+  ],
   registry: [
     {
       relid: '100',

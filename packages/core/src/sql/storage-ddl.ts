@@ -103,34 +103,6 @@ CREATE TABLE IF NOT EXISTS @S.captured_tables (
   captured_since timestamptz NOT NULL DEFAULT now()
 );
 
-DROP INDEX IF EXISTS @S.audit_changes_transaction_idx;
-CREATE INDEX IF NOT EXISTS audit_changes_transaction_time_idx ON @S.audit_changes (transaction_id, captured_at, id);
-CREATE INDEX IF NOT EXISTS audit_changes_row_idx ON @S.audit_changes (table_schema, table_name, table_pk, captured_at, id);
-CREATE INDEX IF NOT EXISTS audit_changes_row_before_idx ON @S.audit_changes (table_schema, table_name, table_pk_before)
-  WHERE table_pk_before IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_changes_table_time_idx ON @S.audit_changes (table_schema, table_name, captured_at, id);
-CREATE INDEX IF NOT EXISTS audit_changes_truncate_idx ON @S.audit_changes (table_schema, table_name, captured_at, id)
-  WHERE op = 'truncate';
-CREATE INDEX IF NOT EXISTS audit_transactions_actor_idx ON @S.audit_transactions (actor_ref, occurred_at, id)
-  WHERE actor_ref IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_transactions_correlation_idx ON @S.audit_transactions (correlation_id)
-  WHERE correlation_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_transactions_revert_idx ON @S.audit_transactions (causation_id)
-  WHERE source = 'threadline:revert';
-CREATE INDEX IF NOT EXISTS audit_actions_inserted_idx ON @S.audit_actions (inserted_at, id);
-CREATE INDEX IF NOT EXISTS audit_actions_correlation_idx ON @S.audit_actions (correlation_id)
-  WHERE correlation_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_actions_transaction_idx ON @S.audit_actions (transaction_id)
-  WHERE transaction_id IS NOT NULL;
--- Timeline by request id, job id and "no actor", incident by request or job: the matching
--- transactions, from a partial index each (no row enters one whose column is NULL / set).
-CREATE INDEX IF NOT EXISTS audit_transactions_request_idx ON @S.audit_transactions (request_id)
-  WHERE request_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_transactions_job_idx ON @S.audit_transactions (job_id)
-  WHERE job_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_transactions_no_actor_idx ON @S.audit_transactions (id)
-  WHERE actor_ref IS NULL;
-
 -- 'baseline' rows (tl.continuity.baseline) on installs made before it existed: widen the op check
 -- once (NOT VALID: every existing row already satisfies the narrower check, so no table scan).
 DO $do$
@@ -176,7 +148,14 @@ BEGIN
     ['audit_transactions_correlation_idx', $i$ON @S.audit_transactions (correlation_id) WHERE correlation_id IS NOT NULL$i$],
     ['audit_actions_inserted_idx', $i$ON @S.audit_actions (inserted_at, id)$i$],
     ['audit_actions_correlation_idx', $i$ON @S.audit_actions (correlation_id) WHERE correlation_id IS NOT NULL$i$],
-    ['audit_actions_transaction_idx', $i$ON @S.audit_actions (transaction_id) WHERE transaction_id IS NOT NULL$i$]
+    ['audit_actions_transaction_idx', $i$ON @S.audit_actions (transaction_id) WHERE transaction_id IS NOT NULL$i$],
+    -- Reverts of a transaction or bundle (tl.revert, the incident's revertedBy).
+    ['audit_transactions_revert_idx', $i$ON @S.audit_transactions (causation_id) WHERE source = 'threadline:revert'$i$],
+    -- Timeline by request id, job id and "no actor", incident by request or job: the matching
+    -- transactions, from a partial index each (no row enters one whose column is NULL / set).
+    ['audit_transactions_request_idx', $i$ON @S.audit_transactions (request_id) WHERE request_id IS NOT NULL$i$],
+    ['audit_transactions_job_idx', $i$ON @S.audit_transactions (job_id) WHERE job_id IS NOT NULL$i$],
+    ['audit_transactions_no_actor_idx', $i$ON @S.audit_transactions (id) WHERE actor_ref IS NULL$i$]
   ] LOOP
     IF to_regclass(format('%I.%I', storage, ix[1])) IS NULL THEN
       EXECUTE format('CREATE INDEX %I %s', ix[1], ix[2]);
