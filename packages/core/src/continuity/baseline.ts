@@ -35,7 +35,7 @@ function batchSql(ctx: OperationsContext, reg: CapturedTable): string {
       RETURNING 1)
     SELECT (SELECT count(*) FROM batch)::int AS scanned, (SELECT count(*) FROM ins)::int AS recorded,
            (SELECT ${keyFromImageSql('b.j', reg.keyColumns)} FROM batch b
-             ORDER BY ${reg.keyColumns.map((_, i) => `b.threadline_k${i} DESC`).join(', ')} LIMIT 1) AS last`;
+             ORDER BY ${reg.keyColumns.map((_, i) => `b.threadline_k${i} DESC`).join(', ')} LIMIT 1)::text AS last`;
 }
 
 /**
@@ -95,18 +95,20 @@ export async function recordBaseline(
   } catch (error) {
     throw toThreadlineError(error, what);
   }
-  let last: unknown = null;
+  // The last key as jsonb text, passed back verbatim: a JavaScript number would round keys
+  // beyond 2^53 (or long numerics) and re-read or skip rows.
+  let last: string | null = null;
   let batches = 0;
   let scanned = 0;
   let recorded = 0;
   for (;;) {
-    let result: { scanned: number; recorded: number; last: unknown };
+    let result: { scanned: number; recorded: number; last: string | null };
     try {
       result = await ctx.client.transaction(
         async (s) => {
           await s.exec(UTC_SQL);
-          const { rows } = await s.query<{ scanned: number; recorded: number; last: unknown }>(sql, [
-            last === null ? null : JSON.stringify(last),
+          const { rows } = await s.query<{ scanned: number; recorded: number; last: string | null }>(sql, [
+            last,
             batchSize,
             table.schema,
             table.name,
