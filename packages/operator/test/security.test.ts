@@ -218,4 +218,17 @@ run('operator surface security', () => {
     expect(api.status).toBe(400);
     expect(((await api.json()) as { error: { code: string } }).error.code).toBe('QUERY_INVALID');
   });
+
+  it('filters by a schema-qualified table on pages, the API and downloads', async () => {
+    const surface = createOperatorSurface({
+      threadline: fx.tl,
+      authorize: () => ({ actor: ActorRef.user('op') }),
+    });
+    const page = await surface.fetch(new Request('http://x/timeline?table=public.posts'));
+    expect(page.status).toBe(200);
+    const api = await surface.fetch(new Request('http://x/api/timeline?table=public.Order%20Lines'));
+    expect(api.status).toBe(200);
+    const body = (await api.json()) as { entries: { tableName: string }[] };
+    expect(body.entries.map((e) => e.tableName)).toEqual(['Order Lines', 'Order Lines']);
+  });
 });

@@ -107,6 +107,7 @@ async function writeBundleJson(out: Output, tl: Threadline, bundle: IncidentBund
       field('changeCount', Math.max(count, bundle.changeCount)),
       field('hasMoreChanges', false),
       field('changeCursor', null),
+      field('revertedBy', bundle.revertedBy),
     ].join(',\n')}\n${pad}}`,
   );
 }

@@ -104,7 +104,13 @@ export function keyJson(key: RowKey, what: string): string {
         );
       return v;
     }
-    if (typeof v === 'string' || typeof v === 'boolean') return v;
+    if (typeof v === 'string') {
+      // PostgreSQL text cannot hold U+0000, so no row has such a key.
+      if (v.includes('\u0000'))
+        throw invalid(`${what}: key values cannot contain U+0000 (NUL); no row has such a key`);
+      return v;
+    }
+    if (typeof v === 'boolean') return v;
     if (v instanceof Date) return v.toISOString();
     throw invalid(`${what}: key values must be strings, numbers, bigints, booleans or Dates`);
   };
@@ -113,7 +119,14 @@ export function keyJson(key: RowKey, what: string): string {
   if (typeof key === 'object' && !(key instanceof Date)) {
     if (Array.isArray(key))
       throw invalid(`${what}: give a composite key as an object naming every key column, not an array`);
-    return JSON.stringify(Object.fromEntries(Object.entries(key).map(([k, v]) => [k, scalar(v)])));
+    return JSON.stringify(
+      Object.fromEntries(
+        Object.entries(key).map(([k, v]) => {
+          if (k.includes('\u0000')) throw invalid(`${what}: key column names cannot contain U+0000 (NUL)`);
+          return [k, scalar(v)];
+        }),
+      ),
+    );
   }
   return JSON.stringify(scalar(key));
 }

@@ -2,38 +2,27 @@
  * Display rules for hostile text: control, format and bidirectional characters are shown as
  * visible `\u{…}` escapes (so `ad\u200bmin` never looks like `admin` and a right-to-left override
  * cannot reorder a line), and long values are cut at a code point boundary with a marker.
+ *
+ * Shown as escapes: every control (C0 but tab and newline, DEL, C1), every format character
+ * (zero-width, bidi marks and overrides, soft hyphen, BOM, tags, Arabic number signs, ...), the
+ * line and paragraph separators, and the fillers and variation selectors that render as nothing.
  */
-/** Code point ranges shown as escapes: C0/C1 controls (not tab or newline), soft hyphen, bidi
- * marks and overrides, zero-width and other invisible format characters, variation selectors, BOM. */
-const INVISIBLE: readonly [number, number][] = [
-  [0x00, 0x08],
-  [0x0b, 0x1f],
-  [0x7f, 0x9f],
-  [0xad, 0xad],
-  [0x61c, 0x61c],
-  [0x115f, 0x1160],
-  [0x17b4, 0x17b5],
-  [0x180b, 0x180f],
-  [0x200b, 0x200f],
-  [0x2028, 0x202e],
-  [0x2060, 0x206f],
-  [0x3164, 0x3164],
-  [0xfe00, 0xfe0f],
-  [0xfeff, 0xfeff],
-  [0xffa0, 0xffa0],
-  [0xfff0, 0xfffb],
-];
-
-function invisible(cp: number): boolean {
-  for (const [lo, hi] of INVISIBLE) if (cp >= lo && cp <= hi) return true;
-  return false;
-}
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+/** Fillers and variation selectors: not format characters, but they render as nothing too. */
+const BLANK = (cp: number) =>
+  cp === 0x115f ||
+  cp === 0x1160 ||
+  cp === 0x3164 ||
+  cp === 0xffa0 ||
+  (cp >= 0xfe00 && cp <= 0xfe0f) ||
+  (cp >= 0xe0100 && cp <= 0xe01ef);
 
 export function visible(text: string): string {
   let out = '';
   for (const ch of text) {
     const cp = ch.codePointAt(0)!;
-    out += invisible(cp) ? `\\u{${cp.toString(16).padStart(4, '0')}}` : ch;
+    const hidden = ch !== '\t' && ch !== '\n' && (INVISIBLE.test(ch) || BLANK(cp));
+    out += hidden ? `\\u{${cp.toString(16).padStart(4, '0')}}` : ch;
   }
   return out;
 }

@@ -27,13 +27,8 @@ export function filtersFromQuery(query: URLSearchParams): Partial<Record<FilterF
 /** URL filters to the core API's timeline filters (`actor: none` means changes with no actor). */
 export function toTimelineFilters(f: Partial<Record<FilterField, string>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  if (f.table) {
-    const dot = f.table.indexOf('.');
-    if (dot > 0 && !f.table.startsWith('"')) {
-      out.tableSchema = f.table.slice(0, dot);
-      out.table = f.table.slice(dot + 1);
-    } else out.table = f.table;
-  }
+  // As given: core reads "schema.name" (and a quoted name with a dot) itself.
+  if (f.table) out.table = f.table;
   if (f.actor) out.actor = f.actor === 'none' ? null : f.actor;
   for (const key of ['from', 'to', 'correlationId', 'requestId', 'jobId'] as const)
     if (f[key]) out[key] = f[key];
