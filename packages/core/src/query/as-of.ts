@@ -37,12 +37,16 @@ export async function asOfQuery(
   // Each lookup is index-driven and touches O(changes of this row): the row's changes by
   // (table_pk, captured_at) and by table_pk_before (a key-changing UPDATE), a TRUNCATE of the
   // table by the partial truncate index; never a scan over the table's other changes.
+  // `moved_away` marks the change found by its old key: when one statement (one captured_at)
+  // both moved a row away from this key and another onto it (SET id = id + 1, a swap), the row
+  // that arrived is the answer, whatever the order of the two change ids.
   const rowChanges = (cmp: string, dir: 'ASC' | 'DESC', cols: string) =>
     ['table_pk', 'table_pk_before']
       .map(
         (
           column,
-        ) => `(SELECT ${cols} FROM ${q}.audit_changes c WHERE c.table_schema = ${s} AND c.table_name = ${n}
+          i,
+        ) => `(SELECT ${cols}, ${i} AS moved_away FROM ${q}.audit_changes c WHERE c.table_schema = ${s} AND c.table_name = ${n}
           AND c.${column} = (SELECT pk FROM k) AND c.captured_at ${cmp} ${ts}::timestamptz
           ORDER BY c.captured_at ${dir}, c.id ${dir} LIMIT 1)`,
       )
@@ -52,7 +56,7 @@ export async function asOfQuery(
   // A partition TRUNCATE (data_before = {"partition": …}) counts when the row lies in that
   // partition, or when that can no longer be told (key_in_partition is NULL).
   const sql = `WITH k AS MATERIALIZED (SELECT ${q}.row_key(${s}, ${n}, ${k}::jsonb) AS pk),
-    last AS MATERIALIZED (SELECT * FROM (${rowChanges('<=', 'DESC', 'c.*')}) c ORDER BY c.captured_at DESC, c.id DESC LIMIT 1),
+    last AS MATERIALIZED (SELECT * FROM (${rowChanges('<=', 'DESC', 'c.*')}) c ORDER BY c.captured_at DESC, c.moved_away, c.id DESC LIMIT 1),
     trunc AS (SELECT c.* FROM ${q}.audit_changes c, last l WHERE c.table_schema = ${s} AND c.table_name = ${n} AND c.op = 'truncate'
                 AND (c.captured_at, c.id) > (l.captured_at, l.id) AND c.captured_at <= ${ts}::timestamptz
                 AND (c.data_before IS NULL OR coalesce(${q}.key_in_partition(${s}, ${n}, c.data_before ->> 'partition', (SELECT pk FROM k)), true))
