@@ -34,6 +34,17 @@ describeEachDb('context values bound at capture', (db) => {
     return `'${text.replaceAll("'", "''")}'`;
   }
 
+  it('the database refuses the same invisible characters in ids as the JavaScript side (one rule, issue 17 item 7)', async () => {
+    for (const bad of ['c\u009bx', 'line\u2028sep', 'zero\u200bwidth', 'tag\u{e0020}x']) {
+      const row = await captureWith(JSON.stringify({ correlationId: bad, requestId: 'ok' }));
+      expect(row.correlation_id, JSON.stringify(bad)).toBeNull();
+      expect(row.request_id).toBe('ok');
+      expect(row.meta).toEqual({
+        threadline_context_error: { correlationId: 'must be a non-empty string of at most 256 bytes' },
+      });
+    }
+  });
+
   it('a number is held to the same 256-byte bound as a string', async () => {
     const row = await captureWith('{"correlationId": 42.5e999, "requestId": 12345}');
     expect(row.correlation_id).toBeNull();

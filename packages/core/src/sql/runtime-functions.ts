@@ -25,7 +25,7 @@ LANGUAGE sql IMMUTABLE AS $fn$
   SELECT CASE
     WHEN v IS NULL OR v OPERATOR(pg_catalog.=) '' THEN NULL
     WHEN pg_catalog.octet_length(v) OPERATOR(pg_catalog.>) 256 THEN NULL
-    WHEN v OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN NULL
+    WHEN v OPERATOR(pg_catalog.~) E'[\\u0001-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb\\U000110bd\\U000110cd\\U00013430-\\U0001343f\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0001\\U000e0020-\\U000e007f]' THEN NULL
     ELSE v
   END
   FROM (SELECT CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) ANY ('{number,string}'::text[])
