@@ -313,8 +313,8 @@ describeWithDatabase('exploration commands', (db) => {
   it('treats audit data and filter values as hostile: escaped on the terminal, exact in --json, never SQL', async () => {
     await db().pool.query('create table notes (id int primary key, body text)');
     await fx.tl.installTriggers({ tables: ['notes'] });
-    // The API refuses control, bidi and zero-width characters in ids, but hand-written SQL binds
-    // what it likes and the database keeps what its locale's [[:cntrl:]] lets through (bidi marks).
+    // The API and the capture function refuse control, bidi and zero-width characters in ids, but
+    // rows stored by an older version (or edited by a superuser) may hold them: written directly.
     // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping exactly those
     const hostileActorId = `mallory${HOSTILE.replace(/[\x00-\x1f\x7f-\x9f]/g, '')}`;
     const { auditTransactionId } = await runWithAuditContext({ actor: ActorRef.user('placeholder') }, () =>
@@ -330,6 +330,10 @@ describeWithDatabase('exploration commands', (db) => {
         await tx.query('update notes set body = $1 where id = 1', [`${HOSTILE} v2`]);
         await fx.tl.recordAction(`note.${HOSTILE}`, { reason: HOSTILE });
       }),
+    );
+    await db().pool.query(
+      'update threadline.audit_transactions set actor_ref = $2::jsonb, correlation_id = $3, meta = null where id = $1',
+      [auditTransactionId, JSON.stringify({ type: 'user', id: hostileActorId }), 'corr-\u202Eevil'],
     );
     const runs = [
       await cli('history', 'notes', '1'),

@@ -21,7 +21,7 @@ describeWithDatabase('threadline uninstall', (db) => {
     expect(dry.stderr).toContain(
       'dry run: nothing changed. 1 table(s) would stop being audited; audit data would be kept.',
     );
-    expect(await captureObjects()).toEqual([{ triggers: 4, events: 2 }]);
+    expect(await captureObjects()).toEqual([{ triggers: 5, events: 2 }]); // four capture triggers and the statement-start trigger
 
     const applied = await runCli(['uninstall', '--apply'], { env: env() });
     expect(applied.code, applied.stderr).toBe(0);
