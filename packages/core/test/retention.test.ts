@@ -254,8 +254,44 @@ describeEachDb('retention purge', (db) => {
     } finally {
       for (const [name, fn] of listeners) unsubscribe(name, fn);
     }
-    expect(seen.map(([e]) => e)).toEqual(['start', 'batch', 'batch', 'end']);
+    expect(seen.map(([e]) => e)).toEqual(['start', 'batch', 'batch', 'batch', 'end']);
     expect(JSON.stringify(seen)).not.toContain('secret-actor-id');
     expect(seen.at(-1)![1]).toMatchObject({ deletedChanges: 2, deletedTransactions: 2, complete: true });
+  });
+
+  it('purges actions recorded outside any transaction by age, and the dry run predicts batches and completeness', async () => {
+    await runWithAuditContext({ actor: ActorRef.user('w') }, () => tl.recordAction('standalone.old'));
+    await runWithAuditContext({ actor: ActorRef.user('w') }, () => tl.recordAction('standalone.new'));
+    await db().sql(
+      `update threadline.audit_actions set inserted_at = inserted_at - interval '400 days' where name = 'standalone.old'`,
+    );
+    const old = await write(16, 8000);
+    await age(old, 45);
+    for (const [batchSize, maxBatches] of [
+      [4, 4],
+      [4, 7],
+      [100, 1],
+      [100, 3],
+    ] as const) {
+      const dry = await tl.retention.purge({ dryRun: true, batchSize, maxBatches });
+      expect(dry).toMatchObject({ deletedChanges: 16, deletedTransactions: 16, deletedActions: 1 });
+      // Each phase (changes, the sweep for changeless transactions, standalone actions) ends with a
+      // batch that finds less than a full one.
+      const needed = Math.floor(16 / batchSize) + 1 + 1 + 1;
+      expect(dry.batchesRun).toBe(needed);
+      expect(dry.complete).toBe(needed <= maxBatches);
+    }
+    const real = await tl.retention.purge({ batchSize: 4, maxBatches: 7 });
+    expect(real).toMatchObject({
+      deletedChanges: 16,
+      deletedTransactions: 16,
+      deletedActions: 1,
+      batchesRun: 7,
+      complete: true,
+    });
+    const names = await db().sql<{ name: string }>(
+      `select name from threadline.audit_actions where name like 'standalone.%'`,
+    );
+    expect(names).toEqual([{ name: 'standalone.new' }]);
   });
 });

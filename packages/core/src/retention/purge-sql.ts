@@ -43,7 +43,20 @@ export const purgeSql = (q: string) => ({
              AND NOT EXISTS (SELECT 1 FROM ${q}.audit_transactions t
                           WHERE (t.id = x.transaction_id OR t.action_id = x.id)
                             AND (t.occurred_at >= $1 OR EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id AND c.captured_at >= $1))))
-      )::bigint AS actions`,
+      )::bigint AS actions,
+      (SELECT count(*) FROM ${q}.audit_transactions t
+        WHERE $2 AND t.occurred_at < $1 AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id))::bigint AS changeless,
+      (SELECT count(*) FROM ${q}.audit_actions a WHERE a.transaction_id IS NULL AND a.inserted_at < $1)::bigint AS standalone`,
+
+  /**
+   * Phase 3: actions recorded outside any transaction (recordAction with no bound transaction),
+   * older than the cutoff. No audit transaction links to them (record_action links only actions
+   * recorded inside one), so they go by age alone, oldest first off (inserted_at, id).
+   */
+  deleteStandaloneActions: `WITH doomed AS (
+      SELECT id FROM ${q}.audit_actions WHERE transaction_id IS NULL AND inserted_at < $1 ORDER BY inserted_at, id LIMIT $2
+    ), gone AS (DELETE FROM ${q}.audit_actions a USING doomed d WHERE a.id = d.id RETURNING 1)
+    SELECT count(*)::int AS n FROM gone`,
 
   /** Phase 1: the oldest changes (primary-key order), and the transactions that this left empty. */
   deleteChanges: `WITH doomed AS (

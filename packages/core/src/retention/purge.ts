@@ -152,14 +152,17 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
   try {
     let complete: boolean;
     if (dryRun) {
-      const { rows } = await ctx.client.query<{ changes: string; transactions: string; actions: string }>(
-        sql.count,
-        [cutoff, deleteEmpty],
-      );
-      totals.changes = Number(rows[0]!.changes);
-      totals.transactions = Number(rows[0]!.transactions);
-      totals.actions = Number(rows[0]!.actions);
-      totals.batches = Math.max(Math.ceil(totals.changes / batchSize), totals.changes > 0 ? 1 : 0);
+      const { rows } = await ctx.client.query<
+        Record<'changes' | 'transactions' | 'actions' | 'changeless' | 'standalone', string>
+      >(sql.count, [cutoff, deleteEmpty]);
+      const n = (k: keyof (typeof rows)[number]) => Number(rows[0]![k]);
+      totals.changes = n('changes');
+      totals.transactions = n('transactions');
+      totals.actions = n('actions') + n('standalone');
+      // The batches a real run takes: each phase ends with a batch that finds less than a full one.
+      const phase = (count: number) => Math.floor(count / batchSize) + 1;
+      totals.batches =
+        phase(totals.changes) + (deleteEmpty ? phase(n('changeless')) : 0) + phase(n('standalone'));
       complete = totals.batches <= maxBatches;
     } else {
       // No count first: on a large backlog it costs as much as the batches themselves.
@@ -241,7 +244,7 @@ async function runBatches(
 ): Promise<boolean> {
   const sql = purgeSql(ctx.q);
   const sleepMs = ctx.policy!.sleepMs;
-  let phase: 'changes' | 'empty' | 'done' = 'changes';
+  let phase: 'changes' | 'empty' | 'actions' | 'done' = 'changes';
   let sweep = { at: '-infinity', id: '0' };
   while (phase !== 'done') {
     if (totals.batches >= plan.maxBatches) return false;
@@ -249,7 +252,14 @@ async function runBatches(
       await s.query(sql.lock, [ctx.schema]);
       let changes = 0;
       let txs: string[] = [];
-      if (phase === 'changes') {
+      let standalone = 0;
+      if (phase === 'actions') {
+        const { rows } = await s.query<{ n: number }>(sql.deleteStandaloneActions, [
+          plan.cutoff,
+          plan.batchSize,
+        ]);
+        standalone = rows[0]!.n;
+      } else if (phase === 'changes') {
         const { rows } = await s.query<{ n: number; txs: string[] }>(sql.deleteChanges, [
           plan.cutoff,
           plan.batchSize,
@@ -277,6 +287,7 @@ async function runBatches(
         transactions = rows[0]!.transactions;
         actions = rows[0]!.actions;
       }
+      actions += standalone;
       const beat = await s.query(sql.heartbeat, [runId, changes, transactions, actions]);
       if (beat.rows.length === 0) {
         throw new ThreadlineError(
@@ -284,7 +295,7 @@ async function runBatches(
           `${WHERE}: run #${runId} was marked abandoned by another run while it worked; it stopped`,
         );
       }
-      return { changes, transactions, actions, scanned: txs.length };
+      return { changes, transactions, actions, scanned: phase === 'actions' ? standalone : txs.length };
     });
     totals.batches++;
     totals.changes += got.changes;
@@ -302,8 +313,9 @@ async function runBatches(
       deletedTransactions: totals.transactions,
       eligibleChanges: null,
     });
-    if (phase === 'changes' && got.changes < plan.batchSize) phase = plan.deleteEmpty ? 'empty' : 'done';
-    else if (phase === 'empty' && got.scanned < plan.batchSize) phase = 'done';
+    if (phase === 'changes' && got.changes < plan.batchSize) phase = plan.deleteEmpty ? 'empty' : 'actions';
+    else if (phase === 'empty' && got.scanned < plan.batchSize) phase = 'actions';
+    else if (phase === 'actions' && got.scanned < plan.batchSize) phase = 'done';
     if (phase !== 'done' && sleepMs > 0) await sleep(sleepMs);
   }
   return true;
