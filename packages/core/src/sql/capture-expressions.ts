@@ -90,6 +90,16 @@ $fn$;
 
 -- Redaction applied to a row image expression. In portable mode a row that lacks a redacted or
 -- key column (renamed since generation) is hidden instead of stored unredacted.
+-- A portable row image with the values of columns unknown at generation replaced by a marker
+-- (their names stay, so the image still shows that the table changed shape).
+CREATE OR REPLACE FUNCTION @S.capture_hide_unknown(p_image jsonb, p_known text[]) RETURNS jsonb
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT CASE WHEN p_image IS NULL THEN NULL ELSE coalesce((
+    SELECT jsonb_object_agg(e.key, CASE WHEN e.key = ANY(p_known) THEN e.value
+      ELSE to_jsonb('[hidden: column added or renamed since capture was generated; run threadline gen-triggers]'::text) END)
+    FROM jsonb_each(p_image) e), '{}'::jsonb) END
+$fn$;
+
 CREATE OR REPLACE FUNCTION @S.capture_redact(p_expr text, p_exclude text[], p_mask jsonb, p_guard text[], p_stale text)
 RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
   SELECT CASE WHEN cardinality(p_guard) = 0 THEN r ELSE format('(CASE WHEN %s ?& %L::text[] THEN %s ELSE %s END)', p_expr, p_guard, r, p_stale) END

@@ -65,6 +65,7 @@ DECLARE
   upd_pairs text[] := '{}';
   image_skip text[];
   img text;
+  a_cmp text;
   diff_cols text[];
   cmp text[] := '{}';
   n integer;
@@ -101,6 +102,17 @@ BEGIN
   -- portable mode must survive columns it does not know, so it converts the row and removes them.
   image_skip := CASE WHEN mode = 'compiled' THEN o_exclude ELSE '{}' END;
   img := CASE WHEN mode = 'compiled' THEN @S.capture_image(a_r, cols, o_exclude) ELSE format('to_jsonb(%I)', a_r) END;
+  -- Portable mode cannot follow renames: a masked or excluded column renamed away keeps its values
+  -- under a name it has never seen (and a new column may take the configured name). With any
+  -- redaction configured, the values of columns unknown at generation are therefore hidden until
+  -- capture is regenerated (threadline gen-triggers), never stored as they are.
+  IF mode = 'portable' AND cardinality(o_exclude || o_mask) > 0 THEN
+    img := format('%I.capture_hide_unknown(%s, %L::text[])', storage, img, cols);
+    -- Changes are still detected on the real values (only what is stored is hidden).
+    a_cmp := a_j || '_raw';
+  ELSE
+    a_cmp := a_j;
+  END IF;
   redact_exclude := CASE WHEN mode = 'compiled' THEN '{}' ELSE o_exclude END;
 
   -- Keys.
@@ -157,7 +169,7 @@ BEGIN
     -- fails the redaction guard are hidden.
     inner_cols := format(', %I.%I AS oj, (SELECT array_agg(tl_k ORDER BY tl_k COLLATE "C") FROM jsonb_object_keys(%I.%I || %I.%I) AS tl_k '
                          'WHERE ((%I.%I -> tl_k)::text COLLATE "C") IS DISTINCT FROM ((%I.%I -> tl_k)::text COLLATE "C") AND NOT tl_k = ANY(%L::text[])) AS fields',
-                         a_o, a_j, a_n, a_j, a_o, a_j, a_n, a_j, a_o, a_j, o_exclude || o_except);
+                         a_o, a_j, a_n, a_cmp, a_o, a_cmp, a_n, a_cmp, a_o, a_cmp, o_exclude || o_except);
     fields_expr := format('%I.fields', a_x);
     from_expr := CASE WHEN NOT with_changed_from THEN 'NULL::jsonb' ELSE
       format('(SELECT jsonb_object_agg(tl_k, CASE WHEN tl_k = ANY(%L::text[]) THEN to_jsonb(%L::text) ELSE %I.oj -> tl_k END) FROM unnest(%I.fields) AS tl_k)',
@@ -195,8 +207,11 @@ BEGIN
     pair_src := format(
       '(SELECT row_number() OVER () AS %I, %s AS %I%s FROM threadline_new_rows AS %I) AS %I '
       'JOIN (SELECT row_number() OVER () AS %I%s FROM threadline_old_rows AS %I) AS %I ON %s',
-      a_rn, img, a_j, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r) ELSE '' END, a_r, a_n,
-      a_rn, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r) ELSE format(', %s AS %I', img, a_j) END,
+      a_rn, img, a_j, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r)
+                           WHEN a_cmp <> a_j THEN format(', to_jsonb(%I) AS %I', a_r, a_cmp) ELSE '' END, a_r, a_n,
+      a_rn, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r)
+                 WHEN a_cmp <> a_j THEN format(', %s AS %I, to_jsonb(%I) AS %I', img, a_j, a_r, a_cmp)
+                 ELSE format(', %s AS %I', img, a_j) END,
       a_r, a_o, pair_cond);
     upd_pairs := upd_pairs || format(
       'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, op, table_pk, table_pk_before, data_after, changed_fields, changed_from, captured_at) '
