@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { PGlite } from '@electric-sql/pglite';
 import { createThreadline } from '@threadline/core';
-import { createOperatorSurface, nodeHandler } from '@threadline/operator';
+import { nodeHandler } from '@threadline/operator';
 import pg from 'pg';
 import { report } from './report.js';
 import { runScenario } from './scenario.js';
@@ -60,8 +60,9 @@ async function main(): Promise<void> {
  */
 async function serveSurface(db: pg.Pool | PGlite, log: (line: string) => void): Promise<void> {
   const tl = createThreadline({ db, schema: STORAGE, tables: TABLES });
-  const surface = createOperatorSurface({ threadline: tl, allowUnauthenticated: true, basePath: '/audit' });
-  const server = createServer(nodeHandler(surface));
+  const server = createServer(
+    nodeHandler({ threadline: tl, allowUnauthenticated: true, basePath: '/audit' }),
+  );
   const port = Number(process.env.PORT ?? 4318);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   log(`\nOperator surface: http://127.0.0.1:${port}/audit/`);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import type { OperatorSurface } from './surface.js';
+import type { OperatorSurfaceOptions } from './options.js';
+import { createOperatorSurface, type OperatorSurface } from './surface.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -74,11 +75,18 @@ export async function sendWebResponse(response: Response, res: ServerResponse): 
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
 
-/** The surface as a Node/Connect/Express handler. */
-export function nodeHandler<R extends IncomingMessage>(surface: OperatorSurface<R>): NodeHandler {
+/**
+ * The surface as a Node/Connect/Express handler: pass a surface made for Node requests
+ * (`createOperatorSurface<IncomingMessage>(...)`), or the options, whose `authorize` then gets
+ * the `IncomingMessage`.
+ */
+export function nodeHandler<R extends IncomingMessage = IncomingMessage>(
+  surface: OperatorSurface<R> | OperatorSurfaceOptions<R>,
+): NodeHandler {
+  const target = 'fetch' in surface ? surface : createOperatorSurface(surface);
   return (req, res, next) => {
     (async () => {
-      const response = await surface.fetch(await toWebRequest(req), req as R);
+      const response = await target.fetch(await toWebRequest(req), req as R);
       await sendWebResponse(response, res);
     })().catch((error: unknown) => {
       if (next) next(error);

@@ -80,8 +80,7 @@ export async function serve<R>(
   options: OperatorSurfaceOptions<R>,
   prefix = '',
 ): Promise<{ url: string; server: Server; close(): Promise<void> }> {
-  const surface = createOperatorSurface(options);
-  const handler = nodeHandler(surface as never);
+  const handler = nodeHandler(createOperatorSurface(options) as never);
   const server = createServer((req, res) => handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { ActorRef, runWithAuditContext } from '@threadline/core';
+import { ActorRef, runWithAuditContext, ThreadlineError } from '@threadline/core';
 import type { Command, CommandContext } from './command.js';
 
 const DEFAULT_SOURCE = 'threadline:exec';
@@ -86,7 +86,15 @@ function runChild(
     };
     child.once('error', (error) => {
       done();
-      reject(new Error(`threadline exec: could not start "${program}" (${error.message})`));
+      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+      reject(
+        new ThreadlineError(
+          missing ? 'NOT_FOUND' : 'CALLBACK_FAILED',
+          missing
+            ? `threadline exec: command "${program}" not found; is it installed and on PATH (e.g. npx ${program})?`
+            : `threadline exec: could not start "${program}" (${error.message})`,
+        ),
+      );
     });
     child.once('exit', (code, signal) => {
       done();

@@ -33,7 +33,7 @@ export const installCommand: Command = {
       else {
         ctx.out.line(written.display);
         ctx.out.note(
-          `wrote the ${format} install migration for schema "${ctx.schema}"; run it with your migration tool (see docs/cli.md)`,
+          `wrote the ${format} install migration for schema "${ctx.schema}"; run it with your migration tool (see https://github.com/threadline-ts/threadline/blob/main/docs/cli.md#migration-files)`,
         );
       }
       return 0;
@@ -77,6 +77,8 @@ async function apply(ctx: CommandContext): Promise<number> {
     ctx.out.note('install repaired what it could; the problems above need the action each one names');
     return ExitCode.failed;
   }
-  ctx.out.note('next: threadline gen-triggers --dry-run');
+  ctx.out.note(
+    'next: threadline gen-triggers --tables <your tables> --dry-run (or list them in threadline.config)',
+  );
   return 0;
 }
