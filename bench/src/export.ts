@@ -12,11 +12,11 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ActorRef, createThreadline, runWithAuditContext } from '@threadline/core';
 import type { BenchDb } from './db.js';
 import { log } from './db.js';
 import { parseOrExit, runWithBenchDb } from './entry.js';
+import { parseIntFlags } from './flags.js';
 import { num, table } from './print.js';
 import { median } from './stats.js';
 
@@ -28,38 +28,16 @@ const USAGE = `Usage: pnpm --filter @threadline/bench run export [flags]   (or: 
   --url URL    maintenance database URL (default $TL_PG_URL or postgres://postgres@127.0.0.1:5432/postgres);
                the benchmark creates its own database and drops it at the end`;
 
-interface Options {
-  changes: number;
-  small: number;
-  reps: number;
-  url: string;
-}
+const FLAGS = {
+  changes: { fallback: 1_000_000, min: 1 },
+  small: { fallback: 100_000, min: 1 },
+  reps: { fallback: 2, min: 1 },
+} as const;
 
-function parseOptions(argv: string[]): Options | 'help' {
-  const { values } = parseArgs({
-    args: argv.filter((a) => a !== '--'),
-    options: {
-      changes: { type: 'string' },
-      small: { type: 'string' },
-      reps: { type: 'string' },
-      url: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) return 'help';
-  const int = (name: string, raw: string | undefined, fallback: number) => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${raw})`);
-    return n;
-  };
-  return {
-    changes: int('changes', values.changes, 1_000_000),
-    small: int('small', values.small, 100_000),
-    reps: int('reps', values.reps, 2),
-    url: values.url ?? process.env.TL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-  };
+type Options = Exclude<ReturnType<typeof parseOptions>, 'help'>;
+
+function parseOptions(argv: string[]) {
+  return parseIntFlags(argv, FLAGS);
 }
 
 const CLI_BIN = join(

@@ -6,12 +6,12 @@
  * latency is rendering plus the queries; no HTTP stack or browser is in the figures.
  */
 
-import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { ActorRef } from '@threadline/core';
 import { createOperatorSurface, type OperatorSurface } from '@threadline/operator';
 import { log } from './db.js';
 import { parseOrExit, runOrExit, runWithBenchDb } from './entry.js';
+import { parseIntFlags } from './flags.js';
 import { num, table } from './print.js';
 import { type Dataset, loadDataset } from './queries/dataset.js';
 
@@ -22,38 +22,16 @@ const USAGE = `Usage: npm run bench:operator -- [flags]
   --reps N    timed renders of every page on each dataset (default 200)
   --url URL   maintenance database URL (default $TL_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)`;
 
-interface Options {
-  small: number;
-  large: number;
-  reps: number;
-  url: string;
-}
+const FLAGS = {
+  small: { fallback: 10_000, min: 1000 },
+  large: { fallback: 1_000_000, min: 1000 },
+  reps: { fallback: 200, min: 10 },
+} as const;
 
-function parseOptions(argv: string[]): Options | 'help' {
-  const { values } = parseArgs({
-    args: argv.filter((a) => a !== '--'),
-    options: {
-      small: { type: 'string' },
-      large: { type: 'string' },
-      reps: { type: 'string' },
-      url: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) return 'help';
-  const int = (name: string, raw: string | undefined, fallback: number, min: number) => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`);
-    return n;
-  };
-  return {
-    small: int('small', values.small, 10_000, 1000),
-    large: int('large', values.large, 1_000_000, 1000),
-    reps: int('reps', values.reps, 200, 10),
-    url: values.url ?? process.env.TL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-  };
+type Options = Exclude<ReturnType<typeof parseOptions>, 'help'>;
+
+function parseOptions(argv: string[]) {
+  return parseIntFlags(argv, FLAGS);
 }
 
 interface Target {

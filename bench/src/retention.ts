@@ -6,10 +6,10 @@
  * set-based SQL (its contents do not matter to a purge; generating it through capture would take
  * most of the run). Partition drops are not measured: partitioned storage is not built yet.
  */
-import { parseArgs } from 'node:util';
 import { ActorRef, createThreadline, runWithAuditContext } from '@threadline/core';
 import { log } from './db.js';
 import { parseOrExit, runOrExit, runWithBenchDb } from './entry.js';
+import { parseIntFlags } from './flags.js';
 import { num, table } from './print.js';
 import { median } from './stats.js';
 
@@ -21,41 +21,17 @@ const USAGE = `Usage: npm run bench:retention -- [flags]
   --windows N   windows of each kind, interleaved (default 4)
   --url URL     maintenance database URL (default $TL_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)`;
 
-interface Options {
-  backlog: number;
-  clients: number;
-  window: number;
-  windows: number;
-  url: string;
-}
+const FLAGS = {
+  backlog: { fallback: 5_000_000, min: 1000 },
+  clients: { fallback: 4, min: 1 },
+  window: { fallback: 5, min: 1 },
+  windows: { fallback: 4, min: 1 },
+} as const;
 
-function parseOptions(argv: string[]): Options | 'help' {
-  const { values } = parseArgs({
-    args: argv.filter((a) => a !== '--'),
-    options: {
-      backlog: { type: 'string' },
-      clients: { type: 'string' },
-      window: { type: 'string' },
-      windows: { type: 'string' },
-      url: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) return 'help';
-  const int = (name: string, raw: string | undefined, fallback: number, min: number) => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`);
-    return n;
-  };
-  return {
-    backlog: int('backlog', values.backlog, 5_000_000, 1000),
-    clients: int('clients', values.clients, 4, 1),
-    window: int('window', values.window, 5, 1),
-    windows: int('windows', values.windows, 4, 1),
-    url: values.url ?? process.env.TL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-  };
+type Options = Exclude<ReturnType<typeof parseOptions>, 'help'>;
+
+function parseOptions(argv: string[]) {
+  return parseIntFlags(argv, FLAGS);
 }
 
 function percentile(values: number[], p: number): number {
