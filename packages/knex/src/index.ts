@@ -7,6 +7,7 @@ import {
   ThreadlineError,
 } from '@threadline/core/adapter';
 import type { Knex } from 'knex';
+import { toKnexRaw } from './raw-sql.js';
 
 export interface AttachThreadlineOptions {
   /** The Threadline instance whose recordAction/query calls join the knex transactions. */
@@ -40,15 +41,6 @@ interface StreamLike {
 const ATTACHED = Symbol.for('threadline.knex.attached');
 
 /** `$1`-style SQL and parameters as a knex.raw call (literal `?` escaped). */
-function toKnexRaw(sql: string, params: readonly unknown[] = []): [string, Knex.RawBinding[]] {
-  const bindings: Knex.RawBinding[] = [];
-  const text = sql.replace(/\?/g, '\\?').replace(/\$(\d+)/g, (_m, n: string) => {
-    bindings.push(params[Number(n) - 1] as Knex.RawBinding);
-    return '?';
-  });
-  return [text, bindings];
-}
-
 /**
  * A Threadline SqlSession on a knex transaction, e.g.
  * `tl.recordAction('x', { session: threadlineSession(trx) })` for a transaction from
