@@ -10,15 +10,35 @@
  * docs/context.md "Which statements are attributed").
  */
 
-const LEADING_COMMENTS = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/;
 /** Whitespace, comments and semicolons only: what may follow the last statement. */
 const TRAILER = /^(?:\s+|;|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*$/;
 const READ_ONLY_COMMANDS = /^(?:show|set|reset|discard|deallocate|listen|unlisten)\b/i;
 
 export type TransactionControl = 'begin' | 'end' | 'savepoint';
 
+/** The statement after leading whitespace and comments; block comments nest, as in PostgreSQL. */
 function stripLeadingComments(sql: string): string {
-  return sql.replace(LEADING_COMMENTS, '');
+  let i = 0;
+  for (;;) {
+    while (i < sql.length && /\s/.test(sql[i]!)) i++;
+    if (sql.startsWith('--', i)) {
+      const nl = sql.indexOf('\n', i);
+      if (nl === -1) return '';
+      i = nl + 1;
+    } else if (sql.startsWith('/*', i)) {
+      let depth = 1;
+      i += 2;
+      while (i < sql.length && depth > 0) {
+        if (sql.startsWith('/*', i)) {
+          depth++;
+          i += 2;
+        } else if (sql.startsWith('*/', i)) {
+          depth--;
+          i += 2;
+        } else i++;
+      }
+    } else return sql.slice(i);
+  }
 }
 
 /** True when `sql` holds one statement (a `;` anywhere but at the end counts as several). */
@@ -46,7 +66,8 @@ export function isProvablyReadOnly(sql: string): boolean {
   const text = stripLeadingComments(sql);
   if (!isSingleStatement(text)) return false;
   if (READ_ONLY_COMMANDS.test(text)) return true;
-  return /^explain\b/i.test(text) && !/\banaly[sz]e\b/i.test(text);
+  // EXPLAIN without ANALYZE, spelled plainly: a quoted or U& option name could be ANALYZE.
+  return /^explain\b/i.test(text) && !/\banaly[sz]e\b/i.test(text) && !/["&]|\/\*/.test(text);
 }
 
 /**
