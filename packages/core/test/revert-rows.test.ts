@@ -159,4 +159,23 @@ describeEachDb('revert: rows back to exactly the prior state', (db) => {
     );
     expect(await snapshot(db(), t, 'id')).toEqual(['{"id": 1}']);
   });
+
+  it('reverts a bulk delete of a self-referencing tree larger than one batch (found by the revert hunt)', async () => {
+    const t = uniqueName('tree');
+    await db().exec(`create table ${t} (id int primary key, parent int references ${t}(id), v text)`);
+    const tl = await installed(db());
+    await tl.installTriggers({ tables: [t] });
+    await db().exec(
+      `insert into ${t} select g, case when g > 1 then g - 1 end, 'x' || g from generate_series(1, 1500) g`,
+    );
+    const before = await snapshot(db(), t, 'id');
+    const { auditTransactionId } = await runWithAuditContext({ actor: ActorRef.user('oops') }, () =>
+      tl.transaction((tx) => tx.query(`delete from ${t}`)),
+    );
+    const plan = await tl.revert.plan({ transactionId: auditTransactionId! });
+    expect(plan.conflicts).toEqual([]);
+    const applied = await tl.revert.apply(plan, { actor: ActorRef.admin('fixer'), batchSize: 200 });
+    expect(applied.applied).toBe(1500);
+    expect(await snapshot(db(), t, 'id')).toEqual(before);
+  });
 });

@@ -37,7 +37,20 @@ function metaOf(step: RevertStep, keyColumns: string[]): TableMeta {
     exclude: [],
     mask: [],
     ignored: [],
+    selfReferencing: false,
   };
+}
+
+/** Mark the groups of tables with a foreign key to themselves (written one statement per op). */
+async function markSelfReferencing(tx: SqlSession, groups: Group[]): Promise<void> {
+  const refs = [...new Set(groups.map((g) => g.meta.ref))];
+  const { rows } = await tx.query<{ ref: string }>(
+    `SELECT r AS ref FROM unnest($1::text[]) r
+      WHERE EXISTS (SELECT 1 FROM pg_constraint con WHERE con.contype = 'f' AND con.conrelid = to_regclass(r) AND con.confrelid = con.conrelid)`,
+    [refs],
+  );
+  const selfRefs = new Set(rows.map((r) => r.ref));
+  for (const g of groups) g.meta.selfReferencing = selfRefs.has(g.meta.ref);
 }
 
 function groupSteps(steps: RevertStep[]): Group[] {
@@ -132,7 +145,7 @@ async function execute(
   batchSize: number,
   onBatch: (n: number) => void,
 ): Promise<void> {
-  for (const batch of chunks(g.steps, batchSize)) {
+  for (const batch of chunks(g.steps, g.meta.selfReferencing ? g.steps.length : batchSize)) {
     let sql: string;
     let payload: string;
     if (g.op === 'delete') {
@@ -208,6 +221,7 @@ export async function applyRevert(
             `revert.apply: ${problems.length} row(s) no longer match the plan, so nothing was changed: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}. Plan again (and apply with force to overwrite rows changed since)`,
             { details: { conflicts: problems.length } },
           );
+        await markSelfReferencing(tx, groups);
         let applied = 0;
         for (const g of groups) {
           const key = `${g.meta.label}\u0000${g.op}`;

@@ -17,6 +17,11 @@ export interface TableMeta {
   mask: string[];
   /** Columns a re-check ignores: excluded, masked, exceptColumns. */
   ignored: string[];
+  /**
+   * A foreign key from the table to itself: its rows are written in one statement per op (the key
+   * is checked at the end of each statement, so a tree split over batches would fail half-way).
+   */
+  selfReferencing: boolean;
 }
 
 interface MetaRow {
@@ -24,6 +29,7 @@ interface MetaRow {
   options: string | null;
   key_columns: string | null;
   columns: string | null;
+  self_ref: boolean;
 }
 
 export async function loadTableMeta(
@@ -39,7 +45,9 @@ export async function loadTableMeta(
        (SELECT ct.options::text FROM ${q}.captured_tables ct WHERE ct.table_schema = $1 AND ct.table_name = $2) AS options,
        (SELECT array_to_json(ct.key_columns)::text FROM ${q}.captured_tables ct WHERE ct.table_schema = $1 AND ct.table_name = $2) AS key_columns,
        (SELECT json_agg(json_build_object('n', a.attname, 'g', a.attgenerated <> '') ORDER BY a.attnum)::text
-          FROM pg_attribute a WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped) AS columns`,
+          FROM pg_attribute a WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+       EXISTS (SELECT 1 FROM pg_constraint con WHERE con.contype = 'f'
+                 AND con.conrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND con.confrelid = con.conrelid) AS self_ref`,
     [schema, name],
   );
   if (!row?.present)
@@ -65,5 +73,6 @@ export async function loadTableMeta(
     exclude,
     mask,
     ignored: [...exclude, ...mask, ...list(options.exceptColumns)],
+    selfReferencing: row.self_ref === true,
   };
 }
