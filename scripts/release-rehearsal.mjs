@@ -224,6 +224,9 @@ async function withAdminDb(fn) {
 
 async function main() {
   const pnpm = findPnpm();
+  // turbo and package scripts look pnpm up on PATH: put a pnpm installed into .tools/ there.
+  if (pnpm !== 'pnpm')
+    env.PATH = `${dirname(pnpm)}${process.platform === 'win32' ? ';' : ':'}${env.PATH ?? ''}`;
   log(`work directory ${work}`);
 
   log('installing the rehearsal tools (verdaccio, publint, attw) into the work directory');
