@@ -23,7 +23,7 @@ const snapshot = (enabled: string, replicated: boolean): CatalogSnapshot => ({
       relid: '100',
       name: `threadline_capture_${op}`,
       enabled,
-      type: [4, 16, 8, 32][i]! | 1,
+      type: [4, 16, 8, 32][i]!,
       functionSchema: 'threadline',
       functionName: 'capture_public_orders_abc',
     })),

@@ -209,6 +209,34 @@ describeEachDb('tl.health.findings', (db) => {
     );
   });
 
+  it('finds a capture trigger changed by hand (WHEN false), and gen-triggers repairs it (found by the health hunt)', async () => {
+    const { s, tl } = await captured(['a'], (s) => `create table ${s}.a (id int primary key);`);
+    const [reg] = await db().sql<{ function_name: string }>(
+      'select function_name from threadline.captured_tables where relid = $1::regclass',
+      [`${s}.a`],
+    );
+    await db().exec(
+      `create or replace trigger threadline_capture_insert after insert on ${s}.a referencing new table as threadline_new_rows for each statement when (false) execute function threadline.${reg!.function_name}()`,
+    );
+    const findings = await tl.health.findings({ schema: s });
+    expect(findings.map((f) => [f.table, f.code, f.severity, f.fix])).toEqual([
+      ['a', 'capture_trigger_altered', 'error', `threadline gen-triggers --tables ${s}.a --apply`],
+    ]);
+    expect((await tl.health.coverage({ schema: s })).schemas[0]).toMatchObject({
+      covered: [],
+      uncovered: ['a'],
+    });
+    expect((await tl.health.verify({ expectedTables: [`${s}.a`] })).ok).toBe(false);
+    await tl.installTriggers({ tables: [`${s}.a`] });
+    expect(await tl.health.findings({ schema: s })).toEqual([]);
+    await db().exec(`insert into ${s}.a values (1)`);
+    const [n] = await db().sql<{ n: number }>(
+      'select count(*)::int as n from threadline.audit_changes where table_schema = $1',
+      [s],
+    );
+    expect(n!.n).toBe(1);
+  });
+
   it('finds a hand-written trigger that calls another table’s capture function, and a duplicate', async () => {
     const { s, tl } = await captured(
       ['a', 'b'],

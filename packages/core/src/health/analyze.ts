@@ -9,6 +9,13 @@ const OPS = [
   ['delete', 8],
   ['truncate', 32],
 ] as const;
+/** How each generated capture trigger is defined: AFTER ... FOR EACH STATEMENT, its transition tables. */
+const EXPECTED: Record<string, { type: number; transitions: string }> = {
+  threadline_capture_insert: { type: 4, transitions: ',threadline_new_rows' },
+  threadline_capture_update: { type: 16, transitions: 'threadline_old_rows,threadline_new_rows' },
+  threadline_capture_delete: { type: 8, transitions: 'threadline_old_rows,' },
+  threadline_capture_truncate: { type: 32, transitions: ',' },
+};
 const CANONICAL = new Set(OPS.map(([op]) => `threadline_capture_${op}`));
 /** The BEFORE STATEMENT trigger every captured table has: it notes when a statement started. */
 const STATEMENT_START = 'capture_statement_start';
@@ -119,6 +126,26 @@ function checkRegistered(
       'error',
       `${label} has more than one capture trigger for ${duplicated.join(', ')} (${mine.map((t) => t.name).join(', ')}); each change would be recorded twice`,
       extra.length > 0 ? extra.map((t) => dropTriggerSql(table, t.name)).join(' ') : regen,
+    );
+  }
+  // Present, enabled and calling the right function, but not firing as generated: a WHEN
+  // condition, another timing or level, or other transition tables (hand-edited).
+  const altered = mine.filter((t) => {
+    const want = EXPECTED[t.name];
+    if (!want) return false;
+    return (
+      t.conditional === true ||
+      t.type !== want.type ||
+      (t.transitions !== undefined && t.transitions !== want.transitions)
+    );
+  });
+  if (altered.length > 0) {
+    ok = false;
+    add(
+      'capture_trigger_altered',
+      'error',
+      `${label}: capture trigger(s) ${altered.map((t) => t.name).join(', ')} were changed by hand (a WHEN condition, another timing or level, or other transition tables); changes may not be recorded`,
+      regen,
     );
   }
   const off = mine.filter((t) => !FIRES.has(t.enabled));

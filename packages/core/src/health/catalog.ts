@@ -26,6 +26,10 @@ export interface TriggerInfo {
   type: number;
   functionSchema: string;
   functionName: string;
+  /** The trigger has a WHEN condition (capture triggers never have one). */
+  conditional?: boolean;
+  /** Its transition tables, `old,new` (capture's are threadline_old_rows / threadline_new_rows). */
+  transitions?: string;
 }
 
 export interface RegistryInfo {
@@ -82,7 +86,9 @@ export async function readCatalog(
     );
     const triggers = await ctx.client.query<TriggerInfo>(
       `SELECT t.tgrelid::oid::text AS relid, t.tgname::text AS name, t.tgenabled::text AS enabled, t.tgtype::int AS type,
-              pn.nspname::text AS "functionSchema", p.proname::text AS "functionName"
+              pn.nspname::text AS "functionSchema", p.proname::text AS "functionName",
+              t.tgqual IS NOT NULL AS conditional,
+              coalesce(t.tgoldtable::text, '') || ',' || coalesce(t.tgnewtable::text, '') AS transitions
          FROM pg_trigger t
          JOIN pg_proc p ON p.oid = t.tgfoid
          JOIN pg_namespace pn ON pn.oid = p.pronamespace

@@ -1,6 +1,7 @@
 export type FindingCode =
   | 'capture_trigger_disabled'
   | 'capture_trigger_missing'
+  | 'capture_trigger_altered'
   | 'duplicate_capture_trigger'
   | 'foreign_capture_function'
   | 'stale_capture_function'

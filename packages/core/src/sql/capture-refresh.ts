@@ -107,14 +107,14 @@ BEGIN
   IF (SELECT count(*) FROM pg_trigger tg
        WHERE tg.tgrelid = p_target AND NOT tg.tgisinternal AND @S.capture_is_function(tg.tgfoid)) = 5
      AND (SELECT count(*) FROM pg_trigger tg
-           WHERE tg.tgrelid = p_target AND tg.tgfoid = p_fn
+           WHERE tg.tgrelid = p_target AND tg.tgfoid = p_fn AND tg.tgqual IS NULL
              AND (tg.tgname, tg.tgtype, coalesce(tg.tgoldtable, ''), coalesce(tg.tgnewtable, '')) IN (
                    ('threadline_capture_insert', 4, '', 'threadline_new_rows'),
                    ('threadline_capture_update', 16, 'threadline_old_rows', 'threadline_new_rows'),
                    ('threadline_capture_delete', 8, 'threadline_old_rows', ''),
                    ('threadline_capture_truncate', 32, '', ''))) = 4
      AND EXISTS (SELECT 1 FROM pg_trigger tg
-                  WHERE tg.tgrelid = p_target AND tg.tgname = 'threadline_capture_before' AND tg.tgtype = 30
+                  WHERE tg.tgrelid = p_target AND tg.tgname = 'threadline_capture_before' AND tg.tgtype = 30 AND tg.tgqual IS NULL
                     AND tg.tgfoid = to_regprocedure(format('%I.capture_statement_start()', @LIT))) THEN
     RETURN;
   END IF;
