@@ -11,17 +11,13 @@ import { ActorRef, createThreadline, runWithAuditContext } from '@threadline/cor
 import pg from 'pg';
 import { log } from './db.js';
 import { runOrExit } from './entry.js';
+import { intFlag } from './flags.js';
 import { num, range, section, table } from './print.js';
 import { prng, shuffle, spread } from './stats.js';
 
 const url = process.env.TL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
-  const at = args.indexOf(`--${name}`);
-  const value = at >= 0 ? Number(args[at + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
-  return value;
-};
+const flag = (name: string, fallback: number) => intFlag(args, name, fallback);
 const BLOCK = flag('block', 250);
 const baselineAt = args.indexOf('--baseline-core');
 const BASELINE_CORE = baselineAt >= 0 ? args[baselineAt + 1] : undefined;

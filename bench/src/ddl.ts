@@ -10,17 +10,13 @@ import { createThreadline } from '@threadline/core';
 import pg from 'pg';
 import { log } from './db.js';
 import { runWithBenchDb } from './entry.js';
+import { intFlag } from './flags.js';
 import { num, section, table } from './print.js';
 import { median } from './stats.js';
 
 const url = process.env.TL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
-  const at = args.indexOf(`--${name}`);
-  const value = at >= 0 ? Number(args[at + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
-  return value;
-};
+const flag = (name: string, fallback: number) => intFlag(args, name, fallback);
 const REPS = flag('reps', 60);
 const PARTITIONS = Math.max(20, flag('partitions', 300));
 

@@ -33,3 +33,11 @@ export function parseIntFlags<K extends string>(
   }
   return out as { [k in K]: number } & { url: string };
 }
+
+/** One positive-integer flag `--name N` from `args` (the simpler benchmarks' flags). */
+export function intFlag(args: readonly string[], name: string, fallback: number): number {
+  const at = args.indexOf(`--${name}`);
+  const value = at >= 0 ? Number(args[at + 1]) : fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+  return value;
+}

@@ -8,17 +8,13 @@ import { ActorRef, createThreadline, runWithAuditContext, type Threadline } from
 import pg from 'pg';
 import { log } from './db.js';
 import { runOrExit } from './entry.js';
+import { intFlag } from './flags.js';
 import { num, range, section, table } from './print.js';
 import { prng, shuffle, spread } from './stats.js';
 
 const base = process.env.TL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
-  const at = args.indexOf(`--${name}`);
-  const value = at >= 0 ? Number(args[at + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
-  return value;
-};
+const flag = (name: string, fallback: number) => intFlag(args, name, fallback);
 const ROWS = flag('rows', 10_000);
 const REPS = Math.max(1, flag('reps', 5));
 const TABLE = 'revert_bench';
