@@ -21,6 +21,8 @@ export interface SqlSession {
  */
 export interface SqlClient extends SqlSession {
   readonly kind: 'pg-pool' | 'pg-client' | 'pglite' | 'custom';
+  /** The node-postgres Pool of a 'pg-pool' client: streaming reads (export's COPY) hold one of its connections. */
+  readonly pgPool?: unknown;
   /**
    * Run `fn` on one connection between BEGIN and COMMIT (ROLLBACK when it throws). `hooks.start`
    * runs right after BEGIN and `hooks.finish` (constant, parameterless SQL) right before COMMIT,
@@ -242,6 +244,7 @@ export function toSqlClient(db: unknown): SqlClient {
   if (isPgPool(db)) {
     return {
       kind: 'pg-pool',
+      pgPool: db,
       query: (sql, params) => pgSession(db).query(sql, params),
       transaction: (fn, hooks) => withPoolClient(db, (client) => pgTransaction(client, fn, hooks)),
       queryAfter: (first, sql, params) =>

@@ -3,6 +3,8 @@ import { getAuditContext } from '../context.js';
 import { quoteIdent } from '../identifiers.js';
 import { type ParsedTimelineFilters, parseTimelineFilters, type TimelineFilters } from '../query/validate.js';
 import type { Threadline } from '../threadline.js';
+import { CopyRecordSource, copyPool } from './copy-source.js';
+import { countMatching } from './count.js';
 import type { ExportJob } from './job-rows.js';
 import { ExportJobs, type ExportJobsConfig } from './jobs.js';
 import {
@@ -14,7 +16,7 @@ import {
   parsePositiveInt,
   parseStreamOptions,
 } from './options.js';
-import { countMatching, exportPageReader } from './reader.js';
+import { PagedRecordSource, type RecordSource } from './record-source.js';
 import { type ExportStats, ExportStream } from './stream.js';
 
 export interface ExportBuffer {
@@ -125,17 +127,15 @@ export class ThreadlineExport {
     meta: { kind: 'stream' | 'buffer' | 'job'; jobId?: string; onPage?: () => Promise<void> },
   ): ExportStream {
     const ctx = getAuditContext();
-    const read = exportPageReader(this.run, this.q, f);
-    const readPage: typeof read = meta.onPage
-      ? async (after, limit) => {
-          await meta.onPage?.();
-          return read(after, limit);
-        }
-      : read;
     return new ExportStream(
-      readPage,
+      this.recordSource(f, o),
       o,
-      { generatedAt: new Date().toISOString(), filtersJson: filters, kind: meta.kind },
+      {
+        generatedAt: new Date().toISOString(),
+        filtersJson: filters,
+        kind: meta.kind,
+        ...(meta.onPage ? { beforeRead: meta.onPage } : {}),
+      },
       async ({ ok, stats }) => {
         await this.record(o.actor, ok, {
           verb: 'export',
@@ -149,6 +149,21 @@ export class ThreadlineExport {
         });
       },
     );
+  }
+
+  /**
+   * Where the records come from: one COPY on a connection of its own when the database is a
+   * node-postgres Pool of two or more connections (the fast path), else keyset pages.
+   */
+  private recordSource(f: ParsedTimelineFilters, o: ParsedStreamOptions): RecordSource {
+    const pool = copyPool(this.tl.client.pgPool);
+    if (pool)
+      return new CopyRecordSource(pool, this.q, f, {
+        format: o.format,
+        formulaGuard: o.formulaGuard,
+        limit: o.maxRows === null ? null : o.maxRows + 1,
+      });
+    return new PagedRecordSource(this.run, this.q, f, o);
   }
 
   /** @internal Record who took data out: a `threadline.export` action with filters and row count. */
