@@ -3,8 +3,6 @@
  * purpose: core owns every SQL statement and every rule about context values; an adapter only
  * decides *when* to open a context or run the binding statement.
  */
-import { contextBinding } from './context/binding.js';
-
 export {
   type AttributedStatement,
   claimConnection,
@@ -23,7 +21,7 @@ export {
   resolveActor,
   runRequestInAuditContext,
 } from './context/adapter-helpers.js';
-export { type ContextBinding, contextBinding } from './context/binding.js';
+export { bindAuditContext, type ContextBinding, contextBinding } from './context/binding.js';
 export {
   type AuditContext,
   cleanContextId,
@@ -35,17 +33,3 @@ export {
 export type { SqlSession } from './db/sql-client.js';
 export { isThreadlineError, ThreadlineError } from './errors.js';
 export type { Threadline } from './threadline.js';
-
-/**
- * Bind the active audit context into a transaction the adapter's library just began.
- * `run` executes one statement with bound parameters on that transaction's connection.
- * Does nothing (and returns false) outside a context.
- */
-export async function bindAuditContext(
-  run: (sql: string, params: readonly unknown[]) => Promise<unknown>,
-): Promise<boolean> {
-  const binding = contextBinding();
-  if (!binding) return false;
-  await run(binding.sql, binding.params);
-  return true;
-}
