@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { toThreadlineError } from '../db-errors.js';
+import { toThreadlineError } from '../db/db-errors.js';
 import { Params } from '../query/sql-parts.js';
 import type { ParsedTimelineFilters } from '../query/validate.js';
 import { CopyRecords } from './copy-records.js';

@@ -1,4 +1,4 @@
-import { toThreadlineError } from '../db-errors.js';
+import { toThreadlineError } from '../db/db-errors.js';
 import type { ParsedTimelineFilters } from '../query/validate.js';
 import type { ExportFormat } from './options.js';
 import { exportPageSql } from './record-sql.js';
