@@ -123,6 +123,12 @@ export const exportCommand: Command = {
       stream.once('error', (error) => counted.destroy(error));
       if (target) await writeAtomically(counted, target);
       else await writeToStdout(counted, ctx.stdout);
+    } catch (error) {
+      if ((error as { code?: unknown })?.code !== 'EPIPE') throw error;
+      // The reader went away (`| head`): the export stopped, recorded as such with the rows sent.
+      stream.destroy();
+      await stream.recorded;
+      return ExitCode.ok;
     } finally {
       shown.done();
     }

@@ -32,6 +32,14 @@ export class ExportStream extends Readable {
   private ended = false;
   private headWritten = false;
   private settled = false;
+  private resolveRecorded!: () => void;
+  /**
+   * Settles once the export's `threadline.export` action is written (or could not be): after the
+   * end, or after a stop. A process that must exit when its reader goes away waits for it.
+   */
+  readonly recorded: Promise<void> = new Promise((resolve) => {
+    this.resolveRecorded = resolve;
+  });
 
   constructor(
     private readonly source: RecordSource,
@@ -119,7 +127,11 @@ export class ExportStream extends Readable {
     if (this.options.format === 'json') this.emit_(JSON_SUFFIX);
     this.stats.durationMs = Date.now() - this.started;
     this.settled = true;
-    await this.finish({ ok: true, stats: this.stats });
+    try {
+      await this.finish({ ok: true, stats: this.stats });
+    } finally {
+      this.resolveRecorded();
+    }
     if (this.destroyed) return;
     publishExportCompleted(this.telemetry());
     this.push(null);
@@ -145,7 +157,9 @@ export class ExportStream extends Readable {
       const code = isThreadlineError(error) ? error.code : isAbort(error) ? 'EXPORT_ABORTED' : 'UNKNOWN';
       if (!this.settled) {
         this.settled = true;
-        this.finish({ ok: false, stats: this.stats, error: error ?? undefined }).catch(() => undefined);
+        this.finish({ ok: false, stats: this.stats, error: error ?? undefined })
+          .catch(() => undefined)
+          .finally(() => this.resolveRecorded());
       }
       publishExportFailed(this.telemetry(code));
     }
