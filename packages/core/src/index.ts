@@ -34,6 +34,14 @@ export type { InstallFinding, InstallResult, UninstallOptions, UninstallResult }
 export { installScript, SCHEMA_VERSION } from './install/install-script.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './install/migrations.js';
 export * from './policy/index.js';
+export {
+  ACTIVITY_BUCKETS,
+  type Activity,
+  type ActivityBucket,
+  type ActivityBucketSize,
+  type ActivityFilters,
+  MAX_ACTIVITY_BUCKETS,
+} from './query/activity.js';
 export { changeDiff, type MaskInfo, WHOLE_ROW_FIELD } from './query/change-diff.js';
 export { isExactNumber, parseExactJson } from './query/exact-json.js';
 export { MAX_INCIDENT_CHANGES, type TransactionFilter } from './query/incident.js';

@@ -29,7 +29,7 @@ import { getAuditContext } from './context/context.js';
 import { ContinuityChecks } from './continuity/continuity.js';
 import { toThreadlineError } from './db/db-errors.js';
 import { type SqlClient, type SqlResult, type SqlSession, toSqlClient } from './db/sql-client.js';
-import { ThreadlineError } from './errors.js';
+import { isThreadlineError, ThreadlineError } from './errors.js';
 import { ThreadlineExport } from './export/export.js';
 import { type HealthConfig, resolveHealthConfig } from './health/config.js';
 import { HealthChecks } from './health/health.js';
@@ -42,6 +42,7 @@ import {
 } from './install/install.js';
 import { installScript, SCHEMA_VERSION } from './install/install-script.js';
 import { PolicyChecks } from './policy/policy.js';
+import { type Activity, type ActivityFilters, activityCounts } from './query/activity.js';
 import type { TransactionFilter } from './query/incident.js';
 import { AuditQueries } from './query/queries.js';
 import type {
@@ -157,6 +158,20 @@ export class Threadline {
    */
   timeline(filters?: TimelineFilters, options?: PageOptions): Promise<Page<AuditChange>> {
     return this.queries.timeline(filters, options);
+  }
+
+  /**
+   * Changes and transactions per bucket of time (`bucket`: minute, hour, day, week or month, UTC)
+   * with the timeline's filters; every bucket of the window, oldest first.
+   */
+  activity(filters?: ActivityFilters): Promise<Activity> {
+    return activityCounts(
+      async (sql, params) => (await this.query(sql, params)).rows as Record<string, unknown>[],
+      this.q,
+      filters,
+    ).catch((error) => {
+      throw isThreadlineError(error) ? error : toThreadlineError(error, 'activity');
+    });
   }
 
   /**
