@@ -124,11 +124,12 @@ export const exportCommand: Command = {
       if (target) await writeAtomically(counted, target);
       else await writeToStdout(counted, ctx.stdout);
     } catch (error) {
-      if ((error as { code?: unknown })?.code !== 'EPIPE') throw error;
-      // The reader went away (`| head`): the export stopped, recorded as such with the rows sent.
+      // Stop reading (the connection goes back) and let the stop be recorded before exiting.
       stream.destroy();
       await stream.recorded;
-      return ExitCode.ok;
+      // The reader went away (`| head`): not an error; the action says the export stopped.
+      if ((error as { code?: unknown })?.code === 'EPIPE') return ExitCode.ok;
+      throw error;
     } finally {
       shown.done();
     }
