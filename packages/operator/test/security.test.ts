@@ -224,6 +224,9 @@ run('operator surface security', () => {
       threadline: fx.tl,
       authorize: () => ({ actor: ActorRef.user('op') }),
     });
+    const plain = await (await surface.fetch(new Request('http://x/timeline?table=posts'))).text();
+    expect(plain).not.toContain('<svg'); // no counting unless the chart is asked for
+    expect(plain).toContain('href="/timeline?table=posts&amp;bucket=day"');
     const html = await (await surface.fetch(new Request('http://x/timeline?bucket=day&table=posts'))).text();
     expect(html).toContain('<svg role="img" aria-labelledby="activity-label"');
     expect(html).toContain('<summary>Activity as a table</summary>');

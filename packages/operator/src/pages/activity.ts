@@ -31,7 +31,7 @@ export function activityFilters(ctx: PageContext, filters: Record<string, unknow
 /**
  * Changes over the filtered window as an inline SVG bar chart, drawn on the server (no chart
  * library in the browser), with the same counts as a table for screen readers and keyboards.
- * Nothing is drawn when this core version has no `tl.activity`.
+ * Nothing is drawn when this core version has no `tl.activity`; only links when the URL has no bucket.
  */
 export async function activityChart(
   ctx: PageContext,
@@ -40,6 +40,12 @@ export async function activityChart(
 ): Promise<Html> {
   const activity = activityOf(ctx);
   if (!activity) return html``;
+  // Counting touches every matching change in the window (about a second per million), so the
+  // chart is drawn when asked for (a bucket in the URL); the timeline itself stays one index probe.
+  if (!ctx.query.get('bucket'))
+    return html`<p class="activity buckets">Activity chart by ${SIZES.map(
+      (size, i) => html`${i ? ' · ' : ''}<a href="${links(size)}">${size}</a>`,
+    )}</p>`;
   const result = await activity(activityFilters(ctx, filters));
   return html`<section class="activity" aria-labelledby="activity-title">
 <h2 id="activity-title">Activity</h2>
