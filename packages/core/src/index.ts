@@ -14,6 +14,7 @@ export * from './continuity/index.js';
 export { isThreadlineError, ThreadlineError, ThreadlineErrorCode } from './errors.js';
 export * from './export/index.js';
 export * from './health/index.js';
+export * from './integrity/index.js';
 export {
   formatTableName,
   parseTableName,

@@ -2,6 +2,7 @@ import { ActorRef } from '../actor-ref.js';
 import { getAuditContext } from '../context.js';
 import { toThreadlineError } from '../db-errors.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
+import { appendPurgeLink } from '../integrity/seal.js';
 import { parseInstant } from '../query/validate.js';
 import type { SqlClient, SqlSession } from '../sql-client.js';
 import { publishRetention } from './channels.js';
@@ -125,6 +126,9 @@ async function startRun(
       dryRun,
       actor ? ActorRef.toJSON(actor) : null,
     ]);
+    // Before anything is deleted, the seal chain records that this run may remove sealed rows
+    // older than the cutoff, so verify-integrity reports them as purged, not removed.
+    if (!dryRun) await appendPurgeLink(s, ctx.q, ctx.schema, rows[0]!.id, cutoff);
     return rows[0]!.id;
   });
 }

@@ -1,4 +1,5 @@
 import { quoteIdent, quoteLiteral } from '../identifiers.js';
+import { INTEGRITY_DDL } from '../integrity/integrity-ddl.js';
 import { CAPTURE_GENERATOR } from './capture-generator.js';
 import { CAPTURE_REFRESH } from './capture-refresh.js';
 import { CAPTURE_VERIFY } from './capture-verify.js';
@@ -10,7 +11,7 @@ import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 
 /** Bumped whenever the install script changes what it creates. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Substitute the storage schema into a SQL template (`@S` quoted identifier, `@LIT` literal). */
 export function renderSql(template: string, schema: string): string {
@@ -27,6 +28,7 @@ export function installScript(schema: string): string {
     STORAGE_DDL,
     RETENTION_DDL,
     EXPORT_DDL,
+    INTEGRITY_DDL,
     RUNTIME_FUNCTIONS,
     CAPTURE_GENERATOR,
     CAPTURE_REFRESH,
