@@ -1,6 +1,14 @@
 import { type DbHandle, describeEachDb } from '@threadline/test-utils';
-import { expect, it } from 'vitest';
-import { ActorRef, createThreadline, isThreadlineError, runWithAuditContext, type Threadline } from '../src/index.js';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { expect, it, vi } from 'vitest';
+import {
+  ActorRef,
+  createThreadline,
+  isThreadlineError,
+  runWithAuditContext,
+  TELEMETRY_CHANNELS,
+  type Threadline,
+} from '../src/index.js';
 import { uniqueName } from './helpers.js';
 
 /** A fresh storage schema with one audited table and `n` captured inserts (one transaction each). */
@@ -168,5 +176,53 @@ describeEachDb('integrity: seal and verify', (db) => {
     expect(future).toMatchObject({ ok: true, sealsChecked: 0 });
     expect(await tl.integrity.verify({ from: 'yesterday' }).catch((e) => isThreadlineError(e, 'QUERY_INVALID'))).toBe(true);
     expect(await tl.integrity.seal({ chunkSize: 5 }).catch((e) => isThreadlineError(e, 'QUERY_INVALID'))).toBe(true);
+  });
+
+  it('publishes seal and verify start/end with counts only (no row values, no actor ids)', async () => {
+    const { tl, s } = await setup(db(), 2);
+    await db().exec(`update ${s}.audit_transactions set actor_ref = '{"type":"user","id":"secret-actor-id"}'`);
+    const names = [
+      TELEMETRY_CHANNELS.sealStart,
+      TELEMETRY_CHANNELS.sealEnd,
+      TELEMETRY_CHANNELS.verifyStart,
+      TELEMETRY_CHANNELS.verifyEnd,
+      TELEMETRY_CHANNELS.verifyError,
+    ];
+    const seen: [string, unknown][] = [];
+    const fns = names.map((name) => {
+      const fn = (m: unknown) => seen.push([name, m]);
+      subscribe(name, fn);
+      return [name, fn] as const;
+    });
+    try {
+      await tl.integrity.seal();
+      await db().exec(`update ${s}.audit_changes set data_after = '{"title": "secret-value"}'`);
+      await tl.integrity.verify();
+      await tl.integrity.verify({ from: 'nope' }).catch(() => undefined);
+    } finally {
+      for (const [name, fn] of fns) unsubscribe(name, fn);
+    }
+    expect(seen.map(([n]) => n)).toEqual([...names.slice(0, 4), TELEMETRY_CHANNELS.verifyStart, TELEMETRY_CHANNELS.verifyError]);
+    expect(seen[1]![1]).toMatchObject({ links: 2, sealedRows: 4, pending: false });
+    expect(seen[3]![1]).toMatchObject({ ok: false, counts: { altered: 2 } });
+    expect(seen[5]![1]).toMatchObject({ code: 'QUERY_INVALID' });
+    expect(JSON.stringify(seen)).not.toMatch(/secret-actor-id|secret-value/);
+  });
+
+  it('tl.integrity.schedule seals every interval, one seal at a time, and stops', async () => {
+    const { tl } = await setup(db(), 2);
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const results: unknown[] = [];
+    let schedule: ReturnType<Threadline['integrity']['schedule']>;
+    try {
+      expect(() => tl.integrity.schedule({ every: '10s' })).toThrow(/integrity.schedule: every must be from one minute/);
+      schedule = tl.integrity.schedule({ every: '1m', onRun: (r, e) => results.push(e ?? r) });
+      vi.advanceTimersByTime(60_000);
+      vi.advanceTimersByTime(60_000); // the first seal is still running: skipped, not queued
+    } finally {
+      vi.useRealTimers();
+    }
+    await schedule.stop();
+    expect(results).toEqual([expect.objectContaining({ sealedRows: 4 })]);
   });
 });
