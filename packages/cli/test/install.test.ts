@@ -22,7 +22,7 @@ describeWithDatabase('threadline install', (db) => {
     expect(second.code).toBe(0);
     expect(second.stdout).toBe(first.stdout);
     expect(await objects()).toEqual(before);
-    expect(await sql(db(), 'SELECT version FROM threadline.schema_version')).toEqual([{ version: 2 }]);
+    expect(await sql(db(), 'SELECT version FROM threadline.schema_version')).toEqual([{ version: 3 }]);
   });
 
   it("--json prints core's install result", async () => {
@@ -30,7 +30,7 @@ describeWithDatabase('threadline install', (db) => {
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({
       schema: 'audit',
-      schemaVersion: 2,
+      schemaVersion: 3,
       ddlSync: true,
       findings: [],
     });

@@ -139,6 +139,9 @@ export async function appendPurgeLink(
   cutoff: string,
 ): Promise<void> {
   const sql = integritySql(q);
+  // An install from before tamper evidence (not upgraded yet) has no chain to extend.
+  const chain = await s.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [`${q}.integrity_seals`]);
+  if (!chain.rows[0]?.ok) return;
   await s.query(sql.lock, [schema]);
   const { rows } = await s.query<{ id: string }>(sql.appendPurge, [runId, cutoff]);
   await s.query(sql.hashLink, [rows[0]!.id]);
