@@ -76,7 +76,8 @@ async function main(o: Options): Promise<void> {
       t0 = performance.now();
       const verified = await sealer.integrity.verify();
       verifyRates.push(verified.rowsChecked / ((performance.now() - t0) / 1000));
-      if (!verified.ok || verified.rowsChecked !== rows) throw new Error('verify did not check every row clean');
+      if (!verified.ok || verified.rowsChecked !== rows)
+        throw new Error('verify did not check every row clean');
       log(`rep ${r + 1}: seal ${num(sealRates.at(-1)!)} rows/s, verify ${num(verifyRates.at(-1)!)} rows/s`);
     }
     const size = await admin.query(
@@ -130,15 +131,28 @@ async function main(o: Options): Promise<void> {
     }
     stop = true;
     await Promise.all(workers);
-    const q = { tps: median(quiet.map((m) => m.tps)), p50: median(quiet.map((m) => m.p50)), p99: median(quiet.map((m) => m.p99)) };
-    const b = { tps: median(busy.map((m) => m.tps)), p50: median(busy.map((m) => m.p50)), p99: median(busy.map((m) => m.p99)) };
+    const q = {
+      tps: median(quiet.map((m) => m.tps)),
+      p50: median(quiet.map((m) => m.p50)),
+      p99: median(quiet.map((m) => m.p99)),
+    };
+    const b = {
+      tps: median(busy.map((m) => m.tps)),
+      p50: median(busy.map((m) => m.p50)),
+      p99: median(busy.map((m) => m.p99)),
+    };
     process.stdout.write(
       `\nSeal and verify of ${num(o.backlog)} changes + ${num(Math.ceil(o.backlog / 10))} transactions (${o.reps} reps, median; capture idle)\n\n` +
         table(
           ['operation', 'rows/s (median)', 'min', 'max'],
           [
             ['seal', num(median(sealRates)), num(Math.min(...sealRates)), num(Math.max(...sealRates))],
-            ['verify', num(median(verifyRates)), num(Math.min(...verifyRates)), num(Math.max(...verifyRates))],
+            [
+              'verify',
+              num(median(verifyRates)),
+              num(Math.min(...verifyRates)),
+              num(Math.max(...verifyRates)),
+            ],
           ],
         ) +
         `\nseal storage: ${num(Number(size.rows[0].seals) / rows, 1)} bytes per sealed row; BRIN index on audit_changes(id): ${num(Number(size.rows[0].brin) / 1024)} KiB\n` +

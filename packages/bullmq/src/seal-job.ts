@@ -26,10 +26,16 @@ export interface SealJobHandle {
 export async function sealJob(queue: Queue, tl: Threadline, options: SealJobOptions): Promise<SealJobHandle> {
   const every = everyMs(options?.every, 'sealJob');
   if (typeof (queue as { upsertJobScheduler?: unknown }).upsertJobScheduler !== 'function') {
-    throw new ThreadlineError('CONFIG_INVALID', 'sealJob: this bullmq has no job schedulers; upgrade bullmq to 5.16 or later');
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      'sealJob: this bullmq has no job schedulers; upgrade bullmq to 5.16 or later',
+    );
   }
   if (typeof tl?.integrity?.seal !== 'function') {
-    throw new ThreadlineError('CONFIG_INVALID', 'sealJob: pass the Threadline instance from createThreadline()');
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      'sealJob: pass the Threadline instance from createThreadline()',
+    );
   }
   await queue.upsertJobScheduler(SCHEDULER_ID, { every }, { name: SEAL_JOB_NAME, data: {} });
   const worker = new Worker(

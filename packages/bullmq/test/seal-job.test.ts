@@ -34,7 +34,10 @@ describe.runIf(postgresEnabled() && redisEnabled())('sealJob (BullMQ job schedul
     await runWithAuditContext({ actor: ActorRef.user('w') }, () =>
       tl.transaction((tx) => tx.query('insert into seal_job values (1), (2)')),
     );
-    const [a, b] = await Promise.all([sealJob(queue, tl, { every: '1h' }), sealJob(queue, tl, { every: '1h' })]);
+    const [a, b] = await Promise.all([
+      sealJob(queue, tl, { every: '1h' }),
+      sealJob(queue, tl, { every: '1h' }),
+    ]);
     try {
       const deadline = Date.now() + 30_000;
       let status = await tl.integrity.status();

@@ -14,7 +14,6 @@ export * from './continuity/index.js';
 export { isThreadlineError, ThreadlineError, ThreadlineErrorCode } from './errors.js';
 export * from './export/index.js';
 export * from './health/index.js';
-export * from './integrity/index.js';
 export {
   formatTableName,
   parseTableName,
@@ -23,6 +22,7 @@ export {
   type TableName,
 } from './identifiers.js';
 export type { InstallFinding, InstallResult, UninstallOptions, UninstallResult } from './install.js';
+export * from './integrity/index.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './migrations.js';
 export * from './policy/index.js';
 export { changeDiff, type MaskInfo, WHOLE_ROW_FIELD } from './query/change-diff.js';

@@ -17,7 +17,6 @@ import { ThreadlineError } from './errors.js';
 import { ThreadlineExport } from './export/export.js';
 import { type HealthConfig, resolveHealthConfig } from './health/config.js';
 import { HealthChecks } from './health/health.js';
-import { createIntegrity, type IntegrityApi } from './integrity/index.js';
 import {
   assertIdentifier,
   formatTableName,
@@ -32,6 +31,7 @@ import {
   type UninstallOptions,
   type UninstallResult,
 } from './install.js';
+import { createIntegrity, type IntegrityApi } from './integrity/index.js';
 import { PolicyChecks } from './policy/policy.js';
 import type { TransactionFilter } from './query/incident.js';
 import { AuditQueries } from './query/queries.js';

@@ -20,11 +20,15 @@ describeEachDb(
           // The open transaction captures first: it holds the lower ids.
           await open.query('begin');
           await open.query(`insert into ${table} values (1)`);
-          const low = await open.query<{ id: string }>(`select max(id)::text as id from "${schema}".audit_changes`);
+          const low = await open.query<{ id: string }>(
+            `select max(id)::text as id from "${schema}".audit_changes`,
+          );
           await runWithAuditContext({ actor: ActorRef.user('u') }, () =>
             tl.transaction((tx) => tx.query(`insert into ${table} values (2)`)),
           );
-          const high = await db().sql<{ id: string }>(`select max(id)::text as id from "${schema}".audit_changes`);
+          const high = await db().sql<{ id: string }>(
+            `select max(id)::text as id from "${schema}".audit_changes`,
+          );
           expect(BigInt(high[0]!.id)).toBeGreaterThan(BigInt(low.rows[0]!.id));
           const first = await tl.integrity.seal({ waitMs: 0 });
           expect(BigInt(first.sealedThrough.audit_changes)).toBeLessThan(BigInt(low.rows[0]!.id));
@@ -36,10 +40,15 @@ describeEachDb(
         const second = await tl.integrity.seal();
         expect(second.pending).toBeNull();
         expect(second.sealedThrough.audit_changes).toBe(
-          (await db().sql<{ id: string }>(`select max(id)::text as id from "${schema}".audit_changes`))[0]!.id,
+          (await db().sql<{ id: string }>(`select max(id)::text as id from "${schema}".audit_changes`))[0]!
+            .id,
         );
         const result = await tl.integrity.verify();
-        expect(result).toMatchObject({ ok: true, rowsChecked: 4, unsealed: { audit_changes: 0, audit_transactions: 0 } });
+        expect(result).toMatchObject({
+          ok: true,
+          rowsChecked: 4,
+          unsealed: { audit_changes: 0, audit_transactions: 0 },
+        });
       } finally {
         await pool.end();
       }
@@ -98,7 +107,11 @@ describeEachDb(
         expect(last.pending).toBeNull();
         const result = await tl.integrity.verify();
         expect(result.findings).toEqual([]);
-        expect(result).toMatchObject({ ok: true, rowsChecked: 120 + 60, unsealed: { audit_changes: 0, audit_transactions: 0 } });
+        expect(result).toMatchObject({
+          ok: true,
+          rowsChecked: 120 + 60,
+          unsealed: { audit_changes: 0, audit_transactions: 0 },
+        });
       } finally {
         await admin.end();
         await app.end();

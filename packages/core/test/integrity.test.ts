@@ -1,5 +1,5 @@
-import { type DbHandle, describeEachDb } from '@threadline/test-utils';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { type DbHandle, describeEachDb } from '@threadline/test-utils';
 import { expect, it, vi } from 'vitest';
 import {
   ActorRef,
@@ -73,10 +73,14 @@ describeEachDb('integrity: seal and verify', (db) => {
     ).catch(() => undefined);
     await write(tl, table, 11, 2);
     await tl.integrity.seal();
-    const ids = (await db().sql<{ id: string }>(`select c.id::text as id from ${s}.audit_changes c order by c.id`)).map((r) => r.id);
+    const ids = (
+      await db().sql<{ id: string }>(`select c.id::text as id from ${s}.audit_changes c order by c.id`)
+    ).map((r) => r.id);
     const hole = String(Number(ids[9]) + 1);
     expect(ids).not.toContain(hole);
-    await db().exec(`update ${s}.audit_changes set data_after = jsonb_set(data_after, '{title}', '"forged"') where id = ${ids[2]}`);
+    await db().exec(
+      `update ${s}.audit_changes set data_after = jsonb_set(data_after, '{title}', '"forged"') where id = ${ids[2]}`,
+    );
     await db().exec(`delete from ${s}.audit_changes where id = ${ids[5]}`);
     await db().exec(`insert into ${s}.audit_changes (id, transaction_id, table_schema, table_name, table_pk, op, data_after, captured_at)
       overriding system value select ${hole}, transaction_id, table_schema, table_name, '{"id": 999}', 'insert', '{"id": 999}', captured_at
@@ -85,7 +89,12 @@ describeEachDb('integrity: seal and verify', (db) => {
     expect(result.ok).toBe(false);
     expect(result.counts).toMatchObject({ altered: 1, removed: 1, inserted: 1, purged: 0 });
     const byKind = Object.fromEntries(result.findings.map((f) => [f.kind, f]));
-    expect(byKind.altered).toMatchObject({ id: ids[2], relation: 'audit_changes', table: `public.${table}`, pk: { id: 3 } });
+    expect(byKind.altered).toMatchObject({
+      id: ids[2],
+      relation: 'audit_changes',
+      table: `public.${table}`,
+      pk: { id: 3 },
+    });
     expect(byKind.removed).toMatchObject({ id: ids[5], table: `public.${table}`, pk: { id: 6 } });
     expect(byKind.inserted).toMatchObject({ id: hole, pk: { id: 999 } });
     const status = await tl.integrity.status();
@@ -101,7 +110,9 @@ describeEachDb('integrity: seal and verify', (db) => {
     await db().exec(`update ${s}.audit_changes set captured_at = case id when ${a!.id} then '${b!.at}'::timestamptz else '${a!.at}'::timestamptz end,
       transaction_id = transaction_id where id in (${a!.id}, ${b!.id})`);
     // Same instant for both rows would be no change at all: move one a microsecond off too.
-    await db().exec(`update ${s}.audit_changes set captured_at = captured_at + interval '1 microsecond' where id = ${a!.id}`);
+    await db().exec(
+      `update ${s}.audit_changes set captured_at = captured_at + interval '1 microsecond' where id = ${a!.id}`,
+    );
     const result = await tl.integrity.verify();
     expect(result.findings.filter((f) => f.kind === 'altered').map((f) => f.id)).toEqual([a!.id, b!.id]);
   });
@@ -109,9 +120,13 @@ describeEachDb('integrity: seal and verify', (db) => {
   it('a transaction row or its action altered is named', async () => {
     const { tl, s } = await setup(db(), 3);
     await tl.integrity.seal();
-    await db().exec(`update ${s}.audit_transactions set actor_ref = '{"type":"user","id":"someone-else"}' where id = (select min(id) from ${s}.audit_transactions)`);
+    await db().exec(
+      `update ${s}.audit_transactions set actor_ref = '{"type":"user","id":"someone-else"}' where id = (select min(id) from ${s}.audit_transactions)`,
+    );
     const result = await tl.integrity.verify();
-    expect(result.findings).toEqual([expect.objectContaining({ kind: 'altered', relation: 'audit_transactions' })]);
+    expect(result.findings).toEqual([
+      expect.objectContaining({ kind: 'altered', relation: 'audit_transactions' }),
+    ]);
   });
 
   it('a truncated audit table names every sealed row as removed', async () => {
@@ -151,8 +166,12 @@ describeEachDb('integrity: seal and verify', (db) => {
   it('rows removed by retention are reported as purged by that run, other removals still as removed', async () => {
     const { tl, s, table } = await setup(db(), 6, true);
     // The first four are old enough for retention (aged before sealing: that is their real history).
-    await db().exec(`update ${s}.audit_changes set captured_at = captured_at - interval '40 days' where id in (select id from ${s}.audit_changes order by id limit 4)`);
-    await db().exec(`update ${s}.audit_transactions set occurred_at = occurred_at - interval '40 days' where id in (select id from ${s}.audit_transactions order by id limit 4)`);
+    await db().exec(
+      `update ${s}.audit_changes set captured_at = captured_at - interval '40 days' where id in (select id from ${s}.audit_changes order by id limit 4)`,
+    );
+    await db().exec(
+      `update ${s}.audit_transactions set occurred_at = occurred_at - interval '40 days' where id in (select id from ${s}.audit_transactions order by id limit 4)`,
+    );
     await tl.integrity.seal();
     const run = await tl.retention.purge();
     expect(run.deletedChanges).toBe(4);
@@ -174,13 +193,19 @@ describeEachDb('integrity: seal and verify', (db) => {
     await tl.integrity.seal();
     const future = await tl.integrity.verify({ from: '2999-01-01T00:00:00Z' });
     expect(future).toMatchObject({ ok: true, sealsChecked: 0 });
-    expect(await tl.integrity.verify({ from: 'yesterday' }).catch((e) => isThreadlineError(e, 'QUERY_INVALID'))).toBe(true);
-    expect(await tl.integrity.seal({ chunkSize: 5 }).catch((e) => isThreadlineError(e, 'QUERY_INVALID'))).toBe(true);
+    expect(
+      await tl.integrity.verify({ from: 'yesterday' }).catch((e) => isThreadlineError(e, 'QUERY_INVALID')),
+    ).toBe(true);
+    expect(
+      await tl.integrity.seal({ chunkSize: 5 }).catch((e) => isThreadlineError(e, 'QUERY_INVALID')),
+    ).toBe(true);
   });
 
   it('publishes seal and verify start/end with counts only (no row values, no actor ids)', async () => {
     const { tl, s } = await setup(db(), 2);
-    await db().exec(`update ${s}.audit_transactions set actor_ref = '{"type":"user","id":"secret-actor-id"}'`);
+    await db().exec(
+      `update ${s}.audit_transactions set actor_ref = '{"type":"user","id":"secret-actor-id"}'`,
+    );
     const names = [
       TELEMETRY_CHANNELS.sealStart,
       TELEMETRY_CHANNELS.sealEnd,
@@ -202,7 +227,11 @@ describeEachDb('integrity: seal and verify', (db) => {
     } finally {
       for (const [name, fn] of fns) unsubscribe(name, fn);
     }
-    expect(seen.map(([n]) => n)).toEqual([...names.slice(0, 4), TELEMETRY_CHANNELS.verifyStart, TELEMETRY_CHANNELS.verifyError]);
+    expect(seen.map(([n]) => n)).toEqual([
+      ...names.slice(0, 4),
+      TELEMETRY_CHANNELS.verifyStart,
+      TELEMETRY_CHANNELS.verifyError,
+    ]);
     expect(seen[1]![1]).toMatchObject({ links: 2, sealedRows: 4, pending: false });
     expect(seen[3]![1]).toMatchObject({ ok: false, counts: { altered: 2 } });
     expect(seen[5]![1]).toMatchObject({ code: 'QUERY_INVALID' });
@@ -215,7 +244,9 @@ describeEachDb('integrity: seal and verify', (db) => {
     const results: unknown[] = [];
     let schedule: ReturnType<Threadline['integrity']['schedule']>;
     try {
-      expect(() => tl.integrity.schedule({ every: '10s' })).toThrow(/integrity.schedule: every must be from one minute/);
+      expect(() => tl.integrity.schedule({ every: '10s' })).toThrow(
+        /integrity.schedule: every must be from one minute/,
+      );
       schedule = tl.integrity.schedule({ every: '1m', onRun: (r, e) => results.push(e ?? r) });
       vi.advanceTimersByTime(60_000);
       vi.advanceTimersByTime(60_000); // the first seal is still running: skipped, not queued

@@ -45,7 +45,8 @@ export function recordMetrics(meter: Meter): () => void {
     description: 'Integrity verifications (outcome: ok|failed|error)',
   });
   const integrityFindings = meter.createCounter('threadline.integrity.findings', {
-    description: 'Integrity findings by kind (altered, inserted, removed, purged, seal_altered, seal_removed, chain_broken)',
+    description:
+      'Integrity findings by kind (altered, inserted, removed, purged, seal_altered, seal_removed, chain_broken)',
   });
   const integrityDuration = meter.createHistogram('threadline.integrity.duration', { unit: 's' });
   const access = meter.createCounter('threadline.operator.access', {

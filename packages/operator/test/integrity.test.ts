@@ -16,7 +16,10 @@ run('operator surface: tamper evidence', () => {
   });
 
   const surface = (canSeeCoverage: boolean) =>
-    createOperatorSurface({ threadline: fx.tl, authorize: () => ({ actor: ActorRef.user('op'), canSeeCoverage }) });
+    createOperatorSurface({
+      threadline: fx.tl,
+      authorize: () => ({ actor: ActorRef.user('op'), canSeeCoverage }),
+    });
   const get = async (s: ReturnType<typeof surface>, path: string) => {
     const res = await s.fetch(new Request(`http://x${path}`));
     return { status: res.status, body: await res.text() };

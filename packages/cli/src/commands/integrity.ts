@@ -24,7 +24,8 @@ export const sealCommand: Command = {
     'wait-ms': {
       type: 'string',
       value: 'N',
-      description: 'wait this long for transactions still in progress (default 2000); their rows go to a later seal',
+      description:
+        'wait this long for transactions still in progress (default 2000); their rows go to a later seal',
     },
   },
   details: [
@@ -69,9 +70,17 @@ export const verifyIntegrityCommand: Command = {
   summary: 'recompute the seal chain and every sealed row: names altered, inserted and removed rows',
   usage: 'threadline verify-integrity [--from ISO] [--to ISO] [--max-findings N] [--json]',
   options: {
-    from: { type: 'string', value: 'ISO', description: 'only seals holding rows captured at or after this instant' },
+    from: {
+      type: 'string',
+      value: 'ISO',
+      description: 'only seals holding rows captured at or after this instant',
+    },
     to: { type: 'string', value: 'ISO', description: 'only seals holding rows captured before this instant' },
-    'max-findings': { type: 'string', value: 'N', description: 'list at most N findings (default 1000; counts stay exact)' },
+    'max-findings': {
+      type: 'string',
+      value: 'N',
+      description: 'list at most N findings (default 1000; counts stay exact)',
+    },
   },
   details: [
     'Exit 0 when every sealed row is as sealed and the chain is whole (rows retention purged are listed as purged);',
@@ -101,7 +110,8 @@ export const verifyIntegrityCommand: Command = {
         })),
         ['finding', 'relation', 'id', 'row', 'at', 'seal', 'detail'],
       );
-      if (result.findingsTruncated) ctx.out.note(`only the first ${result.findings.length} findings are listed`);
+      if (result.findingsTruncated)
+        ctx.out.note(`only the first ${result.findings.length} findings are listed`);
     }
     const c = result.counts;
     ctx.out.line(
@@ -109,7 +119,11 @@ export const verifyIntegrityCommand: Command = {
     );
     const unsealed = result.unsealed.audit_changes + result.unsealed.audit_transactions;
     if (unsealed > 0) ctx.out.note(`${count(unsealed)} rows are not sealed yet (run threadline seal)`);
-    ctx.out.line(result.ok ? 'verify-integrity: OK' : 'verify-integrity: FAILED (tampering or a broken chain; see above)');
+    ctx.out.line(
+      result.ok
+        ? 'verify-integrity: OK'
+        : 'verify-integrity: FAILED (tampering or a broken chain; see above)',
+    );
     return result.ok ? ExitCode.ok : ExitCode.failed;
   },
 };

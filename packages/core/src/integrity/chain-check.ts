@@ -24,7 +24,9 @@ export interface StoredLink {
   selected: boolean;
 }
 
-const linksSql = (q: string) => `SELECT s.id::text AS id, s.kind, s.relation, s.range_from::text AS "from", s.range_to::text AS "to",
+const linksSql = (
+  q: string,
+) => `SELECT s.id::text AS id, s.kind, s.relation, s.range_from::text AS "from", s.range_to::text AS "to",
     s.row_count::int AS "rowCount", encode(s.rows_hash, 'hex') AS "rowsHash",
     ${q}.integrity_time(s.min_at) AS "minAt", ${q}.integrity_time(s.max_at) AS "maxAt",
     s.retention_run_id::text AS "retentionRunId", ${q}.integrity_time(s.cutoff) AS cutoff,
@@ -56,7 +58,11 @@ export async function checkChain(
   let previous: StoredLink | null = null;
   for (const link of rows) {
     if (link.recomputed !== link.hash || !link.contentsIntact) {
-      seal('seal_altered', link.id, `seal #${link.id} was changed after it was written (its hash no longer matches its contents)`);
+      seal(
+        'seal_altered',
+        link.id,
+        `seal #${link.id} was changed after it was written (its hash no longer matches its contents)`,
+      );
     }
     const expectedPrev = previous ? previous.hash : null;
     if (link.prevHash !== expectedPrev) {

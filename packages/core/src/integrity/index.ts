@@ -1,14 +1,20 @@
 import { TELEMETRY_CHANNELS, TELEMETRY_TRACING_CHANNELS } from '../telemetry/channels.js';
 import { errorCode, publish, traced } from '../telemetry/publish.js';
-import { type IntegrityContext, seal } from './seal.js';
 import { type SealSchedule, type SealScheduleOptions, scheduleSeals } from './schedule.js';
+import { type IntegrityContext, seal } from './seal.js';
 import { integrityStatus } from './status.js';
-import type { IntegrityStatus, SealOptions, SealResult, IntegrityVerifyOptions, IntegrityVerifyResult } from './types.js';
+import type {
+  IntegrityStatus,
+  IntegrityVerifyOptions,
+  IntegrityVerifyResult,
+  SealOptions,
+  SealResult,
+} from './types.js';
 import { verify } from './verify.js';
 
+export type { SealSchedule, SealScheduleOptions } from './schedule.js';
 export type { IntegrityContext } from './seal.js';
 export { appendPurgeLink } from './seal.js';
-export type { SealSchedule, SealScheduleOptions } from './schedule.js';
 export type * from './types.js';
 
 /** `tl.integrity`: tamper evidence (SPEC section 13). */
@@ -44,7 +50,11 @@ async function observed<T>(
 }
 
 export function createIntegrity(ctx: IntegrityContext): IntegrityApi {
-  const sealSummary = (r: SealResult) => ({ links: r.links.length, sealedRows: r.sealedRows, pending: r.pending !== null });
+  const sealSummary = (r: SealResult) => ({
+    links: r.links.length,
+    sealedRows: r.sealedRows,
+    pending: r.pending !== null,
+  });
   const verifySummary = (r: IntegrityVerifyResult) => ({
     ok: r.ok,
     sealsChecked: r.sealsChecked,
@@ -59,7 +69,8 @@ export function createIntegrity(ctx: IntegrityContext): IntegrityApi {
         TELEMETRY_CHANNELS.sealEnd,
         TELEMETRY_CHANNELS.sealError,
         payload,
-        () => traced(TELEMETRY_TRACING_CHANNELS.integritySeal, payload, () => seal(ctx, options), sealSummary),
+        () =>
+          traced(TELEMETRY_TRACING_CHANNELS.integritySeal, payload, () => seal(ctx, options), sealSummary),
         sealSummary,
       );
     },
@@ -70,7 +81,13 @@ export function createIntegrity(ctx: IntegrityContext): IntegrityApi {
         TELEMETRY_CHANNELS.verifyEnd,
         TELEMETRY_CHANNELS.verifyError,
         payload,
-        () => traced(TELEMETRY_TRACING_CHANNELS.integrityVerify, payload, () => verify(ctx, options), verifySummary),
+        () =>
+          traced(
+            TELEMETRY_TRACING_CHANNELS.integrityVerify,
+            payload,
+            () => verify(ctx, options),
+            verifySummary,
+          ),
         verifySummary,
       );
     },

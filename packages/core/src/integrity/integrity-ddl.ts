@@ -20,7 +20,7 @@
  * - integrity_verifications: the outcome of each verify (for the operator surface and auditors).
  * No grants: only the role that installed Threadline (or one it grants) seals and verifies.
  */
-export const INTEGRITY_DDL = String.raw`
+export const INTEGRITY_DDL = `
 CREATE TABLE IF NOT EXISTS @S.integrity_seals (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   kind text NOT NULL CHECK (kind IN ('range', 'purge')),

@@ -22,7 +22,10 @@ const WHERE = 'integrity.seal';
 function bounded(value: unknown, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ThreadlineError('QUERY_INVALID', `${WHERE}: ${name} must be a whole number from ${min} to ${max}`);
+    throw new ThreadlineError(
+      'QUERY_INVALID',
+      `${WHERE}: ${name} must be a whole number from ${min} to ${max}`,
+    );
   }
   return value;
 }
@@ -36,10 +39,21 @@ async function appendLink(
   to: bigint,
 ): Promise<SealLink> {
   const sql = integritySql(ctx.q);
-  const { rows } = await s.query<{ id: string; n: number }>(sql.appendRange, [relation, String(from), String(to)]);
+  const { rows } = await s.query<{ id: string; n: number }>(sql.appendRange, [
+    relation,
+    String(from),
+    String(to),
+  ]);
   const { id, n } = rows[0]!;
   const hashed = await s.query<{ hash: string }>(sql.hashLink, [id]);
-  return { id, relation, from: String(from), to: String(to), rowCount: Number(n), hash: hashed.rows[0]!.hash };
+  return {
+    id,
+    relation,
+    from: String(from),
+    to: String(to),
+    rowCount: Number(n),
+    hash: hashed.rows[0]!.hash,
+  };
 }
 
 /**
@@ -63,9 +77,17 @@ async function sealRelation(
       if (from >= through) return null;
       let to = from + BigInt(chunkSize) < through ? from + BigInt(chunkSize) : through;
       if (to < through) {
-        const any = await s.query<{ first: string | null }>(sql.anyRows, [relation, String(from), String(to)]);
+        const any = await s.query<{ first: string | null }>(sql.anyRows, [
+          relation,
+          String(from),
+          String(to),
+        ]);
         if (any.rows[0]!.first === null) {
-          const next = await s.query<{ first: string | null }>(sql.anyRows, [relation, String(to), String(through)]);
+          const next = await s.query<{ first: string | null }>(sql.anyRows, [
+            relation,
+            String(to),
+            String(through),
+          ]);
           const first = next.rows[0]!.first;
           to = first === null ? through : BigInt(first) - 1n + BigInt(chunkSize);
           if (to > through) to = through;
@@ -140,7 +162,9 @@ export async function appendPurgeLink(
 ): Promise<void> {
   const sql = integritySql(q);
   // An install from before tamper evidence (not upgraded yet) has no chain to extend.
-  const chain = await s.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [`${q}.integrity_seals`]);
+  const chain = await s.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
+    `${q}.integrity_seals`,
+  ]);
   if (!chain.rows[0]?.ok) return;
   await s.query(sql.lock, [schema]);
   const { rows } = await s.query<{ id: string }>(sql.appendPurge, [runId, cutoff]);

@@ -7,7 +7,13 @@ const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v a
 export async function integrityStatus(ctx: IntegrityContext): Promise<IntegrityStatus> {
   await ctx.assertInstalled('integrity.status');
   const q = ctx.q;
-  const seal = await ctx.client.query<{ id: string; sealed_at: Date; hash: string; changes: string; transactions: string }>(
+  const seal = await ctx.client.query<{
+    id: string;
+    sealed_at: Date;
+    hash: string;
+    changes: string;
+    transactions: string;
+  }>(
     `SELECT s.id::text AS id, s.sealed_at, encode(s.hash, 'hex') AS hash,
         (SELECT coalesce(max(range_to), 0)::text FROM ${q}.integrity_seals WHERE kind = 'range' AND relation = 'audit_changes') AS changes,
         (SELECT coalesce(max(range_to), 0)::text FROM ${q}.integrity_seals WHERE kind = 'range' AND relation = 'audit_transactions') AS transactions
@@ -36,7 +42,10 @@ export async function integrityStatus(ctx: IntegrityContext): Promise<IntegrityS
           id: s.id,
           sealedAt: iso(s.sealed_at)!,
           hash: s.hash,
-          sealedThrough: { audit_changes: s.changes, audit_transactions: s.transactions } as Record<SealedRelation, string>,
+          sealedThrough: { audit_changes: s.changes, audit_transactions: s.transactions } as Record<
+            SealedRelation,
+            string
+          >,
         }
       : null,
     lastVerification: v

@@ -99,7 +99,12 @@ export interface IntegrityVerifyResult {
 }
 
 export interface IntegrityStatus {
-  lastSeal: { id: string; sealedAt: string; hash: string; sealedThrough: Record<SealedRelation, string> } | null;
+  lastSeal: {
+    id: string;
+    sealedAt: string;
+    hash: string;
+    sealedThrough: Record<SealedRelation, string>;
+  } | null;
   lastVerification: {
     id: string;
     status: 'running' | 'ok' | 'failed' | 'error';

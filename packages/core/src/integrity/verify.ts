@@ -6,10 +6,10 @@ import type { IntegrityContext } from './seal.js';
 import {
   type IntegrityFinding,
   type IntegrityFindingKind,
-  SEALED_RELATIONS,
-  type SealedRelation,
   type IntegrityVerifyOptions,
   type IntegrityVerifyResult,
+  SEALED_RELATIONS,
+  type SealedRelation,
 } from './types.js';
 
 const WHERE = 'integrity.verify';
@@ -26,7 +26,10 @@ const KINDS: readonly IntegrityFindingKind[] = [
 function maxFindings(value: unknown): number {
   if (value === undefined) return 1000;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 100_000) {
-    throw new ThreadlineError('QUERY_INVALID', `${WHERE}: maxFindings must be a whole number from 1 to 100000`);
+    throw new ThreadlineError(
+      'QUERY_INVALID',
+      `${WHERE}: maxFindings must be a whole number from 1 to 100000`,
+    );
   }
   return value;
 }
@@ -43,7 +46,10 @@ const verificationSql = (q: string) => ({
 });
 
 /** tl.integrity.verify(): recompute the chain and every sealed range in the window; record the outcome. */
-export async function verify(ctx: IntegrityContext, options: IntegrityVerifyOptions = {}): Promise<IntegrityVerifyResult> {
+export async function verify(
+  ctx: IntegrityContext,
+  options: IntegrityVerifyOptions = {},
+): Promise<IntegrityVerifyResult> {
   const from = options.from === undefined ? null : parseInstant(options.from, `${WHERE}: from`);
   const to = options.to === undefined ? null : parseInstant(options.to, `${WHERE}: to`);
   const cap = maxFindings(options.maxFindings);
@@ -61,12 +67,14 @@ export async function verify(ctx: IntegrityContext, options: IntegrityVerifyOpti
     let rowsChecked = 0;
     for (const link of chain.links) {
       if (link.kind !== 'range' || !link.relation) continue;
-      if (link.to !== null && BigInt(link.to) > BigInt(through[link.relation])) through[link.relation] = link.to;
+      if (link.to !== null && BigInt(link.to) > BigInt(through[link.relation]))
+        through[link.relation] = link.to;
       if (!link.selected) continue;
       sealsChecked++;
       const intact = await rowsIntact(ctx.client, ctx.q, link);
       rowsChecked += intact.rows;
-      if (!intact.ok || !link.contentsIntact) findings.push(...(await diagnoseLink(ctx.client, ctx.q, link, purges)));
+      if (!intact.ok || !link.contentsIntact)
+        findings.push(...(await diagnoseLink(ctx.client, ctx.q, link, purges)));
     }
     const counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<IntegrityFindingKind, number>;
     for (const f of findings) counts[f.kind]++;
@@ -108,7 +116,16 @@ export async function verify(ctx: IntegrityContext, options: IntegrityVerifyOpti
     };
   } catch (error) {
     await ctx.client
-      .query(sql.finish, [verificationId, 'error', 0, 0, 0, null, null, error instanceof Error ? error.name : 'Error'])
+      .query(sql.finish, [
+        verificationId,
+        'error',
+        0,
+        0,
+        0,
+        null,
+        null,
+        error instanceof Error ? error.name : 'Error',
+      ])
       .catch(() => undefined);
     throw error;
   }

@@ -44,7 +44,8 @@ export async function settledWatermark(
     const { rows } = await client.query<Watermark>(sql.settledWatermark);
     const settled = rows[0] ?? null;
     if ((settled && BigInt(settled.id) >= BigInt(wanted)) || Date.now() >= deadline) {
-      const open = settled && BigInt(settled.id) >= BigInt(wanted) ? 0 : await openTransactions(client, q, wanted);
+      const open =
+        settled && BigInt(settled.id) >= BigInt(wanted) ? 0 : await openTransactions(client, q, wanted);
       return { settled, openTransactions: open };
     }
     await sleep(Math.min(pause, Math.max(1, deadline - Date.now())));

@@ -52,7 +52,10 @@ export const API_ROUTES: Record<string, ApiRoute> = {
   },
   '/api/integrity': async (ctx) => {
     if (!ctx.ops.integrity)
-      throw new ThreadlineError('NOT_FOUND', 'tamper evidence is not available in this version of @threadline/core');
+      throw new ThreadlineError(
+        'NOT_FOUND',
+        'tamper evidence is not available in this version of @threadline/core',
+      );
     if (!ctx.grant.canSeeCoverage)
       throw new ThreadlineError('FORBIDDEN', 'your grant does not include canSeeCoverage');
     return ctx.ops.integrity.status();

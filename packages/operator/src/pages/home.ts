@@ -4,7 +4,10 @@ import type { PageContext, PageResult } from '../page-context.js';
 import { integrityStatusFor, integritySummary } from './integrity.js';
 
 export async function homePage(ctx: PageContext): Promise<PageResult> {
-  const [recent, integrity] = await Promise.all([ctx.tl.timeline({}, { pageSize: 10 }), integrityStatusFor(ctx)]);
+  const [recent, integrity] = await Promise.all([
+    ctx.tl.timeline({}, { pageSize: 10 }),
+    integrityStatusFor(ctx),
+  ]);
   return {
     title: 'Audit trail',
     body: html`<div class="cards">

@@ -7,7 +7,9 @@ import { notAvailable, notGranted } from './unavailable.js';
 const CLI = 'threadline verify-integrity';
 
 function verificationState(v: NonNullable<IntegrityStatus['lastVerification']>): Html {
-  const label = { ok: 'OK', failed: 'Tampering found', error: 'Could not run', running: 'Running' }[v.status] ?? 'Unknown';
+  const label =
+    { ok: 'OK', failed: 'Tampering found', error: 'Could not run', running: 'Running' }[v.status] ??
+    'Unknown';
   const cls = v.status === 'ok' ? 'ok' : v.status === 'running' ? 'warning' : 'error';
   return html`<span class="sev sev-${cls}">${label}</span>`;
 }
