@@ -1,4 +1,4 @@
-import { describeEachDb } from '@threadline/test-utils';
+import { createTestDatabase, describeEachDb } from '@threadline/test-utils';
 import { expect, it } from 'vitest';
 import { ActorRef, createThreadline, runWithAuditContext } from '../src/index.js';
 import { uniqueName } from './helpers.js';
@@ -51,6 +51,31 @@ describeEachDb(
         });
       } finally {
         await pool.end();
+      }
+    });
+
+    it('a transaction open in another database of the cluster does not hold seals back', async () => {
+      const schema = uniqueName('sealother');
+      const table = uniqueName('other');
+      await db().exec(`create table ${table} (id int primary key)`);
+      const tl = createThreadline({ db: db().db, schema });
+      await tl.install();
+      await tl.installTriggers({ tables: [table] });
+      await runWithAuditContext({ actor: ActorRef.user('u') }, () =>
+        tl.transaction((tx) => tx.query(`insert into ${table} values (1)`)),
+      );
+      const other = await createTestDatabase('tl_seal_other');
+      const open = await other.pool.connect();
+      try {
+        await open.query('begin');
+        await open.query('select pg_current_xact_id()');
+        const sealed = await tl.integrity.seal({ waitMs: 0 });
+        expect(sealed.pending).toBeNull();
+        expect(sealed.sealedRows).toBe(2);
+      } finally {
+        await open.query('rollback');
+        open.release();
+        await other.drop();
       }
     });
 

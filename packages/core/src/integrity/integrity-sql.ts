@@ -19,12 +19,12 @@ export const integritySql = (q: string) => ({
   settledWatermark: `SELECT w.id::text AS id, w.changes_last::text AS changes, w.transactions_last::text AS transactions
       FROM ${q}.integrity_watermarks w
      WHERE NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(w.snap) x
-                        WHERE x IN (SELECT pg_snapshot_xip(pg_current_snapshot())))
+                        WHERE x IN (SELECT ${q}.integrity_running_xids()))
      ORDER BY w.id DESC LIMIT 1`,
 
   /** How many transactions of the given watermark are still open. */
   openOf: `SELECT count(*)::int AS n FROM ${q}.integrity_watermarks w, pg_snapshot_xip(w.snap) x
-     WHERE w.id = $1 AND x IN (SELECT pg_snapshot_xip(pg_current_snapshot()))`,
+     WHERE w.id = $1 AND x IN (SELECT ${q}.integrity_running_xids())`,
 
   forgetWatermarks: `DELETE FROM ${q}.integrity_watermarks WHERE id <= $1`,
 
