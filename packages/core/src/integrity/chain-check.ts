@@ -1,4 +1,4 @@
-import type { SqlClient } from '../sql-client.js';
+import type { SqlClient } from '../db/sql-client.js';
 import type { IntegrityFinding, SealedRelation } from './types.js';
 
 /** One chain link as stored, with what verify recomputed from it. */

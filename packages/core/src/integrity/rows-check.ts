@@ -1,4 +1,4 @@
-import type { SqlClient } from '../sql-client.js';
+import type { SqlClient } from '../db/sql-client.js';
 import type { StoredLink } from './chain-check.js';
 import type { IntegrityFinding, SealedRelation } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { SqlClient } from '../sql-client.js';
+import type { SqlClient } from '../db/sql-client.js';
 import { integritySql } from './integrity-sql.js';
 
 export interface Watermark {
