@@ -70,7 +70,7 @@ async function main(o: Options): Promise<void> {
     for (let r = 0; r < o.reps; r++) {
       await admin.query('TRUNCATE threadline.integrity_seals, threadline.integrity_verifications');
       let t0 = performance.now();
-      const sealed = await sealer.integrity.seal();
+      const sealed = await sealer.integrity.seal({ waitMs: 120_000 });
       sealRates.push(sealed.sealedRows / ((performance.now() - t0) / 1000));
       if (sealed.sealedRows !== rows) throw new Error(`sealed ${sealed.sealedRows} rows, expected ${rows}`);
       t0 = performance.now();

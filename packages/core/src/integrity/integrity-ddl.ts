@@ -76,15 +76,17 @@ BEGIN
 END
 $do$;
 
--- Transactions in progress now that may write to this database: the snapshot's in-progress list
--- less those whose holder is provably connected to another database of the cluster (the list is
--- cluster-wide; a transaction elsewhere can never commit rows here). Unknown holders count as ours.
+-- Transactions in progress now that may write audit rows here: the snapshot's in-progress list
+-- less those whose holder provably cannot: a backend connected to another database of the cluster
+-- (the list is cluster-wide), a prepared transaction of another database, or an autovacuum worker
+-- (its ANALYZE holds an xid for as long as it runs and never captures). Unknown holders count.
 CREATE OR REPLACE FUNCTION @S.integrity_running_xids() RETURNS SETOF xid8
 LANGUAGE sql STABLE AS $f$
   WITH here AS (SELECT oid FROM pg_database WHERE datname = current_database()),
   elsewhere AS (
     SELECT l.transactionid::text AS x32 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-     WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND a.datid <> (SELECT oid FROM here)
+     WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock'
+       AND (a.datid <> (SELECT oid FROM here) OR a.backend_type = 'autovacuum worker')
     UNION ALL
     SELECT p.transaction::text FROM pg_prepared_xacts p WHERE p.database <> current_database())
   SELECT x FROM pg_snapshot_xip(pg_current_snapshot()) x
