@@ -10,7 +10,7 @@ describeWithDatabase('threadline install', (db) => {
   it('--apply installs, and running it again changes nothing', async () => {
     const first = await runCli(['install', '--apply'], { env: env() });
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain('Threadline is installed in schema "threadline" (schema version 2).');
+    expect(first.stdout).toContain('Threadline is installed in schema "threadline" (schema version 3).');
     expect(first.stdout).toContain('DDL sync: active.');
     const objects = async () =>
       sql(
