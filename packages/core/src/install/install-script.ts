@@ -4,9 +4,9 @@ import { CAPTURE_VERIFY } from '../capture/capture-verify.js';
 import { DDL_SYNC } from '../capture/ddl-sync.js';
 import { quoteIdent, quoteLiteral } from '../capture/identifiers.js';
 import { EXPORT_DDL } from '../export/export-ddl.js';
+import { INTEGRITY_DDL } from '../integrity/integrity-ddl.js';
 import { QUERY_FUNCTIONS } from '../query/query-functions.js';
 import { RETENTION_DDL } from '../retention/retention-ddl.js';
-import { INTEGRITY_DDL } from '../integrity/integrity-ddl.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 

@@ -1,5 +1,5 @@
-import { ThreadlineError } from '../errors.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
+import { ThreadlineError } from '../errors.js';
 import { integritySql } from './integrity-sql.js';
 import {
   SEALED_RELATIONS,
