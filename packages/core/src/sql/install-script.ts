@@ -4,13 +4,14 @@ import { CAPTURE_REFRESH } from './capture-refresh.js';
 import { CAPTURE_VERIFY } from './capture-verify.js';
 import { DDL_SYNC } from './ddl-sync.js';
 import { EXPORT_DDL } from './export-ddl.js';
+import { PRIVILEGES_DDL } from './privileges.js';
 import { QUERY_FUNCTIONS } from './query-functions.js';
 import { RETENTION_DDL } from './retention-ddl.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 
 /** Bumped whenever the install script changes what it creates. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Substitute the storage schema into a SQL template (`@S` quoted identifier, `@LIT` literal). */
 export function renderSql(template: string, schema: string): string {
@@ -33,6 +34,7 @@ export function installScript(schema: string): string {
     CAPTURE_VERIFY,
     QUERY_FUNCTIONS,
     DDL_SYNC,
+    PRIVILEGES_DDL,
     `INSERT INTO @S.schema_version (singleton, version) VALUES (true, ${SCHEMA_VERSION})
   ON CONFLICT (singleton) DO UPDATE SET version = GREATEST(@S.schema_version.version, EXCLUDED.version), installed_at = now();`,
     'SELECT @S.capture_repair_all();',
