@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import type { BenchDb } from './db.js';
 import { log } from './db.js';
 import { parseOrExit, runWithBenchDb } from './entry.js';
+import { invokerReport } from './invoker-report.js';
 import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import {
   bulkReport,
@@ -19,8 +20,8 @@ import {
   singleReport,
   type Target,
   targetsReport,
-  tpcbReport,
 } from './report.js';
+import { tpcbReport } from './tpcb-report.js';
 import { Verifier } from './verify.js';
 import { type BulkRun, runBulk } from './workloads/bulk.js';
 import { type ConcurrentRun, runConcurrent } from './workloads/concurrent.js';
@@ -32,7 +33,7 @@ async function main(o: BenchOptions, db: BenchDb): Promise<void> {
   const started = Date.now();
   log(`creating database ${db.name}`);
   await db.create();
-  const setup = await db.setup();
+  const setup = await db.setup(o.compareInvoker);
   const settings = await db.sql.query(
     `SELECT name, setting, unit FROM pg_settings
       WHERE name IN ('shared_buffers', 'work_mem', 'max_wal_size', 'synchronous_commit', 'fsync', 'jit', 'wal_level')
@@ -76,6 +77,7 @@ async function main(o: BenchOptions, db: BenchDb): Promise<void> {
     checks.push(tpcb.checks);
     sections.push(tpcbReport(raw.tpcb, o, targets));
   }
+  if (o.compareInvoker) sections.push(invokerReport(raw.single, raw.concurrent, o));
   const minutes = (Date.now() - started) / 60_000;
 
   const header = [

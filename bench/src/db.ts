@@ -128,7 +128,7 @@ export class BenchDb {
   }
 
   /** Tables, Threadline's schema (tl.install) and capture on posts_audit (tl.installTriggers). */
-  async setup(): Promise<{
+  async setup(compareInvoker = false): Promise<{
     mode: string;
     functionName: string;
     ddlSync: boolean;
@@ -142,6 +142,7 @@ export class BenchDb {
     const installed = await tl.install();
     await this.sql.query(AFTER_INSTALL_SQL);
     const [plan] = await tl.installTriggers({ tables: FIXTURES.map((f) => tableOf('audit', f)) });
+    if (compareInvoker) await this.installInvoker(tl, [tableOf('invoker')]);
     const server = await this.scalar<string>('SHOW server_version');
     // The audit tables' indexes, as installed: every one costs time and bytes on every change.
     const { rows } = await this.sql.query(
@@ -160,6 +161,18 @@ export class BenchDb {
       server,
       indexes,
     };
+  }
+
+  /**
+   * Capture as it was before issue 12 on `tables`: the same generated functions, switched to
+   * SECURITY INVOKER (the only run-time difference; the benchmark runs as a superuser, so the
+   * writer's INSERT privilege on audit_changes is not in question).
+   */
+  async installInvoker(tl: Threadline, tables: string[]): Promise<void> {
+    const plans = await tl.installTriggers({ tables });
+    for (const p of plans) {
+      await this.sql.query(`ALTER FUNCTION ${TL_SCHEMA}.${p.functionName}() SECURITY INVOKER`);
+    }
   }
 
   /**

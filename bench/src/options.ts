@@ -12,6 +12,7 @@ export interface BenchOptions {
   clients: number;
   tpcbScale: number;
   tpcbSeconds: number;
+  compareInvoker: boolean;
   quick: boolean;
   json: string | undefined;
   seed: number;
@@ -27,6 +28,9 @@ export const USAGE = `Usage: pnpm --filter @threadline/bench run capture [flags]
   --seconds N   duration of each 8-client concurrency run (default 20)
   --tpcb-scale N   pgbench scale of the TPC-B workload (100,000 accounts per unit; default 8)
   --tpcb-seconds N seconds of each pgbench run (per variant, client count and repetition; default 10)
+  --compare-invoker  also run capture as it was before issue 12 (the generated function SECURITY INVOKER,
+                the writer inserting audit rows itself) next to capture (SECURITY DEFINER) in the single-row,
+                concurrency and TPC-B workloads
   --quick       smoke run: --rows 5000 --txns 500 --seconds 3 --tpcb-scale 1 --tpcb-seconds 3 unless given explicitly
   --json FILE   also write every raw measurement and the summary as JSON
   --only LIST   run only these workloads: ${WORKLOADS.join(',')} (default: all)
@@ -52,6 +56,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'tpcb-scale': { type: 'string' },
       'tpcb-seconds': { type: 'string' },
       quick: { type: 'boolean', default: false },
+      'compare-invoker': { type: 'boolean', default: false },
       json: { type: 'string' },
       only: { type: 'string' },
       seed: { type: 'string' },
@@ -77,6 +82,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     clients: 8,
     tpcbScale: positiveInt('tpcb-scale', values['tpcb-scale'], quick ? 1 : 8),
     tpcbSeconds: positiveInt('tpcb-seconds', values['tpcb-seconds'], quick ? 3 : 10),
+    compareInvoker: values['compare-invoker'] === true,
     quick,
     // Relative to where the user ran npm/pnpm (INIT_CWD), not the bench package the script runs in.
     json: values.json === undefined ? undefined : resolve(process.env.INIT_CWD ?? '.', values.json),

@@ -20,7 +20,7 @@ export interface Target {
 }
 
 /** Per-repetition values of f(run of variant A, run of variant B), for runs matched by `key`. */
-function perRep<R extends { rep: number }>(
+export function perRep<R extends { rep: number }>(
   runs: R[],
   match: (r: R) => boolean,
   variantOf: (r: R) => string,
@@ -40,7 +40,7 @@ function perRep<R extends { rep: number }>(
   return spread(values);
 }
 
-const medianOf = <R>(runs: R[], pick: (r: R) => number) => median(runs.map(pick));
+export const medianOf = <R>(runs: R[], pick: (r: R) => number) => median(runs.map(pick));
 
 export function bulkReport(runs: BulkRun[], o: BenchOptions, targets: Target[]): string {
   const blocks: string[] = [];
@@ -340,80 +340,6 @@ export function hazardReport(runs: HazardRun[], o: BenchOptions, targets: Target
           'hazard: bulk after 1-row',
         ),
       ],
-    ),
-  );
-}
-
-export function tpcbReport(runs: TpcbRun[], o: BenchOptions, targets: Target[]): string {
-  const rows: string[][] = [];
-  for (const clients of TPCB_CLIENTS) {
-    const mine = runs.filter((r) => r.clients === clients);
-    const ratio = (a: TpcbVariant, b: TpcbVariant) =>
-      perRep(
-        mine,
-        () => true,
-        (r) => r.variant,
-        (get) => get(a).tps / get(b).tps,
-      );
-    const kept = ratio('capture', 'plain');
-    const anchorKept = ratio('anchor', 'plain');
-    const vsAnchor = ratio('capture', 'anchor');
-    rows.push([
-      String(clients),
-      ...TPCB_VARIANTS.map((v) =>
-        num(
-          medianOf(
-            mine.filter((r) => r.variant === v),
-            (r) => r.tps,
-          ),
-        ),
-      ),
-      range(ratio('bound', 'plain')),
-      range(kept),
-      range(ratio('floor', 'plain')),
-      range(anchorKept),
-      range(vsAnchor),
-      num(mine.reduce((s, r) => s + r.failed, 0)),
-    ]);
-    const limit = clients === 1 ? 0.7 : 0.6;
-    targets.push({
-      name: `TPC-B ${clients} client(s) tps kept`,
-      limit: `>= ${limit.toFixed(2)}`,
-      measured: kept,
-      met: kept.median >= limit,
-      floor: ratio('floor', 'plain'),
-      floorLabel: 'floor/plain tps',
-    });
-    targets.push({
-      name: `TPC-B ${clients} client(s) capture/anchor tps`,
-      limit: '>= 1.30',
-      measured: vsAnchor,
-      met: vsAnchor.median >= 1.3,
-      floor: ratio('floor', 'anchor'),
-      floorLabel: 'floor/anchor tps',
-    });
-  }
-  return section(
-    `5. pgbench TPC-B transaction, all four tables audited, scale ${o.tpcbScale}, ${o.tpcbSeconds} s per run (${o.reps} repetitions)`,
-    [
-      "pgbench's tpcb-like script (3 UPDATEs, 1 SELECT, 1 INSERT; pgbench_history with a primary key), run by the",
-      'real pgbench (-M prepared). plain = the script as is; bound = plus the context binding statement; capture =',
-      'binding + Threadline capture on all four tables; floor = binding + every statement writes its own audit row',
-      '(CTE, unindexed); anchor = binding + AFTER ROW anchor triggers. Runs alternate in shuffled order.',
-      'tps ratios (lower = slower): median [min-max] of per-repetition ratios.',
-    ].join('\n'),
-    table(
-      [
-        'clients',
-        ...TPCB_VARIANTS.map((v) => `${v} tps`),
-        'bound/plain',
-        'capture/plain (kept)',
-        'floor/plain',
-        'anchor/plain',
-        'capture/anchor',
-        'failed',
-      ],
-      rows,
     ),
   );
 }

@@ -10,6 +10,8 @@
  *   <f>_audit  - Threadline capture (tl.installTriggers);
  *   <f>_floor  - no trigger; its statements write the same audit rows themselves with a
  *                data-modifying CTE into unindexed copies of the audit tables (the floor);
+ *   <f>_invoker - Threadline capture as it was before issue 12 (--compare-invoker): the same generated
+ *                function switched to SECURITY INVOKER, the writer inserting the audit rows itself;
  *   <f>_anchor - the anchor-style design of other audit libraries (anchor.ts): one AFTER ROW
  *                trigger that upserts the transaction row and diffs NEW/OLD as jsonb, per row.
  */
@@ -17,8 +19,8 @@
 export const TL_SCHEMA = 'threadline';
 export const ACTOR_JSON = '{"type": "user", "id": "7"}';
 
-export type TableKind = 'plain' | 'bound' | 'audit' | 'floor' | 'anchor';
-export const TABLE_KINDS: TableKind[] = ['plain', 'bound', 'audit', 'floor', 'anchor'];
+export type TableKind = 'plain' | 'bound' | 'audit' | 'floor' | 'anchor' | 'invoker';
+export const TABLE_KINDS: TableKind[] = ['plain', 'bound', 'audit', 'floor', 'anchor', 'invoker'];
 export type Fixture = 'posts' | 'short';
 export const FIXTURES: Fixture[] = ['posts', 'short'];
 

@@ -6,20 +6,28 @@
  *   tpcb_capture - Threadline capture on all four tables, script + binding;
  *   tpcb_floor   - no trigger; script + binding, every statement writes its audit row itself
  *                  (data-modifying CTE into unindexed tables with the audit columns);
- *   tpcb_anchor  - the anchor-style AFTER ROW triggers (anchor.ts) on all four tables, script + binding.
+ *   tpcb_anchor  - the anchor-style AFTER ROW triggers (anchor.ts) on all four tables, script + binding;
+ *   tpcb_invoker - (--compare-invoker) capture as before issue 12 (SECURITY INVOKER), script + binding.
  * pgbench_history gets a primary key (an identity column), as capture needs one.
  */
 import { BIND_CONTEXT_SQL } from '@threadline/core';
 
-export type TpcbVariant = 'plain' | 'bound' | 'capture' | 'floor' | 'anchor';
+export type TpcbVariant = 'plain' | 'bound' | 'capture' | 'floor' | 'anchor' | 'invoker';
 export const TPCB_VARIANTS: TpcbVariant[] = ['plain', 'bound', 'capture', 'floor', 'anchor'];
+
+/** The variants of a run: with --compare-invoker also capture as it was before issue 12. */
+export function tpcbVariants(compareInvoker: boolean): TpcbVariant[] {
+  return compareInvoker ? [...TPCB_VARIANTS, 'invoker'] : TPCB_VARIANTS;
+}
 
 export function tpcbSchema(v: TpcbVariant): string {
   return v === 'bound' ? 'tpcb_plain' : `tpcb_${v}`;
 }
 
 /** The schemas that hold tables (bound shares plain's). */
-export const TPCB_SCHEMAS = [...new Set(TPCB_VARIANTS.map(tpcbSchema))];
+export function tpcbSchemas(compareInvoker: boolean): string[] {
+  return [...new Set(tpcbVariants(compareInvoker).map(tpcbSchema))];
+}
 
 export const TPCB_TABLES = ['pgbench_accounts', 'pgbench_branches', 'pgbench_tellers', 'pgbench_history'];
 export const TPCB_KEYS: Record<string, string> = {

@@ -12,15 +12,15 @@ import { prng, shuffle } from '../stats.js';
 import {
   TPCB_FLOOR_SQL,
   TPCB_KEYS,
-  TPCB_SCHEMAS,
   TPCB_TABLES,
-  TPCB_VARIANTS,
   type TpcbVariant,
   tpcbCorrelation,
   tpcbSchema,
+  tpcbSchemas,
   tpcbScript,
   tpcbTablesSql,
   tpcbVacuumSql,
+  tpcbVariants,
 } from '../tpcb-schema.js';
 
 const run = promisify(execFile);
@@ -47,7 +47,7 @@ function parsePgbench(out: string): { tps: number; transactions: number; failed:
 
 /** Create the four schemas' tables and rows, the floor's tables, capture and the anchor's triggers. */
 async function setupTpcb(db: BenchDb, o: BenchOptions): Promise<void> {
-  for (const schema of TPCB_SCHEMAS) {
+  for (const schema of tpcbSchemas(o.compareInvoker)) {
     log(`tpcb: loading ${schema} (scale ${o.tpcbScale})`);
     await db.sql.query(tpcbTablesSql(schema, o.tpcbScale));
     await db.sql.query(tpcbVacuumSql(schema));
@@ -56,9 +56,13 @@ async function setupTpcb(db: BenchDb, o: BenchOptions): Promise<void> {
   for (const t of TPCB_TABLES) {
     await db.sql.query(anchorTriggerSql(`tpcb_anchor.${t}`, [TPCB_KEYS[t]!]));
   }
-  await createThreadline({ db: db.sql }).installTriggers({
-    tables: TPCB_TABLES.map((t) => `tpcb_capture.${t}`),
-  });
+  const tl = createThreadline({ db: db.sql });
+  await tl.installTriggers({ tables: TPCB_TABLES.map((t) => `tpcb_capture.${t}`) });
+  if (o.compareInvoker)
+    await db.installInvoker(
+      tl,
+      TPCB_TABLES.map((t) => `tpcb_invoker.${t}`),
+    );
 }
 
 /**
@@ -75,12 +79,13 @@ export async function runTpcb(db: BenchDb, o: BenchOptions): Promise<{ runs: Tpc
   const random = prng(o.seed + 4);
   try {
     const scripts = new Map<TpcbVariant, string>();
-    for (const v of TPCB_VARIANTS) {
+    const variants = tpcbVariants(o.compareInvoker);
+    for (const v of variants) {
       const file = join(dir, `${v}.sql`);
       writeFileSync(file, tpcbScript(v, o.tpcbScale));
       scripts.set(v, file);
     }
-    const combos = TPCB_CLIENTS.flatMap((clients) => TPCB_VARIANTS.map((variant) => ({ clients, variant })));
+    const combos = TPCB_CLIENTS.flatMap((clients) => variants.map((variant) => ({ clients, variant })));
     for (let rep = 1; rep <= o.reps; rep++) {
       await db.checkpoint();
       for (const { clients, variant } of shuffle(combos, random)) {
@@ -139,7 +144,9 @@ async function verifyTpcb(db: BenchDb, runs: TpcbRun[]): Promise<string> {
   const expectEq = (what: string, actual: number, wanted: number) => {
     if (actual !== wanted) problems.push(`${what}: ${actual}, expected ${wanted}`);
   };
-  for (const v of ['capture', 'anchor', 'floor'] as const) {
+  const audited: TpcbVariant[] = ['capture', 'anchor', 'floor'];
+  if (runs.some((r) => r.variant === 'invoker')) audited.push('invoker');
+  for (const v of audited) {
     const schema = tpcbSchema(v);
     const txns = await q(`SELECT count(*) FROM ${schema}.pgbench_history`);
     const moved = await q(`SELECT count(*) FROM ${schema}.pgbench_history WHERE delta <> 0`);
@@ -151,7 +158,7 @@ async function verifyTpcb(db: BenchDb, runs: TpcbRun[]): Promise<string> {
       continue;
     }
     const [changes, transactions] =
-      v === 'capture'
+      v !== 'anchor'
         ? [
             `SELECT count(*) FROM ${TL_SCHEMA}.audit_changes WHERE table_schema = $1`,
             `SELECT count(*) FROM ${TL_SCHEMA}.audit_transactions WHERE correlation_id = $1 AND actor_ref = $2::jsonb`,
