@@ -229,4 +229,22 @@ describeEachDb('application roles cannot forge, alter or delete audit rows', (db
     );
     expect(n!.n).toBe(1);
   });
+
+  it('install reports a role other than the owner that may write an audit table (audit-writable)', async () => {
+    await db().exec(`grant insert, delete on threadline.audit_transactions to ${role}`);
+    try {
+      const result = await tl.install();
+      expect(result.findings).toContainEqual({
+        code: 'audit-writable',
+        relation: 'threadline.audit_transactions',
+        message: expect.stringMatching(
+          new RegExp(`^${role} may DELETE, INSERT threadline.audit_transactions directly`),
+        ),
+      });
+      expect(result.findings.filter((f) => f.code === 'audit-writable')).toHaveLength(1);
+    } finally {
+      await db().exec(`revoke insert, delete on threadline.audit_transactions from ${role}`);
+    }
+    expect((await tl.install()).findings.filter((f) => f.code === 'audit-writable')).toEqual([]);
+  });
 });
