@@ -2,12 +2,10 @@ import type { BenchOptions } from './options.js';
 import { num, range, section, table } from './print.js';
 import { FIXTURES, type Fixture } from './schema.js';
 import { median, type Spread, spread } from './stats.js';
-import { TPCB_VARIANTS, type TpcbVariant } from './tpcb-schema.js';
 import { BULK_OPS, BULK_VARIANTS, type BulkRun, type BulkVariant } from './workloads/bulk.js';
 import type { ConcurrentRun, ConcurrentVariant } from './workloads/concurrent.js';
 import type { HazardCase, HazardRun } from './workloads/hazard.js';
 import { SINGLE_OPS, type SingleRun, type SingleVariant } from './workloads/single.js';
-import { TPCB_CLIENTS, type TpcbRun } from './workloads/tpcb.js';
 
 export interface Target {
   name: string;

@@ -19,7 +19,7 @@ async function asRole<T>(
   fn: (s: Session) => Promise<T>,
 ): Promise<T> {
   let s: Session;
-  let release = async () => undefined as void;
+  let release = async (): Promise<void> => {};
   if (h.kind === 'postgres') {
     const c = await (h.db as pg.Pool).connect();
     s = {
