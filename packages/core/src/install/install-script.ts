@@ -3,6 +3,7 @@ import { CAPTURE_REFRESH } from '../capture/capture-refresh.js';
 import { CAPTURE_VERIFY } from '../capture/capture-verify.js';
 import { DDL_SYNC } from '../capture/ddl-sync.js';
 import { quoteIdent, quoteLiteral } from '../capture/identifiers.js';
+import { PRIVILEGES_DDL } from '../capture/privileges.js';
 import { EXPORT_DDL } from '../export/export-ddl.js';
 import { INTEGRITY_DDL } from '../integrity/integrity-ddl.js';
 import { QUERY_FUNCTIONS } from '../query/query-functions.js';
@@ -35,6 +36,7 @@ export function installScript(schema: string): string {
     CAPTURE_VERIFY,
     QUERY_FUNCTIONS,
     DDL_SYNC,
+    PRIVILEGES_DDL,
     `INSERT INTO @S.schema_version (singleton, version) VALUES (true, ${SCHEMA_VERSION})
   ON CONFLICT (singleton) DO UPDATE SET version = GREATEST(@S.schema_version.version, EXCLUDED.version), installed_at = now();`,
     'SELECT @S.capture_repair_all();',
