@@ -33,6 +33,7 @@ export * from './health/index.js';
 export type { InstallFinding, InstallResult, UninstallOptions, UninstallResult } from './install/install.js';
 export { installScript, SCHEMA_VERSION } from './install/install-script.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './install/migrations.js';
+export * from './integrity/index.js';
 export * from './policy/index.js';
 export {
   ACTIVITY_BUCKETS,
