@@ -1,7 +1,8 @@
 import { contextBinding } from './binding.js';
 import { ThreadlineError } from './errors.js';
 import { canPipeline, pipelineQuery } from './pg-pipeline.js';
-import { pgAttributedQuery, SerialQueue, type SqlStatement } from './sql-client.js';
+import { queueOf } from './serial-queue.js';
+import { pgAttributedQuery, type SqlStatement } from './sql-client.js';
 import { needsAttribution, transactionControl } from './statement-rules.js';
 
 /**
@@ -33,20 +34,10 @@ export interface AttributedStatement<T> {
   readonly pipelinable?: boolean;
 }
 
-const queues = new WeakMap<object, SerialQueue>();
 /** Connections inside a transaction an ORM opened (claimConnection), by where it was opened. */
 const claimed = new WeakMap<object, string>();
 /** Handles inside a transaction the application opened with a BEGIN statement through them. */
 const applicationTransactions = new WeakSet<object>();
-
-function queueOf(connection: object): SerialQueue {
-  let queue = queues.get(connection);
-  if (!queue) {
-    queue = new SerialQueue();
-    queues.set(connection, queue);
-  }
-  return queue;
-}
 
 function transactionStatus(connection: object): unknown {
   return (connection as { getTransactionStatus?: () => unknown }).getTransactionStatus?.();

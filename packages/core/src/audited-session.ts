@@ -85,10 +85,13 @@ export class AuditedSessions {
     if (current) return this.savepoint(current, fn);
     let auditTransactionId: string | null = null;
     const binding = contextBinding();
-    const result = await this.client.transaction((session) => this.runOwned(session, 'tl.transaction', fn), {
-      ...(binding ? { start: binding } : {}),
-      finish: { sql: FINISH_SQL, rows: (rows) => (auditTransactionId = auditIdFrom(rows[0])) },
-    });
+    const result = await this.client.transaction(
+      (session, callbackSettled) => this.runOwned(session, 'tl.transaction', fn, callbackSettled),
+      {
+        ...(binding ? { start: binding } : {}),
+        finish: { sql: FINISH_SQL, rows: (rows) => (auditTransactionId = auditIdFrom(rows[0])) },
+      },
+    );
     return { result, auditTransactionId };
   }
 
@@ -139,14 +142,22 @@ export class AuditedSessions {
     return result;
   }
 
-  private async runOwned<T>(session: SqlSession, where: string, fn: (tx: SqlSession) => Promise<T>) {
+  private async runOwned<T>(
+    session: SqlSession,
+    where: string,
+    fn: (tx: SqlSession) => Promise<T>,
+    callbackSettled?: () => void,
+  ) {
     const state: ActiveSession = { session, savepoints: 0, closed: false };
     const guarded = guardedSession(session, state, where);
     (state as { session: SqlSession }).session = guarded;
     try {
       return await this.active.run(state, () => fn(guarded));
     } finally {
+      // Both at once: from here, left-behind work neither joins this transaction nor counts as
+      // its holder on a shared Client (it queues behind the COMMIT).
       state.closed = true;
+      callbackSettled?.();
     }
   }
 }
