@@ -2,7 +2,13 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { contextBinding } from './binding.js';
 import { ThreadlineError } from './errors.js';
 import type { SqlClient, SqlResult, SqlSession } from './sql-client.js';
-import { needsAttribution, transactionControl } from './statement-rules.js';
+import {
+  embeddedCommitRefused,
+  needsAttribution,
+  scriptControlRefused,
+  scriptTransactionControl,
+  transactionControl,
+} from './statement-rules.js';
 
 export interface TransactionResult<T> {
   result: T;
@@ -29,8 +35,14 @@ function auditIdFrom(row: Record<string, unknown> | undefined): string | null {
   return sep > 0 && tl.slice(0, sep) === String(xid) ? tl.slice(sep + 1) : null;
 }
 
-function refuseTransactionControl(sql: string, where: string): void {
-  const control = transactionControl(sql);
+function refuseTransactionControl(sql: string, where: string, inTransaction = false): void {
+  if (inTransaction && scriptTransactionControl(sql) !== 'none') {
+    throw new ThreadlineError(
+      'TRANSACTION_CONTROL',
+      `${where}: a script with BEGIN, COMMIT or ROLLBACK inside a transaction would end that transaction half-way; drop them (nested work: tl.transaction makes a savepoint)`,
+    );
+  }
+  const control = scriptTransactionControl(sql) === 'none' ? transactionControl(sql) : null;
   if (control === 'begin' || control === 'end') {
     throw new ThreadlineError(
       'TRANSACTION_CONTROL',
@@ -51,7 +63,7 @@ function guardedSession(inner: SqlSession, state: { closed: boolean }, where: st
         `${where}: this transaction has already finished, so its session is closed; work that runs after the callback returned (a timer, an unawaited promise) must use tl.query or tl.transaction, which open their own attributed transaction`,
       );
     }
-    refuseTransactionControl(sql, where);
+    refuseTransactionControl(sql, where, true);
   };
   return {
     async query<R>(sql: string, params?: readonly unknown[]) {
@@ -118,8 +130,15 @@ export class AuditedSessions {
     const current = this.current();
     if (current) return current.session.query<R>(sql, params);
     const binding = needsAttribution(sql) ? contextBinding() : null;
+    const script = scriptTransactionControl(sql);
+    if (script !== 'none' && (binding || script === 'open'))
+      throw scriptControlRefused('tl.query', script, !!binding);
     if (!binding) return this.client.query<R>(sql, params);
-    return this.client.queryAfter<R>(binding, sql, params);
+    try {
+      return await this.client.queryAfter<R>(binding, sql, params);
+    } catch (error) {
+      throw embeddedCommitRefused(error, 'tl.query');
+    }
   }
 
   /** Run `fn` with `session` as the current transaction until `fn` settles. */

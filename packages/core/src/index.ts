@@ -6,6 +6,7 @@ export {
   getAuditContext,
   MAX_CONTEXT_ID_BYTES,
   runWithAuditContext,
+  runWithFreshAuditContext,
   setAuditActor,
   updateAuditContext,
   validateAuditContext,

@@ -1,7 +1,7 @@
 import { ThreadlineError } from './errors.js';
 import { canPipeline, type PipelineResult, pipelineQuery } from './pg-pipeline.js';
 import { type QueueHold, queueOf } from './serial-queue.js';
-import { cannotBeWrapped } from './statement-rules.js';
+import { cannotBeWrapped, mayCommitInside } from './statement-rules.js';
 
 export interface SqlResult<R = Record<string, unknown>> {
   rows: R[];
@@ -177,6 +177,31 @@ export async function pgAttributedQuery(
   params?: readonly unknown[],
 ): Promise<PipelineResult> {
   const pgClient = client as PgLikeClient;
+  if (mayCommitInside(sql)) {
+    // A procedure or DO block may COMMIT, which would end the binding's transaction: it runs in a
+    // transaction block, where PostgreSQL refuses that COMMIT (2D000) and nothing is kept.
+    if (canPipeline(client)) {
+      try {
+        const results = await pipelineQuery(client, [
+          { sql: 'BEGIN' },
+          first,
+          { sql, params: params ?? [] },
+          { sql: 'COMMIT' },
+        ]);
+        return results[2] as PipelineResult;
+      } catch (error) {
+        await pgClient.query('ROLLBACK').catch(() => undefined);
+        if (cannotBeWrapped(error) !== 'multi-statement' || (params?.length ?? 0) > 0) throw error;
+      }
+    }
+    return pgTransaction(
+      pgClient,
+      async () => lastResult(await pgClient.query(sql, params as unknown[])) as never,
+      {
+        start: first,
+      },
+    );
+  }
   if (canPipeline(client)) {
     try {
       const results = await pipelineQuery(client, [first, { sql, params: params ?? [] }]);
