@@ -160,7 +160,7 @@ export function runAttributedStatement<T>(statement: AttributedStatement<T>): Pr
     // Without a context a complete BEGIN … COMMIT script runs as the library would run it.
     const bound = contextBinding() !== null;
     if (bound || (script === 'open' && statement.transactionControl !== 'follow')) {
-      return Promise.reject(scriptControlRefused('runAttributedStatement', script, bound));
+      return Promise.reject(scriptControlRefused('runAttributedStatement', bound));
     }
   }
   return queueOf(connection)

@@ -132,7 +132,7 @@ export class AuditedSessions {
     const binding = needsAttribution(sql) ? contextBinding() : null;
     const script = scriptTransactionControl(sql);
     if (script !== 'none' && (binding || script === 'open'))
-      throw scriptControlRefused('tl.query', script, !!binding);
+      throw scriptControlRefused('tl.query', !!binding);
     if (!binding) return this.client.query<R>(sql, params);
     try {
       return await this.client.queryAfter<R>(binding, sql, params);

@@ -134,11 +134,7 @@ export function embeddedCommitRefused(error: unknown, where: string): unknown {
 }
 
 /** The refusal of a script that contains BEGIN/COMMIT/ROLLBACK while a context is active. */
-export function scriptControlRefused(
-  where: string,
-  state: 'closed' | 'open',
-  bound: boolean,
-): ThreadlineError {
+export function scriptControlRefused(where: string, bound: boolean): ThreadlineError {
   return new ThreadlineError(
     'TRANSACTION_CONTROL',
     bound
