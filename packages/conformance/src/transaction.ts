@@ -25,6 +25,12 @@ export interface OrmHandle {
    * outside any transaction, possibly concurrently.
    */
   sharedConnection(): Promise<{ exec: Exec; release(): Promise<void> }>;
+  /**
+   * One statement through the ORM's streaming API outside any explicit transaction (knex's
+   * `.stream()`, a TypeORM QueryRunner's `stream()`), its rows read to the end. Optional: an ORM
+   * without streaming leaves it out and the stream cases are skipped.
+   */
+  stream?(sql: string, params: unknown[]): Promise<unknown[]>;
   close(): Promise<void>;
 }
 
@@ -269,6 +275,35 @@ export function describeTransactionAdapterConformance(harness: TransactionAdapte
       );
       // Nothing of a refused statement was kept; the complete script ran, with no actor to record.
       expect(await actorsById(3000, 5000)).toEqual(each(3300, () => null));
+    });
+
+    it('attributes writes sent through a stream next to transactions, refusing none (30 contexts, pool of 2)', async (ctx) => {
+      const stream = orm.stream;
+      if (!stream) return ctx.skip();
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: N }, (_, i) => [
+          runWithAuditContext({ actor: ActorRef.user(`sm${i}`) }, async () => {
+            const rows = await stream.call(orm, `insert into ${table} (id) values ($1) returning id`, [
+              6000 + i,
+            ]);
+            expect(rows).toEqual([{ id: 6000 + i }]);
+            await orm.autocommit(`insert into ${table} (id) values ($1)`, [6100 + i]);
+          }),
+          runWithAuditContext({ actor: ActorRef.user(`sm${i}`) }, () =>
+            orm.transaction(async (tx) => {
+              await insert(tx, 6200 + i);
+              await sleep(1);
+              await tx.exec(`update ${table} set note = 'x' where id = $1`, [6200 + i]);
+            }),
+          ),
+        ]).flat(),
+      );
+      expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+      expect(await actorsById(6000, 6300)).toEqual({
+        ...each(6000, (i) => `sm${i}`),
+        ...each(6100, (i) => `sm${i}`),
+        ...each(6200, (i) => `sm${i}`),
+      });
     });
   });
 }
