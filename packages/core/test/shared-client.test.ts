@@ -103,10 +103,10 @@ describe.runIf(postgresEnabled())('a shared pg Client', () => {
 
 describe('the connection queues', () => {
   it('are one per connection object, shared by two loaded copies of core', async () => {
-    const one = await import('../src/serial-queue.js');
+    const one = await import('../src/db/serial-queue.js');
     // A second copy of the module, as a second installed copy of @threadline/core would be.
     const other = (await import(
-      /* @vite-ignore */ `../src/serial-queue.js?copy=${Date.now()}`
+      /* @vite-ignore */ `../src/db/serial-queue.js?copy=${Date.now()}`
     )) as typeof one;
     expect(other).not.toBe(one);
     const connection = {};

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { isProvablyReadOnly, needsAttribution, transactionControl } from '../src/statement-rules.js';
+import {
+  isProvablyReadOnly,
+  needsAttribution,
+  transactionControl,
+} from '../src/attribution/statement-rules.js';
 
 describe('the write-detection rule against statements built to fool it', () => {
   it('nested block comments hide nothing: PostgreSQL nests them, so does the rule', () => {
@@ -18,7 +22,7 @@ describe('the write-detection rule against statements built to fool it', () => {
 
 describe('transaction control inside a script', () => {
   it('splits only at top-level semicolons', async () => {
-    const { splitStatements } = await import('../src/sql-statements.js');
+    const { splitStatements } = await import('../src/attribution/sql-statements.js');
     expect(
       splitStatements(
         "select ';'; select E'\\';'; select \";\"; do $x$ begin commit; end $x$; -- ; c\n/* ; /* ; */ */ commit;;",
@@ -33,7 +37,9 @@ describe('transaction control inside a script', () => {
   });
 
   it('classifies what a script leaves behind', async () => {
-    const { scriptTransactionControl, mayCommitInside } = await import('../src/statement-rules.js');
+    const { scriptTransactionControl, mayCommitInside } = await import(
+      '../src/attribution/statement-rules.js'
+    );
     expect(scriptTransactionControl('begin; insert into t values (1); commit;')).toBe('closed');
     expect(scriptTransactionControl('insert into t values (1); begin; insert into t values (2)')).toBe(
       'open',

@@ -1,7 +1,7 @@
-import { ThreadlineError } from './errors.js';
+import { cannotBeWrapped, mayCommitInside } from '../attribution/statement-rules.js';
+import { ThreadlineError } from '../errors.js';
 import { canPipeline, type PipelineResult, pipelineQuery } from './pg-pipeline.js';
 import { type QueueHold, queueOf } from './serial-queue.js';
-import { cannotBeWrapped, mayCommitInside } from './statement-rules.js';
 
 export interface SqlResult<R = Record<string, unknown>> {
   rows: R[];

@@ -10,7 +10,7 @@
  * docs/context.md "Which statements are attributed").
  */
 
-import { ThreadlineError } from './errors.js';
+import { ThreadlineError } from '../errors.js';
 import { splitStatements } from './sql-statements.js';
 
 /** Whitespace, comments and semicolons only: what may follow the last statement. */

@@ -1,8 +1,8 @@
-import { contextBinding } from './binding.js';
-import { ThreadlineError } from './errors.js';
-import { canPipeline, pipelineQuery } from './pg-pipeline.js';
-import { queueOf } from './serial-queue.js';
-import { pgAttributedQuery, type SqlStatement } from './sql-client.js';
+import { contextBinding } from '../context/binding.js';
+import { canPipeline, pipelineQuery } from '../db/pg-pipeline.js';
+import { queueOf } from '../db/serial-queue.js';
+import { pgAttributedQuery, type SqlStatement } from '../db/sql-client.js';
+import { ThreadlineError } from '../errors.js';
 import {
   embeddedCommitRefused,
   needsAttribution,
