@@ -99,6 +99,7 @@ export function cannotBeWrapped(error: unknown): 'multi-statement' | 'no-transac
  * last is BEGIN: the script would leave the connection mid-transaction).
  */
 export function scriptTransactionControl(sql: string): 'none' | 'closed' | 'open' {
+  if (!sql.includes(';')) return 'none';
   const statements = splitStatements(sql).filter((s) => stripLeadingComments(s) !== '');
   if (statements.length < 2) return 'none';
   let last: 'none' | 'closed' | 'open' = 'none';
@@ -116,6 +117,7 @@ export function scriptTransactionControl(sql: string): 'none' | 'closed' | 'open
  * block where PostgreSQL refuses such a COMMIT (see embeddedCommitRefused).
  */
 export function mayCommitInside(sql: string): boolean {
+  if (!sql.includes(';')) return /^(?:call|do)\b/i.test(stripLeadingComments(sql));
   return splitStatements(sql).some((s) => /^(?:call|do)\b/i.test(stripLeadingComments(s)));
 }
 
