@@ -49,6 +49,7 @@ export {
   TIMELINE_FILTER_KEYS,
   type TimelineFilters,
 } from './query/validate.js';
+export { type ReadConsistency, type ReadOptions, ReadRouting } from './read-routing.js';
 export { RETENTION_CHANNELS } from './retention/channels.js';
 export type {
   PurgeOptions,

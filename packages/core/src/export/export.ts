@@ -2,6 +2,7 @@ import type { ActorRef } from '../actor-ref.js';
 import { getAuditContext } from '../context.js';
 import { quoteIdent } from '../identifiers.js';
 import { type ParsedTimelineFilters, parseTimelineFilters, type TimelineFilters } from '../query/validate.js';
+import { parseConsistency, type ReadConsistency, type ReadOptions } from '../read-routing.js';
 import type { Threadline } from '../threadline.js';
 import type { ExportJob } from './job-rows.js';
 import { ExportJobs, type ExportJobsConfig } from './jobs.js';
@@ -44,23 +45,27 @@ export class ThreadlineExport {
     return quoteIdent(this.tl.schema);
   }
 
-  private readonly run = async (sql: string, params: unknown[]) =>
-    (await this.tl.query(sql, params)).rows as Record<string, unknown>[];
+  /** Reads of the audit tables: readDb unless `'primary'` (the actions an export records go to db). */
+  private run(consistency: ReadConsistency) {
+    const read = this.tl.reader(consistency);
+    return (sql: string, params: unknown[]) => read<Record<string, unknown>>(sql, params);
+  }
 
   /** How many changes match `filters`; with a cap (default 10000) counting stops past it. */
   async count(
     filters: TimelineFilters = {},
-    options: { cap?: number | null } = {},
+    options: { cap?: number | null } & ReadOptions = {},
   ): Promise<{ count: number; capped: boolean }> {
     const f = parseTimelineFilters(filters);
-    const o = checkKeys(options, ['cap'], 'export.count options');
+    const o = checkKeys(options, ['cap', 'consistency'], 'export.count options');
+    const consistency = parseConsistency(o.consistency, 'export.count');
     const cap =
       o.cap === undefined
         ? DEFAULT_COUNT_CAP
         : o.cap === null
           ? null
           : parsePositiveInt(o.cap, Number.MAX_SAFE_INTEGER, 'export.count: cap');
-    return countMatching(this.run, this.q, f, cap);
+    return countMatching(this.run(consistency), this.q, f, cap);
   }
 
   /**
@@ -125,7 +130,7 @@ export class ThreadlineExport {
     meta: { kind: 'stream' | 'buffer' | 'job'; jobId?: string; onPage?: () => Promise<void> },
   ): ExportStream {
     const ctx = getAuditContext();
-    const read = exportPageReader(this.run, this.q, f);
+    const read = exportPageReader(this.run(o.consistency), this.q, f);
     const readPage: typeof read = meta.onPage
       ? async (after, limit) => {
           await meta.onPage?.();
