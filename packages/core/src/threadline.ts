@@ -35,6 +35,7 @@ import type { OperationsContext } from './operations-context.js';
 import { PolicyChecks } from './policy/policy.js';
 import type { TransactionFilter } from './query/incident.js';
 import { AuditQueries } from './query/queries.js';
+import type { Run } from './query/sql-parts.js';
 import type {
   AsOfResult,
   AuditChange,
@@ -47,7 +48,6 @@ import type {
   RowKey,
   TimeWindow,
 } from './query/types.js';
-import type { Run } from './query/sql-parts.js';
 import type { TimelineFilters } from './query/validate.js';
 import { type ReadConsistency, type ReadOptions, ReadRouting, toReadClient } from './read-routing.js';
 import { createRetention, type RetentionApi } from './retention/index.js';
@@ -242,9 +242,7 @@ export class Threadline {
       `${this.q}.schema_version`,
     ]);
     if (!rows[0]?.ok) return null;
-    const version = await client.query<{ version: number }>(
-      `SELECT version FROM ${this.q}.schema_version`,
-    );
+    const version = await client.query<{ version: number }>(`SELECT version FROM ${this.q}.schema_version`);
     return version.rows[0] ? Number(version.rows[0].version) : null;
   }
 

@@ -110,7 +110,7 @@ export class AuditQueries {
   }
 
   /** The row as it was at `at`: found, deleted (with the last row before deletion) or before the audit horizon. */
-  asOf(table: string, key: RowKey, at: Date | string, options: ReadOptions = {}): Promise<AsOfResult> {
+  async asOf(table: string, key: RowKey, at: Date | string, options: ReadOptions = {}): Promise<AsOfResult> {
     const opts = checkKeys(options, ['consistency'], 'asOf options') as ReadOptions;
     return asOfQuery(this.runOf(opts, 'asOf'), this.q, table, key, at);
   }
@@ -140,7 +140,7 @@ export class AuditQueries {
   }
 
   /** One transaction with its actor, context ids, actions and changes with their diffs; null when unknown. */
-  auditTransaction(
+  async auditTransaction(
     id: string | number | bigint,
     options: IncidentOptions = {},
   ): Promise<IncidentBundle | null> {
@@ -148,7 +148,7 @@ export class AuditQueries {
   }
 
   /** The audit transactions of one request or job, oldest first. */
-  auditTransactions(
+  async auditTransactions(
     filter: TransactionFilter,
     options: PageOptions = {},
   ): Promise<Page<AuditTransactionInfo>> {
