@@ -1,6 +1,7 @@
 import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { freePort, pgBin, type ThrowawayCluster } from './cluster.js';
 
 /**
@@ -58,4 +59,11 @@ export async function startStreamingReplica(primary: ThrowawayCluster): Promise<
     url: (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`,
     stop,
   };
+}
+
+/** A node-postgres Pool on `url` (for packages whose tests do not depend on pg themselves). */
+export function openPool(url: string, max = 3): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => undefined);
+  return pool;
 }
