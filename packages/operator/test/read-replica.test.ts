@@ -107,6 +107,9 @@ run('operator surface reads from readDb (a real streaming replica)', () => {
         'comments',
       ]);
       expect(coverage.readReplica).toMatchObject({ inRecovery: true, replayPaused: true });
+      expect((await page('/coverage')).text).toMatch(
+        /Read from the read replica: [0-9.]+ s behind the primary \([0-9]+ bytes of WAL not replayed\); replay is paused/,
+      );
 
       // The retention page's dry run and runs list read the primary; a purge writes there.
       const retention = await page('/retention?preview=1');
