@@ -1,5 +1,5 @@
-import type { ActorRef } from '../actor-ref.js';
-import type { ReadOptions } from '../read-routing.js';
+import type { ActorRef } from '../context/actor-ref.js';
+import type { ReadOptions } from '../db/read-routing.js';
 
 export interface ContinuityEntry {
   table: string;

@@ -1,8 +1,8 @@
-import type { ActorRef } from '../actor-ref.js';
-import { getAuditContext } from '../context.js';
-import { quoteIdent } from '../identifiers.js';
+import { quoteIdent } from '../capture/identifiers.js';
+import type { ActorRef } from '../context/actor-ref.js';
+import { getAuditContext } from '../context/context.js';
+import { parseConsistency, type ReadConsistency, type ReadOptions } from '../db/read-routing.js';
 import { type ParsedTimelineFilters, parseTimelineFilters, type TimelineFilters } from '../query/validate.js';
-import { parseConsistency, type ReadConsistency, type ReadOptions } from '../read-routing.js';
 import type { Threadline } from '../threadline.js';
 import type { ExportJob } from './job-rows.js';
 import { ExportJobs, type ExportJobsConfig } from './jobs.js';

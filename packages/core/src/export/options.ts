@@ -1,8 +1,8 @@
-import { ActorRef as Actor, type ActorRef } from '../actor-ref.js';
-import { getAuditContext } from '../context.js';
+import { ActorRef as Actor, type ActorRef } from '../context/actor-ref.js';
+import { getAuditContext } from '../context/context.js';
+import { parseConsistency, type ReadConsistency } from '../db/read-routing.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { invalid } from '../query/validate.js';
-import { parseConsistency, type ReadConsistency } from '../read-routing.js';
 
 export const EXPORT_FORMATS = ['csv', 'json', 'ndjson'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

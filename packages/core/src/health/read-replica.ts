@@ -1,5 +1,5 @@
-import { toThreadlineError } from '../db-errors.js';
-import type { ReadRouting } from '../read-routing.js';
+import { toThreadlineError } from '../db/db-errors.js';
+import type { ReadRouting } from '../db/read-routing.js';
 
 /** How far behind the primary `readDb` is (`tl.health.readReplica()`, and in coverage reports). */
 export interface ReadReplicaStatus {

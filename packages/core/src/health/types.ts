@@ -1,4 +1,4 @@
-import type { ReadOptions } from '../read-routing.js';
+import type { ReadOptions } from '../db/read-routing.js';
 import type { ReadReplicaStatus } from './read-replica.js';
 
 export type FindingCode =

@@ -1,4 +1,4 @@
-import type { ReadOptions } from '../read-routing.js';
+import type { ReadOptions } from '../db/read-routing.js';
 
 /** Redaction as configured or as deployed: column names and the placeholder only, never a value. */
 export interface Redaction {

@@ -1,7 +1,7 @@
-import type { ActorRef } from '../actor-ref.js';
-import { toThreadlineError } from '../db-errors.js';
-import type { TableName } from '../identifiers.js';
-import { parseConsistency, type ReadConsistency, type ReadOptions } from '../read-routing.js';
+import type { TableName } from '../capture/identifiers.js';
+import type { ActorRef } from '../context/actor-ref.js';
+import { toThreadlineError } from '../db/db-errors.js';
+import { parseConsistency, type ReadConsistency, type ReadOptions } from '../db/read-routing.js';
 import { asOfQuery } from './as-of.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import { incidentQuery, type TransactionFilter, transactionsQuery } from './incident.js';

@@ -1,5 +1,5 @@
-import type { ActorRef } from '../actor-ref.js';
-import type { ReadOptions } from '../read-routing.js';
+import type { ActorRef } from '../context/actor-ref.js';
+import type { ReadOptions } from '../db/read-routing.js';
 
 /** `baseline`: the row as it was when tl.continuity.baseline recorded it (known state from then on). */
 export type ChangeOp = 'insert' | 'update' | 'delete' | 'truncate' | 'baseline';

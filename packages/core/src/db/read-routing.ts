@@ -1,4 +1,4 @@
-import { isThreadlineError, ThreadlineError } from './errors.js';
+import { isThreadlineError, ThreadlineError } from '../errors.js';
 import type { SqlClient } from './sql-client.js';
 import { toSqlClient } from './sql-client.js';
 
