@@ -34,6 +34,7 @@ export * from './health/index.js';
 export type { InstallFinding, InstallResult, UninstallOptions, UninstallResult } from './install/install.js';
 export { installScript, SCHEMA_VERSION } from './install/install-script.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './install/migrations.js';
+export * from './integrity/index.js';
 export * from './policy/index.js';
 export { changeDiff, type MaskInfo, WHOLE_ROW_FIELD } from './query/change-diff.js';
 export { isExactNumber, parseExactJson } from './query/exact-json.js';

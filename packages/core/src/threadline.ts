@@ -43,6 +43,7 @@ import {
   type UninstallResult,
 } from './install/install.js';
 import { installScript, SCHEMA_VERSION } from './install/install-script.js';
+import { createIntegrity, type IntegrityApi } from './integrity/index.js';
 import { PolicyChecks } from './policy/policy.js';
 import type { TransactionFilter } from './query/incident.js';
 import { AuditQueries } from './query/queries.js';
@@ -110,6 +111,8 @@ export class Threadline {
   readonly policy: PolicyChecks;
   /** Brownfield continuity report and the opt-in baseline. */
   readonly continuity: ContinuityChecks;
+  /** Tamper evidence: seal the audit rows into a hash chain, verify them against it. */
+  readonly integrity: IntegrityApi;
   /** Exports with the timeline's filters (CSV, JSON, NDJSON) and background export jobs. */
   readonly export: ThreadlineExport = new ThreadlineExport(this);
 
@@ -135,6 +138,7 @@ export class Threadline {
     );
     const ops = this.operationsContext(this.client);
     this.health = new HealthChecks(ops, resolveHealthConfig(options.health));
+    this.integrity = createIntegrity(ops);
     this.policy = new PolicyChecks(ops);
     this.continuity = new ContinuityChecks(ops);
     this.queries = new AuditQueries((consistency) => this.reader(consistency), this.q);
