@@ -42,7 +42,7 @@ run('read routing: readDb on a real streaming replica', () => {
 
   const caughtUp = () =>
     until(async () => {
-      const { rows } = await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+      const { rows } = await db.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
       const r = await readDb.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [
         rows[0]!.lsn,
       ]);

@@ -26,7 +26,7 @@ run('operator surface reads from readDb (a real streaming replica)', () => {
 
   const caughtUp = async () => {
     for (let i = 0; i < 600; i += 1) {
-      const lsn = (await db.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l;
+      const lsn = (await db.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l')).rows[0]!.l;
       const r = await readDb.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [
         lsn,
       ]);

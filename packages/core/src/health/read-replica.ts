@@ -31,7 +31,8 @@ interface ReplicaRow {
 }
 
 /**
- * The primary's current WAL position, then how much of it the replica has replayed: two
+ * The primary's WAL insert position (every committed transaction is before it, even one whose
+ * commit record is not flushed yet under synchronous_commit = off), then how much of it the replica has replayed: two
  * statements, one on each server, in that order (so a write between them never shows as
  * negative lag).
  */
@@ -48,7 +49,7 @@ export async function readReplicaStatus(routing: ReadRouting, what: string): Pro
     };
   try {
     const primary = await routing.primary.query<{ lsn: string | null }>(
-      'SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn',
+      'SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_insert_lsn()::text END AS lsn',
     );
     const lsn = primary.rows[0]?.lsn ?? null;
     const { rows } = await routing.replica.query<ReplicaRow>(
