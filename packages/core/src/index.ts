@@ -26,6 +26,7 @@ export {
   validateAuditContext,
 } from './context/context.js';
 export * from './continuity/index.js';
+export { type ReadConsistency, type ReadOptions, ReadRouting } from './db/read-routing.js';
 export type {
   SqlClient,
   SqlResult,
