@@ -75,7 +75,22 @@ export type {
   RevertSummary,
   RevertTarget,
 } from './revert/types.js';
-export { installScript, SCHEMA_VERSION } from './sql/install-script.js';
+export {
+  DEFAULT_PARTITION,
+  installScript,
+  PARTITION_UNITS,
+  type PartitionUnit,
+  SCHEMA_VERSION,
+} from './sql/install-script.js';
+export { resolveStorageConfig, type StorageConfig } from './storage/config.js';
+export type {
+  MaintainOptions,
+  MaintainProgress,
+  MaintainResult,
+  StorageApi,
+  StoragePartition,
+  StorageStatus,
+} from './storage/index.js';
 export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './sql-client.js';
 export { toSqlClient } from './sql-client.js';
 export {

@@ -1,16 +1,29 @@
+import { ThreadlineError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from '../identifiers.js';
 import { CAPTURE_GENERATOR } from './capture-generator.js';
 import { CAPTURE_REFRESH } from './capture-refresh.js';
 import { CAPTURE_VERIFY } from './capture-verify.js';
 import { DDL_SYNC } from './ddl-sync.js';
 import { EXPORT_DDL } from './export-ddl.js';
+import { PARTITION_DDL } from './partition-ddl.js';
 import { QUERY_FUNCTIONS } from './query-functions.js';
 import { RETENTION_DDL } from './retention-ddl.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
+import { STORAGE_CONVERT } from './storage-convert.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 
 /** Bumped whenever the install script changes what it creates. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/** How audit_changes is partitioned by captured_at (SPEC section 10). */
+export type PartitionUnit = 'none' | 'day' | 'week' | 'month';
+export const PARTITION_UNITS: readonly PartitionUnit[] = ['none', 'day', 'week', 'month'];
+/** The default, chosen by measurement (docs/operations.md#storage). */
+export const DEFAULT_PARTITION: PartitionUnit = 'month';
+
+export interface InstallScriptOptions {
+  partition?: PartitionUnit;
+}
 
 /** Substitute the storage schema into a SQL template (`@S` quoted identifier, `@LIT` literal). */
 export function renderSql(template: string, schema: string): string {
@@ -21,10 +34,21 @@ export function renderSql(template: string, schema: string): string {
  * The whole, idempotent install script: storage tables and indexes, runtime functions, the
  * capture generator and the DDL sync event triggers. Runs inside the caller's transaction.
  */
-export function installScript(schema: string): string {
+export function installScript(schema: string, options: InstallScriptOptions = {}): string {
+  const partition = options.partition ?? DEFAULT_PARTITION;
+  if (!PARTITION_UNITS.includes(partition)) {
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      `storage.partition must be one of ${PARTITION_UNITS.join(', ')}, got ${JSON.stringify(partition)}`,
+    );
+  }
   const body = [
     "SELECT pg_advisory_xact_lock(hashtext('threadline.install:' || @LIT));",
-    STORAGE_DDL,
+    STORAGE_DDL.replace('@PARTITION', quoteLiteral(partition)),
+    PARTITION_DDL,
+    STORAGE_CONVERT,
+    // Partitions ahead; a period whose rows still sit in the default partition is left to maintain.
+    'SELECT @S.storage_ensure(false);',
     RETENTION_DDL,
     EXPORT_DDL,
     RUNTIME_FUNCTIONS,
