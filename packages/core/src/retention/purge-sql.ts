@@ -44,7 +44,10 @@ export const purgeSql = (q: string) => ({
    */
   dropLockTimeout: `SET LOCAL lock_timeout = '50ms'`,
 
-  /** Exactly what a complete run deletes. */
+  /**
+   * Exactly what a complete run deletes. `changeless`: transactions the sweep phase finds, i.e.
+   * with no change left once the partitions $3 are dropped (phase 1 takes the others).
+   */
   count: `SELECT
       (SELECT count(*) FROM ${q}.audit_changes c WHERE c.captured_at < $1)::bigint AS changes,
       (SELECT count(*) FROM ${q}.audit_transactions t
@@ -61,7 +64,8 @@ export const purgeSql = (q: string) => ({
                             AND (t.occurred_at >= $1 OR EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id AND c.captured_at >= $1))))
       )::bigint AS actions,
       (SELECT count(*) FROM ${q}.audit_transactions t
-        WHERE $2 AND t.occurred_at < $1 AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id))::bigint AS changeless,
+        WHERE $2 AND t.occurred_at < $1 AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id
+                                                          AND c.tableoid <> ALL($3::regclass[]::oid[])))::bigint AS changeless,
       (SELECT count(*) FROM ${q}.audit_actions a WHERE a.transaction_id IS NULL AND a.inserted_at < $1)::bigint AS standalone`,
 
   /**

@@ -153,15 +153,15 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
   try {
     let complete: boolean;
     if (dryRun) {
+      // Whole partitions older than the cutoff are dropped, not deleted in batches.
+      const dropped = await countDroppable(ctx.client, ctx.q, cutoff);
       const { rows } = await ctx.client.query<
         Record<'changes' | 'transactions' | 'actions' | 'changeless' | 'standalone', string>
-      >(sql.count, [cutoff, deleteEmpty]);
+      >(sql.count, [cutoff, deleteEmpty, dropped.partitions]);
       const n = (k: keyof (typeof rows)[number]) => Number(rows[0]![k]);
       totals.changes = n('changes');
       totals.transactions = n('transactions');
       totals.actions = n('actions') + n('standalone');
-      // Whole partitions older than the cutoff are dropped, not deleted in batches.
-      const dropped = await countDroppable(ctx.client, ctx.q, cutoff);
       totals.partitions = dropped.partitions.length;
       // The batches a real run takes: each phase ends with a batch that finds less than a full one.
       const phase = (count: number) => Math.floor(count / batchSize) + 1;
