@@ -10,7 +10,7 @@ describeWithDatabase('threadline install', (db) => {
   it('--apply installs, and running it again changes nothing', async () => {
     const first = await runCli(['install', '--apply'], { env: env() });
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain('Threadline is installed in schema "threadline" (schema version 2).');
+    expect(first.stdout).toContain('Threadline is installed in schema "threadline" (schema version 3).');
     expect(first.stdout).toContain('DDL sync: active.');
     const objects = async () =>
       sql(
@@ -22,7 +22,7 @@ describeWithDatabase('threadline install', (db) => {
     expect(second.code).toBe(0);
     expect(second.stdout).toBe(first.stdout);
     expect(await objects()).toEqual(before);
-    expect(await sql(db(), 'SELECT version FROM threadline.schema_version')).toEqual([{ version: 2 }]);
+    expect(await sql(db(), 'SELECT version FROM threadline.schema_version')).toEqual([{ version: 3 }]);
   });
 
   it("--json prints core's install result", async () => {
@@ -30,9 +30,10 @@ describeWithDatabase('threadline install', (db) => {
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({
       schema: 'audit',
-      schemaVersion: 2,
+      schemaVersion: 3,
       ddlSync: true,
       findings: [],
+      storage: { partition: 'month', layout: 'partitioned', migrationPending: false },
     });
   });
 

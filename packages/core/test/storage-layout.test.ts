@@ -100,7 +100,9 @@ describeEachDb('partitioned storage', (db) => {
     expect(status.migrationPending).toBe(false);
     const ranges = status.partitions.filter((p) => !p.isDefault);
     expect(ranges.length).toBe(3); // this month and two ahead
-    expect(status.partitions.filter((p) => p.isDefault).map((p) => p.name)).toEqual(['audit_changes_default']);
+    expect(status.partitions.filter((p) => p.isDefault).map((p) => p.name)).toEqual([
+      'audit_changes_default',
+    ]);
     expect(Date.parse(ranges[0]!.from!)).toBeLessThanOrEqual(Date.now());
     expect(Date.parse(ranges[0]!.to!)).toBeGreaterThan(Date.now());
     for (let i = 1; i < ranges.length; i++) expect(ranges[i]!.from).toBe(ranges[i - 1]!.to);
@@ -114,7 +116,9 @@ describeEachDb('partitioned storage', (db) => {
     expect(leaks).toEqual([]);
     // Re-running install changes nothing.
     await tl.install();
-    expect((await tl.storage.status()).partitions.map((p) => p.name)).toEqual(status.partitions.map((p) => p.name));
+    expect((await tl.storage.status()).partitions.map((p) => p.name)).toEqual(
+      status.partitions.map((p) => p.name),
+    );
   });
 
   it('maintain moves rows out of the default partition, including rows of a range a partition is created for', async () => {
@@ -206,7 +210,11 @@ describeEachDb('upgrade from the unpartitioned layout', (db) => {
     );
     const none = createThreadline({ db: db().db, storage: { partition: 'none' } });
     const installedNone = await none.install();
-    expect(installedNone.storage).toEqual({ partition: 'none', layout: 'unpartitioned', migrationPending: false });
+    expect(installedNone.storage).toEqual({
+      partition: 'none',
+      layout: 'unpartitioned',
+      migrationPending: false,
+    });
 
     const answers = async (tl: Threadline) => {
       const out: unknown[] = [];
@@ -222,7 +230,9 @@ describeEachDb('upgrade from the unpartitioned layout', (db) => {
         cursor = page.cursor;
       } while (cursor);
       out.push((await tl.actorHistory(ActorRef.user('u1'))).entries);
-      const [t] = await db().sql<{ id: string }>(`select min(id)::text as id from threadline.audit_transactions`);
+      const [t] = await db().sql<{ id: string }>(
+        `select min(id)::text as id from threadline.audit_transactions`,
+      );
       out.push(await tl.auditTransaction(t!.id));
       return JSON.stringify(out);
     };
@@ -231,7 +241,11 @@ describeEachDb('upgrade from the unpartitioned layout', (db) => {
 
     const tl = createThreadline({ db: db().db });
     const installed = await tl.install();
-    expect(installed.storage).toEqual({ partition: 'month', layout: 'unpartitioned', migrationPending: true });
+    expect(installed.storage).toEqual({
+      partition: 'month',
+      layout: 'unpartitioned',
+      migrationPending: true,
+    });
     expect((await tl.storage.status()).migrationPending).toBe(true);
     const steps: string[] = [];
     const result = await tl.storage.maintain({ onProgress: (p) => steps.push(p.step) });
@@ -248,9 +262,7 @@ describeEachDb('upgrade from the unpartitioned layout', (db) => {
     await db().exec(`insert into ${table} values (500, 'after')`);
     const after = await tl.history(table, 500);
     expect(after.entries).toHaveLength(1);
-    expect(BigInt(after.entries[0]!.id)).toBeGreaterThan(
-      BigInt(JSON.parse(rowsBefore.at(-1)!).id as number),
-    );
+    expect(BigInt(after.entries[0]!.id)).toBeGreaterThan(BigInt(JSON.parse(rowsBefore.at(-1)!).id as number));
     expect(await errorOf(tl.storage.maintain())).toBe('no error');
   });
 });

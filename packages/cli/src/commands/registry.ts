@@ -10,6 +10,7 @@ import { installCommand } from './install.js';
 import { policyShowCommand } from './policy-show.js';
 import { retentionPurgeCommand, retentionRunsCommand } from './retention.js';
 import { revertCommand } from './revert.js';
+import { storageMaintainCommand, storageStatusCommand } from './storage.js';
 import { timelineCommand } from './timeline.js';
 import { uninstallCommand } from './uninstall.js';
 import { verifyCoverageCommand } from './verify-coverage.js';
@@ -23,6 +24,8 @@ export const COMMANDS: readonly Command[] = [
   incidentCommand,
   retentionPurgeCommand,
   retentionRunsCommand,
+  storageStatusCommand,
+  storageMaintainCommand,
   revertCommand,
   healthCoverageCommand,
   verifyCoverageCommand,

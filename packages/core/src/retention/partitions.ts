@@ -10,7 +10,11 @@ export interface DroppablePartitions {
 }
 
 /** Dry run: the partitions a run would drop and exactly how many changes they hold. */
-export async function countDroppable(client: SqlClient, q: string, cutoff: string): Promise<DroppablePartitions> {
+export async function countDroppable(
+  client: SqlClient,
+  q: string,
+  cutoff: string,
+): Promise<DroppablePartitions> {
   const sql = purgeSql(q);
   const { rows } = await client.query<{ rel: string }>(sql.droppable, [cutoff]);
   let changes = 0;
@@ -61,7 +65,13 @@ export async function dropExpiredPartitions(
   return done;
 }
 
-async function dropOne(s: SqlSession, schema: string, q: string, runId: string, rel: string): Promise<number> {
+async function dropOne(
+  s: SqlSession,
+  schema: string,
+  q: string,
+  runId: string,
+  rel: string,
+): Promise<number> {
   const sql = purgeSql(q);
   await s.query(sql.lock, [schema]);
   const { rows } = await s.query<{ reltuples: number }>(

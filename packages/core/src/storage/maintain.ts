@@ -60,7 +60,12 @@ export async function maintainStorage(
   );
   if (conv[0]!.r.converted) {
     result.converted = true;
-    options.onProgress?.({ step: 'converted', partition: null, rows: 0, remaining: conv[0]!.r.rowEstimate ?? null });
+    options.onProgress?.({
+      step: 'converted',
+      partition: null,
+      rows: 0,
+      remaining: conv[0]!.r.rowEstimate ?? null,
+    });
     // The current period's partition starts just ahead of now, so creating it moves nothing and
     // captures leave the old table; wait until they do, so the moves below never make them wait.
     const { rows: made } = await client.query<{ r: Made | null; wait: number }>(
