@@ -1,5 +1,5 @@
+import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
-import type { SqlClient, SqlSession } from '../sql-client.js';
 import { purgeSql } from './purge-sql.js';
 
 /** Partitions a purge drops whole, and the changes in them. */

@@ -1,5 +1,5 @@
 import { ThreadlineError } from '../errors.js';
-import { DEFAULT_PARTITION, PARTITION_UNITS, type PartitionUnit } from '../sql/install-script.js';
+import { DEFAULT_PARTITION, PARTITION_UNITS, type PartitionUnit } from '../install/install-script.js';
 
 /** `storage` in createThreadline options and threadline.config (SPEC section 10). */
 export interface StorageConfig {

@@ -1,5 +1,5 @@
-import { toThreadlineError } from '../db-errors.js';
-import type { SqlClient } from '../sql-client.js';
+import { toThreadlineError } from '../db/db-errors.js';
+import type { SqlClient } from '../db/sql-client.js';
 import { type MaintainOptions, type MaintainResult, maintainStorage } from './maintain.js';
 import { type StorageStatus, storageStatus } from './status.js';
 

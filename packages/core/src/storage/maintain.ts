@@ -1,5 +1,5 @@
-import { quoteIdent } from '../identifiers.js';
-import type { SqlClient } from '../sql-client.js';
+import { quoteIdent } from '../capture/identifiers.js';
+import type { SqlClient } from '../db/sql-client.js';
 
 export interface MaintainProgress {
   /** What happened: a partition created ahead, or rows moved out of the default partition. */

@@ -1,5 +1,5 @@
-import { quoteIdent } from '../identifiers.js';
-import type { SqlClient } from '../sql-client.js';
+import { quoteIdent } from '../capture/identifiers.js';
+import type { SqlClient } from '../db/sql-client.js';
 
 export interface StoragePartition {
   /** The partition's table name (in the storage schema); `audit_changes` when unpartitioned. */

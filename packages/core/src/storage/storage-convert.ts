@@ -1,4 +1,4 @@
-import { AUDIT_CHANGES_COLUMNS } from './storage-ddl.js';
+import { AUDIT_CHANGES_COLUMNS } from '../install/storage-ddl.js';
 
 /**
  * The in-place upgrade of an unpartitioned audit_changes (installs made before SPEC section 10's

@@ -1,6 +1,6 @@
-import { quoteIdent, quoteLiteral } from './identifiers.js';
-import { type InstallScriptOptions, installScript } from './sql/install-script.js';
-import type { SqlClient } from './sql-client.js';
+import { quoteIdent, quoteLiteral } from '../capture/identifiers.js';
+import type { SqlClient } from '../db/sql-client.js';
+import { type InstallScriptOptions, installScript } from './install-script.js';
 
 export interface InstallResult {
   schema: string;
