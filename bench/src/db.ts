@@ -130,7 +130,9 @@ export class BenchDb {
     indexes: string[];
   }> {
     await this.sql.query(SETUP_SQL);
-    const tl = createThreadline({ db: this.sql });
+    // TL_STORAGE_PARTITION=none measures the unpartitioned layout (default: the install default).
+    const partition = process.env.TL_STORAGE_PARTITION as 'none' | 'day' | 'week' | 'month' | undefined;
+    const tl = createThreadline({ db: this.sql, ...(partition ? { storage: { partition } } : {}) });
     const installed = await tl.install();
     await this.sql.query(AFTER_INSTALL_SQL);
     const [plan] = await tl.installTriggers({ tables: [TABLES.audit] });
