@@ -65,6 +65,6 @@ describeWithDatabase('the threadline binary', (db) => {
     const run = threadline(['install', '--schema', 'from_stdout']);
     expect(run.code).toBe(0);
     await db().pool.query(run.stdout);
-    expect(await sql(db(), 'SELECT version FROM from_stdout.schema_version')).toEqual([{ version: 2 }]);
+    expect(await sql(db(), 'SELECT version FROM from_stdout.schema_version')).toEqual([{ version: 3 }]);
   });
 });
