@@ -43,6 +43,11 @@ async function fill(admin: pg.Client, monthsAgo: number, rows: number): Promise<
     [t[0]!.first, lo, rows],
   );
   await admin.query('VACUUM ANALYZE threadline.audit_changes');
+  const { rows: size } = await admin.query<{ mb: number }>(
+    `SELECT (pg_total_relation_size(relid) / 1048576)::int AS mb FROM threadline.storage_partitions() WHERE lo = $1`,
+    [lo],
+  );
+  log(`partition of ${rows} changes: ${size[0]?.mb} MB with its indexes`);
   log(
     `partition drop fixture: ${rows} changes in the month from ${lo.toISOString()} written in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
@@ -77,7 +82,11 @@ export async function measurePartitionDrop(
       deletedChanges: r.deletedChanges,
     };
   };
+  // Warm-up (connection, catalog caches, cached plans): a dry run before either timed purge.
+  await tl.retention.purge({ cutoff: a.cutoff, dryRun: true });
+  await admin.query('CHECKPOINT');
   const largeResult = await time(a.cutoff, large);
+  await admin.query('CHECKPOINT');
   const smallResult = await time(b.cutoff, small);
   return { small: smallResult, large: largeResult };
 }
