@@ -93,7 +93,7 @@ export async function maintainStorage(
       [at],
     );
     const r = made[0]!.r;
-    if (!r || !r.moved) break; // nothing could be moved (cannot happen; never loop forever)
+    if (!r?.moved) break; // nothing could be moved (cannot happen; never loop forever)
     remaining = Math.max(0, remaining - Number(r.moved));
     note(r, 'moved', remaining);
   }
