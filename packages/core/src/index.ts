@@ -39,6 +39,7 @@ export {
   SCHEMA_VERSION,
 } from './install/install-script.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './install/migrations.js';
+export * from './integrity/index.js';
 export * from './policy/index.js';
 export { changeDiff, type MaskInfo, WHOLE_ROW_FIELD } from './query/change-diff.js';
 export { isExactNumber, parseExactJson } from './query/exact-json.js';
