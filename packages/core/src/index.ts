@@ -20,12 +20,19 @@ export {
   getAuditContext,
   MAX_CONTEXT_ID_BYTES,
   runWithAuditContext,
+  runWithFreshAuditContext,
   setAuditActor,
   updateAuditContext,
   validateAuditContext,
 } from './context/context.js';
 export * from './continuity/index.js';
-export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './db/sql-client.js';
+export type {
+  SqlClient,
+  SqlResult,
+  SqlSession,
+  TransactionBody,
+  TransactionFinish,
+} from './db/sql-client.js';
 export { toSqlClient } from './db/sql-client.js';
 export { isThreadlineError, ThreadlineError, ThreadlineErrorCode } from './errors.js';
 export * from './export/index.js';
