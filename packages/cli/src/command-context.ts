@@ -52,6 +52,7 @@ export function createCommandContext(
           schema,
           tables: config.config.tables,
           ...(config.config.retention ? { retention: config.config.retention } : {}),
+          ...(config.config.storage ? { storage: config.config.storage } : {}),
           health: config.config.health,
         });
       })();

@@ -65,6 +65,8 @@ import type { TimelineFilters } from './query/validate.js';
 import { createRetention, type RetentionApi } from './retention/index.js';
 import { type RetentionPolicy, resolveRetentionPolicy } from './retention/policy.js';
 import { RevertApi } from './revert/index.js';
+import { type ResolvedStorageConfig, resolveStorageConfig, type StorageConfig } from './storage/config.js';
+import { createStorage, type StorageApi } from './storage/index.js';
 import { TELEMETRY_CHANNELS } from './telemetry/channels.js';
 import { hotChannels, publish } from './telemetry/publish.js';
 
@@ -86,6 +88,8 @@ export interface ThreadlineOptions {
   retention?: RetentionPolicy;
   /** Coverage expectations: `{ expectedUncoveredTables?, auditAnyway? }` (validated). */
   health?: HealthConfig;
+  /** Storage layout: `{ partition: 'none' | 'day' | 'week' | 'month' }` (default month), applied by install. */
+  storage?: StorageConfig;
 }
 
 export type { RecordActionOptions, RecordedAction } from './actions/record-action.js';
@@ -104,6 +108,9 @@ export class Threadline {
   private readonly queries: AuditQueries;
   /** Purge audit data past the retention window; list and schedule runs. */
   readonly retention: RetentionApi;
+  /** Partitions of audit_changes: status and maintenance (SPEC section 10). */
+  readonly storage: StorageApi;
+  private readonly storageConfig: ResolvedStorageConfig;
   /** Undo a transaction, a correlation bundle or one row's changes: `plan(target)`, then `apply(plan)`. */
   readonly revert: RevertApi;
   /** Coverage, findings and the CI gate (SPEC §9). */
@@ -131,6 +138,8 @@ export class Threadline {
     this.q = quoteIdent(this.schema);
     this.tables = resolveTablesConfig(options.tables);
     this.sessions = new AuditedSessions(this.client);
+    this.storageConfig = resolveStorageConfig(options.storage);
+    this.storage = createStorage(this.client, this.schema, (what) => this.assertInstalled(what));
     this.retention = createRetention(
       this.client,
       this.schema,
@@ -241,7 +250,7 @@ export class Threadline {
    * repairs capture after restores (see docs/operations.md) and reports what it cannot repair.
    */
   async install(): Promise<InstallResult> {
-    return runInstall(this.client, this.schema).catch((error) => {
+    return runInstall(this.client, this.schema, this.storageConfig).catch((error) => {
       throw toThreadlineError(error, 'install');
     });
   }
