@@ -5,3 +5,4 @@ export { type PgBouncer, pgbouncerInstalled, startPgBouncer } from './pgbouncer.
 export { createPglite } from './pglite.js';
 export { createTestDatabase, postgresAvailable, type TestDatabase } from './postgres.js';
 export { redisAvailable, redisConnection, redisEnabled } from './redis.js';
+export { redisServerInstalled, startThrowawayRedis, type ThrowawayRedis } from './redis-server.js';
