@@ -7,6 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
-  // import.meta.url in the CommonJS build (pg-pipeline.ts loads node-postgres' Result class).
+  // import.meta.url in the CommonJS build (db/pg-pipeline.ts loads node-postgres' Result class).
   shims: true,
 });

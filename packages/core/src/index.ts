@@ -1,5 +1,19 @@
-export { ACTOR_TYPES, ActorRef, type ActorType, MAX_ACTOR_ID_BYTES } from './actor-ref.js';
-export { BIND_CONTEXT_SQL, type ContextBinding, contextBinding } from './binding.js';
+export {
+  formatTableName,
+  parseTableName,
+  quoteIdent,
+  splitTableList,
+  type TableName,
+} from './capture/identifiers.js';
+export {
+  DEFAULT_MASK_PLACEHOLDER,
+  type ResolvedTableOptions,
+  resolveTableOptions,
+  resolveTablesConfig,
+  type TableCaptureOptions,
+} from './capture/table-options.js';
+export { ACTOR_TYPES, ActorRef, type ActorType, MAX_ACTOR_ID_BYTES } from './context/actor-ref.js';
+export { BIND_CONTEXT_SQL, type ContextBinding, contextBinding } from './context/binding.js';
 export {
   type AuditContext,
   cleanContextId,
@@ -9,20 +23,16 @@ export {
   setAuditActor,
   updateAuditContext,
   validateAuditContext,
-} from './context.js';
+} from './context/context.js';
 export * from './continuity/index.js';
+export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './db/sql-client.js';
+export { toSqlClient } from './db/sql-client.js';
 export { isThreadlineError, ThreadlineError, ThreadlineErrorCode } from './errors.js';
 export * from './export/index.js';
 export * from './health/index.js';
-export {
-  formatTableName,
-  parseTableName,
-  quoteIdent,
-  splitTableList,
-  type TableName,
-} from './identifiers.js';
-export type { InstallFinding, InstallResult, UninstallOptions, UninstallResult } from './install.js';
-export { type MigrationFile, type MigrationFormat, renderMigration } from './migrations.js';
+export type { InstallFinding, InstallResult, UninstallOptions, UninstallResult } from './install/install.js';
+export { installScript, SCHEMA_VERSION } from './install/install-script.js';
+export { type MigrationFile, type MigrationFormat, renderMigration } from './install/migrations.js';
 export * from './policy/index.js';
 export { changeDiff, type MaskInfo, WHOLE_ROW_FIELD } from './query/change-diff.js';
 export { isExactNumber, parseExactJson } from './query/exact-json.js';
@@ -75,16 +85,6 @@ export type {
   RevertSummary,
   RevertTarget,
 } from './revert/types.js';
-export { installScript, SCHEMA_VERSION } from './sql/install-script.js';
-export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './sql-client.js';
-export { toSqlClient } from './sql-client.js';
-export {
-  DEFAULT_MASK_PLACEHOLDER,
-  type ResolvedTableOptions,
-  resolveTableOptions,
-  resolveTablesConfig,
-  type TableCaptureOptions,
-} from './table-options.js';
 export * from './telemetry/index.js';
 export {
   type CapturePlan,

@@ -1,6 +1,20 @@
 import { type RecordActionOptions, type RecordedAction, recordAction } from './actions/record-action.js';
-import type { ActorRef } from './actor-ref.js';
-import { AuditedSessions, type TransactionResult } from './audited-session.js';
+import { AuditedSessions, type TransactionResult } from './attribution/audited-session.js';
+import {
+  assertIdentifier,
+  formatTableName,
+  parseTableName,
+  quoteIdent,
+  type TableName,
+} from './capture/identifiers.js';
+import {
+  type ConfiguredTable,
+  type ResolvedTableOptions,
+  resolveTableOptions,
+  resolveTablesConfig,
+  type TableCaptureOptions,
+  tableKey,
+} from './capture/table-options.js';
 import {
   type CapturePlan,
   installTriggers,
@@ -10,27 +24,23 @@ import {
   type TriggerContext,
   type TriggerOptions,
 } from './capture/trigger-operations.js';
-import { getAuditContext } from './context.js';
+import type { ActorRef } from './context/actor-ref.js';
+import { getAuditContext } from './context/context.js';
 import { ContinuityChecks } from './continuity/continuity.js';
-import { toThreadlineError } from './db-errors.js';
+import { toThreadlineError } from './db/db-errors.js';
+import { type SqlClient, type SqlResult, type SqlSession, toSqlClient } from './db/sql-client.js';
 import { ThreadlineError } from './errors.js';
 import { ThreadlineExport } from './export/export.js';
 import { type HealthConfig, resolveHealthConfig } from './health/config.js';
 import { HealthChecks } from './health/health.js';
-import {
-  assertIdentifier,
-  formatTableName,
-  parseTableName,
-  quoteIdent,
-  type TableName,
-} from './identifiers.js';
 import {
   type InstallResult,
   runInstall,
   runUninstall,
   type UninstallOptions,
   type UninstallResult,
-} from './install.js';
+} from './install/install.js';
+import { installScript, SCHEMA_VERSION } from './install/install-script.js';
 import { PolicyChecks } from './policy/policy.js';
 import type { TransactionFilter } from './query/incident.js';
 import { AuditQueries } from './query/queries.js';
@@ -50,16 +60,6 @@ import type { TimelineFilters } from './query/validate.js';
 import { createRetention, type RetentionApi } from './retention/index.js';
 import { type RetentionPolicy, resolveRetentionPolicy } from './retention/policy.js';
 import { RevertApi } from './revert/index.js';
-import { installScript, SCHEMA_VERSION } from './sql/install-script.js';
-import { type SqlClient, type SqlResult, type SqlSession, toSqlClient } from './sql-client.js';
-import {
-  type ConfiguredTable,
-  type ResolvedTableOptions,
-  resolveTableOptions,
-  resolveTablesConfig,
-  type TableCaptureOptions,
-  tableKey,
-} from './table-options.js';
 import { TELEMETRY_CHANNELS } from './telemetry/channels.js';
 import { hotChannels, publish } from './telemetry/publish.js';
 
@@ -77,7 +77,7 @@ export interface ThreadlineOptions {
 }
 
 export type { RecordActionOptions, RecordedAction } from './actions/record-action.js';
-export type { TransactionResult } from './audited-session.js';
+export type { TransactionResult } from './attribution/audited-session.js';
 export type { CapturePlan, TriggerOptions } from './capture/trigger-operations.js';
 
 export class Threadline {

@@ -112,8 +112,8 @@ describe('audit context', () => {
   it('shares one store across copies through a Symbol.for global', async () => {
     // A second instance of the module (its own top-level state), as a second installed copy of
     // the package would be: a context set through one is read through the other.
-    const secondCopy = '../src/context.js?second-copy';
-    const other = (await import(/* @vite-ignore */ secondCopy)) as typeof import('../src/context.js');
+    const secondCopy = '../src/context/context.js?second-copy';
+    const other = (await import(/* @vite-ignore */ secondCopy)) as typeof import('../src/context/context.js');
     expect(other.runWithAuditContext).not.toBe(runWithAuditContext);
     const seen = other.runWithAuditContext({ actor: ActorRef.user('copy-a'), correlationId: 'c-a' }, () =>
       getAuditContext(),

@@ -207,7 +207,7 @@ describe('request context fast paths (adapter benchmark)', () => {
   });
 
   it('resolveActorNow answers a synchronous callback synchronously and an async one with a promise', async () => {
-    const { resolveActorNow } = await import('../src/adapter-helpers.js');
+    const { resolveActorNow } = await import('../src/context/adapter-helpers.js');
     expect(resolveActorNow(() => ActorRef.user('1'), 'w')).toEqual({ type: 'user', id: '1' });
     expect(resolveActorNow(undefined, 'w')).toBeUndefined();
     expect(resolveActorNow(() => null, 'w')).toBeUndefined();

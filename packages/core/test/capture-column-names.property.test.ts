@@ -1,7 +1,7 @@
 import { describeEachDb } from '@threadline/test-utils';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { quoteIdent } from '../src/identifiers.js';
+import { quoteIdent } from '../src/capture/identifiers.js';
 import { changesFor, installed, uniqueName } from './helpers.js';
 
 /**

@@ -1,8 +1,8 @@
 import { describeEachDb } from '@threadline/test-utils';
 import pg from 'pg';
 import { expect, it } from 'vitest';
+import { canPipeline } from '../src/db/pg-pipeline.js';
 import { ActorRef, createThreadline, runWithAuditContext } from '../src/index.js';
-import { canPipeline } from '../src/pg-pipeline.js';
 import { changesFor, installed, uniqueName } from './helpers.js';
 
 describeEachDb(

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { isProvablyReadOnly, needsAttribution, transactionControl } from '../src/statement-rules.js';
+import {
+  isProvablyReadOnly,
+  needsAttribution,
+  transactionControl,
+} from '../src/attribution/statement-rules.js';
 
 describe('the write-detection rule against statements built to fool it', () => {
   it('nested block comments hide nothing: PostgreSQL nests them, so does the rule', () => {

@@ -1,8 +1,8 @@
-import { ActorRef } from '../actor-ref.js';
-import { cleanContextId, getAuditContext } from '../context.js';
-import { toThreadlineError } from '../db-errors.js';
+import { ActorRef } from '../context/actor-ref.js';
+import { cleanContextId, getAuditContext } from '../context/context.js';
+import { toThreadlineError } from '../db/db-errors.js';
+import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
-import type { SqlClient, SqlSession } from '../sql-client.js';
 import { hotChannels } from '../telemetry/publish.js';
 
 export interface RecordActionOptions {

@@ -1,16 +1,16 @@
-import { toThreadlineError } from '../db-errors.js';
+import { toThreadlineError } from '../db/db-errors.js';
+import type { SqlClient } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
-import { formatTableName, parseTableName, type TableName } from '../identifiers.js';
-import { installScript, SCHEMA_VERSION } from '../sql/install-script.js';
-import type { SqlClient } from '../sql-client.js';
+import { installScript, SCHEMA_VERSION } from '../install/install-script.js';
+import { TELEMETRY_CHANNELS } from '../telemetry/channels.js';
+import { publish } from '../telemetry/publish.js';
+import { formatTableName, parseTableName, type TableName } from './identifiers.js';
 import {
   type ConfiguredTable,
   type ResolvedTableOptions,
   resolveTableOptions,
   tableKey,
-} from '../table-options.js';
-import { TELEMETRY_CHANNELS } from '../telemetry/channels.js';
-import { publish } from '../telemetry/publish.js';
+} from './table-options.js';
 
 export interface CapturePlan {
   table: TableName;

@@ -1,11 +1,11 @@
-import { ActorRef } from '../actor-ref.js';
-import { contextBinding } from '../binding.js';
-import { getAuditContext } from '../context.js';
-import { toThreadlineError } from '../db-errors.js';
+import { formatTableName, parseTableName, qualifiedTable, quoteIdent } from '../capture/identifiers.js';
+import { ActorRef } from '../context/actor-ref.js';
+import { contextBinding } from '../context/binding.js';
+import { getAuditContext } from '../context/context.js';
+import type { OperationsContext } from '../context/operations-context.js';
+import { toThreadlineError } from '../db/db-errors.js';
 import { ThreadlineError } from '../errors.js';
 import { shellWord } from '../health/fixes.js';
-import { formatTableName, parseTableName, qualifiedTable, quoteIdent } from '../identifiers.js';
-import type { OperationsContext } from '../operations-context.js';
 import { TELEMETRY_CHANNELS } from '../telemetry/channels.js';
 import { publish } from '../telemetry/publish.js';
 import { keyFromImageSql, UTC_SQL } from './key-sql.js';

@@ -1,6 +1,6 @@
+import { parseTableName } from '../capture/identifiers.js';
+import type { OperationsContext } from '../context/operations-context.js';
 import { tableList } from '../health/config.js';
-import { parseTableName } from '../identifiers.js';
-import type { OperationsContext } from '../operations-context.js';
 import { TELEMETRY_TRACING_CHANNELS } from '../telemetry/channels.js';
 import { traced } from '../telemetry/publish.js';
 import { recordBaseline } from './baseline.js';

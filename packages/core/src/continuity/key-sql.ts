@@ -1,4 +1,4 @@
-import { quoteIdent, quoteLiteral } from '../identifiers.js';
+import { quoteIdent, quoteLiteral } from '../capture/identifiers.js';
 
 /** `jsonb_build_object('k', <alias>."k", ...)`: the key as capture stores it in table_pk. */
 export function keyObjectSql(alias: string, keyColumns: readonly string[]): string {

@@ -1,6 +1,6 @@
-import { toThreadlineError } from '../db-errors.js';
-import type { TableName } from '../identifiers.js';
-import type { OperationsContext } from '../operations-context.js';
+import type { TableName } from '../capture/identifiers.js';
+import type { OperationsContext } from '../context/operations-context.js';
+import { toThreadlineError } from '../db/db-errors.js';
 
 export interface CapturedTable {
   schema: string;

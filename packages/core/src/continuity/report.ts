@@ -1,8 +1,8 @@
-import { toThreadlineError } from '../db-errors.js';
+import { formatTableName, qualifiedTable, type TableName } from '../capture/identifiers.js';
+import { tableKey } from '../capture/table-options.js';
+import type { OperationsContext } from '../context/operations-context.js';
+import { toThreadlineError } from '../db/db-errors.js';
 import { shellWord } from '../health/fixes.js';
-import { formatTableName, qualifiedTable, type TableName } from '../identifiers.js';
-import type { OperationsContext } from '../operations-context.js';
-import { tableKey } from '../table-options.js';
 import { keyObjectSql, UTC_SQL } from './key-sql.js';
 import { type CapturedTable, capturedTables } from './registry.js';
 import type { ContinuityEntry } from './types.js';

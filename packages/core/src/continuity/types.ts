@@ -1,4 +1,4 @@
-import type { ActorRef } from '../actor-ref.js';
+import type { ActorRef } from '../context/actor-ref.js';
 
 export interface ContinuityEntry {
   table: string;

@@ -1,6 +1,6 @@
-import type { ActorRef } from '../actor-ref.js';
-import { getAuditContext } from '../context.js';
-import { quoteIdent } from '../identifiers.js';
+import { quoteIdent } from '../capture/identifiers.js';
+import type { ActorRef } from '../context/actor-ref.js';
+import { getAuditContext } from '../context/context.js';
 import { type ParsedTimelineFilters, parseTimelineFilters, type TimelineFilters } from '../query/validate.js';
 import type { Threadline } from '../threadline.js';
 import type { ExportJob } from './job-rows.js';

@@ -1,4 +1,4 @@
-import type { ActorRef } from '../actor-ref.js';
+import type { ActorRef } from '../context/actor-ref.js';
 import { isoSql } from '../query/rows.js';
 import type { ExportFormat } from './options.js';
 

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ActorRef } from '../actor-ref.js';
-import { toThreadlineError } from '../db-errors.js';
+import { quoteIdent } from '../capture/identifiers.js';
+import { ActorRef } from '../context/actor-ref.js';
+import { toThreadlineError } from '../db/db-errors.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
-import { quoteIdent } from '../identifiers.js';
 import { invalid, parseTimelineFilters, type TimelineFilters } from '../query/validate.js';
 import type { Threadline } from '../threadline.js';
 import type { ThreadlineExport } from './export.js';

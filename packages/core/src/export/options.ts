@@ -1,5 +1,5 @@
-import { ActorRef as Actor, type ActorRef } from '../actor-ref.js';
-import { getAuditContext } from '../context.js';
+import { ActorRef as Actor, type ActorRef } from '../context/actor-ref.js';
+import { getAuditContext } from '../context/context.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { invalid } from '../query/validate.js';
 

@@ -1,4 +1,4 @@
-import { toThreadlineError } from '../db-errors.js';
+import { toThreadlineError } from '../db/db-errors.js';
 import { Params } from '../query/sql-parts.js';
 import { timelineFilterSql, timelineSql } from '../query/timeline-sql.js';
 import type { ParsedTimelineFilters } from '../query/validate.js';

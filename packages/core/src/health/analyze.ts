@@ -1,4 +1,4 @@
-import { formatTableName, type TableName } from '../identifiers.js';
+import { formatTableName, type TableName } from '../capture/identifiers.js';
 import type { CatalogSnapshot, RegistryInfo, RelationInfo, TriggerInfo } from './catalog.js';
 import { dropTriggerSql, enableTriggerSql, regenerateCommand } from './fixes.js';
 import type { Finding, FindingCode } from './types.js';

@@ -1,5 +1,5 @@
-import { toThreadlineError } from '../db-errors.js';
-import type { OperationsContext } from '../operations-context.js';
+import type { OperationsContext } from '../context/operations-context.js';
+import { toThreadlineError } from '../db/db-errors.js';
 
 /** An ordinary or partitioned table, as the catalogs describe it now. */
 export interface RelationInfo {

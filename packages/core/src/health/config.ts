@@ -1,6 +1,6 @@
+import { formatTableName, parseTableName, type TableName } from '../capture/identifiers.js';
+import { tableKey } from '../capture/table-options.js';
 import { ThreadlineError } from '../errors.js';
-import { formatTableName, parseTableName, type TableName } from '../identifiers.js';
-import { tableKey } from '../table-options.js';
 
 /** The `health` option: which uncovered tables are expected, and which to audit anyway. */
 export interface HealthConfig {

@@ -1,4 +1,4 @@
-import { formatTableName, qualifiedTable, quoteIdent, type TableName } from '../identifiers.js';
+import { formatTableName, qualifiedTable, quoteIdent, type TableName } from '../capture/identifiers.js';
 
 /** A shell word: as is when it is plain, else in single quotes. */
 export function shellWord(text: string): string {

@@ -1,8 +1,8 @@
-import { toThreadlineError } from '../db-errors.js';
+import { formatTableName } from '../capture/identifiers.js';
+import { tableKey } from '../capture/table-options.js';
+import type { OperationsContext } from '../context/operations-context.js';
+import { toThreadlineError } from '../db/db-errors.js';
 import { ThreadlineError } from '../errors.js';
-import { formatTableName } from '../identifiers.js';
-import type { OperationsContext } from '../operations-context.js';
-import { tableKey } from '../table-options.js';
 import { TELEMETRY_CHANNELS, TELEMETRY_TRACING_CHANNELS } from '../telemetry/channels.js';
 import { errorCode, publish, traced } from '../telemetry/publish.js';
 import { analyzeCapture } from './analyze.js';

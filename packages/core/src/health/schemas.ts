@@ -1,6 +1,6 @@
+import { assertIdentifier } from '../capture/identifiers.js';
+import type { OperationsContext } from '../context/operations-context.js';
 import { ThreadlineError } from '../errors.js';
-import { assertIdentifier } from '../identifiers.js';
-import type { OperationsContext } from '../operations-context.js';
 import { missingSchemas } from './catalog.js';
 import type { SchemaSelection } from './types.js';
 

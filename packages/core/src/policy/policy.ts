@@ -1,9 +1,9 @@
-import { toThreadlineError } from '../db-errors.js';
+import { formatTableName, type TableName } from '../capture/identifiers.js';
+import { tableKey } from '../capture/table-options.js';
+import type { OperationsContext } from '../context/operations-context.js';
+import { toThreadlineError } from '../db/db-errors.js';
 import { tableList } from '../health/config.js';
 import { regenerateCommand } from '../health/fixes.js';
-import { formatTableName, type TableName } from '../identifiers.js';
-import type { OperationsContext } from '../operations-context.js';
-import { tableKey } from '../table-options.js';
 import { TELEMETRY_CHANNELS, TELEMETRY_TRACING_CHANNELS } from '../telemetry/channels.js';
 import { publish, traced } from '../telemetry/publish.js';
 import { generatedBody } from './function-source.js';

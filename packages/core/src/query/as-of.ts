@@ -1,4 +1,4 @@
-import { toThreadlineError } from '../db-errors.js';
+import { toThreadlineError } from '../db/db-errors.js';
 import { parseExactJson } from './exact-json.js';
 import { CHANGE_COLUMNS, type ChangeRow, isoSql, toChange } from './rows.js';
 import { Params, type Run, transactionOf } from './sql-parts.js';

@@ -1,6 +1,6 @@
-import type { ActorRef } from '../actor-ref.js';
-import { cleanContextId, MAX_CONTEXT_ID_BYTES } from '../context.js';
-import { toThreadlineError } from '../db-errors.js';
+import type { ActorRef } from '../context/actor-ref.js';
+import { cleanContextId, MAX_CONTEXT_ID_BYTES } from '../context/context.js';
+import { toThreadlineError } from '../db/db-errors.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import { exactJsonb } from './exact-json.js';
 import type { MaskRegistry } from './mask-registry.js';

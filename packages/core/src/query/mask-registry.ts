@@ -1,4 +1,4 @@
-import { toThreadlineError } from '../db-errors.js';
+import { toThreadlineError } from '../db/db-errors.js';
 import { changeDiff, type MaskInfo } from './change-diff.js';
 import type { Run } from './sql-parts.js';
 import type { AuditChange, ChangeDiff } from './types.js';

@@ -1,6 +1,6 @@
-import type { ActorRef } from '../actor-ref.js';
-import { toThreadlineError } from '../db-errors.js';
-import type { TableName } from '../identifiers.js';
+import type { TableName } from '../capture/identifiers.js';
+import type { ActorRef } from '../context/actor-ref.js';
+import { toThreadlineError } from '../db/db-errors.js';
 import { asOfQuery } from './as-of.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import { incidentQuery, type TransactionFilter, transactionsQuery } from './incident.js';

@@ -1,4 +1,4 @@
-import { ActorRef as Actor } from '../actor-ref.js';
+import { ActorRef as Actor } from '../context/actor-ref.js';
 import { type Params, transactionOf, windowAndCursor } from './sql-parts.js';
 import type { ParsedTimelineFilters } from './validate.js';
 

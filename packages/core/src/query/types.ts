@@ -1,4 +1,4 @@
-import type { ActorRef } from '../actor-ref.js';
+import type { ActorRef } from '../context/actor-ref.js';
 
 /** `baseline`: the row as it was when tl.continuity.baseline recorded it (known state from then on). */
 export type ChangeOp = 'insert' | 'update' | 'delete' | 'truncate' | 'baseline';

@@ -1,7 +1,7 @@
-import { ActorRef } from '../actor-ref.js';
-import { cleanContextId, MAX_CONTEXT_ID_BYTES } from '../context.js';
+import { formatTableName, parseTableName, type TableName } from '../capture/identifiers.js';
+import { ActorRef } from '../context/actor-ref.js';
+import { cleanContextId, MAX_CONTEXT_ID_BYTES } from '../context/context.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
-import { formatTableName, parseTableName, type TableName } from '../identifiers.js';
 import { toInstant } from './instant.js';
 import type { PageOptions, RowKey, TimeWindow } from './types.js';
 

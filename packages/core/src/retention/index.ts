@@ -1,4 +1,4 @@
-import type { SqlClient } from '../sql-client.js';
+import type { SqlClient } from '../db/sql-client.js';
 import type { ResolvedRetentionPolicy } from './policy.js';
 import { type PurgeOptions, type PurgeResult, purge } from './purge.js';
 import { listRuns, type RetentionRun } from './runs.js';

@@ -1,9 +1,9 @@
-import { ActorRef } from '../actor-ref.js';
-import { getAuditContext } from '../context.js';
-import { toThreadlineError } from '../db-errors.js';
+import { ActorRef } from '../context/actor-ref.js';
+import { getAuditContext } from '../context/context.js';
+import { toThreadlineError } from '../db/db-errors.js';
+import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { parseInstant } from '../query/validate.js';
-import type { SqlClient, SqlSession } from '../sql-client.js';
 import { publishRetention } from './channels.js';
 import type { ResolvedRetentionPolicy } from './policy.js';
 import { purgeSql } from './purge-sql.js';

@@ -1,7 +1,7 @@
-import type { ActorRef } from '../actor-ref.js';
-import { toThreadlineError } from '../db-errors.js';
+import type { ActorRef } from '../context/actor-ref.js';
+import { toThreadlineError } from '../db/db-errors.js';
+import type { SqlClient } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
-import type { SqlClient } from '../sql-client.js';
 import { purgeSql } from './purge-sql.js';
 
 export interface RetentionRun {

@@ -1,8 +1,8 @@
-import { ActorRef } from '../actor-ref.js';
-import { getAuditContext, runWithAuditContext } from '../context.js';
-import { toThreadlineError } from '../db-errors.js';
+import { ActorRef } from '../context/actor-ref.js';
+import { getAuditContext, runWithAuditContext } from '../context/context.js';
+import { toThreadlineError } from '../db/db-errors.js';
+import type { SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
-import type { SqlSession } from '../sql-client.js';
 import type { Threadline } from '../threadline.js';
 import { parseRawObject } from './raw-json.js';
 import { deleteMany, insertMany, lockAndCompare, updateMany } from './statements.js';

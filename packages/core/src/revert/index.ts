@@ -1,4 +1,4 @@
-import { toThreadlineError } from '../db-errors.js';
+import { toThreadlineError } from '../db/db-errors.js';
 import type { Threadline } from '../threadline.js';
 import { applyRevert } from './apply.js';
 import type { Run } from './load.js';

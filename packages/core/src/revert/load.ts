@@ -1,5 +1,5 @@
+import { formatTableName, type TableName } from '../capture/identifiers.js';
 import { ThreadlineError } from '../errors.js';
-import { formatTableName, type TableName } from '../identifiers.js';
 import { isoSql } from '../query/rows.js';
 import { invalid, keyJson, parseCorrelationId, parseInstant, parseTable } from '../query/validate.js';
 import type { RevertSummary, RevertTarget } from './types.js';

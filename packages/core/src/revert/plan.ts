@@ -1,4 +1,4 @@
-import { formatTableName } from '../identifiers.js';
+import { formatTableName } from '../capture/identifiers.js';
 import { laterChanges, notStoredConflict } from './conflicts.js';
 import { loadTarget, type Run, type StoredChange } from './load.js';
 import { type NetStep, netSteps } from './net.js';

@@ -1,4 +1,4 @@
-import { quoteIdent } from '../identifiers.js';
+import { quoteIdent } from '../capture/identifiers.js';
 import type { TableMeta } from './tables.js';
 
 /**

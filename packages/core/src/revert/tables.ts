@@ -1,5 +1,5 @@
+import { formatTableName, quoteIdent } from '../capture/identifiers.js';
 import { ThreadlineError } from '../errors.js';
-import { formatTableName, quoteIdent } from '../identifiers.js';
 import type { Run } from './load.js';
 
 /** What revert needs to know about one table: its columns now and how it was captured. */

@@ -1,4 +1,4 @@
-import type { ActorRef } from '../actor-ref.js';
+import type { ActorRef } from '../context/actor-ref.js';
 import type { RowKey } from '../query/types.js';
 
 /** What to undo: one audit transaction, every transaction of a correlation id, or one row back to a point. */

@@ -33,3 +33,17 @@ export function contextBinding(
     params: [ctx.actor ? ActorRef.toJSON(ctx.actor) : '', hasRest ? JSON.stringify(rest) : ''],
   };
 }
+
+/**
+ * Bind the active audit context into a transaction the adapter's library just began.
+ * `run` executes one statement with bound parameters on that transaction's connection.
+ * Does nothing (and returns false) outside a context.
+ */
+export async function bindAuditContext(
+  run: (sql: string, params: readonly unknown[]) => Promise<unknown>,
+): Promise<boolean> {
+  const binding = contextBinding();
+  if (!binding) return false;
+  await run(binding.sql, binding.params);
+  return true;
+}

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ThreadlineError } from './errors.js';
+import { cannotBeWrapped } from '../attribution/statement-rules.js';
+import { ThreadlineError } from '../errors.js';
 import { canPipeline, type PipelineResult, pipelineQuery } from './pg-pipeline.js';
-import { cannotBeWrapped } from './statement-rules.js';
 
 export interface SqlResult<R = Record<string, unknown>> {
   rows: R[];

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { ActorRef } from './actor-ref.js';
 import { type AuditContext, cleanContextId, getAuditContext, runWithFreshAuditContext } from './context.js';
-import { isThreadlineError, ThreadlineError } from './errors.js';
 
 /** What a request adapter knows about an incoming request. */
 export interface IncomingRequestInfo {

@@ -1,4 +1,4 @@
-import { ThreadlineError } from './errors.js';
+import { ThreadlineError } from '../errors.js';
 
 export const ACTOR_TYPES = ['user', 'admin', 'service_account', 'job', 'system', 'anonymous'] as const;
 export type ActorType = (typeof ACTOR_TYPES)[number];

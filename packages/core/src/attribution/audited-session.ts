@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { contextBinding } from './binding.js';
-import { ThreadlineError } from './errors.js';
-import type { SqlClient, SqlResult, SqlSession } from './sql-client.js';
+import { contextBinding } from '../context/binding.js';
+import type { SqlClient, SqlResult, SqlSession } from '../db/sql-client.js';
+import { ThreadlineError } from '../errors.js';
 import { needsAttribution, transactionControl } from './statement-rules.js';
 
 export interface TransactionResult<T> {

@@ -1,5 +1,5 @@
-import type { SqlClient } from './sql-client.js';
-import type { ConfiguredTable } from './table-options.js';
+import type { ConfiguredTable } from '../capture/table-options.js';
+import type { SqlClient } from '../db/sql-client.js';
 
 /** What the operation namespaces (health, policy, continuity) need from a Threadline instance. */
 export interface OperationsContext {

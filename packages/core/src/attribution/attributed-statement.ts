@@ -1,7 +1,7 @@
-import { contextBinding } from './binding.js';
-import { ThreadlineError } from './errors.js';
-import { canPipeline, pipelineQuery } from './pg-pipeline.js';
-import { pgAttributedQuery, SerialQueue, type SqlStatement } from './sql-client.js';
+import { contextBinding } from '../context/binding.js';
+import { canPipeline, pipelineQuery } from '../db/pg-pipeline.js';
+import { pgAttributedQuery, SerialQueue, type SqlStatement } from '../db/sql-client.js';
+import { ThreadlineError } from '../errors.js';
 import { needsAttribution, transactionControl } from './statement-rules.js';
 
 /**

@@ -1,4 +1,4 @@
-import { ThreadlineError } from './errors.js';
+import { ThreadlineError } from '../errors.js';
 
 /** A table named by schema and name, both exact (case-sensitive) PostgreSQL identifiers. */
 export interface TableName {

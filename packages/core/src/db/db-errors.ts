@@ -1,4 +1,4 @@
-import { isThreadlineError, ThreadlineError } from './errors.js';
+import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { isConnectionError } from './sql-client.js';
 
 interface PgErrorLike {

@@ -1,7 +1,7 @@
-import { ThreadlineError } from './errors.js';
-import { formatTableName, quoteIdent, quoteLiteral } from './identifiers.js';
-import { installScript } from './sql/install-script.js';
-import type { ConfiguredTable } from './table-options.js';
+import { formatTableName, quoteIdent, quoteLiteral } from '../capture/identifiers.js';
+import type { ConfiguredTable } from '../capture/table-options.js';
+import { ThreadlineError } from '../errors.js';
+import { installScript } from './install-script.js';
 
 export type MigrationFormat = 'sql' | 'knex' | 'typeorm';
 export const MIGRATION_FORMATS: readonly MigrationFormat[] = ['sql', 'knex', 'typeorm'];

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { ThreadlineError } from '../errors.js';
 import { ActorRef, UNSAFE_ID_CHARACTERS } from './actor-ref.js';
-import { ThreadlineError } from './errors.js';
 
 /** Why and on whose behalf the current work happens. Every field is optional. */
 export interface AuditContext {

@@ -1,4 +1,4 @@
-import { ThreadlineError } from './errors.js';
+import { ThreadlineError } from '../errors.js';
 import { assertIdentifier, formatTableName, parseTableName, type TableName } from './identifiers.js';
 
 /** How one table is captured. Every key is optional. */

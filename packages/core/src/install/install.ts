@@ -1,6 +1,6 @@
-import { quoteIdent, quoteLiteral } from './identifiers.js';
-import { installScript } from './sql/install-script.js';
-import type { SqlClient } from './sql-client.js';
+import { quoteIdent, quoteLiteral } from '../capture/identifiers.js';
+import type { SqlClient } from '../db/sql-client.js';
+import { installScript } from './install-script.js';
 
 export interface InstallResult {
   schema: string;

@@ -1,11 +1,11 @@
-import { quoteIdent, quoteLiteral } from '../identifiers.js';
-import { CAPTURE_GENERATOR } from './capture-generator.js';
-import { CAPTURE_REFRESH } from './capture-refresh.js';
-import { CAPTURE_VERIFY } from './capture-verify.js';
-import { DDL_SYNC } from './ddl-sync.js';
-import { EXPORT_DDL } from './export-ddl.js';
-import { QUERY_FUNCTIONS } from './query-functions.js';
-import { RETENTION_DDL } from './retention-ddl.js';
+import { CAPTURE_GENERATOR } from '../capture/capture-generator.js';
+import { CAPTURE_REFRESH } from '../capture/capture-refresh.js';
+import { CAPTURE_VERIFY } from '../capture/capture-verify.js';
+import { DDL_SYNC } from '../capture/ddl-sync.js';
+import { quoteIdent, quoteLiteral } from '../capture/identifiers.js';
+import { EXPORT_DDL } from '../export/export-ddl.js';
+import { QUERY_FUNCTIONS } from '../query/query-functions.js';
+import { RETENTION_DDL } from '../retention/retention-ddl.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 
