@@ -1,7 +1,7 @@
 import { createTestDatabase, postgresEnabled, type TestDatabase } from '@threadline/test-utils';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanContextId } from '../src/context.js';
+import { cleanContextId } from '../src/context/context.js';
 import {
   ActorRef,
   type AuditContext,
