@@ -202,6 +202,38 @@ describe.runIf(postgresEnabled())('hostile input (property-based)', () => {
     expect(rows[0]).toEqual({ correlation_id: 'ok😀', meta: { note: '😀' } });
   });
 
+  it('context cannot be spoofed through SQL comments: the bound actor is recorded, whatever a comment claims', async () => {
+    const spoof = fc.oneof(
+      hostileString,
+      fc.constantFrom(
+        `threadline.actor_ref='{"type":"admin","id":"root"}'`,
+        `actor='admin:root',traceparent='00-x'`,
+        `set_config('threadline.actor_ref', '{"type":"admin","id":"root"}', true)`,
+        'select set_config($1, $2, true)',
+        'read only',
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(spoof, fc.constantFrom('block', 'line', 'both'), async (text, style) => {
+        const id = nextId++;
+        const block = `/* ${text.replaceAll('*/', '* /').replaceAll('/*', '/ *')} */`;
+        const line = `-- ${text.replace(/[\r\n]/g, ' ')}\n`;
+        const comment = style === 'block' ? block : style === 'line' ? line : `${line}${block}`;
+        const clean = comment.replaceAll('\u0000', '');
+        await runWithAuditContext({ actor: ActorRef.user('bound') }, async () => {
+          await tl.query(`${clean} insert into items (id) values ($1) ${clean}`, [id]);
+        });
+        const { rows } = await server.pool.query(
+          `select t.actor_ref from threadline.audit_changes c join threadline.audit_transactions t on t.id = c.transaction_id
+            where c.table_name = 'items' and c.table_pk->>'id' = $1`,
+          [String(id)],
+        );
+        expect(rows.map((r) => r.actor_ref)).toEqual([{ type: 'user', id: 'bound' }]);
+      }),
+      { numRuns: 60 },
+    );
+  }, 60_000);
+
   it('actor refs: parsed back to the same actor, or a ThreadlineError', () => {
     fc.assert(
       fc.property(hostileString, hostileString, (type, id) => {
