@@ -20,12 +20,19 @@ export {
   getAuditContext,
   MAX_CONTEXT_ID_BYTES,
   runWithAuditContext,
+  runWithFreshAuditContext,
   setAuditActor,
   updateAuditContext,
   validateAuditContext,
 } from './context/context.js';
 export * from './continuity/index.js';
-export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './db/sql-client.js';
+export type {
+  SqlClient,
+  SqlResult,
+  SqlSession,
+  TransactionBody,
+  TransactionFinish,
+} from './db/sql-client.js';
 export { toSqlClient } from './db/sql-client.js';
 export { isThreadlineError, ThreadlineError, ThreadlineErrorCode } from './errors.js';
 export * from './export/index.js';
@@ -33,6 +40,7 @@ export * from './health/index.js';
 export type { InstallFinding, InstallResult, UninstallOptions, UninstallResult } from './install/install.js';
 export { installScript, SCHEMA_VERSION } from './install/install-script.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './install/migrations.js';
+export * from './integrity/index.js';
 export * from './policy/index.js';
 export { changeDiff, type MaskInfo, WHOLE_ROW_FIELD } from './query/change-diff.js';
 export { isExactNumber, parseExactJson } from './query/exact-json.js';

@@ -30,6 +30,11 @@ for (const [index, [name, factory]] of VERSIONS.entries()) {
             release: () => knex.client.releaseConnection(connection),
           };
         },
+        stream: async (sql, params) => {
+          const rows: unknown[] = [];
+          for await (const row of raw(knex, sql, params).stream()) rows.push(row);
+          return rows;
+        },
         close: () => knex.destroy(),
       };
     },
