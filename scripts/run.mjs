@@ -90,6 +90,11 @@ switch (task) {
     turbo(['run', 'build', '--output-logs=errors-only']);
     turbo(['run', 'typecheck', 'test', '--concurrency=1', ...rest]);
     break;
+  case 'load':
+    // The load run (SPEC §13): the example services under 10,000 requests through PgBouncer.
+    turbo(['run', 'build', '--output-logs=errors-only']);
+    run(pnpm, ['--filter', '@threadline/example-all-services', 'run', 'load', ...rest]);
+    break;
   case 'demo':
     turbo(['run', 'build', '--output-logs=errors-only']);
     run(pnpm, ['--filter', '@threadline/example-quickstart', 'run', 'demo', ...rest]);
@@ -99,6 +104,6 @@ switch (task) {
     run(pnpm, ['--filter', '@threadline/bench', 'run', rest[0] ?? 'capture', ...rest.slice(1)]);
     break;
   default:
-    console.error(`unknown task "${task}"; use test, demo, build or bench`);
+    console.error(`unknown task "${task}"; use test, load, demo, build or bench`);
     process.exit(2);
 }

@@ -296,13 +296,21 @@ describe('request context fast paths (adapter benchmark)', () => {
       JSON.parse('{"__proto__": {"x": 1}, "y": 2}'),
       { toJSON: () => ({ replaced: true }) },
       Object.assign(Object.create(null), { a: 'b' }),
-      { 'é\n': 'ü\u0000' },
+      { 'é\n': 'ü\u0001' },
     ];
     for (const meta of cases) {
       const seen = runWithFreshAuditContext({ meta }, () => getAuditContext()!.meta);
       expect(seen).toStrictEqual(JSON.parse(JSON.stringify(meta)));
       expect(seen).not.toBe(meta);
       expect(Object.getPrototypeOf(seen)).toBe(Object.prototype);
+    }
+  });
+
+  it('refuses meta text PostgreSQL cannot store (NUL, a lone surrogate) instead of letting capture drop it', () => {
+    for (const meta of [{ 'é\n': 'ü\u0000' }, { note: '\ud800' }, { nested: { 'k\u0000': 1 } }]) {
+      expect(() => runWithFreshAuditContext({ meta }, () => 1)).toThrow(
+        /NUL characters or lone UTF-16 surrogates/,
+      );
     }
   });
 
