@@ -1,11 +1,10 @@
 import {
   isThreadlineError,
   resolveHealthConfig,
-  resolveRetentionPolicy,
-  resolveTablesConfig,
   resolveVerifyCoverageConfig,
   ThreadlineError,
 } from '@threadline/core';
+import { resolveRetentionPolicy, resolveTablesConfig } from '@threadline/core/internal';
 import type { ThreadlineConfig } from './define-config.js';
 
 export const CONFIG_KEYS = ['schema', 'tables', 'health', 'verifyCoverage', 'retention'] as const;
