@@ -13,7 +13,7 @@ import { STORAGE_DDL } from './storage-ddl.js';
 export const SCHEMA_VERSION = 2;
 
 /** Substitute the storage schema into a SQL template (`@S` quoted identifier, `@LIT` literal). */
-export function renderSql(template: string, schema: string): string {
+function renderSql(template: string, schema: string): string {
   return template.replaceAll('@LIT', quoteLiteral(schema)).replaceAll('@S', quoteIdent(schema));
 }
 

@@ -1,4 +1,3 @@
-import type { TableName } from '../capture/identifiers.js';
 import type { ActorRef } from '../context/actor-ref.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import { asOfQuery } from './as-of.js';
@@ -21,7 +20,6 @@ import type {
 } from './types.js';
 import {
   keyJson,
-  type ParsedTimelineFilters,
   parseActor,
   parsePageOptions,
   parsePageSize,
@@ -148,5 +146,3 @@ export class AuditQueries {
     return this.masks.diff(change);
   }
 }
-
-export type { TableName };

@@ -15,7 +15,7 @@ export interface RetentionSchedule {
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** "30m" → 1,800,000; numbers are milliseconds. At least one minute. */
-export function parseEvery(every: unknown): number {
+function parseEvery(every: unknown): number {
   let ms: number;
   if (typeof every === 'number') ms = every;
   else if (typeof every === 'string' && /^\d+[smhd]$/.test(every.trim())) {

@@ -100,10 +100,3 @@ export function rawObjectText(image: RawImage, only?: Iterable<string>): string 
     .map((k) => `${JSON.stringify(k)}:${image.get(k)}`)
     .join(',')}}`;
 }
-
-/** Display values (JSON.parse of each exact text). */
-export function displayObject(image: RawImage, only?: Iterable<string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of only ?? image.keys()) if (image.has(k)) out[k] = JSON.parse(image.get(k)!);
-  return out;
-}

@@ -1,7 +1,7 @@
 import { jsonString } from './json-text.js';
 import { changeObject } from './ndjson.js';
 
-export const JSON_FORMAT_VERSION = 1;
+const JSON_FORMAT_VERSION = 1;
 
 /** `{"format_version":1,"generated_at":…,"filters":…,"changes":[` */
 export function jsonPrefix(generatedAt: string, filtersJson: string): string {
