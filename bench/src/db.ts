@@ -7,15 +7,18 @@ import {
   type Threadline,
 } from '@threadline/core';
 import pg from 'pg';
+import { ANCHOR_SQL, anchorTriggerSql } from './anchor.js';
 import {
   ACTOR_JSON,
   AFTER_INSTALL_SQL,
   ALL_TABLES,
+  FIXTURES,
+  type Fixture,
   insertRowsSql,
   SETUP_SQL,
-  TABLES,
   type TableKind,
   TL_SCHEMA,
+  tableOf,
 } from './schema.js';
 
 export function log(message: string): void {
@@ -52,6 +55,9 @@ export interface AuditCounts {
   floorTransactions: number;
   auditBytes: number;
   floorBytes: number;
+  anchorChanges: number;
+  anchorTransactions: number;
+  anchorBytes: number;
 }
 
 /**
@@ -122,7 +128,7 @@ export class BenchDb {
   }
 
   /** Tables, Threadline's schema (tl.install) and capture on posts_audit (tl.installTriggers). */
-  async setup(): Promise<{
+  async setup(compareInvoker = false): Promise<{
     mode: string;
     functionName: string;
     ddlSync: boolean;
@@ -130,10 +136,13 @@ export class BenchDb {
     indexes: string[];
   }> {
     await this.sql.query(SETUP_SQL);
+    await this.sql.query(ANCHOR_SQL);
+    for (const f of FIXTURES) await this.sql.query(anchorTriggerSql(tableOf('anchor', f), ['id']));
     const tl = createThreadline({ db: this.sql });
     const installed = await tl.install();
     await this.sql.query(AFTER_INSTALL_SQL);
-    const [plan] = await tl.installTriggers({ tables: [TABLES.audit] });
+    const [plan] = await tl.installTriggers({ tables: FIXTURES.map((f) => tableOf('audit', f)) });
+    if (compareInvoker) await this.installInvoker(tl, [tableOf('invoker')]);
     const server = await this.scalar<string>('SHOW server_version');
     // The audit tables' indexes, as installed: every one costs time and bytes on every change.
     const { rows } = await this.sql.query(
@@ -155,17 +164,30 @@ export class BenchDb {
   }
 
   /**
-   * Empty every table (triggers disabled), load `rows` rows into each of `kinds`' tables with
-   * triggers disabled (session_replication_role = replica), then VACUUM ANALYZE them. Each run
-   * starts from the same state: only its own tables hold data, the audit tables are empty.
+   * Capture as it was before issue 12 on `tables`: the same generated functions, switched to
+   * SECURITY INVOKER (the only run-time difference; the benchmark runs as a superuser, so the
+   * writer's INSERT privilege on audit_changes is not in question).
    */
-  async reset(kinds: TableKind | TableKind[], rows: number): Promise<void> {
-    const tables = [...new Set(Array.isArray(kinds) ? kinds : [kinds])].map((k) => TABLES[k]);
+  async installInvoker(tl: Threadline, tables: string[]): Promise<void> {
+    const plans = await tl.installTriggers({ tables });
+    for (const p of plans) {
+      await this.sql.query(`ALTER FUNCTION ${TL_SCHEMA}.${p.functionName}() SECURITY INVOKER`);
+    }
+  }
+
+  /**
+   * Empty every table (triggers disabled), load `rows` rows into each of `kinds`' tables of
+   * `fixture` with triggers disabled (session_replication_role = replica), then VACUUM ANALYZE
+   * them. Each run starts from the same state: only its own tables hold data, the audit tables
+   * are empty.
+   */
+  async reset(kinds: TableKind | TableKind[], rows: number, fixture: Fixture = 'posts'): Promise<void> {
+    const tables = [...new Set(Array.isArray(kinds) ? kinds : [kinds])].map((k) => tableOf(k, fixture));
     const c = this.sql;
     await c.query('SET session_replication_role = replica');
     try {
       await c.query(`TRUNCATE ${ALL_TABLES.join(', ')} RESTART IDENTITY`);
-      if (rows > 0) for (const table of tables) await c.query(insertRowsSql(table, rows));
+      if (rows > 0) for (const table of tables) await c.query(insertRowsSql(table, rows, fixture));
     } finally {
       await c.query('SET session_replication_role = DEFAULT');
     }
@@ -201,7 +223,10 @@ export class BenchDb {
          (SELECT count(*) FROM bench.floor_changes) AS floor_changes,
          (SELECT count(*) FROM bench.floor_transactions) AS floor_transactions,
          pg_total_relation_size('${TL_SCHEMA}.audit_changes') + pg_total_relation_size('${TL_SCHEMA}.audit_transactions') AS audit_bytes,
-         pg_total_relation_size('bench.floor_changes') + pg_total_relation_size('bench.floor_transactions') AS floor_bytes`,
+         pg_total_relation_size('bench.floor_changes') + pg_total_relation_size('bench.floor_transactions') AS floor_bytes,
+         (SELECT count(*) FROM anchor.changes) AS anchor_changes,
+         (SELECT count(*) FROM anchor.transactions) AS anchor_transactions,
+         pg_total_relation_size('anchor.changes') + pg_total_relation_size('anchor.transactions') AS anchor_bytes`,
       [op, ACTOR_JSON],
     );
     const r = rows[0] as Record<string, string>;
@@ -217,6 +242,9 @@ export class BenchDb {
       floorTransactions: Number(r.floor_transactions),
       auditBytes: Number(r.audit_bytes),
       floorBytes: Number(r.floor_bytes),
+      anchorChanges: Number(r.anchor_changes),
+      anchorTransactions: Number(r.anchor_transactions),
+      anchorBytes: Number(r.anchor_bytes),
     };
   }
 }

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export const WORKLOADS = ['bulk', 'single', 'concurrent', 'hazard'] as const;
+export const WORKLOADS = ['bulk', 'single', 'concurrent', 'hazard', 'tpcb'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 export interface BenchOptions {
@@ -10,6 +10,9 @@ export interface BenchOptions {
   txns: number;
   seconds: number;
   clients: number;
+  tpcbScale: number;
+  tpcbSeconds: number;
+  compareInvoker: boolean;
   quick: boolean;
   json: string | undefined;
   seed: number;
@@ -23,7 +26,12 @@ export const USAGE = `Usage: pnpm --filter @threadline/bench run capture [flags]
   --rows N      rows per bulk statement and rows loaded for UPDATE workloads (default 100000)
   --txns N      single-row transactions per variant and repetition (default 5000; the issue's size is 20000)
   --seconds N   duration of each 8-client concurrency run (default 20)
-  --quick       smoke run: --rows 5000 --txns 500 --seconds 3 unless given explicitly
+  --tpcb-scale N   pgbench scale of the TPC-B workload (100,000 accounts per unit; default 8)
+  --tpcb-seconds N seconds of each pgbench run (per variant, client count and repetition; default 10)
+  --compare-invoker  also run capture as it was before issue 12 (the generated function SECURITY INVOKER,
+                the writer inserting audit rows itself) next to capture (SECURITY DEFINER) in the single-row,
+                concurrency and TPC-B workloads
+  --quick       smoke run: --rows 5000 --txns 500 --seconds 3 --tpcb-scale 1 --tpcb-seconds 3 unless given explicitly
   --json FILE   also write every raw measurement and the summary as JSON
   --only LIST   run only these workloads: ${WORKLOADS.join(',')} (default: all)
   --seed N      seed for the shuffles and the id sequences (default 42)
@@ -45,7 +53,10 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       rows: { type: 'string' },
       txns: { type: 'string' },
       seconds: { type: 'string' },
+      'tpcb-scale': { type: 'string' },
+      'tpcb-seconds': { type: 'string' },
       quick: { type: 'boolean', default: false },
+      'compare-invoker': { type: 'boolean', default: false },
       json: { type: 'string' },
       only: { type: 'string' },
       seed: { type: 'string' },
@@ -69,6 +80,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     txns: positiveInt('txns', values.txns, quick ? 500 : 5_000),
     seconds: positiveInt('seconds', values.seconds, quick ? 3 : 20),
     clients: 8,
+    tpcbScale: positiveInt('tpcb-scale', values['tpcb-scale'], quick ? 1 : 8),
+    tpcbSeconds: positiveInt('tpcb-seconds', values['tpcb-seconds'], quick ? 3 : 10),
+    compareInvoker: values['compare-invoker'] === true,
     quick,
     // Relative to where the user ran npm/pnpm (INIT_CWD), not the bench package the script runs in.
     json: values.json === undefined ? undefined : resolve(process.env.INIT_CWD ?? '.', values.json),

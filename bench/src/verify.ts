@@ -15,6 +15,8 @@ export interface Expectation {
   audit: Expected;
   /** What the floor variant should have written in its own tables. */
   floor: Expected;
+  /** What the anchor-style triggers should have written (default: nothing). */
+  anchor?: Expected;
 }
 
 export const NONE: Expected = { changes: 0, transactions: 0 };
@@ -50,6 +52,8 @@ export class Verifier {
     expect('audit_changes rows without their audit transaction', c.orphans, 0);
     expect('floor_changes rows', c.floorChanges, e.floor.changes);
     expect('floor_transactions rows', c.floorTransactions, e.floor.transactions);
+    expect('anchor changes rows', c.anchorChanges, (e.anchor ?? NONE).changes);
+    expect('anchor transactions rows', c.anchorTransactions, (e.anchor ?? NONE).transactions);
     if (problems.length > 0) {
       throw new VerificationError(`correctness check failed after ${e.label}:\n  ${problems.join('\n  ')}`);
     }

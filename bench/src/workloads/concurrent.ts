@@ -7,9 +7,14 @@ import { rowSql, type TableKind } from '../schema.js';
 import { prng, shuffle } from '../stats.js';
 import type { Verifier } from '../verify.js';
 
-export type ConcurrentVariant = 'plain' | 'capture' | 'floor';
+export type ConcurrentVariant = 'plain' | 'capture' | 'floor' | 'invoker';
 export const CONCURRENT_VARIANTS: ConcurrentVariant[] = ['plain', 'capture', 'floor'];
-const KIND: Record<ConcurrentVariant, TableKind> = { plain: 'plain', capture: 'audit', floor: 'floor' };
+const KIND: Record<ConcurrentVariant, TableKind> = {
+  plain: 'plain',
+  capture: 'audit',
+  floor: 'floor',
+  invoker: 'invoker',
+};
 
 export interface ConcurrentRun {
   rep: number;
@@ -49,15 +54,18 @@ export async function runConcurrent(
 ): Promise<ConcurrentRun[]> {
   const random = prng(o.seed + 2);
   const runs: ConcurrentRun[] = [];
+  const variants: ConcurrentVariant[] = o.compareInvoker
+    ? [...CONCURRENT_VARIANTS, 'invoker']
+    : CONCURRENT_VARIANTS;
   for (let rep = 1; rep <= o.reps; rep++) {
     await db.reset(
-      CONCURRENT_VARIANTS.map((v) => KIND[v]),
+      variants.map((v) => KIND[v]),
       o.rows,
     );
     await db.checkpoint();
     const lanes: Lane[] = [];
     try {
-      for (const variant of CONCURRENT_VARIANTS) {
+      for (const variant of variants) {
         const pool = db.pool(o.clients);
         // Open every connection before the clock starts.
         const warm: pg.PoolClient[] = [];
@@ -85,11 +93,14 @@ export async function runConcurrent(
     } finally {
       for (const lane of lanes) await lane.pool.end().catch(() => undefined);
     }
-    const commits = (v: ConcurrentVariant) => lanes.find((l) => l.variant === v)!.commits;
+    const commits = (v: ConcurrentVariant) => lanes.find((l) => l.variant === v)?.commits ?? 0;
     await verifier.check(db, {
       label: `${o.clients}-client UPDATEs (repetition ${rep})`,
       op: 'update',
-      audit: { changes: commits('capture'), transactions: commits('capture') },
+      audit: {
+        changes: commits('capture') + commits('invoker'),
+        transactions: commits('capture') + commits('invoker'),
+      },
       floor: { changes: commits('floor'), transactions: commits('floor') },
     });
     for (const lane of lanes) {

@@ -13,7 +13,7 @@ import type { Verifier } from '../verify.js';
  * (c) capture: audited table through tl.transaction with the binding;
  * (d) floor: tl.transaction with the binding; the statement writes its own audit rows (CTE).
  */
-export type SingleVariant = 'pg' | 'bound' | 'capture' | 'floor';
+export type SingleVariant = 'pg' | 'bound' | 'capture' | 'floor' | 'invoker';
 export const SINGLE_OPS: RowOp[] = ['insert', 'update'];
 export const SINGLE_VARIANTS: SingleVariant[] = ['pg', 'bound', 'capture', 'floor'];
 const KIND: Record<SingleVariant, TableKind> = {
@@ -21,6 +21,7 @@ const KIND: Record<SingleVariant, TableKind> = {
   bound: 'bound',
   capture: 'audit',
   floor: 'floor',
+  invoker: 'invoker',
 };
 /** Transactions per variant per block; blocks of the four variants alternate in shuffled order. */
 const BLOCK = 250;
@@ -54,16 +55,17 @@ export async function runSingle(db: BenchDb, o: BenchOptions, verifier: Verifier
   const ids = idSequence(o.seed, o.txns, o.rows);
   const inserts = Array.from({ length: o.txns }, (_, i) => insertParams(i));
   const runs: SingleRun[] = [];
+  const variants: SingleVariant[] = o.compareInvoker ? [...SINGLE_VARIANTS, 'invoker'] : SINGLE_VARIANTS;
   for (let rep = 1; rep <= o.reps; rep++) {
     for (const op of shuffle(SINGLE_OPS, random)) {
       await db.reset(
-        SINGLE_VARIANTS.map((v) => KIND[v]),
+        variants.map((v) => KIND[v]),
         o.rows,
       );
       await db.checkpoint();
       const lanes: Lane[] = [];
       try {
-        for (const variant of SINGLE_VARIANTS) {
+        for (const variant of variants) {
           const client = await db.connect(`single-${op}-${variant}`);
           lanes.push({
             variant,
@@ -102,15 +104,20 @@ export async function runSingle(db: BenchDb, o: BenchOptions, verifier: Verifier
         for (const lane of lanes) await lane.client.end().catch(() => undefined);
       }
       const each = { changes: o.txns, transactions: o.txns };
+      const audited = o.compareInvoker ? 2 * o.txns : o.txns;
       const counts = await verifier.check(db, {
         label: `single-row ${op} transactions (repetition ${rep})`,
         op,
-        audit: each,
+        audit: { changes: audited, transactions: audited },
         floor: each,
       });
       for (const lane of lanes) {
         const auditBytes =
-          lane.variant === 'capture' ? counts.auditBytes : lane.variant === 'floor' ? counts.floorBytes : 0;
+          lane.variant === 'capture' || lane.variant === 'invoker'
+            ? counts.auditBytes / (o.compareInvoker ? 2 : 1)
+            : lane.variant === 'floor'
+              ? counts.floorBytes
+              : 0;
         runs.push({ rep, op, variant: lane.variant, ms: lane.ms, txns: o.txns, auditBytes });
       }
       log(

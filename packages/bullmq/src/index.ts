@@ -80,3 +80,4 @@ export {
   type RetentionJobOptions,
   retentionJob,
 } from './retention-job.js';
+export { SEAL_JOB_NAME, type SealJobHandle, type SealJobOptions, sealJob } from './seal-job.js';

@@ -22,7 +22,8 @@ export interface RetentionJobHandle {
   close(): Promise<void>;
 }
 
-function everyMs(every: unknown): number {
+/** `every` as milliseconds (one minute to 31 days); `where` names the caller in the error. */
+export function everyMs(every: unknown, where = 'retentionJob'): number {
   const t = typeof every === 'string' ? every.trim() : '';
   const ms =
     typeof every === 'number'
@@ -33,7 +34,7 @@ function everyMs(every: unknown): number {
   if (!Number.isFinite(ms) || ms < 60_000 || ms > 31 * 86_400_000) {
     throw new ThreadlineError(
       'CONFIG_INVALID',
-      'retentionJob: every must be from one minute to 31 days, e.g. "1h", "30m" or 3600000',
+      `${where}: every must be from one minute to 31 days, e.g. "1h", "30m" or 3600000`,
     );
   }
   return ms;

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SCHEMA_VERSION } from '@threadline/core';
 import { beforeAll, expect, it } from 'vitest';
 import { BIN, describeWithDatabase, ensureBuilt, sql, tempDir } from './helpers.js';
 
@@ -65,6 +66,8 @@ describeWithDatabase('the threadline binary', (db) => {
     const run = threadline(['install', '--schema', 'from_stdout']);
     expect(run.code).toBe(0);
     await db().pool.query(run.stdout);
-    expect(await sql(db(), 'SELECT version FROM from_stdout.schema_version')).toEqual([{ version: 2 }]);
+    expect(await sql(db(), 'SELECT version FROM from_stdout.schema_version')).toEqual([
+      { version: SCHEMA_VERSION },
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SCHEMA_VERSION } from '@threadline/core';
 import { expect, it } from 'vitest';
 import { describeWithDatabase, runCli, sql, tempDir } from './helpers.js';
 
@@ -10,7 +11,9 @@ describeWithDatabase('threadline install', (db) => {
   it('--apply installs, and running it again changes nothing', async () => {
     const first = await runCli(['install', '--apply'], { env: env() });
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain('Threadline is installed in schema "threadline" (schema version 2).');
+    expect(first.stdout).toContain(
+      `Threadline is installed in schema "threadline" (schema version ${SCHEMA_VERSION}).`,
+    );
     expect(first.stdout).toContain('DDL sync: active.');
     const objects = async () =>
       sql(
@@ -22,7 +25,9 @@ describeWithDatabase('threadline install', (db) => {
     expect(second.code).toBe(0);
     expect(second.stdout).toBe(first.stdout);
     expect(await objects()).toEqual(before);
-    expect(await sql(db(), 'SELECT version FROM threadline.schema_version')).toEqual([{ version: 2 }]);
+    expect(await sql(db(), 'SELECT version FROM threadline.schema_version')).toEqual([
+      { version: SCHEMA_VERSION },
+    ]);
   });
 
   it("--json prints core's install result", async () => {
@@ -30,7 +35,7 @@ describeWithDatabase('threadline install', (db) => {
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({
       schema: 'audit',
-      schemaVersion: 2,
+      schemaVersion: SCHEMA_VERSION,
       ddlSync: true,
       findings: [],
     });

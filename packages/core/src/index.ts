@@ -15,6 +15,7 @@ export { isThreadlineError, ThreadlineError, ThreadlineErrorCode } from './error
 export * from './export/index.js';
 export * from './health/index.js';
 export type { InstallFinding, InstallResult, UninstallOptions, UninstallResult } from './install/install.js';
+export * from './integrity/index.js';
 export * from './policy/index.js';
 export { changeDiff, type MaskInfo } from './query/change-diff.js';
 export type { TransactionFilter } from './query/incident.js';

@@ -41,6 +41,7 @@ import {
   type UninstallResult,
 } from './install/install.js';
 import { installScript, SCHEMA_VERSION } from './install/install-script.js';
+import { createIntegrity, type IntegrityApi } from './integrity/index.js';
 import { PolicyChecks } from './policy/policy.js';
 import type { TransactionFilter } from './query/incident.js';
 import { AuditQueries } from './query/queries.js';
@@ -97,6 +98,8 @@ export class Threadline {
   readonly policy: PolicyChecks;
   /** Brownfield continuity report and the opt-in baseline. */
   readonly continuity: ContinuityChecks;
+  /** Tamper evidence: seal the audit rows into a hash chain, verify them against it. */
+  readonly integrity: IntegrityApi;
   /** Exports with the timeline's filters (CSV, JSON, NDJSON) and background export jobs. */
   readonly export: ThreadlineExport = new ThreadlineExport(this);
 
@@ -127,6 +130,7 @@ export class Threadline {
       assertInstalled: (what: string) => this.assertInstalled(what),
     };
     this.health = new HealthChecks(ops, resolveHealthConfig(options.health));
+    this.integrity = createIntegrity(ops);
     this.policy = new PolicyChecks(ops);
     this.continuity = new ContinuityChecks(ops);
     this.queries = new AuditQueries(

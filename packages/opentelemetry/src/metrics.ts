@@ -37,6 +37,18 @@ export function recordMetrics(meter: Meter): () => void {
   const exports = meter.createCounter('threadline.export.runs', { description: 'Exports (outcome, format)' });
   const exportRows = meter.createCounter('threadline.export.rows', { description: 'Rows exported' });
   const exportDuration = meter.createHistogram('threadline.export.duration', { unit: 's' });
+  const sealedRows = meter.createCounter('threadline.integrity.sealed.rows', {
+    description: 'Audit rows sealed into the tamper-evidence chain',
+  });
+  const seals = meter.createCounter('threadline.integrity.seal.runs', { description: 'Seal runs (outcome)' });
+  const verifications = meter.createCounter('threadline.integrity.verify.runs', {
+    description: 'Integrity verifications (outcome: ok|failed|error)',
+  });
+  const integrityFindings = meter.createCounter('threadline.integrity.findings', {
+    description:
+      'Integrity findings by kind (altered, inserted, removed, purged, seal_altered, seal_removed, chain_broken)',
+  });
+  const integrityDuration = meter.createHistogram('threadline.integrity.duration', { unit: 's' });
   const access = meter.createCounter('threadline.operator.access', {
     description: 'Operator surface authorization results (result: granted|denied|error)',
   });
@@ -124,6 +136,27 @@ export function recordMetrics(meter: Meter): () => void {
     on(C.purgeError, (p) => {
       purgeRuns.add(1, { outcome: 'error', 'error.type': text(p.code, 'error') });
       purgeDuration.record(seconds(p.durationMs), { outcome: 'error' });
+    }),
+    on(C.sealEnd, (p) => {
+      sealedRows.add(num(p.sealedRows));
+      seals.add(1, { outcome: 'ok' });
+      integrityDuration.record(seconds(p.durationMs), { operation: 'seal', outcome: 'ok' });
+    }),
+    on(C.sealError, (p) => {
+      seals.add(1, { outcome: 'error', 'error.type': text(p.code, 'error') });
+      integrityDuration.record(seconds(p.durationMs), { operation: 'seal', outcome: 'error' });
+    }),
+    on(C.verifyEnd, (p) => {
+      const outcome = p.ok === true ? 'ok' : 'failed';
+      verifications.add(1, { outcome });
+      for (const [kind, n] of Object.entries((p.counts ?? {}) as Record<string, unknown>)) {
+        if (num(n) > 0) integrityFindings.add(num(n), { kind });
+      }
+      integrityDuration.record(seconds(p.durationMs), { operation: 'verify', outcome });
+    }),
+    on(C.verifyError, (p) => {
+      verifications.add(1, { outcome: 'error', 'error.type': text(p.code, 'error') });
+      integrityDuration.record(seconds(p.durationMs), { operation: 'verify', outcome: 'error' });
     }),
     on(C.exportCompleted, (p) => {
       exports.add(1, { outcome: 'ok', format: text(p.format, 'unknown') });

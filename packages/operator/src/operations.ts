@@ -1,4 +1,4 @@
-import type { Threadline } from '@threadline/core';
+import type { IntegrityStatus, Threadline } from '@threadline/core';
 
 /**
  * The operation namespaces of SPEC sections 9-11 that pages use when this version of
@@ -57,11 +57,16 @@ interface RetentionApi {
   purge(options: { dryRun?: boolean }): Promise<unknown>;
 }
 
+interface IntegrityApi {
+  status(): Promise<IntegrityStatus>;
+}
+
 export interface Operations {
   health?: HealthApi;
   policy?: PolicyApi;
   export?: ExportApi;
   retention?: RetentionApi;
+  integrity?: IntegrityApi;
 }
 
 function has<K extends string>(value: unknown, method: K): boolean {
@@ -80,5 +85,6 @@ export function operationsOf(tl: Threadline): Operations {
     ...(has(t.retention, 'runs') && has(t.retention, 'purge')
       ? { retention: t.retention as RetentionApi }
       : {}),
+    ...(has(t.integrity, 'status') ? { integrity: t.integrity as IntegrityApi } : {}),
   };
 }

@@ -17,6 +17,7 @@ import { coveragePage } from './pages/coverage.js';
 import { exportsPage } from './pages/exports.js';
 import { filtersFromQuery, toTimelineFilters } from './pages/filters.js';
 import { homePage } from './pages/home.js';
+import { integrityPage } from './pages/integrity.js';
 import { policyPage } from './pages/policy.js';
 import { PRUNE_CONFIRMATION, retentionPage } from './pages/retention.js';
 import { rowPage } from './pages/row.js';
@@ -30,6 +31,7 @@ const PAGES: Record<string, (ctx: PageContext) => Promise<PageResult>> = {
   '/actor': actorPage,
   '/row': rowPage,
   '/coverage': coveragePage,
+  '/integrity': integrityPage,
   '/policy': policyPage,
   '/retention': (ctx) => retentionPage(ctx),
   '/exports': exportsPage,

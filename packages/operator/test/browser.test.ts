@@ -24,6 +24,9 @@ run('operator surface in Chromium', () => {
 
   beforeAll(async () => {
     fx = await openFixture();
+    // A sealed and verified trail, so the Integrity page and the home card show their filled state.
+    await fx.tl.integrity.seal();
+    await fx.tl.integrity.verify();
     browser = await launchChromium();
     server = await serve(
       {
@@ -72,6 +75,7 @@ run('operator surface in Chromium', () => {
     ['row-history', '/row?table=posts&pk=1&at=2999-01-01T00:00:00Z'],
     ['actor', '/actor?actor=user:alice'],
     ['coverage', '/coverage'],
+    ['integrity', '/integrity'],
     ['policy', '/policy'],
     ['retention', '/retention'],
     ['exports', '/exports'],

@@ -16,6 +16,8 @@ const ROUTES = [
   '/audit/row?table=posts&pk=1',
   '/audit/actor?actor=user:1',
   '/audit/coverage',
+  '/audit/integrity',
+  '/audit/api/integrity',
   '/audit/policy',
   '/audit/retention',
   '/audit/exports',

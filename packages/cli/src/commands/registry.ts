@@ -7,6 +7,7 @@ import { healthCoverageCommand } from './health-coverage.js';
 import { historyCommand } from './history.js';
 import { incidentCommand } from './incident.js';
 import { installCommand } from './install.js';
+import { sealCommand, verifyIntegrityCommand } from './integrity.js';
 import { policyShowCommand } from './policy-show.js';
 import { retentionPurgeCommand, retentionRunsCommand } from './retention.js';
 import { revertCommand } from './revert.js';
@@ -23,6 +24,8 @@ export const COMMANDS: readonly Command[] = [
   incidentCommand,
   retentionPurgeCommand,
   retentionRunsCommand,
+  sealCommand,
+  verifyIntegrityCommand,
   revertCommand,
   healthCoverageCommand,
   verifyCoverageCommand,

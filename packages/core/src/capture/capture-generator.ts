@@ -92,6 +92,7 @@ DECLARE
   relations jsonb := '[]'::jsonb;
   r record;
 BEGIN
+  PERFORM @S.capture_check_casts(rel);  -- the function runs as its owner (privileges.ts)
   -- Mode: compiled needs the DDL event trigger so that ALTER TABLE regenerates in place.
   mode := coalesce(p_mode, CASE WHEN EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5(storage) AND evtenabled = 'A')
                                 THEN 'compiled' ELSE 'portable' END);
@@ -250,7 +251,7 @@ BEGIN
   -- The body's own checksum on its last line: health reports a function edited by hand
   -- (capture_function_altered) from pg_proc.prosrc alone (health/catalog.ts, BODY_MARKER).
   body := body || '-- threadline:body-md5 ' || md5(body) || E'\n';
-  fn_sql := format(E'CREATE OR REPLACE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql\n'
+  fn_sql := format(E'CREATE OR REPLACE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER\n'
     || E'SET search_path = pg_catalog, pg_temp SET jit = off SET enable_nestloop = off SET enable_mergejoin = off\n'
     || E'SET work_mem = ''64MB'' SET TimeZone = ''UTC''\nAS %L', storage, fn_name, body);
 

@@ -33,6 +33,7 @@ BEGIN
   END LOOP;
   EXECUTE plan ->> 'functionSql';
   fn := format('%I.%I()', storage, plan ->> 'functionName')::regprocedure;
+  EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);  -- runs as definer: owner only (privileges.ts)
   FOR target IN SELECT jsonb_array_elements_text(plan -> 'relations') LOOP
     wanted := wanted || target::regclass::oid;
     PERFORM @S.capture_attach(target::regclass, fn);

@@ -42,6 +42,20 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
          format('%I.%I is captured in portable mode because its configured options could not be applied (see the warning at the last ALTER); run threadline gen-triggers --apply', ct.table_schema, ct.table_name)
     FROM @S.captured_tables ct WHERE ct.shape IS NULL AND ct.mode = 'portable'
      AND EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5(@LIT) AND evtenabled = 'A')
+  UNION ALL
+  -- Roles other than the owner (and superusers) that may write audit rows or seals directly (docs/security.md);
+  -- operational tables (retention_runs, export_jobs) may be granted to the processes that run them.
+  SELECT 'audit-writable', format('%I.%I', n.nspname, c.relname),
+         format('%s may %s %I.%I directly, so it can forge, alter or remove audit rows; revoke it (REVOKE %s ON %I.%I FROM %s) unless that role administers Threadline (docs/security.md)',
+                coalesce(quote_ident(r.rolname), 'PUBLIC'), string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type), n.nspname, c.relname,
+                string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type), n.nspname, c.relname, coalesce(quote_ident(r.rolname), 'PUBLIC'))
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+   WHERE n.nspname = @LIT AND c.relkind IN ('r', 'p') AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+     AND (c.relname IN ('audit_changes', 'audit_transactions', 'audit_actions', 'integrity_seals', 'integrity_verifications')
+          OR (c.relispartition AND pg_partition_root(c.oid) = to_regclass(format('%I.audit_changes', @LIT))))
+     AND a.grantee <> c.relowner AND NOT coalesce(r.rolsuper, false)
+   GROUP BY n.nspname, c.relname, r.rolname
   ORDER BY 1, 2
 $fn$;
 `;

@@ -65,6 +65,9 @@ BEGIN
           MESSAGE = format('threadline: trigger %I on %s would call a Threadline capture function under another name, so changes would be captured twice', r.tgname, r.rel),
           HINT = 'Capture triggers are managed by Threadline: use threadline gen-triggers / disable, or ALTER TABLE ... DISABLE TRIGGER to pause capture.';
       END IF;
+    ELSIF cmd.command_tag = 'CREATE CAST' THEN
+      -- A cast to json an audited table's values would go through runs with the owner's rights.
+      PERFORM @S.capture_check_casts(ct.relid) FROM @S.captured_tables ct;
     ELSIF cmd.command_tag IN ('ALTER TABLE', 'CREATE TABLE') AND cmd.object_type IN ('table', 'table column') THEN
       IF NOT cmd.objid = ANY(touched) THEN
         PERFORM @S.capture_check_ddl_target(cmd.objid);
@@ -141,7 +144,7 @@ DECLARE
   storage text := @LIT;
   ddl_name text := 'threadline_sync_' || md5(storage);
   drop_name text := 'threadline_drop_' || md5(storage);
-  ddl_tags text[] := ARRAY['ALTER TABLE', 'CREATE TABLE', 'CREATE TRIGGER', 'ALTER TRIGGER'];
+  ddl_tags text[] := ARRAY['ALTER TABLE', 'CREATE TABLE', 'CREATE TRIGGER', 'ALTER TRIGGER', 'CREATE CAST'];
   drop_tags text[] := ARRAY['DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP TYPE', 'DROP DOMAIN', 'DROP EXTENSION',
                             'ALTER TYPE', 'DROP TRIGGER'];
 BEGIN

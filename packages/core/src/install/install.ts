@@ -16,7 +16,8 @@ export interface InstallResult {
 
 export interface InstallFinding {
   /** `unregistered` (capture triggers the registry does not list, e.g. after a --schema-only
-   * restore), `trigger-disabled`, or `portable-fallback` (configured options could not be applied). */
+   * restore), `trigger-disabled`, `portable-fallback` (configured options could not be applied), or
+   * `audit-writable` (a role other than the owner may write an audit table directly). */
   code: string;
   relation: string;
   message: string;

@@ -1,10 +1,9 @@
 /**
  * Functions the capture triggers and recordAction() call at run time. `@S` is the quoted storage
  * schema. All state is transaction-local (set_config(..., true)), so this works behind PgBouncer
- * in transaction mode. Functions that run no user code and write audit rows are SECURITY DEFINER, so
- * roles need no privileges on audit_transactions or audit_actions. The generated capture functions
- * are not: they convert user values (to_jsonb may call a user's cast), so they run as the writer,
- * which needs only INSERT on audit_changes (granted to PUBLIC at install).
+ * in transaction mode. Functions that write audit rows are SECURITY DEFINER, so roles need (and
+ * have) no privileges on Threadline's tables; the generated capture functions too, guarded against
+ * running another role's json cast with the owner's rights (privileges.ts, docs/security.md).
  */
 export const RUNTIME_FUNCTIONS = String.raw`
 -- Parse text as jsonb, or NULL when it is not valid JSON (never raises).

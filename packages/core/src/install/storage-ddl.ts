@@ -31,7 +31,8 @@
  */
 export const STORAGE_DDL = String.raw`
 CREATE SCHEMA IF NOT EXISTS @S;
--- Roles may call recordAction's function; reading audit tables still needs an explicit GRANT SELECT.
+-- Roles may call recordAction's function; reading audit tables still needs an explicit GRANT SELECT,
+-- and no role but the owner may write them (privileges.ts).
 GRANT USAGE ON SCHEMA @S TO PUBLIC;
 
 CREATE TABLE IF NOT EXISTS @S.schema_version (
@@ -87,8 +88,7 @@ CREATE TABLE IF NOT EXISTS @S.audit_changes (
   PRIMARY KEY (captured_at, id)
 );
 
--- Capture runs as the role that writes the audited table: it may add change rows, nothing more.
-GRANT INSERT ON @S.audit_changes TO PUBLIC;
+-- No grant to PUBLIC: capture writes through SECURITY DEFINER functions (privileges.ts).
 
 CREATE TABLE IF NOT EXISTS @S.captured_tables (
   relid regclass PRIMARY KEY,

@@ -3,6 +3,7 @@ import { getAuditContext } from '../context/context.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
+import { appendPurgeLink } from '../integrity/seal.js';
 import { parseInstant } from '../query/validate.js';
 import { publishRetention } from './channels.js';
 import type { ResolvedRetentionPolicy } from './policy.js';
@@ -125,6 +126,9 @@ async function startRun(
       dryRun,
       actor ? ActorRef.toJSON(actor) : null,
     ]);
+    // Before anything is deleted, the seal chain records that this run may remove sealed rows
+    // older than the cutoff, so verify-integrity reports them as purged, not removed.
+    if (!dryRun) await appendPurgeLink(s, ctx.q, ctx.schema, rows[0]!.id, cutoff);
     return rows[0]!.id;
   });
 }

@@ -15,7 +15,7 @@ export interface RetentionSchedule {
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** "30m" → 1,800,000; numbers are milliseconds. At least one minute. */
-function parseEvery(every: unknown): number {
+export function parseEvery(every: unknown, where = 'retention.schedule'): number {
   let ms: number;
   if (typeof every === 'number') ms = every;
   else if (typeof every === 'string' && /^\d+[smhd]$/.test(every.trim())) {
@@ -25,7 +25,7 @@ function parseEvery(every: unknown): number {
   if (!Number.isFinite(ms) || ms < 60_000 || ms > 31 * 86_400_000) {
     throw new ThreadlineError(
       'CONFIG_INVALID',
-      'retention.schedule: every must be from one minute to 31 days, e.g. "1h", "30m" or 3600000',
+      `${where}: every must be from one minute to 31 days, e.g. "1h", "30m" or 3600000`,
     );
   }
   return ms;

@@ -37,6 +37,18 @@ export const TELEMETRY_CHANNELS = {
   purgeEnd: 'threadline:retention:purge_end',
   /** Reserved for retention purge: `{ dryRun, code, durationMs }`. */
   purgeError: 'threadline:retention:purge_error',
+  /** tl.integrity.seal started: `{ chunkSize }`. */
+  sealStart: 'threadline:integrity:seal_start',
+  /** A seal finished: `{ links, sealedRows, pending: boolean, durationMs }`. */
+  sealEnd: 'threadline:integrity:seal_end',
+  /** A seal failed: `{ code, durationMs }`. */
+  sealError: 'threadline:integrity:seal_error',
+  /** tl.integrity.verify started: `{ windowed: boolean }`. */
+  verifyStart: 'threadline:integrity:verify_start',
+  /** A verification finished: `{ ok, sealsChecked, rowsChecked, counts: { [kind]: n }, durationMs }`. */
+  verifyEnd: 'threadline:integrity:verify_end',
+  /** A verification failed to run: `{ code, durationMs }`. */
+  verifyError: 'threadline:integrity:verify_error',
   /** Reserved for export: `{ format, rowCount, truncated, durationMs }`. */
   exportCompleted: 'threadline:export:completed',
   /** Reserved for export: `{ format, rowCount, code, durationMs }`. */
@@ -65,6 +77,10 @@ export const TELEMETRY_TRACING_CHANNELS = {
   retentionPurge: 'threadline:retention:purge',
   /** Reserved for export: `{ format }`. */
   export: 'threadline:export:run',
+  /** tl.integrity.seal: `{ chunkSize }`. */
+  integritySeal: 'threadline:integrity:seal',
+  /** tl.integrity.verify: `{ windowed }`. */
+  integrityVerify: 'threadline:integrity:verify',
 } as const;
 
 export type TelemetryChannelName = (typeof TELEMETRY_CHANNELS)[keyof typeof TELEMETRY_CHANNELS];

@@ -50,6 +50,16 @@ export const API_ROUTES: Record<string, ApiRoute> = {
       throw new ThreadlineError('FORBIDDEN', 'your grant does not include canSeeCoverage');
     return coverageSummary(await ctx.ops.health.coverage());
   },
+  '/api/integrity': async (ctx) => {
+    if (!ctx.ops.integrity)
+      throw new ThreadlineError(
+        'NOT_FOUND',
+        'tamper evidence is not available in this version of @threadline/core',
+      );
+    if (!ctx.grant.canSeeCoverage)
+      throw new ThreadlineError('FORBIDDEN', 'your grant does not include canSeeCoverage');
+    return ctx.ops.integrity.status();
+  },
   '/api/policy': async (ctx) => {
     if (!ctx.ops.policy)
       throw new ThreadlineError(

@@ -43,7 +43,7 @@ button{cursor:pointer;background:var(--card)}
 .notice,.warn{padding:.6rem .8rem;border-left:4px solid var(--warn);background:var(--card)}
 .error{padding:.6rem .8rem;border-left:4px solid var(--bad);background:var(--card)}
 .danger{border:1px solid var(--bad);padding:.8rem;border-radius:6px;display:flex;flex-direction:column;gap:.4rem;max-width:34rem}
-.sev-error{color:var(--bad);font-weight:600}.sev-warning{color:var(--warn);font-weight:600}
+.sev-error{color:var(--bad);font-weight:600}.sev-warning{color:var(--warn);font-weight:600}.sev-ok{color:var(--ok);font-weight:600}
 .state-drift,.state-not_deployed{color:var(--bad);font-weight:600}.state-matches{color:var(--ok)}
 .activity svg{max-width:100%;height:auto;fill:var(--accent)}.activity figcaption{font-size:.85em;color:var(--muted)}
 .activity{margin:.8rem 0}

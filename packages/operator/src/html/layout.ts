@@ -6,6 +6,7 @@ const NAV: [path: string, label: string][] = [
   ['/timeline', 'Timeline'],
   ['/row', 'Row history'],
   ['/coverage', 'Coverage'],
+  ['/integrity', 'Integrity'],
   ['/policy', 'Redaction policy'],
   ['/retention', 'Retention'],
   ['/exports', 'Exports'],

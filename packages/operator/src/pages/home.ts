@@ -1,9 +1,13 @@
 import { changesTable } from '../html/changes.js';
 import { html } from '../html/escape.js';
 import type { PageContext, PageResult } from '../page-context.js';
+import { integrityStatusFor, integritySummary } from './integrity.js';
 
 export async function homePage(ctx: PageContext): Promise<PageResult> {
-  const recent = await ctx.tl.timeline({}, { pageSize: 10 });
+  const [recent, integrity] = await Promise.all([
+    ctx.tl.timeline({}, { pageSize: 10 }),
+    integrityStatusFor(ctx),
+  ]);
   return {
     title: 'Audit trail',
     body: html`<div class="cards">
@@ -20,6 +24,7 @@ export async function homePage(ctx: PageContext): Promise<PageResult> {
 <h2>Open an audit transaction</h2>
 <div class="field"><label for="h-tx">Transaction #</label><input id="h-tx" name="id" required inputmode="numeric" pattern="[0-9]+"></div>
 <button type="submit">Open</button></form>
+${integrity ? integritySummary(ctx, integrity) : ''}
 </div>
 <h2>Latest changes</h2>
 ${changesTable(ctx, recent.entries, 'The 10 latest changes')}

@@ -1,0 +1,83 @@
+/**
+ * Who may write audit rows (SPEC section 13, issue 12; docs/security.md). `@S` is the quoted
+ * storage schema, `@LIT` its name as a string literal.
+ *
+ * Application roles get no privilege on any of Threadline's tables or sequences: capture writes
+ * through its generated functions, which are SECURITY DEFINER (owned by the role that installs
+ * capture, like the audit tables) with search_path pinned, and record_action and
+ * current_transaction_id already are. So a role is captured and attributed, can bind context and
+ * record actions, but cannot INSERT, UPDATE, DELETE or TRUNCATE audit rows, nor move a sequence.
+ * Nobody but the owner may call a capture function or attach one to another table (EXECUTE is
+ * revoked from PUBLIC; CREATE TRIGGER needs it).
+ *
+ * A definer function runs the code it calls with its owner's rights. The only user code capture
+ * can reach is a cast to json or jsonb of a user-defined type (to_jsonb uses it): a table whose
+ * column types (through domains, arrays and composites) have such a cast whose function is owned
+ * by neither a superuser nor the owner is refused at generation, and the DDL event trigger refuses
+ * CREATE CAST that would give an audited table one.
+ */
+export const PRIVILEGES_DDL = String.raw`
+-- A description of the first cast to json/jsonb that to_jsonb would run for a value of table
+-- p_relid and whose function neither a superuser nor the current role owns; NULL when none.
+CREATE OR REPLACE FUNCTION @S.capture_unsafe_cast(p_relid oid) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  WITH RECURSIVE types(oid, depth) AS (
+    SELECT a.atttypid, 0 FROM pg_attribute a WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped
+    UNION
+    SELECT x.oid, t.depth + 1
+      FROM types t JOIN pg_type ty ON ty.oid = t.oid
+      CROSS JOIN LATERAL (
+        SELECT ty.typbasetype WHERE ty.typtype = 'd'
+        UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0 AND ty.typsubscript = 'array_subscript_handler'::regproc
+        UNION ALL SELECT a.atttypid FROM pg_attribute a
+                   WHERE ty.typrelid <> 0 AND a.attrelid = ty.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+      ) AS x(oid)
+     WHERE t.depth < 16
+  )
+  SELECT format('the cast from %s to %s runs %s, owned by %s', c.castsource::regtype, c.casttarget::regtype,
+                c.castfunc::regprocedure, pg_get_userbyid(p.proowner))
+    FROM (SELECT DISTINCT oid FROM types) t
+    JOIN pg_cast c ON c.castsource = t.oid AND c.casttarget IN ('json'::regtype, 'jsonb'::regtype) AND c.castfunc <> 0
+    JOIN pg_proc p ON p.oid = c.castfunc
+   WHERE p.proowner <> (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user)
+     AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = p.proowner AND r.rolsuper)
+   ORDER BY 1 LIMIT 1
+$fn$;
+
+-- Refuse to capture p_relid (TLRF1) when capture would run another role's code with its rights.
+CREATE OR REPLACE FUNCTION @S.capture_check_casts(p_relid oid) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  unsafe text := @S.capture_unsafe_cast(p_relid);
+BEGIN
+  IF unsafe IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'TLRF1',
+      MESSAGE = format('threadline: cannot capture %s: %s, and capture would run it with the rights of Threadline''s owner (it converts every value to JSON)', p_relid::regclass, unsafe),
+      HINT = 'Review the cast function and have a superuser own it (ALTER FUNCTION ... OWNER TO), or drop the cast, then capture the table.';
+  END IF;
+END
+$fn$;
+
+-- No role but the owner writes Threadline's tables or moves its sequences (reads stay as granted).
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA @S FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA @S FROM PUBLIC;
+
+-- Capture functions generated before capture ran as definer (SCHEMA_VERSION < 3) are switched
+-- over in place: same body, owner's rights, no EXECUTE for PUBLIC.
+DO $do$
+DECLARE
+  storage text := @LIT;
+  r record;
+BEGIN
+  FOR r IN SELECT ct.relid, p.oid::regprocedure AS fn, p.prosecdef
+             FROM @S.captured_tables ct
+             JOIN pg_proc p ON p.oid = to_regprocedure(format('%I.%I()', storage, ct.function_name)) LOOP
+    IF NOT r.prosecdef THEN
+      PERFORM @S.capture_check_casts(r.relid);
+      EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER', r.fn);
+    END IF;
+    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', r.fn);
+  END LOOP;
+END
+$do$;
+`;

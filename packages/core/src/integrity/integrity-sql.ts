@@ -1,0 +1,55 @@
+/** The statements of seal and verify; `q` is the quoted storage schema. */
+export const integritySql = (q: string) => ({
+  /** Serialises chain appends (seal links and retention's purge links); transaction-level, PgBouncer-safe. */
+  lock: `SELECT pg_advisory_xact_lock(hashtext('threadline.integrity:' || $1))`,
+
+  /**
+   * Upper bounds of every id allocated so far ($1, $2: the two tables' qualified names). Read in
+   * its own statement BEFORE the watermark's snapshot is taken.
+   */
+  sequenceBounds: `SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence($1, 'id')::regclass), 0)::text AS changes,
+      coalesce(pg_sequence_last_value(pg_get_serial_sequence($2, 'id')::regclass), 0)::text AS transactions`,
+
+  recordWatermark: `INSERT INTO ${q}.integrity_watermarks (changes_last, transactions_last, snap)
+    VALUES ($1, $2, pg_current_snapshot()) RETURNING id::text AS id`,
+
+  /** The newest watermark none of whose in-progress transactions is still in progress. */
+  settledWatermark: `SELECT w.id::text AS id, w.changes_last::text AS changes, w.transactions_last::text AS transactions
+      FROM ${q}.integrity_watermarks w
+     WHERE NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(w.snap) x
+                        WHERE x IN (SELECT ${q}.integrity_running_xids()))
+     ORDER BY w.id DESC LIMIT 1`,
+
+  /** How many transactions of the given watermark are still open. */
+  openOf: `SELECT count(*)::int AS n FROM ${q}.integrity_watermarks w, pg_snapshot_xip(w.snap) x
+     WHERE w.id = $1 AND x IN (SELECT ${q}.integrity_running_xids())`,
+
+  forgetWatermarks: `DELETE FROM ${q}.integrity_watermarks WHERE id <= $1`,
+
+  sealedThrough: `SELECT coalesce(max(range_to), 0)::text AS through FROM ${q}.integrity_seals
+     WHERE kind = 'range' AND relation = $1`,
+
+  anyRows: `SELECT min(id)::text AS first FROM ${q}.integrity_rows($1, $2, $3)`,
+
+  /** Append one range link ($1 relation, ids in ($2, $3]); hashed by `hashLink`. */
+  appendRange: `WITH r AS (SELECT * FROM ${q}.integrity_rows($1, $2, $3)),
+      agg AS (SELECT count(*) AS n,
+                     string_agg(int8send(r.id) || r.digest, ''::bytea ORDER BY r.id) AS d,
+                     string_agg(r.label, E'\n' ORDER BY r.id) AS l, min(r.at) AS mi, max(r.at) AS ma FROM r)
+    INSERT INTO ${q}.integrity_seals (kind, relation, range_from, range_to, row_count, rows_hash, labels_hash,
+        digests, labels, min_at, max_at, prev_hash, hash)
+    SELECT 'range', $1, $2, $3, agg.n, sha256(coalesce(agg.d, ''::bytea)), sha256(convert_to(coalesce(agg.l, ''), 'UTF8')),
+        agg.d, agg.l, agg.mi, agg.ma, (SELECT s.hash FROM ${q}.integrity_seals s ORDER BY s.id DESC LIMIT 1), ''::bytea
+      FROM agg
+    RETURNING id::text AS id, row_count::int AS n`,
+
+  /** Append a purge link: retention run $1 is about to remove rows older than $2. */
+  appendPurge: `INSERT INTO ${q}.integrity_seals (kind, retention_run_id, cutoff, prev_hash, hash)
+    VALUES ('purge', $1, $2, (SELECT s.hash FROM ${q}.integrity_seals s ORDER BY s.id DESC LIMIT 1), ''::bytea)
+    RETURNING id::text AS id`,
+
+  hashLink: `UPDATE ${q}.integrity_seals s SET hash = sha256(convert_to(${q}.integrity_link_text(s), 'UTF8'))
+     WHERE s.id = $1 RETURNING encode(s.hash, 'hex') AS hash`,
+
+  head: `SELECT id::text AS id, encode(hash, 'hex') AS hash, sealed_at FROM ${q}.integrity_seals ORDER BY id DESC LIMIT 1`,
+});
