@@ -86,6 +86,10 @@ switch (task) {
   case 'test':
     log('lint (biome)');
     run(pnpm, ['exec', 'biome', 'check', '.']);
+    // knip.json: every export of core's modules is used by an entry (index, adapter, internal),
+    // another module or a test, so nothing unused creeps back into the surface.
+    log('unused exports in core (knip)');
+    run(pnpm, ['exec', 'knip', '--workspace', 'packages/core']);
     log('build, typecheck and test every package');
     turbo(['run', 'build', '--output-logs=errors-only']);
     turbo(['run', 'typecheck', 'test', '--concurrency=1', ...rest]);

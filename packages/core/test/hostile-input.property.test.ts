@@ -2,11 +2,11 @@ import { createTestDatabase, postgresEnabled, type TestDatabase } from '@threadl
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanContextId } from '../src/context/context.js';
+import { formatTableName } from '../src/internal.js';
 import {
   ActorRef,
   type AuditContext,
   createThreadline,
-  formatTableName,
   isThreadlineError,
   runWithAuditContext,
   type Threadline,

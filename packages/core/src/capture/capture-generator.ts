@@ -248,6 +248,9 @@ BEGIN
     || E'    ELSE\n      %s;\n    END IF;\n'
     || E'  ELSIF TG_OP = ''DELETE'' THEN\n    %s;\n  END IF;\n  RETURN NULL;\nEND\n',
     label, mode, a_at, trunc_sql, a_at, storage, ins_sql, upd_sql, upd_pairs[2], del_sql);
+  -- The body's own checksum on its last line: health reports a function edited by hand
+  -- (capture_function_altered) from pg_proc.prosrc alone (health/catalog.ts, BODY_MARKER).
+  body := body || '-- threadline:body-md5 ' || md5(body) || E'\n';
   fn_sql := format(E'CREATE OR REPLACE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER\n'
     || E'SET search_path = pg_catalog, pg_temp SET jit = off SET enable_nestloop = off SET enable_mergejoin = off\n'
     || E'SET work_mem = ''64MB'' SET TimeZone = ''UTC''\nAS %L', storage, fn_name, body);

@@ -9,7 +9,7 @@ export type ActorRef =
   | { readonly type: 'anonymous' };
 
 /** The longest actor id accepted, in bytes. Longer ids are almost always a bug (a token, a body). */
-export const MAX_ACTOR_ID_BYTES = 256;
+const MAX_ACTOR_ID_BYTES = 256;
 
 /**
  * Characters no actor id or context id may hold: every Unicode control (C0, DEL, C1), format

@@ -52,7 +52,7 @@ export interface SqlStatement {
   readonly params?: readonly unknown[];
 }
 
-export interface TransactionHooks {
+interface TransactionHooks {
   readonly start?: SqlStatement;
   readonly finish?: TransactionFinish;
 }
