@@ -203,6 +203,57 @@ describeEachDb('application roles cannot forge, alter or delete audit rows', (db
     if (sync!.on) expect(error).toMatch(/cannot capture .*purse: the cast from .*token to json/);
   });
 
+  it("refuses ALTER TYPE / ALTER TABLE that make an audited column reach the role's cast to json; reports one at install", async () => {
+    const [sync] = await db().sql<{ on: boolean }>(
+      `select exists (select 1 from pg_event_trigger where evtname = 'threadline_sync_' || md5('threadline')) as on`,
+    );
+    await asRole(db(), role, true, (s) =>
+      s.exec(`create type ${own}.addr as (street text);
+        create table ${own}.shape (n int);
+        create table ${own}.customers (id int primary key, a ${own}.addr, s ${own}.shape[]);
+        create type ${own}.tag as enum ('x');
+        create function ${own}.tag_json(${own}.tag) returns json language sql as $f$ select '{"forged": true}'::json $f$;
+        create cast (${own}.tag as json) with function ${own}.tag_json(${own}.tag);
+        create function ${own}.tag_jsonb(${own}.tag) returns jsonb language sql as $f$ select '{"forged": true}'::jsonb $f$;
+        create cast (${own}.tag as jsonb) with function ${own}.tag_jsonb(${own}.tag);`),
+    );
+    await tl.installTriggers({ tables: [`${own}.customers`] });
+    const viaType = await refusal(db(), role, `alter type ${own}.addr add attribute t ${own}.tag`);
+    const viaRowType = await refusal(db(), role, `alter table ${own}.shape add column t ${own}.tag`);
+    if (sync!.on) {
+      expect(viaType).toMatch(/cannot capture .*customers: the cast from .*tag to json runs .*tag_json/);
+      expect(viaRowType).toMatch(/cannot capture .*customers: the cast from .*tag to json runs .*tag_json/);
+    }
+    // A cast to jsonb is never used by to_jsonb (only casts to json are), so it is not refused.
+    await asRole(db(), role, true, (s) =>
+      s.exec(`create type ${own}.mark as enum ('y');
+        create function ${own}.mark_jsonb(${own}.mark) returns jsonb language sql as $f$ select '{"forged": true}'::jsonb $f$;
+        create cast (${own}.mark as jsonb) with function ${own}.mark_jsonb(${own}.mark);
+        alter type ${own}.addr add attribute m ${own}.mark;`),
+    );
+    // Where such DDL got through anyway (event triggers off or missing), install reports it.
+    const [evt] = await db().sql<{ name: string | null }>(
+      `select (select evtname from pg_event_trigger where evtname = 'threadline_sync_' || md5('threadline')) as name`,
+    );
+    if (evt!.name) await db().exec(`alter event trigger ${evt!.name} disable`);
+    try {
+      await db().exec(`alter type ${own}.addr add attribute t ${own}.tag`);
+    } finally {
+      if (evt!.name) await db().exec(`alter event trigger ${evt!.name} enable always`);
+    }
+    try {
+      const { findings } = await tl.install();
+      expect(findings).toContainEqual({
+        code: 'unsafe-cast',
+        relation: `${own}.customers`,
+        message: expect.stringMatching(/the cast from .*tag to json runs .*tag_json/),
+      });
+    } finally {
+      await db().exec(`alter type ${own}.addr drop attribute t`);
+    }
+    expect((await tl.install()).findings.filter((f) => f.code === 'unsafe-cast')).toEqual([]);
+  });
+
   it('an install made before (capture as the writer, INSERT granted to PUBLIC) is closed by re-running install', async () => {
     const [fn] = await db().sql<{ name: string }>(
       'select function_name as name from threadline.captured_tables where table_name = $1',

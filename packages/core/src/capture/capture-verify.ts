@@ -43,6 +43,14 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
     FROM @S.captured_tables ct WHERE ct.shape IS NULL AND ct.mode = 'portable'
      AND EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5(@LIT) AND evtenabled = 'A')
   UNION ALL
+  -- A cast to json another role owns that capture (a definer function) would run (privileges.ts):
+  -- created while event triggers were off, or by DDL they do not see.
+  SELECT 'unsafe-cast', format('%I.%I', ct.table_schema, ct.table_name),
+         format('capture of %I.%I would run another role''s code with the owner''s rights: %s. Have a superuser own the function (ALTER FUNCTION ... OWNER TO) or drop the cast (docs/security.md)',
+                ct.table_schema, ct.table_name, u.what)
+    FROM @S.capture_unsafe_casts(ARRAY(SELECT relid::oid FROM @S.captured_tables)) u
+    JOIN @S.captured_tables ct ON ct.relid = u.relid
+  UNION ALL
   -- Roles other than the owner (and superusers) that may write audit rows or seals directly (docs/security.md);
   -- operational tables (retention_runs, export_jobs) may be granted to the processes that run them.
   SELECT 'audit-writable', format('%I.%I', n.nspname, c.relname),

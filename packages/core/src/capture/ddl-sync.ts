@@ -9,6 +9,8 @@
  * - Refused: dropping, renaming or adding a copy of a capture trigger by hand (use disable/
  *   gen-triggers), table inheritance on an audited table, and attaching an audited table as a
  *   partition of an unaudited one (its writes through the parent would not be captured).
+ * - Refused: CREATE CAST, ALTER TYPE, ALTER DOMAIN or ALTER TABLE that would make an audited
+ *   table's values reach a cast to json whose function another role owns (privileges.ts).
  * - ALTER TABLE that leaves a capture trigger disabled warns (the user's state is kept).
  * Created only when the installing role may create event triggers; otherwise capture is generated
  * in portable mode (see capture-generator.ts). ENABLE ALWAYS: they also fire under
@@ -54,6 +56,7 @@ DECLARE
   created oid[] := '{}';
   touched oid[] := '{}';
   r record;
+  recheck_casts boolean := false;
 BEGIN
   IF @S.internal_guarded() THEN RETURN; END IF;
   FOR cmd IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
@@ -65,10 +68,15 @@ BEGIN
           MESSAGE = format('threadline: trigger %I on %s would call a Threadline capture function under another name, so changes would be captured twice', r.tgname, r.rel),
           HINT = 'Capture triggers are managed by Threadline: use threadline gen-triggers / disable, or ALTER TABLE ... DISABLE TRIGGER to pause capture.';
       END IF;
-    ELSIF cmd.command_tag = 'CREATE CAST' THEN
-      -- A cast to json an audited table's values would go through runs with the owner's rights.
-      PERFORM @S.capture_check_casts(ct.relid) FROM @S.captured_tables ct;
+    ELSIF cmd.command_tag IN ('CREATE CAST', 'ALTER TYPE', 'ALTER DOMAIN') THEN
+      -- A cast to json an audited table's values would go through runs with the owner's rights; a
+      -- new cast, or a composite or domain that now reaches a type with one, is checked below.
+      recheck_casts := true;
     ELSIF cmd.command_tag IN ('ALTER TABLE', 'CREATE TABLE') AND cmd.object_type IN ('table', 'table column') THEN
+      -- An unaudited table's row type may be an audited column's type (checked below).
+      IF cmd.command_tag = 'ALTER TABLE' AND NOT EXISTS (SELECT 1 FROM @S.captured_tables WHERE relid = cmd.objid) THEN
+        recheck_casts := true;
+      END IF;
       IF NOT cmd.objid = ANY(touched) THEN
         PERFORM @S.capture_check_ddl_target(cmd.objid);
         touched := touched || cmd.objid;
@@ -84,6 +92,9 @@ BEGIN
       END IF;
     END IF;
   END LOOP;
+  IF recheck_casts THEN
+    PERFORM @S.capture_check_all_casts();
+  END IF;
   FOREACH root IN ARRAY roots LOOP
     -- Only new partitions (CREATE TABLE ... PARTITION OF): they alone get triggers.
     PERFORM @S.refresh_capture(root, false, CASE WHEN root = ANY(altered) THEN NULL
@@ -144,7 +155,8 @@ DECLARE
   storage text := @LIT;
   ddl_name text := 'threadline_sync_' || md5(storage);
   drop_name text := 'threadline_drop_' || md5(storage);
-  ddl_tags text[] := ARRAY['ALTER TABLE', 'CREATE TABLE', 'CREATE TRIGGER', 'ALTER TRIGGER', 'CREATE CAST'];
+  ddl_tags text[] := ARRAY['ALTER TABLE', 'CREATE TABLE', 'CREATE TRIGGER', 'ALTER TRIGGER', 'CREATE CAST',
+                             'ALTER TYPE', 'ALTER DOMAIN'];
   drop_tags text[] := ARRAY['DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP TYPE', 'DROP DOMAIN', 'DROP EXTENSION',
                             'ALTER TYPE', 'DROP TRIGGER'];
 BEGIN

@@ -11,20 +11,28 @@
  * revoked from PUBLIC; CREATE TRIGGER needs it).
  *
  * A definer function runs the code it calls with its owner's rights. The only user code capture
- * can reach is a cast to json or jsonb of a user-defined type (to_jsonb uses it): a table whose
- * column types (through domains, arrays and composites) have such a cast whose function is owned
- * by neither a superuser nor the owner is refused at generation, and the DDL event trigger refuses
- * CREATE CAST that would give an audited table one.
+ * can reach is a cast to json of a user-defined type (to_jsonb uses it): a table whose column
+ * types (through domains, arrays and composites) have such a cast whose function is owned by
+ * neither a superuser nor the owner is refused at generation; the DDL event trigger refuses any
+ * CREATE CAST, ALTER TYPE, ALTER DOMAIN or ALTER TABLE (of a table used as a column type) that
+ * would give an audited table one; install reports one that exists anyway (unsafe-cast). Such a
+ * function, once accepted, cannot be replaced (CREATE OR REPLACE) or given away by another role:
+ * both need its ownership.
  */
 export const PRIVILEGES_DDL = String.raw`
--- A description of the first cast to json/jsonb that to_jsonb would run for a value of table
--- p_relid and whose function neither a superuser nor the current role owns; NULL when none.
-CREATE OR REPLACE FUNCTION @S.capture_unsafe_cast(p_relid oid) RETURNS text
+-- For each of p_relids, a description of the first cast to json that to_jsonb would run for one of
+-- its values and whose function neither a superuser nor the current role owns (no row when none).
+-- to_jsonb, jsonb_build_object and to_json look through domains to the base type, descend into
+-- arrays and composites, and for a type that is not built in (oid >= 16384) use its cast to json
+-- only (never a cast to jsonb; PostgreSQL's json_categorize_type). A range or multirange is
+-- rendered by its output functions (C, superuser-only), so no cast under it is reached.
+CREATE OR REPLACE FUNCTION @S.capture_unsafe_casts(p_relids oid[]) RETURNS TABLE (relid oid, what text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
-  WITH RECURSIVE types(oid, depth) AS (
-    SELECT a.atttypid, 0 FROM pg_attribute a WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped
+  WITH RECURSIVE types(relid, oid, depth) AS (
+    SELECT a.attrelid, a.atttypid, 0 FROM pg_attribute a
+     WHERE a.attrelid = ANY(p_relids) AND a.attnum > 0 AND NOT a.attisdropped
     UNION
-    SELECT x.oid, t.depth + 1
+    SELECT t.relid, x.oid, t.depth + 1
       FROM types t JOIN pg_type ty ON ty.oid = t.oid
       CROSS JOIN LATERAL (
         SELECT ty.typbasetype WHERE ty.typtype = 'd'
@@ -34,14 +42,21 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
       ) AS x(oid)
      WHERE t.depth < 16
   )
-  SELECT format('the cast from %s to %s runs %s, owned by %s', c.castsource::regtype, c.casttarget::regtype,
+  SELECT DISTINCT ON (t.relid) t.relid,
+         format('the cast from %s to %s runs %s, owned by %s', c.castsource::regtype, c.casttarget::regtype,
                 c.castfunc::regprocedure, pg_get_userbyid(p.proowner))
-    FROM (SELECT DISTINCT oid FROM types) t
-    JOIN pg_cast c ON c.castsource = t.oid AND c.casttarget IN ('json'::regtype, 'jsonb'::regtype) AND c.castfunc <> 0
+    FROM (SELECT DISTINCT types.relid, types.oid FROM types) t
+    JOIN pg_type st ON st.oid = t.oid AND st.typtype <> 'd' AND st.oid >= 16384
+    JOIN pg_cast c ON c.castsource = t.oid AND c.casttarget = 'json'::regtype AND c.castfunc <> 0
     JOIN pg_proc p ON p.oid = c.castfunc
    WHERE p.proowner <> (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user)
      AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = p.proowner AND r.rolsuper)
-   ORDER BY 1 LIMIT 1
+   ORDER BY t.relid, 2
+$fn$;
+
+CREATE OR REPLACE FUNCTION @S.capture_unsafe_cast(p_relid oid) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT u.what FROM @S.capture_unsafe_casts(ARRAY[p_relid]) u
 $fn$;
 
 -- Refuse to capture p_relid (TLRF1) when capture would run another role's code with its rights.
@@ -54,6 +69,22 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = 'TLRF1',
       MESSAGE = format('threadline: cannot capture %s: %s, and capture would run it with the rights of Threadline''s owner (it converts every value to JSON)', p_relid::regclass, unsafe),
       HINT = 'Review the cast function and have a superuser own it (ALTER FUNCTION ... OWNER TO), or drop the cast, then capture the table.';
+  END IF;
+END
+$fn$;
+
+-- The same check for every captured table (after DDL that can change the types their values reach:
+-- CREATE CAST, ALTER TYPE ... ADD/ALTER ATTRIBUTE, ALTER DOMAIN, ALTER TABLE of a table whose row
+-- type an audited column uses).
+CREATE OR REPLACE FUNCTION @S.capture_check_all_casts() RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  r record;
+BEGIN
+  SELECT u.relid, u.what INTO r FROM @S.capture_unsafe_casts(ARRAY(SELECT ct.relid::oid FROM @S.captured_tables ct)) u
+   ORDER BY u.relid::regclass::text LIMIT 1;
+  IF r IS NOT NULL THEN
+    PERFORM @S.capture_check_casts(r.relid);
   END IF;
 END
 $fn$;

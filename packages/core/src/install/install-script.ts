@@ -57,10 +57,11 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
     RUNTIME_FUNCTIONS,
     CAPTURE_GENERATOR,
     CAPTURE_REFRESH,
-    CAPTURE_VERIFY,
     QUERY_FUNCTIONS,
     DDL_SYNC,
     PRIVILEGES_DDL,
+    // After PRIVILEGES_DDL: capture_findings() reads capture_unsafe_casts().
+    CAPTURE_VERIFY,
     `INSERT INTO @S.schema_version (singleton, version) VALUES (true, ${SCHEMA_VERSION})
   ON CONFLICT (singleton) DO UPDATE SET version = GREATEST(@S.schema_version.version, EXCLUDED.version), installed_at = now();`,
     'SELECT @S.capture_repair_all();',
