@@ -38,6 +38,12 @@ describeWithDatabase('threadline seal / verify-integrity', (db) => {
     expect(parsed.findings[0]).toMatchObject({ kind: 'altered', table: 'public.cli_seal', pk: { id: 2 } });
     const bad = await runCli(['verify-integrity', '--from', 'soon'], { env: env(), cwd });
     expect(bad.code).toBe(2);
+    const reversed = await runCli(['verify-integrity', '--from', '2030-01-01', '--to', '2020-01-01'], {
+      env: env(),
+      cwd,
+    });
+    expect(reversed.code).toBe(2);
+    expect(reversed.stderr).toMatch(/from \(.*\) is after to/);
     expect((await runCli(['seal', '--chunk-size', 'x'], { env: env(), cwd })).code).toBe(2);
   });
 });

@@ -163,6 +163,36 @@ describeEachDb('integrity: seal and verify', (db) => {
     expect(result.findings.some((f) => f.kind === 'seal_removed' && f.id === links[5]!.id)).toBe(true);
   });
 
+  it('removing the newest seal, altering a row and sealing again is caught (the head a verification saw is gone)', async () => {
+    const { tl, s, table } = await setup(db(), 3);
+    await tl.integrity.seal();
+    await write(tl, table, 100, 2);
+    await tl.integrity.seal();
+    expect((await tl.integrity.verify()).ok).toBe(true);
+    const [head] = await db().sql<{ id: string }>(`select max(id)::text as id from ${s}.integrity_seals`);
+    await db().exec(`delete from ${s}.integrity_seals where id = ${head!.id};
+      update ${s}.audit_changes set data_after = '{"title":"forged"}' where id = (select max(id) from ${s}.audit_changes)`);
+    await tl.integrity.seal();
+    for (let i = 0; i < 2; i++) {
+      const result = await tl.integrity.verify();
+      expect(result.ok).toBe(false);
+      expect(result.findings).toContainEqual(
+        expect.objectContaining({
+          kind: 'seal_removed',
+          id: head!.id,
+          message: expect.stringMatching(/is gone and the chain was extended past it/),
+        }),
+      );
+    }
+  });
+
+  it('verify refuses a window whose from is after its to', async () => {
+    const { tl } = await setup(db(), 1);
+    await expect(tl.integrity.verify({ from: '2030-01-01', to: '2020-01-01' })).rejects.toThrow(
+      /from \(.*\) is after to/,
+    );
+  });
+
   it('rows removed by retention are reported as purged by that run, other removals still as removed', async () => {
     const { tl, s, table } = await setup(db(), 6, true);
     // The first four are old enough for retention (aged before sealing: that is their real history).

@@ -27,7 +27,8 @@ export interface InstallResult {
 export interface InstallFinding {
   /** `unregistered` (capture triggers the registry does not list, e.g. after a --schema-only
    * restore), `trigger-disabled`, `portable-fallback` (configured options could not be applied), or
-   * `audit-writable` (a role other than the owner may write an audit table directly). */
+   * `audit-writable` (a role other than the owner may write an audit table directly), `unsafe-cast`
+   * (a captured table reaches another role's cast to json, which capture would run as the owner). */
   code: string;
   relation: string;
   message: string;

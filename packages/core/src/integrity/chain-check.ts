@@ -42,13 +42,23 @@ const linksSql = (
                    OR (($1::timestamptz IS NULL OR s.max_at >= $1) AND ($2::timestamptz IS NULL OR s.min_at < $2)) AS selected) sel
  ORDER BY s.id`;
 
-/** Read every link and check the chain: each link's hash, its predecessor, contiguous ranges. */
+/** A chain head an earlier verification recorded (its seal id and hash). */
+export interface SeenHead {
+  id: string;
+  hash: string | null;
+}
+
+/**
+ * Read every link and check the chain: each link's hash, its predecessor, contiguous ranges, and
+ * that every head an earlier verification saw is still there with the same hash (removing the
+ * newest seals and sealing again builds a consistent chain that only this notices).
+ */
 export async function checkChain(
   client: SqlClient,
   q: string,
   from: string | null,
   to: string | null,
-  lastSeenHead: string | null,
+  seenHeads: SeenHead[],
 ): Promise<{ links: StoredLink[]; findings: IntegrityFinding[] }> {
   const { rows } = await client.query<StoredLink>(linksSql(q), [from, to]);
   const findings: IntegrityFinding[] = [];
@@ -87,12 +97,28 @@ export async function checkChain(
     }
     previous = link;
   }
-  if (lastSeenHead !== null && (previous === null || BigInt(previous.id) < BigInt(lastSeenHead))) {
-    seal(
-      'seal_removed',
-      lastSeenHead,
-      `an earlier verification saw the chain reach seal #${lastSeenHead}; it now ends at ${previous ? `#${previous.id}` : 'nothing'}: the newest seals were removed`,
-    );
+  const byId = new Map(rows.map((l) => [l.id, l]));
+  const checked = new Set<string>();
+  for (const seen of seenHeads) {
+    if (checked.has(seen.id)) continue;
+    checked.add(seen.id);
+    const link = byId.get(seen.id);
+    if (!link) {
+      const last: StoredLink | null = previous;
+      seal(
+        'seal_removed',
+        seen.id,
+        last === null || BigInt(last.id) < BigInt(seen.id)
+          ? `an earlier verification saw the chain reach seal #${seen.id}; it now ends at ${last ? `#${last.id}` : 'nothing'}: the newest seals were removed`
+          : `seal #${seen.id}, the chain head an earlier verification saw, is gone and the chain was extended past it: seals were removed and the chain sealed again`,
+      );
+    } else if (seen.hash !== null && link.hash !== seen.hash) {
+      seal(
+        'seal_altered',
+        seen.id,
+        `seal #${seen.id} no longer has the hash an earlier verification recorded for it as the chain head: the chain was rewritten`,
+      );
+    }
   }
   return { links: rows, findings };
 }

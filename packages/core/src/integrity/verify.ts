@@ -37,7 +37,12 @@ function maxFindings(value: unknown): number {
 const verificationSql = (q: string) => ({
   start: `INSERT INTO ${q}.integrity_verifications (status, range_from, range_to) VALUES ('running', $1, $2)
     RETURNING id::text AS id, started_at`,
-  lastHead: `SELECT max(head_seal_id)::text AS head FROM ${q}.integrity_verifications WHERE status IN ('ok', 'failed')`,
+  // The furthest head any finished verification saw, and the head the last clean one saw.
+  seenHeads: `(SELECT head_seal_id::text AS id, summary->>'headHash' AS hash FROM ${q}.integrity_verifications
+      WHERE status IN ('ok', 'failed') AND head_seal_id IS NOT NULL ORDER BY head_seal_id DESC, id DESC LIMIT 1)
+    UNION ALL
+    (SELECT head_seal_id::text, summary->>'headHash' FROM ${q}.integrity_verifications
+      WHERE status = 'ok' AND head_seal_id IS NOT NULL ORDER BY id DESC LIMIT 1)`,
   finish: `UPDATE ${q}.integrity_verifications SET status = $2, finished_at = clock_timestamp(), seals_checked = $3,
       rows_checked = $4, findings = $5, summary = $6::jsonb, head_seal_id = $7, error = $8 WHERE id = $1`,
   unsealed: `SELECT
@@ -52,14 +57,20 @@ export async function verify(
 ): Promise<IntegrityVerifyResult> {
   const from = options.from === undefined ? null : parseInstant(options.from, `${WHERE}: from`);
   const to = options.to === undefined ? null : parseInstant(options.to, `${WHERE}: to`);
+  if (from !== null && to !== null && Date.parse(from) > Date.parse(to)) {
+    throw new ThreadlineError(
+      'QUERY_INVALID',
+      `${WHERE}: from (${from}) is after to (${to}); give the earlier instant as from`,
+    );
+  }
   const cap = maxFindings(options.maxFindings);
   await ctx.assertInstalled(WHERE);
   const sql = verificationSql(ctx.q);
   const started = await ctx.client.query<{ id: string; started_at: Date }>(sql.start, [from, to]);
   const verificationId = started.rows[0]!.id;
   try {
-    const last = await ctx.client.query<{ head: string | null }>(sql.lastHead);
-    const chain = await checkChain(ctx.client, ctx.q, from, to, last.rows[0]?.head ?? null);
+    const seen = await ctx.client.query<{ id: string; hash: string | null }>(sql.seenHeads);
+    const chain = await checkChain(ctx.client, ctx.q, from, to, seen.rows);
     const findings: IntegrityFinding[] = [...chain.findings];
     const purges = chain.links.filter((l) => l.kind === 'purge');
     const through: Record<SealedRelation, string> = { audit_changes: '0', audit_transactions: '0' };
