@@ -118,6 +118,22 @@ describeEachDb('application roles cannot forge, alter or delete audit rows', (db
     expect(linked!.n).toBe(1);
   });
 
+  it('record_action (callable by every role) holds the actor to the same rules as threadline.actor_ref', async () => {
+    const call = (actor: string) =>
+      `select * from threadline.record_action('x', '${actor}'::jsonb, 'ok', null, null, null, null, null, null, null, false)`;
+    for (const actor of [
+      '"not an object"',
+      '{"type":"root","id":"x"}',
+      '{"type":"user","id":"x","admin":true}',
+      '{"type":"user","id":""}',
+      `{"type":"user","id":"${'x'.repeat(300)}"}`,
+      '{"type":"anonymous","id":"x"}',
+    ]) {
+      expect(await refusal(db(), role, call(actor)), actor).toMatch(/record_action/);
+    }
+    expect(await refusal(db(), role, call('{"type":"user","id":"  u7 "}'))).toBeNull();
+  });
+
   it("refuses the forged INSERT from issue 12's text", async () => {
     expect(await refusal(db(), role, ISSUE_12_FORGERY)).toMatch(/permission denied/);
   });

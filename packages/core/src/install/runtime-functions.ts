@@ -234,7 +234,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f
 $fn$;
 
 -- Store a semantic action. With p_link it is tied to the current audit transaction
--- (created if the transaction has not captured a row yet).
+-- (created if the transaction has not captured a row yet). Any role may call it (definer), so the
+-- actor is held to the rules current_transaction_id() applies to threadline.actor_ref: a known
+-- type, only type and id, a clean id of 1..256 bytes (none for anonymous); else 22023.
 CREATE OR REPLACE FUNCTION @S.record_action(
   p_name text, p_actor_ref jsonb, p_status text, p_verb text, p_category text, p_reason text, p_comment text,
   p_correlation_id text, p_request_id text, p_job_id text, p_link boolean
@@ -243,12 +245,31 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   tx bigint;
   new_id uuid;
+  kind text := CASE WHEN jsonb_typeof(p_actor_ref) = 'object' AND jsonb_typeof(p_actor_ref -> 'type') = 'string'
+                    THEN p_actor_ref ->> 'type' END;
+  id_value text := @S.clean_context_id(p_actor_ref -> 'id');
+  actor jsonb;
 BEGIN
+  IF kind IS NULL OR kind NOT IN ('user', 'admin', 'service_account', 'job', 'system', 'anonymous')
+     OR p_actor_ref - 'type' - 'id' <> '{}'::jsonb THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = 'threadline: record_action needs an actor {"type": user|admin|service_account|job|system|anonymous, "id": ...} with no other keys';
+  ELSIF kind = 'anonymous' THEN
+    IF coalesce(p_actor_ref -> 'id', 'null'::jsonb) <> 'null'::jsonb THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'threadline: record_action: an anonymous actor has no id';
+    END IF;
+    actor := '{"type": "anonymous"}'::jsonb;
+  ELSIF id_value IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = 'threadline: record_action: the actor needs a non-empty id of at most 256 bytes without control characters';
+  ELSE
+    actor := jsonb_build_object('type', kind, 'id', id_value);
+  END IF;
   IF p_link THEN tx := @S.current_transaction_id(); END IF;
   INSERT INTO @S.audit_actions
     (name, actor_ref, status, verb, category, reason, comment, correlation_id, request_id, job_id, transaction_id)
   VALUES
-    (p_name, p_actor_ref, coalesce(p_status, 'ok'), p_verb, p_category, p_reason, p_comment,
+    (p_name, actor, coalesce(p_status, 'ok'), p_verb, p_category, p_reason, p_comment,
      p_correlation_id, p_request_id, p_job_id, tx)
   RETURNING id INTO new_id;
   IF tx IS NOT NULL THEN
