@@ -314,4 +314,26 @@ describeEachDb('application roles cannot forge, alter or delete audit rows', (db
     }
     expect((await tl.install()).findings.filter((f) => f.code === 'audit-writable')).toEqual([]);
   });
+
+  it('audit-writable covers every Threadline table and sequence; retention and export tables are operational-writable', async () => {
+    const grants = `grant update on sequence threadline.audit_changes_id_seq to ${role};
+      grant insert on threadline.integrity_watermarks to ${role};
+      grant delete on threadline.retention_runs to ${role};`;
+    await db().exec(grants);
+    try {
+      const { findings } = await tl.install();
+      expect(findings).toContainEqual(
+        expect.objectContaining({ code: 'audit-writable', relation: 'threadline.audit_changes_id_seq' }),
+      );
+      expect(findings).toContainEqual(
+        expect.objectContaining({ code: 'audit-writable', relation: 'threadline.integrity_watermarks' }),
+      );
+      expect(findings).toContainEqual(
+        expect.objectContaining({ code: 'operational-writable', relation: 'threadline.retention_runs' }),
+      );
+    } finally {
+      await db().exec(grants.replaceAll('grant ', 'revoke ').replaceAll(' to ', ' from '));
+    }
+    expect((await tl.install()).findings.filter((f) => f.code.endsWith('-writable'))).toEqual([]);
+  });
 });

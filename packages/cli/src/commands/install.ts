@@ -57,13 +57,16 @@ export const installCommand: Command = {
   },
 };
 
+/** operational-writable (a role may write retention_runs / export_jobs) is expected for the role that runs them. */
+const isProblem = (finding: { code: string }): boolean => finding.code !== 'operational-writable';
+
 async function apply(ctx: CommandContext): Promise<number> {
   const tl = await ctx.threadline();
   const result: InstallResult = await tl.install();
   if (ctx.json) {
     const migration = result.storage.migrationPending ? await tl.storage.maintain() : null;
     ctx.out.json({ ...result, ...(migration ? { storageMigration: migration } : {}) });
-    return result.findings.length > 0 ? ExitCode.failed : ExitCode.ok;
+    return result.findings.some(isProblem) ? ExitCode.failed : ExitCode.ok;
   }
   ctx.out.line(
     `Threadline is installed in schema "${result.schema}" (schema version ${result.schemaVersion}).`,
@@ -90,8 +93,9 @@ async function apply(ctx: CommandContext): Promise<number> {
       `Storage migration done: ${moved.movedRows.toLocaleString('en-US')} changes moved into ${moved.created.length} partitions; ${moved.defaultPartitionRows} left in the default partition.`,
     );
   }
-  for (const finding of result.findings) ctx.out.line(`PROBLEM (${finding.code}): ${finding.message}`);
-  if (result.findings.length > 0) {
+  for (const finding of result.findings)
+    ctx.out.line(`${isProblem(finding) ? 'PROBLEM' : 'NOTE'} (${finding.code}): ${finding.message}`);
+  if (result.findings.some(isProblem)) {
     ctx.out.note('install repaired what it could; the problems above need the action each one names');
     return ExitCode.failed;
   }

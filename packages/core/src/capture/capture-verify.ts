@@ -51,19 +51,33 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
     FROM @S.capture_unsafe_casts(ARRAY(SELECT relid::oid FROM @S.captured_tables)) u
     JOIN @S.captured_tables ct ON ct.relid = u.relid
   UNION ALL
-  -- Roles other than the owner (and superusers) that may write audit rows or seals directly (docs/security.md);
-  -- operational tables (retention_runs, export_jobs) may be granted to the processes that run them.
-  SELECT 'audit-writable', format('%I.%I', n.nspname, c.relname),
-         format('%s may %s %I.%I directly, so it can forge, alter or remove audit rows; revoke it (REVOKE %s ON %I.%I FROM %s) unless that role administers Threadline (docs/security.md)',
-                coalesce(quote_ident(r.rolname), 'PUBLIC'), string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type), n.nspname, c.relname,
-                string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type), n.nspname, c.relname, coalesce(quote_ident(r.rolname), 'PUBLIC'))
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
-   WHERE n.nspname = @LIT AND c.relkind IN ('r', 'p') AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
-     AND (c.relname IN ('audit_changes', 'audit_transactions', 'audit_actions', 'integrity_seals', 'integrity_verifications')
-          OR (c.relispartition AND pg_partition_root(c.oid) = to_regclass(format('%I.audit_changes', @LIT))))
-     AND a.grantee <> c.relowner AND NOT coalesce(r.rolsuper, false)
-   GROUP BY n.nspname, c.relname, r.rolname
+  -- Roles other than the owner (and superusers) that may write any of Threadline's tables or move
+  -- its sequences directly (docs/security.md): audit-writable. The operational tables
+  -- (retention_runs, export_jobs, and their sequences) may be granted to the processes that run
+  -- retention and exports: operational-writable, reported but not a failure.
+  SELECT CASE WHEN g.operational THEN 'operational-writable' ELSE 'audit-writable' END, format('%I.%I', g.nspname, g.relname),
+         CASE WHEN g.operational
+           THEN format('%s may %s %I.%I directly; that is expected only for a role that runs Threadline''s retention or exports (otherwise REVOKE %s ON %s %I.%I FROM %s; docs/security.md)',
+                       g.grantee, g.privs, g.nspname, g.relname, g.privs, g.kind, g.nspname, g.relname, g.grantee)
+           ELSE format('%s may %s %I.%I directly, so it can forge, alter or remove audit rows; revoke it (REVOKE %s ON %s %I.%I FROM %s) unless that role administers Threadline (docs/security.md)',
+                       g.grantee, g.privs, g.nspname, g.relname, g.privs, g.kind, g.nspname, g.relname, g.grantee)
+         END
+    FROM (
+      SELECT n.nspname, c.relname, coalesce(quote_ident(r.rolname), 'PUBLIC') AS grantee,
+             string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type) AS privs,
+             CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
+             coalesce(owner_tab.relname, c.relname) IN ('retention_runs', 'export_jobs') AS operational
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+        LEFT JOIN LATERAL (SELECT t.relname FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                            WHERE c.relkind = 'S' AND d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                              AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') LIMIT 1) owner_tab ON true
+       WHERE n.nspname = @LIT
+         AND ((c.relkind IN ('r', 'p') AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'))
+              OR (c.relkind = 'S' AND a.privilege_type IN ('USAGE', 'UPDATE')))
+         AND a.grantee <> c.relowner AND NOT coalesce(r.rolsuper, false)
+       GROUP BY n.nspname, c.relname, c.relkind, r.rolname, owner_tab.relname
+    ) g
   ORDER BY 1, 2
 $fn$;
 `;
