@@ -8,7 +8,6 @@ import {
   type IntegrityFindingKind,
   type IntegrityVerifyOptions,
   type IntegrityVerifyResult,
-  SEALED_RELATIONS,
   type SealedRelation,
 } from './types.js';
 
