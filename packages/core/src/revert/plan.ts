@@ -1,4 +1,5 @@
 import { formatTableName } from '../capture/identifiers.js';
+import { parseExactJson } from '../query/exact-json.js';
 import { laterChanges, notStoredConflict } from './conflicts.js';
 import { loadTarget, type Run, type StoredChange } from './load.js';
 import { type NetStep, netSteps } from './net.js';
@@ -41,7 +42,7 @@ function toStep(meta: TableMeta, net: NetStep, statements: StatementCache): Reve
     table: meta.label,
     tableSchema: meta.schema,
     tableName: meta.name,
-    pk: JSON.parse(net.key) as Record<string, unknown>,
+    pk: parseExactJson(net.key) as Record<string, unknown>,
     op: net.op,
     data: net.data,
     expect: net.expect,
@@ -49,7 +50,7 @@ function toStep(meta: TableMeta, net: NetStep, statements: StatementCache): Reve
   };
   const sql = statements.get(meta, net.op, net.setColumns);
   if (net.op === 'delete') return { ...base, sql, params: [net.key] };
-  const set = JSON.parse(net.data!) as Record<string, unknown>;
+  const set = parseExactJson(net.data!) as Record<string, unknown>;
   if (net.op === 'insert') return { ...base, set, sql, params: [net.data!] };
   return { ...base, set, sql, params: [net.data!, net.key] };
 }
