@@ -1,5 +1,6 @@
 import { formatTableName } from '../capture/identifiers.js';
 import { parseExactJson } from '../query/exact-json.js';
+import { cascadedSteps } from './cascade.js';
 import { laterChanges, notStoredConflict } from './conflicts.js';
 import { loadTarget, type Run, type StoredChange } from './load.js';
 import { type NetStep, netSteps } from './net.js';
@@ -100,6 +101,13 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
     }
     conflicts.push(...(await laterChanges(run, q, meta, steps, loaded.transactions)));
   }
+  const cascaded = await cascadedSteps(run, metas, nets);
+  if (cascaded.size > 0)
+    for (const [id, list] of nets)
+      nets.set(
+        id,
+        list.filter((s) => !cascaded.has(s)),
+      );
   const ids = [...nets.keys()].filter((id) => nets.get(id)!.length > 0);
   const refs = ids.map((id) => ({ id, schema: metas.get(id)!.schema, name: metas.get(id)!.name }));
   const { order, cycles } = orderTables(ids, await foreignKeys(run, refs));
