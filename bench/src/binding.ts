@@ -2,8 +2,8 @@
  * Where the per-transaction cost of context binding goes (`npm run bench:binding`). One client per
  * variant, a table without triggers (no capture, so only binding and protocol differ), single-row
  * INSERT transactions; the variants alternate in blocks in shuffled order and each prints µs per
- * transaction and its ratio to plain node-postgres. Variants h-m: tl.query outside a transaction
- * (a read and a write in a context, and a read without one), the statements the attribution rule
+ * transaction and its ratio to plain node-postgres. Variants h-l: tl.query outside a transaction
+ * (a read, a write and a CALL in a context, and a read without one), the statements the attribution rule
  * decides about; `--baseline-core PATH` adds the same tl.query variants run by another build of
  * @threadline/core (e.g. main's packages/core/dist/index.js), side by side in the same run.
  */
@@ -25,6 +25,7 @@ const REPS = Math.max(3, flag('reps', 12));
 const TABLE = `tl_binding_bench_${process.pid}`;
 const INSERT = `INSERT INTO ${TABLE} (v) VALUES ($1)`;
 const READ = `SELECT v FROM ${TABLE} WHERE id = $1`;
+const CALL = `CALL ${TABLE}_insert($1)`;
 const ACTOR = JSON.stringify({ type: 'user', id: '7' });
 const CONTEXT = JSON.stringify({ correlationId: 'bench' });
 const BIND_LITERAL = `SELECT set_config('threadline.actor_ref', '${ACTOR}', true), set_config('threadline.context', '${CONTEXT}', true)`;
@@ -40,6 +41,9 @@ async function main(): Promise<void> {
   };
   const admin = await connect();
   await admin.query(`CREATE TABLE ${TABLE} (id bigserial PRIMARY KEY, v text)`);
+  await admin.query(
+    `CREATE PROCEDURE ${TABLE}_insert(x text) LANGUAGE sql AS $$ INSERT INTO ${TABLE} (v) VALUES (x) $$`,
+  );
   const clients: pg.Client[] = [];
   const client = async () => {
     const c = await connect();
@@ -135,6 +139,11 @@ async function main(): Promise<void> {
         what: 'tl.query(INSERT) in a context: binding + INSERT pipelined, one round trip',
         run: () => runWithAuditContext(ctx, () => tlWith.query(INSERT, ['x'])),
       },
+      {
+        name: 'l tl.query call, ctx',
+        what: 'tl.query(CALL p) in a context: BEGIN, binding, CALL, COMMIT pipelined, one round trip',
+        run: () => runWithAuditContext(ctx, () => tlWith.query(CALL, ['x'])),
+      },
     ];
     if (BASELINE_CORE) {
       const base = (await import(BASELINE_CORE)) as typeof import('@threadline/core');
@@ -149,6 +158,11 @@ async function main(): Promise<void> {
           name: 'k0 write, ctx, baseline',
           what: `k with ${BASELINE_CORE}`,
           run: () => runWithAuditContext(ctx, () => baseWith.query(INSERT, ['x'])),
+        },
+        {
+          name: 'l0 call, ctx, baseline',
+          what: `l with ${BASELINE_CORE}`,
+          run: () => runWithAuditContext(ctx, () => baseWith.query(CALL, ['x'])),
         },
       );
     }
@@ -183,6 +197,7 @@ async function main(): Promise<void> {
     );
   } finally {
     for (const c of clients) await c.end().catch(() => undefined);
+    await admin.query(`DROP PROCEDURE IF EXISTS ${TABLE}_insert(text)`);
     await admin.query(`DROP TABLE IF EXISTS ${TABLE}`);
     await admin.end();
   }

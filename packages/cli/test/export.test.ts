@@ -221,4 +221,39 @@ describeWithDatabase('threadline export', (db) => {
     expect(readdirSync(dir)).toEqual([]);
     expect(existsSync(join(dir, 'big.ndjson'))).toBe(false);
   });
+
+  it('a reader that goes away (| head): the export stops, exits 0, and is recorded as stopped with the rows sent', async () => {
+    ensureBuilt();
+    const tl = createThreadline({ db: db().pool });
+    await db().pool.query(`create table piped (id int primary key, body text)`);
+    await tl.installTriggers({ tables: ['piped'] });
+    await db().pool.query(`insert into piped select g, repeat('p', 500) from generate_series(1, 20000) g`);
+    const child = spawn(
+      process.execPath,
+      [BIN, 'export', '--format', 'ndjson', '--out', '-', '--all', '--table', 'piped'],
+      { env: { ...process.env, DATABASE_URL: db().url }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // Like `head -1`: read the first line, then close the pipe.
+    await new Promise<void>((resolve) => {
+      child.stdout.once('data', () => {
+        child.stdout.destroy();
+        resolve();
+      });
+    });
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    const actions = await sql<{ status: string; comment: string }>(
+      db(),
+      `select status, comment from threadline.audit_actions where name = 'threadline.export' and comment::jsonb->'filters'->>'table' = 'piped'`,
+    );
+    expect(actions.map((a) => a.status)).toEqual(['error']);
+    const rowCount = (JSON.parse(actions[0]!.comment) as { row_count: number }).row_count;
+    expect(rowCount).toBeGreaterThan(0);
+    expect(rowCount).toBeLessThan(20000);
+  });
 });

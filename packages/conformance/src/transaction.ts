@@ -1,4 +1,4 @@
-import { ActorRef, runWithAuditContext, type Threadline } from '@threadline/core';
+import { ActorRef, runWithAuditContext, runWithFreshAuditContext, type Threadline } from '@threadline/core';
 import { postgresEnabled } from '@threadline/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConformanceDb, openConformanceDb } from './fixture.js';
@@ -25,6 +25,12 @@ export interface OrmHandle {
    * outside any transaction, possibly concurrently.
    */
   sharedConnection(): Promise<{ exec: Exec; release(): Promise<void> }>;
+  /**
+   * One statement through the ORM's streaming API outside any explicit transaction (knex's
+   * `.stream()`, a TypeORM QueryRunner's `stream()`), its rows read to the end. Optional: an ORM
+   * without streaming leaves it out and the stream cases are skipped.
+   */
+  stream?(sql: string, params: unknown[]): Promise<unknown[]>;
   close(): Promise<void>;
 }
 
@@ -146,7 +152,7 @@ export function describeTransactionAdapterConformance(harness: TransactionAdapte
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const actorsById = async (from: number, to: number) =>
       Object.fromEntries((await rowsIn(from, to)).map((r) => [r.id, r.actor]));
-    const each = (from: number, actor: (i: number) => string) =>
+    const each = (from: number, actor: (i: number) => string | null) =>
       Object.fromEntries(Array.from({ length: N }, (_, i) => [from + i, actor(i)]));
 
     it('attributes work left behind by a committed transaction to its own actor (30 contexts)', async () => {
@@ -227,6 +233,77 @@ export function describeTransactionAdapterConformance(harness: TransactionAdapte
           shapes.flatMap(([base]) => Array.from({ length: N }, (_, i) => [base + i, `fn${base + i}`])),
         ),
       );
+    });
+
+    it('refuses, writing nothing, a procedure or script that commits half-way under a context; runs a complete BEGIN … COMMIT script without one (30 contexts)', async () => {
+      await db.pool.query(
+        `create or replace procedure ${table}_commits(i int) language plpgsql as $$
+           begin insert into ${table} (id) values (i); commit; insert into ${table} (id) values (i + 1000); end $$`,
+      );
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: N }, (_, i) => [
+          runWithAuditContext({ actor: ActorRef.user(`tc${i}`) }, () =>
+            orm.autocommit(`call ${table}_commits($1)`, [3000 + i]),
+          ),
+          runWithAuditContext({ actor: ActorRef.user(`tc${i}`) }, () =>
+            orm.autocommit(
+              `insert into ${table} (id) values (${3100 + i}); commit; insert into ${table} (id) values (${3200 + i})`,
+              [],
+            ),
+          ),
+          runWithFreshAuditContext({}, () =>
+            orm.autocommit(`begin; insert into ${table} (id) values (${3300 + i}); commit;`, []),
+          ),
+          runWithFreshAuditContext({}, () =>
+            orm.autocommit(
+              `insert into ${table} (id) values (${3400 + i}); begin; insert into ${table} (id) values (${3500 + i})`,
+              [],
+            ),
+          ),
+        ]).flat(),
+      );
+      const kinds = outcomes.map((o) =>
+        o.status === 'fulfilled' ? 'ok' : ((o.reason as { code?: string }).code ?? String(o.reason)),
+      );
+      expect(kinds).toEqual(
+        Array.from({ length: N }, () => [
+          'TRANSACTION_CONTROL',
+          'TRANSACTION_CONTROL',
+          'ok',
+          'TRANSACTION_CONTROL',
+        ]).flat(),
+      );
+      // Nothing of a refused statement was kept; the complete script ran, with no actor to record.
+      expect(await actorsById(3000, 5000)).toEqual(each(3300, () => null));
+    });
+
+    it('attributes writes sent through a stream next to transactions, refusing none (30 contexts, pool of 2)', async (ctx) => {
+      const stream = orm.stream;
+      if (!stream) return ctx.skip();
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: N }, (_, i) => [
+          runWithAuditContext({ actor: ActorRef.user(`sm${i}`) }, async () => {
+            const rows = await stream.call(orm, `insert into ${table} (id) values ($1) returning id`, [
+              6000 + i,
+            ]);
+            expect(rows).toEqual([{ id: 6000 + i }]);
+            await orm.autocommit(`insert into ${table} (id) values ($1)`, [6100 + i]);
+          }),
+          runWithAuditContext({ actor: ActorRef.user(`sm${i}`) }, () =>
+            orm.transaction(async (tx) => {
+              await insert(tx, 6200 + i);
+              await sleep(1);
+              await tx.exec(`update ${table} set note = 'x' where id = $1`, [6200 + i]);
+            }),
+          ),
+        ]).flat(),
+      );
+      expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+      expect(await actorsById(6000, 6300)).toEqual({
+        ...each(6000, (i) => `sm${i}`),
+        ...each(6100, (i) => `sm${i}`),
+        ...each(6200, (i) => `sm${i}`),
+      });
     });
   });
 }

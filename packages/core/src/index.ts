@@ -20,21 +20,43 @@ export {
   getAuditContext,
   MAX_CONTEXT_ID_BYTES,
   runWithAuditContext,
+  runWithFreshAuditContext,
   setAuditActor,
   updateAuditContext,
   validateAuditContext,
 } from './context/context.js';
 export * from './continuity/index.js';
-export type { SqlClient, SqlResult, SqlSession, TransactionFinish } from './db/sql-client.js';
+export { type ReadConsistency, type ReadOptions, ReadRouting } from './db/read-routing.js';
+export type {
+  SqlClient,
+  SqlResult,
+  SqlSession,
+  TransactionBody,
+  TransactionFinish,
+} from './db/sql-client.js';
 export { toSqlClient } from './db/sql-client.js';
 export { isThreadlineError, ThreadlineError, ThreadlineErrorCode } from './errors.js';
 export * from './export/index.js';
 export * from './health/index.js';
 export type { InstallFinding, InstallResult, UninstallOptions, UninstallResult } from './install/install.js';
-export { installScript, SCHEMA_VERSION } from './install/install-script.js';
+export {
+  DEFAULT_PARTITION,
+  installScript,
+  PARTITION_UNITS,
+  type PartitionUnit,
+  SCHEMA_VERSION,
+} from './install/install-script.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './install/migrations.js';
 export * from './integrity/index.js';
 export * from './policy/index.js';
+export {
+  ACTIVITY_BUCKETS,
+  type Activity,
+  type ActivityBucket,
+  type ActivityBucketSize,
+  type ActivityFilters,
+  MAX_ACTIVITY_BUCKETS,
+} from './query/activity.js';
 export { changeDiff, type MaskInfo, WHOLE_ROW_FIELD } from './query/change-diff.js';
 export { isExactNumber, parseExactJson } from './query/exact-json.js';
 export { MAX_INCIDENT_CHANGES, type TransactionFilter } from './query/incident.js';
@@ -86,6 +108,15 @@ export type {
   RevertSummary,
   RevertTarget,
 } from './revert/types.js';
+export { resolveStorageConfig, type StorageConfig } from './storage/config.js';
+export type {
+  MaintainOptions,
+  MaintainProgress,
+  MaintainResult,
+  StorageApi,
+  StoragePartition,
+  StorageStatus,
+} from './storage/index.js';
 export * from './telemetry/index.js';
 export {
   type CapturePlan,

@@ -1,7 +1,13 @@
 import { createTestDatabase, postgresEnabled, type TestDatabase } from '@threadline/test-utils';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ActorRef, createThreadline, runWithAuditContext, type Threadline } from '../src/index.js';
+import {
+  ActorRef,
+  createThreadline,
+  runWithAuditContext,
+  runWithFreshAuditContext,
+  type Threadline,
+} from '../src/index.js';
 import { uniqueName } from './helpers.js';
 
 /**
@@ -206,5 +212,65 @@ describe.runIf(postgresEnabled())('attribution under concurrency (pg)', () => {
       shapes.flatMap(([base]) => Array.from({ length: N }, (_, i) => [base + i, `u${base + i}`])),
     );
     expect(written).toEqual(want);
+  });
+  it('refuses a procedure, DO block or script that commits half-way under a context, writing nothing, and runs a complete BEGIN … COMMIT script without one (Pool of 2 and a Client)', async () => {
+    const client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+    try {
+      for (const db of [server.newPool(2), client]) {
+        const tl = createThreadline({ db });
+        const t = await auditedTable(tl);
+        await server.pool.query(
+          `create procedure ${t}_commits(i int) language plpgsql as $$
+             begin insert into ${t} (id) values (i); commit; insert into ${t} (id) values (i + 1000); end $$`,
+        );
+        const shapes: [string, (i: number) => Promise<unknown>][] = [
+          ['TRANSACTION_CONTROL', (i) => tl.query(`call ${t}_commits($1)`, [i])],
+          [
+            'TRANSACTION_CONTROL',
+            (i) =>
+              tl.query(
+                `do $$ begin insert into ${t} (id) values (${100 + i}); commit; insert into ${t} (id) values (${1100 + i}); end $$`,
+              ),
+          ],
+          [
+            'TRANSACTION_CONTROL',
+            (i) =>
+              tl.query(
+                `insert into ${t} (id) values (${200 + i}); commit; insert into ${t} (id) values (${1200 + i})`,
+              ),
+          ],
+          [
+            'TRANSACTION_CONTROL',
+            (i) => tl.query(`begin; insert into ${t} (id) values (${300 + i}); commit`),
+          ],
+          [
+            'ok',
+            (i) =>
+              runWithFreshAuditContext({}, () =>
+                tl.query(`begin; insert into ${t} (id) values (${400 + i}); commit;`),
+              ),
+          ],
+          [
+            'TRANSACTION_CONTROL',
+            (i) =>
+              runWithFreshAuditContext({}, () =>
+                tl.query(`select 1; begin; insert into ${t} (id) values (${500 + i})`),
+              ),
+          ],
+        ];
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: N }, (_, i) =>
+            shapes.map(([, run]) => runWithAuditContext({ actor: ActorRef.user(`u${i}`) }, () => run(i))),
+          ).flat(),
+        );
+        expect(
+          outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code?: string }).code)),
+        ).toEqual(Array.from({ length: N }, () => shapes.map(([want]) => want)).flat());
+        expect(await actorsById(t)).toEqual(expected(400, () => null));
+      }
+    } finally {
+      await client.end();
+    }
   });
 });

@@ -58,7 +58,7 @@ describeEachDb('background exports: jobs, storage, download, expiry, abandoned r
     const text = await collect(stream);
     expect(text.split('\r\n').length).toBe(12 + 2);
     // Inside a JSON cell a value is never at the start of the cell: the cell starts with {.
-    expect(text).toContain('"{""id"":0,""name"":""=item,0""}"');
+    expect(text).toContain('"{""id"": 0, ""name"": ""=item,0""}"');
     expect(await rejection(tl.export.download(job.id, { actor: ActorRef.user('someone-else') }))).toBe(
       `NOT_FOUND: export.download: no export job ${job.id} requested by user:someone-else`,
     );

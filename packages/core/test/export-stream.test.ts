@@ -275,3 +275,89 @@ describe.skipIf(!postgresEnabled())('export stream on a pool of one connection [
     expect(text.length).toBeGreaterThan(0);
   });
 });
+
+describe.skipIf(!postgresEnabled())('export by COPY on a pool of two connections [postgres]', () => {
+  let server: TestDatabase;
+  let pool: pg.Pool;
+  let tl: Threadline;
+  const running = async () =>
+    (
+      await server.pool.query(
+        `select query from pg_stat_activity where datname = current_database() and state <> 'idle' and query like 'COPY%'`,
+      )
+    ).rows;
+
+  beforeAll(async () => {
+    server = await createTestDatabase('tl_export_copy');
+    pool = new pg.Pool({ connectionString: server.url, max: 2 });
+    tl = createThreadline({ db: pool });
+    await tl.install();
+    await pool.query('create table bulk (id int primary key, body text)');
+    await tl.installTriggers({ tables: ['bulk'] });
+    await pool.query(`insert into bulk select g, repeat('x', 500) from generate_series(1, 20000) g`);
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await server?.drop();
+  });
+
+  it('a consumer that stops mid-COPY: the connection is closed, the server stops the COPY, the stop is recorded', async () => {
+    const stream = tl.export.stream({}, { format: 'csv', actor: ActorRef.user('copy-leaver') });
+    let received = 0;
+    for await (const chunk of stream) {
+      received += (chunk as Buffer).length;
+      if (received > 200_000) break; // mid-COPY: rows are flowing
+    }
+    expect(stream.stats.rowCount).toBeGreaterThan(0);
+    expect(stream.destroyed).toBe(true);
+    let left = await running();
+    for (let i = 0; i < 100 && left.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      left = await running();
+    }
+    expect(left).toEqual([]);
+    let status: string | undefined;
+    for (let i = 0; i < 100 && !status; i++) {
+      status = (
+        await pool.query(`select status from threadline.audit_actions where actor_ref->>'id' = 'copy-leaver'`)
+      ).rows[0]?.status;
+      if (!status) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(status).toBe('error');
+    expect(pool.totalCount - pool.idleCount).toBe(0); // nothing held; the COPY connection was dropped
+    expect(stream.stats.rowCount).toBeLessThan(20000);
+    // The pool still works, with both connections.
+    const all = await Promise.all([tl.export.count({}, { cap: null }), tl.timeline({})]);
+    expect(all[0].count).toBe(20000);
+  });
+
+  it('backpressure: an unread COPY stream stops reading; reading on gets every row', async () => {
+    const stream = tl.export.stream({}, { format: 'ndjson', actor: ActorRef.user('copy-slow') });
+    await new Promise((resolve) => stream.once('readable', resolve));
+    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(stream.stats.rowCount).toBeLessThan(20000);
+    const text = await collect(stream);
+    expect(stream.stats.rowCount).toBe(20000);
+    expect(text.split('\n').length).toBe(20001);
+  });
+
+  it('4 concurrent COPY exports and a background job on two connections: each complete, none stuck', async () => {
+    const results = await Promise.all([
+      ...Array.from({ length: 4 }, (_, i) =>
+        tl.export.toBuffer(
+          {},
+          { format: i % 2 ? 'json' : 'csv', maxRows: 20000, actor: ActorRef.user(`cc-${i}`) },
+        ),
+      ),
+    ]);
+    for (const r of results) expect([r.returnedCount, r.truncated]).toEqual([20000, false]);
+    const job = await tl.export.enqueue({}, { format: 'ndjson', requestedBy: ActorRef.user('cc-job') });
+    let done = await tl.export.job(job.id);
+    for (let i = 0; i < 500 && done?.status !== 'completed' && done?.status !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      done = await tl.export.job(job.id);
+    }
+    expect([done?.status, done?.rowCount]).toEqual(['completed', 20000]);
+  });
+});

@@ -19,3 +19,37 @@ describe('the write-detection rule against statements built to fool it', () => {
     expect(isProvablyReadOnly('show all')).toBe(true);
   });
 });
+
+describe('transaction control inside a script', () => {
+  it('splits only at top-level semicolons', async () => {
+    const { splitStatements } = await import('../src/attribution/sql-statements.js');
+    expect(
+      splitStatements(
+        "select ';'; select E'\\';'; select \";\"; do $x$ begin commit; end $x$; -- ; c\n/* ; /* ; */ */ commit;;",
+      ),
+    ).toEqual([
+      "select ';'",
+      "select E'\\';'",
+      'select ";"',
+      'do $x$ begin commit; end $x$',
+      '-- ; c\n/* ; /* ; */ */ commit',
+    ]);
+  });
+
+  it('classifies what a script leaves behind', async () => {
+    const { scriptTransactionControl, mayCommitInside } = await import(
+      '../src/attribution/statement-rules.js'
+    );
+    expect(scriptTransactionControl('begin; insert into t values (1); commit;')).toBe('closed');
+    expect(scriptTransactionControl('insert into t values (1); begin; insert into t values (2)')).toBe(
+      'open',
+    );
+    expect(scriptTransactionControl("select 'begin; commit'; select 1")).toBe('none');
+    expect(scriptTransactionControl('commit')).toBe('none');
+    expect(transactionControl('begin; insert into t values (1); commit')).toBeNull();
+    expect(needsAttribution('begin; insert into t values (1); commit')).toBe(true);
+    expect(mayCommitInside('select 1; CALL p()')).toBe(true);
+    expect(mayCommitInside('/* x */ do $$ begin end $$')).toBe(true);
+    expect(mayCommitInside("select 'call p()'")).toBe(false);
+  });
+});

@@ -34,7 +34,7 @@ interface KnexTransaction {
 }
 interface StreamLike {
   once(event: 'close', listener: () => void): unknown;
-  emit(event: 'error', error: unknown): boolean;
+  emit(event: string, ...args: unknown[]): boolean;
   end(...args: unknown[]): unknown;
   destroy(error?: unknown): unknown;
 }
@@ -152,6 +152,7 @@ export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadl
   const streaming = new WeakMap<object, Promise<unknown>>();
   const { releaseConnection } = client;
   client.stream = function (this: KnexClient, connection, obj, target, options) {
+    ignoreReleaseOnClose(target, connection as object);
     if (this.transacting) return stream.call(this, connection, obj, target, options);
     let sent = false;
     // The consumer sees the end of the stream once the statement's transaction committed; the
@@ -197,7 +198,30 @@ export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadl
       throw error;
     });
   };
+  // knex's runner releases a streamed connection twice: once where it acquired it (after the
+  // statement) and once more from the stream's 'close' event, even when the connection is a
+  // transaction's or one the application holds (.connection()). Between the two, the pool can
+  // hand the connection to another caller, whose transaction the second release then gives away
+  // again: two callers on one connection, refused as FOREIGN_TRANSACTION at best. The release
+  // from 'close' is never the owner's, so it is dropped; whoever acquired the connection
+  // releases it.
+  const closing = new Map<object, number>();
+  const ignoreReleaseOnClose = (target: StreamLike, connection: object) => {
+    const emit = target.emit;
+    target.emit = function (this: StreamLike, event: string, ...args: unknown[]) {
+      if (event !== 'close') return emit.call(this, event, ...args);
+      closing.set(connection, (closing.get(connection) ?? 0) + 1);
+      try {
+        return emit.call(this, event, ...args);
+      } finally {
+        const n = (closing.get(connection) ?? 1) - 1;
+        if (n > 0) closing.set(connection, n);
+        else closing.delete(connection);
+      }
+    };
+  };
   client.releaseConnection = function (this: KnexClient, connection) {
+    if (closing.has(connection as object)) return Promise.resolve();
     const pending = streaming.get(connection as object);
     if (!pending) return releaseConnection.call(this, connection);
     return pending.then(() => releaseConnection.call(this, connection));

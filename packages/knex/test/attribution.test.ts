@@ -96,14 +96,17 @@ describe.runIf(postgresEnabled()).each(VERSIONS)('%s: attribution under concurre
     expect(await actorsIn(2000, 2100)).toEqual(each(2000, (i) => `s${i}`));
   });
 
-  it('never records a write under another caller’s actor when streams and transactions share a pool of 2', async () => {
+  it('streams next to transactions on a pool of 2: every write runs, each under its own actor', async () => {
+    // knex releases a streamed connection twice (where it acquired it, and from the stream's
+    // 'close' event, even for a transaction's connection): the pool then gives one connection to
+    // two callers. Nothing may be refused or recorded under another actor.
     const outcomes = await Promise.allSettled(
       Array.from({ length: N * 2 }, (_, i) =>
         as(`m${i}`, async () => {
-          if (i % 2 === 0) {
+          if (i % 3 === 0) {
             for await (const _row of knex(s.table).select('id').limit(1).stream()) void _row;
             await knex(s.table).insert({ id: 3000 + i });
-          } else {
+          } else if (i % 3 === 1) {
             await knex.transaction(async (trx) => {
               await trx(s.table).insert({ id: 3000 + i });
               await sleep(1);
@@ -111,17 +114,21 @@ describe.runIf(postgresEnabled()).each(VERSIONS)('%s: attribution under concurre
                 .where({ id: 3000 + i })
                 .update({ note: 'x' });
             });
+          } else {
+            await knex.transaction(async (trx) => {
+              for await (const _row of trx(s.table).select('id').limit(1).stream()) void _row;
+              await sleep(1);
+              await trx(s.table).insert({ id: 3000 + i });
+            });
           }
         }),
       ),
     );
-    const refused = outcomes.filter((o) => o.status === 'rejected');
-    for (const o of refused)
-      expect((o as PromiseRejectedResult).reason).toMatchObject({ code: 'FOREIGN_TRANSACTION' });
+    expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
     const rows = (await s.db.audit(s.table)).filter((r) => r.id >= 3000 && r.id < 3100);
-    expect(rows.filter((r) => r.actor !== `m${r.id - 3000}`)).toEqual([]);
-    const written = new Set(rows.map((r) => r.id));
-    expect(written.size).toBe(N * 2 - refused.length);
+    expect(
+      Object.fromEntries(rows.filter((r) => r.op.toLowerCase() === 'insert').map((r) => [r.id, r.actor])),
+    ).toEqual(Object.fromEntries(Array.from({ length: N * 2 }, (_, i) => [3000 + i, `m${i}`])));
   });
 
   it('callers sharing one connection never share a transaction: a failing write does not take another’s row with it', async () => {

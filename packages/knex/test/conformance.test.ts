@@ -25,6 +25,11 @@ for (const [name, factory] of VERSIONS) {
             release: () => knex.client.releaseConnection(connection),
           };
         },
+        stream: async (sql, params) => {
+          const rows: unknown[] = [];
+          for await (const row of raw(knex, sql, params).stream()) rows.push(row);
+          return rows;
+        },
         close: () => knex.destroy(),
       };
     },

@@ -18,6 +18,7 @@ const ROUTES = [
   '/api/actor',
   '/api/history',
   '/api/as-of',
+  '/api/activity',
   '/exports/download',
 ];
 const KEYS = [
@@ -35,6 +36,7 @@ const KEYS = [
   'pageSize',
   'format',
   'preview',
+  'bucket',
 ];
 
 // Values a hostile or careless client sends: markup, quotes, SQL, huge and odd numbers, controls.
@@ -63,6 +65,10 @@ const hostileValue = fc.oneof(
     'a'.repeat(5000),
     '\u0000',
     '\u202e',
+    'hour',
+    'month',
+    'year',
+    "hour'::interval",
   ),
 );
 

@@ -221,6 +221,38 @@ run('operator surface security', () => {
     expect(((await api.json()) as { error: { code: string } }).error.code).toBe('QUERY_INVALID');
   });
 
+  it('the activity chart: SVG with a table twin and bucket links; a hostile bucket is a 400 with the reason', async () => {
+    const surface = createOperatorSurface({
+      threadline: fx.tl,
+      authorize: () => ({ actor: ActorRef.user('op') }),
+    });
+    const plain = await (await surface.fetch(new Request('http://x/timeline?table=posts'))).text();
+    expect(plain).not.toContain('<svg'); // no counting unless the chart is asked for
+    expect(plain).toContain('href="/timeline?table=posts&amp;bucket=day"');
+    const html = await (await surface.fetch(new Request('http://x/timeline?bucket=day&table=posts'))).text();
+    expect(html).toContain('<svg role="img" aria-labelledby="activity-label"');
+    expect(html).toContain('<summary>Activity as a table</summary>');
+    expect(html).toContain('<strong aria-current="true">day</strong>');
+    expect(html).toContain('href="/timeline?table=posts&amp;bucket=hour"');
+    const api = await surface.fetch(new Request('http://x/api/activity?bucket=day&table=posts'));
+    expect(api.status).toBe(200);
+    const body = (await api.json()) as { bucket: string; buckets: { changes: number }[] };
+    expect(body.bucket).toBe('day');
+    const total = body.buckets.reduce((n, b) => n + b.changes, 0);
+    expect(html).toContain(`${total.toLocaleString('en-US')} changes from`);
+    for (const bucket of ["hour'; drop table posts; --", '<script>alert(1)</script>', 'year']) {
+      const q = new URLSearchParams({ bucket });
+      const page = await surface.fetch(new Request(`http://x/timeline?${q}`));
+      expect(page.status).toBe(400);
+      const text = await page.text();
+      expect(text).toContain('bucket must be one of minute, hour, day, week, month');
+      expect(text).not.toContain('<script>alert(1)</script>');
+      const json = await surface.fetch(new Request(`http://x/api/activity?${q}`));
+      expect(json.status).toBe(400);
+      expect(((await json.json()) as { error: { code: string } }).error.code).toBe('QUERY_INVALID');
+    }
+  });
+
   it('filters by a schema-qualified table on pages, the API and downloads', async () => {
     const surface = createOperatorSurface({
       threadline: fx.tl,

@@ -6,6 +6,7 @@ import {
   ThreadlineError,
 } from '@threadline/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { attributedStream, type StreamFn } from './stream.js';
 
 export interface AttachThreadlineOptions {
   /** The Threadline instance whose recordAction/query calls join the ORM's transactions. */
@@ -20,6 +21,7 @@ interface Runner {
   startTransaction(isolationLevel?: string): Promise<void>;
   rollbackTransaction(): Promise<void>;
   query(sql: string, params?: readonly unknown[], structured?: boolean): Promise<unknown>;
+  stream: StreamFn;
 }
 type TransactionFn = (...args: unknown[]) => Promise<unknown>;
 const ATTACHED = Symbol.for('threadline.typeorm.attached');
@@ -117,13 +119,17 @@ export function attachThreadline<D extends DataSource>(dataSource: D, options: A
         throw error;
       }
     };
+    // The first statement after START TRANSACTION (SET TRANSACTION aside) is preceded by the binding.
+    const bindBefore = async (self: InstrumentedRunner, sql: string) => {
+      if (self[BIND_STATE] === 'started' && !/^\s*set\s+transaction\b/i.test(sql)) {
+        self[BIND_STATE] = undefined;
+        await bind(self);
+      }
+    };
     r.query = async function (this: InstrumentedRunner, sql, params, structured) {
       const state = this[BIND_STATE];
       if (this.isTransactionActive && state !== 'opening') {
-        if (state === 'started' && !/^\s*set\s+transaction\b/i.test(sql)) {
-          this[BIND_STATE] = undefined;
-          await bind(this);
-        }
+        await bindBefore(this, sql);
         return query.call(this, sql, params, structured);
       }
       if (state === 'opening' && /^\s*start\s+transaction\b/i.test(sql)) {
@@ -144,6 +150,25 @@ export function attachThreadline<D extends DataSource>(dataSource: D, options: A
             : onConnection(this, target, () => query.call(this, sql, params, structured)),
         run: (s, p) => query.call(this, s, p),
       });
+    };
+    const { stream } = r;
+    r.stream = async function (this: InstrumentedRunner, sql, params, onEnd, onError) {
+      if (this.isTransactionActive && this[BIND_STATE] !== 'opening') {
+        await bindBefore(this, sql);
+        return stream.call(this, sql, params, onEnd, onError);
+      }
+      if (this.isReleased) return stream.call(this, sql, params, onEnd, onError);
+      const connection = await this.connect();
+      return attributedStream(
+        (...args) => stream.apply(this, args),
+        connection,
+        this,
+        (s, p) => query.call(this, s, p),
+        sql,
+        params,
+        onEnd,
+        onError,
+      );
     };
     wrapTransactions(runner.manager);
     return runner;

@@ -106,6 +106,53 @@ describe.runIf(postgresEnabled()).each(VERSIONS)('%s: attribution under concurre
     });
   });
 
+  it('attributes writes sent through queryRunner.stream(), on its own runner, a shared runner and inside a transaction', async () => {
+    const drain = async (stream: AsyncIterable<unknown>) => {
+      const rows: unknown[] = [];
+      for await (const row of stream) rows.push(row);
+      return rows;
+    };
+    const insert = `insert into ${s.table} (id) values ($1) returning id`;
+    const shared = s.ds.createQueryRunner();
+    try {
+      await Promise.all(
+        Array.from({ length: N }, (_, i) => [
+          as(`st${i}`, async () => {
+            const runner = s.ds.createQueryRunner();
+            try {
+              expect(await drain(await runner.stream(insert, [5000 + i]))).toEqual([{ id: 5000 + i }]);
+            } finally {
+              await runner.release();
+            }
+          }),
+          as(`st${i}`, async () => {
+            expect(await drain(await shared.stream(insert, [5100 + i]))).toEqual([{ id: 5100 + i }]);
+          }),
+          as(`st${i}`, () =>
+            s.ds.transaction(async (m) => {
+              // The first statement of the transaction: the binding must precede it.
+              await drain(await m.queryRunner!.stream(insert, [5200 + i]));
+              await m.insert(s.Item, { id: 5300 + i });
+            }),
+          ),
+          // A query builder's stream releases its own runner when it ends: after the COMMIT.
+          as(`st${i}`, async () => {
+            const qb = s.ds.getRepository(s.Item).createQueryBuilder('x').where('x.id = :id', { id: -1 });
+            expect(await drain(await qb.stream())).toEqual([]);
+          }),
+        ]).flat(),
+      );
+    } finally {
+      await shared.release();
+    }
+    expect(await actorsIn(5000, 5400)).toEqual({
+      ...each(5000, (i) => `st${i}`),
+      ...each(5100, (i) => `st${i}`),
+      ...each(5200, (i) => `st${i}`),
+      ...each(5300, (i) => `st${i}`),
+    });
+  });
+
   it('attributes writes inside functions, procedures, DO blocks, EXPLAIN ANALYZE and multi-statement strings', async () => {
     await s.db.pool.query(
       `create or replace function ${s.table}_fn(i int) returns int language sql as $$ insert into ${s.table} (id) values (i) returning id $$;

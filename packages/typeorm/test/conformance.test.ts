@@ -25,6 +25,16 @@ for (const [name, orm] of VERSIONS) {
           const runner = ds.createQueryRunner();
           return { exec: (sql, params) => runner.query(sql, params), release: () => runner.release() };
         },
+        stream: async (sql, params) => {
+          const runner = ds.createQueryRunner();
+          try {
+            const rows: unknown[] = [];
+            for await (const row of await runner.stream(sql, params)) rows.push(row);
+            return rows;
+          } finally {
+            await runner.release();
+          }
+        },
         close: () => ds.destroy(),
       };
     },

@@ -91,6 +91,9 @@ export async function writeToStdout(stream: Readable, stdout: OutputStream): Pro
         });
       }
     }
+  } catch (error) {
+    // Destroying the stream after a write error ends the loop with "premature close": report the write error.
+    if (!failed) throw error;
   } finally {
     out.off?.('error', onError);
   }

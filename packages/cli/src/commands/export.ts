@@ -123,6 +123,13 @@ export const exportCommand: Command = {
       stream.once('error', (error) => counted.destroy(error));
       if (target) await writeAtomically(counted, target);
       else await writeToStdout(counted, ctx.stdout);
+    } catch (error) {
+      // Stop reading (the connection goes back) and let the stop be recorded before exiting.
+      stream.destroy();
+      await stream.recorded;
+      // The reader went away (`| head`): not an error; the action says the export stopped.
+      if ((error as { code?: unknown })?.code === 'EPIPE') return ExitCode.ok;
+      throw error;
     } finally {
       shown.done();
     }

@@ -1,8 +1,15 @@
 import { contextBinding } from '../context/binding.js';
 import { canPipeline, pipelineQuery } from '../db/pg-pipeline.js';
-import { pgAttributedQuery, SerialQueue, type SqlStatement } from '../db/sql-client.js';
+import { queueOf } from '../db/serial-queue.js';
+import { pgAttributedQuery, type SqlStatement } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
-import { needsAttribution, transactionControl } from './statement-rules.js';
+import {
+  embeddedCommitRefused,
+  needsAttribution,
+  scriptControlRefused,
+  scriptTransactionControl,
+  transactionControl,
+} from './statement-rules.js';
 
 /**
  * How an ORM adapter sends one statement that its library runs outside any transaction of its
@@ -33,20 +40,10 @@ export interface AttributedStatement<T> {
   readonly pipelinable?: boolean;
 }
 
-const queues = new WeakMap<object, SerialQueue>();
 /** Connections inside a transaction an ORM opened (claimConnection), by where it was opened. */
 const claimed = new WeakMap<object, string>();
 /** Handles inside a transaction the application opened with a BEGIN statement through them. */
 const applicationTransactions = new WeakSet<object>();
-
-function queueOf(connection: object): SerialQueue {
-  let queue = queues.get(connection);
-  if (!queue) {
-    queue = new SerialQueue();
-    queues.set(connection, queue);
-  }
-  return queue;
-}
 
 function transactionStatus(connection: object): unknown {
   return (connection as { getTransactionStatus?: () => unknown }).getTransactionStatus?.();
@@ -145,9 +142,10 @@ async function explicitTransaction<T>(
  * did not open.
  */
 export function runAttributedStatement<T>(statement: AttributedStatement<T>): Promise<T> {
-  const { sql, connection, send, run } = statement;
+  const { sql, connection } = statement;
   const handle = statement.handle ?? connection;
-  const control = transactionControl(sql);
+  const script = scriptTransactionControl(sql);
+  const control = script === 'none' ? transactionControl(sql) : null;
   if (control === 'begin' || control === 'end') {
     if (statement.transactionControl !== 'follow') {
       return Promise.reject(
@@ -158,31 +156,56 @@ export function runAttributedStatement<T>(statement: AttributedStatement<T>): Pr
       );
     }
   }
-  return queueOf(connection).run(async () => {
-    if (control === 'begin' || control === 'end') {
-      const result = await send(connection);
-      if (control === 'end') applicationTransactions.delete(handle);
-      else {
-        applicationTransactions.add(handle);
-        const binding = contextBinding();
-        if (binding) await run(binding.sql, binding.params);
-      }
-      return result;
+  if (script !== 'none') {
+    // Without a context a complete BEGIN … COMMIT script runs as the library would run it.
+    const bound = contextBinding() !== null;
+    if (bound || (script === 'open' && statement.transactionControl !== 'follow')) {
+      return Promise.reject(scriptControlRefused('runAttributedStatement', bound));
     }
-    const status = transactionStatus(connection);
-    const inTransaction = status === 'T' || status === 'E';
-    if (!inTransaction) applicationTransactions.delete(handle);
-    const attribute = needsAttribution(sql);
-    const where = claimed.get(connection);
-    if (where !== undefined || (inTransaction && !applicationTransactions.has(handle))) {
-      if (attribute) throw foreignTransaction(where ?? 'runAttributedStatement');
-      return send(connection);
+  }
+  return queueOf(connection)
+    .run(() => runQueued(statement, control, script, handle))
+    .catch((error: unknown) => {
+      throw embeddedCommitRefused(error, 'runAttributedStatement');
+    });
+}
+
+async function runQueued<T>(
+  statement: AttributedStatement<T>,
+  control: ReturnType<typeof transactionControl>,
+  script: ReturnType<typeof scriptTransactionControl>,
+  handle: object,
+): Promise<T> {
+  const { sql, connection, send, run } = statement;
+  if (script === 'open') {
+    // A script through a handle the application holds that leaves its own transaction open.
+    const result = await send(connection);
+    applicationTransactions.add(handle);
+    return result;
+  }
+  if (control === 'begin' || control === 'end') {
+    const result = await send(connection);
+    if (control === 'end') applicationTransactions.delete(handle);
+    else {
+      applicationTransactions.add(handle);
+      const binding = contextBinding();
+      if (binding) await run(binding.sql, binding.params);
     }
-    const binding = attribute && !inTransaction ? contextBinding() : null;
-    if (!binding) return send(connection);
-    if (statement.pipelinable !== false && canPipeline(connection)) {
-      return send(pipelinedStandIn(connection, binding));
-    }
-    return explicitTransaction(connection, binding, () => send(connection), run);
-  });
+    return result;
+  }
+  const status = transactionStatus(connection);
+  const inTransaction = status === 'T' || status === 'E';
+  if (!inTransaction) applicationTransactions.delete(handle);
+  const attribute = needsAttribution(sql);
+  const where = claimed.get(connection);
+  if (where !== undefined || (inTransaction && !applicationTransactions.has(handle))) {
+    if (attribute) throw foreignTransaction(where ?? 'runAttributedStatement');
+    return send(connection);
+  }
+  const binding = attribute && !inTransaction ? contextBinding() : null;
+  if (!binding) return send(connection);
+  if (statement.pipelinable !== false && canPipeline(connection)) {
+    return send(pipelinedStandIn(connection, binding));
+  }
+  return explicitTransaction(connection, binding, () => send(connection), run);
 }

@@ -2,7 +2,13 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { contextBinding } from '../context/binding.js';
 import type { SqlClient, SqlResult, SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
-import { needsAttribution, transactionControl } from './statement-rules.js';
+import {
+  embeddedCommitRefused,
+  needsAttribution,
+  scriptControlRefused,
+  scriptTransactionControl,
+  transactionControl,
+} from './statement-rules.js';
 
 export interface TransactionResult<T> {
   result: T;
@@ -29,8 +35,14 @@ function auditIdFrom(row: Record<string, unknown> | undefined): string | null {
   return sep > 0 && tl.slice(0, sep) === String(xid) ? tl.slice(sep + 1) : null;
 }
 
-function refuseTransactionControl(sql: string, where: string): void {
-  const control = transactionControl(sql);
+function refuseTransactionControl(sql: string, where: string, inTransaction = false): void {
+  if (inTransaction && scriptTransactionControl(sql) !== 'none') {
+    throw new ThreadlineError(
+      'TRANSACTION_CONTROL',
+      `${where}: a script with BEGIN, COMMIT or ROLLBACK inside a transaction would end that transaction half-way; drop them (nested work: tl.transaction makes a savepoint)`,
+    );
+  }
+  const control = scriptTransactionControl(sql) === 'none' ? transactionControl(sql) : null;
   if (control === 'begin' || control === 'end') {
     throw new ThreadlineError(
       'TRANSACTION_CONTROL',
@@ -51,7 +63,7 @@ function guardedSession(inner: SqlSession, state: { closed: boolean }, where: st
         `${where}: this transaction has already finished, so its session is closed; work that runs after the callback returned (a timer, an unawaited promise) must use tl.query or tl.transaction, which open their own attributed transaction`,
       );
     }
-    refuseTransactionControl(sql, where);
+    refuseTransactionControl(sql, where, true);
   };
   return {
     async query<R>(sql: string, params?: readonly unknown[]) {
@@ -85,10 +97,13 @@ export class AuditedSessions {
     if (current) return this.savepoint(current, fn);
     let auditTransactionId: string | null = null;
     const binding = contextBinding();
-    const result = await this.client.transaction((session) => this.runOwned(session, 'tl.transaction', fn), {
-      ...(binding ? { start: binding } : {}),
-      finish: { sql: FINISH_SQL, rows: (rows) => (auditTransactionId = auditIdFrom(rows[0])) },
-    });
+    const result = await this.client.transaction(
+      (session, callbackSettled) => this.runOwned(session, 'tl.transaction', fn, callbackSettled),
+      {
+        ...(binding ? { start: binding } : {}),
+        finish: { sql: FINISH_SQL, rows: (rows) => (auditTransactionId = auditIdFrom(rows[0])) },
+      },
+    );
     return { result, auditTransactionId };
   }
 
@@ -115,8 +130,15 @@ export class AuditedSessions {
     const current = this.current();
     if (current) return current.session.query<R>(sql, params);
     const binding = needsAttribution(sql) ? contextBinding() : null;
+    const script = scriptTransactionControl(sql);
+    if (script !== 'none' && (binding || script === 'open'))
+      throw scriptControlRefused('tl.query', !!binding);
     if (!binding) return this.client.query<R>(sql, params);
-    return this.client.queryAfter<R>(binding, sql, params);
+    try {
+      return await this.client.queryAfter<R>(binding, sql, params);
+    } catch (error) {
+      throw embeddedCommitRefused(error, 'tl.query');
+    }
   }
 
   /** Run `fn` with `session` as the current transaction until `fn` settles. */
@@ -139,14 +161,22 @@ export class AuditedSessions {
     return result;
   }
 
-  private async runOwned<T>(session: SqlSession, where: string, fn: (tx: SqlSession) => Promise<T>) {
+  private async runOwned<T>(
+    session: SqlSession,
+    where: string,
+    fn: (tx: SqlSession) => Promise<T>,
+    callbackSettled?: () => void,
+  ) {
     const state: ActiveSession = { session, savepoints: 0, closed: false };
     const guarded = guardedSession(session, state, where);
     (state as { session: SqlSession }).session = guarded;
     try {
       return await this.active.run(state, () => fn(guarded));
     } finally {
+      // Both at once: from here, left-behind work neither joins this transaction nor counts as
+      // its holder on a shared Client (it queues behind the COMMIT).
       state.closed = true;
+      callbackSettled?.();
     }
   }
 }

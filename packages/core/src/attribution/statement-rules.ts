@@ -10,6 +10,9 @@
  * docs/context.md "Which statements are attributed").
  */
 
+import { ThreadlineError } from '../errors.js';
+import { splitStatements } from './sql-statements.js';
+
 /** Whitespace, comments and semicolons only: what may follow the last statement. */
 const TRAILER = /^(?:\s+|;|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*$/;
 const READ_ONLY_COMMANDS = /^(?:show|set|reset|discard|deallocate|listen|unlisten)\b/i;
@@ -48,12 +51,14 @@ function isSingleStatement(text: string): boolean {
 }
 
 /**
- * What a statement does to the transaction: `begin` (BEGIN, START TRANSACTION), `end` (COMMIT,
+ * What one statement does to the transaction: `begin` (BEGIN, START TRANSACTION), `end` (COMMIT,
  * END, ROLLBACK, ABORT and the prepared-transaction commands), `savepoint` (SAVEPOINT, RELEASE,
- * ROLLBACK TO) or null.
+ * ROLLBACK TO) or null (including for a string of several statements).
  */
 export function transactionControl(sql: string): TransactionControl | null {
   const text = stripLeadingComments(sql);
+  // A script that starts with BEGIN is a script (scriptTransactionControl), not a BEGIN.
+  if (!isSingleStatement(text)) return null;
   if (/^(?:begin|start\s+transaction)\b/i.test(text)) return 'begin';
   if (/^(?:savepoint|release)\b/i.test(text) || /^rollback\s+(?:(?:work|transaction)\s+)?to\b/i.test(text))
     return 'savepoint';
@@ -85,4 +90,57 @@ export function cannotBeWrapped(error: unknown): 'multi-statement' | 'no-transac
   if (e?.code === '42601' && /cannot insert multiple commands/i.test(String(e.message)))
     return 'multi-statement';
   return null;
+}
+
+/**
+ * What the transaction-control statements inside a script of several statements do to the
+ * connection: `none` (there are none, or `sql` is one statement: see transactionControl), `closed`
+ * (the last of them is COMMIT/ROLLBACK: the connection ends outside a transaction) or `open` (the
+ * last is BEGIN: the script would leave the connection mid-transaction).
+ */
+export function scriptTransactionControl(sql: string): 'none' | 'closed' | 'open' {
+  if (!sql.includes(';')) return 'none';
+  const statements = splitStatements(sql).filter((s) => stripLeadingComments(s) !== '');
+  if (statements.length < 2) return 'none';
+  let last: 'none' | 'closed' | 'open' = 'none';
+  for (const statement of statements) {
+    const control = transactionControl(statement);
+    if (control === 'begin') last = 'open';
+    else if (control === 'end') last = 'closed';
+  }
+  return last;
+}
+
+/**
+ * True when `sql` runs a procedure or a DO block (alone or in a script): either may COMMIT inside,
+ * which ends the transaction that carries the binding, so it runs in an explicit transaction
+ * block where PostgreSQL refuses such a COMMIT (see embeddedCommitRefused).
+ */
+export function mayCommitInside(sql: string): boolean {
+  if (!sql.includes(';')) return /^(?:call|do)\b/i.test(stripLeadingComments(sql));
+  return splitStatements(sql).some((s) => /^(?:call|do)\b/i.test(stripLeadingComments(s)));
+}
+
+/**
+ * PostgreSQL's "invalid transaction termination" (2D000) for a statement Threadline ran in an
+ * explicit transaction to attribute it, as a ThreadlineError naming the fixes; other errors as
+ * they are.
+ */
+export function embeddedCommitRefused(error: unknown, where: string): unknown {
+  if ((error as { code?: unknown } | null)?.code !== '2D000') return error;
+  return new ThreadlineError(
+    'TRANSACTION_CONTROL',
+    `${where}: the procedure or DO block commits or rolls back inside, so the audit context bound to its transaction would be gone for every write after that COMMIT (nothing was written: it ran in a transaction block and was rolled back). Move the COMMITs out of the procedure and call it once per batch inside tl.transaction (or your ORM's transaction), or call it with no audit context (runWithFreshAuditContext({}, ...)) if its writes may be recorded with no actor`,
+    { cause: error },
+  );
+}
+
+/** The refusal of a script that contains BEGIN/COMMIT/ROLLBACK while a context is active. */
+export function scriptControlRefused(where: string, bound: boolean): ThreadlineError {
+  return new ThreadlineError(
+    'TRANSACTION_CONTROL',
+    bound
+      ? `${where}: a script that contains BEGIN, COMMIT or ROLLBACK cannot carry the audit context (it is bound to one transaction; the script's own COMMIT would end it and the writes after it would have no actor). Drop the BEGIN/COMMIT: a script sent outside a transaction already runs as one attributed transaction; or use tl.transaction / your ORM's transaction API`
+      : `${where}: this script ends inside a transaction it opened (its last transaction statement is BEGIN), which would give the connection back mid-transaction; end it with COMMIT or use tl.transaction / your ORM's transaction API`,
+  );
 }

@@ -1,7 +1,7 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { cannotBeWrapped } from '../attribution/statement-rules.js';
+import { cannotBeWrapped, mayCommitInside } from '../attribution/statement-rules.js';
 import { ThreadlineError } from '../errors.js';
 import { canPipeline, type PipelineResult, pipelineQuery } from './pg-pipeline.js';
+import { type QueueHold, queueOf } from './serial-queue.js';
 
 export interface SqlResult<R = Record<string, unknown>> {
   rows: R[];
@@ -21,13 +21,18 @@ export interface SqlSession {
  */
 export interface SqlClient extends SqlSession {
   readonly kind: 'pg-pool' | 'pg-client' | 'pglite' | 'custom';
+  /** The node-postgres Pool of a 'pg-pool' client: streaming reads (export's COPY) hold one of its connections. */
+  readonly pgPool?: unknown;
   /**
    * Run `fn` on one connection between BEGIN and COMMIT (ROLLBACK when it throws). `hooks.start`
    * runs right after BEGIN and `hooks.finish` (constant, parameterless SQL) right before COMMIT,
    * each in the same round trip as BEGIN / COMMIT where the driver allows it.
-   * Custom implementations must run both hooks.
+   * Custom implementations must run both hooks. `fn` calls its second argument once the
+   * application's callback settled (work it left behind must not count as the transaction's own
+   * from then on); an implementation that lets only the transaction's own work through while it
+   * holds the connection uses it, others may ignore it.
    */
-  transaction<T>(fn: (session: SqlSession) => Promise<T>, hooks?: TransactionHooks): Promise<T>;
+  transaction<T>(fn: TransactionBody<T>, hooks?: TransactionHooks): Promise<T>;
   /**
    * Run `first`, then `sql`, atomically in one short transaction (one round trip for
    * node-postgres), returning the result of `sql`. Used for attributed autocommit writes.
@@ -38,6 +43,9 @@ export interface SqlClient extends SqlSession {
     params?: readonly unknown[],
   ): Promise<SqlResult<R>>;
 }
+
+/** A transaction's body: `callbackSettled` is called when the application's callback settled. */
+export type TransactionBody<T> = (session: SqlSession, callbackSettled?: () => void) => Promise<T>;
 
 export interface SqlStatement {
   readonly sql: string;
@@ -121,8 +129,9 @@ function pgSession(client: PgLikeClient): SqlSession {
 
 async function pgTransaction<T>(
   client: PgLikeClient,
-  fn: (session: SqlSession) => Promise<T>,
+  fn: TransactionBody<T>,
   hooks: TransactionHooks = {},
+  hold?: QueueHold,
 ): Promise<T> {
   const { start, finish } = hooks;
   try {
@@ -132,7 +141,7 @@ async function pgTransaction<T>(
       await client.query('BEGIN');
       if (start) await client.query(start.sql, start.params as unknown[] | undefined);
     }
-    const result = await fn(pgSession(client));
+    const result = await fn(pgSession(client), () => hold?.seal());
     if (finish) {
       // One simple-protocol message of constant text (never user values): `finish; COMMIT`.
       const raw = (await client.query(`${finish.sql}; COMMIT`)) as unknown;
@@ -170,6 +179,31 @@ export async function pgAttributedQuery(
   params?: readonly unknown[],
 ): Promise<PipelineResult> {
   const pgClient = client as PgLikeClient;
+  if (mayCommitInside(sql)) {
+    // A procedure or DO block may COMMIT, which would end the binding's transaction: it runs in a
+    // transaction block, where PostgreSQL refuses that COMMIT (2D000) and nothing is kept.
+    if (canPipeline(client)) {
+      try {
+        const results = await pipelineQuery(client, [
+          { sql: 'BEGIN' },
+          first,
+          { sql, params: params ?? [] },
+          { sql: 'COMMIT' },
+        ]);
+        return results[2] as PipelineResult;
+      } catch (error) {
+        await pgClient.query('ROLLBACK').catch(() => undefined);
+        if (cannotBeWrapped(error) !== 'multi-statement' || (params?.length ?? 0) > 0) throw error;
+      }
+    }
+    return pgTransaction(
+      pgClient,
+      async () => lastResult(await pgClient.query(sql, params as unknown[])) as never,
+      {
+        start: first,
+      },
+    );
+  }
   if (canPipeline(client)) {
     try {
       const results = await pipelineQuery(client, [first, { sql, params: params ?? [] }]);
@@ -212,36 +246,13 @@ async function withPoolClient<T>(pool: PgLikePool, fn: (client: PgLikeClient) =>
   }
 }
 
-/**
- * One pg Client, many async contexts: every statement Threadline sends through it waits its turn
- * (a transaction holds the Client from BEGIN to COMMIT), so nothing one context sends can land in
- * another context's transaction. Work that the holder itself starts while it holds the Client
- * (tl.install() inside tl.transaction) runs at once; work it leaves behind (a timer that fires
- * after COMMIT) queues like everyone else.
- */
-export class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-  private readonly holder = new AsyncLocalStorage<{ done: boolean }>();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const held = this.holder.getStore();
-    if (held && !held.done) return fn();
-    const token = { done: false };
-    const next = this.tail
-      .then(() => this.holder.run(token, fn))
-      .finally(() => {
-        token.done = true;
-      });
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
 /** Normalize a node-postgres Pool or Client, a PGlite instance or a SqlClient. */
 export function toSqlClient(db: unknown): SqlClient {
   if (isSqlClient(db)) return db;
   if (isPgPool(db)) {
     return {
       kind: 'pg-pool',
+      pgPool: db,
       query: (sql, params) => pgSession(db).query(sql, params),
       transaction: (fn, hooks) => withPoolClient(db, (client) => pgTransaction(client, fn, hooks)),
       queryAfter: (first, sql, params) =>
@@ -252,11 +263,12 @@ export function toSqlClient(db: unknown): SqlClient {
     };
   }
   if (isPgClient(db)) {
-    const queue = new SerialQueue();
+    // One queue per Client object, shared by every Threadline instance and adapter using it.
+    const queue = queueOf(db);
     return {
       kind: 'pg-client',
       query: (sql, params) => queue.run(() => pgSession(db).query(sql, params)),
-      transaction: (fn, hooks) => queue.run(() => pgTransaction(db, fn, hooks)),
+      transaction: (fn, hooks) => queue.run((hold) => pgTransaction(db, fn, hooks, hold)),
       queryAfter: (first, sql, params) => queue.run(() => pgQueryAfter(db, first, sql, params)),
       exec: (sql) => queue.run(() => pgSession(db).exec(sql)),
     };

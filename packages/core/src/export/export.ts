@@ -1,8 +1,11 @@
 import { quoteIdent } from '../capture/identifiers.js';
 import type { ActorRef } from '../context/actor-ref.js';
 import { getAuditContext } from '../context/context.js';
+import { parseConsistency, type ReadConsistency, type ReadOptions } from '../db/read-routing.js';
 import { type ParsedTimelineFilters, parseTimelineFilters, type TimelineFilters } from '../query/validate.js';
 import type { Threadline } from '../threadline.js';
+import { CopyRecordSource, copyPool } from './copy-source.js';
+import { countMatching } from './count.js';
 import type { ExportJob } from './job-rows.js';
 import { ExportJobs, type ExportJobsConfig } from './jobs.js';
 import {
@@ -14,7 +17,7 @@ import {
   parsePositiveInt,
   parseStreamOptions,
 } from './options.js';
-import { countMatching, exportPageReader } from './reader.js';
+import { PagedRecordSource, type RecordSource } from './record-source.js';
 import { type ExportStats, ExportStream } from './stream.js';
 
 export interface ExportBuffer {
@@ -44,23 +47,27 @@ export class ThreadlineExport {
     return quoteIdent(this.tl.schema);
   }
 
-  private readonly run = async (sql: string, params: unknown[]) =>
-    (await this.tl.query(sql, params)).rows as Record<string, unknown>[];
+  /** Reads of the audit tables: readDb unless `'primary'` (the actions an export records go to db). */
+  private run(consistency: ReadConsistency) {
+    const read = this.tl.reader(consistency);
+    return (sql: string, params: unknown[]) => read<Record<string, unknown>>(sql, params);
+  }
 
   /** How many changes match `filters`; with a cap (default 10000) counting stops past it. */
   async count(
     filters: TimelineFilters = {},
-    options: { cap?: number | null } = {},
+    options: { cap?: number | null } & ReadOptions = {},
   ): Promise<{ count: number; capped: boolean }> {
     const f = parseTimelineFilters(filters);
-    const o = checkKeys(options, ['cap'], 'export.count options');
+    const o = checkKeys(options, ['cap', 'consistency'], 'export.count options');
+    const consistency = parseConsistency(o.consistency, 'export.count');
     const cap =
       o.cap === undefined
         ? DEFAULT_COUNT_CAP
         : o.cap === null
           ? null
           : parsePositiveInt(o.cap, Number.MAX_SAFE_INTEGER, 'export.count: cap');
-    return countMatching(this.run, this.q, f, cap);
+    return countMatching(this.run(consistency), this.q, f, cap);
   }
 
   /**
@@ -125,17 +132,15 @@ export class ThreadlineExport {
     meta: { kind: 'stream' | 'buffer' | 'job'; jobId?: string; onPage?: () => Promise<void> },
   ): ExportStream {
     const ctx = getAuditContext();
-    const read = exportPageReader(this.run, this.q, f);
-    const readPage: typeof read = meta.onPage
-      ? async (after, limit) => {
-          await meta.onPage?.();
-          return read(after, limit);
-        }
-      : read;
     return new ExportStream(
-      readPage,
+      this.recordSource(f, o),
       o,
-      { generatedAt: new Date().toISOString(), filtersJson: filters, kind: meta.kind },
+      {
+        generatedAt: new Date().toISOString(),
+        filtersJson: filters,
+        kind: meta.kind,
+        ...(meta.onPage ? { beforeRead: meta.onPage } : {}),
+      },
       async ({ ok, stats }) => {
         await this.record(o.actor, ok, {
           verb: 'export',
@@ -149,6 +154,23 @@ export class ThreadlineExport {
         });
       },
     );
+  }
+
+  /**
+   * Where the records come from: one COPY on a connection of its own when the database is a
+   * node-postgres Pool of two or more connections (the fast path), else keyset pages.
+   */
+  private recordSource(f: ParsedTimelineFilters, o: ParsedStreamOptions): RecordSource {
+    // Inside tl.transaction pages are read on that transaction (they see its writes); else the
+    // COPY runs on its own connection of the pool this consistency reads from (readDb or db).
+    const pool = this.tl.inTransaction() ? null : copyPool(this.tl.routing.client(o.consistency).pgPool);
+    if (pool)
+      return new CopyRecordSource(pool, this.q, f, {
+        format: o.format,
+        formulaGuard: o.formulaGuard,
+        limit: o.maxRows === null ? null : o.maxRows + 1,
+      });
+    return new PagedRecordSource(this.run(o.consistency), this.q, f, o);
   }
 
   /** @internal Record who took data out: a `threadline.export` action with filters and row count. */

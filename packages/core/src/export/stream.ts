@@ -1,17 +1,10 @@
 import { Readable } from 'node:stream';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { publishExportCompleted, publishExportFailed } from './channels.js';
-import type { ExportRow } from './columns.js';
-import { CSV_HEADER, csvRows } from './format/csv.js';
-import { JSON_SUFFIX, jsonPrefix, jsonRows } from './format/json.js';
-import { ndjsonRows } from './format/ndjson.js';
+import { CSV_HEADER } from './format/csv.js';
+import { JSON_SUFFIX, jsonPrefix } from './format/json.js';
 import type { ParsedStreamOptions } from './options.js';
-
-/** Reads one page of export rows newest first, strictly after `after` (null: from the newest). */
-export type PageReader = (
-  after: { capturedAt: string; id: string } | null,
-  limit: number,
-) => Promise<ExportRow[]>;
+import type { RecordSource } from './record-source.js';
 
 export interface ExportStats {
   rowCount: number;
@@ -24,34 +17,43 @@ export interface ExportStats {
 /** Called once before the stream ends (the stream ends after it resolves) or after it failed. */
 export type ExportFinish = (outcome: { ok: boolean; stats: ExportStats; error?: unknown }) => Promise<void>;
 
-/** Pages of about this many bytes: big rows get smaller pages, so memory stays flat. */
-const TARGET_PAGE_BYTES = 4 * 1024 * 1024;
-const FIRST_PAGE_ROWS = 20;
+/** Records handed to the consumer per read, at most. */
+const BATCH_ROWS = 10_000;
 
 /**
- * The export as a byte stream: keyset-paged from the database one page per read, so a slow
- * consumer stops the paging (backpressure) and memory holds about one page. No database cursor
- * or connection is held between pages: destroying the stream just stops asking for more.
+ * The export as a byte stream: records are read from the source (a COPY or keyset pages) as the
+ * consumer reads, so a slow consumer stops the reading (backpressure) and memory holds about one
+ * batch. Destroying the stream closes the source, which releases its connection.
  */
 export class ExportStream extends Readable {
   readonly stats: ExportStats = { rowCount: 0, bytes: 0, truncated: false, durationMs: 0 };
   private readonly started = Date.now();
-  private after: { capturedAt: string; id: string } | null = null;
   private reading = false;
   private ended = false;
-  private pageLimit: number;
+  private headWritten = false;
   private settled = false;
-  private prefetched: { limit: number; rows: Promise<ExportRow[]> } | null = null;
+  private resolveRecorded!: () => void;
+  /**
+   * Settles once the export's `threadline.export` action is written (or could not be): after the
+   * end, or after a stop. A process that must exit when its reader goes away waits for it.
+   */
+  readonly recorded: Promise<void> = new Promise((resolve) => {
+    this.resolveRecorded = resolve;
+  });
 
   constructor(
-    private readonly readPage: PageReader,
+    private readonly source: RecordSource,
     private readonly options: ParsedStreamOptions,
-    private readonly meta: { generatedAt: string; filtersJson: string; kind: 'stream' | 'buffer' | 'job' },
+    private readonly meta: {
+      generatedAt: string;
+      filtersJson: string;
+      kind: 'stream' | 'buffer' | 'job';
+      /** Called (not awaited) before reads from the source: background jobs touch their heartbeat. */
+      beforeRead?: () => Promise<void>;
+    },
     private readonly finish: ExportFinish,
   ) {
     super({ highWaterMark: 64 * 1024 });
-    // Start small (rows may be megabytes each); later pages aim at TARGET_PAGE_BYTES.
-    this.pageLimit = Math.min(options.pageSize, FIRST_PAGE_ROWS);
   }
 
   override _read(): void {
@@ -67,69 +69,69 @@ export class ExportStream extends Readable {
     });
   }
 
-  /**
-   * Start reading the next page while this one is formatted and consumed, so the database and
-   * this process work at the same time. At most one page is read ahead.
-   */
-  private prefetch(remaining: number): void {
-    const limit = Math.min(this.pageLimit, remaining + 1);
-    if (limit <= 0) return;
-    const rows = this.readPage(this.after, limit);
-    rows.catch(() => undefined); // reported when awaited; a destroyed stream never awaits it
-    this.prefetched = { limit, rows };
-  }
-
-  private emitText(text: string): void {
-    if (text === '') return;
-    const chunk = Buffer.from(text, 'utf8');
+  private emit_(data: Buffer | string): void {
+    const chunk = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (chunk.length === 0) return;
     this.stats.bytes += chunk.length;
     this.push(chunk);
   }
 
+  private beating = false;
+
+  /**
+   * Background jobs touch their heartbeat as they read. Not awaited: a COPY holds one connection,
+   * and waiting here for another one could deadlock a small pool; one beat at a time.
+   */
+  private beat(): void {
+    if (!this.meta.beforeRead || this.beating) return;
+    this.beating = true;
+    this.meta
+      .beforeRead()
+      .catch(() => undefined)
+      .finally(() => {
+        this.beating = false;
+      });
+  }
+
+  private head(): string {
+    if (this.options.format === 'csv') return CSV_HEADER;
+    if (this.options.format === 'json') return jsonPrefix(this.meta.generatedAt, this.meta.filtersJson);
+    return '';
+  }
+
   private async next(): Promise<void> {
-    const first = this.after === null && this.stats.rowCount === 0;
-    let head = '';
-    if (first && !this.stats.truncated) {
-      if (this.options.format === 'csv') head = CSV_HEADER;
-      else if (this.options.format === 'json')
-        head = jsonPrefix(this.meta.generatedAt, this.meta.filtersJson);
+    if (!this.headWritten) {
+      this.headWritten = true;
+      this.emit_(this.head());
     }
     const remaining = this.options.maxRows === null ? Infinity : this.options.maxRows - this.stats.rowCount;
-    // One row more than the cap tells whether the cap truncated the export.
-    const prefetched = this.prefetched;
-    this.prefetched = null;
-    const limit = prefetched ? prefetched.limit : Math.min(this.pageLimit, remaining + 1);
-    const rows = prefetched ? await prefetched.rows : limit > 0 ? await this.readPage(this.after, limit) : [];
+    this.beat();
+    // At the cap, one more record tells whether the cap truncated the export.
+    const batch = await this.source.read(
+      remaining > 0 ? Math.min(BATCH_ROWS, remaining) : 1,
+      this.stats.rowCount === 0,
+    );
     if (this.destroyed) return;
-    const last = rows.length < limit;
-    const kept = rows.length > remaining ? rows.slice(0, remaining) : rows;
-    if (rows.length > remaining) this.stats.truncated = true;
-    const tail = kept[kept.length - 1];
-    if (tail) this.after = { capturedAt: tail.captured_at as string, id: tail.id as string };
-    if (!last && !this.stats.truncated) this.prefetch(remaining - kept.length);
-    const body =
-      this.options.format === 'csv'
-        ? csvRows(kept, this.options.formulaGuard)
-        : this.options.format === 'ndjson'
-          ? ndjsonRows(kept)
-          : jsonRows(kept, this.stats.rowCount === 0);
-    this.stats.rowCount += kept.length;
-    if (kept.length > 0) {
-      const perRow = body.length / kept.length;
-      this.pageLimit = Math.max(1, Math.min(this.options.pageSize, Math.floor(TARGET_PAGE_BYTES / perRow)));
-    }
-    const done = last || this.stats.truncated || kept.length === 0;
-    if (!done) {
+    if (batch && remaining > 0) {
+      this.stats.rowCount += batch.rows;
       // Ready for the next read before pushing: push may ask for more data synchronously.
       this.reading = false;
-      this.emitText(head + body);
+      this.emit_(batch.data);
       return;
     }
+    if (batch) {
+      this.stats.truncated = true;
+      this.source.close();
+    }
     this.ended = true;
-    this.emitText(head + body + (this.options.format === 'json' ? JSON_SUFFIX : ''));
+    if (this.options.format === 'json') this.emit_(JSON_SUFFIX);
     this.stats.durationMs = Date.now() - this.started;
     this.settled = true;
-    await this.finish({ ok: true, stats: this.stats });
+    try {
+      await this.finish({ ok: true, stats: this.stats });
+    } finally {
+      this.resolveRecorded();
+    }
     if (this.destroyed) return;
     publishExportCompleted(this.telemetry());
     this.push(null);
@@ -148,13 +150,16 @@ export class ExportStream extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.source.close();
     if (!this.settled || error) {
       // Stopped before the end: by the consumer (no error) or by a failure.
       this.stats.durationMs = Date.now() - this.started;
       const code = isThreadlineError(error) ? error.code : isAbort(error) ? 'EXPORT_ABORTED' : 'UNKNOWN';
       if (!this.settled) {
         this.settled = true;
-        this.finish({ ok: false, stats: this.stats, error: error ?? undefined }).catch(() => undefined);
+        this.finish({ ok: false, stats: this.stats, error: error ?? undefined })
+          .catch(() => undefined)
+          .finally(() => this.resolveRecorded());
       }
       publishExportFailed(this.telemetry(code));
     }

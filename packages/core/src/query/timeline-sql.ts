@@ -22,9 +22,12 @@ export function timelineFilterSql(
   after: After,
 ): { where: string[]; transactions: string | null } {
   const where = windowAndCursor(p, f, after);
+  // COLLATE "C" is the columns' own collation: it also holds when a value is not a typed parameter.
   if (f.table)
-    where.push(`c.table_schema = ${p.add(f.table.schema)} AND c.table_name = ${p.add(f.table.name)}`);
-  else if (f.tableSchema) where.push(`c.table_schema = ${p.add(f.tableSchema)}`);
+    where.push(
+      `c.table_schema = ${p.add(f.table.schema)} COLLATE "C" AND c.table_name = ${p.add(f.table.name)} COLLATE "C"`,
+    );
+  else if (f.tableSchema) where.push(`c.table_schema = ${p.add(f.tableSchema)} COLLATE "C"`);
   return { where, transactions: transactionFilter(q, p, f) };
 }
 
@@ -68,6 +71,25 @@ export function timelineSql(
         JOIN ${q}.audit_changes c ON c.captured_at = page.captured_at AND c.id = page.id
         ${transactionOf(q, select.transactionColumns)}
       ORDER BY c.captured_at DESC, c.id DESC`;
+}
+
+/**
+ * Every change matching `f`, newest first (at most `limit`), as one statement for a streaming read
+ * (export's COPY): the timeline's filters, with the transactions they select as a semi-join.
+ * `from` adds joins after `c` (audit_changes).
+ */
+export function timelineScanSql(
+  q: string,
+  p: Params,
+  f: ParsedTimelineFilters,
+  limit: string | null,
+  select: string,
+  from: string,
+): string {
+  const { where, transactions } = timelineFilterSql(q, p, f, null);
+  if (transactions) where.unshift(`c.transaction_id IN (${transactions})`);
+  return `SELECT ${select} FROM ${q}.audit_changes c ${from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY c.captured_at DESC, c.id DESC${limit === null ? '' : ` LIMIT ${limit}`}`;
 }
 
 /**

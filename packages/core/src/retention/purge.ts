@@ -6,6 +6,7 @@ import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { appendPurgeLink } from '../integrity/seal.js';
 import { parseInstant } from '../query/validate.js';
 import { publishRetention } from './channels.js';
+import { countDroppable, dropExpiredPartitions } from './partitions.js';
 import type { ResolvedRetentionPolicy } from './policy.js';
 import { purgeSql } from './purge-sql.js';
 
@@ -152,23 +153,31 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
   });
   const started = performance.now();
   publishRetention('start', { runId, dryRun, batchSize, maxBatches });
-  const totals = { changes: 0, transactions: 0, actions: 0, batches: 0 };
+  const totals = { changes: 0, transactions: 0, actions: 0, batches: 0, partitions: 0 };
   try {
     let complete: boolean;
     if (dryRun) {
+      // Whole partitions older than the cutoff are dropped, not deleted in batches.
+      const dropped = await countDroppable(ctx.client, ctx.q, cutoff);
       const { rows } = await ctx.client.query<
         Record<'changes' | 'transactions' | 'actions' | 'changeless' | 'standalone', string>
-      >(sql.count, [cutoff, deleteEmpty]);
+      >(sql.count, [cutoff, deleteEmpty, dropped.partitions]);
       const n = (k: keyof (typeof rows)[number]) => Number(rows[0]![k]);
       totals.changes = n('changes');
       totals.transactions = n('transactions');
       totals.actions = n('actions') + n('standalone');
+      totals.partitions = dropped.partitions.length;
       // The batches a real run takes: each phase ends with a batch that finds less than a full one.
       const phase = (count: number) => Math.floor(count / batchSize) + 1;
       totals.batches =
-        phase(totals.changes) + (deleteEmpty ? phase(n('changeless')) : 0) + phase(n('standalone'));
+        phase(totals.changes - dropped.changes) +
+        (deleteEmpty ? phase(n('changeless')) : 0) +
+        phase(n('standalone'));
       complete = totals.batches <= maxBatches;
     } else {
+      const dropped = await dropExpiredPartitions(ctx.client, ctx.schema, ctx.q, runId, cutoff);
+      totals.partitions = dropped.partitions;
+      totals.changes = dropped.changes;
       // No count first: on a large backlog it costs as much as the batches themselves.
       complete = await runBatches(
         ctx,
@@ -186,6 +195,7 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
       totals.transactions,
       totals.actions,
       totals.batches,
+      totals.partitions,
     ]);
     const result: PurgeResult = {
       runId,
@@ -194,7 +204,7 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
       deletedChanges: totals.changes,
       deletedTransactions: totals.transactions,
       deletedActions: totals.actions,
-      droppedPartitions: 0,
+      droppedPartitions: totals.partitions,
       batchesRun: totals.batches,
       complete,
     };
@@ -203,6 +213,7 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
       dryRun,
       deletedChanges: totals.changes,
       deletedTransactions: totals.transactions,
+      droppedPartitions: totals.partitions,
       batches: totals.batches,
       complete,
       durationMs: performance.now() - started,
@@ -226,6 +237,7 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
         totals.transactions,
         totals.actions,
         totals.batches,
+        totals.partitions,
       ])
       .catch(() => undefined);
     throw failure;
@@ -243,7 +255,7 @@ async function runBatches(
   ctx: PurgeContext,
   runId: string,
   plan: BatchPlan,
-  totals: { changes: number; transactions: number; actions: number; batches: number },
+  totals: { changes: number; transactions: number; actions: number; batches: number; partitions: number },
   onBatch: PurgeOptions['onBatch'],
 ): Promise<boolean> {
   const sql = purgeSql(ctx.q);
@@ -292,7 +304,7 @@ async function runBatches(
         actions = rows[0]!.actions;
       }
       actions += standalone;
-      const beat = await s.query(sql.heartbeat, [runId, changes, transactions, actions]);
+      const beat = await s.query(sql.heartbeat, [runId, changes, transactions, actions, 1, 0]);
       if (beat.rows.length === 0) {
         throw new ThreadlineError(
           'RETENTION_RUNNING',

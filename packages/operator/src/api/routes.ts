@@ -1,5 +1,6 @@
 import { ThreadlineError } from '@threadline/core';
 import type { PageContext } from '../page-context.js';
+import { activityFilters, activityOf } from '../pages/activity.js';
 import { filtersFromQuery, toTimelineFilters } from '../pages/filters.js';
 import { parseKey } from '../pages/row.js';
 
@@ -20,6 +21,12 @@ function pageOptions(ctx: PageContext) {
 export const API_ROUTES: Record<string, ApiRoute> = {
   '/api/timeline': (ctx) =>
     ctx.tl.timeline(toTimelineFilters(filtersFromQuery(ctx.query)) as never, pageOptions(ctx)),
+  '/api/activity': async (ctx) => {
+    const activity = activityOf(ctx);
+    if (!activity)
+      throw new ThreadlineError('NOT_FOUND', 'activity is not available in this version of @threadline/core');
+    return activity(activityFilters(ctx, toTimelineFilters(filtersFromQuery(ctx.query))));
+  },
   '/api/transaction': async (ctx) => {
     const id = required(ctx, 'id');
     const bundle = await ctx.tl.auditTransaction(id);

@@ -45,7 +45,7 @@ button{cursor:pointer;background:var(--card)}
 .danger{border:1px solid var(--bad);padding:.8rem;border-radius:6px;display:flex;flex-direction:column;gap:.4rem;max-width:34rem}
 .sev-error{color:var(--bad);font-weight:600}.sev-warning{color:var(--warn);font-weight:600}.sev-ok{color:var(--ok);font-weight:600}
 .state-drift,.state-not_deployed{color:var(--bad);font-weight:600}.state-matches{color:var(--ok)}
-.activity svg{max-width:100%;height:auto;fill:var(--accent)}.activity figcaption{font-size:.85em;color:var(--muted)}
+.activity svg{max-width:100%;height:auto;fill:var(--accent)}.activity figcaption,.activity .buckets{font-size:.85em;color:var(--muted)}.activity h2{font-size:1rem;margin:0 0 .3rem}
 .activity{margin:.8rem 0}
 footer{padding:1rem;border-top:1px solid var(--line);margin-top:2rem}
 .theme{display:flex;gap:.5rem;align-items:center}

@@ -14,8 +14,8 @@ export async function timelinePage(ctx: PageContext): Promise<PageResult> {
   const cursor = ctx.query.get('cursor') || null;
   const page = await ctx.tl.timeline(filters as never, { cursor, pageSize: PAGE_SIZE });
   const count = ctx.ops.export ? await ctx.ops.export.count(filters, { cap: COUNT_CAP }) : null;
-  const chart = await activityChart(ctx, filters);
   const base = Object.fromEntries(Object.entries(f));
+  const chart = await activityChart(ctx, filters, (bucket) => ctx.link('/timeline', { ...base, bucket }));
   return {
     title: 'Timeline',
     cli: cliCommand([

@@ -1,25 +1,9 @@
 import { toThreadlineError } from '../db/db-errors.js';
 import { Params } from '../query/sql-parts.js';
-import { timelineFilterSql, timelineSql } from '../query/timeline-sql.js';
+import { timelineFilterSql } from '../query/timeline-sql.js';
 import type { ParsedTimelineFilters } from '../query/validate.js';
-import { type ExportRow, exportSelect } from './columns.js';
-import type { PageReader } from './stream.js';
 
 type Run = (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
-
-/** Export pages: the timeline's query (same filters, same order) with the export's select list. */
-export function exportPageReader(run: Run, q: string, filters: ParsedTimelineFilters): PageReader {
-  const select = exportSelect(q);
-  return async (after, limit) => {
-    const p = new Params();
-    const sql = timelineSql(q, p, filters, after, p.add(limit), select);
-    try {
-      return (await run(sql, p.values)) as ExportRow[];
-    } catch (error) {
-      throw toThreadlineError(error, 'export');
-    }
-  };
-}
 
 /** How many changes match, counting at most `cap + 1` (so the answer stays cheap on huge tables). */
 export async function countMatching(
