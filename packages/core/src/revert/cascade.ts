@@ -67,7 +67,7 @@ export async function cascadedSteps(
     return back;
   });
   const byChild = new Map<string, number[]>();
-  keys.forEach((k, i) => byChild.set(k.child, [...(byChild.get(k.child) ?? []), i]));
+  for (const [i, k] of keys.entries()) byChild.set(k.child, [...(byChild.get(k.child) ?? []), i]);
   for (const [child, indexes] of byChild) {
     for (const s of nets.get(child)!) {
       if (s.op !== 'update' || s.setColumns.length === 0) continue;
