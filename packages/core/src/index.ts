@@ -77,10 +77,13 @@ export {
 } from './query/validate.js';
 export { RETENTION_CHANNELS } from './retention/channels.js';
 export type {
+  ArchiveBatch,
+  ArchiveSummary,
   PurgeOptions,
   PurgeProgress,
   PurgeResult,
   ResolvedRetentionPolicy,
+  RetentionArchive,
   RetentionApi,
   RetentionPolicy,
   RetentionRun,

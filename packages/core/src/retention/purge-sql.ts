@@ -24,6 +24,9 @@ export const purgeSql = (q: string) => ({
       deleted_changes = deleted_changes + $2, deleted_transactions = deleted_transactions + $3, deleted_actions = deleted_actions + $4
     WHERE id = $1 AND status = 'running' RETURNING id`,
 
+  /** The run's archive summary (retention.archive); the column comes with install (schema 3+). */
+  setArchive: `UPDATE ${q}.retention_runs SET archive = $2::jsonb WHERE id = $1`,
+
   finishRun: `UPDATE ${q}.retention_runs SET status = $2, finished_at = now(), heartbeat_at = now(), error = $3,
       deleted_changes = $4, deleted_transactions = $5, deleted_actions = $6, batches = $7
     WHERE id = $1`,
@@ -90,6 +93,6 @@ export const purgeSql = (q: string) => ({
 
   runs: `SELECT id::text AS id, started_at, finished_at, status, cutoff, dry_run, deleted_changes::text AS deleted_changes,
       deleted_transactions::text AS deleted_transactions, deleted_actions::text AS deleted_actions, dropped_partitions,
-      batches, error, actor_ref
-    FROM ${q}.retention_runs ORDER BY started_at DESC, id DESC LIMIT $1`,
+      batches, error, actor_ref, to_jsonb(r)->'archive' AS archive
+    FROM ${q}.retention_runs r ORDER BY started_at DESC, id DESC LIMIT $1`,
 });

@@ -7,6 +7,8 @@ import { appendPurgeLink } from '../integrity/seal.js';
 import { parseInstant } from '../query/validate.js';
 import { publishRetention } from './channels.js';
 import type { ResolvedRetentionPolicy } from './policy.js';
+import { type ArchiveSummary, addPart, archiveBeforeDelete, emptySummary } from './archive.js';
+import { deleteArchivedSql } from './archive-sql.js';
 import { purgeSql } from './purge-sql.js';
 
 export interface PurgeOptions {
@@ -42,6 +44,8 @@ export interface PurgeResult {
   batchesRun: number;
   /** False when maxBatches stopped the run before everything eligible was gone. */
   complete: boolean;
+  /** What retention.archive wrote before deleting (null without an archive, and in dry runs). */
+  archive: ArchiveSummary | null;
 }
 
 export interface PurgeContext {
@@ -152,8 +156,16 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
   });
   const started = performance.now();
   publishRetention('start', { runId, dryRun, batchSize, maxBatches });
-  const totals = { changes: 0, transactions: 0, actions: 0, batches: 0 };
+  const totals: Totals = {
+    changes: 0,
+    transactions: 0,
+    actions: 0,
+    batches: 0,
+    archive: ctx.policy!.archive && !dryRun ? emptySummary(ctx.policy!.archive) : null,
+  };
   try {
+    // Fails early (before any batch) on a database installed before retention_runs.archive.
+    if (totals.archive) await ctx.client.query(sql.setArchive, [runId, JSON.stringify(totals.archive)]);
     let complete: boolean;
     if (dryRun) {
       const { rows } = await ctx.client.query<
@@ -197,6 +209,7 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
       droppedPartitions: 0,
       batchesRun: totals.batches,
       complete,
+      archive: totals.archive,
     };
     publishRetention('end', {
       runId,
@@ -232,6 +245,56 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
   }
 }
 
+interface Totals {
+  changes: number;
+  transactions: number;
+  actions: number;
+  batches: number;
+  archive: ArchiveSummary | null;
+}
+
+/**
+ * Phase 1 of a batch: delete the oldest changes; with retention.archive, archive exactly them
+ * first (in this transaction: select, write and verify, then delete those keys). Returns the
+ * deleted count and the transactions it touched.
+ */
+async function deleteOldChanges(
+  s: SqlSession,
+  ctx: PurgeContext,
+  runId: string,
+  plan: BatchPlan,
+  totals: Totals,
+): Promise<{ n: number; txs: string[]; archive?: ArchiveSummary }> {
+  const archive = ctx.policy!.archive;
+  if (!archive || !totals.archive) {
+    const { rows } = await s.query<{ n: number; txs: string[] }>(purgeSql(ctx.q).deleteChanges, [
+      plan.cutoff,
+      plan.batchSize,
+    ]);
+    return { n: rows[0]!.n, txs: rows[0]!.txs.map(String) };
+  }
+  const part = totals.archive.parts + 1;
+  const { keys, archived } = await archiveBeforeDelete(s, ctx.q, archive, {
+    runId,
+    part,
+    cutoff: plan.cutoff,
+    batchSize: plan.batchSize,
+  });
+  if (!archived) return { n: 0, txs: [] };
+  const { rows } = await s.query<{ n: number; txs: string[] }>(deleteArchivedSql(ctx.q), [keys.at, keys.id]);
+  if (rows[0]!.n !== archived.rowCount) {
+    throw new ThreadlineError(
+      'RETENTION_ARCHIVE_FAILED',
+      `${WHERE}: part ${part} archived ${archived.rowCount} changes but ${rows[0]!.n} matched for deletion; the batch was rolled back`,
+    );
+  }
+  const next = { ...totals.archive };
+  addPart(next, archived);
+  await s.query(purgeSql(ctx.q).setArchive, [runId, JSON.stringify(next)]);
+  // The caller keeps it only once the batch commits.
+  return { n: rows[0]!.n, txs: rows[0]!.txs.map(String), archive: next };
+}
+
 interface BatchPlan {
   cutoff: string;
   batchSize: number;
@@ -243,7 +306,7 @@ async function runBatches(
   ctx: PurgeContext,
   runId: string,
   plan: BatchPlan,
-  totals: { changes: number; transactions: number; actions: number; batches: number },
+  totals: Totals,
   onBatch: PurgeOptions['onBatch'],
 ): Promise<boolean> {
   const sql = purgeSql(ctx.q);
@@ -257,6 +320,7 @@ async function runBatches(
       let changes = 0;
       let txs: string[] = [];
       let standalone = 0;
+      let archive: ArchiveSummary | undefined;
       if (phase === 'actions') {
         const { rows } = await s.query<{ n: number }>(sql.deleteStandaloneActions, [
           plan.cutoff,
@@ -264,12 +328,7 @@ async function runBatches(
         ]);
         standalone = rows[0]!.n;
       } else if (phase === 'changes') {
-        const { rows } = await s.query<{ n: number; txs: string[] }>(sql.deleteChanges, [
-          plan.cutoff,
-          plan.batchSize,
-        ]);
-        changes = rows[0]!.n;
-        txs = rows[0]!.txs.map(String);
+        ({ n: changes, txs, archive } = await deleteOldChanges(s, ctx, runId, plan, totals));
       } else {
         const { rows } = await s.query<{ id: string; at: string }>(sql.emptySweep, [
           plan.cutoff,
@@ -299,9 +358,10 @@ async function runBatches(
           `${WHERE}: run #${runId} was marked abandoned by another run while it worked; it stopped`,
         );
       }
-      return { changes, transactions, actions, scanned: phase === 'actions' ? standalone : txs.length };
+      return { archive, changes, transactions, actions, scanned: phase === 'actions' ? standalone : txs.length };
     });
     totals.batches++;
+    if (got.archive) totals.archive = got.archive;
     totals.changes += got.changes;
     totals.transactions += got.transactions;
     totals.actions += got.actions;
