@@ -1,7 +1,7 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describeEachDb } from '@threadline/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +28,10 @@ function configError(policy: unknown): string {
 
 describe('retention.archive validation', () => {
   it.each([
-    [{ dir: '/tmp/a', compress: true }, /retention\.archive: unknown key "compress"; the known keys are dir, format/],
+    [
+      { dir: '/tmp/a', compress: true },
+      /retention\.archive: unknown key "compress"; the known keys are dir, format/,
+    ],
     [{ dir: 42 }, /retention\.archive\.dir must be a directory path \(a non-empty string\), got 42/],
     [{ dir: '' }, /retention\.archive\.dir must be a directory path/],
     [{}, /retention\.archive\.dir must be a directory path/],
@@ -79,7 +82,8 @@ describeEachDb('retention archive before purge', (db) => {
               `=cmd "q", line\nnext ☃ 🎉 ${i}`,
               '12345678901234567.25',
             ]);
-            if (i % 2 === 0) await tx.query(`update ${table} set note = note || '!' where id = $1`, [first + i]);
+            if (i % 2 === 0)
+              await tx.query(`update ${table} set note = note || '!' where id = $1`, [first + i]);
             if (i === 0) await plain.recordAction('bulk.import');
           }),
       );
@@ -171,7 +175,11 @@ describeEachDb('retention archive before purge', (db) => {
     const records: Record<string, unknown>[] = [];
     for (const part of parts) {
       const gz = readFileSync(join(dir, part));
-      const lines = gunzipSync(gz).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      const lines = gunzipSync(gz)
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
       const manifest = JSON.parse(readFileSync(join(dir, `${part}.manifest.json`), 'utf8'));
       expect(manifest).toMatchObject({
         format_version: 1,

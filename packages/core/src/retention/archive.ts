@@ -99,7 +99,10 @@ async function writePartFiles(
     sha256,
     written_at: new Date().toISOString(),
   };
-  await writeDurably(join(dir, `${file}.manifest.json`), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
+  await writeDurably(
+    join(dir, `${file}.manifest.json`),
+    Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`),
+  );
   await syncDir(dir);
   // Verify what the disk holds before anything is deleted.
   const back = await readFile(join(dir, file));
@@ -131,7 +134,13 @@ export async function archiveBeforeDelete(
   const records = rows.map((r) => r.record);
   try {
     if (archive.kind === 'callback') {
-      await archive.write({ runId: meta.runId, part: meta.part, cutoff: meta.cutoff, records, rowCount: records.length });
+      await archive.write({
+        runId: meta.runId,
+        part: meta.part,
+        cutoff: meta.cutoff,
+        records,
+        rowCount: records.length,
+      });
       return { keys, archived: { part: meta.part, rowCount: records.length, file: null, sha256: null } };
     }
     const archived = await writePartFiles(archive.dir, meta, records, {

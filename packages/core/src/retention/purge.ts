@@ -5,10 +5,10 @@ import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { appendPurgeLink } from '../integrity/seal.js';
 import { parseInstant } from '../query/validate.js';
+import { type ArchiveSummary, emptySummary } from './archive.js';
 import { publishRetention } from './channels.js';
 import type { ResolvedRetentionPolicy } from './policy.js';
-import { type ArchiveSummary, addPart, archiveBeforeDelete, emptySummary } from './archive.js';
-import { deleteArchivedSql } from './archive-sql.js';
+import { deleteOldChanges } from './purge-changes.js';
 import { purgeSql } from './purge-sql.js';
 
 export interface PurgeOptions {
@@ -245,7 +245,7 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
   }
 }
 
-interface Totals {
+export interface Totals {
   changes: number;
   transactions: number;
   actions: number;
@@ -253,49 +253,7 @@ interface Totals {
   archive: ArchiveSummary | null;
 }
 
-/**
- * Phase 1 of a batch: delete the oldest changes; with retention.archive, archive exactly them
- * first (in this transaction: select, write and verify, then delete those keys). Returns the
- * deleted count and the transactions it touched.
- */
-async function deleteOldChanges(
-  s: SqlSession,
-  ctx: PurgeContext,
-  runId: string,
-  plan: BatchPlan,
-  totals: Totals,
-): Promise<{ n: number; txs: string[]; archive?: ArchiveSummary }> {
-  const archive = ctx.policy!.archive;
-  if (!archive || !totals.archive) {
-    const { rows } = await s.query<{ n: number; txs: string[] }>(purgeSql(ctx.q).deleteChanges, [
-      plan.cutoff,
-      plan.batchSize,
-    ]);
-    return { n: rows[0]!.n, txs: rows[0]!.txs.map(String) };
-  }
-  const part = totals.archive.parts + 1;
-  const { keys, archived } = await archiveBeforeDelete(s, ctx.q, archive, {
-    runId,
-    part,
-    cutoff: plan.cutoff,
-    batchSize: plan.batchSize,
-  });
-  if (!archived) return { n: 0, txs: [] };
-  const { rows } = await s.query<{ n: number; txs: string[] }>(deleteArchivedSql(ctx.q), [keys.at, keys.id]);
-  if (rows[0]!.n !== archived.rowCount) {
-    throw new ThreadlineError(
-      'RETENTION_ARCHIVE_FAILED',
-      `${WHERE}: part ${part} archived ${archived.rowCount} changes but ${rows[0]!.n} matched for deletion; the batch was rolled back`,
-    );
-  }
-  const next = { ...totals.archive };
-  addPart(next, archived);
-  await s.query(purgeSql(ctx.q).setArchive, [runId, JSON.stringify(next)]);
-  // The caller keeps it only once the batch commits.
-  return { n: rows[0]!.n, txs: rows[0]!.txs.map(String), archive: next };
-}
-
-interface BatchPlan {
+export interface BatchPlan {
   cutoff: string;
   batchSize: number;
   maxBatches: number;
@@ -358,7 +316,13 @@ async function runBatches(
           `${WHERE}: run #${runId} was marked abandoned by another run while it worked; it stopped`,
         );
       }
-      return { archive, changes, transactions, actions, scanned: phase === 'actions' ? standalone : txs.length };
+      return {
+        archive,
+        changes,
+        transactions,
+        actions,
+        scanned: phase === 'actions' ? standalone : txs.length,
+      };
     });
     totals.batches++;
     if (got.archive) totals.archive = got.archive;

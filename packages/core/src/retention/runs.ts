@@ -51,7 +51,8 @@ export async function listRuns(
       batches: Number(r.batches),
       error: (r.error as string | null) ?? null,
       actor: (typeof r.actor_ref === 'string' ? JSON.parse(r.actor_ref) : r.actor_ref) as ActorRef | null,
-      archive: ((typeof r.archive === 'string' ? JSON.parse(r.archive) : r.archive) ?? null) as ArchiveSummary | null,
+      archive: ((typeof r.archive === 'string' ? JSON.parse(r.archive) : r.archive) ??
+        null) as ArchiveSummary | null,
     }));
   } catch (error) {
     throw toThreadlineError(error, 'retention.runs');
