@@ -117,7 +117,7 @@ describeWithDatabase('threadline retention', (db) => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(
-      /\nArchived 3 changes before deleting them: 2 gzip NDJSON parts in audit-archive \(threadline-archive-run\d+-part000001\.ndjson\.gz … threadline-archive-run\d+-part000002\.ndjson\.gz\), each with a \.manifest\.json/,
+      /\nArchived 3 changes before deleting them: 2 gzip NDJSON parts in \S+\/audit-archive \(threadline-archive-run\d+-part000001\.ndjson\.gz … threadline-archive-run\d+-part000002\.ndjson\.gz\), each with a \.manifest\.json/,
     );
     const files = readdirSync(join(cwd, 'audit-archive'));
     expect(files.filter((f) => f.endsWith('.ndjson.gz'))).toHaveLength(2);
