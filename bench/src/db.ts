@@ -138,7 +138,9 @@ export class BenchDb {
     await this.sql.query(SETUP_SQL);
     await this.sql.query(ANCHOR_SQL);
     for (const f of FIXTURES) await this.sql.query(anchorTriggerSql(tableOf('anchor', f), ['id']));
-    const tl = createThreadline({ db: this.sql });
+    // TL_STORAGE_PARTITION=none measures the unpartitioned layout (default: the install default).
+    const partition = process.env.TL_STORAGE_PARTITION as 'none' | 'day' | 'week' | 'month' | undefined;
+    const tl = createThreadline({ db: this.sql, ...(partition ? { storage: { partition } } : {}) });
     const installed = await tl.install();
     await this.sql.query(AFTER_INSTALL_SQL);
     const [plan] = await tl.installTriggers({ tables: FIXTURES.map((f) => tableOf('audit', f)) });

@@ -1,21 +1,25 @@
 /**
- * Retention benchmark (batched purge on the current, unpartitioned layout): single-row capture
- * transactions run by a few clients, measured in interleaved windows without a purge and while
- * a purge deletes an expired backlog; prints throughput kept and statement latency p50/p99 side
- * by side, and the purge's own rate. The backlog is written straight into the audit tables with
- * set-based SQL (its contents do not matter to a purge; generating it through capture would take
- * most of the run). Partition drops are not measured: partitioned storage is not built yet.
+ * Retention benchmark. First, partition drops (retention/partition-drop.ts): the purge time of an
+ * expired month partition of 5M changes against one of 500k. Then the batched purge: single-row
+ * capture transactions run by a few clients, measured in interleaved windows without a purge and
+ * while a purge deletes an expired backlog held by the default partition (rows no range partition
+ * takes, the same path as unpartitioned storage and the boundary partition); prints throughput
+ * kept and statement latency p50/p99 side by side, and the purge's own rate. Backlogs are written
+ * straight into the audit tables with set-based SQL (their contents do not matter to a purge;
+ * generating them through capture would take most of the run).
  */
 import { ActorRef, createThreadline, runWithAuditContext } from '@threadline/core';
 import { log } from './db.js';
 import { parseOrExit, runOrExit, runWithBenchDb } from './entry.js';
 import { parseIntFlags } from './flags.js';
 import { num, table } from './print.js';
+import { measurePartitionDrop } from './retention/partition-drop.js';
 import { median } from './stats.js';
 
 const USAGE = `Usage: npm run bench:retention -- [flags]
 
-  --backlog N   expired changes to purge (default 5000000)
+  --backlog N   expired changes to purge in batches (default 5000000)
+  --drop-small N, --drop-large N   changes in the two expired partitions dropped (default 500000 and 5000000; 0 skips)
   --clients N   capture clients (default 4)
   --window S    seconds per measured window (default 5)
   --windows N   windows of each kind, interleaved (default 4)
@@ -23,6 +27,8 @@ const USAGE = `Usage: npm run bench:retention -- [flags]
 
 const FLAGS = {
   backlog: { fallback: 5_000_000, min: 1000 },
+  'drop-small': { fallback: 500_000, min: 0 },
+  'drop-large': { fallback: 5_000_000, min: 0 },
   clients: { fallback: 4, min: 1 },
   window: { fallback: 5, min: 1 },
   windows: { fallback: 4, min: 1 },
@@ -52,6 +58,23 @@ async function main(o: Options): Promise<void> {
     await admin.query('CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL)');
     await admin.query('INSERT INTO items SELECT g, 0 FROM generate_series(1, 10000) g');
     await tl.installTriggers({ tables: ['items'] });
+    if (o['drop-small'] > 0 && o['drop-large'] > 0) {
+      const d = await measurePartitionDrop(admin, db.pool(1), o['drop-small'], o['drop-large']);
+      process.stdout.write(
+        `\nPartition drop: purge of one expired month partition (changes written with set-based SQL)\n\n` +
+          table(
+            ['partition', 'changes', 'purge ms', 'dropped partitions', 'deleted changes'],
+            [d.small, d.large].map((r, i) => [
+              i === 0 ? 'small' : 'large',
+              num(r.rows),
+              num(r.ms, 1),
+              String(r.droppedPartitions),
+              num(r.deletedChanges),
+            ]),
+          ) +
+          `\ntime ${num(d.large.rows)} ÷ time ${num(d.small.rows)}: ${num(d.large.ms / d.small.ms, 2)} (target <= 1.5)\n`,
+      );
+    }
     log(`writing an expired backlog of ${o.backlog} changes (10 per transaction)`);
     const started = Date.now();
     await admin.query(`
@@ -93,6 +116,7 @@ async function main(o: Options): Promise<void> {
       db: db.pool(1),
       retention: { enabled: true, keepDays: 30, sleepMs: 50, batchSize: 500 },
     });
+    const lockWaits: number[] = [];
     const quiet: Awaited<ReturnType<typeof measure>>[] = [];
     const busy: Awaited<ReturnType<typeof measure>>[] = [];
     for (let w = 0; w < o.windows; w++) {
@@ -102,7 +126,24 @@ async function main(o: Options): Promise<void> {
       const running = purger.retention.purge().catch((error: Error) => {
         if (!/was marked abandoned/.test(error.message)) log(`purge failed: ${error.message}`);
       });
+      // Lock waits in this database, sampled every 25 ms while the purge runs (capture only
+      // contends with the purge here: the clients update different rows).
+      let sampling = true;
+      const sampler = (async () => {
+        const probe = await db.connect('lock-probe', 0);
+        while (sampling) {
+          const { rows: w } = await probe.query<{ ms: number | null }>(
+            `SELECT (extract(epoch FROM max(clock_timestamp() - query_start)) * 1000)::float8 AS ms
+               FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          );
+          if (w[0]?.ms != null) lockWaits.push(Number(w[0].ms));
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        await probe.end();
+      })();
       busy.push(await measure());
+      sampling = false;
+      await sampler;
       await admin.query(
         `UPDATE threadline.retention_runs SET status = 'abandoned', finished_at = now() WHERE status = 'running'`,
       );
@@ -111,7 +152,7 @@ async function main(o: Options): Promise<void> {
     stop = true;
     await Promise.all(workers);
     const { rows } = await admin.query(
-      `SELECT sum(deleted_changes)::bigint AS deleted, sum(batches)::int AS batches FROM threadline.retention_runs`,
+      `SELECT sum(deleted_changes)::bigint AS deleted, sum(batches)::int AS batches FROM threadline.retention_runs WHERE dropped_partitions = 0`,
     );
     const rate = Number(rows[0].deleted) / (o.windows * o.window);
     const q = {
@@ -135,6 +176,7 @@ async function main(o: Options): Promise<void> {
         ) +
         `\nthroughput kept during a purge: ${num(b.tps / q.tps, 2)} (target >= 0.8)` +
         `\np99 latency added during a purge: ${num(b.p99 - q.p99, 1)} ms (target: no capture statement waits > 100 ms on a purge lock)` +
+        `\nlock waits seen in pg_stat_activity during purges (sampled every 25 ms): ${lockWaits.length}, longest ${num(lockWaits.length ? Math.max(...lockWaits) : 0, 1)} ms (a wait's age when sampled)` +
         `\npurge: ${num(Number(rows[0].deleted))} expired changes deleted in ${rows[0].batches} batches, ${num(rate)} changes/s during the busy windows\n`,
     );
     await admin.end();

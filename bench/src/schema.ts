@@ -98,7 +98,15 @@ CREATE TABLE bench.floor_transactions (
 
 /** Runs after tl.install(): the audit tables are truncated before every run, so autovacuum stays off. */
 export const AFTER_INSTALL_SQL = `
-ALTER TABLE ${TL_SCHEMA}.audit_changes SET (autovacuum_enabled = off);
+DO $do$
+DECLARE leaf regclass;
+BEGIN
+  -- A partitioned audit_changes takes no storage parameters: set them on every partition.
+  FOR leaf IN SELECT relid FROM pg_partition_tree('${TL_SCHEMA}.audit_changes') WHERE isleaf LOOP
+    EXECUTE format('ALTER TABLE %s SET (autovacuum_enabled = off)', leaf);
+  END LOOP;
+END
+$do$;
 ALTER TABLE ${TL_SCHEMA}.audit_transactions SET (autovacuum_enabled = off);
 `;
 

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Command, CommandContext } from './commands/command.js';
 import type { LoadedConfig } from './config/load-config.js';
 import { connect } from './connect.js';
-import { resolveDatabaseUrl } from './database-url.js';
+import { resolveDatabaseUrl, resolveReadUrl } from './database-url.js';
 import { UsageError } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import type { FlagValues } from './options.js';
@@ -39,6 +39,7 @@ export function createCommandContext(
   const schema = schemaFlag ?? config.config.schema ?? DEFAULT_SCHEMA;
   const json = flags.json === true;
   let pool: pg.Pool | undefined;
+  let readPool: pg.Pool | undefined;
   let instance: Promise<Threadline> | undefined;
   return {
     flags,
@@ -53,12 +54,16 @@ export function createCommandContext(
     threadline() {
       instance ??= (async () => {
         const target = resolveDatabaseUrl(flags['database-url'] as string | undefined, io.env);
+        const readTarget = resolveReadUrl(flags['read-url'] as string | undefined, io.env);
         pool = await connect(target);
+        if (readTarget) readPool = await connect(readTarget);
         return createThreadline({
           db: pool,
+          ...(readPool ? { readDb: readPool } : {}),
           schema,
           tables: config.config.tables,
           ...(config.config.retention ? { retention: retentionFromConfig(config) } : {}),
+          ...(config.config.storage ? { storage: config.config.storage } : {}),
           health: config.config.health,
         });
       })();
@@ -67,6 +72,7 @@ export function createCommandContext(
     usageError: (message) => new UsageError(message, command.usage),
     async close() {
       await pool?.end().catch(() => undefined);
+      await readPool?.end().catch(() => undefined);
     },
   };
 }

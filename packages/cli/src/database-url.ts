@@ -2,8 +2,8 @@ import { ThreadlineError } from '@threadline/core';
 
 export interface DatabaseTarget {
   readonly url: string;
-  /** Where the URL came from, for messages: `--database-url` or `DATABASE_URL`. */
-  readonly source: '--database-url' | 'DATABASE_URL';
+  /** Where the URL came from, for messages: `--database-url`, `DATABASE_URL`, `--read-url`, `DATABASE_READ_URL`. */
+  readonly source: '--database-url' | 'DATABASE_URL' | '--read-url' | 'DATABASE_READ_URL';
   /** `host:port/database`, safe to print (never the user or password). */
   readonly label: string;
 }
@@ -23,6 +23,31 @@ export function resolveDatabaseUrl(
       `this command needs a database: set DATABASE_URL or pass --database-url ${EXAMPLE}`,
     );
   }
+  return parseTarget(url, source);
+}
+
+/**
+ * The database reads go to (a streaming replica): `--read-url` wins over `DATABASE_READ_URL`;
+ * null when neither is set (reads then use the database URL). Malformed: a usage error (exit 2).
+ */
+export function resolveReadUrl(
+  flag: string | undefined,
+  env: Record<string, string | undefined>,
+): DatabaseTarget | null {
+  const source = flag !== undefined ? '--read-url' : 'DATABASE_READ_URL';
+  const url = flag ?? env.DATABASE_READ_URL;
+  if (url === undefined) return null;
+  if (url.trim() === '') {
+    if (flag === undefined) return null;
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      `--read-url needs the URL of a read replica, e.g. ${EXAMPLE}; leave it out to read from the database URL`,
+    );
+  }
+  return parseTarget(url, source);
+}
+
+function parseTarget(url: string, source: DatabaseTarget['source']): DatabaseTarget {
   const invalid = (reason: string): never => {
     throw new ThreadlineError(
       'CONFIG_INVALID',

@@ -21,6 +21,12 @@ export const GLOBAL_OPTIONS = {
     value: 'URL',
     description: 'PostgreSQL URL (default: the DATABASE_URL environment variable)',
   },
+  'read-url': {
+    type: 'string',
+    value: 'URL',
+    description:
+      'PostgreSQL URL of a read replica for the read commands (history, timeline, incident, export, health, policy, continuity); default: DATABASE_READ_URL, else the database URL',
+  },
   schema: {
     type: 'string',
     value: 'S',

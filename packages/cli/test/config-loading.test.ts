@@ -70,7 +70,7 @@ export default defineConfig({ schema: 'audit_ts', tables });
     const run = await runCli(['install'], { cwd });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(
-      'threadline.config.json: unknown key "tabels"; the known keys are schema, tables, health, verifyCoverage, retention',
+      'threadline.config.json: unknown key "tabels"; the known keys are schema, tables, health, verifyCoverage, retention, storage',
     );
   });
 

@@ -38,6 +38,7 @@ describeWithDatabase('threadline install', (db) => {
       schemaVersion: SCHEMA_VERSION,
       ddlSync: true,
       findings: [],
+      storage: { partition: 'month', layout: 'partitioned', migrationPending: false },
     });
   });
 

@@ -63,7 +63,7 @@ describeWithDatabase('threadline retention', (db) => {
     const run = await runCli(['retention', 'purge', '--execute', '--batch-size', '2'], { env: env(), cwd });
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(
-      /^Deleted 3 changes, 3 transactions and 0 actions captured before \S+ \(run #\d+, 4 batches\)\.\n$/,
+      /^Deleted 3 changes, 3 transactions and 0 actions captured before \S+ \(run #\d+, 0 whole partitions dropped, 4 batches\)\.\n$/,
     );
     expect(await sql(db(), "select (table_pk->>'id')::int as id from threadline.audit_changes")).toEqual([
       { id: 4 },

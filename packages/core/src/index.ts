@@ -26,6 +26,7 @@ export {
   validateAuditContext,
 } from './context/context.js';
 export * from './continuity/index.js';
+export { type ReadConsistency, type ReadOptions, ReadRouting } from './db/read-routing.js';
 export type {
   SqlClient,
   SqlResult,
@@ -38,7 +39,13 @@ export { isThreadlineError, ThreadlineError, ThreadlineErrorCode } from './error
 export * from './export/index.js';
 export * from './health/index.js';
 export type { InstallFinding, InstallResult, UninstallOptions, UninstallResult } from './install/install.js';
-export { installScript, SCHEMA_VERSION } from './install/install-script.js';
+export {
+  DEFAULT_PARTITION,
+  installScript,
+  PARTITION_UNITS,
+  type PartitionUnit,
+  SCHEMA_VERSION,
+} from './install/install-script.js';
 export { type MigrationFile, type MigrationFormat, renderMigration } from './install/migrations.js';
 export * from './integrity/index.js';
 export * from './policy/index.js';
@@ -104,6 +111,15 @@ export type {
   RevertSummary,
   RevertTarget,
 } from './revert/types.js';
+export { resolveStorageConfig, type StorageConfig } from './storage/config.js';
+export type {
+  MaintainOptions,
+  MaintainProgress,
+  MaintainResult,
+  StorageApi,
+  StoragePartition,
+  StorageStatus,
+} from './storage/index.js';
 export * from './telemetry/index.js';
 export {
   type CapturePlan,

@@ -26,8 +26,10 @@ import {
 } from './capture/trigger-operations.js';
 import type { ActorRef } from './context/actor-ref.js';
 import { getAuditContext } from './context/context.js';
+import type { OperationsContext } from './context/operations-context.js';
 import { ContinuityChecks } from './continuity/continuity.js';
 import { toThreadlineError } from './db/db-errors.js';
+import { type ReadConsistency, type ReadOptions, ReadRouting, toReadClient } from './db/read-routing.js';
 import { type SqlClient, type SqlResult, type SqlSession, toSqlClient } from './db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from './errors.js';
 import { ThreadlineExport } from './export/export.js';
@@ -46,6 +48,7 @@ import { PolicyChecks } from './policy/policy.js';
 import { type Activity, type ActivityFilters, activityCounts } from './query/activity.js';
 import type { TransactionFilter } from './query/incident.js';
 import { AuditQueries } from './query/queries.js';
+import type { Run } from './query/sql-parts.js';
 import type {
   AsOfResult,
   AuditChange,
@@ -62,12 +65,21 @@ import type { TimelineFilters } from './query/validate.js';
 import { createRetention, type RetentionApi } from './retention/index.js';
 import { type RetentionPolicy, resolveRetentionPolicy } from './retention/policy.js';
 import { RevertApi } from './revert/index.js';
+import { type ResolvedStorageConfig, resolveStorageConfig, type StorageConfig } from './storage/config.js';
+import { createStorage, type StorageApi } from './storage/index.js';
 import { TELEMETRY_CHANNELS } from './telemetry/channels.js';
 import { hotChannels, publish } from './telemetry/publish.js';
 
 export interface ThreadlineOptions {
   /** A node-postgres Pool or Client, a PGlite instance, or any SqlClient. */
   db: unknown;
+  /**
+   * Where reads go (history, asOf, timeline, incident, export, health, policy, continuity):
+   * usually a Pool on a streaming replica of `db`; the same kinds as `db`. Writes, binding,
+   * transactions, install, triggers, retention and revert always use `db`. A read that must see
+   * the caller's own just-committed write passes `{ consistency: 'primary' }`. Default: `db`.
+   */
+  readDb?: unknown;
   /** Storage schema for Threadline's tables and functions. Default `threadline`. */
   schema?: string;
   /** Per-table capture options, keyed by `name` or `schema.name`. */
@@ -76,6 +88,8 @@ export interface ThreadlineOptions {
   retention?: RetentionPolicy;
   /** Coverage expectations: `{ expectedUncoveredTables?, auditAnyway? }` (validated). */
   health?: HealthConfig;
+  /** Storage layout: `{ partition: 'none' | 'day' | 'week' | 'month' }` (default month), applied by install. */
+  storage?: StorageConfig;
 }
 
 export type { RecordActionOptions, RecordedAction } from './actions/record-action.js';
@@ -84,13 +98,19 @@ export type { CapturePlan, TriggerOptions } from './capture/trigger-operations.j
 
 export class Threadline {
   readonly schema: string;
+  /** The primary (`db`): every write, and reads asked for with `{ consistency: 'primary' }`. */
   readonly client: SqlClient;
+  /** `db` and `readDb`, and which a read of each consistency goes to. */
+  readonly routing: ReadRouting;
   private readonly tables: Map<string, ConfiguredTable>;
   private readonly sessions: AuditedSessions;
   private readonly q: string;
   private readonly queries: AuditQueries;
   /** Purge audit data past the retention window; list and schedule runs. */
   readonly retention: RetentionApi;
+  /** Partitions of audit_changes: status and maintenance (SPEC section 10). */
+  readonly storage: StorageApi;
+  private readonly storageConfig: ResolvedStorageConfig;
   /** Undo a transaction, a correlation bundle or one row's changes: `plan(target)`, then `apply(plan)`. */
   readonly revert: RevertApi;
   /** Coverage, findings and the CI gate (SPEC §9). */
@@ -112,33 +132,57 @@ export class Threadline {
       );
     }
     this.client = toSqlClient(options.db);
+    this.routing = new ReadRouting(this.client, toReadClient(options.readDb, options.db, this.client));
     this.schema = options.schema ?? 'threadline';
     assertIdentifier(this.schema, 'createThreadline: schema');
     this.q = quoteIdent(this.schema);
     this.tables = resolveTablesConfig(options.tables);
     this.sessions = new AuditedSessions(this.client);
+    this.storageConfig = resolveStorageConfig(options.storage);
+    this.storage = createStorage(this.client, this.schema, (what) => this.assertInstalled(what));
     this.retention = createRetention(
       this.client,
       this.schema,
       this.q,
       options.retention === undefined ? undefined : resolveRetentionPolicy(options.retention),
     );
-    const ops = {
-      client: this.client,
-      schema: this.schema,
-      q: this.q,
-      tables: this.tables,
-      assertInstalled: (what: string) => this.assertInstalled(what),
-    };
+    const ops = this.operationsContext(this.client);
     this.health = new HealthChecks(ops, resolveHealthConfig(options.health));
     this.integrity = createIntegrity(ops);
     this.policy = new PolicyChecks(ops);
     this.continuity = new ContinuityChecks(ops);
-    this.queries = new AuditQueries(
-      async (sql, params) => (await this.query(sql, params)).rows as never,
-      this.q,
-    );
+    this.queries = new AuditQueries((consistency) => this.reader(consistency), this.q);
     this.revert = new RevertApi(this, this.q);
+  }
+
+  private operationsContext(client: SqlClient): OperationsContext {
+    return {
+      client,
+      schema: this.schema,
+      q: this.q,
+      tables: this.tables,
+      routing: this.routing,
+      assertInstalled: (what: string) => this.assertInstalled(what, client),
+      forRead: (consistency) => this.operationsContext(this.routing.client(consistency)),
+    };
+  }
+
+  /**
+   * @internal Run reads of `consistency`: inside tl.transaction on that transaction (it sees its
+   * own writes), else on readDb (`'replica'`, when configured) or db (`'primary'`). The seam for
+   * every read of the audit tables (queries, export pages, verifications).
+   */
+  /** @internal Whether this call runs inside a tl.transaction (its reads use that transaction). */
+  inTransaction(): boolean {
+    return Boolean(this.sessions.current());
+  }
+
+  reader(consistency: ReadConsistency = 'replica'): Run {
+    return async (sql, params) => {
+      const current = this.sessions.current();
+      const target = current ? current.session : this.routing.client(consistency);
+      return (await target.query(sql, params)).rows as never;
+    };
   }
 
   /** Changes of one row, newest first. `key`: a value, or `{ col: value }` naming every key column. */
@@ -147,8 +191,8 @@ export class Threadline {
   }
 
   /** The row as it was at `at`: `found`, `deleted` (with the last row) or `before_horizon`. */
-  asOf(table: string, key: RowKey, at: Date | string): Promise<AsOfResult> {
-    return this.queries.asOf(table, key, at);
+  asOf(table: string, key: RowKey, at: Date | string, options?: ReadOptions): Promise<AsOfResult> {
+    return this.queries.asOf(table, key, at, options);
   }
 
   /** Changes made in transactions bound to `actor` (an ActorRef or "type:id"), newest first. */
@@ -206,7 +250,7 @@ export class Threadline {
    * repairs capture after restores (see docs/operations.md) and reports what it cannot repair.
    */
   async install(): Promise<InstallResult> {
-    return runInstall(this.client, this.schema).catch((error) => {
+    return runInstall(this.client, this.schema, this.storageConfig).catch((error) => {
       throw toThreadlineError(error, 'install');
     });
   }
@@ -222,19 +266,21 @@ export class Threadline {
   }
 
   /** The installed schema version, or null when Threadline is not installed in this database. */
-  async installedVersion(): Promise<number | null> {
-    const { rows } = await this.client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
+  installedVersion(): Promise<number | null> {
+    return this.versionOn(this.client);
+  }
+
+  private async versionOn(client: SqlClient): Promise<number | null> {
+    const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
       `${this.q}.schema_version`,
     ]);
     if (!rows[0]?.ok) return null;
-    const version = await this.client.query<{ version: number }>(
-      `SELECT version FROM ${this.q}.schema_version`,
-    );
+    const version = await client.query<{ version: number }>(`SELECT version FROM ${this.q}.schema_version`);
     return version.rows[0] ? Number(version.rows[0].version) : null;
   }
 
-  private async assertInstalled(what: string): Promise<void> {
-    const version = await this.installedVersion().catch((error) => {
+  private async assertInstalled(what: string, client: SqlClient = this.client): Promise<void> {
+    const version = await this.versionOn(client).catch((error) => {
       throw toThreadlineError(error, what);
     });
     if (version === null || version < SCHEMA_VERSION) {

@@ -14,6 +14,13 @@ export interface CoverageReport {
     expectedUncovered: { table: string; source: string }[];
   }[];
   findings: Finding[];
+  /** Present when the instance reads from a separate readDb: how far behind the primary it was. */
+  readReplica?: {
+    inRecovery: boolean | null;
+    lagBytes: number | null;
+    lagSeconds: number | null;
+    replayPaused: boolean | null;
+  };
 }
 
 export interface Finding {

@@ -16,7 +16,7 @@ export interface ThrowawayCluster {
   stop(): void;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -30,7 +30,7 @@ function freePort(): Promise<number> {
 }
 
 /** Run a PostgreSQL binary; as root it runs as the `postgres` OS user (initdb refuses root). */
-function pgBin(tool: string, args: string[]): string {
+export function pgBin(tool: string, args: string[]): string {
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const [cmd, argv] = asRoot
     ? ['runuser', ['-u', 'postgres', '--', join(PG_BIN, tool), ...args]]

@@ -5,3 +5,4 @@ export { type PgBouncer, startPgBouncer } from './pgbouncer.js';
 export { createPglite } from './pglite.js';
 export { createTestDatabase, postgresAvailable, type TestDatabase } from './postgres.js';
 export { redisAvailable, redisConnection, redisEnabled } from './redis.js';
+export { openPool, startStreamingReplica } from './replica.js';

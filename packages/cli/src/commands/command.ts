@@ -41,7 +41,10 @@ export interface CommandContext {
   /** The raw streams, for commands that stream bytes (export --out -) and need backpressure. */
   readonly stdout: OutputStream;
   readonly stderr: OutputStream;
-  /** Connect (once) to the database from --database-url or DATABASE_URL. */
+  /**
+   * Connect (once) to the database from --database-url or DATABASE_URL, and to the read replica
+   * from --read-url or DATABASE_READ_URL when one is given (reads go there, writes never).
+   */
   threadline(): Promise<Threadline>;
   /** A usage error carrying this command's usage line (exit 2). */
   usageError(message: string): UsageError;

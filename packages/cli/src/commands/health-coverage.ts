@@ -1,4 +1,4 @@
-import { type CoverageReport, isThreadlineError } from '@threadline/core';
+import { type CoverageReport, isThreadlineError, type ReadReplicaStatus } from '@threadline/core';
 import { ExitCode } from '../exit-codes.js';
 import type { Command } from './command.js';
 import { printFindings } from './print-findings.js';
@@ -62,6 +62,7 @@ export const healthCoverageCommand: Command = {
     }
     ctx.out.line(`Coverage: ${covered} covered, ${uncovered} uncovered, ${expected} expected uncovered`);
     printFindings(ctx.out, report.findings);
+    if (report.readReplica) ctx.out.line(replicaLine(report.readReplica));
     if (uncovered > 0)
       ctx.out.note(
         'hint: capture a table with threadline gen-triggers --tables NAME --apply, or list it in health.expectedUncoveredTables',
@@ -69,3 +70,14 @@ export const healthCoverageCommand: Command = {
     return failed ? ExitCode.failed : ExitCode.ok;
   },
 };
+
+/** One line on how far behind the read replica the catalogs above were read from. */
+export function replicaLine(r: ReadReplicaStatus): string {
+  if (!r.inRecovery)
+    return 'Read from --read-url, which is not a streaming replica (not in recovery); replica lag not measured';
+  const behind =
+    r.lagBytes === 0
+      ? 'caught up (0 s behind)'
+      : `${r.lagSeconds === null ? 'unknown time' : `${r.lagSeconds.toFixed(1)} s`} behind (${r.lagBytes ?? '?'} bytes of WAL not replayed)`;
+  return `Read from the replica (--read-url): ${behind}${r.replayPaused ? '; replay is PAUSED (pg_wal_replay_resume() to continue)' : ''}`;
+}

@@ -2,6 +2,7 @@ import { type InstallResult, installScript, renderMigration, SCHEMA_VERSION } fr
 import { ExitCode } from '../exit-codes.js';
 import { migrationFormat, OUT_OPTIONS, writeMigration } from '../migration-output.js';
 import type { Command, CommandContext } from './command.js';
+import { describeStep } from './storage.js';
 
 export const installCommand: Command = {
   path: ['install'],
@@ -17,6 +18,10 @@ export const installCommand: Command = {
   details: [
     'With neither --apply nor --out, the install SQL is printed, so this works:',
     '  threadline install > threadline_install.sql && psql "$DATABASE_URL" -1 -f threadline_install.sql',
+    'Upgrading an install whose audit_changes is not partitioned (config storage.partition, default month):',
+    '--apply converts it in place (the table becomes the default partition, catalog only) and moves its rows',
+    'into monthly partitions, one partition per transaction, with progress; `threadline storage status` shows',
+    'whether a migration is pending, and `threadline storage maintain` finishes one that was interrupted.',
   ].join('\n'),
   async run(ctx) {
     if (ctx.flags.apply && ctx.flags.out !== undefined) {
@@ -27,7 +32,7 @@ export const installCommand: Command = {
     const outDir = ctx.flags.out as string | undefined;
     if (outDir !== undefined) {
       const written = writeMigration(ctx.cwd, outDir, (existing) =>
-        renderMigration({ kind: 'install', format, schema: ctx.schema, existing }),
+        renderMigration({ kind: 'install', format, schema: ctx.schema, existing, ...partition(ctx) }),
       );
       if (ctx.json) ctx.out.json({ kind: 'install', format, schema: ctx.schema, file: written.path });
       else {
@@ -38,7 +43,7 @@ export const installCommand: Command = {
       }
       return 0;
     }
-    const sql = `BEGIN;\n${installScript(ctx.schema)}\nCOMMIT;\n`;
+    const sql = `BEGIN;\n${installScript(ctx.schema, partition(ctx))}\nCOMMIT;\n`;
     if (ctx.json) {
       ctx.out.json({ schema: ctx.schema, schemaVersion: SCHEMA_VERSION, sql });
       return 0;
@@ -55,7 +60,8 @@ async function apply(ctx: CommandContext): Promise<number> {
   const tl = await ctx.threadline();
   const result: InstallResult = await tl.install();
   if (ctx.json) {
-    ctx.out.json(result);
+    const migration = result.storage.migrationPending ? await tl.storage.maintain() : null;
+    ctx.out.json({ ...result, ...(migration ? { storageMigration: migration } : {}) });
     return result.findings.length > 0 ? ExitCode.failed : ExitCode.ok;
   }
   ctx.out.line(
@@ -72,6 +78,17 @@ async function apply(ctx: CommandContext): Promise<number> {
         'again after schema changes to keep change detection complete. Install as a superuser to enable DDL sync.',
     );
   }
+  if (result.storage.migrationPending) {
+    ctx.out.line(
+      `Storage migration: audit_changes is not partitioned; converting it to ${result.storage.partition} partitions in place (nothing is copied first; its rows move one partition per transaction and stay readable throughout).`,
+    );
+    const moved = await tl.storage.maintain({
+      onProgress: (p) => ctx.out.note(describeStep(p)),
+    });
+    ctx.out.line(
+      `Storage migration done: ${moved.movedRows.toLocaleString('en-US')} changes moved into ${moved.created.length} partitions; ${moved.defaultPartitionRows} left in the default partition.`,
+    );
+  }
   for (const finding of result.findings) ctx.out.line(`PROBLEM (${finding.code}): ${finding.message}`);
   if (result.findings.length > 0) {
     ctx.out.note('install repaired what it could; the problems above need the action each one names');
@@ -81,4 +98,10 @@ async function apply(ctx: CommandContext): Promise<number> {
     'next: threadline gen-triggers --tables <your tables> --dry-run (or list them in threadline.config)',
   );
   return 0;
+}
+
+/** The configured audit_changes layout, for the printed SQL and migration files. */
+function partition(ctx: CommandContext) {
+  const unit = ctx.config.config.storage?.partition;
+  return unit ? { partition: unit } : {};
 }

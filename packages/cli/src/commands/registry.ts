@@ -11,6 +11,7 @@ import { sealCommand, verifyIntegrityCommand } from './integrity.js';
 import { policyShowCommand } from './policy-show.js';
 import { retentionPurgeCommand, retentionRunsCommand } from './retention.js';
 import { revertCommand } from './revert.js';
+import { storageMaintainCommand, storageStatusCommand } from './storage.js';
 import { timelineCommand } from './timeline.js';
 import { uninstallCommand } from './uninstall.js';
 import { verifyCoverageCommand } from './verify-coverage.js';
@@ -24,6 +25,8 @@ export const COMMANDS: readonly Command[] = [
   incidentCommand,
   retentionPurgeCommand,
   retentionRunsCommand,
+  storageStatusCommand,
+  storageMaintainCommand,
   sealCommand,
   verifyIntegrityCommand,
   revertCommand,

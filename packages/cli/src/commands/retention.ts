@@ -63,7 +63,7 @@ export const retentionPurgeCommand: Command = {
       ctx.out.json(result);
     } else {
       ctx.out.line(
-        `${dryRun ? 'Dry run (nothing deleted): would delete' : 'Deleted'} ${result.deletedChanges.toLocaleString('en-US')} changes, ${result.deletedTransactions.toLocaleString('en-US')} transactions and ${result.deletedActions.toLocaleString('en-US')} actions captured before ${result.cutoff} (run #${result.runId}, ${result.batchesRun} batch${result.batchesRun === 1 ? '' : 'es'}).`,
+        `${dryRun ? 'Dry run (nothing deleted): would delete' : 'Deleted'} ${result.deletedChanges.toLocaleString('en-US')} changes, ${result.deletedTransactions.toLocaleString('en-US')} transactions and ${result.deletedActions.toLocaleString('en-US')} actions captured before ${result.cutoff} (run #${result.runId}, ${result.droppedPartitions} whole partition${result.droppedPartitions === 1 ? '' : 's'} ${dryRun ? 'to drop' : 'dropped'}, ${result.batchesRun} batch${result.batchesRun === 1 ? '' : 'es'}).`,
       );
       const archive = result.archive;
       if (archive && archive.target !== 'callback') {
@@ -109,6 +109,7 @@ export const retentionRunsCommand: Command = {
         cutoff: r.cutoff,
         changes: r.deletedChanges,
         transactions: r.deletedTransactions,
+        partitions: r.droppedPartitions,
         batches: r.batches,
         by: r.actor ? (r.actor.type === 'anonymous' ? 'anonymous' : `${r.actor.type}:${r.actor.id}`) : '',
         error: r.error ?? '',
@@ -121,6 +122,7 @@ export const retentionRunsCommand: Command = {
         'cutoff',
         'changes',
         'transactions',
+        { key: 'partitions', header: 'dropped partitions' },
         'batches',
         'by',
         'error',

@@ -1,4 +1,4 @@
-import type { RetentionPolicy, TableCaptureOptions } from '@threadline/core';
+import type { RetentionPolicy, StorageConfig, TableCaptureOptions } from '@threadline/core';
 
 /** `threadline.config.{ts,mjs,js,json}`: the same keys in every format. */
 export interface ThreadlineConfig {
@@ -12,6 +12,8 @@ export interface ThreadlineConfig {
   verifyCoverage?: VerifyCoverageConfig;
   /** Purging old audit rows (`threadline retention purge`). */
   retention?: RetentionConfig;
+  /** The audit_changes layout: `{ partition: 'none' | 'day' | 'week' | 'month' }` (default month). */
+  storage?: StorageConfig;
 }
 
 export interface HealthConfig {

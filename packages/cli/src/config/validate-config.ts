@@ -2,14 +2,15 @@ import {
   isThreadlineError,
   resolveHealthConfig,
   resolveRetentionPolicy,
+  resolveStorageConfig,
   resolveTablesConfig,
   resolveVerifyCoverageConfig,
   ThreadlineError,
 } from '@threadline/core';
 import type { ThreadlineConfig } from './define-config.js';
 
-export const CONFIG_KEYS = ['schema', 'tables', 'health', 'verifyCoverage', 'retention'] as const;
-const OBJECT_KEYS = ['health', 'verifyCoverage', 'retention'] as const;
+export const CONFIG_KEYS = ['schema', 'tables', 'health', 'verifyCoverage', 'retention', 'storage'] as const;
+const OBJECT_KEYS = ['health', 'verifyCoverage', 'retention', 'storage'] as const;
 
 export type ConfiguredTables = ReturnType<typeof resolveTablesConfig>;
 
@@ -54,6 +55,7 @@ export function validateConfig(value: unknown, source: string): ValidConfig {
     if (input.verifyCoverage !== undefined)
       resolveVerifyCoverageConfig(input.verifyCoverage, 'verifyCoverage');
     if (input.retention !== undefined) resolveRetentionPolicy(input.retention);
+    resolveStorageConfig(input.storage);
   } catch (error) {
     if (!isThreadlineError(error)) throw error;
     throw new ThreadlineError(error.code, `${source}: ${error.message}`, { cause: error });

@@ -1,5 +1,6 @@
 import { parseTableName } from '../capture/identifiers.js';
 import type { OperationsContext } from '../context/operations-context.js';
+import { parseConsistency } from '../db/read-routing.js';
 import { tableList } from '../health/config.js';
 import { TELEMETRY_TRACING_CHANNELS } from '../telemetry/channels.js';
 import { traced } from '../telemetry/publish.js';
@@ -11,14 +12,18 @@ import type { BaselineOptions, BaselineResult, ContinuityReport, ContinuityRepor
 export class ContinuityChecks {
   constructor(private readonly ctx: OperationsContext) {}
 
-  /** Per captured table: capture since, rows now, rows with no history yet. */
+  /**
+   * Per captured table: capture since, rows now, rows with no history yet. On readDb when one is
+   * configured: a replica's tables and audit rows are one consistent snapshot of the primary.
+   */
   async report(options: ContinuityReportOptions = {}): Promise<ContinuityReport> {
     const what = 'continuity.report';
     const only = options.tables === undefined ? null : tableList(options.tables, `${what}: tables`);
-    await this.ctx.assertInstalled(what);
-    const targets = await reportTargets(this.ctx, only, what);
+    const ctx = this.ctx.forRead(parseConsistency(options.consistency, what));
+    await ctx.assertInstalled(what);
+    const targets = await reportTargets(ctx, only, what);
     const tables = [];
-    for (const [table, reg] of targets) tables.push(await continuityOf(this.ctx, table, reg, what));
+    for (const [table, reg] of targets) tables.push(await continuityOf(ctx, table, reg, what));
     return { checkedAt: new Date().toISOString(), tables };
   }
 

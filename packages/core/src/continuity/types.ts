@@ -1,4 +1,5 @@
 import type { ActorRef } from '../context/actor-ref.js';
+import type { ReadOptions } from '../db/read-routing.js';
 
 export interface ContinuityEntry {
   table: string;
@@ -24,7 +25,7 @@ export interface ContinuityReport {
   tables: ContinuityEntry[];
 }
 
-export interface ContinuityReportOptions {
+export interface ContinuityReportOptions extends ReadOptions {
   /** Only these tables (`name` or `schema.name`); default: every captured table. */
   tables?: readonly string[];
 }

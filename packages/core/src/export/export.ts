@@ -1,6 +1,7 @@
 import { quoteIdent } from '../capture/identifiers.js';
 import type { ActorRef } from '../context/actor-ref.js';
 import { getAuditContext } from '../context/context.js';
+import { parseConsistency, type ReadConsistency, type ReadOptions } from '../db/read-routing.js';
 import { type ParsedTimelineFilters, parseTimelineFilters, type TimelineFilters } from '../query/validate.js';
 import type { Threadline } from '../threadline.js';
 import { CopyRecordSource, copyPool } from './copy-source.js';
@@ -46,23 +47,27 @@ export class ThreadlineExport {
     return quoteIdent(this.tl.schema);
   }
 
-  private readonly run = async (sql: string, params: unknown[]) =>
-    (await this.tl.query(sql, params)).rows as Record<string, unknown>[];
+  /** Reads of the audit tables: readDb unless `'primary'` (the actions an export records go to db). */
+  private run(consistency: ReadConsistency) {
+    const read = this.tl.reader(consistency);
+    return (sql: string, params: unknown[]) => read<Record<string, unknown>>(sql, params);
+  }
 
   /** How many changes match `filters`; with a cap (default 10000) counting stops past it. */
   async count(
     filters: TimelineFilters = {},
-    options: { cap?: number | null } = {},
+    options: { cap?: number | null } & ReadOptions = {},
   ): Promise<{ count: number; capped: boolean }> {
     const f = parseTimelineFilters(filters);
-    const o = checkKeys(options, ['cap'], 'export.count options');
+    const o = checkKeys(options, ['cap', 'consistency'], 'export.count options');
+    const consistency = parseConsistency(o.consistency, 'export.count');
     const cap =
       o.cap === undefined
         ? DEFAULT_COUNT_CAP
         : o.cap === null
           ? null
           : parsePositiveInt(o.cap, Number.MAX_SAFE_INTEGER, 'export.count: cap');
-    return countMatching(this.run, this.q, f, cap);
+    return countMatching(this.run(consistency), this.q, f, cap);
   }
 
   /**
@@ -156,14 +161,16 @@ export class ThreadlineExport {
    * node-postgres Pool of two or more connections (the fast path), else keyset pages.
    */
   private recordSource(f: ParsedTimelineFilters, o: ParsedStreamOptions): RecordSource {
-    const pool = copyPool(this.tl.client.pgPool);
+    // Inside tl.transaction pages are read on that transaction (they see its writes); else the
+    // COPY runs on its own connection of the pool this consistency reads from (readDb or db).
+    const pool = this.tl.inTransaction() ? null : copyPool(this.tl.routing.client(o.consistency).pgPool);
     if (pool)
       return new CopyRecordSource(pool, this.q, f, {
         format: o.format,
         formulaGuard: o.formulaGuard,
         limit: o.maxRows === null ? null : o.maxRows + 1,
       });
-    return new PagedRecordSource(this.run, this.q, f, o);
+    return new PagedRecordSource(this.run(o.consistency), this.q, f, o);
   }
 
   /** @internal Record who took data out: a `threadline.export` action with filters and row count. */

@@ -177,6 +177,8 @@ export class ExportJobs {
           formulaGuard: job.formulaGuard,
           maxRows: null,
           actor: job.requestedBy,
+          // The pages come from readDb (when configured); every bookkeeping write above and below goes to db.
+          consistency: 'replica',
         },
         {
           kind: 'job',

@@ -1,5 +1,6 @@
 import { ActorRef as Actor, type ActorRef } from '../context/actor-ref.js';
 import { getAuditContext } from '../context/context.js';
+import { parseConsistency, type ReadConsistency } from '../db/read-routing.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { invalid } from '../query/validate.js';
 
@@ -21,6 +22,8 @@ export interface ExportStreamOptions {
   maxRows?: number;
   /** Who takes the data out (recorded as the `threadline.export` action); default: the context's actor. */
   actor?: ActorRef | string;
+  /** `'primary'` reads the pages from db even when readDb is configured (the action is always written to db). */
+  consistency?: ReadConsistency;
 }
 
 export function checkKeys(value: unknown, allowed: readonly string[], what: string): Record<string, unknown> {
@@ -76,10 +79,15 @@ export interface ParsedStreamOptions {
   formulaGuard: boolean;
   maxRows: number | null;
   actor: ActorRef;
+  consistency: ReadConsistency;
 }
 
 export function parseStreamOptions(options: unknown, what: string): ParsedStreamOptions {
-  const o = checkKeys(options, ['format', 'pageSize', 'formulaGuard', 'maxRows', 'actor'], `${what} options`);
+  const o = checkKeys(
+    options,
+    ['format', 'pageSize', 'formulaGuard', 'maxRows', 'actor', 'consistency'],
+    `${what} options`,
+  );
   if (o.formulaGuard !== undefined && typeof o.formulaGuard !== 'boolean')
     throw invalid(`${what}: formulaGuard must be true or false`);
   return {
@@ -94,5 +102,6 @@ export function parseStreamOptions(options: unknown, what: string): ParsedStream
         ? null
         : parsePositiveInt(o.maxRows, Number.MAX_SAFE_INTEGER, `${what}: maxRows`),
     actor: exportActor(o.actor, what),
+    consistency: parseConsistency(o.consistency, what),
   };
 }

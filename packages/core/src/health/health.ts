@@ -2,6 +2,7 @@ import { formatTableName } from '../capture/identifiers.js';
 import { tableKey } from '../capture/table-options.js';
 import type { OperationsContext } from '../context/operations-context.js';
 import { toThreadlineError } from '../db/db-errors.js';
+import { parseConsistency } from '../db/read-routing.js';
 import { ThreadlineError } from '../errors.js';
 import { TELEMETRY_CHANNELS, TELEMETRY_TRACING_CHANNELS } from '../telemetry/channels.js';
 import { errorCode, publish, traced } from '../telemetry/publish.js';
@@ -9,6 +10,7 @@ import { analyzeCapture } from './analyze.js';
 import { isBaselineUncovered } from './baseline-tables.js';
 import { readCatalog } from './catalog.js';
 import { type ResolvedHealthConfig, tableList } from './config.js';
+import { type ReadReplicaStatus, readReplicaStatus } from './read-replica.js';
 import { resolveSchemas } from './schemas.js';
 import type {
   CoverageOptions,
@@ -20,7 +22,11 @@ import type {
   VerifyReport,
 } from './types.js';
 
-/** `tl.health`: is every table captured as it should be? Read from the catalogs only. */
+/**
+ * `tl.health`: is every table captured as it should be? Read from the catalogs only, on readDb
+ * when one is configured (a streaming replica's catalogs are the primary's, as of its replay
+ * position; `{ consistency: 'primary' }` reads db, e.g. right after installing triggers).
+ */
 export class HealthChecks {
   constructor(
     private readonly ctx: OperationsContext,
@@ -33,8 +39,12 @@ export class HealthChecks {
       'coverage',
       async () => {
         const what = 'health.coverage';
-        const schemas = await this.prepare(options.schema, () => this.defaultSchemas(what), what);
-        const report = await this.coverageOf(schemas, what);
+        const consistency = parseConsistency(options.consistency, what);
+        const ctx = this.ctx.forRead(consistency);
+        const schemas = await this.prepare(ctx, options.schema, () => this.defaultSchemas(ctx, what), what);
+        const report = await this.coverageOf(ctx, schemas, what);
+        if (consistency === 'replica' && this.ctx.routing.separate)
+          report.readReplica = await readReplicaStatus(this.ctx.routing, what);
         publish(TELEMETRY_CHANNELS.healthChecked, () => ({
           schemas: report.schemas.length,
           ...counts(report),
@@ -51,8 +61,9 @@ export class HealthChecks {
       'findings',
       async () => {
         const started = performance.now();
-        const schemas = await this.prepare(options.schema, async () => null, 'health.findings');
-        const snapshot = await readCatalog(this.ctx, schemas, 'health.findings');
+        const ctx = this.ctx.forRead(parseConsistency(options.consistency, 'health.findings'));
+        const schemas = await this.prepare(ctx, options.schema, async () => null, 'health.findings');
+        const snapshot = await readCatalog(ctx, schemas, 'health.findings');
         const { findings } = analyzeCapture(snapshot, this.ctx.schema);
         publish(TELEMETRY_CHANNELS.findingsChecked, () => findingCounts(findings, started));
         return findings;
@@ -75,9 +86,10 @@ export class HealthChecks {
         const expected = tableList(options.expectedTables, `${what}: expectedTables`);
         if (expected.length === 0)
           throw new ThreadlineError('QUERY_INVALID', `${what}: expectedTables must list at least one table`);
-        await this.ctx.assertInstalled(what);
+        const ctx = this.ctx.forRead(parseConsistency(options.consistency, what));
+        await ctx.assertInstalled(what);
         const schemas = [...new Set(expected.map((t) => t.schema))];
-        const report = await this.coverageOf(schemas, what, true);
+        const report = await this.coverageOf(ctx, schemas, what, true);
         const bySchema = new Map(report.schemas.map((s) => [s.schema, s]));
         const tables = expected.map((t) => {
           const s = bySchema.get(t.schema);
@@ -119,20 +131,29 @@ export class HealthChecks {
     }
   }
 
+  /**
+   * How far behind the primary readDb is: WAL bytes not yet replayed and the age of the last
+   * replayed transaction (`configured: false` without a separate readDb).
+   */
+  readReplica(): Promise<ReadReplicaStatus> {
+    return readReplicaStatus(this.ctx.routing, 'health.readReplica');
+  }
+
   private async prepare(
+    ctx: OperationsContext,
     selection: CoverageOptions['schema'],
     fallback: () => Promise<string[] | null>,
     what: string,
   ): Promise<string[] | null> {
-    await this.ctx.assertInstalled(what);
-    return resolveSchemas(this.ctx, selection, fallback, what);
+    await ctx.assertInstalled(what);
+    return resolveSchemas(ctx, selection, fallback, what);
   }
 
   /** public and every schema that holds a configured or captured table (those that exist). */
-  private async defaultSchemas(what: string): Promise<string[]> {
-    const configured = ['public', ...[...this.ctx.tables.values()].map((t) => t.table.schema)];
+  private async defaultSchemas(ctx: OperationsContext, what: string): Promise<string[]> {
+    const configured = ['public', ...[...ctx.tables.values()].map((t) => t.table.schema)];
     try {
-      const { rows } = await this.ctx.client.query<{ s: string }>(
+      const { rows } = await ctx.client.query<{ s: string }>(
         `SELECT nspname::text AS s FROM pg_namespace WHERE nspname = ANY($1::text[])
          UNION SELECT table_schema FROM ${this.ctx.q}.captured_tables`,
         [configured],
@@ -144,13 +165,14 @@ export class HealthChecks {
   }
 
   private async coverageOf(
+    ctx: OperationsContext,
     schemas: string[] | null,
     what: string,
     keepEmpty = false,
   ): Promise<CoverageReport> {
     const started = performance.now();
-    const snapshot = await readCatalog(this.ctx, schemas, what);
-    const { findings, covered } = analyzeCapture(snapshot, this.ctx.schema);
+    const snapshot = await readCatalog(ctx, schemas, what);
+    const { findings, covered } = analyzeCapture(snapshot, ctx.schema);
     publish(TELEMETRY_CHANNELS.findingsChecked, () => findingCounts(findings, started));
     const expected = new Set(this.config.expectedUncoveredTables.map(tableKey));
     const anyway = new Set(this.config.auditAnyway.map(tableKey));

@@ -6,6 +6,7 @@ export {
   resolveVerifyCoverageConfig,
 } from './config.js';
 export { HealthChecks } from './health.js';
+export type { ReadReplicaStatus } from './read-replica.js';
 export type {
   CoverageOptions,
   CoverageReport,

@@ -1,3 +1,6 @@
+import type { ReadOptions } from '../db/read-routing.js';
+import type { ReadReplicaStatus } from './read-replica.js';
+
 export type FindingCode =
   | 'capture_trigger_disabled'
   | 'capture_trigger_missing'
@@ -31,22 +34,24 @@ export interface CoverageReport {
   checkedAt: string;
   schemas: SchemaCoverage[];
   findings: Finding[];
+  /** With a separate readDb (and the default consistency): how far behind the primary it was. */
+  readReplica?: ReadReplicaStatus;
 }
 
 /** Which schemas to check: one, several, or every schema with tables (`'all'`). */
 export type SchemaSelection = string | readonly string[] | 'all';
 
-export interface CoverageOptions {
+export interface CoverageOptions extends ReadOptions {
   /** Default: `public` plus every schema that holds a configured or captured table. */
   schema?: SchemaSelection;
 }
 
-export interface FindingsOptions {
+export interface FindingsOptions extends ReadOptions {
   /** Default: every schema (`'all'`). */
   schema?: SchemaSelection;
 }
 
-export interface VerifyOptions {
+export interface VerifyOptions extends ReadOptions {
   /** Tables that must be captured: `name` (in public) or `schema.name`. */
   expectedTables: readonly string[];
 }

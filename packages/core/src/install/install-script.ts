@@ -4,15 +4,28 @@ import { CAPTURE_VERIFY } from '../capture/capture-verify.js';
 import { DDL_SYNC } from '../capture/ddl-sync.js';
 import { quoteIdent, quoteLiteral } from '../capture/identifiers.js';
 import { PRIVILEGES_DDL } from '../capture/privileges.js';
+import { ThreadlineError } from '../errors.js';
 import { EXPORT_DDL } from '../export/export-ddl.js';
 import { INTEGRITY_DDL } from '../integrity/integrity-ddl.js';
 import { QUERY_FUNCTIONS } from '../query/query-functions.js';
 import { RETENTION_DDL } from '../retention/retention-ddl.js';
+import { PARTITION_DDL } from '../storage/partition-ddl.js';
+import { STORAGE_CONVERT } from '../storage/storage-convert.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 
 /** Bumped whenever the install script changes what it creates. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
+
+/** How audit_changes is partitioned by captured_at (SPEC section 10). */
+export type PartitionUnit = 'none' | 'day' | 'week' | 'month';
+export const PARTITION_UNITS: readonly PartitionUnit[] = ['none', 'day', 'week', 'month'];
+/** The default, chosen by measurement (docs/operations.md#storage). */
+export const DEFAULT_PARTITION: PartitionUnit = 'month';
+
+export interface InstallScriptOptions {
+  partition?: PartitionUnit;
+}
 
 /** Substitute the storage schema into a SQL template (`@S` quoted identifier, `@LIT` literal). */
 export function renderSql(template: string, schema: string): string {
@@ -23,10 +36,21 @@ export function renderSql(template: string, schema: string): string {
  * The whole, idempotent install script: storage tables and indexes, runtime functions, the
  * capture generator and the DDL sync event triggers. Runs inside the caller's transaction.
  */
-export function installScript(schema: string): string {
+export function installScript(schema: string, options: InstallScriptOptions = {}): string {
+  const partition = options.partition ?? DEFAULT_PARTITION;
+  if (!PARTITION_UNITS.includes(partition)) {
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      `storage.partition must be one of ${PARTITION_UNITS.join(', ')}, got ${JSON.stringify(partition)}`,
+    );
+  }
   const body = [
     "SELECT pg_advisory_xact_lock(hashtext('threadline.install:' || @LIT));",
-    STORAGE_DDL,
+    STORAGE_DDL.replace('@PARTITION', quoteLiteral(partition)),
+    PARTITION_DDL,
+    STORAGE_CONVERT,
+    // Partitions ahead; a period whose rows still sit in the default partition is left to maintain.
+    'SELECT @S.storage_ensure(false);',
     RETENTION_DDL,
     EXPORT_DDL,
     INTEGRITY_DDL,

@@ -1,6 +1,6 @@
 import { quoteIdent, quoteLiteral } from '../capture/identifiers.js';
 import type { SqlClient } from '../db/sql-client.js';
-import { installScript } from './install-script.js';
+import { type InstallScriptOptions, installScript } from './install-script.js';
 
 export interface InstallResult {
   schema: string;
@@ -12,6 +12,16 @@ export interface InstallResult {
    * restore, compiled capture without its event trigger). Empty when all is well.
    */
   findings: InstallFinding[];
+  /** The audit_changes layout after install (SPEC section 10). */
+  storage: {
+    partition: 'none' | 'day' | 'week' | 'month';
+    layout: 'partitioned' | 'unpartitioned';
+    /**
+     * True when the configured layout asks for partitions and audit_changes is not partitioned yet
+     * (an install made before): `threadline install --apply` or tl.storage.maintain() converts it.
+     */
+    migrationPending: boolean;
+  };
 }
 
 export interface InstallFinding {
@@ -41,13 +51,24 @@ export interface UninstallResult {
 }
 
 /** Run the install script, then report the install state and what it could not repair. */
-export async function runInstall(client: SqlClient, schema: string): Promise<InstallResult> {
+export async function runInstall(
+  client: SqlClient,
+  schema: string,
+  options: InstallScriptOptions = {},
+): Promise<InstallResult> {
   const q = quoteIdent(schema);
-  await client.exec(installScript(schema));
+  await client.exec(installScript(schema, options));
   const { rows } = await client.query<{ version: number; ddl_sync: boolean }>(
     `SELECT version, EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5($1) AND evtenabled = 'A') AS ddl_sync FROM ${q}.schema_version`,
     [schema],
   );
+  const layout = await client.query<{ partition: InstallResult['storage']['partition']; relkind: string }>(
+    `SELECT (SELECT partition FROM ${q}.storage_settings) AS partition,
+            (SELECT relkind::text FROM pg_class WHERE oid = to_regclass(format('%I.audit_changes', $1::text))) AS relkind`,
+    [schema],
+  );
+  const partition = layout.rows[0]!.partition;
+  const partitioned = layout.rows[0]!.relkind === 'p';
   const findings = await client.query<InstallFinding>(
     `SELECT code, relation, message FROM ${q}.capture_findings()`,
   );
@@ -56,6 +77,11 @@ export async function runInstall(client: SqlClient, schema: string): Promise<Ins
     schemaVersion: Number(rows[0]?.version),
     ddlSync: rows[0]?.ddl_sync === true,
     findings: findings.rows.map((f) => ({ code: f.code, relation: f.relation, message: f.message })),
+    storage: {
+      partition,
+      layout: partitioned ? 'partitioned' : 'unpartitioned',
+      migrationPending: !partitioned && partition !== 'none',
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 import { formatTableName, quoteIdent, quoteLiteral } from '../capture/identifiers.js';
 import type { ConfiguredTable } from '../capture/table-options.js';
 import { ThreadlineError } from '../errors.js';
-import { installScript } from './install-script.js';
+import { installScript, type PartitionUnit } from './install-script.js';
 
 export type MigrationFormat = 'sql' | 'knex' | 'typeorm';
 export const MIGRATION_FORMATS: readonly MigrationFormat[] = ['sql', 'knex', 'typeorm'];
@@ -15,6 +15,8 @@ export interface RenderMigrationOptions {
   kind: 'install' | 'triggers';
   format: MigrationFormat;
   schema: string;
+  /** For kind "install": the audit_changes layout (default month). */
+  partition?: PartitionUnit;
   /** For kind "triggers". */
   tables?: readonly ConfiguredTable[];
   /** Defaults to now. */
@@ -89,7 +91,10 @@ export function renderMigration(options: RenderMigrationOptions): MigrationFile 
   if (kind === 'triggers' && tables.length === 0) {
     throw new ThreadlineError('CONFIG_INVALID', 'a trigger migration needs at least one table');
   }
-  const up = kind === 'install' ? installScript(schema) : triggersSql(schema, tables);
+  const up =
+    kind === 'install'
+      ? installScript(schema, options.partition ? { partition: options.partition } : {})
+      : triggersSql(schema, tables);
   const down = kind === 'install' ? '' : downSql(schema, tables);
   const downNote =
     kind === 'install'

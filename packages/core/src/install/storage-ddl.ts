@@ -29,6 +29,25 @@
  * transaction row first in the same database transaction, so a change row never exists
  * without it, and the key check would cost on every captured row (research/capture-bench.md).
  */
+/**
+ * The columns of audit_changes (fresh installs and the partitioned table an upgrade creates).
+ * "C" collation on the names: byte-wise comparison keeps the table-scoped indexes cheap.
+ */
+export const AUDIT_CHANGES_COLUMNS = `
+  id bigint GENERATED ALWAYS AS IDENTITY,
+  transaction_id bigint NOT NULL,
+  table_schema text COLLATE "C" NOT NULL,
+  table_name text COLLATE "C" NOT NULL,
+  table_pk jsonb NOT NULL,
+  table_pk_before jsonb,
+  op text NOT NULL CONSTRAINT audit_changes_op_check CHECK (op IN ('insert', 'update', 'delete', 'truncate', 'baseline')),
+  data_after jsonb,
+  data_before jsonb,
+  changed_fields text[],
+  changed_from jsonb,
+  captured_at timestamptz NOT NULL,
+  CONSTRAINT audit_changes_pkey PRIMARY KEY (captured_at, id)`;
+
 export const STORAGE_DDL = String.raw`
 CREATE SCHEMA IF NOT EXISTS @S;
 -- Roles may call recordAction's function; reading audit tables still needs an explicit GRANT SELECT,
@@ -71,22 +90,31 @@ CREATE TABLE IF NOT EXISTS @S.audit_transactions (
   action_id uuid
 );
 
-CREATE TABLE IF NOT EXISTS @S.audit_changes (
-  id bigint GENERATED ALWAYS AS IDENTITY,
-  transaction_id bigint NOT NULL,
-  -- "C" collation: byte-wise comparison keeps the table-scoped indexes cheap to maintain.
-  table_schema text COLLATE "C" NOT NULL,
-  table_name text COLLATE "C" NOT NULL,
-  table_pk jsonb NOT NULL,
-  table_pk_before jsonb,
-  op text NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'truncate', 'baseline')),
-  data_after jsonb,
-  data_before jsonb,
-  changed_fields text[],
-  changed_from jsonb,
-  captured_at timestamptz NOT NULL,
-  PRIMARY KEY (captured_at, id)
+-- The storage layout (SPEC section 10): how audit_changes is partitioned. Install writes the
+-- configured value; an existing unpartitioned table is converted by storage_convert (install --apply).
+CREATE TABLE IF NOT EXISTS @S.storage_settings (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  partition text NOT NULL CHECK (partition IN ('none', 'day', 'week', 'month'))
 );
+INSERT INTO @S.storage_settings (singleton, partition) VALUES (true, @PARTITION)
+  ON CONFLICT (singleton) DO UPDATE SET partition = EXCLUDED.partition
+  WHERE @S.storage_settings.partition IS DISTINCT FROM EXCLUDED.partition;
+
+-- Partitioned by captured_at unless the setting is 'none'; the DEFAULT partition takes any row
+-- that no range partition does (created ahead by storage_ensure), so no capture ever fails.
+DO $do$
+BEGIN
+  IF to_regclass(format('%I.audit_changes', @LIT)) IS NULL THEN
+    EXECUTE $t$CREATE TABLE @S.audit_changes (${AUDIT_CHANGES_COLUMNS})$t$
+      || CASE WHEN (SELECT partition FROM @S.storage_settings) = 'none' THEN '' ELSE ' PARTITION BY RANGE (captured_at)' END;
+    IF (SELECT partition FROM @S.storage_settings) <> 'none' THEN
+      CREATE TABLE @S.audit_changes_default PARTITION OF @S.audit_changes DEFAULT;
+      REVOKE ALL ON @S.audit_changes_default FROM PUBLIC;
+    END IF;
+  END IF;
+END
+$do$;
+
 
 -- No grant to PUBLIC: capture writes through SECURITY DEFINER functions (privileges.ts).
 
@@ -128,9 +156,10 @@ $do$;
 -- Marks Threadline's own DDL for one operation (capture-refresh.ts); always empty when committed.
 CREATE TABLE IF NOT EXISTS @S.internal_nonce (id text PRIMARY KEY);
 
--- Indexes are created only when missing: CREATE INDEX IF NOT EXISTS would still take a SHARE
+-- Indexes are created only when missing (on a partitioned audit_changes, on every partition): CREATE INDEX IF NOT EXISTS would still take a SHARE
 -- lock on the table first, which blocks every audited write while a re-run install waits.
-DO $do$
+CREATE OR REPLACE FUNCTION @S.storage_create_indexes() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   storage text := @LIT;
   ix text[];
@@ -139,30 +168,31 @@ BEGIN
     EXECUTE format('DROP INDEX %I.audit_changes_transaction_idx', storage);
   END IF;
   FOREACH ix SLICE 1 IN ARRAY ARRAY[
-    ['audit_changes_transaction_time_idx', $i$ON @S.audit_changes (transaction_id, captured_at, id)$i$],
-    ['audit_changes_row_idx', $i$ON @S.audit_changes (table_schema, table_name, table_pk, captured_at, id)$i$],
-    ['audit_changes_row_before_idx', $i$ON @S.audit_changes (table_schema, table_name, table_pk_before) WHERE table_pk_before IS NOT NULL$i$],
-    ['audit_changes_table_time_idx', $i$ON @S.audit_changes (table_schema, table_name, captured_at, id)$i$],
-    ['audit_changes_truncate_idx', $i$ON @S.audit_changes (table_schema, table_name, captured_at, id) WHERE op = 'truncate'$i$],
-    ['audit_transactions_actor_idx', $i$ON @S.audit_transactions (actor_ref, occurred_at, id) WHERE actor_ref IS NOT NULL$i$],
-    ['audit_transactions_correlation_idx', $i$ON @S.audit_transactions (correlation_id) WHERE correlation_id IS NOT NULL$i$],
-    ['audit_actions_inserted_idx', $i$ON @S.audit_actions (inserted_at, id)$i$],
-    ['audit_actions_correlation_idx', $i$ON @S.audit_actions (correlation_id) WHERE correlation_id IS NOT NULL$i$],
-    ['audit_actions_transaction_idx', $i$ON @S.audit_actions (transaction_id) WHERE transaction_id IS NOT NULL$i$],
+    ['audit_changes_transaction_time_idx', $i$ON %I.audit_changes (transaction_id, captured_at, id)$i$],
+    ['audit_changes_row_idx', $i$ON %I.audit_changes (table_schema, table_name, table_pk, captured_at, id)$i$],
+    ['audit_changes_row_before_idx', $i$ON %I.audit_changes (table_schema, table_name, table_pk_before) WHERE table_pk_before IS NOT NULL$i$],
+    ['audit_changes_table_time_idx', $i$ON %I.audit_changes (table_schema, table_name, captured_at, id)$i$],
+    ['audit_changes_truncate_idx', $i$ON %I.audit_changes (table_schema, table_name, captured_at, id) WHERE op = 'truncate'$i$],
+    ['audit_transactions_actor_idx', $i$ON %I.audit_transactions (actor_ref, occurred_at, id) WHERE actor_ref IS NOT NULL$i$],
+    ['audit_transactions_correlation_idx', $i$ON %I.audit_transactions (correlation_id) WHERE correlation_id IS NOT NULL$i$],
+    ['audit_actions_inserted_idx', $i$ON %I.audit_actions (inserted_at, id)$i$],
+    ['audit_actions_correlation_idx', $i$ON %I.audit_actions (correlation_id) WHERE correlation_id IS NOT NULL$i$],
+    ['audit_actions_transaction_idx', $i$ON %I.audit_actions (transaction_id) WHERE transaction_id IS NOT NULL$i$],
     -- Reverts of a transaction or bundle (tl.revert, the incident's revertedBy).
-    ['audit_transactions_revert_idx', $i$ON @S.audit_transactions (causation_id) WHERE source = 'threadline:revert'$i$],
+    ['audit_transactions_revert_idx', $i$ON %I.audit_transactions (causation_id) WHERE source = 'threadline:revert'$i$],
     -- Timeline by request id, job id and "no actor", incident by request or job: the matching
     -- transactions, from a partial index each (no row enters one whose column is NULL / set).
-    ['audit_transactions_request_idx', $i$ON @S.audit_transactions (request_id) WHERE request_id IS NOT NULL$i$],
-    ['audit_transactions_job_idx', $i$ON @S.audit_transactions (job_id) WHERE job_id IS NOT NULL$i$],
-    ['audit_transactions_no_actor_idx', $i$ON @S.audit_transactions (id) WHERE actor_ref IS NULL$i$]
+    ['audit_transactions_request_idx', $i$ON %I.audit_transactions (request_id) WHERE request_id IS NOT NULL$i$],
+    ['audit_transactions_job_idx', $i$ON %I.audit_transactions (job_id) WHERE job_id IS NOT NULL$i$],
+    ['audit_transactions_no_actor_idx', $i$ON %I.audit_transactions (id) WHERE actor_ref IS NULL$i$]
   ] LOOP
     IF to_regclass(format('%I.%I', storage, ix[1])) IS NULL THEN
-      EXECUTE format('CREATE INDEX %I %s', ix[1], ix[2]);
+      EXECUTE format('CREATE INDEX %I ' || ix[2], ix[1], storage);
     END IF;
   END LOOP;
 END
-$do$;
+$fn$;
+SELECT @S.storage_create_indexes();
 
 -- Backups keep working for the database owner (pg_dump reads every table and sequence it dumps).
 DO $do$

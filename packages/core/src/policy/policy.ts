@@ -2,6 +2,7 @@ import { formatTableName, type TableName } from '../capture/identifiers.js';
 import { tableKey } from '../capture/table-options.js';
 import type { OperationsContext } from '../context/operations-context.js';
 import { toThreadlineError } from '../db/db-errors.js';
+import { parseConsistency } from '../db/read-routing.js';
 import { tableList } from '../health/config.js';
 import { regenerateCommand } from '../health/fixes.js';
 import { TELEMETRY_CHANNELS, TELEMETRY_TRACING_CHANNELS } from '../telemetry/channels.js';
@@ -75,14 +76,16 @@ export class PolicyChecks {
 
   private async build(options: PolicyOptions): Promise<PolicyReport> {
     const what = 'policy.show';
+    // The registry and pg_proc: on readDb they are the primary's as of its replay position.
+    const ctx = this.ctx.forRead(parseConsistency(options.consistency, what));
     const only =
       options.tables === undefined
         ? null
         : new Set(tableList(options.tables, `${what}: tables`).map(tableKey));
-    await this.ctx.assertInstalled(what);
+    await ctx.assertInstalled(what);
     let deployed: DeployedRow[];
     try {
-      ({ rows: deployed } = await this.ctx.client.query<DeployedRow>(
+      ({ rows: deployed } = await ctx.client.query<DeployedRow>(
         `SELECT ct.table_schema AS schema, ct.table_name AS name, ct.options, ct.mode, ct.key_columns AS "keyColumns",
                 ct.function_name AS "functionName", p.prosrc AS source
            FROM ${this.ctx.q}.captured_tables ct
@@ -117,7 +120,7 @@ export class PolicyChecks {
         });
         continue;
       }
-      const problem = await this.introspect(row);
+      const problem = await this.introspect(ctx, row);
       if (problem) {
         entries.push({
           ...base,
@@ -144,14 +147,14 @@ export class PolicyChecks {
   }
 
   /** Null when the installed function is exactly what Threadline generates for the registered options. */
-  private async introspect(row: DeployedRow): Promise<string | null> {
+  private async introspect(ctx: OperationsContext, row: DeployedRow): Promise<string | null> {
     const table = { schema: row.schema, name: row.name };
     const regen = regenerateCommand(table);
     if (row.source === null)
       return `its capture function ${this.ctx.schema}.${row.functionName} is missing; run ${regen}`;
     let expected: string | null = null;
     try {
-      const { rows } = await this.ctx.client.query<{ sql: string }>(
+      const { rows } = await ctx.client.query<{ sql: string }>(
         `SELECT ${this.ctx.q}.capture_plan($1, $2, $3::jsonb, $4, $5) ->> 'functionSql' AS sql`,
         [row.schema, row.name, JSON.stringify(row.options), row.mode, row.keyColumns.length === 0],
       );

@@ -1,3 +1,5 @@
+import type { ReadOptions } from '../db/read-routing.js';
+
 /** Redaction as configured or as deployed: column names and the placeholder only, never a value. */
 export interface Redaction {
   exclude: string[];
@@ -31,7 +33,7 @@ export interface PolicyReport {
   tables: PolicyEntry[];
 }
 
-export interface PolicyOptions {
+export interface PolicyOptions extends ReadOptions {
   /** Only these tables (`name` or `schema.name`); default: every configured or captured table. */
   tables?: readonly string[];
 }

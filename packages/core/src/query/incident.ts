@@ -49,7 +49,7 @@ export async function incidentQuery(
   const text = transactionIdText(id);
   const opts = checkKeys(
     options,
-    ['changeLimit', 'changeCursor'],
+    ['changeLimit', 'changeCursor', 'consistency'],
     'auditTransaction options',
   ) as IncidentOptions;
   const limit = opts.changeLimit ?? MAX_INCIDENT_CHANGES;
@@ -80,7 +80,7 @@ export async function incidentQuery(
     const found = rows.filter((r) => r.id !== null);
     const hasMore = found.length > limit;
     const changes = found.slice(0, limit).map(toChange);
-    await masks.refresh(changes, 'auditTransaction');
+    await masks.refresh(run, changes, 'auditTransaction');
     const lastChange = changes[changes.length - 1];
     const infos = actions.map(toAction);
     // Reverts of this transaction (or of its correlation bundle): tl.revert.apply sets source

@@ -32,10 +32,7 @@ function tablesOf(changes: readonly AuditChange[]): Map<string, [string, string]
 export class MaskRegistry {
   private readonly known = new Map<string, MaskInfo | null>();
 
-  constructor(
-    private readonly run: Run,
-    private readonly q: string,
-  ) {}
+  constructor(private readonly q: string) {}
 
   /**
    * `pageSql` (a change list in `captured_at desc, id desc` order) with one more column, `masks`:
@@ -65,13 +62,16 @@ export class MaskRegistry {
     );
   }
 
-  /** Read the registry entries of the tables these changes belong to (a statement of its own). */
-  async refresh(changes: readonly AuditChange[], what: string): Promise<void> {
+  /**
+   * Read the registry entries of the tables these changes belong to (a statement of its own, on
+   * `run`: the database the changes were read from).
+   */
+  async refresh(run: Run, changes: readonly AuditChange[], what: string): Promise<void> {
     const list = [...tablesOf(changes).values()];
     if (list.length === 0) return;
     let rows: RegistryRow[];
     try {
-      rows = await this.run(
+      rows = await run(
         `SELECT ct.table_schema, ct.table_name, ct.options -> 'mask' AS mask, ct.options ->> 'maskPlaceholder' AS placeholder
            FROM ${this.q}.captured_tables ct
           WHERE (ct.table_schema, ct.table_name) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,

@@ -1,6 +1,7 @@
 import type { TableName } from '../capture/identifiers.js';
 import type { ActorRef } from '../context/actor-ref.js';
 import { toThreadlineError } from '../db/db-errors.js';
+import { parseConsistency, type ReadConsistency, type ReadOptions } from '../db/read-routing.js';
 import { asOfQuery } from './as-of.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import { incidentQuery, type TransactionFilter, transactionsQuery } from './incident.js';
@@ -20,6 +21,7 @@ import type {
   TimeWindow,
 } from './types.js';
 import {
+  checkKeys,
   keyJson,
   type ParsedTimelineFilters,
   parseActor,
@@ -31,19 +33,28 @@ import {
   type TimelineFilters,
 } from './validate.js';
 
-/** The exploration queries behind tl.history, tl.asOf, tl.actorHistory, tl.timeline, tl.auditTransaction. */
+/**
+ * The exploration queries behind tl.history, tl.asOf, tl.actorHistory, tl.timeline,
+ * tl.auditTransaction. Each runs on `runFor(consistency)`: readDb by default, db for
+ * `{ consistency: 'primary' }` (and inside tl.transaction, that transaction).
+ */
 export class AuditQueries {
   private readonly masks: MaskRegistry;
 
   constructor(
-    private readonly run: Run,
+    private readonly runFor: (consistency: ReadConsistency) => Run,
     private readonly q: string,
   ) {
-    this.masks = new MaskRegistry(run, q);
+    this.masks = new MaskRegistry(q);
+  }
+
+  private runOf(options: ReadOptions | undefined, what: string): Run {
+    return this.runFor(parseConsistency(options?.consistency, what));
   }
 
   private async page(
     what: string,
+    run: Run,
     fingerprint: string,
     pageSize: number,
     build: (p: Params, limit: string) => string,
@@ -53,7 +64,7 @@ export class AuditQueries {
     const sql = this.masks.withMasks(build(p, p.add(pageSize + 1)));
     let rows: (ChangeRow & MaskColumn)[];
     try {
-      rows = await this.run<ChangeRow & MaskColumn>(sql, p.values);
+      rows = await run<ChangeRow & MaskColumn>(sql, p.values);
     } catch (error) {
       throw toThreadlineError(error, what);
     }
@@ -81,7 +92,7 @@ export class AuditQueries {
     const pageSize = parsePageSize(opts.pageSize, 'history');
     const fingerprint = queryFingerprint(['history', t, keyText, window]);
     const after = decodeCursor(opts.cursor, fingerprint);
-    return this.page('history', fingerprint, pageSize, (p, limit) => {
+    return this.page('history', this.runOf(opts, 'history'), fingerprint, pageSize, (p, limit) => {
       const s = p.add(t.schema);
       const n = p.add(t.name);
       // row_key() runs first (outer side of the lateral join), so a bad key or an unknown table
@@ -99,8 +110,9 @@ export class AuditQueries {
   }
 
   /** The row as it was at `at`: found, deleted (with the last row before deletion) or before the audit horizon. */
-  asOf(table: string, key: RowKey, at: Date | string): Promise<AsOfResult> {
-    return asOfQuery(this.run, this.q, table, key, at);
+  async asOf(table: string, key: RowKey, at: Date | string, options: ReadOptions = {}): Promise<AsOfResult> {
+    const opts = checkKeys(options, ['consistency'], 'asOf options') as ReadOptions;
+    return asOfQuery(this.runOf(opts, 'asOf'), this.q, table, key, at);
   }
 
   /** Changes made in transactions bound to `actor`, newest first. */
@@ -111,7 +123,7 @@ export class AuditQueries {
     const opts = parsePageOptions(options, ['from', 'to'], 'actorHistory');
     return this.timeline(
       { actor: parseActor(actor, 'actorHistory'), from: opts.from, to: opts.to },
-      { cursor: opts.cursor, pageSize: opts.pageSize },
+      { cursor: opts.cursor, pageSize: opts.pageSize, consistency: opts.consistency },
     );
   }
 
@@ -122,25 +134,25 @@ export class AuditQueries {
     const pageSize = parsePageSize(opts.pageSize, 'timeline');
     const fingerprint = queryFingerprint(['timeline', f]);
     const after = decodeCursor(opts.cursor, fingerprint);
-    return this.page('timeline', fingerprint, pageSize, (p, limit) =>
+    return this.page('timeline', this.runOf(opts, 'timeline'), fingerprint, pageSize, (p, limit) =>
       timelineSql(this.q, p, f, after, limit, { columns: CHANGE_COLUMNS }),
     );
   }
 
   /** One transaction with its actor, context ids, actions and changes with their diffs; null when unknown. */
-  auditTransaction(
+  async auditTransaction(
     id: string | number | bigint,
     options: IncidentOptions = {},
   ): Promise<IncidentBundle | null> {
-    return incidentQuery(this.run, this.q, this.masks, id, options);
+    return incidentQuery(this.runOf(options, 'auditTransaction'), this.q, this.masks, id, options);
   }
 
   /** The audit transactions of one request or job, oldest first. */
-  auditTransactions(
+  async auditTransactions(
     filter: TransactionFilter,
     options: PageOptions = {},
   ): Promise<Page<AuditTransactionInfo>> {
-    return transactionsQuery(this.run, this.q, filter, options);
+    return transactionsQuery(this.runOf(options, 'auditTransactions'), this.q, filter, options);
   }
 
   /** The diff of a change, flagged by the registry entry read with the query that returned it. */

@@ -1,4 +1,5 @@
 import type { ActorRef } from '../context/actor-ref.js';
+import type { ReadOptions } from '../db/read-routing.js';
 
 /** `baseline`: the row as it was when tl.continuity.baseline recorded it (known state from then on). */
 export type ChangeOp = 'insert' | 'update' | 'delete' | 'truncate' | 'baseline';
@@ -33,7 +34,7 @@ export interface Page<T> {
   hasMore: boolean;
 }
 
-export interface PageOptions {
+export interface PageOptions extends ReadOptions {
   cursor?: string | null;
   /** 1–1000, default 50. */
   pageSize?: number;
@@ -127,7 +128,7 @@ export interface IncidentBundle {
   changeCursor: string | null;
 }
 
-export interface IncidentOptions {
+export interface IncidentOptions extends ReadOptions {
   /** Changes per call, 1–10000, default 10000. */
   changeLimit?: number;
   /** The `changeCursor` of the previous call, to continue with the next changes. */

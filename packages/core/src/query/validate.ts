@@ -207,5 +207,9 @@ export function parsePageOptions(
   extra: readonly string[],
   what: string,
 ): PageOptions & TimeWindow {
-  return checkKeys(options, ['cursor', 'pageSize', ...extra], `${what} options`) as PageOptions & TimeWindow;
+  return checkKeys(
+    options,
+    ['cursor', 'pageSize', 'consistency', ...extra],
+    `${what} options`,
+  ) as PageOptions & TimeWindow;
 }

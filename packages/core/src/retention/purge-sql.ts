@@ -20,18 +20,37 @@ export const purgeSql = (q: string) => ({
   startRun: `INSERT INTO ${q}.retention_runs (status, cutoff, dry_run, actor_ref)
     VALUES ('running', $1, $2, $3::jsonb) RETURNING id::text AS id`,
 
-  heartbeat: `UPDATE ${q}.retention_runs SET heartbeat_at = now(), batches = batches + 1,
-      deleted_changes = deleted_changes + $2, deleted_transactions = deleted_transactions + $3, deleted_actions = deleted_actions + $4
+  heartbeat: `UPDATE ${q}.retention_runs SET heartbeat_at = now(), batches = batches + $5,
+      deleted_changes = deleted_changes + $2, deleted_transactions = deleted_transactions + $3, deleted_actions = deleted_actions + $4,
+      dropped_partitions = dropped_partitions + $6
     WHERE id = $1 AND status = 'running' RETURNING id`,
 
   /** The run's archive summary (retention.archive); the column comes with install (schema 3+). */
   setArchive: `UPDATE ${q}.retention_runs SET archive = $2::jsonb WHERE id = $1`,
 
   finishRun: `UPDATE ${q}.retention_runs SET status = $2, finished_at = now(), heartbeat_at = now(), error = $3,
-      deleted_changes = $4, deleted_transactions = $5, deleted_actions = $6, batches = $7
+      deleted_changes = $4, deleted_transactions = $5, deleted_actions = $6, batches = $7, dropped_partitions = $8
     WHERE id = $1`,
 
-  /** Exactly what a complete run deletes. */
+  /** Partitions ahead of time (every real run; nothing is moved). */
+  ensurePartitions: `SELECT ${q}.storage_ensure(false)`,
+
+  /** Range partitions wholly older than the cutoff (every row in them is eligible), oldest first. */
+  droppable: `SELECT format('%I.%I', n.nspname, c.relname) AS rel, c.reltuples
+    FROM ${q}.storage_partitions() p JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE NOT p.is_default AND p.hi <= $1 ORDER BY p.lo`,
+
+  /**
+   * Dropping takes an ACCESS EXCLUSIVE lock on audit_changes for a moment (catalog change only):
+   * never wait for it longer than this, so capture never queues behind a drop for longer; a drop
+   * that cannot get the lock is retried, and its rows are otherwise purged by the batches.
+   */
+  dropLockTimeout: `SET LOCAL lock_timeout = '50ms'`,
+
+  /**
+   * Exactly what a complete run deletes. `changeless`: transactions the sweep phase finds, i.e.
+   * with no change left once the partitions $3 are dropped (phase 1 takes the others).
+   */
   count: `SELECT
       (SELECT count(*) FROM ${q}.audit_changes c WHERE c.captured_at < $1)::bigint AS changes,
       (SELECT count(*) FROM ${q}.audit_transactions t
@@ -48,7 +67,8 @@ export const purgeSql = (q: string) => ({
                             AND (t.occurred_at >= $1 OR EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id AND c.captured_at >= $1))))
       )::bigint AS actions,
       (SELECT count(*) FROM ${q}.audit_transactions t
-        WHERE $2 AND t.occurred_at < $1 AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id))::bigint AS changeless,
+        WHERE $2 AND t.occurred_at < $1 AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id
+                                                          AND c.tableoid <> ALL($3::regclass[]::oid[])))::bigint AS changeless,
       (SELECT count(*) FROM ${q}.audit_actions a WHERE a.transaction_id IS NULL AND a.inserted_at < $1)::bigint AS standalone`,
 
   /**

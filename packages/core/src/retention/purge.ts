@@ -7,6 +7,7 @@ import { appendPurgeLink } from '../integrity/seal.js';
 import { parseInstant } from '../query/validate.js';
 import { type ArchiveSummary, emptySummary } from './archive.js';
 import { publishRetention } from './channels.js';
+import { countDroppable, dropExpiredPartitions } from './partitions.js';
 import type { ResolvedRetentionPolicy } from './policy.js';
 import { deleteOldChanges } from './purge-changes.js';
 import { purgeSql } from './purge-sql.js';
@@ -161,6 +162,7 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
     transactions: 0,
     actions: 0,
     batches: 0,
+    partitions: 0,
     archive: ctx.policy!.archive && !dryRun ? emptySummary(ctx.policy!.archive) : null,
   };
   try {
@@ -168,19 +170,34 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
     if (totals.archive) await ctx.client.query(sql.setArchive, [runId, JSON.stringify(totals.archive)]);
     let complete: boolean;
     if (dryRun) {
+      // Whole partitions older than the cutoff are dropped, not deleted in batches (not when
+      // archiving: then the batches archive and delete their rows).
+      const dropped = ctx.policy!.archive
+        ? { partitions: [], changes: 0 }
+        : await countDroppable(ctx.client, ctx.q, cutoff);
       const { rows } = await ctx.client.query<
         Record<'changes' | 'transactions' | 'actions' | 'changeless' | 'standalone', string>
-      >(sql.count, [cutoff, deleteEmpty]);
+      >(sql.count, [cutoff, deleteEmpty, dropped.partitions]);
       const n = (k: keyof (typeof rows)[number]) => Number(rows[0]![k]);
       totals.changes = n('changes');
       totals.transactions = n('transactions');
       totals.actions = n('actions') + n('standalone');
+      totals.partitions = dropped.partitions.length;
       // The batches a real run takes: each phase ends with a batch that finds less than a full one.
       const phase = (count: number) => Math.floor(count / batchSize) + 1;
       totals.batches =
-        phase(totals.changes) + (deleteEmpty ? phase(n('changeless')) : 0) + phase(n('standalone'));
+        phase(totals.changes - dropped.changes) +
+        (deleteEmpty ? phase(n('changeless')) : 0) +
+        phase(n('standalone'));
       complete = totals.batches <= maxBatches;
     } else {
+      // With retention.archive, partitions are not dropped unarchived: the batches take their
+      // rows (archiveBeforeDelete, called from deleteOldChanges, is the hook for a drop too).
+      if (!totals.archive) {
+        const dropped = await dropExpiredPartitions(ctx.client, ctx.schema, ctx.q, runId, cutoff);
+        totals.partitions = dropped.partitions;
+        totals.changes = dropped.changes;
+      }
       // No count first: on a large backlog it costs as much as the batches themselves.
       complete = await runBatches(
         ctx,
@@ -198,6 +215,7 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
       totals.transactions,
       totals.actions,
       totals.batches,
+      totals.partitions,
     ]);
     const result: PurgeResult = {
       runId,
@@ -206,7 +224,7 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
       deletedChanges: totals.changes,
       deletedTransactions: totals.transactions,
       deletedActions: totals.actions,
-      droppedPartitions: 0,
+      droppedPartitions: totals.partitions,
       batchesRun: totals.batches,
       complete,
       archive: totals.archive,
@@ -216,6 +234,7 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
       dryRun,
       deletedChanges: totals.changes,
       deletedTransactions: totals.transactions,
+      droppedPartitions: totals.partitions,
       batches: totals.batches,
       complete,
       durationMs: performance.now() - started,
@@ -239,6 +258,7 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
         totals.transactions,
         totals.actions,
         totals.batches,
+        totals.partitions,
       ])
       .catch(() => undefined);
     throw failure;
@@ -250,6 +270,7 @@ export interface Totals {
   transactions: number;
   actions: number;
   batches: number;
+  partitions: number;
   archive: ArchiveSummary | null;
 }
 
@@ -309,7 +330,7 @@ async function runBatches(
         actions = rows[0]!.actions;
       }
       actions += standalone;
-      const beat = await s.query(sql.heartbeat, [runId, changes, transactions, actions]);
+      const beat = await s.query(sql.heartbeat, [runId, changes, transactions, actions, 1, 0]);
       if (beat.rows.length === 0) {
         throw new ThreadlineError(
           'RETENTION_RUNNING',

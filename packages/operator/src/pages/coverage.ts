@@ -1,5 +1,6 @@
 import { value } from '../html/changes.js';
 import { html } from '../html/escape.js';
+import type { CoverageReport } from '../operations.js';
 import type { PageContext, PageResult } from '../page-context.js';
 import { notAvailable, notGranted } from './unavailable.js';
 
@@ -13,6 +14,7 @@ export async function coveragePage(ctx: PageContext): Promise<PageResult> {
     title: 'Coverage',
     cli,
     body: html`<p class="meta">Checked ${report.checkedAt ?? 'now'}; the header pill re-checks every ${String(ctx.pollSeconds)} s.</p>
+${report.readReplica ? html`<p class="meta" id="read-replica">${replicaText(report.readReplica)}</p>` : ''}
 ${report.schemas.map(
   (s) => html`<section aria-label="Schema ${s.schema}"><h2>Schema ${value(s.schema, 63)}</h2>
 <table class="coverage"><thead><tr><th scope="col">State</th><th scope="col">Tables</th></tr></thead><tbody>
@@ -33,4 +35,13 @@ ${report.findings.map(
 </tbody></table>`
 }`,
   };
+}
+
+/** Where the coverage above was read: the read replica, and how far behind the primary it was. */
+function replicaText(r: NonNullable<CoverageReport['readReplica']>): string {
+  if (!r.inRecovery)
+    return 'Read from the read database, which is not a streaming replica (replica lag not measured).';
+  if (r.lagBytes === 0) return 'Read from the read replica: caught up with the primary.';
+  const seconds = r.lagSeconds === null ? 'an unknown time' : `${r.lagSeconds.toFixed(1)} s`;
+  return `Read from the read replica: ${seconds} behind the primary (${String(r.lagBytes ?? '?')} bytes of WAL not replayed)${r.replayPaused ? '; replay is paused' : ''}.`;
 }

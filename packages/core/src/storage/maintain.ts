@@ -1,0 +1,114 @@
+import { quoteIdent } from '../capture/identifiers.js';
+import type { SqlClient } from '../db/sql-client.js';
+
+export interface MaintainProgress {
+  /** What happened: a partition created ahead, or rows moved out of the default partition. */
+  step: 'converted' | 'created' | 'moved';
+  partition: string | null;
+  /** Rows moved by this step. */
+  rows: number;
+  /** Rows still in the default partition after this step. */
+  remaining: number | null;
+}
+
+export interface MaintainOptions {
+  onProgress?: (progress: MaintainProgress) => void;
+}
+
+export interface MaintainResult {
+  /** True when an unpartitioned audit_changes was converted to the partitioned layout. */
+  converted: boolean;
+  /** Partitions created (ahead of time, or to take rows out of the default partition). */
+  created: { name: string; from: string; to: string; movedRows: number }[];
+  /** Rows moved out of the default partition. */
+  movedRows: number;
+  /** Rows left in the default partition (0 unless a move was skipped). */
+  defaultPartitionRows: number;
+}
+
+interface Made {
+  name: string;
+  from: string;
+  to: string;
+  moved?: number;
+  skipped?: boolean;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * `threadline storage maintain`: convert an unpartitioned audit_changes when the setting asks for
+ * partitions, create the partitions ahead, and move every row out of the default partition into
+ * its range partition (one transaction per partition; a row is never outside the table).
+ */
+export async function maintainStorage(
+  client: SqlClient,
+  schema: string,
+  options: MaintainOptions = {},
+): Promise<MaintainResult> {
+  const q = quoteIdent(schema);
+  const result: MaintainResult = { converted: false, created: [], movedRows: 0, defaultPartitionRows: 0 };
+  const note = (made: Made | null, step: MaintainProgress['step'], remaining: number | null) => {
+    if (!made || made.skipped) return;
+    const movedRows = Number(made.moved ?? 0);
+    result.created.push({ name: made.name, from: iso(made.from), to: iso(made.to), movedRows });
+    result.movedRows += movedRows;
+    options.onProgress?.({ step, partition: made.name, rows: movedRows, remaining });
+  };
+  const { rows: conv } = await client.query<{ r: { converted: boolean; rowEstimate?: number } }>(
+    `SELECT ${q}.storage_convert() AS r`,
+  );
+  if (conv[0]!.r.converted) {
+    result.converted = true;
+    options.onProgress?.({
+      step: 'converted',
+      partition: null,
+      rows: 0,
+      remaining: conv[0]!.r.rowEstimate ?? null,
+    });
+    // The current period's partition starts just ahead of now, so creating it moves nothing and
+    // captures leave the old table; wait until they do, so the moves below never make them wait.
+    const { rows: made } = await client.query<{ r: Made | null; wait: number }>(
+      `SELECT ${q}.storage_create_partition(t, false, t) AS r, extract(epoch FROM t - clock_timestamp()) * 1000 AS wait
+         FROM (SELECT date_trunc('second', clock_timestamp()) + interval '2 seconds' AS t) x`,
+    );
+    note(made[0]!.r, 'created', null);
+    await sleep(Math.max(0, Number(made[0]!.wait)) + 50);
+  }
+  const { rows: ahead } = await client.query<{ r: Made[] }>(`SELECT ${q}.storage_ensure(true) AS r`);
+  for (const made of ahead[0]!.r) note(made, made.moved ? 'moved' : 'created', null);
+  const def = await defaultTable(client, schema);
+  if (def === null) return result;
+  const { rows: initial } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${def}`);
+  let remaining = Number(initial[0]!.n);
+  // Stragglers: newest first, one partition (one transaction) per step.
+  while (remaining > 0) {
+    const { rows } = await client.query<{ at: Date | null }>(
+      `SELECT captured_at AS at FROM ${def} ORDER BY captured_at DESC LIMIT 1`,
+    );
+    const at = rows[0]?.at;
+    if (!at) break;
+    const { rows: made } = await client.query<{ r: Made | null }>(
+      `SELECT ${q}.storage_create_partition($1::timestamptz, true) AS r`,
+      [at],
+    );
+    const r = made[0]!.r;
+    if (!r?.moved) break; // nothing could be moved (cannot happen; never loop forever)
+    remaining = Math.max(0, remaining - Number(r.moved));
+    note(r, 'moved', remaining);
+  }
+  const { rows: left } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${def}`);
+  result.defaultPartitionRows = Number(left[0]!.n);
+  return result;
+}
+
+async function defaultTable(client: SqlClient, schema: string): Promise<string | null> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT name FROM ${quoteIdent(schema)}.storage_partitions() WHERE is_default`,
+  );
+  return rows[0] ? `${quoteIdent(schema)}.${quoteIdent(rows[0].name)}` : null;
+}
+
+function iso(v: unknown): string {
+  return new Date(v as string).toISOString();
+}
