@@ -218,4 +218,25 @@ describeEachDb('retention archive before purge', (db) => {
     expect(result.archive).toMatchObject({ target: 'callback', parts: batches.length, rows: ids.length });
     expect(batches.map((b) => b.part)).toEqual(batches.map((_, i) => i + 1));
   });
+
+  it('does not drop a partition unarchived: the archiving batches take its rows', async () => {
+    await writeOld(2, 400);
+    await db().sql(
+      `update threadline.audit_changes set captured_at = captured_at - interval '40 days' where (table_pk->>'id')::int >= 400`,
+    );
+    await plain.storage.maintain(); // gives the 80-day-old rows a month partition of their own
+    const partitions = async () =>
+      (await plain.storage.status()).partitions.filter((p) => !p.isDefault).map((p) => p.name);
+    const had = await partitions();
+    const before = await truth();
+    const batches: ArchiveBatch[] = [];
+    const result = await withArchive(async (b: ArchiveBatch) => void batches.push(b)).retention.purge();
+    expect(result.droppedPartitions).toBe(0);
+    const after = await truth();
+    const ids = batches.flatMap((b) => b.records.map((r) => JSON.parse(r).id as string));
+    expect(ids).toHaveLength(result.deletedChanges);
+    expect(ids.sort()).toEqual([...before.keys()].filter((id) => !after.has(id)).sort());
+    expect(ids.length).toBeGreaterThanOrEqual(3);
+    expect(await partitions()).toEqual(had);
+  });
 });
