@@ -86,9 +86,18 @@ switch (task) {
   case 'test':
     log('lint (biome)');
     run(pnpm, ['exec', 'biome', 'check', '.']);
+    // knip.json: every export of core's modules is used by an entry (index, adapter, internal),
+    // another module or a test, so nothing unused creeps back into the surface.
+    log('unused exports in core (knip)');
+    run(pnpm, ['exec', 'knip', '--workspace', 'packages/core']);
     log('build, typecheck and test every package');
     turbo(['run', 'build', '--output-logs=errors-only']);
     turbo(['run', 'typecheck', 'test', '--concurrency=1', ...rest]);
+    break;
+  case 'load':
+    // The load run (SPEC §13): the example services under 10,000 requests through PgBouncer.
+    turbo(['run', 'build', '--output-logs=errors-only']);
+    run(pnpm, ['--filter', '@threadline/example-all-services', 'run', 'load', ...rest]);
     break;
   case 'demo':
     turbo(['run', 'build', '--output-logs=errors-only']);
@@ -99,6 +108,6 @@ switch (task) {
     run(pnpm, ['--filter', '@threadline/bench', 'run', rest[0] ?? 'capture', ...rest.slice(1)]);
     break;
   default:
-    console.error(`unknown task "${task}"; use test, demo, build or bench`);
+    console.error(`unknown task "${task}"; use test, load, demo, build or bench`);
     process.exit(2);
 }

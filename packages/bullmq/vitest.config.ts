@@ -1,11 +1,4 @@
 import { defineConfig } from 'vitest/config';
+import { POSTGRES_SETUP, packageTests, REDIS_SETUP } from '../../tooling/build-preset.js';
 
-export default defineConfig({
-  test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['../test-utils/src/global-setup.ts', '../test-utils/src/redis-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-    fileParallelism: false,
-  },
-});
+export default defineConfig({ test: packageTests({ globalSetup: [POSTGRES_SETUP, REDIS_SETUP] }) });

@@ -1,13 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { packageTests } from '../../tooling/build-preset.js';
 
 export default defineConfig({
-  test: {
-    include: ['test/**/*.test.ts'],
+  test: packageTests({
     // test/nest11 re-runs these tests on NestJS 11 with its own config (its own workspace package).
     exclude: ['test/nest11/**', '**/node_modules/**'],
-    globalSetup: ['../test-utils/src/global-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-    fileParallelism: false,
-  },
+  }),
 });

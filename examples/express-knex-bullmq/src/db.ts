@@ -14,9 +14,15 @@ export const threadline = createThreadline({
 });
 
 /** The service's query builder, attached in place: every transaction it opens binds the audit context. */
-export const knex = attachThreadline(createKnex({ client: 'pg', connection: connectionString }), {
-  threadline,
-});
+export const knex = attachThreadline(
+  createKnex({
+    client: 'pg',
+    connection: connectionString,
+    // DATABASE_POOL_MAX: the pool's size (knex's default, 10, when unset).
+    ...(process.env.DATABASE_POOL_MAX && { pool: { min: 0, max: Number(process.env.DATABASE_POOL_MAX) } }),
+  }),
+  { threadline },
+);
 
 /**
  * Creates this service's tables and installs capture on them. Idempotent, so the API runs it at

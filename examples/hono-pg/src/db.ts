@@ -4,7 +4,8 @@ import pg from 'pg';
 const connectionString = process.env.DATABASE_URL;
 if (!connectionString) throw new Error('DATABASE_URL is not set (`pnpm start` sets it for you)');
 
-export const pool = new pg.Pool({ connectionString });
+// DATABASE_POOL_MAX: the pool's size (node-postgres' default, 10, when unset).
+export const pool = new pg.Pool({ connectionString, max: Number(process.env.DATABASE_POOL_MAX) || 10 });
 
 /**
  * The service writes through Threadline: tl.transaction() and tl.query() bind the current

@@ -14,7 +14,13 @@ import { databaseUrl, threadline } from './threadline.js';
     // One audit context per HTTP request (UserGuard names the actor); injectable as @InjectThreadline().
     ThreadlineModule.forRoot({ threadline, source: 'billing' }),
     TypeOrmModule.forRootAsync({
-      useFactory: () => ({ type: 'postgres', url: databaseUrl, entities: [Invoice, Payment] }),
+      // DATABASE_POOL_MAX: the pool's size (node-postgres' default, 10, when unset).
+      useFactory: () => ({
+        type: 'postgres',
+        url: databaseUrl,
+        entities: [Invoice, Payment],
+        poolSize: Number(process.env.DATABASE_POOL_MAX) || 10,
+      }),
       // Attached before it connects: every TypeORM transaction binds the current audit context.
       dataSourceFactory: async (options) => attachThreadline(new DataSource(options!), { threadline }),
     }),

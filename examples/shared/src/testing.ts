@@ -5,6 +5,8 @@ export interface Service {
   readonly name: string;
   /** The URL the service printed when it was ready (empty for a worker). */
   readonly url: string;
+  /** Its process id (to signal it). */
+  readonly pid: number;
   /** Everything it printed so far (stdout and stderr). */
   output(): string;
   /** SIGTERM, then SIGKILL after 10 s; resolves when the process has exited. */
@@ -68,7 +70,7 @@ export function startService(options: StartOptions): Promise<Service> {
         ready = true;
         clearTimeout(timer);
         child.removeListener('exit', onExit);
-        resolve({ name: options.name, url: match[1] ?? '', output, stop });
+        resolve({ name: options.name, url: match[1] ?? '', pid: child.pid ?? 0, output, stop });
       }
     };
     const onExit = (code: number | null) => fail(`exited with code ${code} before it was ready`);

@@ -50,7 +50,7 @@ export function exportWorker(options: ExportWorkerOptions): Worker<ExportQueueDa
         );
       const result = await threadline.export.runJob(id);
       if (result.status === 'failed')
-        throw new Error(`export job ${id} failed: ${result.error ?? 'unknown'}`);
+        throw new ThreadlineError('EXPORT_ABORTED', `export job ${id} failed: ${result.error ?? 'unknown'}`);
       return summary(result);
     },
     { ...workerOptions, connection },

@@ -1,13 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import {
-  ActorRef,
   type ActorResolver,
-  type AuditContext,
-  cleanContextId,
   JOB_CONTEXT_KEY,
   type JobContextData,
+  jobAuditContext,
   jobContextData,
-  readJobContextData,
   resolveActor,
   runWithFreshAuditContext,
   ThreadlineError,
@@ -56,26 +52,18 @@ export function withAuditContext<Data = any, Result = any, Name extends string =
   options: WithAuditContextOptions<Data, Result, Name> = {},
 ): Processor<Data, Result, Name> {
   return async (job, ...rest) => {
-    const carried = readJobContextData((job.data as Record<string, unknown> | null)?.[JOB_CONTEXT_KEY]);
-    const actor =
-      (await resolveActor(options.actor, `@threadline/bullmq (queue ${job.queueName})`, job)) ??
-      carried.actor ??
-      ActorRef.job(job.queueName);
-    const ctx: AuditContext = {
-      actor,
-      correlationId: carried.correlationId ?? jobCorrelationId(job),
-      jobId: cleanContextId(job.id),
-      causationId: carried.causationId,
+    const actor = await resolveActor(options.actor, `@threadline/bullmq (queue ${job.queueName})`, job);
+    const ctx = jobAuditContext({
+      queue: job.queueName,
+      jobId: job.id,
+      attempt: job.attemptsMade + 1,
+      enqueuedAt: job.timestamp,
+      data: job.data,
       source: 'bullmq',
-      meta: { queue: job.queueName, attempt: job.attemptsMade + 1 },
-    };
+      actor,
+    });
     return runWithFreshAuditContext(ctx, () => processor(job, ...rest));
   };
-}
-
-/** A correlation id for a job that carries none: stable across retries and stalls. */
-function jobCorrelationId(job: Pick<Job, 'queueName' | 'id' | 'timestamp'>): string {
-  return cleanContextId(`bullmq:${job.queueName}:${job.id}:${job.timestamp}`) ?? randomUUID();
 }
 
 export {

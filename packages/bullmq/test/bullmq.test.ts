@@ -1,7 +1,10 @@
-import { describeJobAdapterConformance } from '@threadline/conformance';
+import { describeJobAdapterConformance, describeJobAdapterFaults } from '@threadline/conformance';
 import * as bullmq from 'bullmq';
 import { describeBullmqAdapter } from './behaviour.js';
 import { bullmqHarness } from './harness.js';
 
-describeJobAdapterConformance(bullmqHarness('bullmq 6.7.0', bullmq));
+const harness = bullmqHarness('bullmq 6.7.0', bullmq);
+describeJobAdapterConformance(harness);
+describeJobAdapterConformance(harness, { pgbouncer: true });
+describeJobAdapterFaults(harness);
 describeBullmqAdapter('bullmq 6.7.0', bullmq);

@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { type MigrationFile, type MigrationFormat, ThreadlineError } from '@threadline/core';
+import { ThreadlineError } from '@threadline/core';
+import type { MigrationFile, MigrationFormat } from '@threadline/core/internal';
 import type { CommandContext } from './commands/command.js';
 
 export const MIGRATION_FORMATS: readonly MigrationFormat[] = ['sql', 'knex', 'typeorm'];

@@ -1,4 +1,5 @@
-import { type CapturePlan, formatTableName } from '@threadline/core';
+import type { CapturePlan } from '@threadline/core';
+import { formatTableName } from '@threadline/core/internal';
 import type { TableColumn } from './format-table.js';
 import type { Output } from './output.js';
 

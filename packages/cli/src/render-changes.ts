@@ -1,11 +1,5 @@
-import {
-  ActorRef,
-  type AuditChange,
-  type ChangeDiff,
-  type FieldDiff,
-  formatTableName,
-  type Page,
-} from '@threadline/core';
+import { ActorRef, type AuditChange, type ChangeDiff, type FieldDiff, type Page } from '@threadline/core';
+import { formatTableName } from '@threadline/core/internal';
 import { escapeControls, type TableColumn } from './format-table.js';
 import type { Output } from './output.js';
 

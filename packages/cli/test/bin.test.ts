@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SCHEMA_VERSION } from '@threadline/core';
+import { SCHEMA_VERSION } from '@threadline/core/internal';
 import { beforeAll, expect, it } from 'vitest';
 import { BIN, describeWithDatabase, ensureBuilt, sql, tempDir } from './helpers.js';
 

@@ -65,6 +65,6 @@ describe('gen-triggers --out (no database needed)', () => {
   it('rejects a table listed twice', async () => {
     const run = await runCli(['gen-triggers', '--out', 'm', '--tables', 'posts,public.posts']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('--tables lists posts more than once');
+    expect(run.stderr).toContain('--tables: posts is listed more than once');
   });
 });

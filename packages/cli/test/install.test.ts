@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SCHEMA_VERSION } from '@threadline/core';
+import { SCHEMA_VERSION } from '@threadline/core/internal';
 import { expect, it } from 'vitest';
 import { describeWithDatabase, runCli, sql, tempDir } from './helpers.js';
 

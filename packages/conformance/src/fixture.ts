@@ -1,10 +1,41 @@
 import { ActorRef, createThreadline, type Threadline } from '@threadline/core';
-import { createTestDatabase, type TestDatabase } from '@threadline/test-utils';
+import {
+  createTestDatabase,
+  type PgBouncer,
+  pgbouncerInstalled,
+  postgresEnabled,
+  REQUIRE_SERVICES,
+  startPgBouncer,
+  type TestDatabase,
+} from '@threadline/test-utils';
 import type pg from 'pg';
+
+/** How a conformance suite connects the application under test to PostgreSQL. */
+export interface ConformanceOptions {
+  /**
+   * Through a PgBouncer in transaction pooling mode (a server pool as small as the application's
+   * pool), as many deployments run: binding must hold when server connections change hands
+   * between transactions. Assertions still read the database directly.
+   */
+  pgbouncer?: boolean;
+}
+
+/**
+ * True when the services a suite needs are there: PostgreSQL, and PgBouncer when asked for
+ * (under CI=true a missing PgBouncer fails the suite instead of skipping it).
+ */
+export const servicesFor = (options: ConformanceOptions = {}) =>
+  postgresEnabled() && (!options.pgbouncer || pgbouncerInstalled() || REQUIRE_SERVICES);
+
+/** The suite's name with how it connects. */
+export const suiteName = (name: string, options: ConformanceOptions = {}) =>
+  options.pgbouncer ? `${name} through PgBouncer (transaction pooling)` : name;
 
 export interface ConformanceDb {
   server: TestDatabase;
-  /** The pool Threadline uses (size as requested). */
+  /** Where the application connects: the test database, or the PgBouncer in front of it. */
+  appUrl: string;
+  /** The pool Threadline uses (size as requested), on appUrl. */
   pool: pg.Pool;
   tl: Threadline;
   /**
@@ -35,14 +66,33 @@ export interface AuditRow {
 
 let tables = 0;
 
-/** A fresh database with Threadline installed and a Threadline instance on a pool of `poolSize`. */
-export async function openConformanceDb(poolSize = 2): Promise<ConformanceDb> {
+/**
+ * A fresh database with Threadline installed and a Threadline instance on a pool of `poolSize`
+ * (through PgBouncer with `options.pgbouncer`; `pool` adds node-postgres pool settings).
+ */
+export async function openConformanceDb(
+  poolSize = 2,
+  options: ConformanceOptions & { pool?: pg.PoolConfig } = {},
+): Promise<ConformanceDb> {
   const server = await createTestDatabase('tl_conf');
-  const pool = server.newPool(poolSize);
+  let bouncer: PgBouncer | null = null;
+  if (options.pgbouncer) {
+    bouncer = await startPgBouncer(server.url, poolSize).catch(async (error: unknown) => {
+      await server.drop();
+      throw error;
+    });
+    if (!bouncer) {
+      await server.drop();
+      throw new Error('pgbouncer is not installed (apt-get install -y pgbouncer)');
+    }
+  }
+  const appUrl = bouncer?.url ?? server.url;
+  const pool = server.newPool(poolSize, { connectionString: appUrl, ...options.pool });
   const tl = createThreadline({ db: pool });
-  await tl.install();
+  await createThreadline({ db: server.pool }).install();
   return {
     server,
+    appUrl,
     pool,
     tl,
     async table() {
@@ -71,7 +121,11 @@ export async function openConformanceDb(poolSize = 2): Promise<ConformanceDb> {
       );
       return rows as AuditRow[];
     },
-    close: () => server.drop(),
+    async close() {
+      await pool.end().catch(() => undefined);
+      await bouncer?.stop();
+      await server.drop();
+    },
   };
 }
 

@@ -1,4 +1,25 @@
-export { type AuditRow, type ConformanceDb, openConformanceDb, testActor } from './fixture.js';
+export {
+  describeJobAdapterFaults,
+  describeRequestAdapterFaults,
+  describeTransactionAdapterFaults,
+} from './faults/adapters.js';
+export { type FaultGate, GATED_ID, installFaultGate } from './faults/gate.js';
+export {
+  describeFaultScenarios,
+  type FaultOutcome,
+  type FaultTarget,
+  type FaultTargetOptions,
+  faultThreadline,
+  type OpenFaultTarget,
+  outcomeOf,
+} from './faults/scenarios.js';
+export {
+  type AuditRow,
+  type ConformanceDb,
+  type ConformanceOptions,
+  openConformanceDb,
+  testActor,
+} from './fixture.js';
 export {
   describeJobAdapterConformance,
   type JobAdapterHarness,

@@ -12,6 +12,7 @@ export { isProvablyReadOnly, needsAttribution, transactionControl } from './attr
 export { ActorRef } from './context/actor-ref.js';
 export {
   type ActorResolver,
+  checkContextSource,
   type IncomingRequestInfo,
   JOB_CONTEXT_KEY,
   type JobContextData,
@@ -30,6 +31,7 @@ export {
   runWithFreshAuditContext,
   setAuditActor,
 } from './context/context.js';
+export { type JobContextInput, jobAuditContext } from './context/job-context.js';
 export type { SqlSession } from './db/sql-client.js';
 export { isThreadlineError, ThreadlineError } from './errors.js';
 export type { Threadline } from './threadline.js';

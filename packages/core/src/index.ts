@@ -1,32 +1,17 @@
-export {
-  formatTableName,
-  parseTableName,
-  quoteIdent,
-  splitTableList,
-  type TableName,
-} from './capture/identifiers.js';
-export {
-  DEFAULT_MASK_PLACEHOLDER,
-  type ResolvedTableOptions,
-  resolveTableOptions,
-  resolveTablesConfig,
-  type TableCaptureOptions,
-} from './capture/table-options.js';
-export { ACTOR_TYPES, ActorRef, type ActorType, MAX_ACTOR_ID_BYTES } from './context/actor-ref.js';
+export type { TableName } from './capture/identifiers.js';
+export type { ResolvedTableOptions, TableCaptureOptions } from './capture/table-options.js';
+export { ACTOR_TYPES, ActorRef, type ActorType } from './context/actor-ref.js';
 export { BIND_CONTEXT_SQL, type ContextBinding, contextBinding } from './context/binding.js';
 export {
   type AuditContext,
-  cleanContextId,
   getAuditContext,
-  MAX_CONTEXT_ID_BYTES,
   runWithAuditContext,
   runWithFreshAuditContext,
   setAuditActor,
   updateAuditContext,
-  validateAuditContext,
 } from './context/context.js';
 export * from './continuity/index.js';
-export { type ReadConsistency, type ReadOptions, ReadRouting } from './db/read-routing.js';
+export type { ReadConsistency, ReadOptions } from './db/read-routing.js';
 export type {
   SqlClient,
   SqlResult,
@@ -34,32 +19,16 @@ export type {
   TransactionBody,
   TransactionFinish,
 } from './db/sql-client.js';
-export { toSqlClient } from './db/sql-client.js';
 export { isThreadlineError, ThreadlineError, ThreadlineErrorCode } from './errors.js';
 export * from './export/index.js';
 export * from './health/index.js';
 export type { InstallFinding, InstallResult, UninstallOptions, UninstallResult } from './install/install.js';
-export {
-  DEFAULT_PARTITION,
-  installScript,
-  PARTITION_UNITS,
-  type PartitionUnit,
-  SCHEMA_VERSION,
-} from './install/install-script.js';
-export { type MigrationFile, type MigrationFormat, renderMigration } from './install/migrations.js';
+export type { PartitionUnit } from './install/install-script.js';
 export * from './integrity/index.js';
 export * from './policy/index.js';
-export {
-  ACTIVITY_BUCKETS,
-  type Activity,
-  type ActivityBucket,
-  type ActivityBucketSize,
-  type ActivityFilters,
-  MAX_ACTIVITY_BUCKETS,
-} from './query/activity.js';
-export { changeDiff, type MaskInfo, WHOLE_ROW_FIELD } from './query/change-diff.js';
-export { isExactNumber, parseExactJson } from './query/exact-json.js';
-export { MAX_INCIDENT_CHANGES, type TransactionFilter } from './query/incident.js';
+export type { Activity, ActivityBucket, ActivityBucketSize, ActivityFilters } from './query/activity.js';
+export { changeDiff, type MaskInfo } from './query/change-diff.js';
+export type { TransactionFilter } from './query/incident.js';
 export type {
   AsOfResult,
   AuditActionInfo,
@@ -75,13 +44,7 @@ export type {
   RowKey,
   TimeWindow,
 } from './query/types.js';
-export {
-  DEFAULT_PAGE_SIZE,
-  MAX_PAGE_SIZE,
-  parseInstant,
-  TIMELINE_FILTER_KEYS,
-  type TimelineFilters,
-} from './query/validate.js';
+export type { TimelineFilters } from './query/validate.js';
 export { RETENTION_CHANNELS } from './retention/channels.js';
 export type {
   ArchiveBatch,
@@ -97,8 +60,7 @@ export type {
   RetentionSchedule,
   ScheduleOptions,
 } from './retention/index.js';
-export { resolveRetentionPolicy } from './retention/policy.js';
-export { RevertApi } from './revert/index.js';
+export type { RevertApi } from './revert/index.js';
 export type {
   RevertApplyOptions,
   RevertApplyResult,
@@ -111,7 +73,7 @@ export type {
   RevertSummary,
   RevertTarget,
 } from './revert/types.js';
-export { resolveStorageConfig, type StorageConfig } from './storage/config.js';
+export type { StorageConfig } from './storage/config.js';
 export type {
   MaintainOptions,
   MaintainProgress,

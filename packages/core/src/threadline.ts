@@ -317,8 +317,8 @@ export class Threadline {
   }
 
   /** The tables to act on: the given names, or every table in the `tables` option. */
-  resolveTargets(names?: readonly string[]): ConfiguredTable[] {
-    return resolveTargets(this.tables, names);
+  resolveTargets(names?: readonly string[], where = 'resolveTargets'): ConfiguredTable[] {
+    return resolveTargets(this.tables, names, where);
   }
 
   /**

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   ActorRef,
+  checkContextSource,
   getAuditContext,
+  JOB_CONTEXT_KEY,
+  jobAuditContext,
   jobContextData,
   readJobContextData,
   runWithAuditContext,
@@ -296,13 +299,21 @@ describe('request context fast paths (adapter benchmark)', () => {
       JSON.parse('{"__proto__": {"x": 1}, "y": 2}'),
       { toJSON: () => ({ replaced: true }) },
       Object.assign(Object.create(null), { a: 'b' }),
-      { 'é\n': 'ü\u0000' },
+      { 'é\n': 'ü\u0001' },
     ];
     for (const meta of cases) {
       const seen = runWithFreshAuditContext({ meta }, () => getAuditContext()!.meta);
       expect(seen).toStrictEqual(JSON.parse(JSON.stringify(meta)));
       expect(seen).not.toBe(meta);
       expect(Object.getPrototypeOf(seen)).toBe(Object.prototype);
+    }
+  });
+
+  it('refuses meta text PostgreSQL cannot store (NUL, a lone surrogate) instead of letting capture drop it', () => {
+    for (const meta of [{ 'é\n': 'ü\u0000' }, { note: '\ud800' }, { nested: { 'k\u0000': 1 } }]) {
+      expect(() => runWithFreshAuditContext({ meta }, () => 1)).toThrow(
+        /NUL characters or lone UTF-16 surrogates/,
+      );
     }
   });
 
@@ -328,5 +339,57 @@ describe('request context fast paths (adapter benchmark)', () => {
     expect(cleanContextId('€'.repeat(86))).toBeUndefined(); // 258 bytes
     expect(cleanContextId(' id\t')).toBe('id');
     expect(cleanContextId('a\u0001b')).toBeUndefined();
+  });
+});
+
+describe('checkContextSource', () => {
+  it('returns the source as it will be recorded and refuses a bad one naming the caller', () => {
+    expect(checkContextSource(' billing-api ', 'x()')).toBe('billing-api');
+    for (const bad of ['', '   ', 'a\u0000b', 'x'.repeat(257), {}]) {
+      expect(() => checkContextSource(bad, '@threadline/x auditContext()')).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_CONTEXT',
+          message: expect.stringContaining('@threadline/x auditContext()'),
+        }),
+      );
+    }
+  });
+});
+
+describe('jobAuditContext', () => {
+  const job = { queue: 'mail', jobId: '42', attempt: 3, enqueuedAt: 1700000000000, source: 'bullmq' };
+  it('falls back to the queue actor and a correlation id that is the same on every attempt', () => {
+    const first = jobAuditContext({ ...job, attempt: 1 });
+    expect(first).toEqual({
+      actor: ActorRef.job('mail'),
+      correlationId: 'bullmq:mail:42:1700000000000',
+      jobId: '42',
+      causationId: undefined,
+      source: 'bullmq',
+      meta: { queue: 'mail', attempt: 1 },
+    });
+    expect(jobAuditContext(job).correlationId).toBe(first.correlationId);
+    expect(jobAuditContext(job).meta).toEqual({ queue: 'mail', attempt: 3 });
+  });
+  it('continues the enqueuing context, lets an explicit actor win and ignores malformed stamps', () => {
+    const stamp = runWithAuditContext(
+      { actor: ActorRef.user('ann'), correlationId: 'c-1', requestId: 'r-1' },
+      () => jobContextData(),
+    );
+    const data = { id: 1, [JOB_CONTEXT_KEY]: stamp };
+    expect(jobAuditContext({ ...job, data })).toMatchObject({
+      actor: ActorRef.user('ann'),
+      correlationId: 'c-1',
+      causationId: 'r-1',
+    });
+    expect(jobAuditContext({ ...job, data, actor: ActorRef.system('cron') }).actor).toEqual(
+      ActorRef.system('cron'),
+    );
+    const junk = jobAuditContext({
+      ...job,
+      data: { [JOB_CONTEXT_KEY]: { actor: 7, correlationId: 'a\u0000' } },
+    });
+    expect(junk.actor).toEqual(ActorRef.job('mail'));
+    expect(junk.correlationId).toBe('bullmq:mail:42:1700000000000');
   });
 });

@@ -1,9 +1,9 @@
 import { describeEachDb } from '@threadline/test-utils';
 import { beforeAll, expect, it } from 'vitest';
+import { cleanContextId } from '../src/adapter.js';
 import {
   ActorRef,
   type AuditChange,
-  cleanContextId,
   createThreadline,
   isThreadlineError,
   runWithAuditContext,

@@ -34,7 +34,7 @@ async function until(probe: () => Promise<boolean>, what: string): Promise<void>
  */
 run('read routing: readDb on a real streaming replica', () => {
   let primary: ThrowawayCluster | undefined;
-  let replica: ThrowawayCluster | undefined;
+  let replica: Omit<ThrowawayCluster, 'restart'> | undefined;
   let db: pg.Pool;
   let readDb: pg.Pool;
   let tl: Threadline;

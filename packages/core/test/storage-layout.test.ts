@@ -5,10 +5,10 @@ import {
   ActorRef,
   createThreadline,
   isThreadlineError,
-  resolveStorageConfig,
   runWithAuditContext,
   type Threadline,
 } from '../src/index.js';
+import { resolveStorageConfig } from '../src/internal.js';
 import { uniqueName } from './helpers.js';
 
 const OLD_INSTALL = readFileSync(new URL('./fixtures/install-v2.sql', import.meta.url), 'utf8');

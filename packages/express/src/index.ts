@@ -1,8 +1,4 @@
-import {
-  type ActorResolver,
-  runRequestInAuditContext,
-  runWithFreshAuditContext,
-} from '@threadline/core/adapter';
+import { type ActorResolver, checkContextSource, runRequestInAuditContext } from '@threadline/core/adapter';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 export interface AuditContextOptions {
@@ -29,8 +25,7 @@ const WHERE = '@threadline/express auditContext';
  * x-correlation-id (else the request id), `req.ip` as meta.remoteAddress, and the actor.
  */
 export function auditContext(options: AuditContextOptions = {}): RequestHandler {
-  const source = options.source ?? 'express';
-  runWithFreshAuditContext({ source }, () => undefined); // rejects a bad `source` now, with core's rules
+  const source = checkContextSource(options.source ?? 'express', '@threadline/express auditContext()');
   return (req: Request, _res: Response, next: NextFunction): void => {
     const info = {
       header: (name: string) => req.get(name),

@@ -1,4 +1,9 @@
-import { describeRequestAdapterConformance, type RequestAppOptions } from '@threadline/conformance';
+import {
+  describeRequestAdapterConformance,
+  describeRequestAdapterFaults,
+  type RequestAdapterHarness,
+  type RequestAppOptions,
+} from '@threadline/conformance';
 import { ActorRef, setAuditActor } from '@threadline/core/adapter';
 import type { NextFunction, Request, Response } from 'express';
 import { auditContext } from '../src/index.js';
@@ -67,15 +72,21 @@ function conformanceApp(express: ExpressFactory, { tl, table }: RequestAppOption
       res.json({ ok: true });
     }),
   );
-  app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
-    res.status(500).json({ error: err.name });
+  app.use((err: Error & { code?: string }, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(500).json({ error: err.name, code: err.code, message: err.message });
   });
   return app;
 }
 
-for (const [name, express] of expressVersions) {
-  describeRequestAdapterConformance({
+for (const [index, [name, express]] of expressVersions.entries()) {
+  const harness: RequestAdapterHarness = {
     name: `@threadline/express on ${name}`,
     start: async (options) => listen(conformanceApp(express, options)),
-  });
+  };
+  describeRequestAdapterConformance(harness);
+  // Through PgBouncer and under faults on the current release (the glue is the same on each).
+  if (index === 0) {
+    describeRequestAdapterConformance(harness, { pgbouncer: true });
+    describeRequestAdapterFaults(harness);
+  }
 }

@@ -1,8 +1,4 @@
-import {
-  type ActorResolver,
-  runRequestInAuditContext,
-  runWithFreshAuditContext,
-} from '@threadline/core/adapter';
+import { type ActorResolver, checkContextSource, runRequestInAuditContext } from '@threadline/core/adapter';
 import type { Context, Env, MiddlewareHandler } from 'hono';
 
 export interface AuditContextOptions<E extends Env = Env> {
@@ -31,8 +27,7 @@ const WHERE = '@threadline/hono auditContext';
 export function auditContext<E extends Env = Env>(
   options: AuditContextOptions<E> = {},
 ): MiddlewareHandler<E> {
-  const source = options.source ?? 'hono';
-  runWithFreshAuditContext({ source }, () => undefined); // rejects a bad `source` now, with core's rules
+  const source = checkContextSource(options.source ?? 'hono', '@threadline/hono auditContext()');
   // Hono's compose awaits this inside its try: a failing actor callback reaches app.onError.
   return (c, next) =>
     runRequestInAuditContext(

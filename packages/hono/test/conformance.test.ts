@@ -1,4 +1,9 @@
-import { describeRequestAdapterConformance, type RequestAppOptions } from '@threadline/conformance';
+import {
+  describeRequestAdapterConformance,
+  describeRequestAdapterFaults,
+  type RequestAdapterHarness,
+  type RequestAppOptions,
+} from '@threadline/conformance';
 import { ActorRef, setAuditActor } from '@threadline/core/adapter';
 import type { Hono } from 'hono';
 import { auditContext } from '../src/index.js';
@@ -54,13 +59,21 @@ function conformanceApp(HonoApp: typeof Hono, { tl, table }: RequestAppOptions) 
     });
     return c.json({ ok: true });
   });
-  app.onError((err, c) => c.json({ error: err.name }, 500));
+  app.onError((err, c) =>
+    c.json({ error: err.name, code: (err as { code?: string }).code, message: err.message }, 500),
+  );
   return app;
 }
 
-for (const [name, HonoApp] of honoVersions) {
-  describeRequestAdapterConformance({
+for (const [index, [name, HonoApp]] of honoVersions.entries()) {
+  const harness: RequestAdapterHarness = {
     name: `@threadline/hono on ${name}`,
     start: async (options) => listen(conformanceApp(HonoApp, options)),
-  });
+  };
+  describeRequestAdapterConformance(harness);
+  // Through PgBouncer and under faults on the current release (the glue is the same on each).
+  if (index === 0) {
+    describeRequestAdapterConformance(harness, { pgbouncer: true });
+    describeRequestAdapterFaults(harness);
+  }
 }

@@ -1,12 +1,17 @@
-import { describeTransactionAdapterConformance, type OrmTransaction } from '@threadline/conformance';
+import {
+  describeTransactionAdapterConformance,
+  describeTransactionAdapterFaults,
+  type OrmTransaction,
+  type TransactionAdapterHarness,
+} from '@threadline/conformance';
 import type { Knex } from 'knex';
 import { connect, raw, VERSIONS } from './setup.js';
 
-for (const [name, factory] of VERSIONS) {
-  describeTransactionAdapterConformance({
+for (const [index, [name, factory]] of VERSIONS.entries()) {
+  const harness: TransactionAdapterHarness = {
     name,
-    async open({ url, poolSize, tl }) {
-      const knex = connect(factory, url, poolSize, tl);
+    async open({ url, poolSize, tl, acquireTimeoutMillis }) {
+      const knex = connect(factory, url, poolSize, tl, acquireTimeoutMillis);
       const wrap = (trx: Knex.Transaction): OrmTransaction => ({
         exec: (sql, params) => raw(trx, sql, params),
         nested: (fn) => trx.transaction((inner) => fn(wrap(inner))),
@@ -33,5 +38,11 @@ for (const [name, factory] of VERSIONS) {
         close: () => knex.destroy(),
       };
     },
-  });
+  };
+  describeTransactionAdapterConformance(harness);
+  // Through PgBouncer and under faults on the current release (the glue is the same on each).
+  if (index === 0) {
+    describeTransactionAdapterConformance(harness, { pgbouncer: true });
+    describeTransactionAdapterFaults(harness);
+  }
 }

@@ -16,8 +16,19 @@ export const VERSIONS: [string, KnexFactory][] = [
 export const raw = (k: Knex | Knex.Transaction, sql: string, params: unknown[] = []) =>
   k.raw(sql.replace(/\$\d+/g, '?'), params as Knex.RawBinding[]);
 
-export function connect(factory: KnexFactory, url: string, poolSize: number, tl?: Threadline): Knex {
-  const k = factory({ client: 'pg', connection: url, pool: { min: 0, max: poolSize } });
+export function connect(
+  factory: KnexFactory,
+  url: string,
+  poolSize: number,
+  tl?: Threadline,
+  acquireTimeoutMillis?: number,
+): Knex {
+  const k = factory({
+    client: 'pg',
+    connection: url,
+    pool: { min: 0, max: poolSize },
+    ...(acquireTimeoutMillis ? { acquireConnectionTimeout: acquireTimeoutMillis } : {}),
+  });
   return tl ? attachThreadline(k, { threadline: tl }) : k;
 }
 

@@ -15,8 +15,8 @@ import {
 import { Threadline } from '@threadline/core';
 import {
   type ActorResolver,
+  checkContextSource,
   runRequestInAuditContext,
-  runWithFreshAuditContext,
   ThreadlineError,
 } from '@threadline/core/adapter';
 
@@ -63,7 +63,7 @@ function checkOptions(options: ThreadlineModuleOptions): ThreadlineModuleOptions
       `${WHERE}: options.threadline must be a Threadline instance; pass { threadline: createThreadline({ db }) }`,
     );
   }
-  runWithFreshAuditContext({ source: options.source ?? 'nestjs' }, () => undefined); // core's rules, now
+  checkContextSource(options.source ?? 'nestjs', WHERE);
   return options;
 }
 

@@ -3,6 +3,7 @@ import {
   ActorRef,
   type ActorResolver,
   type AuditContext,
+  checkContextSource,
   resolveActor,
   runWithFreshAuditContext,
   ThreadlineError,
@@ -16,8 +17,12 @@ export interface WithAuditContextOptions<A extends unknown[] = [], C extends unk
    * with ThreadlineError('CALLBACK_FAILED') and the method does not run.
    */
   actor?: ActorResolver<A>;
-  /** More context from the arguments, e.g. `(job: Job) => ({ jobId: job.id })`. */
-  context?: (...args: C) => Omit<AuditContext, 'actor' | 'source'>;
+  /**
+   * More context from the arguments, e.g. `(job: Job) => ({ jobId: job.id })`, or a whole job's
+   * context from core's `jobAuditContext()`. An `actor` it returns is used when the `actor`
+   * callback gives none; its `source` is replaced by this decorator's.
+   */
+  context?: (...args: C) => AuditContext;
   /** The `source` recorded on audit transactions. Default "nestjs". */
   source?: string;
 }
@@ -39,8 +44,7 @@ const metadata = Reflect as unknown as {
 export function WithAuditContext<A extends unknown[] = [], C extends unknown[] = []>(
   options: WithAuditContextOptions<A, C> = {},
 ) {
-  const source = options.source ?? 'nestjs';
-  runWithFreshAuditContext({ source }, () => undefined); // rejects a bad `source` at decoration time
+  const source = checkContextSource(options.source ?? 'nestjs', '@WithAuditContext()');
   // P (the method's parameters) must start with what the callbacks accept, so their types are checked.
   return <P extends [...A, ...unknown[]] & [...C, ...unknown[]], R>(
     target: object,
@@ -63,7 +67,7 @@ export function WithAuditContext<A extends unknown[] = [], C extends unknown[] =
             correlationId: extra.correlationId ?? randomUUID(),
             meta: { handler, ...extra.meta },
             source,
-            actor: actor ?? ActorRef.system(handler),
+            actor: actor ?? extra.actor ?? ActorRef.system(handler),
           },
           () => original.apply(this, args),
         );

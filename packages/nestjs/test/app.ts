@@ -1,12 +1,16 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import {
+  type ArgumentsHost,
   Body,
   type CanActivate,
+  Catch,
   Controller,
   type DynamicModule,
+  type ExceptionFilter,
   type ExecutionContext,
   HttpCode,
+  HttpException,
   Inject,
   Injectable,
   Module,
@@ -17,7 +21,7 @@ import {
 import { NestFactory } from '@nestjs/core';
 // A value import, so that design:paramtypes names the class Nest injects.
 import { ActorRef, setAuditActor, Threadline } from '@threadline/core';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { InjectThreadline, ThreadlineModule } from '../src/index.js';
 
 export const TABLE = 'TEST_TABLE';
@@ -110,13 +114,30 @@ export function itemsModule(table: string, ...imports: (DynamicModule | Type)[])
   return ItemsModule;
 }
 
-export async function listen(module: unknown) {
+/**
+ * The conformance contract's error answer: an error no route handles answers 500 with its name,
+ * `code` and message (Nest's own answer hides the driver's error); HTTP exceptions pass as Nest
+ * answers them.
+ */
+@Catch()
+export class DriverErrorFilter implements ExceptionFilter {
+  catch(error: Error & { code?: string }, host: ArgumentsHost) {
+    const res = host.switchToHttp().getResponse<Response>();
+    if (error instanceof HttpException) res.status(error.getStatus()).json(error.getResponse());
+    else res.status(500).json({ error: error.name, code: error.code, message: error.message });
+  }
+}
+
+export async function listen(module: unknown, filters: ExceptionFilter[] = []) {
   const app = await NestFactory.create(module as never, { logger: false, abortOnError: false });
+  if (filters.length) app.useGlobalFilters(...filters);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return { app, url: `http://127.0.0.1:${port}`, close: () => app.close() };
 }
 
 export function conformanceApp(tl: Threadline, table: string) {
-  return listen(itemsModule(table, ThreadlineModule.forRoot({ threadline: tl, actor: testActor })));
+  return listen(itemsModule(table, ThreadlineModule.forRoot({ threadline: tl, actor: testActor })), [
+    new DriverErrorFilter(),
+  ]);
 }

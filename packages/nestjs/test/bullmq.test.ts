@@ -3,9 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { BullModule, getQueueToken, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { withAuditContext } from '@threadline/bullmq';
 import { type ConformanceDb, openConformanceDb } from '@threadline/conformance';
 import { ActorRef, runWithAuditContext, type Threadline } from '@threadline/core';
-import { JOB_CONTEXT_KEY, jobContextData, readJobContextData } from '@threadline/core/adapter';
+import {
+  type AuditContext,
+  getAuditContext,
+  JOB_CONTEXT_KEY,
+  jobAuditContext,
+  jobContextData,
+} from '@threadline/core/adapter';
 import { postgresEnabled, redisAvailable, redisConnection } from '@threadline/test-utils';
 import type { Job, Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,8 +25,19 @@ interface ReportJob {
   [JOB_CONTEXT_KEY]?: unknown;
 }
 
-/** The documented pattern: continue the context a producer stamped into the job data. */
-const carried = (job: Job<ReportJob>) => readJobContextData(job.data[JOB_CONTEXT_KEY]);
+/** The documented recipe (docs/adapters/nestjs.md): core's job context, the one @threadline/bullmq uses. */
+const jobContext = (job: Job<ReportJob>) =>
+  jobAuditContext({
+    queue: job.queueName,
+    jobId: job.id,
+    attempt: job.attemptsMade + 1,
+    enqueuedAt: job.timestamp,
+    data: job.data,
+    source: 'bullmq',
+  });
+
+/** The context each job ran in, by job id: the recipe's (nest) and @threadline/bullmq's wrapper. */
+const seen = { nest: new Map<string, AuditContext>(), wrapper: new Map<string, AuditContext>() };
 
 let completed: () => void;
 const allCompleted = new Promise<void>((resolve) => {
@@ -37,11 +55,11 @@ class ReportsConsumer extends WorkerHost {
     super();
   }
 
-  @WithAuditContext({
-    actor: (job: Job<ReportJob>) => carried(job).actor ?? ActorRef.job(job.queueName),
-    context: (job: Job<ReportJob>) => ({ jobId: job.id, ...carried(job) }),
-  })
+  @WithAuditContext({ context: jobContext })
   async process(job: Job<ReportJob>) {
+    seen.nest.set(job.id!, { ...getAuditContext() });
+    // @threadline/bullmq's wrapper on the same job at the same moment, for the comparison below.
+    seen.wrapper.set(job.id!, await withAuditContext(async () => ({ ...getAuditContext() }))(job));
     await this.tl.transaction((tx) => tx.query(`insert into ${this.table} (id) values ($1)`, [job.data.id]));
     return job.data.id;
   }
@@ -118,7 +136,26 @@ describe.runIf(postgresEnabled() && redisUp)('@WithAuditContext() on a @nestjs/b
     expect(byId.get(2)!.correlationId).not.toBe('corr-1');
     expect(byId.get(1001)).toMatchObject({ actor: QUEUE, actorType: 'job', jobId: a!.id });
     expect(byId.get(1002)).toMatchObject({ actor: QUEUE, actorType: 'job', jobId: b!.id });
-    expect(byId.get(1)!.meta).toEqual({ handler: 'ReportsConsumer.process' });
+    expect(byId.get(1)!.meta).toEqual({ handler: 'ReportsConsumer.process', queue: QUEUE, attempt: 1 });
+    expect(byId.get(2)!.correlationId).toBe(`bullmq:${QUEUE}:${b!.id}:${b!.timestamp}`);
     expect(byId.get(1001)!.meta).toEqual({ handler: 'ReportsConsumer.onCompleted' });
+  });
+
+  it('gives the recipe the same job context as @threadline/bullmq (only source and meta.handler differ)', () => {
+    expect(seen.nest.size).toBe(2);
+    for (const [id, nest] of seen.nest) {
+      const wrapper = seen.wrapper.get(id)!;
+      expect(wrapper.source).toBe('bullmq');
+      expect(nest.source).toBe('nestjs');
+      expect(nest.meta).toEqual({ handler: 'ReportsConsumer.process', ...wrapper.meta });
+      expect({ ...nest, source: undefined, meta: undefined }).toEqual({
+        ...wrapper,
+        source: undefined,
+        meta: undefined,
+      });
+    }
+    const actors = [...seen.wrapper.values()].map((ctx) => ctx.actor);
+    expect(actors).toContainEqual(ActorRef.user('ann'));
+    expect(actors).toContainEqual(ActorRef.job(QUEUE));
   });
 });

@@ -1,7 +1,14 @@
-import { describeRequestAdapterConformance } from '@threadline/conformance';
+import {
+  describeRequestAdapterConformance,
+  describeRequestAdapterFaults,
+  type RequestAdapterHarness,
+} from '@threadline/conformance';
 import { conformanceApp } from './app.js';
 
-describeRequestAdapterConformance({
+const harness: RequestAdapterHarness = {
   name: '@threadline/nestjs (Express platform)',
   start: ({ tl, table }) => conformanceApp(tl, table),
-});
+};
+describeRequestAdapterConformance(harness);
+describeRequestAdapterConformance(harness, { pgbouncer: true });
+describeRequestAdapterFaults(harness);

@@ -18,7 +18,7 @@ const run = postgresEnabled() ? describe : describe.skip;
  */
 run('operator surface reads from readDb (a real streaming replica)', () => {
   let primary: ThrowawayCluster | undefined;
-  let replica: ThrowawayCluster | undefined;
+  let replica: Omit<ThrowawayCluster, 'restart'> | undefined;
   let db: ReturnType<typeof openPool>;
   let readDb: ReturnType<typeof openPool>;
   let tl: Threadline;

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,11 @@ export interface ThrowawayCluster {
   readonly dir: string;
   /** A connection URL for `database` (default `postgres`) as the `postgres` superuser. */
   url(database?: string): string;
+  /**
+   * Stop the server as a crash would (`pg_ctl -m immediate`: every backend killed, crash recovery
+   * at the next start), stay down `downMillis`, start it again. Async: clients keep running.
+   */
+  restart(downMillis?: number): Promise<void>;
   /** Stop the server (immediate) and delete its directory. Safe to call twice. */
   stop(): void;
 }
@@ -29,13 +34,27 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Run a PostgreSQL binary; as root it runs as the `postgres` OS user (initdb refuses root). */
-export function pgBin(tool: string, args: string[]): string {
+function pgCommand(tool: string, args: string[]): [string, string[]] {
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const [cmd, argv] = asRoot
+  return asRoot
     ? ['runuser', ['-u', 'postgres', '--', join(PG_BIN, tool), ...args]]
     : [join(PG_BIN, tool), args];
+}
+
+/** Run a PostgreSQL binary; as root it runs as the `postgres` OS user (initdb refuses root). */
+export function pgBin(tool: string, args: string[]): string {
+  const [cmd, argv] = pgCommand(tool, args);
   return execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** pgBin without blocking the event loop. */
+function pgBinAsync(tool: string, args: string[]): Promise<void> {
+  const [cmd, argv] = pgCommand(tool, args);
+  return new Promise((resolve, reject) =>
+    execFile(cmd, argv, (error, _stdout, stderr) =>
+      error ? reject(new Error(`${tool} failed: ${stderr || error.message}`)) : resolve(),
+    ),
+  );
 }
 
 /**
@@ -100,6 +119,11 @@ export async function startThrowawayCluster(
     port,
     dir,
     url: (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    async restart(downMillis = 0) {
+      await pgBinAsync('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      await new Promise((r) => setTimeout(r, downMillis));
+      await pgBinAsync('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+    },
     stop,
   };
 }

@@ -29,7 +29,8 @@ export interface TestDatabase {
   readonly url: string;
   /** A pool on the test database (max 4 unless told otherwise). */
   readonly pool: pg.Pool;
-  newPool(max?: number): pg.Pool;
+  /** Another pool on the test database (or on `options.connectionString`), ended by drop(). */
+  newPool(max?: number, options?: pg.PoolConfig): pg.Pool;
   drop(): Promise<void>;
 }
 
@@ -45,8 +46,8 @@ export async function createTestDatabase(prefix = 'tl_test'): Promise<TestDataba
   }
   const url = withDatabase(PG_URL, name);
   const pools: pg.Pool[] = [];
-  const newPool = (max = 4) => {
-    const p = new pg.Pool({ connectionString: url, max });
+  const newPool = (max = 4, options: pg.PoolConfig = {}) => {
+    const p = new pg.Pool({ connectionString: url, max, ...options });
     p.on('error', () => undefined);
     pools.push(p);
     return p;

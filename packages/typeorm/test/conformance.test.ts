@@ -1,13 +1,19 @@
-import { describeTransactionAdapterConformance, type OrmTransaction } from '@threadline/conformance';
+import {
+  describeTransactionAdapterConformance,
+  describeTransactionAdapterFaults,
+  type OrmTransaction,
+  type TransactionAdapterHarness,
+} from '@threadline/conformance';
 import type { EntityManager } from 'typeorm';
 import { attachThreadline } from '../src/index.js';
 import { VERSIONS } from './setup.js';
 
-for (const [name, orm] of VERSIONS) {
-  describeTransactionAdapterConformance({
+for (const [index, [name, orm]] of VERSIONS.entries()) {
+  const harness: TransactionAdapterHarness = {
     name,
-    async open({ url, poolSize, tl }) {
-      const ds = attachThreadline(new orm.DataSource({ type: 'postgres', url, poolSize }), {
+    async open({ url, poolSize, tl, acquireTimeoutMillis }) {
+      const extra = acquireTimeoutMillis ? { connectionTimeoutMillis: acquireTimeoutMillis } : {};
+      const ds = attachThreadline(new orm.DataSource({ type: 'postgres', url, poolSize, extra }), {
         threadline: tl,
       });
       await ds.initialize();
@@ -38,5 +44,11 @@ for (const [name, orm] of VERSIONS) {
         close: () => ds.destroy(),
       };
     },
-  });
+  };
+  describeTransactionAdapterConformance(harness);
+  // Through PgBouncer and under faults on the current release (the glue is the same on each).
+  if (index === 0) {
+    describeTransactionAdapterConformance(harness, { pgbouncer: true });
+    describeTransactionAdapterFaults(harness);
+  }
 }

@@ -1,4 +1,5 @@
-import { ActorRef, splitTableList } from '@threadline/core';
+import { ActorRef } from '@threadline/core';
+import { splitTableList } from '@threadline/core/internal';
 import { ExitCode } from '../exit-codes.js';
 import type { Command } from './command.js';
 

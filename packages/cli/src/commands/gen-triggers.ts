@@ -1,12 +1,12 @@
+import type { CapturePlan, TableName } from '@threadline/core';
 import {
-  type CapturePlan,
+  type ConfiguredTable,
   formatTableName,
   type MigrationFormat,
   renderMigration,
+  resolveTargets,
   splitTableList,
-  type TableName,
-} from '@threadline/core';
-import { type CaptureTarget, resolveCaptureTargets } from '../capture-targets.js';
+} from '@threadline/core/internal';
 import { migrationFormat, OUT_OPTIONS, writeMigration } from '../migration-output.js';
 import { printFunctionSql, printPlans } from '../plan-summary.js';
 import type { Progress } from '../progress.js';
@@ -64,7 +64,7 @@ export const genTriggersCommand: Command = {
       );
     }
     // Parse every name before connecting, so a typo is a usage error and not a database round trip.
-    const targets = resolveCaptureTargets(names, ctx.config.tables);
+    const targets = resolveTargets(ctx.config.tables, names, '--tables');
     if (chosen[0] === 'out') return writeTriggerMigration(ctx, targets, format);
     return chosen[0] === 'apply' ? apply(ctx, names) : dryRun(ctx, names);
   },
@@ -105,7 +105,7 @@ async function apply(ctx: CommandContext, tables: string[] | undefined): Promise
 
 function writeTriggerMigration(
   ctx: CommandContext,
-  targets: CaptureTarget[],
+  targets: ConfiguredTable[],
   format: MigrationFormat,
 ): number {
   let installFirst = false;

@@ -1,10 +1,5 @@
-import {
-  type AsOfResult,
-  formatTableName,
-  parseExactJson,
-  parseTableName,
-  type RowKey,
-} from '@threadline/core';
+import type { AsOfResult, RowKey } from '@threadline/core';
+import { formatTableName, parseExactJson, parseTableName } from '@threadline/core/internal';
 import { ExitCode } from '../exit-codes.js';
 import { actorText, keyText, printChangePage, printRow, safe } from '../render-changes.js';
 import type { Command, CommandContext } from './command.js';

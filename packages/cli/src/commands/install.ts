@@ -1,4 +1,5 @@
-import { type InstallResult, installScript, renderMigration, SCHEMA_VERSION } from '@threadline/core';
+import type { InstallResult } from '@threadline/core';
+import { installScript, renderMigration, SCHEMA_VERSION } from '@threadline/core/internal';
 import { ExitCode } from '../exit-codes.js';
 import { migrationFormat, OUT_OPTIONS, writeMigration } from '../migration-output.js';
 import type { Command, CommandContext } from './command.js';

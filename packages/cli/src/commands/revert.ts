@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline/promises';
-import { ActorRef, parseTableName, type RevertPlan, type RevertTarget } from '@threadline/core';
+import { ActorRef, type RevertPlan, type RevertTarget } from '@threadline/core';
+import { parseTableName } from '@threadline/core/internal';
 import { ExitCode } from '../exit-codes.js';
 import { keyText, safe, value } from '../render-changes.js';
 import type { Command, CommandContext } from './command.js';

@@ -1,12 +1,10 @@
 import {
   isThreadlineError,
   resolveHealthConfig,
-  resolveRetentionPolicy,
-  resolveStorageConfig,
-  resolveTablesConfig,
   resolveVerifyCoverageConfig,
   ThreadlineError,
 } from '@threadline/core';
+import { resolveRetentionPolicy, resolveStorageConfig, resolveTablesConfig } from '@threadline/core/internal';
 import type { ThreadlineConfig } from './define-config.js';
 
 export const CONFIG_KEYS = ['schema', 'tables', 'health', 'verifyCoverage', 'retention', 'storage'] as const;

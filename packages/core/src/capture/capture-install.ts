@@ -46,7 +46,12 @@ BEGIN
              WHERE t2.tgfoid = fn OR (old_fn IS NOT NULL AND t2.tgfoid = to_regprocedure(format('%I.%I()', storage, old_fn)))) mine
         ON mine.tgrelid = tg.tgrelid
      WHERE (tg.tgfoid = fn OR (old_fn IS NOT NULL AND tg.tgfoid = to_regprocedure(format('%I.%I()', storage, old_fn)))
-            OR (tg.tgname = 'threadline_capture_before' AND tg.tgfoid = to_regprocedure(format('%I.capture_statement_start()', storage))))
+            OR (tg.tgname = 'threadline_capture_before' AND tg.tgfoid = to_regprocedure(format('%I.capture_statement_start()', storage))
+                -- not on a relation another table's capture still uses (a foreign trigger there calls ours)
+                AND NOT EXISTS (SELECT 1 FROM pg_trigger t3 WHERE t3.tgrelid = tg.tgrelid AND NOT t3.tgisinternal
+                                   AND @S.capture_is_function(t3.tgfoid) AND t3.tgfoid <> fn
+                                   AND t3.tgfoid <> to_regprocedure(format('%I.capture_statement_start()', storage))
+                                   AND NOT (old_fn IS NOT NULL AND t3.tgfoid = to_regprocedure(format('%I.%I()', storage, old_fn))))))
        AND NOT tg.tgrelid = ANY(wanted)
   LOOP
     mark := @S.internal_begin();
@@ -83,7 +88,12 @@ BEGIN
             WHERE tg.tgfoid = to_regprocedure(format('%I.%I()', storage, reg.function_name))
                OR (tg.tgname = 'threadline_capture_before' AND tg.tgfoid = to_regprocedure(format('%I.capture_statement_start()', storage))
                    AND EXISTS (SELECT 1 FROM pg_trigger t2 WHERE t2.tgrelid = tg.tgrelid
-                                  AND t2.tgfoid = to_regprocedure(format('%I.%I()', storage, reg.function_name)))) LOOP
+                                  AND t2.tgfoid = to_regprocedure(format('%I.%I()', storage, reg.function_name)))
+                   -- not on a relation another table's capture still uses (a foreign trigger there calls ours)
+                   AND NOT EXISTS (SELECT 1 FROM pg_trigger t3 WHERE t3.tgrelid = tg.tgrelid AND NOT t3.tgisinternal
+                                      AND @S.capture_is_function(t3.tgfoid)
+                                      AND t3.tgfoid <> to_regprocedure(format('%I.%I()', storage, reg.function_name))
+                                      AND t3.tgfoid <> to_regprocedure(format('%I.capture_statement_start()', storage)))) LOOP
     EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', r.tgname, r.relname);
   END LOOP;
   EXECUTE format('DROP FUNCTION IF EXISTS %I.%I()', storage, reg.function_name);

@@ -27,6 +27,13 @@ export function assertIdentifier(name: unknown, what: string): asserts name is s
   }
   if (name.includes('\u0000'))
     throw new ThreadlineError('CONFIG_INVALID', `${what} must not contain NUL bytes`);
+  // A lone UTF-16 surrogate has no UTF-8 form: the driver would send U+FFFD instead, and the
+  // name captured would not be the name given.
+  if (/\p{Cs}/u.test(name))
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      `${what} must be well-formed Unicode (it holds a lone UTF-16 surrogate)`,
+    );
   if (Buffer.byteLength(name, 'utf8') > MAX_IDENTIFIER_BYTES) {
     throw new ThreadlineError(
       'CONFIG_INVALID',

@@ -30,7 +30,7 @@ export interface ResolvedTableOptions {
   deleteSnapshot: boolean;
 }
 
-export const DEFAULT_MASK_PLACEHOLDER = '[REDACTED]';
+const DEFAULT_MASK_PLACEHOLDER = '[REDACTED]';
 const OPTION_KEYS = [
   'exclude',
   'mask',

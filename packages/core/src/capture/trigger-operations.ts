@@ -49,22 +49,20 @@ export interface TriggerContext {
 /** The tables to act on: the given names, or every table in the `tables` option. */
 export function resolveTargets(
   tables: Map<string, ConfiguredTable>,
-  names?: readonly string[],
+  names: readonly string[] | undefined,
+  where: string,
 ): ConfiguredTable[] {
   if (names === undefined) {
     if (tables.size === 0) {
       throw new ThreadlineError(
         'CONFIG_INVALID',
-        'installTriggers: no tables given and none configured; pass { tables: ["posts"] } or configure tables',
+        `${where}: no tables given and none configured; pass { tables: ["posts"] } or configure tables`,
       );
     }
     return [...tables.values()];
   }
   if (!Array.isArray(names) || names.length === 0) {
-    throw new ThreadlineError(
-      'CONFIG_INVALID',
-      'installTriggers: tables must be a non-empty array of table names',
-    );
+    throw new ThreadlineError('CONFIG_INVALID', `${where}: tables must be a non-empty array of table names`);
   }
   const seen = new Set<string>();
   return names.map((name) => {
@@ -73,7 +71,7 @@ export function resolveTargets(
     if (seen.has(key))
       throw new ThreadlineError(
         'CONFIG_INVALID',
-        `installTriggers: ${formatTableName(table)} is listed more than once`,
+        `${where}: ${formatTableName(table)} is listed more than once`,
       );
     seen.add(key);
     return tables.get(key) ?? { table, options: resolveTableOptions(formatTableName(table), {}) };
@@ -88,7 +86,7 @@ export async function installTriggers(
   ctx: TriggerContext,
   options: TriggerOptions = {},
 ): Promise<CapturePlan[]> {
-  const targets = resolveTargets(ctx.tables, options.tables);
+  const targets = resolveTargets(ctx.tables, options.tables, 'installTriggers');
   await ctx.assertInstalled('installTriggers');
   const started = performance.now();
   try {
@@ -120,7 +118,7 @@ export async function planTriggers(
   ctx: TriggerContext,
   options: TriggerOptions = {},
 ): Promise<CapturePlan[]> {
-  const targets = resolveTargets(ctx.tables, options.tables);
+  const targets = resolveTargets(ctx.tables, options.tables, 'planTriggers');
   const installed =
     (await ctx.installedVersion().catch((e) => Promise.reject(toThreadlineError(e, 'planTriggers')))) ===
     SCHEMA_VERSION;
@@ -153,7 +151,7 @@ export async function removeTriggers(
   ctx: TriggerContext,
   options: { tables: readonly string[] },
 ): Promise<TableName[]> {
-  const targets = resolveTargets(ctx.tables, options.tables);
+  const targets = resolveTargets(ctx.tables, options.tables, 'removeTriggers');
   await ctx.assertInstalled('removeTriggers');
   const started = performance.now();
   const removed = await ctx.client

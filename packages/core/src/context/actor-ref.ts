@@ -9,7 +9,7 @@ export type ActorRef =
   | { readonly type: 'anonymous' };
 
 /** The longest actor id accepted, in bytes. Longer ids are almost always a bug (a token, a body). */
-export const MAX_ACTOR_ID_BYTES = 256;
+const MAX_ACTOR_ID_BYTES = 256;
 
 /**
  * Characters no actor id or context id may hold: every Unicode control (C0, DEL, C1), format
@@ -17,9 +17,11 @@ export const MAX_ACTOR_ID_BYTES = 256;
  * hyphen, BOM) and line or paragraph separator. This is the widest thing PostgreSQL's
  * `[[:cntrl:]]` (the database side's check) matches under any locale provider — libc or ICU —
  * so a value that passes here is never dropped by the database; it also keeps ids that look
- * like another id (`ad\u200bmin`) out of the audit trail.
+ * like another id (`ad\u200bmin`) out of the audit trail. A lone UTF-16 surrogate (`\p{Cs}` in
+ * a string that is not well-formed) has no UTF-8 form at all: PostgreSQL rejects its JSON escape,
+ * so the database side would drop the whole id; it is refused here instead.
  */
-export const UNSAFE_ID_CHARACTERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+export const UNSAFE_ID_CHARACTERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
 
 function invalid(message: string, value: unknown): ThreadlineError {
   return new ThreadlineError('INVALID_ACTOR', message, { details: { received: describe(value) } });
@@ -57,7 +59,7 @@ function normalizeId(type: ActorType, id: unknown): string {
   }
   if (UNSAFE_ID_CHARACTERS.test(trimmed))
     throw invalid(
-      `ActorRef.${type}(id): id must not contain control, format (zero-width, bidi) or line-separator characters`,
+      `ActorRef.${type}(id): id must not contain control, format (zero-width, bidi) or line-separator characters, or lone UTF-16 surrogates`,
       id,
     );
   return trimmed;

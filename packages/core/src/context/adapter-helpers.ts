@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { ActorRef } from './actor-ref.js';
-import { type AuditContext, cleanContextId, getAuditContext, runWithFreshAuditContext } from './context.js';
+import {
+  type AuditContext,
+  cleanContextId,
+  getAuditContext,
+  runWithFreshAuditContext,
+  validateAuditContext,
+} from './context.js';
 
 /** What a request adapter knows about an incoming request. */
 export interface IncomingRequestInfo {
@@ -34,6 +40,22 @@ export function requestAuditContext(info: IncomingRequestInfo): AuditContext {
     meta: address ? { remoteAddress: address } : undefined,
     actor: undefined,
   };
+}
+
+/**
+ * Check an adapter's `source` option when the adapter is set up, by core's rules for context
+ * values (a non-empty string of at most 256 bytes without control characters), so a bad value
+ * fails at start-up rather than on the first request. Returns the value as it will be recorded
+ * (trimmed). Throws ThreadlineError('INVALID_CONTEXT') naming `where`.
+ */
+export function checkContextSource(source: unknown, where: string): string {
+  try {
+    const checked = validateAuditContext({ source }).source;
+    if (checked !== undefined) return checked;
+  } catch (cause) {
+    throw new ThreadlineError('INVALID_CONTEXT', `${where}: ${(cause as Error).message}`, { cause });
+  }
+  throw new ThreadlineError('INVALID_CONTEXT', `${where}: source must be a non-empty string, e.g. "http"`);
 }
 
 /** A user callback that names the actor; may be async; may return nothing (no actor). */

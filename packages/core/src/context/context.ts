@@ -76,7 +76,7 @@ export function validateAuditContext(ctx: unknown): AuditContext {
     if (clean === undefined) {
       throw new ThreadlineError(
         'INVALID_CONTEXT',
-        `audit context: ${field} must be a non-empty string of at most ${MAX_CONTEXT_ID_BYTES} bytes without control, format (zero-width, bidi) or line-separator characters`,
+        `audit context: ${field} must be a non-empty string of at most ${MAX_CONTEXT_ID_BYTES} bytes without control, format (zero-width, bidi) or line-separator characters, or lone UTF-16 surrogates`,
       );
     }
     out[field] = clean;
@@ -90,6 +90,23 @@ export function validateAuditContext(ctx: unknown): AuditContext {
     else out.meta = jsonMetaCopy(input.meta);
   }
   return out;
+}
+
+/**
+ * True for text PostgreSQL's jsonb cannot hold: a NUL character or a lone UTF-16 surrogate. The
+ * database would drop the whole meta object at capture (recording an error instead), so a meta
+ * holding such text is refused when the context is set.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+function unstorableText(text: string): boolean {
+  return text.includes('\u0000') || LONE_SURROGATE.test(text);
+}
+
+function refuseUnstorableMeta(): never {
+  throw new ThreadlineError(
+    'INVALID_CONTEXT',
+    'audit context: meta keys and string values must not contain NUL characters or lone UTF-16 surrogates (PostgreSQL cannot store them in jsonb)',
+  );
 }
 
 /** The JSON round trip: any JSON-serializable meta, at most MAX_META_BYTES of JSON. */
@@ -108,7 +125,10 @@ function jsonMetaCopy(meta: unknown): Record<string, unknown> {
       `audit context: meta is larger than ${MAX_META_BYTES} bytes of JSON; keep it to a few small facts`,
     );
   }
-  return JSON.parse(json) as Record<string, unknown>;
+  return JSON.parse(json, (key, value) => {
+    if (unstorableText(key) || (typeof value === 'string' && unstorableText(value))) refuseUnstorableMeta();
+    return value;
+  }) as Record<string, unknown>;
 }
 
 /**
@@ -126,8 +146,11 @@ function flatMetaCopy(meta: Record<string, unknown>): Record<string, unknown> | 
     if (key === '__proto__') return undefined;
     const value = meta[key];
     if (value === undefined) continue; // JSON drops it
-    if (typeof value === 'string') bound += 6 * value.length + 2;
-    else if (typeof value === 'number' && Number.isFinite(value)) bound += 24;
+    if (unstorableText(key)) refuseUnstorableMeta();
+    if (typeof value === 'string') {
+      if (unstorableText(value)) refuseUnstorableMeta();
+      bound += 6 * value.length + 2;
+    } else if (typeof value === 'number' && Number.isFinite(value)) bound += 24;
     else if (typeof value === 'boolean' || value === null) bound += 5;
     else return undefined;
     bound += 6 * key.length + 4;

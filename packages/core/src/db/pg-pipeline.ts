@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { ThreadlineError } from '../errors.js';
 
 /**
  * Several statements sent to node-postgres in one round trip: each as Parse/Bind/Describe/Execute
@@ -188,7 +189,14 @@ export function pipelineQuery(
   statements: readonly PipelineStatement[],
 ): Promise<PipelineResult[]> {
   const pg = pgInternals();
-  if (!pg) return Promise.reject(new Error('node-postgres internals are not available for pipelining'));
+  if (!pg) {
+    return Promise.reject(
+      new ThreadlineError(
+        'UNSUPPORTED_CLIENT',
+        'pipelineQuery: node-postgres internals (pg/lib/result) cannot be loaded, so statements cannot be pipelined; install pg 8.11 or later next to @threadline/core',
+      ),
+    );
+  }
   return new Promise((resolve, reject) => {
     const query = new PipelinedQuery(statements, pg);
     query.callback = (error, results) => (error ? reject(error) : resolve(results ?? []));

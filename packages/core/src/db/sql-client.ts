@@ -52,7 +52,7 @@ export interface SqlStatement {
   readonly params?: readonly unknown[];
 }
 
-export interface TransactionHooks {
+interface TransactionHooks {
   readonly start?: SqlStatement;
   readonly finish?: TransactionFinish;
 }
@@ -66,8 +66,13 @@ interface PgLikeClient {
   query(text: string, values?: readonly unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
   query(text: string): Promise<unknown>;
 }
+interface PgLikePoolClient extends PgLikeClient {
+  release(err?: Error | boolean): void;
+  on?(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener?(event: 'error', listener: (error: Error) => void): unknown;
+}
 interface PgLikePool extends PgLikeClient {
-  connect(): Promise<PgLikeClient & { release(err?: Error | boolean): void }>;
+  connect(): Promise<PgLikePoolClient>;
   totalCount: number;
 }
 interface PgLiteLike {
@@ -236,12 +241,21 @@ async function pgQueryAfter<R>(
 async function withPoolClient<T>(pool: PgLikePool, fn: (client: PgLikeClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // node-postgres emits 'error' on a checked-out client whose connection breaks (a terminated
+  // backend, a server restart) and the pool listens only while the client is idle: with no
+  // listener here that event would crash the process. The statement in flight fails with the
+  // driver's own error; the client goes back as broken, so the pool replaces it.
+  const onError = (error: Error) => {
+    broken ??= error;
+  };
+  client.on?.('error', onError);
   try {
     return await fn(client);
   } catch (error) {
-    if (isConnectionError(error)) broken = error as Error;
+    if (isConnectionError(error)) broken ??= error as Error;
     throw error;
   } finally {
+    client.removeListener?.('error', onError);
     client.release(broken);
   }
 }

@@ -33,7 +33,7 @@ export interface ExportJobsConfig {
 }
 
 export const DEFAULT_EXPORT_TTL_MS = 7 * 24 * 3600 * 1000;
-export const DEFAULT_STALE_AFTER_MS = 10 * 60 * 1000;
+const DEFAULT_STALE_AFTER_MS = 10 * 60 * 1000;
 const HEARTBEAT_MS = 15_000;
 
 /** Background exports: enqueue, run, download, cleanup (the export_jobs table and a storage). */

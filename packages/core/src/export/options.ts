@@ -8,7 +8,7 @@ export const EXPORT_FORMATS = ['csv', 'json', 'ndjson'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const DEFAULT_EXPORT_PAGE_SIZE = 1000;
-export const MAX_EXPORT_PAGE_SIZE = 10_000;
+const MAX_EXPORT_PAGE_SIZE = 10_000;
 export const DEFAULT_MAX_ROWS = 10_000;
 export const DEFAULT_COUNT_CAP = 10_000;
 

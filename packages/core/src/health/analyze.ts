@@ -148,6 +148,15 @@ function checkRegistered(
       regen,
     );
   }
+  if (!rel.isPartition && reg.functionIntact === false) {
+    ok = false;
+    add(
+      'capture_function_altered',
+      'error',
+      `${label}: its capture function ${storage}.${reg.functionName} is not the one Threadline generated (edited by hand, or generated before this check existed); changes may not be recorded as configured`,
+      regen,
+    );
+  }
   const off = mine.filter((t) => !FIRES.has(t.enabled));
   if (off.length > 0) {
     ok = false;

@@ -34,6 +34,11 @@ export interface TriggerInfo {
 
 export interface RegistryInfo {
   relid: string;
+  /**
+   * The capture function's body still ends with the checksum the generator wrote and matches it
+   * (false: edited by hand, or generated before checksums); null when the function is missing.
+   */
+  functionIntact?: boolean | null;
   schema: string;
   name: string;
   keyColumns: string[];
@@ -48,6 +53,12 @@ export interface CatalogSnapshot {
   triggers: TriggerInfo[];
   registry: RegistryInfo[];
 }
+
+/**
+ * The last line of a generated capture function's body (capture-generator.ts): its checksum, as
+ * a regular expression whose one group is the md5 of everything before it.
+ */
+const BODY_MARKER = '-- threadline:body-md5 ([0-9a-f]{32})\\n';
 
 /** `null` = every schema with tables. */
 const SCHEMA_FILTER = `n.nspname <> $1 AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -103,7 +114,11 @@ export async function readCatalog(
       // Only the registry rows the checked schemas can involve: their own tables, the roots of
       // their partitions, and the owners of capture functions their triggers call.
       `SELECT ct.relid::oid::text AS relid, ct.table_schema AS schema, ct.table_name AS name, ct.key_columns AS "keyColumns",
-              ct.columns, ct.options, ct.function_name AS "functionName", ct.mode
+              ct.columns, ct.options, ct.function_name AS "functionName", ct.mode,
+              (SELECT p.prosrc ~ '${BODY_MARKER}$'
+                      AND md5(regexp_replace(p.prosrc, '${BODY_MARKER}$', '')) = substring(p.prosrc FROM '${BODY_MARKER}$')
+                 FROM pg_proc p WHERE p.proname = ct.function_name AND p.pronargs = 0
+                  AND p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)) AS "functionIntact"
          FROM ${ctx.q}.captured_tables ct
         WHERE $2::text[] IS NULL OR ct.table_schema = ANY($2::text[])
            OR ct.function_name IN (

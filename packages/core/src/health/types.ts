@@ -5,6 +5,7 @@ export type FindingCode =
   | 'capture_trigger_disabled'
   | 'capture_trigger_missing'
   | 'capture_trigger_altered'
+  | 'capture_function_altered'
   | 'duplicate_capture_trigger'
   | 'foreign_capture_function'
   | 'stale_capture_function'

@@ -28,7 +28,7 @@ export interface InstallScriptOptions {
 }
 
 /** Substitute the storage schema into a SQL template (`@S` quoted identifier, `@LIT` literal). */
-export function renderSql(template: string, schema: string): string {
+function renderSql(template: string, schema: string): string {
   return template.replaceAll('@LIT', quoteLiteral(schema)).replaceAll('@S', quoteIdent(schema));
 }
 

@@ -103,7 +103,7 @@ export async function runUninstall(
  * capture trigger, then the functions and registry; with dropData the whole storage schema.
  * Without dropData the audit tables stay, readable, and a later install continues them.
  */
-export async function uninstallStatements(
+async function uninstallStatements(
   client: SqlClient,
   schema: string,
   dropData: boolean,

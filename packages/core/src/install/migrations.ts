@@ -4,14 +4,13 @@ import { ThreadlineError } from '../errors.js';
 import { installScript, type PartitionUnit } from './install-script.js';
 
 export type MigrationFormat = 'sql' | 'knex' | 'typeorm';
-export const MIGRATION_FORMATS: readonly MigrationFormat[] = ['sql', 'knex', 'typeorm'];
 
 export interface MigrationFile {
   fileName: string;
   contents: string;
 }
 
-export interface RenderMigrationOptions {
+interface RenderMigrationOptions {
   kind: 'install' | 'triggers';
   format: MigrationFormat;
   schema: string;
@@ -26,7 +25,7 @@ export interface RenderMigrationOptions {
 }
 
 /** SQL that enables capture for each table, resolving keys from the catalog when it runs. */
-export function triggersSql(schema: string, tables: readonly ConfiguredTable[]): string {
+function triggersSql(schema: string, tables: readonly ConfiguredTable[]): string {
   return tables
     .map(
       ({ table, options }) =>

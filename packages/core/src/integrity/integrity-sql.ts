@@ -1,5 +1,3 @@
-import type { SealedRelation } from './types.js';
-
 /** The statements of seal and verify; `q` is the quoted storage schema. */
 export const integritySql = (q: string) => ({
   /** Serialises chain appends (seal links and retention's purge links); transaction-level, PgBouncer-safe. */
@@ -55,7 +53,3 @@ export const integritySql = (q: string) => ({
 
   head: `SELECT id::text AS id, encode(hash, 'hex') AS hash, sealed_at FROM ${q}.integrity_seals ORDER BY id DESC LIMIT 1`,
 });
-
-export function qualified(q: string, relation: SealedRelation): string {
-  return `${q}.${relation}`;
-}

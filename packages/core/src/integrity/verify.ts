@@ -130,5 +130,3 @@ export async function verify(
     throw error;
   }
 }
-
-export { SEALED_RELATIONS };

@@ -10,7 +10,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The field name under which row data that is not a JSON object is shown whole. */
-export const WHOLE_ROW_FIELD = '(row)';
+const WHOLE_ROW_FIELD = '(row)';
 
 /**
  * Field-level projection of a change: before/after per changed field for updates (before from

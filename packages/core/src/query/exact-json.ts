@@ -30,7 +30,7 @@ function decimal(token: string): [string, string, number] {
 }
 
 /** True when the number token reads back as exactly this value in JavaScript. */
-export function isExactNumber(token: string): boolean {
+function isExactNumber(token: string): boolean {
   const n = Number(token);
   if (!Number.isFinite(n)) return false;
   if (Number.isInteger(n) && !Number.isSafeInteger(n)) return false;

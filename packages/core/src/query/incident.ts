@@ -21,7 +21,7 @@ import type { AuditTransactionInfo, IncidentBundle, IncidentOptions, Page, PageO
 import { checkKeys, invalid, parsePageOptions, parsePageSize } from './validate.js';
 
 /** The most changes one incident bundle holds; page on with changeCursor. */
-export const MAX_INCIDENT_CHANGES = 10_000;
+const MAX_INCIDENT_CHANGES = 10_000;
 
 function transactionIdText(id: unknown): string {
   const text =

@@ -1,4 +1,3 @@
-import type { TableName } from '../capture/identifiers.js';
 import type { ActorRef } from '../context/actor-ref.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import { parseConsistency, type ReadConsistency, type ReadOptions } from '../db/read-routing.js';
@@ -23,7 +22,6 @@ import type {
 import {
   checkKeys,
   keyJson,
-  type ParsedTimelineFilters,
   parseActor,
   parsePageOptions,
   parsePageSize,
@@ -160,5 +158,3 @@ export class AuditQueries {
     return this.masks.diff(change);
   }
 }
-
-export type { TableName };

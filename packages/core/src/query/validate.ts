@@ -5,8 +5,8 @@ import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { toInstant } from './instant.js';
 import type { PageOptions, RowKey, TimeWindow } from './types.js';
 
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 1000;
+const DEFAULT_PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 1000;
 
 export function invalid(message: string): ThreadlineError {
   return new ThreadlineError('QUERY_INVALID', message);
@@ -155,7 +155,7 @@ export interface ParsedTimelineFilters {
   to: string | null;
 }
 
-export const TIMELINE_FILTER_KEYS = [
+const TIMELINE_FILTER_KEYS = [
   'table',
   'tableSchema',
   'actor',

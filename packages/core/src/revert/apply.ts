@@ -7,13 +7,7 @@ import type { Threadline } from '../threadline.js';
 import { parseRawObject } from './raw-json.js';
 import { deleteMany, insertMany, lockAndCompare, updateMany } from './statements.js';
 import type { TableMeta } from './tables.js';
-import type {
-  RevertApplyOptions,
-  RevertApplyResult,
-  RevertConflict,
-  RevertPlan,
-  RevertStep,
-} from './types.js';
+import type { RevertApplyOptions, RevertApplyResult, RevertPlan, RevertStep } from './types.js';
 
 const DEFAULT_BATCH = 1000;
 
@@ -263,5 +257,3 @@ export async function applyRevert(
     throw toThreadlineError(error, 'revert.apply');
   }
 }
-
-export type { RevertConflict };

@@ -1,8 +1,15 @@
+import { ThreadlineError } from '../errors.js';
+
 /**
  * Row images as PostgreSQL stored them, column by column, without JSON.parse rounding: a
  * numeric(30,10) or a bigint past 2^53 is written back from its exact stored text.
  */
 export type RawImage = Map<string, string>;
+
+/** A stored row image PostgreSQL gave back is not the JSON object it should be (never expected). */
+function malformed(what: string): ThreadlineError {
+  return new ThreadlineError('DATABASE_ERROR', `revert: a stored row image is not valid JSON (${what})`);
+}
 
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -28,7 +35,7 @@ function stringEnd(text: string, i: number): number {
     if (code === BACKSLASH) j++;
     else if (code === QUOTE) return j + 1;
   }
-  throw new Error('unterminated JSON string');
+  throw malformed('unterminated JSON string');
 }
 
 /** End index (exclusive) of the JSON value starting at `i`. */
@@ -46,7 +53,7 @@ function valueEnd(text: string, i: number): number {
         if (depth === 0) return j + 1;
       }
     }
-    throw new Error('unterminated JSON value');
+    throw malformed('unterminated JSON value');
   }
   let j = i;
   for (; j < text.length; j++) {
@@ -67,20 +74,20 @@ export function parseRawObject(text: string | null | undefined): RawImage | null
   if (text === null || text === undefined) return null;
   const out: RawImage = new Map();
   let i = skipSpace(text, 0);
-  if (text[i] !== '{') throw new Error('expected a JSON object');
+  if (text[i] !== '{') throw malformed('expected a JSON object');
   i = skipSpace(text, i + 1);
   if (text[i] === '}') return out;
   for (;;) {
     const keyEnd = stringEnd(text, i);
     const key = keyText(text, i, keyEnd);
     i = skipSpace(text, keyEnd);
-    if (text[i] !== ':') throw new Error('expected ":" in JSON object');
+    if (text[i] !== ':') throw malformed('expected ":" in JSON object');
     i = skipSpace(text, i + 1);
     const end = valueEnd(text, i);
     out.set(key, text.slice(i, end));
     i = skipSpace(text, end);
     if (text[i] === '}') return out;
-    if (text[i] !== ',') throw new Error('expected "," in JSON object');
+    if (text[i] !== ',') throw malformed('expected "," in JSON object');
     i = skipSpace(text, i + 1);
   }
 }
@@ -92,11 +99,4 @@ export function rawObjectText(image: RawImage, only?: Iterable<string>): string 
     .filter((k) => image.has(k))
     .map((k) => `${JSON.stringify(k)}:${image.get(k)}`)
     .join(',')}}`;
-}
-
-/** Display values (JSON.parse of each exact text). */
-export function displayObject(image: RawImage, only?: Iterable<string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of only ?? image.keys()) if (image.has(k)) out[k] = JSON.parse(image.get(k)!);
-  return out;
 }

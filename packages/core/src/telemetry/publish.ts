@@ -22,11 +22,6 @@ export const hotChannels = {
   actionRecorded: channel('threadline:action:recorded'),
 };
 
-/** True when someone listens on `name` (so the caller can skip building a payload). */
-export function hasSubscribers(name: TelemetryChannelName): boolean {
-  return channel(name).hasSubscribers;
-}
-
 /** Publish when someone listens; costs one property read otherwise. */
 export function publish(name: TelemetryChannelName, payload: () => TelemetryPayload): void {
   const ch = channel(name);

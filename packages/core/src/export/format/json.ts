@@ -1,4 +1,4 @@
-export const JSON_FORMAT_VERSION = 1;
+const JSON_FORMAT_VERSION = 1;
 
 /** `{"format_version":1,"generated_at":…,"filters":…,"changes":[` (the objects are written by PostgreSQL). */
 export function jsonPrefix(generatedAt: string, filtersJson: string): string {
