@@ -83,7 +83,12 @@ BEGIN
       recheck_casts := true;
     ELSIF cmd.command_tag IN ('ALTER TABLE', 'CREATE TABLE') AND cmd.object_type IN ('table', 'table column') THEN
       -- An unaudited table's row type may be an audited column's type (checked below).
-      IF cmd.command_tag = 'ALTER TABLE' AND NOT EXISTS (SELECT 1 FROM @S.captured_tables WHERE relid = cmd.objid) THEN
+      IF NOT recheck_casts AND cmd.command_tag = 'ALTER TABLE'
+         AND NOT EXISTS (SELECT 1 FROM @S.captured_tables WHERE relid = cmd.objid)
+         AND EXISTS (SELECT 1 FROM pg_class c JOIN pg_type t ON t.oid = c.reltype
+                      WHERE c.oid = cmd.objid
+                        AND (EXISTS (SELECT 1 FROM pg_attribute a WHERE a.atttypid IN (t.oid, t.typarray) AND NOT a.attisdropped)
+                             OR EXISTS (SELECT 1 FROM pg_type d WHERE d.typbasetype IN (t.oid, t.typarray)))) THEN
         recheck_casts := true;
       END IF;
       IF NOT cmd.objid = ANY(touched) THEN
