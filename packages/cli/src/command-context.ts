@@ -1,4 +1,5 @@
-import { createThreadline, type Threadline } from '@threadline/core';
+import { dirname, resolve } from 'node:path';
+import { createThreadline, type RetentionPolicy, type Threadline } from '@threadline/core';
 import type pg from 'pg';
 import type { Command, CommandContext } from './commands/command.js';
 import type { LoadedConfig } from './config/load-config.js';
@@ -10,6 +11,16 @@ import type { FlagValues } from './options.js';
 import { createOutput } from './output.js';
 
 export const DEFAULT_SCHEMA = 'threadline';
+
+/** A relative retention.archive.dir is relative to the config file (not to wherever the CLI runs). */
+function retentionFromConfig(config: LoadedConfig): RetentionPolicy | undefined {
+  const retention = config.config.retention;
+  const archive = retention?.archive;
+  if (!retention || !config.path || typeof archive !== 'object' || typeof archive.dir !== 'string') {
+    return retention;
+  }
+  return { ...retention, archive: { ...archive, dir: resolve(dirname(config.path), archive.dir) } };
+}
 
 /** The context a command runs in; `close()` ends the database pool if one was opened. */
 export function createCommandContext(
@@ -51,7 +62,7 @@ export function createCommandContext(
           ...(readPool ? { readDb: readPool } : {}),
           schema,
           tables: config.config.tables,
-          ...(config.config.retention ? { retention: config.config.retention } : {}),
+          ...(config.config.retention ? { retention: retentionFromConfig(config) } : {}),
           ...(config.config.storage ? { storage: config.config.storage } : {}),
           health: config.config.health,
         });

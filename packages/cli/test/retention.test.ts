@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { ActorRef, createThreadline, runWithAuditContext } from '@threadline/core';
 import { expect, it } from 'vitest';
 import { describeWithDatabase, runCli, sql, tempDir } from './helpers.js';
@@ -85,5 +87,54 @@ describeWithDatabase('threadline retention', (db) => {
     });
     expect(newer.code).toBe(2);
     expect(newer.stderr).toContain('newer than the policy allows');
+  });
+
+  it('--execute with retention.archive writes the archive first and says where it went', async () => {
+    const tl = createThreadline({ db: db().pool });
+    await tl.install();
+    await db().pool.query('create table cli_arch (id int primary key)');
+    await tl.installTriggers({ tables: ['cli_arch'] });
+    for (let i = 1; i <= 3; i++) {
+      await runWithAuditContext({ actor: ActorRef.user('w') }, () =>
+        tl.transaction((tx) => tx.query('insert into cli_arch values ($1)', [i])),
+      );
+    }
+    await sql(
+      db(),
+      `update threadline.audit_transactions set occurred_at = occurred_at - interval '60 days' where id in (select transaction_id from threadline.audit_changes where table_name = 'cli_arch')`,
+    );
+    await sql(
+      db(),
+      `update threadline.audit_changes set captured_at = captured_at - interval '60 days' where table_name = 'cli_arch'`,
+    );
+    const archive = { dir: 'audit-archive' };
+    const cwd = tempDir({
+      'threadline.config.json': JSON.stringify({
+        retention: { enabled: true, keepDays: 30, sleepMs: 0, archive },
+      }),
+    });
+    const run = await runCli(['retention', 'purge', '--execute', '--batch-size', '2'], { env: env(), cwd });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /\nArchived 3 changes before deleting them: 2 gzip NDJSON parts in \S+\/audit-archive \(threadline-archive-run\d+-part000001\.ndjson\.gz … threadline-archive-run\d+-part000002\.ndjson\.gz\), each with a \.manifest\.json/,
+    );
+    const files = readdirSync(join(cwd, 'audit-archive'));
+    expect(files.filter((f) => f.endsWith('.ndjson.gz'))).toHaveLength(2);
+    expect(
+      await sql(
+        db(),
+        "select count(*)::int as n from threadline.audit_changes where table_name = 'cli_arch'",
+      ),
+    ).toEqual([{ n: 0 }]);
+
+    const bad = tempDir({
+      'threadline.config.json': JSON.stringify({
+        retention: { enabled: true, keepDays: 30, archive: { dir: 'x', gzip: true } },
+      }),
+    });
+    const refused = await runCli(['retention', 'purge', '--execute'], { env: env(), cwd: bad });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('retention.archive: unknown key "gzip"; the known keys are dir, format');
   });
 });

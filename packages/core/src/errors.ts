@@ -51,6 +51,8 @@ export const ThreadlineErrorCode = {
   RETENTION_DISABLED: 'RETENTION_DISABLED',
   /** Another purge run is going; one run at a time per database. */
   RETENTION_RUNNING: 'RETENTION_RUNNING',
+  /** retention.archive could not store a batch; the batch was not deleted. */
+  RETENTION_ARCHIVE_FAILED: 'RETENTION_ARCHIVE_FAILED',
   /** An operator surface would be served without authorization. */
   UNSAFE_MOUNT: 'UNSAFE_MOUNT',
   /** The caller is not allowed to do this (operator grant, export download by another actor). */

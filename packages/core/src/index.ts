@@ -47,11 +47,14 @@ export type {
 export type { TimelineFilters } from './query/validate.js';
 export { RETENTION_CHANNELS } from './retention/channels.js';
 export type {
+  ArchiveBatch,
+  ArchiveSummary,
   PurgeOptions,
   PurgeProgress,
   PurgeResult,
   ResolvedRetentionPolicy,
   RetentionApi,
+  RetentionArchive,
   RetentionPolicy,
   RetentionRun,
   RetentionSchedule,

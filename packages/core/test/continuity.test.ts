@@ -10,6 +10,23 @@ import {
 import { installed, uniqueName } from './helpers.js';
 
 describeEachDb('tl.continuity', (db) => {
+  it('an attached partition that already has rows shows them as rows without history; a baseline closes the gap', async () => {
+    const p = uniqueName('attach');
+    await db().exec(`create table ${p} (id int not null, v text, primary key (id)) partition by range (id);
+      create table ${p}_a partition of ${p} for values from (0) to (100);
+      create table ${p}_b (id int not null, v text, primary key (id));
+      insert into ${p}_b select g, 'pre' from generate_series(100, 102) g;`);
+    const tl = await installed(db());
+    await tl.installTriggers({ tables: [p] });
+    await db().exec(`insert into ${p} values (1, 'captured')`);
+    await db().exec(`alter table ${p} attach partition ${p}_b for values from (100) to (200)`);
+    const [gap] = (await tl.continuity.report({ tables: [p] })).tables;
+    expect(gap).toMatchObject({ status: 'gap', rowsNow: 4, rowsWithoutHistory: 3 });
+    await tl.continuity.baseline({ table: p, actor: ActorRef.system('ops') });
+    const [closed] = (await tl.continuity.report({ tables: [p] })).tables;
+    expect(closed).toMatchObject({ rowsNow: 4, rowsWithoutHistory: 0 });
+  });
+
   it('reports rows with no history, records a batched baseline once, and asOf answers from it', async () => {
     const t = uniqueName('brown');
     await db().exec(`create table ${t} (org int, id int, email text, secret text, title text, primary key (org, id));

@@ -96,6 +96,22 @@ describeEachDb(
       expect(await triggerStates(db(), t)).toEqual({});
     });
 
+    it('refuses ALTER TRIGGER ... DEPENDS ON EXTENSION on a capture trigger (DROP EXTENSION would drop it silently)', async () => {
+      const t = uniqueName('extdep');
+      await db().exec(`create table ${t} (id int primary key)`);
+      const tl = await installed(db());
+      await tl.installTriggers({ tables: [t] });
+      await expect(
+        db().exec(`alter trigger threadline_capture_insert on ${t} depends on extension plpgsql`),
+      ).rejects.toThrow(/would depend on an extension: dropping the extension would stop capture/);
+      const [dep] = await db().sql<{ n: number }>(
+        `select count(*)::int as n from pg_depend d join pg_trigger tg on tg.oid = d.objid
+          where d.classid = 'pg_trigger'::regclass and d.deptype = 'x' and tg.tgrelid = $1::regclass`,
+        [t],
+      );
+      expect(dep!.n).toBe(0);
+    });
+
     it('refuses renaming a capture trigger or adding a copy, so nothing is captured twice', async () => {
       const t = uniqueName('twice');
       await db().exec(`create table ${t} (id int primary key, v text)`);

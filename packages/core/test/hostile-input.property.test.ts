@@ -2,7 +2,6 @@ import { createTestDatabase, postgresEnabled, type TestDatabase } from '@threadl
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanContextId } from '../src/context/context.js';
-import { formatTableName } from '../src/internal.js';
 import {
   ActorRef,
   type AuditContext,
@@ -11,6 +10,7 @@ import {
   runWithAuditContext,
   type Threadline,
 } from '../src/index.js';
+import { formatTableName } from '../src/internal.js';
 
 // SPEC §13 hostile input, property-based: identifiers, context values, actor refs, timeline
 // filters and cursors. Every case ends in a ThreadlineError naming the problem or in a stored

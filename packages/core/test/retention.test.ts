@@ -51,6 +51,7 @@ describe('retention policy validation', () => {
       maxBatches: 10_000,
       sleepMs: 50,
       deleteEmptyTransactions: true,
+      archive: null,
     });
   });
 });

@@ -149,6 +149,12 @@ describeEachDb('ALTER TABLE and partitions', (db) => {
     expect(truncs).toHaveLength(2);
     expect(truncs[0]!.data_before).toBeNull();
     expect(truncs[1]!.data_before).toEqual({ partition: `public.${p}_a` });
+    // Both in one DO block (one statement_timestamp()): each TRUNCATE is recorded once.
+    await db().exec(
+      `do $$ begin truncate ${p}; insert into ${p}_a values (8, 8, 'y'); truncate ${p}_a; end $$`,
+    );
+    const inBlock = (await changesFor(db(), 'public', p)).filter((r) => r.op === 'truncate').slice(2);
+    expect(inBlock.map((r) => r.data_before)).toEqual([null, { partition: `public.${p}_a` }]);
     // A detached partition is no longer captured under the parent.
     await db().exec(`alter table ${p} detach partition ${p}_c`);
     await db().exec(`insert into ${p}_c values (7, 270, 'after detach')`);

@@ -10,7 +10,9 @@ import { freePort, pgBin, type ThrowawayCluster } from './cluster.js';
  * port. Read-only; it replays the primary's WAL continuously. Always call stop() (before the
  * primary's).
  */
-export async function startStreamingReplica(primary: ThrowawayCluster): Promise<Omit<ThrowawayCluster, 'restart'>> {
+export async function startStreamingReplica(
+  primary: ThrowawayCluster,
+): Promise<Omit<ThrowawayCluster, 'restart'>> {
   const dir = mkdtempSync(join(tmpdir(), 'tl-replica-'));
   chmodSync(dir, 0o777);
   const data = join(dir, 'data');

@@ -36,7 +36,7 @@ export const retentionPurgeCommand: Command = {
     },
   },
   details:
-    'The policy comes from the config file: retention: { enabled: true, keepDays: 365 } (or maxAgeSeconds). One run at a time per database. Exit 0 when the run completed, 1 when --max-batches stopped it early.',
+    'The policy comes from the config file: retention: { enabled: true, keepDays: 365 } (or maxAgeSeconds). With retention.archive: { dir } each batch is first written there as gzip NDJSON (export format) with a manifest; a failed archive deletes nothing. One run at a time per database. Exit 0 when the run completed, 1 when --max-batches stopped it early.',
   async run(ctx) {
     const dryRun = ctx.flags['dry-run'] === true;
     const execute = ctx.flags.execute === true;
@@ -65,6 +65,18 @@ export const retentionPurgeCommand: Command = {
       ctx.out.line(
         `${dryRun ? 'Dry run (nothing deleted): would delete' : 'Deleted'} ${result.deletedChanges.toLocaleString('en-US')} changes, ${result.deletedTransactions.toLocaleString('en-US')} transactions and ${result.deletedActions.toLocaleString('en-US')} actions captured before ${result.cutoff} (run #${result.runId}, ${result.droppedPartitions} whole partition${result.droppedPartitions === 1 ? '' : 's'} ${dryRun ? 'to drop' : 'dropped'}, ${result.batchesRun} batch${result.batchesRun === 1 ? '' : 'es'}).`,
       );
+      const archive = result.archive;
+      if (archive && archive.target !== 'callback') {
+        ctx.out.line(
+          archive.parts === 0
+            ? `Archive: nothing to archive (directory ${archive.target}).`
+            : `Archived ${archive.rows.toLocaleString('en-US')} changes before deleting them: ${archive.parts} gzip NDJSON part${archive.parts === 1 ? '' : 's'} in ${archive.target} (${archive.firstFile}${archive.parts > 1 ? ` … ${archive.lastFile}` : ''}), each with a .manifest.json (row count, sha256).`,
+        );
+      } else if (archive) {
+        ctx.out.line(
+          `Archived ${archive.rows.toLocaleString('en-US')} changes in ${archive.parts} batch${archive.parts === 1 ? '' : 'es'} through the retention.archive callback before deleting them.`,
+        );
+      }
       if (!result.complete) ctx.out.note(`Stopped after --max-batches: run it again to delete the rest.`);
     }
     return result.complete ? ExitCode.ok : ExitCode.failed;

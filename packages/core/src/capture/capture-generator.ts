@@ -230,12 +230,13 @@ BEGIN
     'IF TG_TABLE_SCHEMA = %L AND TG_TABLE_NAME = %L THEN '
     'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, op, table_pk, captured_at) '
     'VALUES (%I.current_transaction_id(), %L, %L, ''truncate'', ''{}''::jsonb, clock_timestamp()); '
-    'ELSIF NOT %I.truncate_captured(%L, %L) THEN '
+    'PERFORM %I.truncate_started(TG_RELID); '
+    'ELSIF NOT %I.truncate_captured(%L, %L, TG_RELID) THEN '
     'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, op, table_pk, data_before, captured_at) '
     'VALUES (%I.current_transaction_id(), %L, %L, ''truncate'', ''{}''::jsonb, '
     'jsonb_build_object(''partition'', format(''%%I.%%I'', TG_TABLE_SCHEMA, TG_TABLE_NAME)), clock_timestamp()); '
     'END IF;',
-    p_schema, p_name, storage, storage, p_schema, p_name, storage, p_schema, p_name, storage, storage, p_schema, p_name);
+    p_schema, p_name, storage, storage, p_schema, p_name, storage, storage, p_schema, p_name, storage, storage, p_schema, p_name);
 
   -- captured_at: when the statement started (set by the BEFORE STATEMENT trigger), so a statement's
   -- changes sort before those of statements its own row triggers ran (they are captured first).

@@ -164,10 +164,20 @@ DECLARE
   r record;
   t record;
   mark text;
+  found_rows boolean;
 BEGIN
   FOR r IN SELECT w FROM unnest(wanted) w
             WHERE (SELECT count(*) FROM pg_trigger tg WHERE tg.tgrelid = w AND tg.tgfoid = p_fn AND tg.tgname = ANY(names)) < 4 LOOP
     PERFORM @S.capture_attach(r.w::regclass, p_fn);
+    -- An attached table's rows arrive without history (nothing was captured for them).
+    IF r.w <> p_relid AND NOT r.w = ANY(coalesce((SELECT ct.relations FROM @S.captured_tables ct WHERE ct.relid = p_relid), '{}'))
+       AND (SELECT c.relkind FROM pg_class c WHERE c.oid = r.w) = 'r' THEN
+      EXECUTE format('SELECT EXISTS (SELECT FROM %s)', r.w::regclass) INTO STRICT found_rows;
+      IF found_rows THEN
+        RAISE WARNING 'threadline: % was attached to audited table % with rows that have no history', r.w::regclass, p_relid::regclass
+          USING HINT = format('threadline continuity report lists them; record them as a baseline: threadline continuity baseline --table %s', p_relid::regclass);
+      END IF;
+    END IF;
   END LOOP;
   FOR r IN SELECT DISTINCT tg.tgrelid FROM pg_trigger tg WHERE tg.tgfoid = p_fn AND NOT tg.tgrelid = ANY(wanted) LOOP
     PERFORM @S.capture_partition_gone(p_relid, (SELECT format('%I.%I', ns.nspname, cl.relname) FROM pg_class cl

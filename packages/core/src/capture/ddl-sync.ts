@@ -65,6 +65,15 @@ BEGIN
           MESSAGE = format('threadline: trigger %I on %s would call a Threadline capture function under another name, so changes would be captured twice', r.tgname, r.rel),
           HINT = 'Capture triggers are managed by Threadline: use threadline gen-triggers / disable, or ALTER TABLE ... DISABLE TRIGGER to pause capture.';
       END IF;
+      -- ALTER TRIGGER ... DEPENDS ON EXTENSION: dropping the extension would drop the capture trigger silently.
+      SELECT tg.tgname, tg.tgrelid::regclass AS rel INTO r FROM pg_trigger tg
+       WHERE tg.oid = cmd.objid AND @S.capture_is_function(tg.tgfoid)
+         AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass AND d.objid = tg.oid AND d.deptype = 'x');
+      IF r IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TLRF1',
+          MESSAGE = format('threadline: capture trigger %I on %s would depend on an extension: dropping the extension would stop capture without a record', r.tgname, r.rel),
+          HINT = 'Capture triggers are managed by Threadline: stop auditing the table with threadline disable instead.';
+      END IF;
     ELSIF cmd.command_tag = 'CREATE CAST' THEN
       -- A cast to json an audited table's values would go through runs with the owner's rights.
       PERFORM @S.capture_check_casts(ct.relid) FROM @S.captured_tables ct;

@@ -223,14 +223,33 @@ LANGUAGE sql STABLE AS $fn$
   FROM (SELECT pg_catalog.current_setting(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()), true) AS v) AS s
 $fn$;
 
--- True when this statement already captured a TRUNCATE of the whole table (a TRUNCATE of a
--- partitioned table also fires the triggers of its partitions).
-CREATE OR REPLACE FUNCTION @S.truncate_captured(p_schema text, p_name text) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
-  SELECT EXISTS (SELECT 1 FROM @S.audit_changes c
+-- True when this TRUNCATE of relation p_rel (a partition of the audited table p_schema.p_name) is
+-- part of a TRUNCATE of the whole table already captured by this statement (a TRUNCATE of a
+-- partitioned table also fires the triggers of its partitions). The parent's trigger names its
+-- partitions in threadline.truncating (it fires first); each partition consumes its own entry, so
+-- a later TRUNCATE of the partition in the same DO block or function is captured on its own.
+CREATE OR REPLACE FUNCTION @S.truncate_captured(p_schema text, p_name text, p_rel oid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  pending text := coalesce(current_setting('threadline.truncating', true), '');
+  entry text := concat(',', p_rel::text, ',');
+BEGIN
+  IF strpos(pending, entry) = 0 THEN RETURN false; END IF;
+  PERFORM set_config('threadline.truncating', replace(pending, entry, ','), true);
+  RETURN EXISTS (SELECT 1 FROM @S.audit_changes c
                   WHERE c.transaction_id = @S.current_transaction_id() AND c.op = 'truncate'
                     AND c.table_schema = p_schema AND c.table_name = p_name AND c.data_before IS NULL
-                    AND c.captured_at >= statement_timestamp())
+                    AND c.captured_at >= statement_timestamp());
+END
+$fn$;
+
+-- Called by the audited table's own TRUNCATE trigger: its partitions' triggers, which fire next in
+-- the same statement, are part of this TRUNCATE.
+CREATE OR REPLACE FUNCTION @S.truncate_started(p_rel oid) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT set_config('threadline.truncating',
+           concat(',', (SELECT string_agg(t.relid::oid::text, ',') FROM pg_partition_tree(p_rel) t WHERE t.relid::oid <> p_rel), ','),
+           true)
 $fn$;
 
 -- Store a semantic action. With p_link it is tied to the current audit transaction

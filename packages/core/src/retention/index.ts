@@ -4,6 +4,8 @@ import { type PurgeOptions, type PurgeResult, purge } from './purge.js';
 import { listRuns, type RetentionRun } from './runs.js';
 import { type RetentionSchedule, type ScheduleOptions, schedulePurges } from './schedule.js';
 
+export type { ArchiveSummary } from './archive.js';
+export type { ArchiveBatch, RetentionArchive } from './archive-policy.js';
 export type { ResolvedRetentionPolicy, RetentionPolicy } from './policy.js';
 export type { PurgeOptions, PurgeProgress, PurgeResult } from './purge.js';
 export type { RetentionRun } from './runs.js';

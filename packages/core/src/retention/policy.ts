@@ -1,4 +1,5 @@
 import { ThreadlineError } from '../errors.js';
+import { type ResolvedArchive, type RetentionArchive, resolveArchive } from './archive-policy.js';
 
 /** The retention policy (config `retention`). Exactly one window: keepDays or maxAgeSeconds. */
 export interface RetentionPolicy {
@@ -13,6 +14,8 @@ export interface RetentionPolicy {
   sleepMs?: number;
   /** Also delete transactions left with no change, and actions linked only to them (default true). */
   deleteEmptyTransactions?: boolean;
+  /** Write every batch of changes somewhere before deleting it (see docs/operations.md). */
+  archive?: RetentionArchive;
 }
 
 export interface ResolvedRetentionPolicy {
@@ -23,6 +26,8 @@ export interface ResolvedRetentionPolicy {
   maxBatches: number;
   sleepMs: number;
   deleteEmptyTransactions: boolean;
+  /** Where purged changes are archived first; null: they are not. */
+  archive: ResolvedArchive | null;
 }
 
 const KEYS = [
@@ -33,6 +38,7 @@ const KEYS = [
   'maxBatches',
   'sleepMs',
   'deleteEmptyTransactions',
+  'archive',
 ];
 const WHERE = 'retention';
 
@@ -93,5 +99,6 @@ export function resolveRetentionPolicy(value: unknown): ResolvedRetentionPolicy 
           ? 0
           : positiveInt(input.sleepMs, 'sleepMs', 60_000),
     deleteEmptyTransactions: input.deleteEmptyTransactions !== false,
+    archive: resolveArchive(input.archive),
   };
 }

@@ -25,6 +25,9 @@ export const purgeSql = (q: string) => ({
       dropped_partitions = dropped_partitions + $6
     WHERE id = $1 AND status = 'running' RETURNING id`,
 
+  /** The run's archive summary (retention.archive); the column comes with install (schema 3+). */
+  setArchive: `UPDATE ${q}.retention_runs SET archive = $2::jsonb WHERE id = $1`,
+
   finishRun: `UPDATE ${q}.retention_runs SET status = $2, finished_at = now(), heartbeat_at = now(), error = $3,
       deleted_changes = $4, deleted_transactions = $5, deleted_actions = $6, batches = $7, dropped_partitions = $8
     WHERE id = $1`,
@@ -110,6 +113,6 @@ export const purgeSql = (q: string) => ({
 
   runs: `SELECT id::text AS id, started_at, finished_at, status, cutoff, dry_run, deleted_changes::text AS deleted_changes,
       deleted_transactions::text AS deleted_transactions, deleted_actions::text AS deleted_actions, dropped_partitions,
-      batches, error, actor_ref
-    FROM ${q}.retention_runs ORDER BY started_at DESC, id DESC LIMIT $1`,
+      batches, error, actor_ref, to_jsonb(r)->'archive' AS archive
+    FROM ${q}.retention_runs r ORDER BY started_at DESC, id DESC LIMIT $1`,
 });

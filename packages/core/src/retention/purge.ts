@@ -5,9 +5,11 @@ import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { appendPurgeLink } from '../integrity/seal.js';
 import { parseInstant } from '../query/validate.js';
+import { type ArchiveSummary, emptySummary } from './archive.js';
 import { publishRetention } from './channels.js';
 import { countDroppable, dropExpiredPartitions } from './partitions.js';
 import type { ResolvedRetentionPolicy } from './policy.js';
+import { deleteOldChanges } from './purge-changes.js';
 import { purgeSql } from './purge-sql.js';
 
 export interface PurgeOptions {
@@ -43,6 +45,8 @@ export interface PurgeResult {
   batchesRun: number;
   /** False when maxBatches stopped the run before everything eligible was gone. */
   complete: boolean;
+  /** What retention.archive wrote before deleting (null without an archive, and in dry runs). */
+  archive: ArchiveSummary | null;
 }
 
 export interface PurgeContext {
@@ -153,12 +157,24 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
   });
   const started = performance.now();
   publishRetention('start', { runId, dryRun, batchSize, maxBatches });
-  const totals = { changes: 0, transactions: 0, actions: 0, batches: 0, partitions: 0 };
+  const totals: Totals = {
+    changes: 0,
+    transactions: 0,
+    actions: 0,
+    batches: 0,
+    partitions: 0,
+    archive: ctx.policy!.archive && !dryRun ? emptySummary(ctx.policy!.archive) : null,
+  };
   try {
+    // Fails early (before any batch) on a database installed before retention_runs.archive.
+    if (totals.archive) await ctx.client.query(sql.setArchive, [runId, JSON.stringify(totals.archive)]);
     let complete: boolean;
     if (dryRun) {
-      // Whole partitions older than the cutoff are dropped, not deleted in batches.
-      const dropped = await countDroppable(ctx.client, ctx.q, cutoff);
+      // Whole partitions older than the cutoff are dropped, not deleted in batches (not when
+      // archiving: then the batches archive and delete their rows).
+      const dropped = ctx.policy!.archive
+        ? { partitions: [], changes: 0 }
+        : await countDroppable(ctx.client, ctx.q, cutoff);
       const { rows } = await ctx.client.query<
         Record<'changes' | 'transactions' | 'actions' | 'changeless' | 'standalone', string>
       >(sql.count, [cutoff, deleteEmpty, dropped.partitions]);
@@ -175,9 +191,13 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
         phase(n('standalone'));
       complete = totals.batches <= maxBatches;
     } else {
-      const dropped = await dropExpiredPartitions(ctx.client, ctx.schema, ctx.q, runId, cutoff);
-      totals.partitions = dropped.partitions;
-      totals.changes = dropped.changes;
+      // With retention.archive, partitions are not dropped unarchived: the batches take their
+      // rows (archiveBeforeDelete, called from deleteOldChanges, is the hook for a drop too).
+      if (!totals.archive) {
+        const dropped = await dropExpiredPartitions(ctx.client, ctx.schema, ctx.q, runId, cutoff);
+        totals.partitions = dropped.partitions;
+        totals.changes = dropped.changes;
+      }
       // No count first: on a large backlog it costs as much as the batches themselves.
       complete = await runBatches(
         ctx,
@@ -207,6 +227,7 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
       droppedPartitions: totals.partitions,
       batchesRun: totals.batches,
       complete,
+      archive: totals.archive,
     };
     publishRetention('end', {
       runId,
@@ -244,7 +265,16 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
   }
 }
 
-interface BatchPlan {
+export interface Totals {
+  changes: number;
+  transactions: number;
+  actions: number;
+  batches: number;
+  partitions: number;
+  archive: ArchiveSummary | null;
+}
+
+export interface BatchPlan {
   cutoff: string;
   batchSize: number;
   maxBatches: number;
@@ -255,7 +285,7 @@ async function runBatches(
   ctx: PurgeContext,
   runId: string,
   plan: BatchPlan,
-  totals: { changes: number; transactions: number; actions: number; batches: number; partitions: number },
+  totals: Totals,
   onBatch: PurgeOptions['onBatch'],
 ): Promise<boolean> {
   const sql = purgeSql(ctx.q);
@@ -269,6 +299,7 @@ async function runBatches(
       let changes = 0;
       let txs: string[] = [];
       let standalone = 0;
+      let archive: ArchiveSummary | undefined;
       if (phase === 'actions') {
         const { rows } = await s.query<{ n: number }>(sql.deleteStandaloneActions, [
           plan.cutoff,
@@ -276,12 +307,7 @@ async function runBatches(
         ]);
         standalone = rows[0]!.n;
       } else if (phase === 'changes') {
-        const { rows } = await s.query<{ n: number; txs: string[] }>(sql.deleteChanges, [
-          plan.cutoff,
-          plan.batchSize,
-        ]);
-        changes = rows[0]!.n;
-        txs = rows[0]!.txs.map(String);
+        ({ n: changes, txs, archive } = await deleteOldChanges(s, ctx, runId, plan, totals));
       } else {
         const { rows } = await s.query<{ id: string; at: string }>(sql.emptySweep, [
           plan.cutoff,
@@ -311,9 +337,16 @@ async function runBatches(
           `${WHERE}: run #${runId} was marked abandoned by another run while it worked; it stopped`,
         );
       }
-      return { changes, transactions, actions, scanned: phase === 'actions' ? standalone : txs.length };
+      return {
+        archive,
+        changes,
+        transactions,
+        actions,
+        scanned: phase === 'actions' ? standalone : txs.length,
+      };
     });
     totals.batches++;
+    if (got.archive) totals.archive = got.archive;
     totals.changes += got.changes;
     totals.transactions += got.transactions;
     totals.actions += got.actions;

@@ -20,6 +20,8 @@ CREATE TABLE IF NOT EXISTS @S.retention_runs (
   error text,
   actor_ref jsonb
 );
+-- What retention.archive wrote in this run: { target, parts, rows, firstFile, lastFile }.
+ALTER TABLE @S.retention_runs ADD COLUMN IF NOT EXISTS archive jsonb;
 DO $do$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = @LIT AND indexname = 'retention_runs_running_idx') THEN

@@ -2,6 +2,7 @@ import type { ActorRef } from '../context/actor-ref.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import type { SqlClient } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
+import type { ArchiveSummary } from './archive.js';
 import { purgeSql } from './purge-sql.js';
 
 export interface RetentionRun {
@@ -18,6 +19,8 @@ export interface RetentionRun {
   batches: number;
   error: string | null;
   actor: ActorRef | null;
+  /** What retention.archive wrote in this run; null when it archived nothing. */
+  archive: ArchiveSummary | null;
 }
 
 const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
@@ -48,6 +51,8 @@ export async function listRuns(
       batches: Number(r.batches),
       error: (r.error as string | null) ?? null,
       actor: (typeof r.actor_ref === 'string' ? JSON.parse(r.actor_ref) : r.actor_ref) as ActorRef | null,
+      archive: ((typeof r.archive === 'string' ? JSON.parse(r.archive) : r.archive) ??
+        null) as ArchiveSummary | null,
     }));
   } catch (error) {
     throw toThreadlineError(error, 'retention.runs');

@@ -1,4 +1,5 @@
 import type { ActorRef } from '../context/actor-ref.js';
+import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
 import type { Run } from './load.js';
 import type { NetStep } from './net.js';
@@ -56,7 +57,7 @@ export async function laterChanges(
   return rows.map((r) => {
     const step = steps[Number(r.i) - 1]!;
     const actor = r.actor ? (JSON.parse(r.actor) as ActorRef) : null;
-    const pk = JSON.parse(step.key) as Record<string, unknown>;
+    const pk = parseExactJson(step.key) as Record<string, unknown>;
     const what = r.moved
       ? 'its key was changed'
       : `it was ${r.op === 'delete' ? 'deleted' : r.op === 'insert' ? 'inserted again' : 'updated'}`;
@@ -91,7 +92,7 @@ export function notStoredConflict(meta: TableMeta, step: NetStep): RevertConflic
       : `${meta.label} ${step.key}: cannot restore ${columns.map((c) => `column "${c}" (${WHY[step.notStored.get(c)!]})`).join(', ')}`;
   return {
     table: meta.label,
-    pk: JSON.parse(step.key) as Record<string, unknown>,
+    pk: parseExactJson(step.key) as Record<string, unknown>,
     kind: 'not_stored',
     detail,
     columns,

@@ -1,5 +1,6 @@
 import { formatTableName, type TableName } from '../capture/identifiers.js';
 import { ThreadlineError } from '../errors.js';
+import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
 import { invalid, keyJson, parseCorrelationId, parseInstant, parseTable } from '../query/validate.js';
 import type { RevertSummary, RevertTarget } from './types.js';
@@ -228,7 +229,7 @@ async function loadRow(
     changes,
     transactions,
     causationId: changes[changes.length - 1]?.transactionId ?? `${formatTableName(table)} ${pk}`,
-    target: { table: formatTableName(table), pk: JSON.parse(pk) as Record<string, unknown>, to: toText },
+    target: { table: formatTableName(table), pk: parseExactJson(pk) as Record<string, unknown>, to: toText },
     label: `${formatTableName(table)} ${pk} back to ${toText}`,
   };
 }

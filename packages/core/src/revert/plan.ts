@@ -1,4 +1,6 @@
 import { formatTableName } from '../capture/identifiers.js';
+import { parseExactJson } from '../query/exact-json.js';
+import { cascadedSteps } from './cascade.js';
 import { laterChanges, notStoredConflict } from './conflicts.js';
 import { loadTarget, type Run, type StoredChange } from './load.js';
 import { type NetStep, netSteps } from './net.js';
@@ -41,7 +43,7 @@ function toStep(meta: TableMeta, net: NetStep, statements: StatementCache): Reve
     table: meta.label,
     tableSchema: meta.schema,
     tableName: meta.name,
-    pk: JSON.parse(net.key) as Record<string, unknown>,
+    pk: parseExactJson(net.key) as Record<string, unknown>,
     op: net.op,
     data: net.data,
     expect: net.expect,
@@ -49,7 +51,7 @@ function toStep(meta: TableMeta, net: NetStep, statements: StatementCache): Reve
   };
   const sql = statements.get(meta, net.op, net.setColumns);
   if (net.op === 'delete') return { ...base, sql, params: [net.key] };
-  const set = JSON.parse(net.data!) as Record<string, unknown>;
+  const set = parseExactJson(net.data!) as Record<string, unknown>;
   if (net.op === 'insert') return { ...base, set, sql, params: [net.data!] };
   return { ...base, set, sql, params: [net.data!, net.key] };
 }
@@ -99,6 +101,13 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
     }
     conflicts.push(...(await laterChanges(run, q, meta, steps, loaded.transactions)));
   }
+  const cascaded = await cascadedSteps(run, metas, nets);
+  if (cascaded.size > 0)
+    for (const [id, list] of nets)
+      nets.set(
+        id,
+        list.filter((s) => !cascaded.has(s)),
+      );
   const ids = [...nets.keys()].filter((id) => nets.get(id)!.length > 0);
   const refs = ids.map((id) => ({ id, schema: metas.get(id)!.schema, name: metas.get(id)!.name }));
   const { order, cycles } = orderTables(ids, await foreignKeys(run, refs));

@@ -23,7 +23,7 @@ export interface RevertStep {
   /** The key the statement addresses (for an INSERT: the key the row gets back). */
   pk: Record<string, unknown>;
   op: RevertStepOp;
-  /** UPDATE: the columns written back and their values; INSERT: the whole row. Display only (numbers may be rounded by JSON.parse). */
+  /** UPDATE: the columns written back and their values; INSERT: the whole row. Display only; numbers JavaScript cannot hold exactly are strings of their exact digits, as in `pk`. */
   set?: Record<string, unknown>;
   /** The single-row statement; `$1` is `params[0]`. Apply runs set-based equivalents in batches. */
   sql: string;
