@@ -21,6 +21,11 @@ export interface LexedStatement {
  * empty (only comments) are dropped.
  */
 export function lexStatements(sql: string): LexedStatement[] {
+  if (!/[;/-]/.test(sql)) {
+    // No semicolon and no comment can start: one statement (or none), as written.
+    const text = sql.trim();
+    return text === '' ? [] : [{ text, code: text }];
+  }
   const statements: LexedStatement[] = [];
   let start = 0;
   let i = 0;
