@@ -64,7 +64,9 @@ describe.runIf(postgresEnabled())('partitioned storage under concurrent capture'
            from threadline.audit_changes c join threadline.audit_transactions t on t.id = c.transaction_id`,
       );
       expect(rows[0]).toEqual({ n: 600, d: 600, wrong: 0 });
-      const left = await admin.query<{ n: number }>('select count(*)::int as n from threadline.audit_changes_default');
+      const left = await admin.query<{ n: number }>(
+        'select count(*)::int as n from threadline.audit_changes_default',
+      );
       expect(left.rows[0]?.n).toBe(0);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
