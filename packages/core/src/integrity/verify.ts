@@ -3,13 +3,12 @@ import { parseInstant } from '../query/validate.js';
 import { checkChain } from './chain-check.js';
 import { diagnoseLink, rowsIntact } from './rows-check.js';
 import type { IntegrityContext } from './seal.js';
-import {
-  type IntegrityFinding,
-  type IntegrityFindingKind,
-  type IntegrityVerifyOptions,
-  type IntegrityVerifyResult,
-  SEALED_RELATIONS,
-  type SealedRelation,
+import type {
+  IntegrityFinding,
+  IntegrityFindingKind,
+  IntegrityVerifyOptions,
+  IntegrityVerifyResult,
+  SealedRelation,
 } from './types.js';
 
 const WHERE = 'integrity.verify';

@@ -8,7 +8,7 @@ import type { ResolvedArchive } from './archive-policy.js';
 import { archiveSelectSql } from './archive-sql.js';
 
 /** Archive file format version (the records are the export file format's NDJSON lines). */
-export const ARCHIVE_FORMAT_VERSION = 1;
+const ARCHIVE_FORMAT_VERSION = 1;
 
 export interface ArchivedPart {
   part: number;
@@ -47,7 +47,7 @@ export function addPart(summary: ArchiveSummary, part: ArchivedPart): void {
 }
 
 /** Run-level part file name: sorts by run, then part. */
-export const partFileName = (runId: string, part: number) =>
+const partFileName = (runId: string, part: number) =>
   `threadline-archive-run${runId.padStart(8, '0')}-part${String(part).padStart(6, '0')}.ndjson.gz`;
 
 async function writeDurably(path: string, data: Buffer): Promise<void> {
