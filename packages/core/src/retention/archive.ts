@@ -108,7 +108,10 @@ async function writePartFiles(
   const back = await readFile(join(dir, file));
   const lines = gunzipSync(back).toString('utf8').split('\n').length - 1;
   if (createHash('sha256').update(back).digest('hex') !== sha256 || lines !== records.length) {
-    throw new Error(`${file} read back different from what was written`);
+    throw new ThreadlineError(
+      'RETENTION_ARCHIVE_FAILED',
+      `retention.purge: ${file} read back different from what was written; nothing of this batch was deleted (check the disk under the archive directory)`,
+    );
   }
   return { part: meta.part, rowCount: records.length, file, sha256 };
 }
