@@ -1,19 +1,10 @@
 import { type RecordActionOptions, type RecordedAction, recordAction } from './actions/record-action.js';
 import { AuditedSessions, type TransactionResult } from './attribution/audited-session.js';
-import {
-  assertIdentifier,
-  formatTableName,
-  parseTableName,
-  quoteIdent,
-  type TableName,
-} from './capture/identifiers.js';
+import { assertIdentifier, quoteIdent, type TableName } from './capture/identifiers.js';
 import {
   type ConfiguredTable,
-  type ResolvedTableOptions,
-  resolveTableOptions,
   resolveTablesConfig,
   type TableCaptureOptions,
-  tableKey,
 } from './capture/table-options.js';
 import {
   type CapturePlan,
@@ -42,7 +33,7 @@ import {
   type UninstallOptions,
   type UninstallResult,
 } from './install/install.js';
-import { installScript, SCHEMA_VERSION } from './install/install-script.js';
+import { SCHEMA_VERSION } from './install/install-script.js';
 import { createIntegrity, type IntegrityApi } from './integrity/index.js';
 import { PolicyChecks } from './policy/policy.js';
 import { type Activity, type ActivityFilters, activityCounts } from './query/activity.js';
@@ -67,8 +58,7 @@ import { type RetentionPolicy, resolveRetentionPolicy } from './retention/policy
 import { RevertApi } from './revert/index.js';
 import { type ResolvedStorageConfig, resolveStorageConfig, type StorageConfig } from './storage/config.js';
 import { createStorage, type StorageApi } from './storage/index.js';
-import { TELEMETRY_CHANNELS } from './telemetry/channels.js';
-import { hotChannels, publish } from './telemetry/publish.js';
+import { hotChannels } from './telemetry/publish.js';
 
 export interface ThreadlineOptions {
   /** A node-postgres Pool or Client, a PGlite instance, or any SqlClient. */

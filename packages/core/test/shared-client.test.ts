@@ -99,6 +99,39 @@ describe.runIf(postgresEnabled())('a shared pg Client', () => {
       ...expected(1000, (i) => `u${i}`),
     });
   });
+
+  it("nests a second instance's transaction in the first one's as a savepoint", async () => {
+    const first = createThreadline({ db: client });
+    const second = createThreadline({ db: client });
+    const t = await auditedTable(first);
+    await Promise.all(
+      Array.from({ length: N }, (_, i) =>
+        runWithAuditContext({ actor: ActorRef.user(`u${i}`) }, () =>
+          first.transaction(async (tx) => {
+            await second.transaction(async (inner) => {
+              await inner.query(`insert into ${t} (id) values ($1)`, [i]);
+            });
+            await sleep(1);
+            await tx.query(`insert into ${t} (id) values ($1)`, [1000 + i]);
+            // A failing inner transaction rolls back to its savepoint, not the outer transaction.
+            await second
+              .transaction(async (inner) => {
+                await inner.query(`insert into ${t} (id) values ($1)`, [3000 + i]);
+                throw new Error('boom');
+              })
+              .catch(() => undefined);
+            await tx.query(`insert into ${t} (id) values ($1)`, [2000 + i]);
+          }),
+        ),
+      ),
+    );
+    expect(await actorsById(t)).toEqual({
+      ...expected(0, (i) => `u${i}`),
+      ...expected(1000, (i) => `u${i}`),
+      ...expected(2000, (i) => `u${i}`),
+    });
+    expect(client.getTransactionStatus?.() ?? 'I').toBe('I');
+  });
 });
 
 describe('the connection queues', () => {

@@ -56,6 +56,24 @@ describe.runIf(postgresEnabled()).each(VERSIONS)('%s: attribution under concurre
     expect(rows[0]).toEqual({ n: N, actors: N });
   });
 
+  it('refuses transaction control hidden behind comments (commit /* ; */, begin -- x;y, start /**/ transaction)', async () => {
+    const tries = ['commit /* ; */', 'begin -- x;y\n', 'start /**/ transaction', 'begin -- ;x'];
+    const codes = await Promise.all(
+      Array.from({ length: N }, (_, i) =>
+        as(`cc${i}`, async () => {
+          const code = await Promise.resolve(knex.raw(tries[i % tries.length]!)).then(
+            () => 'ran',
+            (e: { code?: string }) => e.code,
+          );
+          await knex(s.table).insert({ id: 8000 + i });
+          return code;
+        }),
+      ),
+    );
+    expect(codes).toEqual(Array(N).fill('TRANSACTION_CONTROL'));
+    expect(await actorsIn(8000, 8100)).toEqual(each(8000, (i) => `cc${i}`));
+  });
+
   it('attributes writes inside functions, procedures, DO blocks, EXPLAIN ANALYZE and multi-statement strings', async () => {
     await s.db.pool.query(
       `create or replace function ${s.table}_fn(i int) returns int language sql as $$ insert into ${s.table} (id) values (i) returning id $$;

@@ -6,7 +6,7 @@ import {
   ThreadlineError,
 } from '@threadline/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { attributedStream, type StreamFn } from './stream.js';
+import { attributedStream, type StreamFn, settleStream } from './stream.js';
 
 export interface AttachThreadlineOptions {
   /** The Threadline instance whose recordAction/query calls join the ORM's transactions. */
@@ -22,6 +22,7 @@ interface Runner {
   rollbackTransaction(): Promise<void>;
   query(sql: string, params?: readonly unknown[], structured?: boolean): Promise<unknown>;
   stream: StreamFn;
+  release(): Promise<void>;
 }
 type TransactionFn = (...args: unknown[]) => Promise<unknown>;
 const ATTACHED = Symbol.for('threadline.typeorm.attached');
@@ -169,6 +170,11 @@ export function attachThreadline<D extends DataSource>(dataSource: D, options: A
         onEnd,
         onError,
       );
+    };
+    const { release } = r;
+    r.release = async function (this: InstrumentedRunner, ...args) {
+      await settleStream(this);
+      return release.apply(this, args);
     };
     wrapTransactions(runner.manager);
     return runner;

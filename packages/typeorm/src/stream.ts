@@ -7,6 +7,30 @@ export interface RowStream {
   once(event: 'close' | 'error', listener: (error?: unknown) => void): unknown;
 }
 
+/** The stream transaction a runner has open: its rows and the promise of its COMMIT. */
+const openStreams = new WeakMap<object, { rows?: RowStream; over: Promise<void> }>();
+
+/**
+ * Called by queryRunner.release() before the connection goes back to the pool: a stream whose
+ * consumer stopped early (`for await (const r of s) break; await qr.release()`) is still closing,
+ * and its COMMIT has not run. Close it (a consumer that never read to the end is done with it) and
+ * wait for the COMMIT, so what ran is kept as plain TypeORM (autocommit) keeps it and the
+ * connection never goes back mid-transaction.
+ */
+export async function settleStream(handle: object): Promise<void> {
+  const open = openStreams.get(handle);
+  if (!open) return;
+  open.rows?.destroy();
+  await open.over;
+  openStreams.delete(handle);
+}
+
+/** The error Node gives a stream its async iterator destroyed on `break`/`return`. */
+function stoppedByConsumer(error: unknown): boolean {
+  const e = error as { name?: unknown; code?: unknown } | null;
+  return e?.name === 'AbortError' || e?.code === 'ABORT_ERR';
+}
+
 type OnEvent = ((...args: unknown[]) => void) | undefined;
 export type StreamFn = (
   sql: string,
@@ -64,14 +88,18 @@ export function attributedStream(
             );
             return false;
           };
-          // A consumer that stops early destroys the stream: what ran is committed.
+          // A consumer that stops early destroys the stream (`for await … break` with an
+          // AbortError): what ran is committed, as plain TypeORM (autocommit) keeps it.
           rows.once('close', () => finished(undefined));
-          rows.once('error', failed);
+          rows.once('error', (error) => (stoppedByConsumer(error) ? finished(undefined) : failed(error)));
+          const open = openStreams.get(handle);
+          if (open) open.rows = rows;
           handOver(rows);
         }, failed);
       }),
     run,
   });
+  openStreams.set(handle, { over: over() });
   done.catch(refuse);
   return ready;
 }

@@ -153,6 +153,35 @@ describe.runIf(postgresEnabled()).each(VERSIONS)('%s: attribution under concurre
     });
   });
 
+  it('a stream of a write that the consumer stops early keeps its rows and gives the connection back idle', async () => {
+    const rowsPer = 250; // more than one cursor batch (pg-query-stream reads 100)
+    await Promise.all(
+      Array.from({ length: N }, (_, i) =>
+        as(`sb${i}`, async () => {
+          const runner = s.ds.createQueryRunner();
+          try {
+            const base = 7000 + i * rowsPer;
+            const rows = await runner.stream(
+              `insert into ${s.table} (id) select $1::int + g from generate_series(0, ${rowsPer - 1}) g returning id`,
+              [base],
+            );
+            for await (const _row of rows as unknown as AsyncIterable<unknown>) break;
+          } finally {
+            await runner.release();
+          }
+          // The pool (of 2) must not hold a connection mid-transaction: this write runs on one.
+          await s.ds.manager.insert(s.Item, { id: 20000 + i });
+        }),
+      ),
+    );
+    const expected: Record<number, string> = {};
+    for (let i = 0; i < N; i++) {
+      for (let g = 0; g < rowsPer; g++) expected[7000 + i * rowsPer + g] = `sb${i}`;
+      expected[20000 + i] = `sb${i}`;
+    }
+    expect(await actorsIn(7000, 20100)).toEqual(expected);
+  });
+
   it('attributes writes inside functions, procedures, DO blocks, EXPLAIN ANALYZE and multi-statement strings', async () => {
     await s.db.pool.query(
       `create or replace function ${s.table}_fn(i int) returns int language sql as $$ insert into ${s.table} (id) values (i) returning id $$;

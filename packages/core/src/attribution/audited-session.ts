@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { contextBinding } from '../context/binding.js';
+import { sessionStoreOf } from '../db/serial-queue.js';
 import type { SqlClient, SqlResult, SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
 import {
@@ -82,9 +83,14 @@ function guardedSession(inner: SqlSession, state: { closed: boolean }, where: st
  * in, and how a statement sent outside one is attributed.
  */
 export class AuditedSessions {
-  private readonly active = new AsyncLocalStorage<ActiveSession>();
+  /** Shared by every instance on one Client (sessionStoreOf), else this instance's own. */
+  private readonly active: AsyncLocalStorage<ActiveSession>;
 
-  constructor(private readonly client: SqlClient) {}
+  constructor(private readonly client: SqlClient) {
+    this.active = client.connection
+      ? sessionStoreOf<ActiveSession>(client.connection)
+      : new AsyncLocalStorage<ActiveSession>();
+  }
 
   /** The transaction the current async context is in, unless its callback already settled. */
   current(): ActiveSession | undefined {

@@ -5,12 +5,41 @@
  * Used only to classify a script (which statements control the transaction), never to rewrite it.
  */
 export function splitStatements(sql: string): string[] {
-  const statements: string[] = [];
+  return lexStatements(sql).map((s) => s.text);
+}
+
+/** One top-level statement: its text as written, and its code (comments replaced by a space, trimmed). */
+export interface LexedStatement {
+  readonly text: string;
+  readonly code: string;
+}
+
+/**
+ * The top-level statements of `sql` (see splitStatements), each with its code: the statement with
+ * every comment replaced by one space, so keywords can be matched without a comment hiding a `;`
+ * or sitting between them (`commit /* ; *\/`, `start /**\/ transaction`). Statements whose code is
+ * empty (only comments) are dropped.
+ */
+export function lexStatements(sql: string): LexedStatement[] {
+  if (!/[;/-]/.test(sql)) {
+    // No semicolon and no comment can start: one statement (or none), as written.
+    const text = sql.trim();
+    return text === '' ? [] : [{ text, code: text }];
+  }
+  const statements: LexedStatement[] = [];
   let start = 0;
   let i = 0;
+  let code = '';
+  let copied = 0;
+  const cut = (from: number) => {
+    code += `${sql.slice(copied, from)} `;
+  };
   const push = (end: number) => {
+    code += sql.slice(copied, end);
     const text = sql.slice(start, end).trim();
-    if (text !== '') statements.push(text);
+    const trimmed = code.trim();
+    if (trimmed !== '') statements.push({ text, code: trimmed });
+    code = '';
   };
   while (i < sql.length) {
     const c = sql[i]!;
@@ -27,9 +56,12 @@ export function splitStatements(sql: string): string[] {
         } else i += 1;
       }
     } else if (c === '-' && next === '-') {
+      cut(i);
       const nl = sql.indexOf('\n', i);
       i = nl === -1 ? sql.length : nl + 1;
+      copied = i;
     } else if (c === '/' && next === '*') {
+      cut(i);
       let depth = 1;
       i += 2;
       while (i < sql.length && depth > 0) {
@@ -41,6 +73,7 @@ export function splitStatements(sql: string): string[] {
           i += 2;
         } else i += 1;
       }
+      copied = i;
     } else if (c === '$' && !/[A-Za-z0-9_\u0080-\uffff]/.test(sql[i - 1] ?? ' ')) {
       const tag = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(sql.slice(i));
       if (tag) {
@@ -51,6 +84,7 @@ export function splitStatements(sql: string): string[] {
       push(i);
       i += 1;
       start = i;
+      copied = i;
     } else i += 1;
   }
   push(sql.length);

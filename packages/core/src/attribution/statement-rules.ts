@@ -11,43 +11,30 @@
  */
 
 import { ThreadlineError } from '../errors.js';
-import { splitStatements } from './sql-statements.js';
+import { lexStatements } from './sql-statements.js';
 
-/** Whitespace, comments and semicolons only: what may follow the last statement. */
-const TRAILER = /^(?:\s+|;|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*$/;
 const READ_ONLY_COMMANDS = /^(?:show|set|reset|discard|deallocate|listen|unlisten)\b/i;
 
 export type TransactionControl = 'begin' | 'end' | 'savepoint';
 
-/** The statement after leading whitespace and comments; block comments nest, as in PostgreSQL. */
-function stripLeadingComments(sql: string): string {
-  let i = 0;
-  for (;;) {
-    while (i < sql.length && /\s/.test(sql[i]!)) i++;
-    if (sql.startsWith('--', i)) {
-      const nl = sql.indexOf('\n', i);
-      if (nl === -1) return '';
-      i = nl + 1;
-    } else if (sql.startsWith('/*', i)) {
-      let depth = 1;
-      i += 2;
-      while (i < sql.length && depth > 0) {
-        if (sql.startsWith('/*', i)) {
-          depth++;
-          i += 2;
-        } else if (sql.startsWith('*/', i)) {
-          depth--;
-          i += 2;
-        } else i++;
-      }
-    } else return sql.slice(i);
-  }
+/**
+ * The code of `sql` (comments replaced by spaces, by the lexer of sql-statements.ts) when it holds
+ * exactly one statement; '' when it holds none; null when it holds several. Never a raw indexOf or
+ * regex on the text: a comment may hold a `;` or sit between keywords (`commit /* ; *\/`).
+ */
+function soleStatement(sql: string): string | null {
+  const statements = lexStatements(sql);
+  if (statements.length > 1) return null;
+  return statements[0]?.code ?? '';
 }
 
-/** True when `sql` holds one statement (a `;` anywhere but at the end counts as several). */
-function isSingleStatement(text: string): boolean {
-  const semi = text.indexOf(';');
-  return semi === -1 || TRAILER.test(text.slice(semi));
+/** What one statement's code (no comments) does to the transaction; see transactionControl. */
+function controlOf(code: string): TransactionControl | null {
+  if (/^(?:begin|start\s+transaction)\b/i.test(code)) return 'begin';
+  if (/^(?:savepoint|release)\b/i.test(code) || /^rollback\s+(?:(?:work|transaction)\s+)?to\b/i.test(code))
+    return 'savepoint';
+  if (/^(?:commit|end|rollback|abort|prepare\s+transaction)\b/i.test(code)) return 'end';
+  return null;
 }
 
 /**
@@ -56,23 +43,18 @@ function isSingleStatement(text: string): boolean {
  * ROLLBACK TO) or null (including for a string of several statements).
  */
 export function transactionControl(sql: string): TransactionControl | null {
-  const text = stripLeadingComments(sql);
   // A script that starts with BEGIN is a script (scriptTransactionControl), not a BEGIN.
-  if (!isSingleStatement(text)) return null;
-  if (/^(?:begin|start\s+transaction)\b/i.test(text)) return 'begin';
-  if (/^(?:savepoint|release)\b/i.test(text) || /^rollback\s+(?:(?:work|transaction)\s+)?to\b/i.test(text))
-    return 'savepoint';
-  if (/^(?:commit|end|rollback|abort|prepare\s+transaction)\b/i.test(text)) return 'end';
-  return null;
+  const code = soleStatement(sql);
+  return code === null ? null : controlOf(code);
 }
 
 /** True when `sql` is one statement that cannot change a row (see the file comment). */
 export function isProvablyReadOnly(sql: string): boolean {
-  const text = stripLeadingComments(sql);
-  if (!isSingleStatement(text)) return false;
-  if (READ_ONLY_COMMANDS.test(text)) return true;
+  const code = soleStatement(sql);
+  if (code === null) return false;
+  if (READ_ONLY_COMMANDS.test(code)) return true;
   // EXPLAIN without ANALYZE, spelled plainly: a quoted or U& option name could be ANALYZE.
-  return /^explain\b/i.test(text) && !/\banaly[sz]e\b/i.test(text) && !/["&]|\/\*/.test(text);
+  return /^explain\b/i.test(code) && !/\banaly[sz]e\b/i.test(code) && !/["&]/.test(code);
 }
 
 /**
@@ -99,12 +81,11 @@ export function cannotBeWrapped(error: unknown): 'multi-statement' | 'no-transac
  * last is BEGIN: the script would leave the connection mid-transaction).
  */
 export function scriptTransactionControl(sql: string): 'none' | 'closed' | 'open' {
-  if (!sql.includes(';')) return 'none';
-  const statements = splitStatements(sql).filter((s) => stripLeadingComments(s) !== '');
+  const statements = lexStatements(sql);
   if (statements.length < 2) return 'none';
   let last: 'none' | 'closed' | 'open' = 'none';
   for (const statement of statements) {
-    const control = transactionControl(statement);
+    const control = controlOf(statement.code);
     if (control === 'begin') last = 'open';
     else if (control === 'end') last = 'closed';
   }
@@ -117,8 +98,7 @@ export function scriptTransactionControl(sql: string): 'none' | 'closed' | 'open
  * block where PostgreSQL refuses such a COMMIT (see embeddedCommitRefused).
  */
 export function mayCommitInside(sql: string): boolean {
-  if (!sql.includes(';')) return /^(?:call|do)\b/i.test(stripLeadingComments(sql));
-  return splitStatements(sql).some((s) => /^(?:call|do)\b/i.test(stripLeadingComments(s)));
+  return lexStatements(sql).some((s) => /^(?:call|do)\b/i.test(s.code));
 }
 
 /**

@@ -71,3 +71,27 @@ export function queueOf(connection: object): SerialQueue {
   }
   return queue;
 }
+
+/**
+ * Which transaction each async context is in on one connection (a pg Client, a PGlite), on a
+ * global like the queues: two Threadline instances (or two copies of core) on one Client must see
+ * each other's transactions, so the inner tl2.transaction inside tl.transaction makes a SAVEPOINT
+ * instead of a BEGIN that does nothing and a COMMIT that ends the outer transaction.
+ */
+const SESSIONS = Symbol.for('threadline.connection-sessions.v1');
+type SessionMap = WeakMap<object, AsyncLocalStorage<unknown>>;
+
+export function sessionStoreOf<T>(connection: object): AsyncLocalStorage<T> {
+  const g = globalThis as unknown as Record<symbol, SessionMap | undefined>;
+  let map = g[SESSIONS];
+  if (!map) {
+    map = new WeakMap();
+    Object.defineProperty(globalThis, SESSIONS, { value: map, enumerable: false });
+  }
+  let store = map.get(connection);
+  if (!store) {
+    store = new AsyncLocalStorage<unknown>();
+    map.set(connection, store);
+  }
+  return store as AsyncLocalStorage<T>;
+}

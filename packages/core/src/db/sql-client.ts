@@ -24,6 +24,11 @@ export interface SqlClient extends SqlSession {
   /** The node-postgres Pool of a 'pg-pool' client: streaming reads (export's COPY) hold one of its connections. */
   readonly pgPool?: unknown;
   /**
+   * The one connection every statement goes through (a pg Client, a PGlite), when there is one:
+   * Threadline instances sharing it share which transaction each async context is in.
+   */
+  readonly connection?: object;
+  /**
    * Run `fn` on one connection between BEGIN and COMMIT (ROLLBACK when it throws). `hooks.start`
    * runs right after BEGIN and `hooks.finish` (constant, parameterless SQL) right before COMMIT,
    * each in the same round trip as BEGIN / COMMIT where the driver allows it.
@@ -281,6 +286,7 @@ export function toSqlClient(db: unknown): SqlClient {
     const queue = queueOf(db);
     return {
       kind: 'pg-client',
+      connection: db,
       query: (sql, params) => queue.run(() => pgSession(db).query(sql, params)),
       transaction: (fn, hooks) => queue.run((hold) => pgTransaction(db, fn, hooks, hold)),
       queryAfter: (first, sql, params) => queue.run(() => pgQueryAfter(db, first, sql, params)),

@@ -5,6 +5,7 @@
  * - `binary`: binary COPY of one text-like column (row_to_json); each value is written between
  *   `prefix` and `suffix` (`\n` after each NDJSON line, `,\n` between JSON objects).
  */
+import { ThreadlineError } from '../errors.js';
 export class CopyRecords {
   private pending: Buffer = Buffer.alloc(0);
   private headerDone = false;
@@ -88,7 +89,7 @@ export class CopyRecords {
       }
       if (buf.length - at < 6) break;
       const length = buf.readInt32BE(at + 2);
-      if (length < 0) throw new Error('export: a record was NULL');
+      if (length < 0) throw new ThreadlineError('DATABASE_ERROR', 'export: a record was NULL');
       if (buf.length - at - 6 < length) break;
       starts.push(at + 6);
       lengths.push(length);

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { toThreadlineError } from '../db/db-errors.js';
+import { ThreadlineError } from '../errors.js';
 import { Params } from '../query/sql-parts.js';
 import type { ParsedTimelineFilters } from '../query/validate.js';
 import { CopyRecords } from './copy-records.js';
@@ -155,7 +156,9 @@ export class CopyRecordSource implements RecordSource {
     const client = this.client;
     this.client = null;
     this.closed = true;
-    client?.release(error instanceof Error ? error : new Error(String(error)));
+    client?.release(
+      error instanceof Error ? error : new ThreadlineError('DATABASE_ERROR', `export: ${String(error)}`),
+    );
   }
 
   close(): void {
@@ -164,6 +167,6 @@ export class CopyRecordSource implements RecordSource {
     // makes the server stop the COPY and roll back.
     this.copy?.removeAllListeners('readable');
     this.copy?.on('error', () => undefined);
-    this.release(new Error('export stopped before the end'));
+    this.release(new ThreadlineError('EXPORT_ABORTED', 'export stopped before the end'));
   }
 }

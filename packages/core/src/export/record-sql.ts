@@ -83,7 +83,7 @@ function csvCellSql(v: string): string {
 }
 
 /** One record as text over the export columns of `x`: a CSV record with CR LF, or a JSON object. */
-export function recordSql(format: ExportFormat): string {
+function recordSql(format: ExportFormat): string {
   if (format !== 'csv') return 'row_to_json(x)::text';
   return `concat(${EXPORT_COLUMNS.map((column) => csvCellSql(`x.${column}`)).join(", ',', ")}, chr(13), chr(10))`;
 }

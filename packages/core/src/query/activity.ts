@@ -3,7 +3,7 @@ import { Params } from './sql-parts.js';
 import { timelineFilterSql } from './timeline-sql.js';
 import { invalid, parseTimelineFilters, type TimelineFilters } from './validate.js';
 
-export const ACTIVITY_BUCKETS = ['minute', 'hour', 'day', 'week', 'month'] as const;
+const ACTIVITY_BUCKETS = ['minute', 'hour', 'day', 'week', 'month'] as const;
 export type ActivityBucketSize = (typeof ACTIVITY_BUCKETS)[number];
 
 /** The timeline's filters and the width of one bucket (default: hour without `from`, else chosen from the window). */
@@ -36,7 +36,7 @@ const SECONDS: Record<ActivityBucketSize, number> = {
 };
 /** Buckets in the default window when `from` is not given. */
 const DEFAULT_BUCKETS = 24;
-export const MAX_ACTIVITY_BUCKETS = 1000;
+const MAX_ACTIVITY_BUCKETS = 1000;
 
 type Run = (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
 

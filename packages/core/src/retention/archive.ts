@@ -8,7 +8,7 @@ import type { ResolvedArchive } from './archive-policy.js';
 import { archiveSelectSql } from './archive-sql.js';
 
 /** Archive file format version (the records are the export file format's NDJSON lines). */
-export const ARCHIVE_FORMAT_VERSION = 1;
+const ARCHIVE_FORMAT_VERSION = 1;
 
 export interface ArchivedPart {
   part: number;
@@ -47,7 +47,7 @@ export function addPart(summary: ArchiveSummary, part: ArchivedPart): void {
 }
 
 /** Run-level part file name: sorts by run, then part. */
-export const partFileName = (runId: string, part: number) =>
+const partFileName = (runId: string, part: number) =>
   `threadline-archive-run${runId.padStart(8, '0')}-part${String(part).padStart(6, '0')}.ndjson.gz`;
 
 async function writeDurably(path: string, data: Buffer): Promise<void> {
@@ -108,7 +108,10 @@ async function writePartFiles(
   const back = await readFile(join(dir, file));
   const lines = gunzipSync(back).toString('utf8').split('\n').length - 1;
   if (createHash('sha256').update(back).digest('hex') !== sha256 || lines !== records.length) {
-    throw new Error(`${file} read back different from what was written`);
+    throw new ThreadlineError(
+      'RETENTION_ARCHIVE_FAILED',
+      `retention.purge: ${file} read back different from what was written; nothing of this batch was deleted (check the disk under the archive directory)`,
+    );
   }
   return { part: meta.part, rowCount: records.length, file, sha256 };
 }

@@ -74,18 +74,15 @@ async function dropOne(
 ): Promise<number> {
   const sql = purgeSql(q);
   await s.query(sql.lock, [schema]);
-  const { rows } = await s.query<{ reltuples: number }>(
-    `SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)`,
-    [rel],
-  );
-  if (!rows[0]) return 0; // dropped meanwhile
-  let changes = Number(rows[0].reltuples);
-  if (changes < 0) {
-    const { rows: n } = await s.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${rel}`);
-    changes = Number(n[0]!.n);
-  }
+  // Counted exactly (the run's record is a compliance record; pg_class.reltuples is stale after
+  // writes since the last ANALYZE and once reported a dropped partition's rows 5x wrong).
+  const exists = await s.query(`SELECT 1 FROM pg_class WHERE oid = to_regclass($1)`, [rel]);
+  if (exists.rows.length === 0) return 0; // dropped meanwhile
   await s.query(sql.dropLockTimeout);
   await s.query(`ALTER TABLE ${q}.audit_changes DETACH PARTITION ${rel}`);
+  // Counted once detached: nothing can write into it any more.
+  const { rows: n } = await s.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${rel}`);
+  const changes = Number(n[0]!.n);
   await s.query(`DROP TABLE ${rel}`);
   const beat = await s.query(sql.heartbeat, [runId, Math.round(changes), 0, 0, 0, 1]);
   if (beat.rows.length === 0) {

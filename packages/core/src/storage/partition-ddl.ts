@@ -75,8 +75,12 @@ BEGIN
     RETURN jsonb_build_object('name', part, 'from', lo, 'to', hi, 'skipped', true);
   END IF;
   IF has_rows THEN
-    -- Capture writes into this range wait until the move commits (they would land in the default
-    -- partition again, and attaching would fail); writes to every other partition go on.
+    -- Capture waits until the move commits. The parent is locked first: an insert holds its lock
+    -- on audit_changes from routing to commit, so a row routed to the default partition before
+    -- the attach would otherwise be written there after it and fail the new partition constraint
+    -- (SQLSTATE 23514, rolling back the application's own write). Locking only the default
+    -- partition let exactly that happen.
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', parent);
     EXECUTE format('LOCK TABLE %s IN EXCLUSIVE MODE', def::regclass);
     SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
       FROM pg_attribute a WHERE a.attrelid = parent AND a.attnum > 0 AND NOT a.attisdropped;
