@@ -299,7 +299,8 @@ describe.runIf(postgresEnabled())('hostile input (property-based)', () => {
           }
         },
       ),
-      { numRuns: 120 },
+      // The counterexample CI found once (seed -307673006): a lone surrogate as a row key.
+      { numRuns: 120, examples: [[{}, {}, '\ud800']] },
     );
   }, 120_000);
 

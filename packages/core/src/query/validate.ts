@@ -108,6 +108,11 @@ export function keyJson(key: RowKey, what: string): string {
       // PostgreSQL text cannot hold U+0000, so no row has such a key.
       if (v.includes('\u0000'))
         throw invalid(`${what}: key values cannot contain U+0000 (NUL); no row has such a key`);
+      // A lone UTF-16 surrogate has no UTF-8 form (PostgreSQL refuses it in json): no row has it.
+      if (/\p{Cs}/u.test(v))
+        throw invalid(
+          `${what}: key values must be well-formed Unicode (a lone UTF-16 surrogate); no row has such a key`,
+        );
       return v;
     }
     if (typeof v === 'boolean') return v;
@@ -123,6 +128,8 @@ export function keyJson(key: RowKey, what: string): string {
       Object.fromEntries(
         Object.entries(key).map(([k, v]) => {
           if (k.includes('\u0000')) throw invalid(`${what}: key column names cannot contain U+0000 (NUL)`);
+          if (/\p{Cs}/u.test(k))
+            throw invalid(`${what}: key column names must be well-formed Unicode (a lone UTF-16 surrogate)`);
           return [k, scalar(v)];
         }),
       ),
