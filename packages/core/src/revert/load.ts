@@ -60,8 +60,23 @@ function toStored(r: ChangeTextRow): StoredChange {
   };
 }
 
+/** A table the target changed. */
+export interface TargetTable {
+  schema: string;
+  name: string;
+  /** One of its stored keys (names the key columns of a table capture no longer knows). */
+  sampleKey: string;
+  /** The changes to revert, oldest first; null: every change of the target's transactions (read set-wise). */
+  changes: StoredChange[] | null;
+}
+
 export interface LoadedTarget {
-  changes: StoredChange[];
+  /** In the order of their first reverted change; tables with only TRUNCATEs are left out. */
+  tables: TargetTable[];
+  /** TRUNCATEs among the changes, oldest first (they cannot be reverted). */
+  truncates: { schema: string; name: string; id: string }[];
+  /** How many changes the target holds. */
+  changeCount: number;
   /** Audit transactions whose changes are reverted (a later change outside them is a conflict). */
   transactions: string[];
   causationId: string;
@@ -100,7 +115,7 @@ export async function loadTarget(run: Run, q: string, target: RevertTarget): Pro
         `revert.plan: there is no audit transaction ${id}; find it with threadline timeline`,
       );
     return {
-      changes: await changesOf(run, q, [id]),
+      ...(await tablesOf(run, q, [id])),
       transactions: [id],
       causationId: id,
       target: { transactionId: id },
@@ -125,7 +140,7 @@ export async function loadTarget(run: Run, q: string, target: RevertTarget): Pro
       );
     const ids = rows.map((r) => r.id);
     return {
-      changes: await changesOf(run, q, ids),
+      ...(await tablesOf(run, q, ids)),
       transactions: ids,
       causationId: cid,
       target: { correlationId: cid },
@@ -138,10 +153,48 @@ export async function loadTarget(run: Run, q: string, target: RevertTarget): Pro
   );
 }
 
-async function changesOf(run: Run, q: string, transactions: string[]): Promise<StoredChange[]> {
-  const rows = await run<ChangeTextRow>(
-    `SELECT ${changeColumns} FROM ${q}.audit_changes c WHERE c.transaction_id = ANY($1::bigint[]) ORDER BY c.captured_at, c.id`,
+interface TableRow {
+  s: string;
+  n: string;
+  changes: number;
+  truncates: [string, string][] | null;
+  sample: string | null;
+}
+
+/** The tables the transactions changed, with their TRUNCATEs; the changes stay in the database. */
+async function tablesOf(
+  run: Run,
+  q: string,
+  transactions: string[],
+): Promise<Pick<LoadedTarget, 'tables' | 'truncates' | 'changeCount'>> {
+  const rows = await run<TableRow>(
+    `SELECT g.s, g.n, g.changes, g.truncates,
+            (SELECT c.table_pk::text FROM ${q}.audit_changes c WHERE c.transaction_id = ANY($1::bigint[])
+                AND c.table_schema = g.s AND c.table_name = g.n AND c.op <> 'truncate' LIMIT 1) AS sample
+       FROM (SELECT c.table_schema AS s, c.table_name AS n, count(*)::int AS changes, min(c.captured_at) AS at, min(c.id) AS id,
+                    json_agg(json_build_array(c.id::text, ${isoSql('c.captured_at')})) FILTER (WHERE c.op = 'truncate') AS truncates
+               FROM ${q}.audit_changes c WHERE c.transaction_id = ANY($1::bigint[]) GROUP BY 1, 2) g
+      ORDER BY g.at, g.id`,
     [transactions],
+  );
+  const truncates = rows
+    .flatMap((r) => (r.truncates ?? []).map(([id, at]) => ({ schema: r.s, name: r.n, id, at })))
+    .sort((a, b) => (a.at === b.at ? cmpId(a.id, b.id) : a.at < b.at ? -1 : 1))
+    .map(({ schema, name, id }) => ({ schema, name, id }));
+  return {
+    tables: rows
+      .filter((r) => r.sample !== null)
+      .map((r) => ({ schema: r.s, name: r.n, sampleKey: r.sample!, changes: null })),
+    truncates,
+    changeCount: rows.reduce((n, r) => n + Number(r.changes), 0),
+  };
+}
+
+/** Changes by id, oldest first. */
+export async function changesById(run: Run, q: string, ids: string[]): Promise<StoredChange[]> {
+  const rows = await run<ChangeTextRow>(
+    `SELECT ${changeColumns} FROM ${q}.audit_changes c WHERE c.id = ANY($1::bigint[]) ORDER BY c.captured_at, c.id`,
+    [ids],
   );
   return rows.map(toStored);
 }
@@ -225,8 +278,16 @@ async function loadRow(
     } else if (c.pkBefore === null && c.pk === current) changes.push(c);
   }
   const transactions = [...new Set(changes.map((c) => c.transactionId))];
+  const rowChanges = changes.filter((c) => c.op !== 'truncate');
   return {
-    changes,
+    tables:
+      rowChanges.length === 0
+        ? []
+        : [{ schema: table.schema, name: table.name, sampleKey: rowChanges[0]!.pk, changes: rowChanges }],
+    truncates: changes
+      .filter((c) => c.op === 'truncate')
+      .map((c) => ({ schema: c.schema, name: c.name, id: c.id })),
+    changeCount: changes.length,
     transactions,
     causationId: changes[changes.length - 1]?.transactionId ?? `${formatTableName(table)} ${pk}`,
     target: { table: formatTableName(table), pk: parseExactJson(pk) as Record<string, unknown>, to: toText },

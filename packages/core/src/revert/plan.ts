@@ -1,10 +1,11 @@
 import { formatTableName } from '../capture/identifiers.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { cascadedSteps } from './cascade.js';
-import { laterChanges, notStoredConflict } from './conflicts.js';
-import { loadTarget, type Run, type StoredChange } from './load.js';
+import { type LaterChange, laterChanges, laterConflict, notStoredConflict } from './conflicts.js';
+import { changesById, loadTarget, type Run, type TargetTable } from './load.js';
 import { type NetStep, netSteps } from './net.js';
 import { foreignKeys, orderTables } from './order.js';
+import { setSteps } from './set-steps.js';
 import { deleteOne, insertOne, updateOne } from './statements.js';
 import { loadTableMeta, type TableMeta } from './tables.js';
 import type {
@@ -21,10 +22,12 @@ const tableId = (schema: string, name: string) => JSON.stringify([schema, name])
 
 /** Statement text per table, op and column list: built once, shared by every step that uses it. */
 class StatementCache {
-  private readonly cache = new Map<string, string>();
+  private readonly cache = new Map<TableMeta, Map<string, string>>();
   get(meta: TableMeta, op: RevertStepOp, columns: string[]): string {
-    const key = JSON.stringify([meta.schema, meta.name, op, columns]);
-    let sql = this.cache.get(key);
+    let table = this.cache.get(meta);
+    if (!table) this.cache.set(meta, (table = new Map()));
+    const key = `${op}\u0001${columns.join('\u0000')}`;
+    let sql = table.get(key);
     if (sql === undefined) {
       sql =
         op === 'delete'
@@ -32,28 +35,26 @@ class StatementCache {
           : op === 'insert'
             ? insertOne(meta, columns)
             : updateOne(meta, columns);
-      this.cache.set(key, sql);
+      table.set(key, sql);
     }
     return sql;
   }
 }
 
 function toStep(meta: TableMeta, net: NetStep, statements: StatementCache): RevertStep {
-  const base = {
-    table: meta.label,
-    tableSchema: meta.schema,
-    tableName: meta.name,
-    pk: parseExactJson(net.key) as Record<string, unknown>,
-    op: net.op,
+  const pk = net.pk ?? (parseExactJson(net.key) as Record<string, unknown>);
+  const sql = statements.get(meta, net.op, net.setColumns);
+  const internal = {
     data: net.data,
     expect: net.expect,
     key: net.key,
+    tableSchema: meta.schema,
+    tableName: meta.name,
   };
-  const sql = statements.get(meta, net.op, net.setColumns);
-  if (net.op === 'delete') return { ...base, sql, params: [net.key] };
-  const set = parseExactJson(net.data!) as Record<string, unknown>;
-  if (net.op === 'insert') return { ...base, set, sql, params: [net.data!] };
-  return { ...base, set, sql, params: [net.data!, net.key] };
+  if (net.op === 'delete') return { table: meta.label, pk, op: net.op, sql, params: [net.key], ...internal };
+  const set = net.set ?? (parseExactJson(net.data!) as Record<string, unknown>);
+  const params = net.op === 'insert' ? [net.data!] : [net.data!, net.key];
+  return { table: meta.label, pk, op: net.op, set, sql, params, ...internal };
 }
 
 /** Newest reverted change first: undoing in reverse keeps self-references of one table valid. */
@@ -66,40 +67,73 @@ const newestFirst = (a: NetStep, b: NetStep) =>
       ? 1
       : -1;
 
+/** Merge two newest-first lists. */
+function merge(a: NetStep[], b: NetStep[]): NetStep[] {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  const out: NetStep[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) out.push(newestFirst(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!);
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
+}
+
+/**
+ * One table's steps, newest change first, with the later change of each row that has one. A
+ * transaction or correlation target is read set-wise (set-steps.ts: rows with one change, the bulk
+ * case, computed in SQL); rows changed more than once, and a row target, are collapsed by net.ts.
+ */
+async function tableSteps(
+  run: Run,
+  q: string,
+  meta: TableMeta,
+  table: TargetTable,
+  transactions: string[],
+): Promise<{ steps: NetStep[]; later: Map<NetStep, LaterChange> }> {
+  let changes = table.changes;
+  let set: NetStep[] = [];
+  let later = new Map<NetStep, LaterChange>();
+  if (changes === null) {
+    const found = await setSteps(run, q, meta, transactions);
+    set = found.steps;
+    later = found.later;
+    changes = found.multi.length > 0 ? await changesById(run, q, found.multi) : [];
+  }
+  const netted = netSteps(changes, meta).sort(newestFirst);
+  for (const [step, change] of await laterChanges(run, q, meta, netted, transactions)) later.set(step, change);
+  return { steps: merge(set, netted), later };
+}
+
 /** Build the plan: net steps per row, ordered for foreign keys, with every conflict found. */
 export async function planRevert(run: Run, q: string, target: RevertTarget): Promise<RevertPlan> {
   const loaded = await loadTarget(run, q, target);
-  const conflicts: RevertConflict[] = [];
-  const byTable = new Map<string, StoredChange[]>();
-  for (const c of loaded.changes) {
-    if (c.op === 'truncate') {
-      const label = formatTableName({ schema: c.schema, name: c.name });
-      conflicts.push({
-        table: label,
-        pk: {},
-        kind: 'not_stored',
-        detail: `${label}: TRUNCATE (change ${c.id}) cannot be reverted: the removed rows were not captured one by one; restore them from a backup`,
-      });
-      continue;
-    }
-    const id = tableId(c.schema, c.name);
-    const list = byTable.get(id);
-    if (list) list.push(c);
-    else byTable.set(id, [c]);
-  }
+  const conflicts: RevertConflict[] = loaded.truncates.map((t) => {
+    const label = formatTableName({ schema: t.schema, name: t.name });
+    return {
+      table: label,
+      pk: {},
+      kind: 'not_stored',
+      detail: `${label}: TRUNCATE (change ${t.id}) cannot be reverted: the removed rows were not captured one by one; restore them from a backup`,
+    };
+  });
   const metas = new Map<string, TableMeta>();
   const nets = new Map<string, NetStep[]>();
-  for (const [id, changes] of byTable) {
-    const first = changes[0]!;
-    const meta = await loadTableMeta(run, q, first.schema, first.name, first.pk);
+  for (const table of loaded.tables) {
+    const id = tableId(table.schema, table.name);
+    const meta = await loadTableMeta(run, q, table.schema, table.name, table.sampleKey);
     metas.set(id, meta);
-    const steps = netSteps(changes, meta).sort(newestFirst);
+    const { steps, later } = await tableSteps(run, q, meta, table, loaded.transactions);
     nets.set(id, steps);
     for (const step of steps) {
       const refused = notStoredConflict(meta, step);
       if (refused) conflicts.push(refused);
     }
-    conflicts.push(...(await laterChanges(run, q, meta, steps, loaded.transactions)));
+    for (const step of steps) {
+      const change = later.get(step);
+      if (change) conflicts.push(laterConflict(meta, step, change));
+    }
   }
   const cascaded = await cascadedSteps(run, metas, nets);
   if (cascaded.size > 0)
@@ -160,7 +194,7 @@ function summarize(
     text,
     target: loaded.target,
     transactions: loaded.transactions,
-    changes: loaded.changes.length,
+    changes: loaded.changeCount,
     rows: steps.length,
     tables,
     ops,
