@@ -46,12 +46,23 @@ function metaOf(step: RevertStep, keyColumns: string[]): TableMeta {
 function groupSteps(steps: RevertStep[]): Group[] {
   const groups: Group[] = [];
   const index = new Map<string, Group>();
-  let run = '';
+  let prev: RevertStep | undefined;
+  let group: Group | undefined;
   for (const step of steps) {
-    const runKey = `${step.tableSchema}\u0000${step.tableName}\u0000${step.op}`;
-    if (runKey !== run) index.clear();
-    run = runKey;
-    let group = index.get(step.sql);
+    if (
+      prev === undefined ||
+      step.tableSchema !== prev.tableSchema ||
+      step.tableName !== prev.tableName ||
+      step.op !== prev.op
+    )
+      index.clear();
+    else if (step.sql === prev.sql) {
+      group!.steps.push(step); // the bulk case: same group as the step before
+      prev = step;
+      continue;
+    }
+    prev = step;
+    group = index.get(step.sql);
     if (!group) {
       const columns = step.op === 'delete' ? [] : [...parseRawObject(step.data)!.keys()];
       group = { meta: metaOf(step, Object.keys(step.pk)), op: step.op, columns, steps: [] };

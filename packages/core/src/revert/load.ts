@@ -61,7 +61,7 @@ function toStored(r: ChangeTextRow): StoredChange {
 }
 
 /** A table the target changed. */
-export interface TargetTable {
+interface TargetTable {
   schema: string;
   name: string;
   /** One of its stored keys (names the key columns of a table capture no longer knows). */
@@ -74,9 +74,15 @@ export interface LoadedTarget {
   /** In the order of their first reverted change; tables with only TRUNCATEs are left out. */
   tables: TargetTable[];
   /** TRUNCATEs among the changes, oldest first (they cannot be reverted). */
-  truncates: { schema: string; name: string; id: string }[];
+  truncates: { schema: string; name: string; id: string; at?: string }[];
   /** How many changes the target holds. */
   changeCount: number;
+  /**
+   * A transaction or correlation target with row changes: one table they changed. The plan reads
+   * that table's steps and the list of every changed table (with the TRUNCATEs and the count) in
+   * one statement; `tables`, `truncates` and `changeCount` are then filled from it.
+   */
+  first: { schema: string; name: string; sampleKey: string } | null;
   /** Audit transactions whose changes are reverted (a later change outside them is a conflict). */
   transactions: string[];
   causationId: string;
@@ -115,7 +121,7 @@ export async function loadTarget(run: Run, q: string, target: RevertTarget): Pro
         `revert.plan: there is no audit transaction ${id}; find it with threadline timeline`,
       );
     return {
-      ...(await tablesOf(run, q, [id])),
+      ...(await changedTables(run, q, [id])),
       transactions: [id],
       causationId: id,
       target: { transactionId: id },
@@ -140,7 +146,7 @@ export async function loadTarget(run: Run, q: string, target: RevertTarget): Pro
       );
     const ids = rows.map((r) => r.id);
     return {
-      ...(await tablesOf(run, q, ids)),
+      ...(await changedTables(run, q, ids)),
       transactions: ids,
       causationId: cid,
       target: { correlationId: cid },
@@ -159,6 +165,27 @@ interface TableRow {
   changes: number;
   truncates: [string, string][] | null;
   sample: string | null;
+}
+
+/** One table the transactions changed rows of (any), or else what they hold (only TRUNCATEs, or nothing). */
+async function changedTables(
+  run: Run,
+  q: string,
+  transactions: string[],
+): Promise<Pick<LoadedTarget, 'tables' | 'truncates' | 'changeCount' | 'first'>> {
+  const [first] = await run<{ s: string; n: string; pk: string }>(
+    `SELECT c.table_schema AS s, c.table_name AS n, c.table_pk::text AS pk FROM ${q}.audit_changes c
+      WHERE c.transaction_id = ANY($1::bigint[]) AND c.op <> 'truncate' LIMIT 1`,
+    [transactions],
+  );
+  if (first)
+    return {
+      tables: [],
+      truncates: [],
+      changeCount: 0,
+      first: { schema: first.s, name: first.n, sampleKey: first.pk },
+    };
+  return { ...(await tablesOf(run, q, transactions)), first: null };
 }
 
 /** The tables the transactions changed, with their TRUNCATEs; the changes stay in the database. */
@@ -288,6 +315,7 @@ async function loadRow(
       .filter((c) => c.op === 'truncate')
       .map((c) => ({ schema: c.schema, name: c.name, id: c.id })),
     changeCount: changes.length,
+    first: null,
     transactions,
     causationId: changes[changes.length - 1]?.transactionId ?? `${formatTableName(table)} ${pk}`,
     target: { table: formatTableName(table), pk: parseExactJson(pk) as Record<string, unknown>, to: toText },

@@ -15,7 +15,8 @@ import type { TableMeta } from './tables.js';
  *
  * Parameters: $1 schema, $2 name, $3 reverted audit transactions, $4 writable columns,
  * $5 excluded, $6 masked, $7 key columns, $8 writable and stored (writable - excluded - masked),
- * $9 / $10 the not-stored columns of a re-inserted row without / with a delete snapshot.
+ * $9 / $10 the not-stored columns of a re-inserted row without / with a delete snapshot, $11 also
+ * list every table the transactions changed (rows of op 'table', first).
  */
 const hidden = (x: string) =>
   // Portable-mode capture stores {"threadline": "hidden: ..."} instead of an image (net.ts `stored`).
@@ -26,15 +27,24 @@ const only = (x: string, keep: string) => `(${x} - ARRAY(SELECT jsonb_object_key
 
 const setStepsSql = (q: string) => `
 WITH ch AS MATERIALIZED (
-  SELECT c.id, c.op, c.table_pk, c.table_pk_before, c.data_after, c.data_before, c.changed_fields, c.changed_from, c.captured_at
-    FROM ${q}.audit_changes c
-   WHERE c.transaction_id = ANY($3::bigint[]) AND c.table_schema = $1 AND c.table_name = $2 AND c.op <> 'truncate'),
+  -- Read by transaction (OFFSET 0 keeps the table condition out of the scan: on statistics not
+  -- yet refreshed after the bulk write, the planner walks the table's whole history instead).
+  SELECT c.id, c.table_schema, c.table_name, c.op, c.table_pk, c.table_pk_before, c.data_after, c.data_before, c.changed_fields,
+         c.changed_from, c.captured_at
+    FROM (SELECT * FROM ${q}.audit_changes x WHERE x.transaction_id = ANY($3::bigint[]) OFFSET 0) c
+   WHERE $11::boolean OR (c.table_schema = $1 AND c.table_name = $2)),
+mine AS (SELECT ch.* FROM ch WHERE ch.table_schema = $1 AND ch.table_name = $2 AND ch.op <> 'truncate'),
+tbl AS (
+  SELECT g.*, (SELECT c.table_pk::text FROM ch c WHERE c.table_schema = g.s AND c.table_name = g.n AND c.op <> 'truncate' LIMIT 1) AS sample
+    FROM (SELECT ch.table_schema AS s, ch.table_name AS n, count(*)::int AS changes, min(ch.captured_at) AS at, min(ch.id) AS first_id,
+                 json_agg(json_build_array(ch.id::text, ${isoSql('ch.captured_at')})) FILTER (WHERE ch.op = 'truncate') AS truncates
+            FROM ch WHERE $11::boolean GROUP BY 1, 2) g),
 dup AS MATERIALIZED (
-  SELECT u.k FROM (SELECT ch.table_pk AS k FROM ch UNION ALL SELECT ch.table_pk_before FROM ch WHERE ch.table_pk_before IS NOT NULL) u
+  SELECT u.k FROM (SELECT m.table_pk AS k FROM mine m UNION ALL SELECT m.table_pk_before FROM mine m WHERE m.table_pk_before IS NOT NULL) u
    GROUP BY u.k HAVING count(*) > 1),
 cls AS MATERIALIZED (
-  SELECT ch.*, (d1.k IS NOT NULL OR d2.k IS NOT NULL) AS multi
-    FROM ch LEFT JOIN dup d1 ON d1.k = ch.table_pk LEFT JOIN dup d2 ON d2.k = ch.table_pk_before),
+  SELECT m.*, (d1.k IS NOT NULL OR d2.k IS NOT NULL) AS multi
+    FROM mine m LEFT JOIN dup d1 ON d1.k = m.table_pk LEFT JOIN dup d2 ON d2.k = m.table_pk_before),
 upd AS (
   SELECT c.*, u.fs, u.fast,
          CASE WHEN u.fast THEN c.changed_fields
@@ -72,38 +82,47 @@ later AS MATERIALIZED (
    WHERE c.table_schema = $1 AND c.table_name = $2 AND c.captured_at >= (SELECT min(s.captured_at) FROM steps s)
      AND NOT c.transaction_id = ANY($3::bigint[])),
 hit AS (
+  SELECT h.*, (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = h.transaction_id) AS actor FROM (
   SELECT DISTINCT ON (m.sid) m.* FROM (
       SELECT s.id AS sid, l.id, l.transaction_id, l.op, false AS moved, l.captured_at
         FROM steps s JOIN later l ON l.table_pk = s.table_pk WHERE (l.captured_at, l.id) > (s.captured_at, s.id)
       UNION ALL
       SELECT s.id AS sid, l.id, l.transaction_id, l.op, true AS moved, l.captured_at
         FROM steps s JOIN later l ON l.table_pk_before = s.table_pk WHERE (l.captured_at, l.id) > (s.captured_at, s.id)) m
-   ORDER BY m.sid, m.captured_at, m.id)
-SELECT r.op, r.key, r.data, r.expect, r.ns, r.id, r.at, r.l_id, r.l_tx, r.l_op, r.l_moved, r.l_at, r.l_actor FROM (
-  SELECT s.op, s.table_pk::text AS key, s.data::text AS data, s.expect::text AS expect, s.ns::text AS ns, s.id::text AS id,
-         ${isoSql('s.captured_at')} AS at, h.id::text AS l_id, h.transaction_id::text AS l_tx, h.op AS l_op, h.moved AS l_moved,
-         ${isoSql('h.captured_at')} AS l_at,
-         (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = h.transaction_id) AS l_actor,
+   ORDER BY m.sid, m.captured_at, m.id) h)
+SELECT r.op, r.key, r.data, r.expect, r.ns, r.id, r.at, r.later FROM (
+  SELECT 1 AS k, s.op, s.table_pk::text AS key, s.data::text AS data, s.expect::text AS expect, s.ns::text AS ns, s.id::text AS id,
+         ${isoSql('s.captured_at')} AS at,
+         CASE WHEN h.id IS NOT NULL THEN json_build_array(h.id::text, h.transaction_id::text, h.op, h.moved, ${isoSql('h.captured_at')}, h.actor)::text END AS later,
          s.captured_at AS o_at, s.id AS o_id
     FROM steps s LEFT JOIN hit h ON h.sid = s.id
   UNION ALL
-  SELECT 'multi', NULL, NULL, NULL, NULL, c.id::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM cls c WHERE c.multi) r
-ORDER BY r.op = 'multi', r.o_at DESC, r.o_id DESC`;
+  SELECT 2, 'multi', NULL, NULL, NULL, NULL, c.id::text, NULL, NULL, NULL, NULL FROM cls c WHERE c.multi
+  UNION ALL
+  SELECT 0, 'table', t.sample, json_build_array(t.s, t.n, t.changes, t.truncates)::text, NULL, NULL, NULL, NULL, NULL, t.at, t.first_id
+    FROM tbl t) r
+ORDER BY r.k, CASE WHEN r.k = 0 THEN r.o_at END, CASE WHEN r.k = 0 THEN r.o_id END, r.o_at DESC, r.o_id DESC`;
 
 interface SetRow {
-  op: 'insert' | 'update' | 'delete' | 'multi';
+  op: 'insert' | 'update' | 'delete' | 'multi' | 'table';
   key: string;
   data: string | null;
   expect: string | null;
   ns: string | null;
   id: string;
   at: string;
-  l_id: string | null;
-  l_tx: string | null;
-  l_op: string | null;
-  l_moved: boolean | null;
-  l_at: string | null;
-  l_actor: string | null;
+  /** [change id, transaction id, op, moved, at, actor_ref text]. */
+  later: string | null;
+}
+
+/** A table the transactions changed (summary mode). */
+interface ChangedTable {
+  schema: string;
+  name: string;
+  /** One of its stored keys; null: only TRUNCATEs. */
+  sampleKey: string | null;
+  changes: number;
+  truncates: [id: string, at: string][];
 }
 
 export interface SetSteps {
@@ -113,16 +132,22 @@ export interface SetSteps {
   later: Map<NetStep, LaterChange>;
   /** Changes of rows changed more than once in the set (for net.ts). */
   multi: string[];
+  /** Summary mode: every table the transactions changed, in the order of their first change. */
+  tables: ChangedTable[];
 }
 
 const pairs = (entries: [string, Unknown][]) => (entries.length > 0 ? JSON.stringify(entries) : null);
 
-/** One statement for the whole table; see setStepsSql. */
+/**
+ * One statement for the whole table; see setStepsSql. With `summary`, the same statement also
+ * lists every table the transactions changed (so a one-table transaction is read once).
+ */
 export async function setSteps(
   run: Run,
   q: string,
   meta: TableMeta,
   transactions: string[],
+  summary: boolean,
 ): Promise<SetSteps> {
   const redacted = new Map<string, Unknown>();
   for (const c of meta.exclude) redacted.set(c, 'excluded');
@@ -139,40 +164,65 @@ export async function setSteps(
     stored,
     pairs(meta.writable.map((c) => [c, 'deleteSnapshot: false'])),
     pairs([...redacted]),
+    summary,
   ]);
   const steps: NetStep[] = [];
   const later = new Map<NetStep, LaterChange>();
   const multi: string[] = [];
+  const tables: ChangedTable[] = [];
+  let columns: string[] = NO_COLUMNS;
   for (const r of rows) {
     if (r.op === 'multi') {
       multi.push(r.id);
       continue;
     }
+    if (r.op === 'table') {
+      const [schema, name, changes, truncates] = JSON.parse(r.data!) as [
+        string,
+        string,
+        number,
+        [string, string][] | null,
+      ];
+      tables.push({ schema, name, sampleKey: r.key, changes, truncates: truncates ?? [] });
+      continue;
+    }
     const set = r.data === null ? undefined : (parseExactJson(r.data) as Record<string, unknown>);
+    if (set) columns = sameColumns(columns, Object.keys(set));
     const step: NetStep = {
       op: r.op,
       key: r.key,
       data: r.data,
       expect: r.expect,
-      setColumns: set ? Object.keys(set) : [],
+      setColumns: set ? columns : NO_COLUMNS,
       notStored: r.ns === null ? NO_UNKNOWN : new Map(JSON.parse(r.ns) as [string, Unknown][]),
       last: { id: r.id, capturedAt: r.at },
       pk: parseExactJson(r.key) as Record<string, unknown>,
       set,
     };
     steps.push(step);
-    if (r.l_id !== null)
-      later.set(step, {
-        id: r.l_id,
-        tx: r.l_tx!,
-        op: r.l_op!,
-        moved: r.l_moved === true,
-        at: r.l_at!,
-        actor: r.l_actor,
-      });
+    if (r.later !== null) {
+      const [id, tx, op, moved, at, actor] = JSON.parse(r.later) as [
+        string,
+        string,
+        string,
+        boolean,
+        string,
+        string | null,
+      ];
+      later.set(step, { id, tx, op, moved, at, actor });
+    }
   }
-  return { steps, later, multi };
+  return { steps, later, multi, tables };
 }
+
+/** The previous rows' column array when the columns are the same (so statements are looked up once). */
+function sameColumns(previous: string[], columns: string[]): string[] {
+  if (previous.length !== columns.length) return columns;
+  for (let i = 0; i < columns.length; i++) if (previous[i] !== columns[i]) return columns;
+  return previous;
+}
+
+const NO_COLUMNS: string[] = [];
 
 /** Shared by every step without columns it cannot restore (never written to). */
 const NO_UNKNOWN: ReadonlyMap<string, Unknown> = new Map();
