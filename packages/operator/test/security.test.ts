@@ -227,7 +227,9 @@ run('operator surface security', () => {
       authorize: () => ({ actor: ActorRef.user('op') }),
     });
     const plain = await (await surface.fetch(new Request('http://x/timeline?table=posts'))).text();
-    expect(plain).not.toContain('<svg'); // no counting unless the chart is asked for
+    // On by default: drawn without a bucket in the URL (core's choice: hours over the last day).
+    expect(plain).toContain('<svg role="img" aria-labelledby="activity-label"');
+    expect(plain).toContain('<strong aria-current="true">hour</strong>');
     expect(plain).toContain('href="/timeline?table=posts&amp;bucket=day"');
     const html = await (await surface.fetch(new Request('http://x/timeline?bucket=day&table=posts'))).text();
     expect(html).toContain('<svg role="img" aria-labelledby="activity-label"');
