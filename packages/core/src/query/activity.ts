@@ -56,8 +56,10 @@ function parseBucket(value: unknown): ActivityBucketSize | null {
  * or none when this install has no rollup or the reader may not read it.
  */
 async function coveredRanges(run: Run, q: string, from: string, to: string): Promise<[string, string][]> {
-  const lo = Math.ceil(Date.parse(from) / HOUR_MS) * HOUR_MS;
-  const hi = Math.floor((Date.parse(to) + 1) / HOUR_MS) * HOUR_MS; // hours ending at or before `to`
+  // Instants carry microseconds that Date.parse drops: round inwards by a whole hour where that
+  // could matter (an hour-aligned `from` leaves its first hour to audit_changes, still exact).
+  const lo = Math.ceil((Date.parse(from) + 1) / HOUR_MS) * HOUR_MS;
+  const hi = Math.floor(Date.parse(to) / HOUR_MS) * HOUR_MS; // hours ending at or before `to`
   if (hi <= lo) return [];
   const name = (t: string) => `${q}.${t}`;
   const [ok] = await run(
