@@ -221,6 +221,16 @@ run('operator surface security', () => {
     expect(((await api.json()) as { error: { code: string } }).error.code).toBe('QUERY_INVALID');
   });
 
+  it('the coverage page separates table names with commas (a name may hold a space)', async () => {
+    const surface = createOperatorSurface({
+      threadline: fx.tl,
+      authorize: () => ({ actor: ActorRef.user('op'), canSeeCoverage: true }),
+    });
+    const page = await (await surface.fetch(new Request('http://x/coverage'))).text();
+    const covered = /<th scope="row">Covered<\/th><td>(.*?)<\/td>/s.exec(page)?.[1] ?? '';
+    expect(covered.replace(/<[^>]+>/g, '')).toBe('Order Lines, posts');
+  });
+
   it('the activity chart: SVG with a table twin and bucket links; a hostile bucket is a 400 with the reason', async () => {
     const surface = createOperatorSurface({
       threadline: fx.tl,
