@@ -12,7 +12,7 @@
  *
  * Nothing is paid on capture: the rollup is filled by activity_refresh() (`threadline storage
  * maintain`, tl.storage.maintain()) for the whole hours that ended before both now() - 5 minutes
- * and the start of the oldest open transaction of the database (pg_stat_activity; a change is
+ * and the start of the oldest open client transaction of the database (pg_stat_activity; a change is
  * stamped with its statement's start, so an open transaction can still commit changes of an hour
  * that has ended). Purges call activity_forget(from, to) for the range they deleted, which drops
  * those hours from the rollup until the next refresh recounts them.
@@ -55,7 +55,8 @@ DECLARE
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('threadline.activity:' || @LIT));
   SELECT min(xact_start) INTO oldest FROM pg_stat_activity
-   WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL;
+   WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+     AND backend_type = 'client backend';
   hi := date_trunc('hour', least(now() - interval '5 minutes', coalesce(oldest, 'infinity')), 'UTC');
   SELECT date_trunc('hour', min(captured_at), 'UTC') INTO lo FROM @S.audit_changes;
   IF lo IS NULL OR lo >= hi THEN RETURN 0; END IF;
