@@ -252,6 +252,16 @@ run('operator surface security', () => {
     expect(body.bucket).toBe('day');
     const total = body.buckets.reduce((n, b) => n + b.changes, 0);
     expect(html).toContain(`${total.toLocaleString('en-US')} changes from`);
+    // A window the chart cannot draw (over 1000 buckets) leaves the list standing when no bucket was asked for.
+    const long = await surface.fetch(new Request('http://x/timeline?from=1000-01-01'));
+    expect(long.status).toBe(200);
+    const longText = await long.text();
+    expect(longText).toContain('No activity chart for this window: activity: ');
+    expect(longText).toContain('choose a larger bucket or a shorter window');
+    expect(longText).toContain('Changes, newest first');
+    expect((await surface.fetch(new Request('http://x/timeline?from=1000-01-01&bucket=month'))).status).toBe(
+      400,
+    );
     for (const bucket of ["hour'; drop table posts; --", '<script>alert(1)</script>', 'year']) {
       const q = new URLSearchParams({ bucket });
       const page = await surface.fetch(new Request(`http://x/timeline?${q}`));

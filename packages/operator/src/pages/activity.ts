@@ -1,3 +1,4 @@
+import { isThreadlineError } from '@threadline/core';
 import { type Html, html, raw } from '../html/escape.js';
 import type { PageContext } from '../page-context.js';
 
@@ -42,7 +43,16 @@ export async function activityChart(
 ): Promise<Html> {
   const activity = activityOf(ctx);
   if (!activity) return html``;
-  const result = await activity(activityFilters(ctx, filters));
+  const chosen = Boolean(ctx.query.get('bucket')?.trim());
+  let result: ActivityResult;
+  try {
+    result = await activity(activityFilters(ctx, filters));
+  } catch (error) {
+    // The chart is drawn by default: a window it cannot draw (more than 1000 buckets) must not
+    // take the timeline list down with it. A bucket the URL asks for is still a 400 naming the fix.
+    if (chosen || !isThreadlineError(error) || error.code !== 'QUERY_INVALID') throw error;
+    return html`<p class="activity buckets" role="note">No activity chart for this window: ${error.message}</p>`;
+  }
   return html`<section class="activity" aria-labelledby="activity-title">
 <h2 id="activity-title">Activity</h2>
 ${svgBars(result)}
