@@ -4,7 +4,7 @@
  * of the original statement (target ≤ 3), medians over repetitions; the three operations are
  * interleaved in shuffled order in every repetition.
  *
- * `--baseline PATH` (the dist/index.js of another build of @threadline/core, e.g. main's) runs
+ * `--baseline-core PATH` (the dist/index.js of another build of @threadline/core, e.g. main's) runs
  * that build's revert side by side: every repetition runs each operation with both builds, in
  * shuffled order, each revert timed against its own original statement, so the two are compared
  * under the same load.
@@ -25,7 +25,7 @@ const flag = (name: string, fallback: number) => intFlag(args, name, fallback);
 const ROWS = flag('rows', 10_000);
 const REPS = Math.max(1, flag('reps', 5));
 const TABLE = 'revert_bench';
-const baselineAt = args.indexOf('--baseline');
+const baselineAt = args.indexOf('--baseline-core');
 const BASELINE = baselineAt >= 0 ? args[baselineAt + 1] : undefined;
 const ops = ['update', 'insert', 'delete'] as const;
 type Op = (typeof ops)[number];
