@@ -21,7 +21,16 @@ async function rowPlans(tl: Threadline, table: string, keys: Record<string, unkn
 }
 
 const view = (plan: RevertPlan) => ({
-  steps: plan.steps.map((s) => ({ op: s.op, pk: s.pk, set: s.set, expect: s.expect, table: s.table })),
+  steps: plan.steps.map((s) => ({
+    op: s.op,
+    pk: s.pk,
+    set: s.set,
+    expect: s.expect,
+    table: s.table,
+    data: s.data,
+    sql: s.sql,
+    params: s.params,
+  })),
   conflicts: plan.conflicts.map((c) => ({ kind: c.kind, pk: c.pk, detail: c.detail, columns: c.columns })),
 });
 
@@ -77,9 +86,9 @@ describeEachDb('revert: set-wise plan (rows with one change computed in SQL)', (
     expect(single.every((p) => p.steps.length === 1)).toBe(true);
     for (const step of plan.steps) {
       const alone = fromRows.get(JSON.stringify(step.pk))!;
-      expect({ op: step.op, pk: step.pk, set: step.set, expect: step.expect, table: step.table }).toEqual(
-        alone.steps[0],
-      );
+      // The same statement with the same bound text, key order included.
+      expect(view({ ...plan, steps: [step] }).steps[0]).toStrictEqual(alone.steps[0]);
+      expect(Object.keys(step.set ?? {})).toEqual(Object.keys(alone.steps[0]!.set ?? {}));
       expect(view(plan).conflicts.filter((c) => JSON.stringify(c.pk) === JSON.stringify(step.pk))).toEqual(
         alone.conflicts,
       );

@@ -3,6 +3,7 @@ import { isoSql } from '../query/rows.js';
 import type { LaterChange } from './conflicts.js';
 import type { Run } from './load.js';
 import type { NetStep, Unknown } from './net.js';
+import { parseRawObject, type RawImage, rawObjectText } from './raw-json.js';
 import type { TableMeta } from './tables.js';
 
 /**
@@ -171,6 +172,7 @@ export async function setSteps(
   const multi: string[] = [];
   const tables: ChangedTable[] = [];
   let columns: string[] = NO_COLUMNS;
+  let seenKeys: string[] = NO_COLUMNS;
   for (const r of rows) {
     if (r.op === 'multi') {
       multi.push(r.id);
@@ -186,12 +188,24 @@ export async function setSteps(
       tables.push({ schema, name, sampleKey: r.key, changes, truncates: truncates ?? [] });
       continue;
     }
-    const set = r.data === null ? undefined : (parseExactJson(r.data) as Record<string, unknown>);
-    if (set) columns = sameColumns(columns, Object.keys(set));
+    // The values as net.ts writes them: compact, in table order (insert) or changed_fields order
+    // (update), each value's text exactly as stored.
+    let data: string | null = null;
+    let set: Record<string, unknown> | undefined;
+    if (r.data !== null) {
+      const image = parseRawObject(r.data)!;
+      if (!sameKeys(seenKeys, image)) {
+        seenKeys = [...image.keys()];
+        columns =
+          r.op === 'insert' ? meta.writable.filter((c) => image.has(c)) : [...seenKeys].sort(byteOrder);
+      }
+      data = rawObjectText(image, columns);
+      set = parseExactJson(data) as Record<string, unknown>;
+    }
     const step: NetStep = {
       op: r.op,
       key: r.key,
-      data: r.data,
+      data,
       expect: r.expect,
       setColumns: set ? columns : NO_COLUMNS,
       notStored: r.ns === null ? NO_UNKNOWN : new Map(JSON.parse(r.ns) as [string, Unknown][]),
@@ -215,12 +229,16 @@ export async function setSteps(
   return { steps, later, multi, tables };
 }
 
-/** The previous rows' column array when the columns are the same (so statements are looked up once). */
-function sameColumns(previous: string[], columns: string[]): string[] {
-  if (previous.length !== columns.length) return columns;
-  for (let i = 0; i < columns.length; i++) if (previous[i] !== columns[i]) return columns;
-  return previous;
+/** The image has exactly these keys in this order (rows of a bulk statement all do). */
+function sameKeys(keys: string[], image: RawImage): boolean {
+  if (keys.length !== image.size) return false;
+  let i = 0;
+  for (const k of image.keys()) if (keys[i++] !== k) return false;
+  return true;
 }
+
+/** changed_fields order: PostgreSQL sorts them COLLATE "C", byte by byte in UTF-8. */
+const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 const NO_COLUMNS: string[] = [];
 
