@@ -1,3 +1,4 @@
+import { CAPTURE_DEFERRED } from '../capture/capture-deferred.js';
 import { CAPTURE_GENERATOR } from '../capture/capture-generator.js';
 import { CAPTURE_REFRESH } from '../capture/capture-refresh.js';
 import { CAPTURE_VERIFY } from '../capture/capture-verify.js';
@@ -57,6 +58,7 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
     RUNTIME_FUNCTIONS,
     CAPTURE_GENERATOR,
     CAPTURE_REFRESH,
+    CAPTURE_DEFERRED,
     QUERY_FUNCTIONS,
     DDL_SYNC,
     PRIVILEGES_DDL,
