@@ -274,6 +274,7 @@ DECLARE
   k text;
   fallback boolean := false;
   mode_ok boolean;
+  rels oid[];
 BEGIN
   SELECT ct.* INTO reg FROM @S.captured_tables ct WHERE ct.relid = p_relid;
   IF reg IS NULL THEN RETURN; END IF;
@@ -291,7 +292,7 @@ BEGIN
     INTO now_cols, now_names
     FROM pg_attribute a WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped;
   SELECT coalesce(array_agg(j.value) FILTER (WHERE NOT j.value = ANY(now_names)), '{}') INTO gone FROM jsonb_each_text(reg.columns) j;
-  SELECT coalesce(array_agg(n) FILTER (WHERE NOT EXISTS (SELECT 1 FROM jsonb_each_text(reg.columns) j WHERE j.value = n)), '{}')
+  SELECT coalesce(array_agg(n) FILTER (WHERE NOT n = ANY(ARRAY(SELECT j.value FROM jsonb_each_text(reg.columns) j))), '{}')
     INTO fresh FROM unnest(now_names) n;
   IF cardinality(gone) > 0 AND cardinality(fresh) > 0 THEN
     IF NOT EXISTS (SELECT 1 FROM jsonb_each_text(reg.columns) j WHERE j.value = ANY(now_names) AND now_cols ->> j.key IS DISTINCT FROM j.value) THEN
@@ -321,9 +322,12 @@ BEGIN
   -- table or at commit. Not when the function's name changes (a renamed table: the triggers must
   -- call the new one) or when a capture trigger could fire without the BEFORE STATEMENT trigger
   -- that regenerates (another enabled state on the same relation).
+  IF p_defer THEN
+    rels := coalesce(reg.relations, @S.capture_relations(p_relid));
+  END IF;
   IF p_defer AND fn IS NOT NULL AND mode_ok AND reg.table_schema = cur_schema AND reg.table_name = cur_name
      AND NOT EXISTS (SELECT 1 FROM pg_trigger tg
-                      WHERE tg.tgrelid = ANY(@S.capture_relations(p_relid)) AND tg.tgname = ANY(@S.capture_trigger_names())
+                      WHERE tg.tgrelid = ANY(rels) AND tg.tgname = ANY(@S.capture_trigger_names())
                       GROUP BY tg.tgrelid
                      HAVING count(DISTINCT tg.tgenabled) > 1 OR NOT bool_or(tg.tgname = 'threadline_capture_before')) THEN
     UPDATE @S.captured_tables SET options = configured, columns = now_cols
