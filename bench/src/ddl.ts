@@ -94,7 +94,10 @@ await runWithBenchDb(url, async (bdb) => {
         const w = `${t}_w${r}`;
         await fresh(w, kind === 'audited');
         batchAddWrite[kind]!.push(
-          await batch((i) => [`ALTER TABLE ${w} ADD COLUMN c${i} int`, `UPDATE ${w} SET c${i} = 1 WHERE id = 1`]),
+          await batch((i) => [
+            `ALTER TABLE ${w} ADD COLUMN c${i} int`,
+            `UPDATE ${w} SET c${i} = 1 WHERE id = 1`,
+          ]),
         );
       }
     }

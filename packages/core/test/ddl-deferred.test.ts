@@ -41,7 +41,9 @@ describeEachDb('DDL then writes in one transaction', (db) => {
 
   it('DROP COLUMN then UPDATE, TRUNCATE and INSERT in one transaction: no write fails, all recorded', async () => {
     const t = uniqueName('dropwrite');
-    await db().exec(`create table ${t} (id int primary key, v text, gone text); insert into ${t} values (1, 'a', 'g')`);
+    await db().exec(
+      `create table ${t} (id int primary key, v text, gone text); insert into ${t} values (1, 'a', 'g')`,
+    );
     const tl = await installed(db());
     await tl.installTriggers({ tables: [t] });
     await db().exec(
@@ -167,7 +169,9 @@ describeEachDb(
       await db().exec(
         `begin; alter table ${t} add column x int; set local role ${role}; insert into ${t} values (1, 'a', 5); commit;`,
       );
-      expect((await changesFor(db(), 'public', t)).map((r) => r.data_after)).toEqual([{ id: 1, v: 'a', x: 5 }]);
+      expect((await changesFor(db(), 'public', t)).map((r) => r.data_after)).toEqual([
+        { id: 1, v: 'a', x: 5 },
+      ]);
       await db().exec(`drop table ${t}; drop role ${role}`);
     });
   },
