@@ -158,6 +158,63 @@ describeEachDb(
       expect((await changesFor(db(), 'public', t)).map((r) => r.changed_fields)).toEqual([null, ['w']]);
     });
 
+    it('a lock_timeout of the regeneration at COMMIT fails the COMMIT and loses no configuration', async () => {
+      const t = uniqueName('commitlock');
+      await db().exec(`create table ${t} (id int not null unique, v text)`);
+      const tl = await installed(db(), { [t]: { primaryKey: ['id'] } });
+      await tl.installTriggers({ tables: [t] });
+      const holder = await client();
+      const migrator = await client();
+      try {
+        const notices: string[] = [];
+        migrator.on('notice', (n) => notices.push(n.message ?? ''));
+        await migrator.query("set lock_timeout = '300ms'");
+        await migrator.query('begin');
+        // Changes the shape (NOT NULL) but no column name: nothing to write to the registry yet.
+        await migrator.query(`alter table ${t} alter column v set not null`);
+        await holder.query('begin');
+        await holder.query('select 1 from threadline.captured_tables where relid = $1::regclass for update', [
+          t,
+        ]);
+        await expect(migrator.query('commit')).rejects.toThrow(/lock timeout/);
+        expect(notices.filter((m) => m.includes('threadline'))).toEqual([]);
+        await holder.query('rollback');
+      } finally {
+        await holder.end();
+        await migrator.end();
+      }
+      const [reg] = await db().sql<{ options: { primaryKey: string[] }; mode: string; notnull: boolean }>(
+        `select ct.options, ct.mode, a.attnotnull as notnull from threadline.captured_tables ct
+           join pg_attribute a on a.attrelid = ct.relid and a.attname = 'v' where ct.relid = $1::regclass`,
+        [t],
+      );
+      expect([reg!.options.primaryKey, reg!.mode, reg!.notnull]).toEqual([['id'], 'compiled', false]);
+      expect(await countRows(db(), 'select 1 from threadline.capture_pending')).toBe(0);
+    });
+
+    it('SET CONSTRAINTS ALL IMMEDIATE regenerates at each ALTER instead of at commit', async () => {
+      const t = uniqueName('immediate');
+      await db().exec(`create table ${t} (id int primary key, v text)`);
+      const tl = await installed(db());
+      await tl.installTriggers({ tables: [t] });
+      const c = await client();
+      try {
+        await c.query('begin');
+        await c.query("set local track_functions = 'all'");
+        await c.query('set constraints all immediate');
+        await c.query(`alter table ${t} add column x int`);
+        await c.query(`alter table ${t} add column y int`);
+        expect(await regenerations(c)).toBe(2);
+        await c.query(`insert into ${t} values (1, 'a', 2, 3)`);
+        await c.query('commit');
+      } finally {
+        await c.end();
+      }
+      expect((await changesFor(db(), 'public', t)).map((r) => r.data_after)).toEqual([
+        { id: 1, v: 'a', x: 2, y: 3 },
+      ]);
+    });
+
     it('a role that may only write the table regenerates what its transaction altered before writing', async () => {
       const t = uniqueName('writer');
       const role = uniqueName('writer_role');
