@@ -63,6 +63,27 @@ describeEachDb('DDL then writes in one transaction', (db) => {
     ]);
   });
 
+  it('a delete cascaded by a foreign key after a masked column was renamed away: both redacted', async () => {
+    const t = uniqueName('child');
+    await db().exec(
+      `create table ${t}_parent (id int primary key);
+       create table ${t} (id int primary key, parent int references ${t}_parent on delete cascade, secret text);
+       insert into ${t}_parent values (1); insert into ${t} values (1, 1, 's1');`,
+    );
+    const tl = await installed(db(), { [t]: { mask: ['secret'] } });
+    await tl.installTriggers({ tables: [t] });
+    await db().exec(
+      `begin;
+       alter table ${t} rename column secret to old_secret;
+       alter table ${t} add column secret text;
+       delete from ${t}_parent where id = 1;
+       commit;`,
+    );
+    expect((await changesFor(db(), 'public', t)).map((r) => [r.op, r.data_before])).toEqual([
+      ['delete', { id: 1, parent: 1, old_secret: '[REDACTED]', secret: '[REDACTED]' }],
+    ]);
+  });
+
   it('a partition written directly after its parent changed shape in the same transaction', async () => {
     const t = uniqueName('ptree');
     await db().exec(
