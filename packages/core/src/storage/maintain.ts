@@ -1,5 +1,6 @@
 import { quoteIdent } from '../capture/identifiers.js';
 import type { SqlClient } from '../db/sql-client.js';
+import { checkKeys } from '../query/validate.js';
 
 export interface MaintainProgress {
   /** What happened: a partition created ahead, or rows moved out of the default partition. */
@@ -46,6 +47,7 @@ export async function maintainStorage(
   schema: string,
   options: MaintainOptions = {},
 ): Promise<MaintainResult> {
+  checkKeys(options, ['onProgress'], 'storage.maintain options');
   const q = quoteIdent(schema);
   const result: MaintainResult = { converted: false, created: [], movedRows: 0, defaultPartitionRows: 0 };
   const note = (made: Made | null, step: MaintainProgress['step'], remaining: number | null) => {
