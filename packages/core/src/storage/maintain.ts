@@ -85,8 +85,9 @@ export async function maintainStorage(
   let remaining = Number(initial[0]!.n);
   // Stragglers: newest first, one partition (one transaction) per step.
   while (remaining > 0) {
-    const { rows } = await client.query<{ at: Date | null }>(
-      `SELECT captured_at AS at FROM ${def} ORDER BY captured_at DESC LIMIT 1`,
+    // As PostgreSQL's own text (read back exactly, years beyond 9999 and BC included).
+    const { rows } = await client.query<{ at: string | null }>(
+      `SELECT captured_at::text AS at FROM ${def} ORDER BY captured_at DESC LIMIT 1`,
     );
     const at = rows[0]?.at;
     if (!at) break;
