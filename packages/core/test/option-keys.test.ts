@@ -79,6 +79,22 @@ describeEachDb('option objects: unknown keys and a bad consistency name the meth
     },
   );
 
+  it('export.stream (errors say export:) and export.toBuffer name themselves for a bad consistency and an unknown key', async () => {
+    const actor = ActorRef.user('auditor');
+    const stream = async (o: Record<string, unknown>) => tl.export.stream({}, { format: 'csv', actor, ...o });
+    const buffer = (o: Record<string, unknown>) => tl.export.toBuffer({}, { format: 'csv', actor, ...o });
+    await expect(stream({ consistency: 'nearest' })).rejects.toThrow(
+      /^export: consistency must be 'primary'/,
+    );
+    await expect(buffer({ consistency: 'nearest' })).rejects.toThrow(
+      /^export\.toBuffer: consistency must be 'primary'/,
+    );
+    await expect(stream({ bogusKey: 1 })).rejects.toThrow(/^export options: unknown key "bogusKey"/);
+    await expect(buffer({ bogusKey: 1 })).rejects.toThrow(
+      /^export\.toBuffer options: unknown key "bogusKey"/,
+    );
+  });
+
   it('actorHistory names itself for a bad window and page size too (it reads through the timeline)', async () => {
     await expect(tl.actorHistory(ActorRef.user('u'), { from: 'yesterday' })).rejects.toThrow(
       /^actorHistory: from/,
