@@ -121,7 +121,11 @@ export class AuditQueries {
   ): Promise<Page<AuditChange>> {
     const what = 'actorHistory';
     const opts = parsePageOptions(options, ['from', 'to'], what);
-    const f = parseTimelineFilters({ actor: parseActor(actor, what), from: opts.from, to: opts.to }, what);
+    const f = parseTimelineFilters(
+      { actor: parseActor(actor, what), from: opts.from, to: opts.to },
+      [],
+      what,
+    );
     return this.timelinePage(f, opts, what);
   }
 

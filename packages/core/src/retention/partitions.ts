@@ -131,13 +131,19 @@ async function detachOne(
   return `${q}.${quoteIdent(renamed)}`;
 }
 
-/** Step 2: count the detached table's rows (exactly: the run's record is a compliance record) and drop it. */
+/**
+ * Step 2: count the detached table's rows (exactly: the run's record is a compliance record), make
+ * the activity rollup forget them, and drop it.
+ */
 async function dropDetached(s: SqlSession, schema: string, runId: string, rel: string): Promise<number> {
-  const sql = purgeSql(quoteIdent(schema));
+  const q = quoteIdent(schema);
+  const sql = purgeSql(q);
   await s.query(sql.lock, [schema]);
   const exists = await s.query(`SELECT 1 FROM pg_class WHERE oid = to_regclass($1)`, [rel]);
   if (exists.rows.length === 0) return 0; // dropped meanwhile
-  const { rows: n } = await s.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${rel}`);
+  const { rows: n } = await s.query<{ n: string }>(
+    `SELECT count(*)::text AS n, ${q}.activity_forget(min(captured_at), max(captured_at))::text AS forgot FROM ${rel}`,
+  );
   const changes = Number(n[0]!.n);
   await s.query(`DROP TABLE ${rel}`);
   const beat = await s.query(sql.heartbeat, [runId, changes, 0, 0, 0, 1]);
