@@ -20,7 +20,7 @@
  * database gets that build's capture (variant `baseline`), run in the same alternation on its own
  * connection: before and after side by side.
  *
- *   pnpm --filter @threadline/bench exec tsx src/tpcb-cost.ts [--reps N] [--blocks N] [--baseline-core PATH]
+ *   pnpm --filter @threadline/bench run tpcb-cost -- [--reps N] [--blocks N] [--baseline-core PATH]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
