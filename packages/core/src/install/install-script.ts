@@ -1,3 +1,4 @@
+import { CAPTURE_DEFERRED } from '../capture/capture-deferred.js';
 import { CAPTURE_GENERATOR } from '../capture/capture-generator.js';
 import { CAPTURE_REFRESH } from '../capture/capture-refresh.js';
 import { CAPTURE_VERIFY } from '../capture/capture-verify.js';
@@ -7,6 +8,7 @@ import { PRIVILEGES_DDL } from '../capture/privileges.js';
 import { ThreadlineError } from '../errors.js';
 import { EXPORT_DDL } from '../export/export-ddl.js';
 import { INTEGRITY_DDL } from '../integrity/integrity-ddl.js';
+import { ACTIVITY_DDL } from '../query/activity-ddl.js';
 import { QUERY_FUNCTIONS } from '../query/query-functions.js';
 import { RETENTION_DDL } from '../retention/retention-ddl.js';
 import { PARTITION_DDL } from '../storage/partition-ddl.js';
@@ -15,7 +17,7 @@ import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 
 /** Bumped whenever the install script changes what it creates. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 6;
 
 /** How audit_changes is partitioned by captured_at (SPEC section 10). */
 export type PartitionUnit = 'none' | 'day' | 'week' | 'month';
@@ -48,6 +50,7 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
     "SELECT pg_advisory_xact_lock(hashtext('threadline.install:' || @LIT));",
     STORAGE_DDL.replace('@PARTITION', quoteLiteral(partition)),
     PARTITION_DDL,
+    ACTIVITY_DDL,
     STORAGE_CONVERT,
     // Partitions ahead; a period whose rows still sit in the default partition is left to maintain.
     'SELECT @S.storage_ensure(false);',
@@ -57,6 +60,7 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
     RUNTIME_FUNCTIONS,
     CAPTURE_GENERATOR,
     CAPTURE_REFRESH,
+    CAPTURE_DEFERRED,
     QUERY_FUNCTIONS,
     DDL_SYNC,
     PRIVILEGES_DDL,

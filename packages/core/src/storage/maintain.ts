@@ -1,5 +1,6 @@
 import { quoteIdent } from '../capture/identifiers.js';
 import type { SqlClient } from '../db/sql-client.js';
+import { checkKeys } from '../query/validate.js';
 
 export interface MaintainProgress {
   /** What happened: a partition created ahead, or rows moved out of the default partition. */
@@ -24,6 +25,8 @@ export interface MaintainResult {
   movedRows: number;
   /** Rows left in the default partition (0 unless a move was skipped). */
   defaultPartitionRows: number;
+  /** Hours newly counted into the activity rollup (tl.activity's fast path, query/activity-ddl.ts). */
+  activityHours: number;
 }
 
 interface Made {
@@ -38,16 +41,36 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * `threadline storage maintain`: convert an unpartitioned audit_changes when the setting asks for
- * partitions, create the partitions ahead, and move every row out of the default partition into
- * its range partition (one transaction per partition; a row is never outside the table).
+ * partitions, create the partitions ahead, move every row out of the default partition into its
+ * range partition (one transaction per partition; a row is never outside the table), then count
+ * the hours that ended since the last run into the activity rollup.
  */
 export async function maintainStorage(
   client: SqlClient,
   schema: string,
   options: MaintainOptions = {},
 ): Promise<MaintainResult> {
+  checkKeys(options, ['onProgress'], 'storage.maintain options');
+  const result = await maintainPartitions(client, schema, options);
+  // After the moves: the rollup counts whole hours that have ended (activity-ddl.ts).
+  const { rows } = await client.query<{ n: number }>(`SELECT ${quoteIdent(schema)}.activity_refresh() AS n`);
+  result.activityHours = Number(rows[0]!.n);
+  return result;
+}
+
+async function maintainPartitions(
+  client: SqlClient,
+  schema: string,
+  options: MaintainOptions,
+): Promise<MaintainResult> {
   const q = quoteIdent(schema);
-  const result: MaintainResult = { converted: false, created: [], movedRows: 0, defaultPartitionRows: 0 };
+  const result: MaintainResult = {
+    converted: false,
+    created: [],
+    movedRows: 0,
+    defaultPartitionRows: 0,
+    activityHours: 0,
+  };
   const note = (made: Made | null, step: MaintainProgress['step'], remaining: number | null) => {
     if (!made || made.skipped) return;
     const movedRows = Number(made.moved ?? 0);
@@ -83,8 +106,9 @@ export async function maintainStorage(
   let remaining = Number(initial[0]!.n);
   // Stragglers: newest first, one partition (one transaction) per step.
   while (remaining > 0) {
-    const { rows } = await client.query<{ at: Date | null }>(
-      `SELECT captured_at AS at FROM ${def} ORDER BY captured_at DESC LIMIT 1`,
+    // As PostgreSQL's own text (read back exactly, years beyond 9999 and BC included).
+    const { rows } = await client.query<{ at: string | null }>(
+      `SELECT captured_at::text AS at FROM ${def} ORDER BY captured_at DESC LIMIT 1`,
     );
     const at = rows[0]?.at;
     if (!at) break;
