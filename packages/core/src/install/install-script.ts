@@ -10,12 +10,13 @@ import { INTEGRITY_DDL } from '../integrity/integrity-ddl.js';
 import { QUERY_FUNCTIONS } from '../query/query-functions.js';
 import { RETENTION_DDL } from '../retention/retention-ddl.js';
 import { PARTITION_DDL } from '../storage/partition-ddl.js';
+import { KEY_BACKFILL } from '../storage/key-backfill.js';
 import { STORAGE_CONVERT } from '../storage/storage-convert.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 
 /** Bumped whenever the install script changes what it creates. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** How audit_changes is partitioned by captured_at (SPEC section 10). */
 export type PartitionUnit = 'none' | 'day' | 'week' | 'month';
@@ -49,6 +50,7 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
     STORAGE_DDL.replace('@PARTITION', quoteLiteral(partition)),
     PARTITION_DDL,
     STORAGE_CONVERT,
+    KEY_BACKFILL,
     // Partitions ahead; a period whose rows still sit in the default partition is left to maintain.
     'SELECT @S.storage_ensure(false);',
     RETENTION_DDL,

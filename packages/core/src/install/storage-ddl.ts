@@ -39,6 +39,8 @@ export const AUDIT_CHANGES_COLUMNS = `
   table_schema text COLLATE "C" NOT NULL,
   table_name text COLLATE "C" NOT NULL,
   table_pk jsonb NOT NULL,
+  table_id integer,
+  key_hash bigint,
   table_pk_before jsonb,
   op text NOT NULL CONSTRAINT audit_changes_op_check CHECK (op IN ('insert', 'update', 'delete', 'truncate', 'baseline')),
   data_after jsonb,
@@ -153,6 +155,38 @@ BEGIN
 END
 $do$;
 
+-- Table ids (schema version 5): a small integer per captured table, kept across renames and
+-- schema moves (the registry row follows the relation), written by capture into
+-- audit_changes.table_id. audit_table_names holds every name a table id was captured under, so a
+-- name resolves to ids (table_ids() in query-functions.ts) without any text in the change indexes.
+CREATE SEQUENCE IF NOT EXISTS @S.audit_table_id_seq AS integer;
+CREATE TABLE IF NOT EXISTS @S.audit_table_names (
+  table_schema text COLLATE "C" NOT NULL,
+  table_name text COLLATE "C" NOT NULL,
+  table_id integer NOT NULL,
+  PRIMARY KEY (table_schema, table_name, table_id)
+);
+DO $do$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(format('%I.captured_tables', @LIT)) AND attname = 'table_id' AND NOT attisdropped) THEN
+    ALTER TABLE @S.captured_tables ADD COLUMN table_id integer;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(format('%I.audit_changes', @LIT)) AND attname = 'table_id' AND NOT attisdropped) THEN
+    -- Nullable, no default: metadata only, no rewrite. Existing rows are keyed in batches by
+    -- storage_key_batch (storage maintain, install --apply); until then the legacy indexes find them.
+    ALTER TABLE @S.audit_changes ADD COLUMN table_id integer, ADD COLUMN key_hash bigint;
+  END IF;
+  IF EXISTS (SELECT 1 FROM @S.captured_tables WHERE table_id IS NULL) THEN
+    UPDATE @S.captured_tables SET table_id = nextval(format('%I.audit_table_id_seq', @LIT)) WHERE table_id IS NULL;
+  END IF;
+END
+$do$;
+INSERT INTO @S.audit_table_names (table_schema, table_name, table_id)
+  SELECT ct.table_schema, ct.table_name, ct.table_id FROM @S.captured_tables ct
+  UNION SELECT f ->> 'schema', f ->> 'name', ct.table_id FROM @S.captured_tables ct, jsonb_array_elements(ct.former_names) f
+  EXCEPT SELECT n.table_schema, n.table_name, n.table_id FROM @S.audit_table_names n
+  ON CONFLICT DO NOTHING;
+
 -- Marks Threadline's own DDL for one operation (capture-refresh.ts); always empty when committed.
 CREATE TABLE IF NOT EXISTS @S.internal_nonce (id text PRIMARY KEY);
 
@@ -163,16 +197,27 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   storage text := @LIT;
   ix text[];
+  old text;
 BEGIN
-  IF to_regclass(format('%I.audit_changes_transaction_idx', storage)) IS NOT NULL THEN
-    EXECUTE format('DROP INDEX %I.audit_changes_transaction_idx', storage);
-  END IF;
+  -- Indexes of earlier layouts (the text + jsonb keys of schema version 4 and before).
+  FOREACH old IN ARRAY ARRAY['audit_changes_transaction_idx', 'audit_changes_row_idx', 'audit_changes_row_before_idx',
+                             'audit_changes_table_time_idx', 'audit_changes_truncate_idx'] LOOP
+    IF to_regclass(format('%I.%I', storage, old)) IS NOT NULL THEN
+      EXECUTE format('DROP INDEX %I.%I', storage, old);
+    END IF;
+  END LOOP;
   FOREACH ix SLICE 1 IN ARRAY ARRAY[
     ['audit_changes_transaction_time_idx', $i$ON %I.audit_changes (transaction_id, captured_at, id)$i$],
-    ['audit_changes_row_idx', $i$ON %I.audit_changes (table_schema, table_name, table_pk, captured_at, id)$i$],
-    ['audit_changes_row_before_idx', $i$ON %I.audit_changes (table_schema, table_name, table_pk_before) WHERE table_pk_before IS NOT NULL$i$],
-    ['audit_changes_table_time_idx', $i$ON %I.audit_changes (table_schema, table_name, captured_at, id)$i$],
-    ['audit_changes_truncate_idx', $i$ON %I.audit_changes (table_schema, table_name, captured_at, id) WHERE op = 'truncate'$i$],
+    ['audit_changes_key_idx', $i$ON %I.audit_changes (table_id, key_hash, captured_at, id)$i$],
+    ['audit_changes_key_before_idx', $i$ON %I.audit_changes (table_id, table_pk_before) WHERE table_pk_before IS NOT NULL$i$],
+    ['audit_changes_table_idx', $i$ON %I.audit_changes (table_id, captured_at, id)$i$],
+    ['audit_changes_table_truncate_idx', $i$ON %I.audit_changes (table_id, captured_at, id) WHERE op = 'truncate'$i$],
+    -- Rows written before table ids (schema version 5) until storage maintain has keyed them:
+    -- empty afterwards, and capture only evaluates the predicate.
+    ['audit_changes_legacy_row_idx', $i$ON %I.audit_changes (table_schema, table_name, table_pk, captured_at, id) WHERE table_id IS NULL$i$],
+    ['audit_changes_legacy_before_idx', $i$ON %I.audit_changes (table_schema, table_name, table_pk_before) WHERE table_pk_before IS NOT NULL AND table_id IS NULL$i$],
+    ['audit_changes_legacy_table_idx', $i$ON %I.audit_changes (table_schema, table_name, captured_at, id) WHERE table_id IS NULL$i$],
+    ['audit_changes_legacy_truncate_idx', $i$ON %I.audit_changes (table_schema, table_name, captured_at, id) WHERE op = 'truncate' AND table_id IS NULL$i$],
     ['audit_transactions_actor_idx', $i$ON %I.audit_transactions (actor_ref, occurred_at, id) WHERE actor_ref IS NOT NULL$i$],
     ['audit_transactions_correlation_idx', $i$ON %I.audit_transactions (correlation_id) WHERE correlation_id IS NOT NULL$i$],
     ['audit_actions_inserted_idx', $i$ON %I.audit_actions (inserted_at, id)$i$],

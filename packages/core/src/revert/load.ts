@@ -2,6 +2,7 @@ import { formatTableName, type TableName } from '../capture/identifiers.js';
 import { ThreadlineError } from '../errors.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
+import { keysCondition, tableScope } from '../query/table-scope.js';
 import { invalid, keyJson, parseCorrelationId, parseInstant, parseTable } from '../query/validate.js';
 import type { RevertSummary, RevertTarget } from './types.js';
 
@@ -198,7 +199,7 @@ async function loadRow(
     for (const k of keys) queried.add(k);
     const rows = await run<ChangeTextRow>(
       `SELECT ${changeColumns} FROM ${q}.audit_changes c
-        WHERE c.table_schema = $1 AND c.table_name = $2 AND (c.table_pk = ANY($3::jsonb[]) OR c.table_pk_before = ANY($3::jsonb[]))
+        WHERE ${keysCondition(tableScope(q, '$1::text', '$2::text'), '$3::jsonb[]')}
           AND (c.captured_at, c.id) > ($4::timestamptz, $5::bigint) ORDER BY c.captured_at, c.id`,
       [table.schema, table.name, keys, at, afterId],
     );

@@ -3,7 +3,7 @@ import type { SqlClient } from '../db/sql-client.js';
 
 export interface MaintainProgress {
   /** What happened: a partition created ahead, or rows moved out of the default partition. */
-  step: 'converted' | 'created' | 'moved';
+  step: 'converted' | 'created' | 'moved' | 'keyed';
   partition: string | null;
   /** Rows moved by this step. */
   rows: number;
@@ -24,7 +24,12 @@ export interface MaintainResult {
   movedRows: number;
   /** Rows left in the default partition (0 unless a move was skipped). */
   defaultPartitionRows: number;
+  /** Rows written before table ids (schema version 5) given their table id and key hash. */
+  keyedRows: number;
 }
+
+/** Rows keyed per transaction (storage_key_batch): short transactions, little WAL each. */
+const KEY_BATCH = 10_000;
 
 interface Made {
   name: string;
@@ -47,7 +52,13 @@ export async function maintainStorage(
   options: MaintainOptions = {},
 ): Promise<MaintainResult> {
   const q = quoteIdent(schema);
-  const result: MaintainResult = { converted: false, created: [], movedRows: 0, defaultPartitionRows: 0 };
+  const result: MaintainResult = {
+    converted: false,
+    created: [],
+    movedRows: 0,
+    defaultPartitionRows: 0,
+    keyedRows: 0,
+  };
   const note = (made: Made | null, step: MaintainProgress['step'], remaining: number | null) => {
     if (!made || made.skipped) return;
     const movedRows = Number(made.moved ?? 0);
@@ -77,6 +88,7 @@ export async function maintainStorage(
   }
   const { rows: ahead } = await client.query<{ r: Made[] }>(`SELECT ${q}.storage_ensure(true) AS r`);
   for (const made of ahead[0]!.r) note(made, made.moved ? 'moved' : 'created', null);
+  await keyRows(client, q, result, options);
   const def = await defaultTable(client, schema);
   if (def === null) return result;
   const { rows: initial } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${def}`);
@@ -100,6 +112,22 @@ export async function maintainStorage(
   const { rows: left } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${def}`);
   result.defaultPartitionRows = Number(left[0]!.n);
   return result;
+}
+
+/** Give rows written before table ids their table id and key hash, a batch per transaction. */
+async function keyRows(client: SqlClient, q: string, result: MaintainResult, options: MaintainOptions) {
+  const { rows: pending } = await client.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM ${q}.audit_changes WHERE table_id IS NULL`,
+  );
+  let remaining = Number(pending[0]!.n);
+  while (remaining > 0) {
+    const { rows } = await client.query<{ n: number }>(`SELECT ${q}.storage_key_batch($1) AS n`, [KEY_BATCH]);
+    const n = Number(rows[0]!.n);
+    if (n === 0) break;
+    remaining = Math.max(0, remaining - n);
+    result.keyedRows += n;
+    options.onProgress?.({ step: 'keyed', partition: null, rows: n, remaining });
+  }
 }
 
 async function defaultTable(client: SqlClient, schema: string): Promise<string | null> {
