@@ -11,6 +11,8 @@ export interface TableScope {
   ids: string;
   /** SQL condition on `c` selecting unkeyed (legacy) rows of the filter, by name. */
   legacy: string;
+  /** An extra condition on keyed rows (a schema filter: the ids of every table named in it). */
+  keyed?: string;
 }
 
 /** The scope of a table given by name: `s` and `n` are SQL expressions (parameters) of text. */
@@ -25,6 +27,7 @@ export function tableScope(q: string, s: string, n: string): TableScope {
 /** Every table recorded in schema `s` (the changes whose table_schema is `s`). */
 export function schemaScope(q: string, s: string): TableScope {
   return {
+    keyed: `c.table_schema = ${s} COLLATE "C"`,
     ids: `ARRAY(SELECT DISTINCT tn.table_id FROM ${q}.audit_table_names tn WHERE tn.table_schema = ${s} COLLATE "C")::integer[]`,
     legacy: `c.table_schema = ${s} COLLATE "C"`,
   };
@@ -45,7 +48,8 @@ export function keysCondition(scope: TableScope, keys: string): string {
 }
 
 /** One condition on `c` (for filters applied along another index, e.g. a transaction's changes). */
-export function scopeCondition(scope: TableScope, keyed = ''): string {
+export function scopeCondition(scope: TableScope): string {
+  const keyed = scope.keyed ?? '';
   return `((c.table_id = ANY(${scope.ids})${keyed ? ` AND ${keyed}` : ''}) OR (c.table_id IS NULL AND ${scope.legacy}))`;
 }
 
@@ -67,7 +71,7 @@ interface ScopeRows {
  */
 export function scopeRows(q: string, scope: TableScope, r: ScopeRows): string {
   const all = r.where ?? [];
-  const keyed = [...(r.keyed ?? []), ...all].map((w) => ` AND ${w}`).join('');
+  const keyed = [...(scope.keyed ? [scope.keyed] : []), ...(r.keyed ?? []), ...all].map((w) => ` AND ${w}`).join('');
   const legacy = all.map((w) => ` AND ${w}`).join('');
   return `SELECT tl_k.* FROM unnest(${scope.ids}) AS tl_tid(id) CROSS JOIN LATERAL (
       SELECT ${r.select} FROM ${q}.audit_changes c WHERE c.table_id = tl_tid.id${keyed}

@@ -30,7 +30,7 @@ export function timelineFilterSql(
       ? schemaScope(q, p.add(f.tableSchema))
       : null;
   const where = [...rest];
-  if (scope) where.push(scopeCondition(scope, f.table ? '' : `c.table_schema = ${p.add(f.tableSchema)} COLLATE "C"`));
+  if (scope) where.push(scopeCondition(scope));
   return { where, transactions: transactionFilter(q, p, f), scope, rest };
 }
 
@@ -48,10 +48,8 @@ export function timelineSql(
   if (!transactions && scope) {
     // Newest first off (table_id, captured_at, id), one ordered scan per table id, and the
     // legacy index for rows not yet keyed.
-    const schemaOnly = f.table ? [] : [`c.table_schema = ${p.add(f.tableSchema)} COLLATE "C"`];
     return `SELECT ${select.columns} FROM (SELECT * FROM (${scopeRows(q, scope, {
       select: '*',
-      keyed: schemaOnly,
       where: rest,
       order: 'c.captured_at DESC, c.id DESC',
       limit,
