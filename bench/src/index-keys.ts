@@ -58,7 +58,16 @@ const V5 = (t: string) => [
   `CREATE INDEX ${t}_l_trunc ON ${t} (table_schema, table_name, captured_at, id) WHERE op = 'truncate' AND table_id IS NULL`,
 ];
 
-const NAMES = ['order_line_items', 'customer_accounts', 'invoices', 'shipment_events', 'products', 'users', 'payments', 'inventory_levels'];
+const NAMES = [
+  'order_line_items',
+  'customer_accounts',
+  'invoices',
+  'shipment_events',
+  'products',
+  'users',
+  'payments',
+  'inventory_levels',
+];
 
 /** n audit rows as capture writes them for an UPDATE of a short row, starting at transaction `tx`. */
 const sourceSql = (n: number, seed: number) => `
@@ -72,7 +81,10 @@ const sourceSql = (n: number, seed: number) => `
          timestamptz '2026-01-01' + (${seed}::bigint * 1000000 + g) * interval '1 millisecond' AS captured_at
     FROM generate_series(1, ${n}) g`;
 
-const insertSql = (t: string, hash: boolean) => `INSERT INTO ${t} (transaction_id, table_schema, table_name, table_pk,
+const insertSql = (
+  t: string,
+  hash: boolean,
+) => `INSERT INTO ${t} (transaction_id, table_schema, table_name, table_pk,
     table_id, key_hash, op, data_after, changed_fields, changed_from, captured_at)
   SELECT transaction_id, table_schema, table_name, table_pk, ${hash ? 'table_id, jsonb_hash_extended(table_pk, 0)' : 'NULL, NULL'},
          op, data_after, changed_fields, changed_from, captured_at FROM src`;
@@ -105,7 +117,11 @@ async function main() {
       await c.query(`DROP TABLE IF EXISTS src; CREATE TEMP TABLE src AS ${sourceSql(batch, 1000 + r)}`);
       await c.query('SELECT count(*) FROM src');
       // Rotate the order each rep so no variant always runs first.
-      const order = [['floor', true], ['v4', false], ['v5', true]] as const;
+      const order = [
+        ['floor', true],
+        ['v4', false],
+        ['v5', true],
+      ] as const;
       for (let i = 0; i < order.length; i++) {
         const [t, hash] = order[(i + r) % order.length]!;
         await c.query('BEGIN');
@@ -116,13 +132,24 @@ async function main() {
         times[t]!.push(Number(t1 - t0) / 1000 / batch);
       }
     }
-    const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<string, number>;
+    const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<
+      string,
+      number
+    >;
     const out = (s: string) => process.stdout.write(`${s}\n`);
-    out(`index-keys: ${preload.toLocaleString('en-US')} rows preloaded, ${reps} interleaved reps of ${batch} changes (INSERT ... SELECT, medians)`);
+    out(
+      `index-keys: ${preload.toLocaleString('en-US')} rows preloaded, ${reps} interleaved reps of ${batch} changes (INSERT ... SELECT, medians)`,
+    );
     out(`  floor (no index)             ${m.floor!.toFixed(2)} µs/change`);
-    out(`  v4 keys (text + jsonb)       ${m.v4!.toFixed(2)} µs/change   ÷ floor ${(m.v4! / m.floor!).toFixed(2)}   index cost ${(m.v4! - m.floor!).toFixed(2)} µs`);
-    out(`  v5 keys (table id + hash)    ${m.v5!.toFixed(2)} µs/change   ÷ floor ${(m.v5! / m.floor!).toFixed(2)}   index cost ${(m.v5! - m.floor!).toFixed(2)} µs`);
-    out(`  v5 ÷ v4                      ${(m.v5! / m.v4!).toFixed(2)}   index cost v5 ÷ v4 ${((m.v5! - m.floor!) / (m.v4! - m.floor!)).toFixed(2)}`);
+    out(
+      `  v4 keys (text + jsonb)       ${m.v4!.toFixed(2)} µs/change   ÷ floor ${(m.v4! / m.floor!).toFixed(2)}   index cost ${(m.v4! - m.floor!).toFixed(2)} µs`,
+    );
+    out(
+      `  v5 keys (table id + hash)    ${m.v5!.toFixed(2)} µs/change   ÷ floor ${(m.v5! / m.floor!).toFixed(2)}   index cost ${(m.v5! - m.floor!).toFixed(2)} µs`,
+    );
+    out(
+      `  v5 ÷ v4                      ${(m.v5! / m.v4!).toFixed(2)}   index cost v5 ÷ v4 ${((m.v5! - m.floor!) / (m.v4! - m.floor!)).toFixed(2)}`,
+    );
     const { rows } = await c.query<{ t: string; idx: string; bytes: string; n: string }>(
       `SELECT i.indrelid::regclass::text AS t, i.indexrelid::regclass::text AS idx, pg_relation_size(i.indexrelid)::text AS bytes,
               (SELECT reltuples FROM pg_class WHERE oid = i.indexrelid)::bigint::text AS n
@@ -132,9 +159,13 @@ async function main() {
     const total: Record<string, number> = {};
     for (const r of rows) {
       total[r.t] = (total[r.t] ?? 0) + Number(r.bytes);
-      out(`    ${r.idx.padEnd(14)} ${(Number(r.bytes) / 1048576).toFixed(1).padStart(7)} MB  (${r.n} entries)`);
+      out(
+        `    ${r.idx.padEnd(14)} ${(Number(r.bytes) / 1048576).toFixed(1).padStart(7)} MB  (${r.n} entries)`,
+      );
     }
-    out(`  all indexes: v4 ${(total.v4! / 1048576).toFixed(1)} MB, v5 ${(total.v5! / 1048576).toFixed(1)} MB (v5 ÷ v4 ${(total.v5! / total.v4!).toFixed(2)})`);
+    out(
+      `  all indexes: v4 ${(total.v4! / 1048576).toFixed(1)} MB, v5 ${(total.v5! / 1048576).toFixed(1)} MB (v5 ÷ v4 ${(total.v5! / total.v4!).toFixed(2)})`,
+    );
   } finally {
     await c.end();
     await admin.query(`DROP DATABASE IF EXISTS ${name}`);

@@ -167,7 +167,10 @@ describeEachDb(
         const used = await plan(run);
         expect(used.filter((s) => s.startsWith('Seq Scan'))).toEqual([]);
         // Partition indexes are named after their columns (…_table_id_…).
-        expect(used.filter((s) => /table_id|_key_idx|_table_idx/.test(s)), used.join(', ')).not.toEqual([]);
+        expect(
+          used.filter((s) => /table_id|_key_idx|_table_idx/.test(s)),
+          used.join(', '),
+        ).not.toEqual([]);
       }
     });
   },
@@ -175,86 +178,86 @@ describeEachDb(
 );
 
 describeEachDb('upgrade from schema version 4', (db) => {
-      it('install shows the migration; maintain keys old rows in batches; every query keeps its answer', async () => {
-        const table = uniqueName('up4');
-        await db().exec(V4_INSTALL);
-        await db().exec(`create table ${table} (id int primary key, note text)`);
-        await db().sql(`select threadline.enable_capture('public', $1, '{}'::jsonb)`, [table]);
-        for (let i = 1; i <= 8; i++) {
-          await db().exec(`begin; select set_config('threadline.actor_ref', '{"type":"user","id":"u${i % 2}"}', true);
+  it('install shows the migration; maintain keys old rows in batches; every query keeps its answer', async () => {
+    const table = uniqueName('up4');
+    await db().exec(V4_INSTALL);
+    await db().exec(`create table ${table} (id int primary key, note text)`);
+    await db().sql(`select threadline.enable_capture('public', $1, '{}'::jsonb)`, [table]);
+    for (let i = 1; i <= 8; i++) {
+      await db().exec(`begin; select set_config('threadline.actor_ref', '{"type":"user","id":"u${i % 2}"}', true);
             insert into ${table} values (${i}, 'n${i}'); commit;`);
-        }
-        await db().exec(`update ${table} set note = note || '!' where id % 2 = 0`);
-        await db().exec(`update ${table} set id = 100 where id = 5`);
-        await db().exec(`delete from ${table} where id = 3`);
-        await db().exec(`truncate ${table}`);
-        await db().exec(`insert into ${table} values (1, 'again')`);
-        const rowsV4 = await db().sql<{ r: string }>(
-          `select (to_jsonb(c) - 'tableoid')::text as r from threadline.audit_changes c order by id`,
-        );
+    }
+    await db().exec(`update ${table} set note = note || '!' where id % 2 = 0`);
+    await db().exec(`update ${table} set id = 100 where id = 5`);
+    await db().exec(`delete from ${table} where id = 3`);
+    await db().exec(`truncate ${table}`);
+    await db().exec(`insert into ${table} values (1, 'again')`);
+    const rowsV4 = await db().sql<{ r: string }>(
+      `select (to_jsonb(c) - 'tableoid')::text as r from threadline.audit_changes c order by id`,
+    );
 
-        const tl = createThreadline({ db: db().db });
-        const installed = await tl.install();
-        expect(installed.schemaVersion).toBe(5);
-        expect(installed.storage.migrationPending).toBe(true);
-        const status = await tl.storage.status();
-        expect(status.unkeyedRows).toBe(rowsV4.length);
+    const tl = createThreadline({ db: db().db });
+    const installed = await tl.install();
+    expect(installed.schemaVersion).toBe(5);
+    expect(installed.storage.migrationPending).toBe(true);
+    const status = await tl.storage.status();
+    expect(status.unkeyedRows).toBe(rowsV4.length);
 
-        const answers = async () => {
-          const out: unknown[] = [];
-          for (const key of [1, 2, 3, 5, 100]) {
-            out.push(await tl.history(table, key));
-            out.push(await tl.asOf(table, key, new Date()));
-          }
-          out.push((await tl.timeline({ table }, { pageSize: 5 })).entries);
-          out.push((await tl.timeline({ table, actor: ActorRef.user('u1') })).entries);
-          out.push((await tl.timeline({ tableSchema: 'public' }, { pageSize: 50 })).entries);
-          out.push((await tl.continuity.report({ tables: [table] })).tables);
-          return JSON.stringify(out);
-        };
-        const before = await answers();
+    const answers = async () => {
+      const out: unknown[] = [];
+      for (const key of [1, 2, 3, 5, 100]) {
+        out.push(await tl.history(table, key));
+        out.push(await tl.asOf(table, key, new Date()));
+      }
+      out.push((await tl.timeline({ table }, { pageSize: 5 })).entries);
+      out.push((await tl.timeline({ table, actor: ActorRef.user('u1') })).entries);
+      out.push((await tl.timeline({ tableSchema: 'public' }, { pageSize: 50 })).entries);
+      out.push((await tl.continuity.report({ tables: [table] })).tables);
+      return JSON.stringify(out);
+    };
+    const before = await answers();
 
-        const steps: string[] = [];
-        const result = await tl.storage.maintain({ onProgress: (p) => steps.push(`${p.step}:${p.rows}`) });
-        expect(result.keyedRows).toBe(rowsV4.length);
-        expect(steps).toContain(`keyed:${rowsV4.length}`);
-        expect((await tl.storage.status()).unkeyedRows).toBe(0);
-        expect((await tl.storage.status()).migrationPending).toBe(false);
-        // Nothing lost or changed but the two new columns; every row has the table's id.
-        const rowsV5 = await db().sql<{ r: string; tid: number | null; ok: boolean }>(
-          `select (to_jsonb(c) - 'tableoid' - 'table_id' - 'key_hash')::text as r, c.table_id as tid,
+    const steps: string[] = [];
+    const result = await tl.storage.maintain({ onProgress: (p) => steps.push(`${p.step}:${p.rows}`) });
+    expect(result.keyedRows).toBe(rowsV4.length);
+    expect(steps).toContain(`keyed:${rowsV4.length}`);
+    expect((await tl.storage.status()).unkeyedRows).toBe(0);
+    expect((await tl.storage.status()).migrationPending).toBe(false);
+    // Nothing lost or changed but the two new columns; every row has the table's id.
+    const rowsV5 = await db().sql<{ r: string; tid: number | null; ok: boolean }>(
+      `select (to_jsonb(c) - 'tableoid' - 'table_id' - 'key_hash')::text as r, c.table_id as tid,
                   c.key_hash = jsonb_hash_extended(c.table_pk, 0) as ok
              from threadline.audit_changes c order by id`,
-        );
-        expect(rowsV5.map((r) => r.r)).toEqual(rowsV4.map((r) => r.r));
-        const [reg] = await db().sql<{ id: number }>(
-          `select table_id as id from threadline.captured_tables where table_name = $1`,
-          [table],
-        );
-        expect(rowsV5.every((r) => r.tid === reg!.id && r.ok)).toBe(true);
-        expect(await answers()).toBe(before);
-        // Capture after the upgrade writes keyed rows.
-        await db().exec(`insert into ${table} values (500, 'after')`);
-        const [fresh] = await db().sql<{ tid: number | null }>(
-          `select table_id as tid from threadline.audit_changes where table_pk = '{"id":500}'`,
-        );
-        expect(fresh!.tid).toBe(reg!.id);
-        expect((await tl.storage.maintain()).keyedRows).toBe(0);
-      });
+    );
+    expect(rowsV5.map((r) => r.r)).toEqual(rowsV4.map((r) => r.r));
+    const [reg] = await db().sql<{ id: number }>(
+      `select table_id as id from threadline.captured_tables where table_name = $1`,
+      [table],
+    );
+    expect(rowsV5.every((r) => r.tid === reg!.id && r.ok)).toBe(true);
+    expect(await answers()).toBe(before);
+    // Capture after the upgrade writes keyed rows.
+    await db().exec(`insert into ${table} values (500, 'after')`);
+    const [fresh] = await db().sql<{ tid: number | null }>(
+      `select table_id as tid from threadline.audit_changes where table_pk = '{"id":500}'`,
+    );
+    expect(fresh!.tid).toBe(reg!.id);
+    expect((await tl.storage.maintain()).keyedRows).toBe(0);
+  });
 
-      it('rows recorded under a former name are keyed to the renamed table', async () => {
-        const before = uniqueName('up4r');
-        const after = `${before}_b`;
-        await db().exec(`drop schema threadline cascade`);
-        await db().exec(V4_INSTALL);
-        await db().exec(`create table ${before} (id int primary key, n int)`);
-        await db().sql(`select threadline.enable_capture('public', $1, '{}'::jsonb)`, [before]);
-        await db().exec(`insert into ${before} values (1, 0)`);
-        await db().exec(`alter table ${before} rename to ${after}`);
-        await db().exec(`update ${after} set n = 1`);
-        const tl = createThreadline({ db: db().db });
-        await tl.install();
-        await tl.storage.maintain();
-        expect((await tl.history(after, 1)).entries.map((e) => e.op)).toEqual(['update', 'insert']);
-      });
+  it('rows recorded under a former name are keyed to the renamed table', async () => {
+    const before = uniqueName('up4r');
+    const after = `${before}_b`;
+    await db().exec(`drop schema threadline cascade`);
+    await db().exec(V4_INSTALL);
+    await db().exec(`create table ${before} (id int primary key, n int)`);
+    await db().sql(`select threadline.enable_capture('public', $1, '{}'::jsonb)`, [before]);
+    await db().exec(`insert into ${before} values (1, 0)`);
+    await db().exec(`alter table ${before} rename to ${after}`);
+    await db().exec(`update ${after} set n = 1`);
+    const tl = createThreadline({ db: db().db });
+    await tl.install();
+    await tl.storage.maintain();
+    expect((await tl.history(after, 1)).entries.map((e) => e.op)).toEqual(['update', 'insert']);
+  });
 });

@@ -9,8 +9,8 @@ import { EXPORT_DDL } from '../export/export-ddl.js';
 import { INTEGRITY_DDL } from '../integrity/integrity-ddl.js';
 import { QUERY_FUNCTIONS } from '../query/query-functions.js';
 import { RETENTION_DDL } from '../retention/retention-ddl.js';
-import { PARTITION_DDL } from '../storage/partition-ddl.js';
 import { KEY_BACKFILL } from '../storage/key-backfill.js';
+import { PARTITION_DDL } from '../storage/partition-ddl.js';
 import { STORAGE_CONVERT } from '../storage/storage-convert.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
@@ -67,6 +67,7 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
     `INSERT INTO @S.schema_version (singleton, version) VALUES (true, ${SCHEMA_VERSION})
   ON CONFLICT (singleton) DO UPDATE SET version = GREATEST(@S.schema_version.version, EXCLUDED.version), installed_at = now();`,
     'SELECT @S.capture_repair_all();',
+    'SELECT @S.storage_key_capture();',
   ].join('\n');
   return renderSql(body, schema);
 }

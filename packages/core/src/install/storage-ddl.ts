@@ -11,14 +11,25 @@
  *   selects, read index-only (the timeline by actor or correlation id touches one short index
  *   range per matching transaction, not every change since). Same cost class as a plain
  *   (transaction_id) index: one index either way, 16 bytes wider per entry.
- * - audit_changes (table_schema, table_name, table_pk, captured_at, id): row history and as-of.
- * - audit_changes (table_schema, table_name, table_pk_before) partial: history of a row whose key
- *   was changed by an UPDATE (rare, so the index stays tiny).
- * - audit_changes (table_schema, table_name, captured_at, id): timeline filtered by table.
- * - audit_changes (table_schema, table_name, captured_at, id) partial WHERE op = 'truncate':
- *   as-of asks whether the table was truncated after the row's last change; without it that is a
- *   walk over every change of the table in between. Only TRUNCATE rows enter it, so capture of
+ * Compact keys (schema version 5, docs/operations.md#index-keys): a change's table is
+ * table_id, a small integer from the registry (captured_tables.table_id) that a rename or a move
+ * to another schema keeps, and its row is key_hash = jsonb_hash_extended(table_pk, 0); readers
+ * recheck table_pk, so a hash collision costs one extra heap fetch, never a wrong answer. Every
+ * name a table id was captured under is in audit_table_names (table_ids() resolves a name).
+ * Measured (`npm run bench:index-keys`, 1M changes preloaded): the change indexes are 0.74x the
+ * size of the text + jsonb ones and cost 0.76x as much per captured change.
+ * - audit_changes (table_id, key_hash, captured_at, id): row history and as-of.
+ * - audit_changes (table_id, table_pk_before) partial: history of a row whose key was changed by
+ *   an UPDATE (rare, so the index stays tiny).
+ * - audit_changes (table_id, captured_at, id): timeline filtered by table.
+ * - audit_changes (table_id, captured_at, id) partial WHERE op = 'truncate': as-of asks whether
+ *   the table was truncated after the row's last change; without it that is a walk over every
+ *   change of the table in between. Only TRUNCATE rows enter it, so capture of
  *   INSERT/UPDATE/DELETE pays only the predicate check.
+ * - four legacy partial indexes WHERE table_id IS NULL, keyed by (table_schema, table_name, ...)
+ *   as before version 5: they hold the rows written before table ids until storage maintain has
+ *   keyed them (storage/key-backfill.ts), and are empty afterwards; capture pays only the
+ *   predicate checks. Queries read them as a second branch, so answers are complete throughout.
  * - audit_transactions (actor_ref, occurred_at, id) partial: actor history.
  * - audit_transactions (correlation_id) partial, audit_actions (correlation_id) partial:
  *   correlation filters.

@@ -71,7 +71,9 @@ interface ScopeRows {
  */
 export function scopeRows(q: string, scope: TableScope, r: ScopeRows): string {
   const all = r.where ?? [];
-  const keyed = [...(scope.keyed ? [scope.keyed] : []), ...(r.keyed ?? []), ...all].map((w) => ` AND ${w}`).join('');
+  const keyed = [...(scope.keyed ? [scope.keyed] : []), ...(r.keyed ?? []), ...all]
+    .map((w) => ` AND ${w}`)
+    .join('');
   const legacy = all.map((w) => ` AND ${w}`).join('');
   return `SELECT tl_k.* FROM unnest(${scope.ids}) AS tl_tid(id) CROSS JOIN LATERAL (
       SELECT ${r.select} FROM ${q}.audit_changes c WHERE c.table_id = tl_tid.id${keyed}

@@ -10,7 +10,7 @@
  * former name it is (renamed after the row was captured), else the registered table of that name,
  * else the id that name already has (a table no longer captured), else a new id for the name.
  */
-export const KEY_BACKFILL = String.raw`
+export const KEY_BACKFILL = `
 CREATE OR REPLACE FUNCTION @S.storage_legacy_table_id(p_schema text, p_name text, p_at timestamptz) RETURNS integer
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
   SELECT coalesce(
@@ -49,6 +49,25 @@ BEGIN
    WHERE c.captured_at = b.captured_at AND c.id = b.id AND c.table_id IS NULL;
   GET DIAGNOSTICS done = ROW_COUNT;
   RETURN done;
+END
+$fn$;
+
+-- Capture functions generated before table ids write rows without them (still found, through the
+-- legacy indexes): install regenerates them once, so new rows are keyed from the upgrade on.
+CREATE OR REPLACE FUNCTION @S.storage_key_capture() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  storage text := @LIT;
+  r record;
+  n integer := 0;
+BEGIN
+  FOR r IN SELECT ct.relid FROM @S.captured_tables ct
+            JOIN pg_proc p ON p.proname = ct.function_name AND p.pronamespace = to_regnamespace(quote_ident(storage))
+           WHERE p.prosrc NOT LIKE '%key_hash%' ORDER BY ct.table_schema, ct.table_name LOOP
+    PERFORM @S.refresh_capture(r.relid, true);
+    n := n + 1;
+  END LOOP;
+  RETURN n;
 END
 $fn$;
 `;
