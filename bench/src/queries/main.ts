@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { ActorRef, createThreadline, type SqlClient, type Threadline } from '@threadline/core';
 import pg from 'pg';
 import { parseOrExit, runOrExit } from '../entry.js';
-import { replicateAudit } from '../fixtures/replicate.js';
+import { loadBulkDataset } from '../fixtures/bulk-audit.js';
 import { num, table } from '../print.js';
 import { median } from '../stats.js';
 import {
@@ -26,9 +26,9 @@ const USAGE = `Usage: pnpm --filter @threadline/bench run queries [flags]   (or:
 
   --small N   changes in the small dataset (default 10000)
   --large N   changes in the large dataset (default 1000000)
-  --base N    load only N changes of the large dataset through capture, then copy them set-based
-              (new ids, timestamps shifted a day back per copy: fixtures/replicate.ts) up to --large;
-              default: the whole large dataset through capture
+  --base N    capture only N changes of the large dataset, then copy them set-based up to --large
+              (fixtures/bulk-audit.ts: new ids, spread over the six months before the seed);
+              default: the whole large dataset through real capture
   --reps N    timed repetitions of every query on each dataset (default 300)
   --seed N    seed of the data generator (default 42)
   --url URL   maintenance database URL (default $TL_PG_URL or postgres://postgres@127.0.0.1:5432/postgres);
@@ -203,31 +203,18 @@ async function main(o: Options): Promise<void> {
     log(`database ${name}: loading ${o.small} and ${o.large} changes through capture`);
     const small = await loadDataset(loader, 'small', o.small, o.seed, log);
     log(`small: ${small.changes} changes in ${small.loadSeconds.toFixed(1)} s`);
-    const large = await loadDataset(loader, 'large', o.base ?? o.large, o.seed + 1, log);
-    if (o.base !== null && o.base < o.large) {
-      const t0 = Date.now();
-      const copies = await replicateAudit(loader, {
-        storage: large.storage,
-        target: o.large,
-        // What a query measures as unique stays unique: the hot row, the rare actor, the request.
-        excludeTransactions: `t.actor_ref = '${ActorRef.toJSON(RARE_ACTOR)}'::jsonb OR t.correlation_id = '${BENCH_CORRELATION}'`,
-        excludeChanges: `c.table_name = 'orders' AND c.table_pk = '{"id": ${HOT_ORDER_ID}}'::jsonb`,
-        log,
-      });
-      await loader.query(
-        `VACUUM ANALYZE ${large.storage}.audit_changes, ${large.storage}.audit_transactions`,
-      );
-      const { rows } = await loader.query(
-        `SELECT (SELECT count(*) FROM ${large.storage}.audit_changes)::int AS changes,
-                (SELECT count(*) FROM ${large.storage}.audit_transactions)::int AS transactions,
-                (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('${large.storage}.audit_changes')) + pg_total_relation_size('${large.storage}.audit_transactions') AS bytes`,
-      );
-      large.changes = rows[0].changes;
-      large.transactions = rows[0].transactions;
-      large.auditBytes = Number(rows[0].bytes);
-      large.loadSeconds += (Date.now() - t0) / 1000;
-      log(`large: replicated into ${copies} copies in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    }
+    // --base: a seed through real capture, copied set-based to --large (fixtures/bulk-audit.ts),
+    // spread over the six months before it (monthly partitions); the rare actor stays unique.
+    const large =
+      o.base !== null && o.base < o.large
+        ? await loadBulkDataset(loader, 'large', {
+            target: o.large,
+            seedChanges: o.base,
+            onlyInSeed: [RARE_ACTOR],
+            seed: o.seed + 1,
+            log,
+          })
+        : await loadDataset(loader, 'large', o.large, o.seed + 1, log);
     log(`large: ${large.changes} changes in ${large.loadSeconds.toFixed(1)} s`);
     await loader.query('CHECKPOINT');
 
