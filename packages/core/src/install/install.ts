@@ -18,7 +18,7 @@ export interface InstallResult {
     layout: 'partitioned' | 'unpartitioned';
     /**
      * True when the configured layout asks for partitions and audit_changes is not partitioned yet
-     * (an install made before), or rows written before table ids (schema version 5) are not keyed
+     * (an install made before), or rows written before table ids (schema version 6) are not keyed
      * yet: `threadline install --apply` or tl.storage.maintain() converts and keys them.
      */
     migrationPending: boolean;
@@ -140,7 +140,13 @@ async function uninstallStatements(
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ${lit} ORDER BY 1`,
   );
   for (const f of functions.rows) statements.push(`DROP FUNCTION IF EXISTS ${f.sig}`);
-  for (const t of ['captured_tables', 'internal_nonce', 'schema_version']) {
+  for (const t of [
+    'captured_tables',
+    'internal_nonce',
+    'schema_version',
+    'activity_rollup',
+    'activity_hours',
+  ]) {
     statements.push(`DROP TABLE IF EXISTS ${q}.${t}`);
   }
   return { statements, tables };

@@ -27,7 +27,7 @@ export interface StorageStatus {
    * written before table ids are not keyed yet (run install --apply or storage maintain).
    */
   migrationPending: boolean;
-  /** Rows written before table ids (schema version 5) that storage maintain has not keyed yet. */
+  /** Rows written before table ids (schema version 6) that storage maintain has not keyed yet. */
   unkeyedRows: number;
   /** Rows the default partition holds (storage maintain moves them into range partitions). */
   defaultPartitionRows: number;
