@@ -1,6 +1,6 @@
 /**
  * `npm run bench:index-keys`: what the change indexes of audit_changes cost per captured change,
- * the schema-version-4 keys (table_schema, table_name text and the table_pk jsonb) against the
+ * the schema-version-5 keys (table_schema, table_name text and the table_pk jsonb) against the
  * compact keys of version 6 (table_id integer, key_hash bigint; docs/operations.md#index-keys).
  *
  * Three tables with audit_changes' columns receive the same audit rows, INSERT ... SELECT from a
