@@ -144,6 +144,12 @@ async function keyRows(client: SqlClient, q: string, result: MaintainResult, opt
     result.keyedRows += n;
     options.onProgress?.({ step: 'keyed', partition: null, rows: n, remaining });
   }
+  // Rollup rows counted before their changes were keyed carry no table id: forget them, so the
+  // activity refresh that follows recounts those hours from the keyed changes (activity-ddl.ts).
+  if (result.keyedRows > 0)
+    await client.query(
+      `SELECT ${q}.activity_forget('-infinity', (SELECT max(captured_at) FROM ${q}.activity_rollup WHERE table_id IS NULL))`,
+    );
 }
 
 async function defaultTable(client: SqlClient, schema: string): Promise<string | null> {
