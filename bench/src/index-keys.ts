@@ -1,7 +1,7 @@
 /**
  * `npm run bench:index-keys`: what the change indexes of audit_changes cost per captured change,
- * the schema-version-5 keys (table_schema, table_name text and the table_pk jsonb) against the
- * compact keys of version 6 (table_id integer, key_hash bigint; docs/operations.md#index-keys).
+ * the schema-version-6 keys (table_schema, table_name text and the table_pk jsonb) against the
+ * compact keys of version 7 (table_id integer, key_hash bigint; docs/operations.md#index-keys).
  *
  * Three tables with audit_changes' columns receive the same audit rows, INSERT ... SELECT from a
  * prepared source (so generating rows costs nothing in the comparison), interleaved rep by rep:

@@ -191,7 +191,7 @@ describeEachDb('index-driven query shapes', (db) => {
     expect(rows.find((r) => r.indexname === 'audit_changes_table_truncate_idx')?.indexdef).toMatch(
       /\(table_id, captured_at, id\) WHERE \(op = 'truncate'::text\)$/,
     );
-    // The compact keys (schema version 6): no text or jsonb key in any index but the legacy ones,
+    // The compact keys (schema version 7): no text or jsonb key in any index but the legacy ones,
     // which hold only rows written before table ids.
     expect(rows.find((r) => r.indexname === 'audit_changes_key_idx')?.indexdef).toMatch(
       /\(table_id, key_hash, captured_at, id\)$/,

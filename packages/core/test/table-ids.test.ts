@@ -198,7 +198,7 @@ describeEachDb('upgrade from schema version 4', (db) => {
 
     const tl = createThreadline({ db: db().db });
     const installed = await tl.install();
-    expect(installed.schemaVersion).toBe(6);
+    expect(installed.schemaVersion).toBe(7);
     expect(installed.storage.migrationPending).toBe(true);
     const status = await tl.storage.status();
     expect(status.unkeyedRows).toBe(rowsV4.length);

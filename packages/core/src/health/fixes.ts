@@ -17,3 +17,12 @@ export function dropTriggerSql(table: TableName, trigger: string): string {
 export function enableTriggerSql(table: TableName, trigger: string, always: boolean): string {
   return `ALTER TABLE ${qualifiedTable(table)} ENABLE ${always ? 'ALWAYS ' : ''}TRIGGER ${quoteIdent(trigger)};`;
 }
+
+/** Remove a dependency on an extension (so DROP EXTENSION no longer drops capture with it). */
+export function noExtensionTriggerSql(table: TableName, trigger: string, extension: string): string {
+  return `ALTER TRIGGER ${quoteIdent(trigger)} ON ${qualifiedTable(table)} NO DEPENDS ON EXTENSION ${quoteIdent(extension)};`;
+}
+
+export function noExtensionFunctionSql(schema: string, fn: string, extension: string): string {
+  return `ALTER FUNCTION ${quoteIdent(schema)}.${quoteIdent(fn)}() NO DEPENDS ON EXTENSION ${quoteIdent(extension)};`;
+}

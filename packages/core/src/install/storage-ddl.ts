@@ -11,7 +11,7 @@
  *   selects, read index-only (the timeline by actor or correlation id touches one short index
  *   range per matching transaction, not every change since). Same cost class as a plain
  *   (transaction_id) index: one index either way, 16 bytes wider per entry.
- * Compact keys (schema version 6, docs/operations.md#index-keys): a change's table is
+ * Compact keys (schema version 7, docs/operations.md#index-keys): a change's table is
  * table_id, a small integer from the registry (captured_tables.table_id) that a rename or a move
  * to another schema keeps, and its row is key_hash = jsonb_hash_extended(table_pk, 0); readers
  * recheck table_pk, so a hash collision costs one extra heap fetch, never a wrong answer. Every
@@ -27,7 +27,7 @@
  *   change of the table in between. Only TRUNCATE rows enter it, so capture of
  *   INSERT/UPDATE/DELETE pays only the predicate check.
  * - four legacy partial indexes WHERE table_id IS NULL, keyed by (table_schema, table_name, ...)
- *   as before version 6: they hold the rows written before table ids until storage maintain has
+ *   as before version 7: they hold the rows written before table ids until storage maintain has
  *   keyed them (storage/key-backfill.ts), and are empty afterwards; capture pays only the
  *   predicate checks. Queries read them as a second branch, so answers are complete throughout.
  * - audit_transactions (actor_ref, occurred_at, id) partial: actor history.
@@ -166,7 +166,7 @@ BEGIN
 END
 $do$;
 
--- Table ids (schema version 6): a small integer per captured table, kept across renames and
+-- Table ids (schema version 7): a small integer per captured table, kept across renames and
 -- schema moves (the registry row follows the relation), written by capture into
 -- audit_changes.table_id. audit_table_names holds every name a table id was captured under, so a
 -- name resolves to ids (table_ids() in query-functions.ts) without any text in the change indexes.
@@ -210,7 +210,7 @@ DECLARE
   ix text[];
   old text;
 BEGIN
-  -- Indexes of earlier layouts (the text + jsonb keys of schema version 5 and before).
+  -- Indexes of earlier layouts (the text + jsonb keys of schema version 6 and before).
   FOREACH old IN ARRAY ARRAY['audit_changes_transaction_idx', 'audit_changes_row_idx', 'audit_changes_row_before_idx',
                              'audit_changes_table_time_idx', 'audit_changes_truncate_idx'] LOOP
     IF to_regclass(format('%I.%I', storage, old)) IS NOT NULL THEN
@@ -223,7 +223,7 @@ BEGIN
     ['audit_changes_key_before_idx', $i$ON %I.audit_changes (table_id, table_pk_before) WHERE table_pk_before IS NOT NULL$i$],
     ['audit_changes_table_idx', $i$ON %I.audit_changes (table_id, captured_at, id)$i$],
     ['audit_changes_table_truncate_idx', $i$ON %I.audit_changes (table_id, captured_at, id) WHERE op = 'truncate'$i$],
-    -- Rows written before table ids (schema version 6) until storage maintain has keyed them:
+    -- Rows written before table ids (schema version 7) until storage maintain has keyed them:
     -- empty afterwards, and capture only evaluates the predicate.
     ['audit_changes_legacy_row_idx', $i$ON %I.audit_changes (table_schema, table_name, table_pk, captured_at, id) WHERE table_id IS NULL$i$],
     ['audit_changes_legacy_before_idx', $i$ON %I.audit_changes (table_schema, table_name, table_pk_before) WHERE table_pk_before IS NOT NULL AND table_id IS NULL$i$],

@@ -1,5 +1,5 @@
 /**
- * How queries select the changes of one table (schema version 6, docs/operations.md#index-keys):
+ * How queries select the changes of one table (schema version 7, docs/operations.md#index-keys):
  * by table id (audit_changes.table_id, kept across renames and schema moves) and, for a row, by
  * key hash (key_hash = jsonb_hash_extended(table_pk, 0)) with the full key rechecked, so a hash
  * collision never returns another row's change. Rows written before table ids, until storage

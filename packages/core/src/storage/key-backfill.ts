@@ -1,5 +1,5 @@
 /**
- * Keying rows written before table ids (schema version 6): audit_changes.table_id and key_hash
+ * Keying rows written before table ids (schema version 7): audit_changes.table_id and key_hash
  * of older rows are NULL after the upgrade (ADD COLUMN without a default: no rewrite, no long
  * lock). storage_key_batch fills them, a batch per call (one short transaction each: storage
  * maintain, `threadline install --apply`); queries find unkeyed rows through the partial legacy
