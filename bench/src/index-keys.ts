@@ -148,7 +148,7 @@ async function main() {
       `  v5 keys (table id + hash)    ${m.v5!.toFixed(2)} µs/change   ÷ floor ${(m.v5! / m.floor!).toFixed(2)}   index cost ${(m.v5! - m.floor!).toFixed(2)} µs`,
     );
     out(
-      `  v5 ÷ v4                      ${(m.v5! / m.v4!).toFixed(2)}   index cost v5 ÷ v4 ${((m.v5! - m.floor!) / (m.v4! - m.floor!)).toFixed(2)}`,
+      `  v5 ÷ v4                      ${(m.v5! / m.v4!).toFixed(2)}   index cost compact ÷ text ${((m.v5! - m.floor!) / (m.v4! - m.floor!)).toFixed(2)}`,
     );
     const { rows } = await c.query<{ t: string; idx: string; bytes: string; n: string }>(
       `SELECT i.indrelid::regclass::text AS t, i.indexrelid::regclass::text AS idx, pg_relation_size(i.indexrelid)::text AS bytes,

@@ -17,7 +17,7 @@
  * recheck table_pk, so a hash collision costs one extra heap fetch, never a wrong answer. Every
  * name a table id was captured under is in audit_table_names (table_ids() resolves a name).
  * Measured (`npm run bench:index-keys`, 1M changes preloaded): the change indexes are 0.74x the
- * size of the text + jsonb ones and cost 0.76x as much per captured change.
+ * size of the text + jsonb ones and cost 0.59x as much per captured change.
  * - audit_changes (table_id, key_hash, captured_at, id): row history and as-of.
  * - audit_changes (table_id, table_pk_before) partial: history of a row whose key was changed by
  *   an UPDATE (rare, so the index stays tiny).
