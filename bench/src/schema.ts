@@ -73,6 +73,8 @@ CREATE TABLE bench.floor_changes (
   table_schema text NOT NULL,
   table_name text NOT NULL,
   table_pk jsonb NOT NULL,
+  table_id integer,
+  key_hash bigint,
   table_pk_before jsonb,
   op text NOT NULL,
   data_after jsonb,
@@ -147,8 +149,9 @@ const FLOOR_TX = `t AS (
   RETURNING txid)`;
 
 function floorChanges(source: string, columns: string, values: string, fixture: Fixture = 'posts'): string {
-  return `INSERT INTO bench.floor_changes (transaction_id, table_schema, table_name, op, table_pk, ${columns}, captured_at)
-SELECT (SELECT txid FROM t), 'bench', '${fixture}_floor', ${values}, (SELECT clock_timestamp()) FROM ${source}`;
+  // The same bytes as capture, table id and key hash included (every source row has an id).
+  return `INSERT INTO bench.floor_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, ${columns}, captured_at)
+SELECT (SELECT txid FROM t), 'bench', '${fixture}_floor', 1, jsonb_hash_extended(jsonb_build_object('id', ${source}.id), 0), ${values}, (SELECT clock_timestamp()) FROM ${source}`;
 }
 
 export type BulkOp = 'insert' | 'update' | 'delete';

@@ -1,6 +1,7 @@
 import type { ActorRef } from '../context/actor-ref.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
+import { scopeCondition, tableScope } from '../query/table-scope.js';
 import type { Run } from './load.js';
 import type { NetStep } from './net.js';
 import type { TableMeta } from './tables.js';
@@ -68,7 +69,7 @@ export async function laterChanges(
     `WITH k AS MATERIALIZED (SELECT e.i::int AS i, e.x -> 'k' AS pk, (e.x ->> 'at')::timestamptz AS at, (e.x ->> 'id')::bigint AS id
                                FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(x, i)),
           later AS MATERIALIZED (SELECT c.id, c.transaction_id, c.op, c.table_pk, c.table_pk_before, c.captured_at FROM ${q}.audit_changes c
-                                  WHERE c.table_schema = $1 AND c.table_name = $2 AND c.captured_at >= $5::timestamptz
+                                  WHERE ${scopeCondition(tableScope(q, '$1::text', '$2::text'))} AND c.captured_at >= $5::timestamptz
                                     AND NOT c.transaction_id = ANY($4::bigint[]))
      SELECT DISTINCT ON (m.i) m.i, m.id::text AS id, m.transaction_id::text AS tx, m.op, m.moved, ${isoSql('m.captured_at')} AS at,
             (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = m.transaction_id) AS actor

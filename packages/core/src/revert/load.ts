@@ -2,6 +2,7 @@ import { formatTableName, type TableName } from '../capture/identifiers.js';
 import { ThreadlineError } from '../errors.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
+import { keysCondition, scopeCondition, tableScope } from '../query/table-scope.js';
 import { invalid, keyJson, parseCorrelationId, parseInstant, parseTable } from '../query/validate.js';
 import type { RevertSummary, RevertTarget } from './types.js';
 
@@ -249,10 +250,19 @@ async function loadRow(
     toText = at;
   } else {
     const id = transactionIdText(target.to);
-    const rows = await run<{ at: string; pk: string; pk_before: string | null; s: string; n: string }>(
-      `SELECT ${isoSql('c.captured_at')} AS at, c.table_pk::text AS pk, c.table_pk_before::text AS pk_before, c.table_schema AS s, c.table_name AS n
+    // A change of this table, also when recorded under a former name (table-scope.ts).
+    const rows = await run<{
+      at: string;
+      pk: string;
+      pk_before: string | null;
+      s: string;
+      n: string;
+      mine: boolean;
+    }>(
+      `SELECT ${isoSql('c.captured_at')} AS at, c.table_pk::text AS pk, c.table_pk_before::text AS pk_before, c.table_schema AS s, c.table_name AS n,
+              ${scopeCondition(tableScope(q, '$2::text', '$3::text'))} AS mine
          FROM ${q}.audit_changes c WHERE c.id = $1::bigint`,
-      [id],
+      [id, table.schema, table.name],
     );
     const change = rows[0];
     if (!change)
@@ -260,7 +270,7 @@ async function loadRow(
         'NOT_FOUND',
         `revert.plan: there is no audit change ${id}; find it with threadline history`,
       );
-    if (change.s !== table.schema || change.n !== table.name || (change.pk !== pk && change.pk_before !== pk))
+    if (!change.mine || (change.pk !== pk && change.pk_before !== pk))
       throw invalid(
         `revert.plan: change ${id} is a change of ${formatTableName({ schema: change.s, name: change.n })} ${change.pk}, not of ${formatTableName(table)} ${pk}`,
       );
@@ -278,7 +288,7 @@ async function loadRow(
     for (const k of keys) queried.add(k);
     const rows = await run<ChangeTextRow>(
       `SELECT ${changeColumns} FROM ${q}.audit_changes c
-        WHERE c.table_schema = $1 AND c.table_name = $2 AND (c.table_pk = ANY($3::jsonb[]) OR c.table_pk_before = ANY($3::jsonb[]))
+        WHERE ${keysCondition(tableScope(q, '$1::text', '$2::text'), '$3::jsonb[]')}
           AND (c.captured_at, c.id) > ($4::timestamptz, $5::bigint) ORDER BY c.captured_at, c.id`,
       [table.schema, table.name, keys, at, afterId],
     );
