@@ -244,7 +244,10 @@ function summarize(
   let lastTable = '';
   for (const s of steps) {
     ops[s.op] += 1;
-    if (s.table !== lastTable) tableSet.add((lastTable = s.table));
+    if (s.table !== lastTable) {
+      lastTable = s.table;
+      tableSet.add(lastTable);
+    }
   }
   const counts: Record<RevertConflictKind, number> = {
     changed_since: 0,
