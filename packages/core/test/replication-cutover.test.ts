@@ -83,4 +83,112 @@ run('logical-replication cutover (throwaway publisher and subscriber clusters)',
       await dst.end();
     }
   }, 120_000);
+
+  it('replica_mode_gap: appears while a subscription writes a captured table (no trigger state records those writes) and goes when its history replicates from the publisher or the subscription goes', async () => {
+    // Own databases on both clusters, so this test does not see the cutover test's tables.
+    for (const c of [publisher!, subscriber!]) {
+      const admin = new pg.Client({ connectionString: c.url() });
+      await admin.connect();
+      await admin.query('CREATE DATABASE gap');
+      await admin.end();
+    }
+    const src = new pg.Client({ connectionString: publisher!.url('gap') });
+    const dst = new pg.Client({ connectionString: subscriber!.url('gap') });
+    await src.connect();
+    await dst.connect();
+    const tl = createThreadline({ db: dst, tables: { orders: {} } });
+    const gaps = async () =>
+      (await tl.health.findings({ schema: 'public', consistency: 'primary' })).filter(
+        (f) => f.code === 'replica_mode_gap',
+      );
+    const history = async () =>
+      (
+        await dst.query<{ id: string }>(
+          `SELECT table_pk->>'id' AS id FROM threadline.audit_changes WHERE table_name = 'orders' ORDER BY 1`,
+        )
+      ).rows.map((r) => r.id);
+    const settled = (what: string, probe: string, want: unknown) =>
+      until(
+        async () => (await dst.query(probe)).rows[0]?.v,
+        (v) => v === want,
+        what,
+      );
+    const replicated = (id: number) =>
+      settled(`row ${id} to replicate`, `SELECT count(*)::int AS v FROM orders WHERE id = ${id}`, 1);
+    const triggers = ['delete', 'insert', 'truncate', 'update'].map((op) => `threadline_capture_${op}`);
+    try {
+      await src.query('CREATE TABLE orders (id int PRIMARY KEY, note text)');
+      await src.query('CREATE PUBLICATION gap FOR TABLE orders');
+      await dst.query('CREATE TABLE orders (id int PRIMARY KEY, note text)');
+      await tl.install();
+      await tl.installTriggers();
+      // No subscription yet: nothing to report.
+      expect(await gaps()).toEqual([]);
+
+      await dst.query(
+        `CREATE SUBSCRIPTION gap CONNECTION 'host=127.0.0.1 port=${publisher!.port} dbname=gap user=postgres' PUBLICATION gap`,
+      );
+      const audit =
+        '"threadline"."audit_transactions", "threadline"."audit_changes", "threadline"."audit_actions"';
+      const fix = `on the publisher: threadline gen-triggers --tables orders --apply; ALTER PUBLICATION "gap" ADD TABLE ${audit}; then on this database: ALTER SUBSCRIPTION "gap" REFRESH PUBLICATION;`;
+      expect(await gaps()).toEqual([
+        {
+          code: 'replica_mode_gap',
+          severity: 'warning',
+          schema: 'public',
+          table: 'orders',
+          message:
+            "orders is written by logical-replication subscription(s) gap, whose writes its capture triggers do not record (the apply worker fires no statement-level trigger for replicated inserts, updates and deletes, whatever the trigger's ENABLE state); capture it on the publisher and replicate the audit tables with it",
+          fix,
+        },
+      ]);
+      // The finding is real: a replicated write is applied and not captured...
+      await src.query("INSERT INTO orders VALUES (1, 'lost')");
+      await replicated(1);
+      expect(await history()).toEqual([]);
+      // ...and ENABLE ALWAYS does not change that (so the finding stays).
+      await dst.query(triggers.map((t) => `ALTER TABLE orders ENABLE ALWAYS TRIGGER ${t};`).join(' '));
+      await src.query("UPDATE orders SET note = 'still lost' WHERE id = 1");
+      await settled('the update to replicate', `SELECT note AS v FROM orders WHERE id = 1`, 'still lost');
+      expect(await history()).toEqual([]);
+      expect((await gaps()).map((f) => f.fix)).toEqual([fix]);
+      await dst.query(triggers.map((t) => `ALTER TABLE orders ENABLE TRIGGER ${t};`).join(' '));
+
+      // The fix: capture on the publisher, publish the audit tables, refresh here.
+      const pubTl = createThreadline({ db: src, tables: { orders: {} } });
+      await pubTl.install();
+      await pubTl.installTriggers();
+      await src.query(`ALTER PUBLICATION gap ADD TABLE ${audit}`);
+      await dst.query('ALTER SUBSCRIPTION gap REFRESH PUBLICATION');
+      expect(await gaps()).toEqual([]);
+      await settled(
+        'the audit tables to sync',
+        `SELECT count(*)::int AS v FROM pg_subscription_rel WHERE srsubstate <> 'r'`,
+        0,
+      );
+      await src.query("INSERT INTO orders VALUES (2, 'kept')");
+      await replicated(2);
+      await settled(
+        'the history of row 2 to replicate',
+        `SELECT count(*)::int AS v FROM threadline.audit_changes`,
+        1,
+      );
+      expect(await history()).toEqual(['2']);
+
+      // The publication stops carrying the audit tables: the finding is back...
+      await src.query(`ALTER PUBLICATION gap DROP TABLE ${audit}`);
+      await dst.query('ALTER SUBSCRIPTION gap REFRESH PUBLICATION');
+      expect((await gaps()).map((f) => f.fix)).toEqual([fix]);
+      // ...until no subscription writes the table any more.
+      await dst.query('DROP SUBSCRIPTION gap');
+      expect(await gaps()).toEqual([]);
+      // As at a cutover, install moves the audit id sequences past the replicated ids.
+      await tl.install();
+      await dst.query("INSERT INTO orders VALUES (3, 'local')");
+      expect(await history()).toEqual(['2', '3']);
+    } finally {
+      await src.end();
+      await dst.end();
+    }
+  }, 120_000);
 });

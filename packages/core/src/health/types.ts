@@ -11,7 +11,8 @@ export type FindingCode =
   | 'stale_capture_function'
   | 'key_drift'
   | 'unregistered_capture'
-  | 'replica_mode_gap';
+  | 'replica_mode_gap'
+  | 'unsafe_cast';
 
 /** Something wrong with capture on one table, read from the catalogs, with the exact repair. */
 export interface Finding {
