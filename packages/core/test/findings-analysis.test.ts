@@ -65,7 +65,7 @@ describe('analyzeCapture', () => {
       'ALTER SUBSCRIPTION "orders_sub" REFRESH PUBLICATION;',
     ].join(' ');
     // The apply worker fires no statement-level trigger for replicated rows: ENABLE ALWAYS or
-    // REPLICA does not close the gap (replication-cutover.test.ts shows it on real clusters).
+    // REPLICA does not close the gap (replication-cutover.heavy.test.ts shows it on real clusters).
     for (const enabled of ['O', 'A', 'R']) {
       const { findings, covered } = analyzeCapture(snapshot(enabled, SUB), 'threadline');
       expect(findings.filter((f) => f.code === 'replica_mode_gap')).toEqual([
