@@ -11,21 +11,24 @@ import { ActorRef } from '@threadline/core';
 import { createOperatorSurface, type OperatorSurface } from '@threadline/operator';
 import { log } from './db.js';
 import { parseOrExit, runOrExit, runWithBenchDb } from './entry.js';
+import { type BulkDataset, loadBulkDataset } from './fixtures/bulk-audit.js';
 import { parseIntFlags } from './flags.js';
 import { num, table } from './print.js';
-import { type Dataset, loadDataset } from './queries/dataset.js';
 
 const USAGE = `Usage: npm run bench:operator -- [flags]
 
   --small N   changes in the small dataset (default 10000)
   --large N   changes in the large dataset (default 1000000)
   --reps N    timed renders of every page on each dataset (default 200)
+  --seed N    changes captured through real capture per dataset before the set-based copies
+              (default 20000; see src/fixtures/bulk-audit.ts)
   --url URL   maintenance database URL (default $TL_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)`;
 
 const FLAGS = {
   small: { fallback: 10_000, min: 1000 },
   large: { fallback: 1_000_000, min: 1000 },
   reps: { fallback: 200, min: 10 },
+  seed: { fallback: 20_000, min: 1000 },
 } as const;
 
 type Options = Exclude<ReturnType<typeof parseOptions>, 'help'>;
@@ -35,7 +38,7 @@ function parseOptions(argv: string[]) {
 }
 
 interface Target {
-  dataset: Dataset;
+  dataset: BulkDataset;
   surface: OperatorSurface;
   transactionId: string;
 }
@@ -79,8 +82,15 @@ async function main(options: Options): Promise<void> {
       ['large', options.large],
     ] as const) {
       const client = await db.connect(`operator-${label}`);
-      log(`loading ${size} changes (${label}) through capture`);
-      const dataset = await loadDataset(client, label, size, 42, log);
+      const dataset = await loadBulkDataset(client, label, {
+        target: size,
+        seedChanges: options.seed,
+        seed: 42,
+        log,
+      });
+      log(
+        `${label}: ${dataset.changes} changes (${dataset.seedChanges} captured in ${dataset.captureSeconds.toFixed(0)} s, ${dataset.copies} copies in ${dataset.replicateSeconds.toFixed(0)} s) since ${dataset.oldest}`,
+      );
       const { rows } = await client.query(
         `SELECT c.transaction_id::text AS id, (SELECT count(*) FROM ${dataset.storage}.audit_changes x WHERE x.transaction_id = c.transaction_id)::int AS n
            FROM ${dataset.storage}.audit_changes c ORDER BY c.captured_at DESC, c.id DESC OFFSET $1 LIMIT 1`,
