@@ -7,9 +7,9 @@
  */
 
 import { gzipSync } from 'node:zlib';
-import { ActorRef } from '@threadline/core';
+import { type ActivityFilters, ActorRef, createThreadline } from '@threadline/core';
 import { createOperatorSurface, type OperatorSurface } from '@threadline/operator';
-import { log } from './db.js';
+import { type BenchDb, log } from './db.js';
 import { parseOrExit, runOrExit, runWithBenchDb } from './entry.js';
 import { type BulkDataset, loadBulkDataset } from './fixtures/bulk-audit.js';
 import { parseIntFlags } from './flags.js';
@@ -96,6 +96,12 @@ async function main(options: Options): Promise<void> {
            FROM ${dataset.storage}.audit_changes c ORDER BY c.captured_at DESC, c.id DESC OFFSET $1 LIMIT 1`,
         [Math.floor(dataset.changes / 2)],
       );
+      // The activity rollup is filled by storage maintenance (run on a schedule in production).
+      const maintaining = performance.now();
+      const maintained = await dataset.tl.storage.maintain();
+      log(
+        `${label}: storage maintain counted ${maintained.activityHours} hours into the activity rollup in ${((performance.now() - maintaining) / 1000).toFixed(1)} s`,
+      );
       log(`${label}: the transaction page shows audit transaction #${rows[0].id} (${rows[0].n} changes)`);
       const surface = createOperatorSurface({
         threadline: dataset.tl,
@@ -150,6 +156,7 @@ async function main(options: Options): Promise<void> {
         '\n',
     );
     const large = targets[1]!;
+    await activityComparison(db, large, options.reps);
     const html = (await render(large.surface, '/audit/timeline')).body;
     const css = (await render(large.surface, '/audit/assets/app.css')).body;
     const js = (await render(large.surface, '/audit/assets/app.js')).body;
@@ -171,6 +178,73 @@ async function main(options: Options): Promise<void> {
         `\npage ÷ JSON (gzip): ${num(page / gz(json), 2)}\n`,
     );
   });
+}
+
+/**
+ * tl.activity on the large dataset with the rollup and without it (a role that may read
+ * audit_changes but not the rollup, so core counts every change), interleaved: the default window
+ * (the last 24 hours, where the seed's changes sit in hours not rolled up yet) and the whole
+ * dataset by day.
+ */
+async function activityComparison(db: BenchDb, t: Target, reps: number): Promise<void> {
+  const role = `${db.name}_raw`;
+  const s = t.dataset.storage;
+  await db.sql.query(`CREATE ROLE ${role} NOLOGIN; GRANT USAGE ON SCHEMA ${s} TO ${role};
+    GRANT SELECT ON ${s}.audit_changes, ${s}.audit_transactions TO ${role}`);
+  const rawClient = await db.connect('activity-raw');
+  try {
+    await rawClient.query(`SET ROLE ${role}`);
+    const raw = createThreadline({ db: rawClient, schema: s });
+    const windows: [string, ActivityFilters][] = [
+      ['default (last 24 h, hour)', {}],
+      [
+        `whole dataset (since ${t.dataset.oldest.slice(0, 10)}, day)`,
+        { from: t.dataset.oldest, bucket: 'day' },
+      ],
+    ];
+    const rows: string[][] = [];
+    for (const [label, filters] of windows) {
+      const a = await t.dataset.tl.activity(filters);
+      const b = await raw.activity(filters);
+      if (JSON.stringify(a.buckets) !== JSON.stringify(b.buckets))
+        throw new Error(`activity ${label}: the rollup and the raw count disagree`);
+      const ms = { rollup: [] as number[], raw: [] as number[] };
+      const n = Math.max(5, Math.floor(reps / 20));
+      for (let rep = -1; rep < n; rep++) {
+        for (const [name, tl] of rep % 2 === 0
+          ? ([
+              ['rollup', t.dataset.tl],
+              ['raw', raw],
+            ] as const)
+          : ([
+              ['raw', raw],
+              ['rollup', t.dataset.tl],
+            ] as const)) {
+          const start = performance.now();
+          await tl.activity(filters);
+          if (rep >= 0) ms[name].push(performance.now() - start);
+        }
+      }
+      const total = a.buckets.reduce((x, y) => x + y.changes, 0);
+      rows.push([
+        label,
+        num(total),
+        `${num(percentile(ms.rollup, 50), 1)} / ${num(percentile(ms.rollup, 95), 1)}`,
+        `${num(percentile(ms.raw, 50), 1)} / ${num(percentile(ms.raw, 95), 1)}`,
+        num(percentile(ms.raw, 50) / percentile(ms.rollup, 50), 1),
+      ]);
+    }
+    process.stdout.write(
+      `\ntl.activity on the large dataset, with the hourly rollup vs counting every change (same answers, checked), ${Math.max(5, Math.floor(reps / 20))} interleaved calls each:\n\n` +
+        table(['window', 'changes', 'rollup p50 / p95 ms', 'raw p50 / p95 ms', 'raw ÷ rollup'], rows) +
+        '\n',
+    );
+  } finally {
+    await rawClient.end().catch(() => undefined);
+    await db.sql
+      .query(`DROP OWNED BY ${role}; DROP ROLE ${role}`)
+      .catch((e: Error) => log(`could not drop role ${role}: ${e.message}`));
+  }
 }
 
 const options = parseOrExit(parseOptions, USAGE);

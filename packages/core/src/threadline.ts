@@ -203,11 +203,7 @@ export class Threadline {
    * with the timeline's filters; every bucket of the window, oldest first.
    */
   activity(filters?: ActivityFilters): Promise<Activity> {
-    return activityCounts(
-      async (sql, params) => (await this.query(sql, params)).rows as Record<string, unknown>[],
-      this.q,
-      filters,
-    ).catch((error) => {
+    return activityCounts(this.reader('replica'), this.q, filters).catch((error) => {
       throw isThreadlineError(error) ? error : toThreadlineError(error, 'activity');
     });
   }

@@ -40,6 +40,8 @@ run('read routing: readDb on a real streaming replica', () => {
   let tl: Threadline;
   const exportDir = mkdtempSync(join(tmpdir(), 'tl-replica-export-'));
 
+  const activityTotal = async () =>
+    (await tl.activity({ requestId: 'r2' })).buckets.reduce((n, b) => n + b.changes, 0);
   const caughtUp = () =>
     until(async () => {
       const { rows } = await db.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
@@ -130,6 +132,8 @@ run('read routing: readDb on a real streaming replica', () => {
       expect((await tl.actorHistory('user:8', primaryOnly)).entries).toHaveLength(2);
       expect((await tl.timeline({ requestId: 'r2' })).entries).toHaveLength(0);
       expect((await tl.timeline({ requestId: 'r2' }, primaryOnly)).entries).toHaveLength(1);
+      // activity (the operator's chart) reads the replica too
+      expect(await activityTotal()).toBe(0);
 
       // incident
       expect(await tl.auditTransaction(txId)).toBeNull();
@@ -208,6 +212,7 @@ run('read routing: readDb on a real streaming replica', () => {
     await caughtUp();
     expect((await tl.history('posts', 1)).entries).toHaveLength(3);
     expect((await tl.timeline({ requestId: 'r2' })).entries).toHaveLength(1);
+    expect(await activityTotal()).toBe(1);
     expect(await tl.health.readReplica()).toMatchObject({ lagBytes: 0, lagSeconds: 0, replayPaused: false });
   });
 

@@ -70,7 +70,7 @@ run('operator surface in Chromium', () => {
 
   const PAGES: [name: string, path: string][] = [
     ['home', '/'],
-    ['timeline', '/timeline?bucket=hour'],
+    ['timeline', '/timeline'],
     ['transaction', '/transaction?id=1'],
     ['row-history', '/row?table=posts&pk=1&at=2999-01-01T00:00:00Z'],
     ['actor', '/actor?actor=user:alice'],

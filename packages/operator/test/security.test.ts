@@ -221,13 +221,25 @@ run('operator surface security', () => {
     expect(((await api.json()) as { error: { code: string } }).error.code).toBe('QUERY_INVALID');
   });
 
+  it('the coverage page separates table names with commas (a name may hold a space)', async () => {
+    const surface = createOperatorSurface({
+      threadline: fx.tl,
+      authorize: () => ({ actor: ActorRef.user('op'), canSeeCoverage: true }),
+    });
+    const page = await (await surface.fetch(new Request('http://x/coverage'))).text();
+    const covered = /<th scope="row">Covered<\/th><td>(.*?)<\/td>/s.exec(page)?.[1] ?? '';
+    expect(covered.replace(/<[^>]+>/g, '')).toBe('Order Lines, posts');
+  });
+
   it('the activity chart: SVG with a table twin and bucket links; a hostile bucket is a 400 with the reason', async () => {
     const surface = createOperatorSurface({
       threadline: fx.tl,
       authorize: () => ({ actor: ActorRef.user('op') }),
     });
     const plain = await (await surface.fetch(new Request('http://x/timeline?table=posts'))).text();
-    expect(plain).not.toContain('<svg'); // no counting unless the chart is asked for
+    // On by default: drawn without a bucket in the URL (core's choice: hours over the last day).
+    expect(plain).toContain('<svg role="img" aria-labelledby="activity-label"');
+    expect(plain).toContain('<strong aria-current="true">hour</strong>');
     expect(plain).toContain('href="/timeline?table=posts&amp;bucket=day"');
     const html = await (await surface.fetch(new Request('http://x/timeline?bucket=day&table=posts'))).text();
     expect(html).toContain('<svg role="img" aria-labelledby="activity-label"');
@@ -240,6 +252,16 @@ run('operator surface security', () => {
     expect(body.bucket).toBe('day');
     const total = body.buckets.reduce((n, b) => n + b.changes, 0);
     expect(html).toContain(`${total.toLocaleString('en-US')} changes from`);
+    // A window the chart cannot draw (over 1000 buckets) leaves the list standing when no bucket was asked for.
+    const long = await surface.fetch(new Request('http://x/timeline?from=1000-01-01'));
+    expect(long.status).toBe(200);
+    const longText = await long.text();
+    expect(longText).toContain('No activity chart for this window: activity: ');
+    expect(longText).toContain('choose a larger bucket or a shorter window');
+    expect(longText).toContain('Changes, newest first');
+    expect((await surface.fetch(new Request('http://x/timeline?from=1000-01-01&bucket=month'))).status).toBe(
+      400,
+    );
     for (const bucket of ["hour'; drop table posts; --", '<script>alert(1)</script>', 'year']) {
       const q = new URLSearchParams({ bucket });
       const page = await surface.fetch(new Request(`http://x/timeline?${q}`));

@@ -7,6 +7,7 @@ import { PRIVILEGES_DDL } from '../capture/privileges.js';
 import { ThreadlineError } from '../errors.js';
 import { EXPORT_DDL } from '../export/export-ddl.js';
 import { INTEGRITY_DDL } from '../integrity/integrity-ddl.js';
+import { ACTIVITY_DDL } from '../query/activity-ddl.js';
 import { QUERY_FUNCTIONS } from '../query/query-functions.js';
 import { RETENTION_DDL } from '../retention/retention-ddl.js';
 import { PARTITION_DDL } from '../storage/partition-ddl.js';
@@ -15,7 +16,7 @@ import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 
 /** Bumped whenever the install script changes what it creates. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** How audit_changes is partitioned by captured_at (SPEC section 10). */
 export type PartitionUnit = 'none' | 'day' | 'week' | 'month';
@@ -48,6 +49,7 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
     "SELECT pg_advisory_xact_lock(hashtext('threadline.install:' || @LIT));",
     STORAGE_DDL.replace('@PARTITION', quoteLiteral(partition)),
     PARTITION_DDL,
+    ACTIVITY_DDL,
     STORAGE_CONVERT,
     // Partitions ahead; a period whose rows still sit in the default partition is left to maintain.
     'SELECT @S.storage_ensure(false);',

@@ -134,7 +134,13 @@ async function uninstallStatements(
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ${lit} ORDER BY 1`,
   );
   for (const f of functions.rows) statements.push(`DROP FUNCTION IF EXISTS ${f.sig}`);
-  for (const t of ['captured_tables', 'internal_nonce', 'schema_version']) {
+  for (const t of [
+    'captured_tables',
+    'internal_nonce',
+    'schema_version',
+    'activity_rollup',
+    'activity_hours',
+  ]) {
     statements.push(`DROP TABLE IF EXISTS ${q}.${t}`);
   }
   return { statements, tables };

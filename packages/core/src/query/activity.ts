@@ -40,6 +40,8 @@ const MAX_ACTIVITY_BUCKETS = 1000;
 
 type Run = (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
 
+const HOUR_MS = 3_600_000;
+
 function parseBucket(value: unknown): ActivityBucketSize | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'string' && (ACTIVITY_BUCKETS as readonly string[]).includes(value))
@@ -50,16 +52,43 @@ function parseBucket(value: unknown): ActivityBucketSize | null {
 }
 
 /**
+ * The ranges [lo, hi) of whole hours inside [from, to] that the rollup covers (activity-ddl.ts),
+ * or none when this install has no rollup or the reader may not read it.
+ */
+async function coveredRanges(run: Run, q: string, from: string, to: string): Promise<[string, string][]> {
+  // Instants carry microseconds that Date.parse drops: round inwards by a whole hour where that
+  // could matter (an hour-aligned `from` leaves its first hour to audit_changes, still exact).
+  const lo = Math.ceil((Date.parse(from) + 1) / HOUR_MS) * HOUR_MS;
+  const hi = Math.floor(Date.parse(to) / HOUR_MS) * HOUR_MS; // hours ending at or before `to`
+  if (hi <= lo) return [];
+  const name = (t: string) => `${q}.${t}`;
+  const [ok] = await run(
+    `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL
+        AND has_table_privilege($1, 'SELECT') AND has_table_privilege($2, 'SELECT') AS ok`,
+    [name('activity_rollup'), name('activity_hours')],
+  );
+  if (!ok?.ok) return [];
+  // Gaps and islands: consecutive covered hours share hour - row_number() hours.
+  const rows = await run(
+    `SELECT ${isoSql('min(hour)')} AS lo, ${isoSql(`(max(hour) + interval '1 hour')`)} AS hi FROM (
+        SELECT hour, hour - row_number() OVER (ORDER BY hour) * interval '1 hour' AS island
+          FROM ${q}.activity_hours WHERE hour >= $1::timestamptz AND hour + interval '1 hour' <= $2::timestamptz) h
+      GROUP BY island ORDER BY 1`,
+    [new Date(lo).toISOString(), new Date(hi).toISOString()],
+  );
+  return rows.map((r) => [r.lo as string, r.hi as string]);
+}
+
+/**
  * Changes and transactions per bucket of time with the timeline's filters (same keys, same
  * validation): what the operator's activity chart draws. Without `from`, the window is the
- * 24 buckets up to `to` (default now); a window of more than 1000 buckets is refused.
+ * 24 buckets up to `to` (default now); a window of more than 1000 buckets is refused. Whole hours
+ * the rollup covers are counted from it (activity-ddl.ts), the rest from audit_changes: the same
+ * answer either way.
  */
 export async function activityCounts(run: Run, q: string, input: ActivityFilters = {}): Promise<Activity> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input))
-    throw invalid('activity: filters must be an object');
-  const { bucket: rawBucket, ...rest } = input;
-  const chosen = parseBucket(rawBucket);
-  const f = parseTimelineFilters(rest);
+  const f = parseTimelineFilters(input, ['bucket']);
+  const chosen = parseBucket((input as ActivityFilters | null)?.bucket);
   const to = f.to ?? new Date().toISOString();
   const toMs = Date.parse(to);
   let bucket: ActivityBucketSize = chosen ?? 'hour';
@@ -73,17 +102,42 @@ export async function activityCounts(run: Run, q: string, input: ActivityFilters
     throw invalid(
       `activity: ${from} to ${to} is about ${count} ${bucket} buckets, more than ${MAX_ACTIVITY_BUCKETS}; choose a larger bucket or a shorter window`,
     );
+  // Minute buckets are finer than the rollup's hours: counted from audit_changes alone.
+  const covered = bucket === 'minute' ? [] : await coveredRanges(run, q, from, to);
   const p = new Params();
   const { where, transactions } = timelineFilterSql(q, p, { ...f, from, to }, null);
   if (transactions) where.unshift(`c.transaction_id IN (${transactions})`);
+  const filter = where.join(' AND ');
+  const raw = (cond: string) =>
+    `SELECT c.captured_at, c.transaction_id, 1::bigint AS changes FROM ${q}.audit_changes c WHERE ${filter}${cond}`;
+  // The rollup's rows: one per hour, table and transaction, named like audit_changes' columns
+  // (captured_at is the hour), so the timeline's conditions apply to them unchanged. The window's
+  // parts outside the covered hours are read from audit_changes, each as its own index range.
+  const selects: string[] = [];
+  let edge: string | null = null;
+  for (const [lo, hi] of covered) {
+    const loP = p.add(lo);
+    selects.push(
+      raw(
+        `${edge ? ` AND c.captured_at >= ${edge}::timestamptz` : ''} AND c.captured_at < ${loP}::timestamptz`,
+      ),
+    );
+    edge = p.add(hi);
+    selects.push(
+      `SELECT c.captured_at, c.transaction_id, c.changes FROM ${q}.activity_rollup c
+        WHERE ${filter} AND c.captured_at >= ${loP}::timestamptz AND c.captured_at < ${edge}::timestamptz`,
+    );
+  }
+  selects.push(raw(edge ? ` AND c.captured_at >= ${edge}::timestamptz` : ''));
+  const parts = selects.join('\n      UNION ALL\n      ');
   // `bucket` is one of ACTIVITY_BUCKETS (checked above), so it is written as a literal.
   const b = `'${bucket}'`;
   const fromP = p.add(from);
   const toP = p.add(to);
-  const sql = `WITH counts AS (
-      SELECT date_trunc(${b}, c.captured_at AT TIME ZONE 'UTC') AS start, count(*) AS changes,
-        count(DISTINCT c.transaction_id) AS transactions
-      FROM ${q}.audit_changes c WHERE ${where.join(' AND ')} GROUP BY 1)
+  const sql = `WITH parts AS (${parts}), counts AS (
+      SELECT date_trunc(${b}, x.captured_at AT TIME ZONE 'UTC') AS start, sum(x.changes) AS changes,
+        count(DISTINCT x.transaction_id) AS transactions
+      FROM parts x GROUP BY 1)
     SELECT ${isoSql(`(s.start AT TIME ZONE 'UTC')`)} AS start, coalesce(k.changes, 0)::text AS changes,
       coalesce(k.transactions, 0)::text AS transactions
     FROM generate_series(date_trunc(${b}, ${fromP}::timestamptz AT TIME ZONE 'UTC'),

@@ -186,8 +186,16 @@ function parseContextIdFilter(value: unknown, name: string): string | null {
   return clean;
 }
 
-export function parseTimelineFilters(filters: unknown): ParsedTimelineFilters {
-  const f = checkKeys(filters, TIMELINE_FILTER_KEYS, 'timeline filters');
+/**
+ * The timeline's filters, validated. `extra`: keys a caller adds to the same object (tl.activity's
+ * `bucket`), accepted here and left to that caller to validate; `what` names the caller in errors.
+ */
+export function parseTimelineFilters(
+  filters: unknown,
+  extra: readonly string[] = [],
+  what = 'timeline',
+): ParsedTimelineFilters {
+  const f = checkKeys(filters, [...TIMELINE_FILTER_KEYS, ...extra], `${what} filters`);
   const table = given(f.table) ? parseTable(f.table, f.tableSchema ?? undefined, 'timeline') : null;
   let tableSchema: string | null = null;
   if (!table && given(f.tableSchema)) {

@@ -20,6 +20,7 @@ export function archiveSelectSql(q: string, source = `${q}.audit_changes`): stri
 export const deleteArchivedSql = (q: string) => `WITH gone AS (
       DELETE FROM ${q}.audit_changes c USING unnest($1::timestamptz[], $2::bigint[]) AS d(at, id)
        WHERE c.captured_at = d.at AND c.id = d.id
-      RETURNING c.transaction_id
+      RETURNING c.transaction_id, c.captured_at
     )
-    SELECT count(*)::int AS n, coalesce(array_agg(DISTINCT transaction_id), '{}')::bigint[] AS txs FROM gone`;
+    SELECT count(*)::int AS n, coalesce(array_agg(DISTINCT transaction_id), '{}')::bigint[] AS txs,
+      ${q}.activity_forget(min(captured_at), max(captured_at))::text AS forgot FROM gone`;

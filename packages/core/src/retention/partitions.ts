@@ -81,7 +81,9 @@ async function dropOne(
   await s.query(sql.dropLockTimeout);
   await s.query(`ALTER TABLE ${q}.audit_changes DETACH PARTITION ${rel}`);
   // Counted once detached: nothing can write into it any more.
-  const { rows: n } = await s.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${rel}`);
+  const { rows: n } = await s.query<{ n: string }>(
+    `SELECT count(*)::text AS n, ${q}.activity_forget(min(captured_at), max(captured_at))::text AS forgot FROM ${rel}`,
+  );
   const changes = Number(n[0]!.n);
   await s.query(`DROP TABLE ${rel}`);
   const beat = await s.query(sql.heartbeat, [runId, Math.round(changes), 0, 0, 0, 1]);

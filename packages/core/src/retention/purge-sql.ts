@@ -86,9 +86,10 @@ export const purgeSql = (q: string) => ({
       SELECT captured_at, id FROM ${q}.audit_changes WHERE captured_at < $1 ORDER BY captured_at, id LIMIT $2
     ), gone AS (
       DELETE FROM ${q}.audit_changes c USING doomed d WHERE c.captured_at = d.captured_at AND c.id = d.id
-      RETURNING c.transaction_id
+      RETURNING c.transaction_id, c.captured_at
     )
-    SELECT count(*)::int AS n, coalesce(array_agg(DISTINCT transaction_id), '{}')::bigint[] AS txs FROM gone`,
+    SELECT count(*)::int AS n, coalesce(array_agg(DISTINCT transaction_id), '{}')::bigint[] AS txs,
+      ${q}.activity_forget(min(captured_at), max(captured_at))::text AS forgot FROM gone`,
 
   /** Delete the given transactions when they have no change left, with the actions linked only to them. */
   deleteEmpty: `WITH gone AS (

@@ -24,6 +24,8 @@ export interface MaintainResult {
   movedRows: number;
   /** Rows left in the default partition (0 unless a move was skipped). */
   defaultPartitionRows: number;
+  /** Hours newly counted into the activity rollup (tl.activity's fast path, query/activity-ddl.ts). */
+  activityHours: number;
 }
 
 interface Made {
@@ -38,16 +40,35 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * `threadline storage maintain`: convert an unpartitioned audit_changes when the setting asks for
- * partitions, create the partitions ahead, and move every row out of the default partition into
- * its range partition (one transaction per partition; a row is never outside the table).
+ * partitions, create the partitions ahead, move every row out of the default partition into its
+ * range partition (one transaction per partition; a row is never outside the table), then count
+ * the hours that ended since the last run into the activity rollup.
  */
 export async function maintainStorage(
   client: SqlClient,
   schema: string,
   options: MaintainOptions = {},
 ): Promise<MaintainResult> {
+  const result = await maintainPartitions(client, schema, options);
+  // After the moves: the rollup counts whole hours that have ended (activity-ddl.ts).
+  const { rows } = await client.query<{ n: number }>(`SELECT ${quoteIdent(schema)}.activity_refresh() AS n`);
+  result.activityHours = Number(rows[0]!.n);
+  return result;
+}
+
+async function maintainPartitions(
+  client: SqlClient,
+  schema: string,
+  options: MaintainOptions,
+): Promise<MaintainResult> {
   const q = quoteIdent(schema);
-  const result: MaintainResult = { converted: false, created: [], movedRows: 0, defaultPartitionRows: 0 };
+  const result: MaintainResult = {
+    converted: false,
+    created: [],
+    movedRows: 0,
+    defaultPartitionRows: 0,
+    activityHours: 0,
+  };
   const note = (made: Made | null, step: MaintainProgress['step'], remaining: number | null) => {
     if (!made || made.skipped) return;
     const movedRows = Number(made.moved ?? 0);

@@ -46,7 +46,7 @@ button{cursor:pointer;background:var(--card)}
 .sev-error{color:var(--bad);font-weight:600}.sev-warning{color:var(--warn);font-weight:600}.sev-ok{color:var(--ok);font-weight:600}
 .state-drift,.state-not_deployed{color:var(--bad);font-weight:600}.state-matches{color:var(--ok)}
 .activity svg{max-width:100%;height:auto;fill:var(--accent)}.activity figcaption,.activity .buckets{font-size:.85em;color:var(--muted)}.activity h2{font-size:1rem;margin:0 0 .3rem}
-.activity{margin:.8rem 0}
+.activity{margin:.8rem 0}.activity figure{margin:0}.activity svg{border-bottom:1px solid var(--line)}
 footer{padding:1rem;border-top:1px solid var(--line);margin-top:2rem}
 .theme{display:flex;gap:.5rem;align-items:center}
 pre{white-space:pre-wrap;overflow-wrap:anywhere}

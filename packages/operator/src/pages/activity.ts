@@ -1,3 +1,4 @@
+import { isThreadlineError } from '@threadline/core';
 import { type Html, html, raw } from '../html/escape.js';
 import type { PageContext } from '../page-context.js';
 
@@ -31,7 +32,9 @@ export function activityFilters(ctx: PageContext, filters: Record<string, unknow
 /**
  * Changes over the filtered window as an inline SVG bar chart, drawn on the server (no chart
  * library in the browser), with the same counts as a table for screen readers and keyboards.
- * Nothing is drawn when this core version has no `tl.activity`; only links when the URL has no bucket.
+ * Drawn on every timeline page (core counts whole hours from its rollup, so the cost no longer grows
+ * with the changes in the window); without a bucket in the URL, core chooses one from the window.
+ * Nothing is drawn when this core version has no `tl.activity`.
  */
 export async function activityChart(
   ctx: PageContext,
@@ -40,13 +43,16 @@ export async function activityChart(
 ): Promise<Html> {
   const activity = activityOf(ctx);
   if (!activity) return html``;
-  // Counting touches every matching change in the window (about a second per million), so the
-  // chart is drawn when asked for (a bucket in the URL); the timeline itself stays one index probe.
-  if (!ctx.query.get('bucket'))
-    return html`<p class="activity buckets">Activity chart by ${SIZES.map(
-      (size, i) => html`${i ? ' · ' : ''}<a href="${links(size)}">${size}</a>`,
-    )}</p>`;
-  const result = await activity(activityFilters(ctx, filters));
+  const chosen = Boolean(ctx.query.get('bucket')?.trim());
+  let result: ActivityResult;
+  try {
+    result = await activity(activityFilters(ctx, filters));
+  } catch (error) {
+    // The chart is drawn by default: a window it cannot draw (more than 1000 buckets) must not
+    // take the timeline list down with it. A bucket the URL asks for is still a 400 naming the fix.
+    if (chosen || !isThreadlineError(error) || error.code !== 'QUERY_INVALID') throw error;
+    return html`<p class="activity buckets" role="note">No activity chart for this window: ${error.message}</p>`;
+  }
   return html`<section class="activity" aria-labelledby="activity-title">
 <h2 id="activity-title">Activity</h2>
 ${svgBars(result)}

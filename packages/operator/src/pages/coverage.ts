@@ -1,8 +1,17 @@
 import { value } from '../html/changes.js';
-import { html } from '../html/escape.js';
+import { type Html, html } from '../html/escape.js';
 import type { CoverageReport } from '../operations.js';
 import type { PageContext, PageResult } from '../page-context.js';
 import { notAvailable, notGranted } from './unavailable.js';
+
+/**
+ * Table names separated by commas: a name may hold spaces ("Order Lines"), so names side by side
+ * with only a space between them read as other names.
+ */
+function tableList(items: Html[]): Html {
+  if (!items.length) return html`<span class="none">none</span>`;
+  return html`${items.map((item, i) => html`${i ? ', ' : ''}${item}`)}`;
+}
 
 export async function coveragePage(ctx: PageContext): Promise<PageResult> {
   const cli = 'threadline health coverage';
@@ -18,9 +27,9 @@ ${report.readReplica ? html`<p class="meta" id="read-replica">${replicaText(repo
 ${report.schemas.map(
   (s) => html`<section aria-label="Schema ${s.schema}"><h2>Schema ${value(s.schema, 63)}</h2>
 <table class="coverage"><thead><tr><th scope="col">State</th><th scope="col">Tables</th></tr></thead><tbody>
-<tr><th scope="row">Uncovered</th><td>${s.uncovered.length ? s.uncovered.map((t) => html`<code>${value(t, 63)}</code> `) : html`<span class="none">none</span>`}</td></tr>
-<tr><th scope="row">Covered</th><td>${s.covered.length ? s.covered.map((t) => html`<code>${value(t, 63)}</code> `) : html`<span class="none">none</span>`}</td></tr>
-<tr><th scope="row">Expected uncovered</th><td>${s.expectedUncovered.length ? s.expectedUncovered.map((t) => html`<code>${value(t.table, 63)}</code> (${t.source}) `) : html`<span class="none">none</span>`}</td></tr>
+<tr><th scope="row">Uncovered</th><td>${tableList(s.uncovered.map((t) => html`<code>${value(t, 63)}</code>`))}</td></tr>
+<tr><th scope="row">Covered</th><td>${tableList(s.covered.map((t) => html`<code>${value(t, 63)}</code>`))}</td></tr>
+<tr><th scope="row">Expected uncovered</th><td>${tableList(s.expectedUncovered.map((t) => html`<code>${value(t.table, 63)}</code> (${t.source})`))}</td></tr>
 </tbody></table></section>`,
 )}
 <h2>Findings (${String(report.findings.length)})</h2>
