@@ -1,4 +1,6 @@
-import { describeEachDb } from '@threadline/test-utils';
+import type { PGlite } from '@electric-sql/pglite';
+import { type DbHandle, describeEachDb } from '@threadline/test-utils';
+import type pg from 'pg';
 import { expect, it } from 'vitest';
 import {
   ActorRef,
@@ -9,7 +11,53 @@ import {
 } from '../src/index.js';
 import { installed, uniqueName } from './helpers.js';
 
+/** Run one statement and return the WARNINGs it raised (message and hint). */
+async function warningsOf(
+  handle: DbHandle,
+  sql: string,
+): Promise<{ message: string; hint: string | undefined }[]> {
+  const seen: { message: string; hint: string | undefined; severity: string | undefined }[] = [];
+  const note = (n: { message?: string; hint?: string; severity?: string }) =>
+    seen.push({ message: n.message ?? '', hint: n.hint, severity: n.severity });
+  if (handle.kind === 'pglite') {
+    await (handle.db as PGlite).exec(sql, { onNotice: note });
+  } else {
+    const client = await (handle.db as pg.Pool).connect();
+    client.on('notice', note);
+    try {
+      await client.query(sql);
+    } finally {
+      client.removeAllListeners('notice');
+      client.release();
+    }
+  }
+  return seen.filter((n) => n.severity === 'WARNING').map(({ message, hint }) => ({ message, hint }));
+}
+
 describeEachDb('tl.continuity', (db) => {
+  it('ATTACH PARTITION of a table holding rows warns that they have no history and names the baseline command', async () => {
+    const p = uniqueName('attwarn');
+    await db().exec(`create table ${p} (id int not null, v text, primary key (id)) partition by range (id);
+      create table ${p}_a partition of ${p} for values from (0) to (100);
+      create table ${p}_b (id int not null, v text, primary key (id));
+      create table ${p}_c (id int not null, v text, primary key (id));
+      insert into ${p}_b values (100, 'pre');`);
+    const tl = await installed(db());
+    await tl.installTriggers({ tables: [p] });
+    expect(
+      await warningsOf(db(), `alter table ${p} attach partition ${p}_b for values from (100) to (200)`),
+    ).toEqual([
+      {
+        message: `threadline: public.${p}_b was attached to audited table public.${p} with rows that have no history`,
+        hint: `threadline continuity report lists them; record them as a baseline: threadline continuity baseline --table public.${p}`,
+      },
+    ]);
+    // An empty table attaches without a warning.
+    expect(
+      await warningsOf(db(), `alter table ${p} attach partition ${p}_c for values from (200) to (300)`),
+    ).toEqual([]);
+  });
+
   it('an attached partition that already has rows shows them as rows without history; a baseline closes the gap', async () => {
     const p = uniqueName('attach');
     await db().exec(`create table ${p} (id int not null, v text, primary key (id)) partition by range (id);

@@ -104,6 +104,7 @@ export function recordMetrics(meter: Meter): () => void {
           'key_drift',
           'unregistered_capture',
           'replica_mode_gap',
+          'extension_dependency',
         ].map((code) => [code, codes[code] ?? 0]),
       );
     }),

@@ -25,8 +25,10 @@ import { CAPTURE_INSTALL } from './capture-install.js';
  *   can no longer find rather than leak them;
  * - a change is what the audit row can show: values are compared as stored (capture_compare), never
  *   with a type's `=`; no column name can shadow an alias (capture_alias);
- * - SET jit/enable_nestloop/enable_mergejoin pin one plan shape (hash join) whatever row count
- *   the cached plan was made for; TimeZone=UTC makes captured timestamps and keys stable.
+ * - a plan guard (set_config around the statement, not SET clauses, which cost on every call)
+ *   pins one plan shape (hash join, no JIT) whatever row count the cached plan was made for, and
+ *   TimeZone=UTC makes captured timestamps and keys stable; a single-row UPDATE has its own
+ *   statement, planned only for one row, that needs no guard (unless for TimeZone).
  */
 const CAPTURE_PLAN = String.raw`
 -- Work out everything needed to capture one table; raises with an actionable message when the
@@ -61,7 +63,16 @@ DECLARE
   a_rn text := @S.capture_alias('tl_rn', cols);
   a_j text := @S.capture_alias('tl_j', cols);
   a_at text := @S.capture_alias('tl_at', cols);  -- the plpgsql variable holding captured_at
+  a_co text := @S.capture_alias('tl_co', cols);  -- plpgsql variables: old and new row counts (UPDATE),
+  a_cn text := @S.capture_alias('tl_cn', cols);
+  a_g text := @S.capture_alias('tl_g', cols);    -- the settings the plan guard saved,
+  a_d text := @S.capture_alias('tl_d', cols);    -- and a discarded result
+  needs_utc boolean;
+  guard_on text;
+  guard_off text;
+  pair_kind text;
   pair_cond text;
+  rn_expr text;
   upd_pairs text[] := '{}';
   image_skip text[];
   img text;
@@ -203,14 +214,20 @@ BEGIN
   -- them (second variant): rows found on both sides are updates, an old row without a new one
   -- left the table (delete), a new one without an old one is an insert (a key-changing row of
   -- that same statement is then recorded as delete + insert).
-  FOREACH pair_cond IN ARRAY ARRAY[format('%I.%I = %I.%I', a_o, a_rn, a_n, a_rn),
-                                   CASE WHEN cardinality(key_cols) = 0 THEN 'false' ELSE format('%s = %s', key_new, key_old) END] LOOP
+  -- A statement that changed one row (the common case: most transactions are a few single-row
+  -- writes) pairs its two rows without numbering or joining them (first variant): a plan with no
+  -- window or hash node is cheaper to start, and needs no plan guard.
+  FOREACH pair_kind IN ARRAY ARRAY['one', 'position', 'key'] LOOP
+    pair_cond := CASE pair_kind WHEN 'one' THEN 'true'
+                                WHEN 'position' THEN format('%I.%I = %I.%I', a_o, a_rn, a_n, a_rn)
+                                WHEN 'key' THEN CASE WHEN cardinality(key_cols) = 0 THEN 'false' ELSE format('%s = %s', key_new, key_old) END END;
+    rn_expr := CASE WHEN pair_kind = 'one' THEN '1::bigint' ELSE 'row_number() OVER ()' END;
     pair_src := format(
-      '(SELECT row_number() OVER () AS %I, %s AS %I%s FROM threadline_new_rows AS %I) AS %I '
-      'JOIN (SELECT row_number() OVER () AS %I%s FROM threadline_old_rows AS %I) AS %I ON %s',
-      a_rn, img, a_j, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r)
+      '(SELECT %s AS %I, %s AS %I%s FROM threadline_new_rows AS %I) AS %I '
+      'JOIN (SELECT %s AS %I%s FROM threadline_old_rows AS %I) AS %I ON %s',
+      rn_expr, a_rn, img, a_j, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r)
                            WHEN a_cmp <> a_j THEN format(', to_jsonb(%I) AS %I', a_r, a_cmp) ELSE '' END, a_r, a_n,
-      a_rn, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r)
+      rn_expr, a_rn, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r)
                  WHEN a_cmp <> a_j THEN format(', %s AS %I, to_jsonb(%I) AS %I', img, a_j, a_r, a_cmp)
                  ELSE format(', %s AS %I', img, a_j) END,
       a_r, a_o, pair_cond);
@@ -222,8 +239,8 @@ BEGIN
       @S.capture_redact(format('%I.j', a_x), redact_exclude, mask_obj, guard, stale_obj), fields_expr, from_expr, a_at,
       a_n, a_j, key_new, key_old, key_changed, inner_cols, pair_src, a_x, where_expr);
   END LOOP;
-  upd_sql := upd_pairs[1];
-  upd_pairs[2] := upd_pairs[2]
+  upd_sql := upd_pairs[2];
+  upd_pairs[3] := upd_pairs[3]
     || '; ' || del_sql || format(' WHERE NOT EXISTS (SELECT FROM %s WHERE %s = %s)', new_src, key_new, key_old)
     || '; ' || ins_sql || format(' WHERE NOT EXISTS (SELECT FROM %s WHERE %s = %s)', old_src, key_new, key_old);
   trunc_sql := format(
@@ -238,23 +255,59 @@ BEGIN
     'END IF;',
     p_schema, p_name, storage, storage, p_schema, p_name, storage, storage, p_schema, p_name, storage, storage, p_schema, p_name);
 
+  -- The plan guard: statements over transition tables of any size get one plan shape (hash join,
+  -- no JIT, room for the hash in memory) whatever row count their cached plan was made for, and
+  -- TimeZone UTC where a column's JSON image could depend on it (timestamptz, and any type not
+  -- known to be free of it; portable mode cannot know its columns). Set with set_config for the
+  -- statement and put back after it, instead of SET clauses on the function: a function's SET
+  -- clauses save and restore every setting on every call (~10 µs per statement, measured by
+  -- bench/src/tpcb-cost.ts). An error in between rolls the (sub)transaction back, settings too.
+  needs_utc := mode = 'portable' OR EXISTS (
+    WITH RECURSIVE walk(oid, depth) AS (
+      SELECT u, 0 FROM unnest(col_types) u
+      UNION ALL
+      SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END, w.depth + 1
+        FROM walk w JOIN pg_type t ON t.oid = w.oid
+       WHERE (t.typtype = 'd' OR (t.typcategory = 'A' AND t.typelem <> 0)) AND w.depth < 20)
+    SELECT 1 FROM walk w JOIN pg_type t ON t.oid = w.oid
+     WHERE NOT (t.typtype = 'd' OR (t.typcategory = 'A' AND t.typelem <> 0))
+       AND NOT (t.typtype = 'e' OR (t.typnamespace = 'pg_catalog'::regnamespace AND t.typname IN (
+             'int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'bool', 'text', 'varchar', 'bpchar', 'name', 'char',
+             'uuid', 'bytea', 'json', 'jsonb', 'date', 'timestamp', 'time', 'interval', 'inet', 'cidr', 'macaddr',
+             'macaddr8', 'money', 'oid'))));
+  guard_on := format(
+    '%I := ARRAY[current_setting(''jit''), current_setting(''enable_nestloop''), current_setting(''enable_mergejoin''), '
+    'current_setting(''work_mem''), current_setting(''TimeZone'')]; '
+    '%I := concat(set_config(''jit'', ''off'', true), set_config(''enable_nestloop'', ''off'', true), '
+    'set_config(''enable_mergejoin'', ''off'', true), set_config(''work_mem'', ''64MB'', true)%s);',
+    a_g, a_d, CASE WHEN needs_utc THEN ', set_config(''TimeZone'', ''UTC'', true)' ELSE '' END);
+  guard_off := format(
+    '%I := concat(set_config(''jit'', %I[1], true), set_config(''enable_nestloop'', %I[2], true), '
+    'set_config(''enable_mergejoin'', %I[3], true), set_config(''work_mem'', %I[4], true)%s);',
+    a_d, a_g, a_g, a_g, a_g, CASE WHEN needs_utc THEN format(', set_config(''TimeZone'', %I[5], true)', a_g) ELSE '' END);
+
   -- captured_at: when the statement started (set by the BEFORE STATEMENT trigger), so a statement's
   -- changes sort before those of statements its own row triggers ran (they are captured first).
   body := format(E'-- Threadline capture for %s (%s mode). Generated; regenerate with threadline gen-triggers.\n'
-    || E'DECLARE\n  %I timestamptz;\nBEGIN\n  IF TG_OP = ''TRUNCATE'' THEN\n    %s\n    RETURN NULL;\n  END IF;\n'
+    || E'DECLARE\n  %I timestamptz;\n  %I bigint;\n  %I bigint;\n  %I text[];\n  %I text;\n'
+    || E'BEGIN\n  IF TG_OP = ''TRUNCATE'' THEN\n    %s\n    RETURN NULL;\n  END IF;\n'
     || E'  %I := %I.statement_started_at();\n'
+    || E'  IF TG_OP = ''UPDATE'' THEN\n'
+    || E'    SELECT (SELECT count(*) FROM threadline_old_rows), (SELECT count(*) FROM threadline_new_rows) INTO %I, %I;\n'
+    || E'    IF %I = 1 AND %I = 1 THEN\n      %s\n      %s;\n      %s\n      RETURN NULL;\n    END IF;\n  END IF;\n'
+    || E'  %s\n'
     || E'  IF TG_OP = ''INSERT'' THEN\n    %s;\n'
-    || E'  ELSIF TG_OP = ''UPDATE'' THEN\n'
-    || E'    IF (SELECT count(*) FROM threadline_old_rows) = (SELECT count(*) FROM threadline_new_rows) THEN\n      %s;\n'
-    || E'    ELSE\n      %s;\n    END IF;\n'
-    || E'  ELSIF TG_OP = ''DELETE'' THEN\n    %s;\n  END IF;\n  RETURN NULL;\nEND\n',
-    label, mode, a_at, trunc_sql, a_at, storage, ins_sql, upd_sql, upd_pairs[2], del_sql);
+    || E'  ELSIF TG_OP = ''UPDATE'' AND %I = %I THEN\n    %s;\n'
+    || E'  ELSIF TG_OP = ''UPDATE'' THEN\n    %s;\n'
+    || E'  ELSIF TG_OP = ''DELETE'' THEN\n    %s;\n  END IF;\n  %s\n  RETURN NULL;\nEND\n',
+    label, mode, a_at, a_co, a_cn, a_g, a_d, trunc_sql, a_at, storage, a_co, a_cn, a_co, a_cn,
+    CASE WHEN needs_utc THEN guard_on ELSE '' END, upd_pairs[1], CASE WHEN needs_utc THEN guard_off ELSE '' END,
+    guard_on, ins_sql, a_co, a_cn, upd_sql, upd_pairs[3], del_sql, guard_off);
   -- The body's own checksum on its last line: health reports a function edited by hand
   -- (capture_function_altered) from pg_proc.prosrc alone (health/catalog.ts, BODY_MARKER).
   body := body || '-- threadline:body-md5 ' || md5(body) || E'\n';
   fn_sql := format(E'CREATE OR REPLACE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER\n'
-    || E'SET search_path = pg_catalog, pg_temp SET jit = off SET enable_nestloop = off SET enable_mergejoin = off\n'
-    || E'SET work_mem = ''64MB'' SET TimeZone = ''UTC''\nAS %L', storage, fn_name, body);
+    || E'SET search_path = pg_catalog, pg_temp\nAS %L', storage, fn_name, body);
 
   FOR r IN
     SELECT t.relid, format('%I.%I', ns.nspname, cl.relname) AS name

@@ -193,6 +193,25 @@ BEGIN
 END
 $fn$;
 
+-- The triggers of a table's tree without regenerating its function: only the new partitions
+-- (p_created, from CREATE TABLE ... PARTITION OF) or every relation (NULL).
+CREATE OR REPLACE FUNCTION @S.capture_sync_tree(p_relid oid, p_fn regprocedure, p_created oid[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  k oid;
+BEGIN
+  IF p_created IS NULL THEN
+    PERFORM @S.capture_sync_relations(p_relid, p_fn);
+    RETURN;
+  END IF;
+  FOREACH k IN ARRAY p_created LOOP
+    PERFORM @S.capture_attach(k::regclass, p_fn);
+  END LOOP;
+  UPDATE @S.captured_tables SET relations = coalesce(relations, '{}') || ARRAY(SELECT c FROM unnest(p_created) c WHERE NOT c = ANY(coalesce(relations, '{}')))
+   WHERE relid = p_relid;
+END
+$fn$;
+
 -- Record what a generation was made from (called by enable_capture after it registers a table).
 CREATE OR REPLACE FUNCTION @S.capture_registered(p_relid oid) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $fn$
@@ -230,9 +249,13 @@ $fn$;
 -- function is missing, or compiled mode lost its event trigger. Never loses configuration: the
 -- registry keeps the configured options even when capture has to fall back to portable mode.
 -- Lock timeouts, cancels and deadlocks are raised, never hidden behind a fallback.
+-- p_defer (the DDL event triggers): when the function can be regenerated later in this
+-- transaction, only follow renames and mark it pending (capture-deferred.ts).
 DROP FUNCTION IF EXISTS @S.refresh_capture(oid);
 DROP FUNCTION IF EXISTS @S.refresh_capture(oid, boolean);
-CREATE OR REPLACE FUNCTION @S.refresh_capture(p_relid oid, p_force boolean DEFAULT false, p_created oid[] DEFAULT NULL) RETURNS void
+DROP FUNCTION IF EXISTS @S.refresh_capture(oid, boolean, oid[]);
+CREATE OR REPLACE FUNCTION @S.refresh_capture(p_relid oid, p_force boolean DEFAULT false, p_created oid[] DEFAULT NULL,
+                                              p_defer boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   storage text := @LIT;
@@ -250,6 +273,8 @@ DECLARE
   effective jsonb;
   k text;
   fallback boolean := false;
+  mode_ok boolean;
+  rels oid[];
 BEGIN
   SELECT ct.* INTO reg FROM @S.captured_tables ct WHERE ct.relid = p_relid;
   IF reg IS NULL THEN RETURN; END IF;
@@ -257,17 +282,9 @@ BEGIN
   IF cur_name IS NULL THEN RETURN; END IF;
   cur_shape := @S.capture_shape(p_relid);
   fn := to_regprocedure(format('%I.%I()', storage, reg.function_name));
-  IF NOT p_force AND reg.shape IS NOT DISTINCT FROM cur_shape AND fn IS NOT NULL
-     AND (reg.mode = 'portable' OR EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5(storage) AND evtenabled = 'A')) THEN
-    IF p_created IS NULL THEN
-      PERFORM @S.capture_sync_relations(p_relid, fn);
-    ELSE
-      FOREACH k IN ARRAY p_created::text[] LOOP
-        PERFORM @S.capture_attach(k::oid::regclass, fn);
-      END LOOP;
-      UPDATE @S.captured_tables SET relations = coalesce(relations, '{}') || ARRAY(SELECT c FROM unnest(p_created) c WHERE NOT c = ANY(coalesce(relations, '{}')))
-       WHERE relid = p_relid;
-    END IF;
+  mode_ok := reg.mode = 'portable' OR EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5(storage) AND evtenabled = 'A');
+  IF NOT p_force AND reg.shape IS NOT DISTINCT FROM cur_shape AND fn IS NOT NULL AND mode_ok THEN
+    PERFORM @S.capture_sync_tree(p_relid, fn, p_created);
     RETURN;
   END IF;
 
@@ -275,7 +292,7 @@ BEGIN
     INTO now_cols, now_names
     FROM pg_attribute a WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped;
   SELECT coalesce(array_agg(j.value) FILTER (WHERE NOT j.value = ANY(now_names)), '{}') INTO gone FROM jsonb_each_text(reg.columns) j;
-  SELECT coalesce(array_agg(n) FILTER (WHERE NOT EXISTS (SELECT 1 FROM jsonb_each_text(reg.columns) j WHERE j.value = n)), '{}')
+  SELECT coalesce(array_agg(n) FILTER (WHERE NOT n = ANY(ARRAY(SELECT j.value FROM jsonb_each_text(reg.columns) j))), '{}')
     INTO fresh FROM unnest(now_names) n;
   IF cardinality(gone) > 0 AND cardinality(fresh) > 0 THEN
     IF NOT EXISTS (SELECT 1 FROM jsonb_each_text(reg.columns) j WHERE j.value = ANY(now_names) AND now_cols ->> j.key IS DISTINCT FROM j.value) THEN
@@ -300,6 +317,26 @@ BEGIN
      AND jsonb_array_length(effective -> 'primaryKey') < jsonb_array_length(configured -> 'primaryKey') THEN
     effective := effective - 'primaryKey';
   END IF;
+  -- Deferred: the registry follows this statement's renames now (the next statement compares
+  -- against it), the function is regenerated once, before this transaction's next write to the
+  -- table or at commit. Not when the function's name changes (a renamed table: the triggers must
+  -- call the new one) or when a capture trigger could fire without the BEFORE STATEMENT trigger
+  -- that regenerates (another enabled state on the same relation).
+  IF p_defer THEN
+    rels := coalesce(reg.relations, @S.capture_relations(p_relid));
+  END IF;
+  IF p_defer AND fn IS NOT NULL AND mode_ok AND reg.table_schema = cur_schema AND reg.table_name = cur_name
+     AND NOT EXISTS (SELECT 1 FROM pg_trigger tg
+                      WHERE tg.tgrelid = ANY(rels) AND tg.tgname = ANY(@S.capture_trigger_names())
+                      GROUP BY tg.tgrelid
+                     HAVING count(DISTINCT tg.tgenabled) > 1 OR NOT bool_or(tg.tgname = 'threadline_capture_before')) THEN
+    UPDATE @S.captured_tables SET options = configured, columns = now_cols
+     WHERE relid = p_relid AND (options, columns) IS DISTINCT FROM (configured, now_cols);
+    PERFORM @S.capture_sync_tree(p_relid, fn, p_created);
+    INSERT INTO @S.capture_pending (relid) VALUES (p_relid) ON CONFLICT DO NOTHING;
+    RETURN;
+  END IF;
+  DELETE FROM @S.capture_pending WHERE xid = pg_current_xact_id() AND relid = p_relid;
   BEGIN
     PERFORM @S.enable_capture(cur_schema, cur_name, effective);
   EXCEPTION WHEN others THEN

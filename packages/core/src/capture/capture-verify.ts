@@ -51,6 +51,33 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
     FROM @S.capture_unsafe_casts(ARRAY(SELECT relid::oid FROM @S.captured_tables)) u
     JOIN @S.captured_tables ct ON ct.relid = u.relid
   UNION ALL
+  -- Something capture needs that DROP EXTENSION would drop with the extension (ALTER ... DEPENDS ON
+  -- EXTENSION, by hand or before DDL sync refused it for capture triggers): a trigger calling one of
+  -- our functions, one of our functions, one of our indexes. The fix is the exact NO DEPENDS statement.
+  SELECT 'extension-dependency', x.relation,
+         format('%s depends on extension %I: DROP EXTENSION %I would drop it, and %s without a record. Remove the dependency: %s',
+                x.what, e.extname, e.extname, x.effect, x.fix || quote_ident(e.extname) || ';')
+    FROM (
+      SELECT 'pg_trigger'::regclass AS classid, tg.oid AS objid, format('%s', tg.tgrelid::regclass) AS relation,
+             format('capture trigger %I on %s', tg.tgname, tg.tgrelid::regclass) AS what,
+             'capture of that table would stop' AS effect,
+             format('ALTER TRIGGER %I ON %s NO DEPENDS ON EXTENSION ', tg.tgname, tg.tgrelid::regclass) AS fix
+        FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace
+       WHERE n.nspname = @LIT AND NOT tg.tgisinternal
+      UNION ALL
+      SELECT 'pg_proc'::regclass, p.oid, format('%s', p.oid::regprocedure), format('function %s', p.oid::regprocedure),
+             'capture or Threadline''s SQL would fail or stop',
+             format('ALTER %s %s NO DEPENDS ON EXTENSION ', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, p.oid::regprocedure)
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = @LIT
+      UNION ALL
+      SELECT 'pg_class'::regclass, c.oid, format('%s', c.oid::regclass), format('index %s', c.oid::regclass),
+             'audit reads would lose that index',
+             format('ALTER INDEX %s NO DEPENDS ON EXTENSION ', c.oid::regclass)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = @LIT AND c.relkind IN ('i', 'I')
+    ) x
+    JOIN pg_depend d ON d.classid = x.classid AND d.objid = x.objid AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'x'
+    JOIN pg_extension e ON e.oid = d.refobjid
+  UNION ALL
   -- Roles other than the owner (and superusers) that may write any of Threadline's tables or move
   -- its sequences directly (docs/security.md): audit-writable. The operational tables
   -- (retention_runs, export_jobs, and their sequences) may be granted to the processes that run

@@ -1,7 +1,8 @@
 /**
  * Event triggers that keep capture in step with DDL, inside the DDL's own transaction:
  * - ALTER TABLE / CREATE TABLE on an audited table (or in its partition tree) regenerate its
- *   capture only when what capture depends on changed (capture-refresh.ts); partitions gain or
+ *   capture only when what capture depends on changed (capture-refresh.ts), once per transaction
+ *   (before its next write to the table or at commit: capture-deferred.ts); partitions gain or
  *   lose only their own triggers, and a detached partition is recorded like a TRUNCATE of it.
  * - Columns dropped by anything (DROP TYPE/DOMAIN/EXTENSION ... CASCADE, ALTER TYPE ... DROP
  *   ATTRIBUTE) regenerate the table, so no DDL leaves a function that fails writes.
@@ -111,8 +112,9 @@ BEGIN
   END IF;
   FOREACH root IN ARRAY roots LOOP
     -- Only new partitions (CREATE TABLE ... PARTITION OF): they alone get triggers.
+    -- Regenerated once per transaction where possible (capture-deferred.ts).
     PERFORM @S.refresh_capture(root, false, CASE WHEN root = ANY(altered) THEN NULL
-                                                ELSE ARRAY(SELECT c FROM unnest(created) c WHERE pg_partition_root(c) = root) END);
+                                                ELSE ARRAY(SELECT c FROM unnest(created) c WHERE pg_partition_root(c) = root) END, true);
   END LOOP;
   FOR r IN SELECT tg.tgname, tg.tgrelid::regclass AS rel, tg.tgenabled FROM unnest(touched) t
              JOIN pg_trigger tg ON tg.tgrelid = t AND tg.tgname = ANY(@S.capture_trigger_names())
@@ -159,7 +161,7 @@ BEGIN
     END IF;
   END LOOP;
   FOREACH root IN ARRAY roots LOOP
-    PERFORM @S.refresh_capture(root);
+    PERFORM @S.refresh_capture(root, false, NULL, true);
   END LOOP;
 END
 $fn$;

@@ -6,6 +6,7 @@ import type { OperationsContext } from '../context/operations-context.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import { ThreadlineError } from '../errors.js';
 import { shellWord } from '../health/fixes.js';
+import { checkKeys } from '../query/validate.js';
 import { TELEMETRY_CHANNELS } from '../telemetry/channels.js';
 import { publish } from '../telemetry/publish.js';
 import { keyFromImageSql, UTC_SQL } from './key-sql.js';
@@ -50,6 +51,7 @@ export async function recordBaseline(
   const what = 'continuity.baseline';
   if (typeof options !== 'object' || options === null)
     throw new ThreadlineError('QUERY_INVALID', `${what}: pass { table: "posts" }`);
+  checkKeys(options, ['table', 'batchSize', 'actor', 'onProgress'], `${what} options`);
   const table = parseTableName(options.table);
   const label = formatTableName(table);
   const batchSize = options.batchSize ?? DEFAULT_BATCH;

@@ -2,6 +2,7 @@ import { parseTableName } from '../capture/identifiers.js';
 import type { OperationsContext } from '../context/operations-context.js';
 import { parseConsistency } from '../db/read-routing.js';
 import { tableList } from '../health/config.js';
+import { checkKeys } from '../query/validate.js';
 import { TELEMETRY_TRACING_CHANNELS } from '../telemetry/channels.js';
 import { traced } from '../telemetry/publish.js';
 import { recordBaseline } from './baseline.js';
@@ -18,6 +19,7 @@ export class ContinuityChecks {
    */
   async report(options: ContinuityReportOptions = {}): Promise<ContinuityReport> {
     const what = 'continuity.report';
+    checkKeys(options, ['tables', 'consistency'], `${what} options`);
     const only = options.tables === undefined ? null : tableList(options.tables, `${what}: tables`);
     const ctx = this.ctx.forRead(parseConsistency(options.consistency, what));
     await ctx.assertInstalled(what);

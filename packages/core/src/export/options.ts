@@ -2,7 +2,7 @@ import { ActorRef as Actor, type ActorRef } from '../context/actor-ref.js';
 import { getAuditContext } from '../context/context.js';
 import { parseConsistency, type ReadConsistency } from '../db/read-routing.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
-import { invalid } from '../query/validate.js';
+import { checkKeys, invalid } from '../query/validate.js';
 
 export const EXPORT_FORMATS = ['csv', 'json', 'ndjson'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -26,15 +26,8 @@ export interface ExportStreamOptions {
   consistency?: ReadConsistency;
 }
 
-export function checkKeys(value: unknown, allowed: readonly string[], what: string): Record<string, unknown> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw invalid(`${what} must be an object`);
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key))
-      throw invalid(`${what}: unknown option "${key.slice(0, 40)}"; known options are ${allowed.join(', ')}`);
-  }
-  return value as Record<string, unknown>;
-}
+/** The shared option validator: one message for an unknown key everywhere. */
+export { checkKeys };
 
 export function parseFormat(value: unknown, what: string): ExportFormat {
   if (typeof value === 'string' && (EXPORT_FORMATS as readonly string[]).includes(value))

@@ -3,6 +3,8 @@ import type { CatalogSnapshot, RegistryInfo, RelationInfo, TriggerInfo } from '.
 import {
   dropTriggerSql,
   enableTriggerSql,
+  noExtensionFunctionSql,
+  noExtensionTriggerSql,
   regenerateCommand,
   replicaGapFix,
   unsafeCastFix,
@@ -195,6 +197,7 @@ function checkRegistered(
       ),
     );
   }
+  checkExtensionDependencies(rel, reg, [...mine, ...triggers.filter(helper)], storage, add);
   // The apply worker of a subscription fires row triggers only (PostgreSQL runs neither AFTER
   // STATEMENT triggers nor their transition tables for replicated INSERT, UPDATE and DELETE,
   // whatever ENABLE ALWAYS/REPLICA says), so no trigger state captures those writes here: their
@@ -234,6 +237,44 @@ function checkRegistered(
     }
   }
   return ok;
+}
+
+/**
+ * A capture trigger or capture function that depends on an extension (ALTER ... DEPENDS ON
+ * EXTENSION, by hand or before DDL sync refused it): `DROP EXTENSION` drops the trigger silently,
+ * and with CASCADE the function and every trigger calling it. Capture works until then, so the
+ * table stays covered; the finding is an error because nothing would record that capture stopped.
+ */
+function checkExtensionDependencies(
+  rel: RelationInfo,
+  reg: RegistryInfo,
+  triggers: TriggerInfo[],
+  storage: string,
+  add: Add,
+): void {
+  const table: TableName = { schema: rel.schema, name: rel.name };
+  const found: { what: string; extension: string; fix: string }[] = [];
+  for (const t of triggers)
+    for (const ext of t.extensions ?? [])
+      found.push({
+        what: `trigger ${t.name}`,
+        extension: ext,
+        fix: noExtensionTriggerSql(table, t.name, ext),
+      });
+  if (!rel.isPartition)
+    for (const ext of reg.functionExtensions ?? [])
+      found.push({
+        what: `function ${storage}.${reg.functionName}`,
+        extension: ext,
+        fix: noExtensionFunctionSql(storage, reg.functionName, ext),
+      });
+  if (found.length === 0) return;
+  add(
+    'extension_dependency',
+    'error',
+    `${formatTableName(table)}: capture ${found.map((f) => `${f.what} depends on extension ${f.extension}`).join('; ')}; DROP EXTENSION would drop capture with it and nothing would record that capture stopped`,
+    found.map((f) => f.fix).join(' '),
+  );
 }
 
 /** A table Threadline does not capture: any capture trigger on it is a finding. */

@@ -35,6 +35,8 @@ export interface TriggerInfo {
   conditional?: boolean;
   /** Its transition tables, `old,new` (capture's are threadline_old_rows / threadline_new_rows). */
   transitions?: string;
+  /** Extensions it depends on (ALTER TRIGGER ... DEPENDS ON EXTENSION): DROP EXTENSION drops it. */
+  extensions?: string[];
 }
 
 export interface RegistryInfo {
@@ -44,6 +46,8 @@ export interface RegistryInfo {
    * (false: edited by hand, or generated before checksums); null when the function is missing.
    */
   functionIntact?: boolean | null;
+  /** Extensions the capture function depends on (ALTER FUNCTION ... DEPENDS ON EXTENSION). */
+  functionExtensions?: string[] | null;
   schema: string;
   name: string;
   keyColumns: string[];
@@ -66,6 +70,15 @@ export interface CatalogSnapshot {
  * a regular expression whose one group is the md5 of everything before it.
  */
 const BODY_MARKER = '-- threadline:body-md5 ([0-9a-f]{32})\\n';
+
+/**
+ * The extensions an object depends on with deptype 'x' (ALTER ... DEPENDS ON EXTENSION): DROP
+ * EXTENSION drops such an object with the extension, without CASCADE and without a record.
+ */
+const extensionsOf = (catalog: string, oid: string) =>
+  `ARRAY(SELECT e.extname::text FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+          WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.refclassid = 'pg_extension'::regclass
+            AND d.deptype = 'x' ORDER BY 1)`;
 
 /** `null` = every schema with tables. */
 const SCHEMA_FILTER = `n.nspname <> $1 AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -112,7 +125,8 @@ export async function readCatalog(
       `SELECT t.tgrelid::oid::text AS relid, t.tgname::text AS name, t.tgenabled::text AS enabled, t.tgtype::int AS type,
               pn.nspname::text AS "functionSchema", p.proname::text AS "functionName",
               t.tgqual IS NOT NULL AS conditional,
-              coalesce(t.tgoldtable::text, '') || ',' || coalesce(t.tgnewtable::text, '') AS transitions
+              coalesce(t.tgoldtable::text, '') || ',' || coalesce(t.tgnewtable::text, '') AS transitions,
+              ${extensionsOf('pg_trigger', 't.oid')} AS extensions
          FROM pg_trigger t
          JOIN pg_proc p ON p.oid = t.tgfoid
          JOIN pg_namespace pn ON pn.oid = p.pronamespace
@@ -131,7 +145,10 @@ export async function readCatalog(
               (SELECT p.prosrc ~ '${BODY_MARKER}$'
                       AND md5(regexp_replace(p.prosrc, '${BODY_MARKER}$', '')) = substring(p.prosrc FROM '${BODY_MARKER}$')
                  FROM pg_proc p WHERE p.proname = ct.function_name AND p.pronargs = 0
-                  AND p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)) AS "functionIntact"
+                  AND p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)) AS "functionIntact",
+              (SELECT ${extensionsOf('pg_proc', 'p.oid')}
+                 FROM pg_proc p WHERE p.proname = ct.function_name AND p.pronargs = 0
+                  AND p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)) AS "functionExtensions"
          FROM ${ctx.q}.captured_tables ct
         WHERE $2::text[] IS NULL OR ct.table_schema = ANY($2::text[])
            OR ct.function_name IN (

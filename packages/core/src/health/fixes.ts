@@ -43,3 +43,12 @@ export function replicaGapFix(
 export function unsafeCastFix(cast: { source: string; function: string }): string {
   return `DROP CAST (${cast.source} AS json); -- or, once you have reviewed ${cast.function}: ALTER FUNCTION ${cast.function} OWNER TO <a superuser>;`;
 }
+
+/** Remove a dependency on an extension (so DROP EXTENSION no longer drops capture with it). */
+export function noExtensionTriggerSql(table: TableName, trigger: string, extension: string): string {
+  return `ALTER TRIGGER ${quoteIdent(trigger)} ON ${qualifiedTable(table)} NO DEPENDS ON EXTENSION ${quoteIdent(extension)};`;
+}
+
+export function noExtensionFunctionSql(schema: string, fn: string, extension: string): string {
+  return `ALTER FUNCTION ${quoteIdent(schema)}.${quoteIdent(fn)}() NO DEPENDS ON EXTENSION ${quoteIdent(extension)};`;
+}

@@ -4,6 +4,7 @@ import type { OperationsContext } from '../context/operations-context.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import { parseConsistency } from '../db/read-routing.js';
 import { ThreadlineError } from '../errors.js';
+import { checkKeys } from '../query/validate.js';
 import { TELEMETRY_CHANNELS, TELEMETRY_TRACING_CHANNELS } from '../telemetry/channels.js';
 import { errorCode, publish, traced } from '../telemetry/publish.js';
 import { analyzeCapture } from './analyze.js';
@@ -39,6 +40,7 @@ export class HealthChecks {
       'coverage',
       async () => {
         const what = 'health.coverage';
+        checkKeys(options, ['schema', 'consistency'], `${what} options`);
         const consistency = parseConsistency(options.consistency, what);
         const ctx = this.ctx.forRead(consistency);
         const schemas = await this.prepare(ctx, options.schema, () => this.defaultSchemas(ctx, what), what);
@@ -61,6 +63,7 @@ export class HealthChecks {
       'findings',
       async () => {
         const started = performance.now();
+        checkKeys(options, ['schema', 'consistency'], 'health.findings options');
         const ctx = this.ctx.forRead(parseConsistency(options.consistency, 'health.findings'));
         const schemas = await this.prepare(ctx, options.schema, async () => null, 'health.findings');
         const snapshot = await readCatalog(ctx, schemas, 'health.findings');
@@ -83,6 +86,7 @@ export class HealthChecks {
         const what = 'health.verify';
         if (typeof options !== 'object' || options === null)
           throw new ThreadlineError('QUERY_INVALID', `${what}: pass { expectedTables: ["posts"] }`);
+        checkKeys(options, ['expectedTables', 'consistency'], `${what} options`);
         const expected = tableList(options.expectedTables, `${what}: expectedTables`);
         if (expected.length === 0)
           throw new ThreadlineError('QUERY_INVALID', `${what}: expectedTables must list at least one table`);

@@ -1,3 +1,4 @@
+import { CAPTURE_DEFERRED } from '../capture/capture-deferred.js';
 import { CAPTURE_GENERATOR } from '../capture/capture-generator.js';
 import { CAPTURE_REFRESH } from '../capture/capture-refresh.js';
 import { CAPTURE_VERIFY } from '../capture/capture-verify.js';
@@ -16,7 +17,7 @@ import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 
 /** Bumped whenever the install script changes what it creates. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 7;
 
 /** How audit_changes is partitioned by captured_at (SPEC section 10). */
 export type PartitionUnit = 'none' | 'day' | 'week' | 'month';
@@ -59,6 +60,7 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
     RUNTIME_FUNCTIONS,
     CAPTURE_GENERATOR,
     CAPTURE_REFRESH,
+    CAPTURE_DEFERRED,
     QUERY_FUNCTIONS,
     DDL_SYNC,
     PRIVILEGES_DDL,

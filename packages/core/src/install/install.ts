@@ -120,7 +120,8 @@ async function uninstallStatements(
     `SELECT tg.tgname, format('%I.%I', ns.nspname, cl.relname) AS rel
        FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
        JOIN pg_class cl ON cl.oid = tg.tgrelid JOIN pg_namespace ns ON ns.oid = cl.relnamespace
-      WHERE pn.nspname = ${lit} AND NOT tg.tgisinternal ORDER BY 2, 1`,
+      WHERE pn.nspname = ${lit} AND NOT tg.tgisinternal
+        AND NOT (ns.nspname = ${lit} AND cl.relname = 'capture_pending') ORDER BY 2, 1`,
   );
   const tables = [...new Set(triggers.rows.map((t) => t.rel))];
   for (const t of triggers.rows)
@@ -129,6 +130,8 @@ async function uninstallStatements(
     statements.push(`DROP SCHEMA IF EXISTS ${q} CASCADE`);
     return { statements, tables };
   }
+  // Before the functions: its commit trigger calls one of them.
+  statements.push(`DROP TABLE IF EXISTS ${q}.capture_pending`);
   const functions = await client.query<{ sig: string }>(
     `SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS sig
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ${lit} ORDER BY 1`,

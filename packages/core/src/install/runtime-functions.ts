@@ -17,18 +17,19 @@ END
 $fn$;
 
 -- A context id: a trimmed string (or a number) of 1..256 bytes without control characters, else
--- NULL. The bound applies to numbers too: 42.5e999 renders as 1,001 digits. Plain SQL without SET
--- clauses so that callers inline it (a SET clause would make every call a separately planned query).
+-- NULL. The bound applies to numbers too: 42.5e999 renders as 1,001 digits. One plain SQL
+-- expression (no FROM, no SET clause) so that callers inline it: a call that is not inlined is
+-- parsed and planned again in every transaction (fmgr_sql), ~20 µs each. Schema-qualified
+-- throughout: it is inlined into SECURITY DEFINER callers and parsed with their search_path.
 CREATE OR REPLACE FUNCTION @S.clean_context_id(p_value jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE AS $fn$
   SELECT CASE
-    WHEN v IS NULL OR v OPERATOR(pg_catalog.=) '' THEN NULL
-    WHEN pg_catalog.octet_length(v) OPERATOR(pg_catalog.>) 256 THEN NULL
-    WHEN v OPERATOR(pg_catalog.~) E'[\\u0001-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb\\U000110bd\\U000110cd\\U00013430-\\U0001343f\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0001\\U000e0020-\\U000e007f]' THEN NULL
-    ELSE v
+    WHEN NOT pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) ANY ('{number,string}'::pg_catalog.text[]) THEN NULL
+    WHEN pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.=) '' THEN NULL
+    WHEN pg_catalog.octet_length(pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}')) OPERATOR(pg_catalog.>) 256 THEN NULL
+    WHEN pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) E'[\\u0001-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb\\U000110bd\\U000110cd\\U00013430-\\U0001343f\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0001\\U000e0020-\\U000e007f]' THEN NULL
+    ELSE pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}')
   END
-  FROM (SELECT CASE WHEN pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) ANY ('{number,string}'::text[])
-                    THEN pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}') END AS v) AS cleaned
 $fn$;
 
 -- A context setting that is valid JSON but not storable as jsonb (a \u0000 escape, which jsonb
@@ -76,7 +77,35 @@ $fn$;
 -- created, with the attempt named in meta.threadline_context_error.transaction.
 -- The first call of a transaction validates the bound context without ever raising: a value that
 -- is malformed is left out and named in meta.threadline_context_error.
-CREATE OR REPLACE FUNCTION @S.current_transaction_id() RETURNS bigint
+-- Every captured statement calls it: this is the fast path (a valid cached id), schema-qualified
+-- throughout instead of a SET clause (a SET clause costs on every call; types, functions and
+-- operators are all named with their schema, so no search_path or pg_temp object can stand in for
+-- them). Anything else goes to begin_audit_transaction, which checks the setting again itself.
+CREATE OR REPLACE FUNCTION @S.current_transaction_id() RETURNS pg_catalog.int8
+LANGUAGE plpgsql SECURITY DEFINER AS $fn$
+DECLARE
+  cached pg_catalog.text := pg_catalog.current_setting('threadline.transaction', true);
+  sep pg_catalog.int4 := pg_catalog.strpos(cached, ':');
+  id_text pg_catalog.text := pg_catalog.substr(cached, sep OPERATOR(pg_catalog.+) 1);
+  cached_id pg_catalog.int8;
+BEGIN
+  IF sep OPERATOR(pg_catalog.>) 1
+     AND pg_catalog.left(cached, sep OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.=) pg_catalog.txid_current()::pg_catalog.text
+     AND pg_catalog.length(id_text) OPERATOR(pg_catalog.<=) 18 AND id_text OPERATOR(pg_catalog.<>) ''
+     AND pg_catalog.ltrim(id_text, '0123456789') OPERATOR(pg_catalog.=) '' THEN
+    cached_id := id_text::pg_catalog.int8;
+    IF EXISTS (SELECT 1 FROM @S.audit_transactions t
+                WHERE t.id OPERATOR(pg_catalog.=) cached_id AND t.txid OPERATOR(pg_catalog.=) pg_catalog.txid_current()
+                  AND t.occurred_at OPERATOR(pg_catalog.=) pg_catalog.now()) THEN
+      RETURN cached_id;
+    END IF;
+  END IF;
+  RETURN @S.begin_audit_transaction();
+END
+$fn$;
+
+-- The first call of a transaction (and any call whose cached id does not check out).
+CREATE OR REPLACE FUNCTION @S.begin_audit_transaction() RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   cached text := current_setting('threadline.transaction', true);
@@ -202,10 +231,20 @@ $fn$;
 -- depth, so its changes sort before those of the statements its own row triggers run (which are
 -- captured first, at the next depth). Schema-qualified throughout instead of a SET clause (a SET
 -- clause costs on every statement). Stored as microseconds since the epoch.
+-- First, capture that DDL earlier in this transaction left to regenerate is regenerated now,
+-- before this statement's own capture runs (capture-deferred.ts); a transaction without an xid
+-- yet (the first statement of most) has done no DDL and pays one function call for the check.
+-- The setting is an assignment, not PERFORM: plpgsql evaluates it as a simple expression.
 CREATE OR REPLACE FUNCTION @S.capture_statement_start() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
+DECLARE
+  done pg_catalog.text;
 BEGIN
-  PERFORM pg_catalog.set_config(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()),
+  IF pg_catalog.pg_current_xact_id_if_assigned() IS NOT NULL
+     AND EXISTS (SELECT 1 FROM @S.capture_pending p WHERE p.xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id_if_assigned()) THEN
+    PERFORM @S.capture_flush_pending();
+  END IF;
+  done := pg_catalog.set_config(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()),
     pg_catalog.concat((pg_catalog.extract('epoch', pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000000)::bigint), true);
   RETURN NULL;
 END
@@ -213,14 +252,22 @@ $fn$;
 
 -- captured_at of the current statement: its start as noted by capture_statement_start, kept within
 -- this transaction's own time span (a session can write the setting, so it can never place a
--- change outside its own transaction), else the current time.
+-- change outside its own transaction), else the current time. One plain SQL expression, VOLATILE
+-- (it reads clock_timestamp()), so that the capture function inlines it: a call that is not inlined
+-- is parsed and planned again in every transaction (fmgr_sql), ~20 µs per captured statement.
 CREATE OR REPLACE FUNCTION @S.statement_started_at() RETURNS timestamptz
-LANGUAGE sql STABLE AS $fn$
-  SELECT CASE WHEN v OPERATOR(pg_catalog.~) '^[0-9]{1,17}$'
+LANGUAGE sql VOLATILE AS $fn$
+  SELECT CASE WHEN pg_catalog.length(pg_catalog.current_setting(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()), true))
+                   OPERATOR(pg_catalog.<=) 17  -- 1 to 17 digits (no regular expression: cheaper)
+               AND pg_catalog.ltrim(pg_catalog.current_setting(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()), true),
+                   '0123456789') OPERATOR(pg_catalog.=) ''
+               AND pg_catalog.current_setting(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()), true)
+                   OPERATOR(pg_catalog.<>) ''
     THEN GREATEST(pg_catalog.now(), LEAST(pg_catalog.clock_timestamp(),
-           'epoch'::pg_catalog.timestamptz OPERATOR(pg_catalog.+) (v::bigint OPERATOR(pg_catalog.*) '1 microsecond'::pg_catalog.interval)))
+           'epoch'::pg_catalog.timestamptz OPERATOR(pg_catalog.+)
+           (pg_catalog.current_setting(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()), true)::pg_catalog.int8
+            OPERATOR(pg_catalog.*) '1 microsecond'::pg_catalog.interval)))
     ELSE pg_catalog.clock_timestamp() END
-  FROM (SELECT pg_catalog.current_setting(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()), true) AS v) AS s
 $fn$;
 
 -- True when this TRUNCATE of relation p_rel (a partition of the audited table p_schema.p_name) is

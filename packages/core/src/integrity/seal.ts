@@ -1,5 +1,6 @@
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
+import { checkKeys } from '../query/validate.js';
 import { integritySql } from './integrity-sql.js';
 import {
   SEALED_RELATIONS,
@@ -102,6 +103,7 @@ async function sealRelation(
 
 /** tl.integrity.seal(): extend the hash chain over every committed audit row not sealed yet. */
 export async function seal(ctx: IntegrityContext, options: SealOptions = {}): Promise<SealResult> {
+  checkKeys(options, ['chunkSize', 'waitMs', 'onLink'], 'integrity.seal options');
   const started = performance.now();
   const chunkSize = bounded(options.chunkSize, 'chunkSize', 50_000, 100, 1_000_000);
   const waitMs = bounded(options.waitMs, 'waitMs', 2000, 0, 600_000);

@@ -1,5 +1,5 @@
 import { ThreadlineError } from '../errors.js';
-import { parseInstant } from '../query/validate.js';
+import { checkKeys, parseInstant } from '../query/validate.js';
 import { checkChain } from './chain-check.js';
 import { diagnoseLink, rowsIntact } from './rows-check.js';
 import type { IntegrityContext } from './seal.js';
@@ -54,6 +54,7 @@ export async function verify(
   ctx: IntegrityContext,
   options: IntegrityVerifyOptions = {},
 ): Promise<IntegrityVerifyResult> {
+  checkKeys(options, ['from', 'to', 'maxFindings'], `${WHERE} options`);
   const from = options.from === undefined ? null : parseInstant(options.from, `${WHERE}: from`);
   const to = options.to === undefined ? null : parseInstant(options.to, `${WHERE}: to`);
   if (from !== null && to !== null && Date.parse(from) > Date.parse(to)) {

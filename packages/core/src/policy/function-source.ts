@@ -4,7 +4,7 @@
  * Returns null when the text does not have the generated shape.
  */
 export function generatedBody(functionSql: string): string | null {
-  const marker = "SET TimeZone = 'UTC'\nAS ";
+  const marker = 'SET search_path = pg_catalog, pg_temp\nAS ';
   const at = functionSql.indexOf(marker);
   if (at < 0) return null;
   let literal = functionSql.slice(at + marker.length).trimEnd();

@@ -5,6 +5,7 @@ import { toThreadlineError } from '../db/db-errors.js';
 import { parseConsistency } from '../db/read-routing.js';
 import { tableList } from '../health/config.js';
 import { regenerateCommand } from '../health/fixes.js';
+import { checkKeys } from '../query/validate.js';
 import { TELEMETRY_CHANNELS, TELEMETRY_TRACING_CHANNELS } from '../telemetry/channels.js';
 import { publish, traced } from '../telemetry/publish.js';
 import { generatedBody } from './function-source.js';
@@ -76,6 +77,7 @@ export class PolicyChecks {
 
   private async build(options: PolicyOptions): Promise<PolicyReport> {
     const what = 'policy.show';
+    checkKeys(options, ['tables', 'consistency'], `${what} options`);
     // The registry and pg_proc: on readDb they are the primary's as of its replay position.
     const ctx = this.ctx.forRead(parseConsistency(options.consistency, what));
     const only =

@@ -58,7 +58,11 @@ BEGIN
    WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
      AND backend_type = 'client backend';
   hi := date_trunc('hour', least(now() - interval '5 minutes', coalesce(oldest, 'infinity')), 'UTC');
-  SELECT date_trunc('hour', min(captured_at), 'UTC') INTO lo FROM @S.audit_changes;
+  -- At most the last ten years of hours (87,600): a captured_at edited by hand to year 1 or BC
+  -- would otherwise make this count millions of empty hours. Older hours are counted from
+  -- audit_changes by tl.activity, like any hour the rollup does not cover.
+  SELECT date_trunc('hour', min(captured_at), 'UTC') INTO lo FROM @S.audit_changes
+   WHERE captured_at >= hi - interval '10 years';
   IF lo IS NULL OR lo >= hi THEN RETURN 0; END IF;
   WITH todo AS (
     SELECT h FROM generate_series(lo, hi - interval '1 hour', interval '1 hour') h

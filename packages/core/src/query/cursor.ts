@@ -50,18 +50,31 @@ export function decodeCursor(
   if (
     data?.v !== 1 ||
     typeof data.t !== 'string' ||
-    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(data.t) ||
+    !/^(\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(data.t) ||
     typeof data.i !== 'string' ||
     !/^\d{1,19}$/.test(data.i) ||
     BigInt(data.i) > MAX_BIGINT
   ) {
     throw bad('malformed');
   }
+  const expanded = EXPANDED.exec(data.t);
   try {
-    toInstant(data.t, 'cursor');
+    if (expanded) {
+      if (Number.isNaN(Date.parse(data.t))) throw new Error('not a date');
+    } else toInstant(data.t, 'cursor');
   } catch {
     throw bad('malformed');
   }
   if (data.q !== fingerprint) throw bad('it belongs to a different query');
-  return { capturedAt: data.t, id: data.i };
+  return { capturedAt: expanded ? pgExpandedYear(expanded) : data.t, id: data.i };
+}
+
+/** An ISO 8601 expanded year (`+012000-…`, `-000043-…`: a hand-edited row's instant, see isoSql). */
+const EXPANDED = /^([+-]\d{6})(-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z)$/;
+
+/** The same instant as text PostgreSQL reads (it has no signed years: `12000-…`, `0044-… BC`). */
+function pgExpandedYear(m: RegExpExecArray): string {
+  const astronomical = Number(m[1]);
+  const year = astronomical <= 0 ? 1 - astronomical : astronomical;
+  return `${String(year).padStart(4, '0')}${m[2]}${astronomical <= 0 ? ' BC' : ''}`;
 }

@@ -1,5 +1,6 @@
 import { toThreadlineError } from '../db/db-errors.js';
 import { changeDiff, type MaskInfo } from './change-diff.js';
+import { fromIsoSql } from './rows.js';
 import type { Run } from './sql-parts.js';
 import type { AuditChange, ChangeDiff } from './types.js';
 
@@ -45,7 +46,7 @@ export class MaskRegistry {
         FROM ${this.q}.captured_tables ct
         WHERE (ct.table_schema COLLATE "C", ct.table_name COLLATE "C") IN (SELECT DISTINCT table_schema, table_name FROM shown))
       SELECT shown.*, masks.masks FROM shown CROSS JOIN masks
-      ORDER BY shown.captured_at COLLATE "C" DESC, shown.id::bigint DESC`;
+      ORDER BY ${fromIsoSql('shown.captured_at')} DESC, shown.id::bigint DESC`;
   }
 
   /** Record what `masks` (from withMasks) says about the tables of these changes. */

@@ -22,6 +22,7 @@ import type {
 import {
   checkKeys,
   keyJson,
+  type ParsedTimelineFilters,
   parseActor,
   parsePageOptions,
   parsePageSize,
@@ -118,21 +119,33 @@ export class AuditQueries {
     actor: ActorRef | string,
     options: TimeWindow & PageOptions = {},
   ): Promise<Page<AuditChange>> {
-    const opts = parsePageOptions(options, ['from', 'to'], 'actorHistory');
-    return this.timeline(
-      { actor: parseActor(actor, 'actorHistory'), from: opts.from, to: opts.to },
-      { cursor: opts.cursor, pageSize: opts.pageSize, consistency: opts.consistency },
+    const what = 'actorHistory';
+    const opts = parsePageOptions(options, ['from', 'to'], what);
+    const f = parseTimelineFilters(
+      { actor: parseActor(actor, what), from: opts.from, to: opts.to },
+      [],
+      what,
     );
+    return this.timelinePage(f, opts, what);
   }
 
   /** Changes matching the filters, newest first. */
   async timeline(filters: TimelineFilters = {}, options: PageOptions = {}): Promise<Page<AuditChange>> {
     const f = parseTimelineFilters(filters);
-    const opts = parsePageOptions(options, [], 'timeline');
-    const pageSize = parsePageSize(opts.pageSize, 'timeline');
+    return this.timelinePage(f, parsePageOptions(options, [], 'timeline'), 'timeline');
+  }
+
+  /** A timeline page; `what` (timeline or actorHistory) names the read in its errors. */
+  private timelinePage(
+    f: ParsedTimelineFilters,
+    opts: PageOptions,
+    what: string,
+  ): Promise<Page<AuditChange>> {
+    const pageSize = parsePageSize(opts.pageSize, what);
+    // actorHistory's cursors are the timeline's (the same query), so the fingerprint says timeline.
     const fingerprint = queryFingerprint(['timeline', f]);
     const after = decodeCursor(opts.cursor, fingerprint);
-    return this.page('timeline', this.runOf(opts, 'timeline'), fingerprint, pageSize, (p, limit) =>
+    return this.page(what, this.runOf(opts, what), fingerprint, pageSize, (p, limit) =>
       timelineSql(this.q, p, f, after, limit, { columns: CHANGE_COLUMNS }),
     );
   }

@@ -3,7 +3,32 @@ import type { AuditActionInfo, AuditChange, AuditTransactionInfo, ChangeOp } fro
 
 /** An exact UTC ISO timestamp with microseconds, rendered by PostgreSQL (session time zone ignored). */
 export const isoSql = (expr: string) =>
-  `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+  `(CASE WHEN NOT isfinite(${expr}) THEN NULL
+     WHEN ${expr} AT TIME ZONE 'UTC' >= '0001-01-01' AND ${expr} AT TIME ZONE 'UTC' < '10000-01-01'
+     THEN to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+     ELSE ${expandedIsoSql(expr)} END)`;
+
+/**
+ * ISO 8601's expanded years (what JavaScript's Date reads and writes): `+012000-01-01T…Z`, and
+ * astronomical years before year 1 (`-000043` is 44 BC). Only a hand-edited row holds such an
+ * instant; capture never writes one, and inputs are refused outside 0001–9999.
+ */
+const expandedIsoSql = (expr: string) => {
+  const year = `extract(year FROM ${expr} AT TIME ZONE 'UTC')::int`;
+  const astronomical = `(CASE WHEN ${year} < 0 THEN ${year} + 1 ELSE ${year} END)`;
+  return `CASE WHEN ${astronomical} < 0 THEN '-' ELSE '+' END || lpad(abs(${astronomical})::text, 6, '0')
+       || to_char(${expr} AT TIME ZONE 'UTC', '-MM-DD"T"HH24:MI:SS.US"Z"')`;
+};
+
+/** The inverse of isoSql, for ordering rows by a column it rendered. */
+export const fromIsoSql = (text: string) => {
+  const astronomical = `(substr(${text}, 1, 7)::int)`;
+  const year = `(CASE WHEN ${astronomical} <= 0 THEN 1 - ${astronomical} ELSE ${astronomical} END)::text`;
+  return `(CASE WHEN left(${text}, 1) IN ('+', '-')
+     THEN (lpad(${year}, greatest(4, length(${year})), '0')
+           || substr(${text}, 8) || CASE WHEN ${astronomical} <= 0 THEN ' BC' ELSE '' END)::timestamptz
+     ELSE ${text}::timestamptz END)`;
+};
 
 /**
  * Select list for change entries: `c` is audit_changes (or a subquery of it), `t` its transaction.

@@ -188,7 +188,8 @@ function parseContextIdFilter(value: unknown, name: string): string | null {
 
 /**
  * The timeline's filters, validated. `extra`: keys a caller adds to the same object (tl.activity's
- * `bucket`), accepted here and left to that caller to validate; `what` names the caller in errors.
+ * `bucket`), accepted here and left to that caller to validate; `what` names the caller in errors
+ * (actorHistory reads through the timeline).
  */
 export function parseTimelineFilters(
   filters: unknown,
@@ -196,24 +197,23 @@ export function parseTimelineFilters(
   what = 'timeline',
 ): ParsedTimelineFilters {
   const f = checkKeys(filters, [...TIMELINE_FILTER_KEYS, ...extra], `${what} filters`);
-  const table = given(f.table) ? parseTable(f.table, f.tableSchema ?? undefined, 'timeline') : null;
+  const table = given(f.table) ? parseTable(f.table, f.tableSchema ?? undefined, what) : null;
   let tableSchema: string | null = null;
   if (!table && given(f.tableSchema)) {
     if (typeof f.tableSchema !== 'string' || f.tableSchema.trim() === '')
-      throw invalid('timeline: tableSchema must be a non-empty string');
+      throw invalid(`${what}: tableSchema must be a non-empty string`);
     tableSchema = f.tableSchema;
   }
   // actor: null (present, null) asks for changes with no actor; an absent actor does not filter.
-  const actor =
-    'actor' in f && f.actor === null ? 'none' : given(f.actor) ? parseActor(f.actor, 'timeline') : null;
+  const actor = 'actor' in f && f.actor === null ? 'none' : given(f.actor) ? parseActor(f.actor, what) : null;
   return {
     table,
     tableSchema,
     actor,
-    correlationId: given(f.correlationId) ? parseCorrelationId(f.correlationId, 'timeline') : null,
+    correlationId: given(f.correlationId) ? parseCorrelationId(f.correlationId, what) : null,
     requestId: parseContextIdFilter(f.requestId, 'requestId'),
     jobId: parseContextIdFilter(f.jobId, 'jobId'),
-    ...parseWindow(f as TimeWindow, 'timeline'),
+    ...parseWindow(f as TimeWindow, what),
   };
 }
 

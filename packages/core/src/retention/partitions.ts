@@ -1,3 +1,4 @@
+import { quoteIdent } from '../capture/identifiers.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
 import { purgeSql } from './purge-sql.js';
@@ -7,32 +8,58 @@ export interface DroppablePartitions {
   partitions: string[];
   /** Exact (dry runs count every row). */
   changes: number;
+  /** Tables a stopped run detached but did not drop (a run drops them first), and their changes. */
+  detached: { tables: number; changes: number };
 }
+
+/**
+ * A partition the purge detached and has not dropped yet carries this prefix (renamed in the
+ * detaching transaction): a run stopped between the two steps leaves it for the next run.
+ */
+const DETACHED_PREFIX = 'expired_';
 
 /** Dry run: the partitions a run would drop and exactly how many changes they hold. */
 export async function countDroppable(
   client: SqlClient,
+  schema: string,
   q: string,
   cutoff: string,
 ): Promise<DroppablePartitions> {
   const sql = purgeSql(q);
+  const count = async (rels: { rel: string }[]) => {
+    let n = 0;
+    for (const r of rels) {
+      const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${r.rel}`);
+      n += Number(rows[0]!.n);
+    }
+    return n;
+  };
   const { rows } = await client.query<{ rel: string }>(sql.droppable, [cutoff]);
-  let changes = 0;
-  for (const r of rows) {
-    const { rows: n } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${r.rel}`);
-    changes += Number(n[0]!.n);
-  }
-  return { partitions: rows.map((r) => r.rel), changes };
+  const { rows: leftovers } = await client.query<{ rel: string }>(sql.detachedLeftovers, [
+    DETACHED_PREFIX,
+    schema,
+  ]);
+  return {
+    partitions: rows.map((r) => r.rel),
+    changes: await count(rows),
+    detached: { tables: leftovers.length, changes: await count(leftovers) },
+  };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LOCK_RETRIES = 20;
 
 /**
- * Detach and drop every range partition wholly older than the cutoff: constant time whatever its
- * size. The changes it held are counted from the planner's statistics when the partition has
- * them (exact once autovacuum or ANALYZE has seen it), otherwise counted, so the drop never
- * scans a large partition. Each drop is one short transaction under the purge's advisory lock.
+ * Drop every range partition wholly older than the cutoff in two steps, so capture never waits
+ * for work that grows with the partition:
+ * 1. detach it (and rename it `expired_…`): DETACH PARTITION holds ACCESS EXCLUSIVE on
+ *    audit_changes, so capture waits for this transaction, which only changes the catalogs
+ *    (constant time whatever the partition's size);
+ * 2. count its rows and drop it: a table nothing writes or reads any more, whose lock no
+ *    capture statement needs; the COMMIT of DROP TABLE unlinks its files, which takes time in
+ *    proportion to their size (measured by bench:retention), but capture no longer waits for it.
+ * A run stopped between the steps leaves the renamed table; the next run drops it (and counts it).
+ * Each step is one short transaction under the purge's advisory lock.
  */
 export async function dropExpiredPartitions(
   client: SqlClient,
@@ -43,14 +70,24 @@ export async function dropExpiredPartitions(
 ): Promise<{ partitions: number; changes: number }> {
   const sql = purgeSql(q);
   await client.query(sql.ensurePartitions);
-  const { rows } = await client.query<{ rel: string }>(sql.droppable, [cutoff]);
   const done = { partitions: 0, changes: 0 };
-  for (const { rel } of rows) {
+  const drop = async (rel: string) => {
+    done.changes += await client.transaction((s: SqlSession) => dropDetached(s, schema, runId, rel));
+    done.partitions++;
+  };
+  const { rows: leftovers } = await client.query<{ rel: string }>(sql.detachedLeftovers, [
+    DETACHED_PREFIX,
+    schema,
+  ]);
+  for (const { rel } of leftovers) await drop(rel);
+  const { rows } = await client.query<{ rel: string; name: string }>(sql.droppable, [cutoff]);
+  for (const { rel, name } of rows) {
     for (let attempt = 1; ; attempt++) {
       try {
-        const changes = await client.transaction((s: SqlSession) => dropOne(s, schema, q, runId, rel));
-        done.partitions++;
-        done.changes += changes;
+        const detached = await client.transaction((s: SqlSession) =>
+          detachOne(s, schema, q, runId, rel, name),
+        );
+        if (detached) await drop(detached);
         break;
       } catch (error) {
         const code = (error as { code?: string }).code;
@@ -65,33 +102,51 @@ export async function dropExpiredPartitions(
   return done;
 }
 
-async function dropOne(
+function abandoned(runId: string): ThreadlineError {
+  return new ThreadlineError(
+    'RETENTION_RUNNING',
+    `retention.purge: run #${runId} was marked abandoned by another run while it worked; it stopped`,
+  );
+}
+
+/** Step 1: detach and rename; returns the detached table, or null when it was dropped meanwhile. */
+async function detachOne(
   s: SqlSession,
   schema: string,
   q: string,
   runId: string,
   rel: string,
-): Promise<number> {
+  name: string,
+): Promise<string | null> {
   const sql = purgeSql(q);
   await s.query(sql.lock, [schema]);
-  // Counted exactly (the run's record is a compliance record; pg_class.reltuples is stale after
-  // writes since the last ANALYZE and once reported a dropped partition's rows 5x wrong).
   const exists = await s.query(`SELECT 1 FROM pg_class WHERE oid = to_regclass($1)`, [rel]);
-  if (exists.rows.length === 0) return 0; // dropped meanwhile
+  if (exists.rows.length === 0) return null; // dropped meanwhile
+  const beat = await s.query(sql.heartbeat, [runId, 0, 0, 0, 0, 0]);
+  if (beat.rows.length === 0) throw abandoned(runId);
   await s.query(sql.dropLockTimeout);
   await s.query(`ALTER TABLE ${q}.audit_changes DETACH PARTITION ${rel}`);
-  // Counted once detached: nothing can write into it any more.
+  const renamed = (DETACHED_PREFIX + name).slice(0, 63);
+  await s.query(`ALTER TABLE ${rel} RENAME TO ${quoteIdent(renamed)}`);
+  return `${q}.${quoteIdent(renamed)}`;
+}
+
+/**
+ * Step 2: count the detached table's rows (exactly: the run's record is a compliance record), make
+ * the activity rollup forget them, and drop it.
+ */
+async function dropDetached(s: SqlSession, schema: string, runId: string, rel: string): Promise<number> {
+  const q = quoteIdent(schema);
+  const sql = purgeSql(q);
+  await s.query(sql.lock, [schema]);
+  const exists = await s.query(`SELECT 1 FROM pg_class WHERE oid = to_regclass($1)`, [rel]);
+  if (exists.rows.length === 0) return 0; // dropped meanwhile
   const { rows: n } = await s.query<{ n: string }>(
     `SELECT count(*)::text AS n, ${q}.activity_forget(min(captured_at), max(captured_at))::text AS forgot FROM ${rel}`,
   );
   const changes = Number(n[0]!.n);
   await s.query(`DROP TABLE ${rel}`);
-  const beat = await s.query(sql.heartbeat, [runId, Math.round(changes), 0, 0, 0, 1]);
-  if (beat.rows.length === 0) {
-    throw new ThreadlineError(
-      'RETENTION_RUNNING',
-      `retention.purge: run #${runId} was marked abandoned by another run while it worked; it stopped`,
-    );
-  }
-  return Math.round(changes);
+  const beat = await s.query(sql.heartbeat, [runId, changes, 0, 0, 0, 1]);
+  if (beat.rows.length === 0) throw abandoned(runId);
+  return changes;
 }

@@ -36,12 +36,17 @@ export const purgeSql = (q: string) => ({
   ensurePartitions: `SELECT ${q}.storage_ensure(false)`,
 
   /** Range partitions wholly older than the cutoff (every row in them is eligible), oldest first. */
-  droppable: `SELECT format('%I.%I', n.nspname, c.relname) AS rel, c.reltuples
+  droppable: `SELECT format('%I.%I', n.nspname, c.relname) AS rel, c.relname::text AS name, c.reltuples
     FROM ${q}.storage_partitions() p JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE NOT p.is_default AND p.hi <= $1 ORDER BY p.lo`,
 
+  /** Tables a stopped run detached (renamed with the prefix $1) but did not drop, in schema $2. */
+  detachedLeftovers: `SELECT format('%I.%I', n.nspname, c.relname) AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = $2 AND c.relkind = 'r' AND NOT c.relispartition AND starts_with(c.relname, $1 || 'audit_changes_')
+    ORDER BY c.relname`,
+
   /**
-   * Dropping takes an ACCESS EXCLUSIVE lock on audit_changes for a moment (catalog change only):
+   * Detaching takes an ACCESS EXCLUSIVE lock on audit_changes for a moment (catalog change only):
    * never wait for it longer than this, so capture never queues behind a drop for longer; a drop
    * that cannot get the lock is retried, and its rows are otherwise purged by the batches.
    */

@@ -4,7 +4,7 @@ import { toThreadlineError } from '../db/db-errors.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { appendPurgeLink } from '../integrity/seal.js';
-import { parseInstant } from '../query/validate.js';
+import { checkKeys, parseInstant } from '../query/validate.js';
 import { type ArchiveSummary, emptySummary } from './archive.js';
 import { publishRetention } from './channels.js';
 import { countDroppable, dropExpiredPartitions } from './partitions.js';
@@ -74,6 +74,7 @@ function iso(value: unknown): string {
 
 /** Validate options, check the policy, and find the cutoff. */
 async function prepare(ctx: PurgeContext, options: PurgeOptions) {
+  checkKeys(options, ['dryRun', 'batchSize', 'maxBatches', 'cutoff', 'actor', 'onBatch'], `${WHERE} options`);
   if (!ctx.policy) {
     throw new ThreadlineError(
       'RETENTION_DISABLED',
@@ -173,20 +174,21 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
       // Whole partitions older than the cutoff are dropped, not deleted in batches (not when
       // archiving: then the batches archive and delete their rows).
       const dropped = ctx.policy!.archive
-        ? { partitions: [], changes: 0 }
-        : await countDroppable(ctx.client, ctx.q, cutoff);
+        ? { partitions: [], changes: 0, detached: { tables: 0, changes: 0 } }
+        : await countDroppable(ctx.client, ctx.schema, ctx.q, cutoff);
       const { rows } = await ctx.client.query<
         Record<'changes' | 'transactions' | 'actions' | 'changeless' | 'standalone', string>
       >(sql.count, [cutoff, deleteEmpty, dropped.partitions]);
       const n = (k: keyof (typeof rows)[number]) => Number(rows[0]![k]);
-      totals.changes = n('changes');
+      // Tables a stopped run detached but did not drop are no longer in audit_changes: added.
+      totals.changes = n('changes') + dropped.detached.changes;
       totals.transactions = n('transactions');
       totals.actions = n('actions') + n('standalone');
-      totals.partitions = dropped.partitions.length;
+      totals.partitions = dropped.partitions.length + dropped.detached.tables;
       // The batches a real run takes: each phase ends with a batch that finds less than a full one.
       const phase = (count: number) => Math.floor(count / batchSize) + 1;
       totals.batches =
-        phase(totals.changes - dropped.changes) +
+        phase(n('changes') - dropped.changes) +
         (deleteEmpty ? phase(n('changeless')) : 0) +
         phase(n('standalone'));
       complete = totals.batches <= maxBatches;

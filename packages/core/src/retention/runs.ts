@@ -2,6 +2,7 @@ import type { ActorRef } from '../context/actor-ref.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import type { SqlClient } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
+import { checkKeys } from '../query/validate.js';
 import type { ArchiveSummary } from './archive.js';
 import { purgeSql } from './purge-sql.js';
 
@@ -31,7 +32,8 @@ export async function listRuns(
   q: string,
   options: { limit?: number } = {},
 ): Promise<RetentionRun[]> {
-  const limit = options.limit ?? 20;
+  checkKeys(options, ['limit'], 'retention.runs options');
+  const limit = options?.limit ?? 20;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
     throw new ThreadlineError('QUERY_INVALID', 'retention.runs: limit must be a whole number from 1 to 1000');
   }

@@ -1,5 +1,6 @@
 import { quoteIdent } from '../capture/identifiers.js';
 import type { SqlClient } from '../db/sql-client.js';
+import { checkKeys } from '../query/validate.js';
 
 export interface MaintainProgress {
   /** What happened: a partition created ahead, or rows moved out of the default partition. */
@@ -49,6 +50,7 @@ export async function maintainStorage(
   schema: string,
   options: MaintainOptions = {},
 ): Promise<MaintainResult> {
+  checkKeys(options, ['onProgress'], 'storage.maintain options');
   const result = await maintainPartitions(client, schema, options);
   // After the moves: the rollup counts whole hours that have ended (activity-ddl.ts).
   const { rows } = await client.query<{ n: number }>(`SELECT ${quoteIdent(schema)}.activity_refresh() AS n`);
@@ -104,8 +106,9 @@ async function maintainPartitions(
   let remaining = Number(initial[0]!.n);
   // Stragglers: newest first, one partition (one transaction) per step.
   while (remaining > 0) {
-    const { rows } = await client.query<{ at: Date | null }>(
-      `SELECT captured_at AS at FROM ${def} ORDER BY captured_at DESC LIMIT 1`,
+    // As PostgreSQL's own text (read back exactly, years beyond 9999 and BC included).
+    const { rows } = await client.query<{ at: string | null }>(
+      `SELECT captured_at::text AS at FROM ${def} ORDER BY captured_at DESC LIMIT 1`,
     );
     const at = rows[0]?.at;
     if (!at) break;

@@ -1,3 +1,5 @@
+import { isoSql } from '../query/rows.js';
+
 /**
  * Partitions of audit_changes (SPEC section 10). `@S` is the quoted storage schema, `@LIT` its name
  * as a literal. audit_changes is range-partitioned by captured_at when storage_settings.partition
@@ -9,10 +11,12 @@
  * - storage_create_partition: the partition for one instant, clamped so it never overlaps one that
  *   exists (the setting may change from month to day); when the default partition holds rows of
  *   that range they are moved into it in the same transaction (with p_move), else it is skipped;
+ * - storage_reattach: a partition detached by hand is attached back (its rows are audit rows);
  * - storage_ensure: the current period and the ones ahead (install, maintain, every retention run).
  * Partitions get no privileges for PUBLIC: capture writes through the parent (GRANT INSERT there).
  */
 export const PARTITION_DDL = String.raw`
+-- from/to in the results are isoSql text (years beyond 9999 and BC, from hand-edited rows, included).
 CREATE OR REPLACE FUNCTION @S.storage_period(p_unit text, p_at timestamptz, OUT lo timestamptz, OUT hi timestamptz)
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
   SELECT date_trunc(u, p_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
@@ -66,13 +70,17 @@ BEGIN
   lo := greatest(lo, p_from);
   lo := greatest(lo, (SELECT max(x.hi) FROM @S.storage_partitions() x WHERE NOT x.is_default AND x.hi <= p_at));
   hi := least(hi, (SELECT min(x.lo) FROM @S.storage_partitions() x WHERE NOT x.is_default AND x.lo > p_at));
-  part := 'audit_changes_' || to_char(lo, 'YYYYMMDD') || CASE WHEN lo = date_trunc('day', lo) THEN '' ELSE to_char(lo, '"_"HH24MISS') END;
+  part := 'audit_changes_' || to_char(lo, 'YYYYMMDD') || CASE WHEN lo = date_trunc('day', lo) THEN '' ELSE to_char(lo, '"_"HH24MISS') END
+          || CASE WHEN lo < '0001-01-01 00:00:00+00' THEN '_bc' ELSE '' END;
   SELECT x.relid INTO def FROM @S.storage_partitions() x WHERE x.is_default;
   IF def IS NOT NULL THEN
     EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE captured_at >= $1 AND captured_at < $2)', def::regclass) INTO has_rows USING lo, hi;
   END IF;
   IF has_rows AND NOT p_move THEN
-    RETURN jsonb_build_object('name', part, 'from', lo, 'to', hi, 'skipped', true);
+    RETURN jsonb_build_object('name', part, 'from', ${isoSql('lo')}, 'to', ${isoSql('hi')}, 'skipped', true);
+  END IF;
+  IF to_regclass(format('%I.%I', storage, part)) IS NOT NULL THEN
+    RETURN @S.storage_reattach(parent, def, part, lo, hi, has_rows);
   END IF;
   IF has_rows THEN
     -- Capture waits until the move commits. The parent is locked first: an insert holds its lock
@@ -93,7 +101,42 @@ BEGIN
     EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)', storage, part, parent, lo, hi);
   END IF;
   EXECUTE format('REVOKE ALL ON %I.%I FROM PUBLIC', storage, part);
-  RETURN jsonb_build_object('name', part, 'from', lo, 'to', hi, 'moved', moved);
+  RETURN jsonb_build_object('name', part, 'from', ${isoSql('lo')}, 'to', ${isoSql('hi')}, 'moved', moved);
+END
+$fn$;
+
+-- A table with the name of the partition to create that is not one of audit_changes' partitions:
+-- a partition detached by hand. Its rows are audit rows, so it is attached back (with the rows of
+-- its range the default partition took meanwhile); if it cannot be, the error says how to fix it.
+CREATE OR REPLACE FUNCTION @S.storage_reattach(p_parent regclass, p_def oid, p_part text, p_lo timestamptz, p_hi timestamptz, p_move boolean) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $fn$
+DECLARE
+  storage text := @LIT;
+  rel regclass := to_regclass(format('%I.%I', @LIT, p_part));
+  cols text;
+  moved bigint := 0;
+BEGIN
+  BEGIN
+    IF p_move THEN
+      -- As when a partition is created with rows to move: parent first, then the default partition.
+      EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', p_parent);
+      EXECUTE format('LOCK TABLE %s IN EXCLUSIVE MODE', p_def::regclass);
+      SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+        FROM pg_attribute a WHERE a.attrelid = p_parent AND a.attnum > 0 AND NOT a.attisdropped;
+      EXECUTE format('WITH m AS (DELETE FROM %s WHERE captured_at >= $1 AND captured_at < $2 RETURNING %s) INSERT INTO %s (%s) SELECT %s FROM m',
+                     p_def::regclass, cols, rel, cols, cols) USING p_lo, p_hi;
+      GET DIAGNOSTICS moved = ROW_COUNT;
+    END IF;
+    EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)', p_parent, rel, p_lo, p_hi);
+  EXCEPTION WHEN OTHERS THEN
+    RAISE EXCEPTION USING ERRCODE = 'TLST1',
+      MESSAGE = format('threadline: %s is not a partition of %s (detached by hand?) and could not be attached back for %s to %s: %s',
+                       rel, p_parent, p_lo, p_hi, SQLERRM),
+      HINT = format('Its rows are audit rows that no query sees now. Attach it back once every row fits that range: ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L); or, to keep it apart on purpose, rename it (ALTER TABLE %s RENAME TO %I); then run threadline storage maintain again.',
+                    p_parent, rel, p_lo, p_hi, rel, p_part || '_detached');
+  END;
+  EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', rel);
+  RETURN jsonb_build_object('name', p_part, 'from', ${isoSql('p_lo')}, 'to', ${isoSql('p_hi')}, 'moved', moved, 'reattached', true);
 END
 $fn$;
 

@@ -1,5 +1,6 @@
 import { quoteIdent } from '../capture/identifiers.js';
 import type { SqlClient } from '../db/sql-client.js';
+import { isoSql } from '../query/rows.js';
 
 export interface StoragePartition {
   /** The partition's table name (in the storage schema); `audit_changes` when unpartitioned. */
@@ -32,7 +33,9 @@ export interface StorageStatus {
   coveredUntil: string | null;
 }
 
-const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
+/** isoSql text (years 0001–9999, or ISO 8601 expanded years) → toISOString's form. */
+const iso = (v: string | null | undefined) =>
+  v === null || v === undefined ? null : new Date(v).toISOString();
 
 /** Partitions, sizes, row estimates and oldest/newest captured_at of audit_changes. */
 export async function storageStatus(client: SqlClient, schema: string): Promise<StorageStatus> {
@@ -47,13 +50,13 @@ export async function storageStatus(client: SqlClient, schema: string): Promise<
   const { rows } = await client.query<{
     name: string;
     is_default: boolean;
-    lo: Date | null;
-    hi: Date | null;
+    lo: string | null;
+    hi: string | null;
     bytes: string;
     reltuples: number;
   }>(
     layout === 'partitioned'
-      ? `SELECT p.name, p.is_default, p.lo, p.hi, pg_total_relation_size(p.relid)::text AS bytes, c.reltuples
+      ? `SELECT p.name, p.is_default, ${isoSql('p.lo')} AS lo, ${isoSql('p.hi')} AS hi, pg_total_relation_size(p.relid)::text AS bytes, c.reltuples
            FROM ${q}.storage_partitions() p JOIN pg_class c ON c.oid = p.relid ORDER BY p.is_default, p.lo`
       : `SELECT 'audit_changes' AS name, false AS is_default, NULL::timestamptz AS lo, NULL::timestamptz AS hi,
                 pg_total_relation_size(c.oid)::text AS bytes, c.reltuples
@@ -65,9 +68,11 @@ export async function storageStatus(client: SqlClient, schema: string): Promise<
   for (const r of rows) {
     const table = `${q}.${quoteIdent(r.name)}`;
     // min/max of the primary key's leading column: two index probes per partition.
-    const { rows: span } = await client.query<{ oldest: Date | null; newest: Date | null }>(
-      `SELECT (SELECT captured_at FROM ${table} ORDER BY captured_at LIMIT 1) AS oldest,
-              (SELECT captured_at FROM ${table} ORDER BY captured_at DESC LIMIT 1) AS newest`,
+    // As text: a hand-edited captured_at outside 0001–9999 is read as ISO 8601 expanded years.
+    const { rows: span } = await client.query<{ oldest: string | null; newest: string | null }>(
+      `SELECT ${isoSql('x.oldest')} AS oldest, ${isoSql('x.newest')} AS newest FROM (SELECT
+              (SELECT captured_at FROM ${table} ORDER BY captured_at LIMIT 1) AS oldest,
+              (SELECT captured_at FROM ${table} ORDER BY captured_at DESC LIMIT 1) AS newest) x`,
     );
     if (r.is_default) {
       const { rows: n } = await client.query<{ n: string }>(
