@@ -20,7 +20,7 @@ export const TL_SCHEMA = 'threadline';
 export const ACTOR_JSON = '{"type": "user", "id": "7"}';
 
 export type TableKind = 'plain' | 'bound' | 'audit' | 'floor' | 'anchor' | 'invoker';
-export const TABLE_KINDS: TableKind[] = ['plain', 'bound', 'audit', 'floor', 'anchor', 'invoker'];
+const TABLE_KINDS: TableKind[] = ['plain', 'bound', 'audit', 'floor', 'anchor', 'invoker'];
 export type Fixture = 'posts' | 'short';
 export const FIXTURES: Fixture[] = ['posts', 'short'];
 
@@ -30,7 +30,7 @@ export function tableOf(kind: TableKind, fixture: Fixture = 'posts'): string {
 }
 
 /** The posts fixture's tables (single-row, concurrency and hazard workloads use these). */
-export const TABLES = Object.fromEntries(TABLE_KINDS.map((k) => [k, tableOf(k, 'posts')])) as Record<
+const TABLES = Object.fromEntries(TABLE_KINDS.map((k) => [k, tableOf(k, 'posts')])) as Record<
   TableKind,
   string
 >;
@@ -128,7 +128,7 @@ export const ALL_TABLES = [
  * posts hashes text per row (md5), as the research did; short only does integer arithmetic and
  * one constant repeat(), so generation costs little next to the write.
  */
-export function generatedRows(n: number, fixture: Fixture = 'posts'): string {
+function generatedRows(n: number, fixture: Fixture = 'posts'): string {
   if (fixture === 'short') {
     return `SELECT 1 + g % 1000, g % 100, 'published', repeat('n', 24) FROM generate_series(1, ${n}) AS g`;
   }
