@@ -74,6 +74,25 @@ function groupSteps(steps: RevertStep[]): Group[] {
   return groups;
 }
 
+/** The plan's steps as groups, each with its table's re-check columns and self-reference. */
+async function prepare(
+  plan: RevertPlan,
+  tableMeta: (schema: string, name: string) => Promise<TableMeta>,
+): Promise<Group[]> {
+  const groups = groupSteps(plan.steps);
+  // Per table: the columns a re-check ignores (excluded, masked, exceptColumns) and whether it
+  // references itself (then each op is one statement: the key is checked at its end).
+  const tables = new Map<string, Promise<TableMeta>>();
+  for (const g of groups) {
+    const id = `${g.meta.schema}\u0000${g.meta.name}`;
+    if (!tables.has(id)) tables.set(id, tableMeta(g.meta.schema, g.meta.name));
+    const meta = await tables.get(id)!;
+    g.meta.ignored = meta.ignored;
+    g.meta.selfReferencing = meta.selfReferencing;
+  }
+  return groups;
+}
+
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -103,23 +122,30 @@ function refuse(plan: RevertPlan, force: boolean): void {
     );
 }
 
+/**
+ * Session settings the re-check renders rows under, so the row reads as capture stored it
+ * (capture-generator.ts renders under the same ones).
+ */
+const FIXED = `set_config('TimeZone', 'UTC', true), set_config('IntervalStyle', 'postgres', true),
+  set_config('DateStyle', 'ISO, MDY', true), set_config('extra_float_digits', '1', true), set_config('bytea_output', 'hex', true)`;
+const FIXED_NAMES = ['TimeZone', 'IntervalStyle', 'DateStyle', 'extra_float_digits', 'bytea_output'];
+
 /** Lock every row the plan writes and check it still is as the plan expects: one statement per group. */
-async function recheck(tx: SqlSession, groups: Group[], force: boolean): Promise<string[]> {
+async function recheck(tx: SqlSession, groups: Group[]): Promise<string[]> {
   const problems: string[] = [];
-  const [{ tz }] = (
-    await tx.query<{ tz: string }>(
-      `SELECT current_setting('TimeZone') AS tz, set_config('TimeZone', 'UTC', true)`,
+  const [{ old }] = (
+    await tx.query<{ old: string[] }>(
+      `SELECT ARRAY[${FIXED_NAMES.map((n) => `current_setting('${n}')`).join(', ')}] AS old, ${FIXED}`,
     )
-  ).rows as [{ tz: string }];
+  ).rows as [{ old: string[] }];
   for (const g of groups) {
     const insert = g.op === 'insert';
     for (const chunk of chunks(g.steps, CHECK_CHUNK)) {
-      const probe = `[${chunk.map((s) => `{"k":${s.key},"v":${insert ? 'null' : s.expect}}`).join(',')}]`;
+      const probe = `[${chunk.map((s) => `{"k":${s.key},"v":${insert ? 'null' : (s.expect ?? 'null')}}`).join(',')}]`;
       const { rows } = await tx.query<{ i: number; found: boolean }>(lockAndCompare(g.meta), [
         probe,
         g.meta.ignored,
         insert,
-        force,
       ]);
       for (const r of rows) {
         const s = chunk[Number(r.i) - 1]!;
@@ -133,7 +159,10 @@ async function recheck(tx: SqlSession, groups: Group[], force: boolean): Promise
       }
     }
   }
-  await tx.query(`SELECT set_config('TimeZone', $1, true)`, [tz]);
+  await tx.query(
+    `SELECT ${FIXED_NAMES.map((n, i) => `set_config('${n}', $${i + 1}, true)`).join(', ')}`,
+    old,
+  );
   return problems;
 }
 
@@ -169,19 +198,23 @@ async function execute(
 /** Run a plan in one transaction, attributed to the caller, with a linked threadline.revert action. */
 export async function applyRevert(
   tl: Threadline,
-  plan: RevertPlan,
+  given: RevertPlan,
   options: RevertApplyOptions,
   tableMeta: (schema: string, name: string) => Promise<TableMeta>,
+  /** Null: the plan is one tl.revert.plan() returned (frozen); else plan it again and require the same. */
+  replan: ((tx: SqlSession) => Promise<RevertPlan>) | null,
 ): Promise<RevertApplyResult> {
   if (
-    typeof plan !== 'object' ||
-    plan === null ||
-    !Array.isArray(plan.steps) ||
-    !Array.isArray(plan.conflicts)
+    typeof given !== 'object' ||
+    given === null ||
+    !Array.isArray(given.steps) ||
+    !Array.isArray(given.conflicts) ||
+    typeof given.summary !== 'object' ||
+    given.summary === null
   )
     throw new ThreadlineError('QUERY_INVALID', 'revert.apply: pass the plan tl.revert.plan() returned');
   const force = options.force === true;
-  refuse(plan, force);
+  refuse(given, force);
   const ctx = getAuditContext();
   const actor = options.actor ? ActorRef.parse(options.actor) : ctx?.actor;
   if (!actor)
@@ -192,35 +225,28 @@ export async function applyRevert(
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new ThreadlineError('QUERY_INVALID', 'revert.apply: batchSize must be a positive integer');
-  const groups = groupSteps(plan.steps);
-  // Per table: the columns a re-check ignores (excluded, masked, exceptColumns) and whether it
-  // references itself (then each op is one statement: the key is checked at its end).
-  const tables = new Map<string, Promise<TableMeta>>();
-  for (const g of groups) {
-    const id = `${g.meta.schema}\u0000${g.meta.name}`;
-    if (!tables.has(id)) tables.set(id, tableMeta(g.meta.schema, g.meta.name));
-    const meta = await tables.get(id)!;
-    g.meta.ignored = meta.ignored;
-    g.meta.selfReferencing = meta.selfReferencing;
-  }
-  const totals = new Map<string, number>();
-  for (const g of groups)
-    totals.set(
-      `${g.meta.label}\u0000${g.op}`,
-      (totals.get(`${g.meta.label}\u0000${g.op}`) ?? 0) + g.steps.length,
-    );
   const progress = new Map<string, number>();
   const context = {
     ...(ctx ?? {}),
     actor,
     source: 'threadline:revert',
-    causationId: plan.causationId,
-    meta: { revert: plan.summary.target },
+    causationId: String(given.causationId),
+    meta: { revert: given.summary.target },
   };
   try {
     const out = await runWithAuditContext(context, () =>
       tl.transaction(async (tx) => {
-        const problems = await recheck(tx, groups, force);
+        // What runs is always a plan made from the audit trail: the given one when this process
+        // made it, else the same plan made again (a plan edited or made stale is refused).
+        const plan = replan ? await replan(tx) : given;
+        const groups = await prepare(plan, tableMeta);
+        const totals = new Map<string, number>();
+        for (const g of groups)
+          totals.set(
+            `${g.meta.label}\u0000${g.op}`,
+            (totals.get(`${g.meta.label}\u0000${g.op}`) ?? 0) + g.steps.length,
+          );
+        const problems = await recheck(tx, groups);
         if (problems.length > 0)
           throw new ThreadlineError(
             'REVERT_CONFLICT',

@@ -1,11 +1,20 @@
 import type { ActorRef } from '../context/actor-ref.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
-import { scopeCondition, tableScope } from '../query/table-scope.js';
+import { keyCondition, scopeCondition, tableScope } from '../query/table-scope.js';
 import type { Run } from './load.js';
 import type { NetStep } from './net.js';
 import type { TableMeta } from './tables.js';
 import type { RevertConflict } from './types.js';
+
+/**
+ * Changes of one row are ordered by id, not captured_at: captured_at is when the statement started,
+ * so a statement that waited for the row lock has an earlier captured_at than the change it waited
+ * for, while its id is drawn after it got the lock (the same row's ids follow commit order). A
+ * later change is therefore looked for by id, among the table's changes captured since this long
+ * before the reverted one (a statement that waited longer for a row lock is not seen).
+ */
+export const LOCK_WAIT_MARGIN = "interval '1 day'";
 
 /** The first change of a row after its reverted ones that is not itself being reverted. */
 export interface LaterChange {
@@ -64,21 +73,40 @@ export async function laterChanges(
   const since = steps.map((s) => s.last.capturedAt).sort()[0]!;
   const match = (column: string, moved: string) =>
     `SELECT k.i, l.id, l.transaction_id, l.op, ${moved} AS moved, l.captured_at FROM k JOIN later l ON l.${column} = k.pk
-      WHERE (l.captured_at, l.id) > (k.at, k.id)`;
+      WHERE l.id > k.id`;
   const rows = await run<LaterChange & { i: number }>(
     `WITH k AS MATERIALIZED (SELECT e.i::int AS i, e.x -> 'k' AS pk, (e.x ->> 'at')::timestamptz AS at, (e.x ->> 'id')::bigint AS id
                                FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(x, i)),
           later AS MATERIALIZED (SELECT c.id, c.transaction_id, c.op, c.table_pk, c.table_pk_before, c.captured_at FROM ${q}.audit_changes c
-                                  WHERE ${scopeCondition(tableScope(q, '$1::text', '$2::text'))} AND c.captured_at >= $5::timestamptz
+                                  WHERE ${scopeCondition(tableScope(q, '$1::text', '$2::text'))} AND c.captured_at >= $5::timestamptz - ${LOCK_WAIT_MARGIN}
+                                    AND c.id > (SELECT min(k.id) FROM k)
                                     AND NOT c.transaction_id = ANY($4::bigint[]))
      SELECT DISTINCT ON (m.i) m.i, m.id::text AS id, m.transaction_id::text AS tx, m.op, m.moved, ${isoSql('m.captured_at')} AS at,
             (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = m.transaction_id) AS actor
        FROM (${match('table_pk', 'false')} UNION ALL ${match('table_pk_before', 'true')}) m
-      ORDER BY m.i, m.captured_at, m.id`,
+      ORDER BY m.i, m.id`,
     [meta.schema, meta.name, probe, transactions, since],
   );
   for (const { i, ...r } of rows) found.set(steps[Number(i) - 1]!, r);
   return found;
+}
+
+/**
+ * The row as the audit trail last saw it (null: deleted), for steps whose row changed again after
+ * the reverted changes: what apply with force compares the row against, so force overwrites the
+ * changes the plan listed and nothing after it (a plan applied twice finds the row changed).
+ */
+export async function latestImages(run: Run, q: string, meta: TableMeta, steps: NetStep[]): Promise<void> {
+  if (steps.length === 0) return;
+  const probe = `[${steps.map((s) => `{"k":${s.key},"id":${s.last.id}}`).join(',')}]`;
+  const rows = await run<{ i: number; img: string | null }>(
+    `SELECT k.i::int AS i,
+            (SELECT CASE WHEN c.op = 'delete' THEN NULL ELSE c.data_after::text END FROM ${q}.audit_changes c
+              WHERE ${keyCondition(tableScope(q, '$1::text', '$2::text'), 'k.pk')} AND c.id > k.id ORDER BY c.id DESC LIMIT 1) AS img
+       FROM (SELECT e.i, e.x -> 'k' AS pk, (e.x ->> 'id')::bigint AS id FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(x, i)) k`,
+    [meta.schema, meta.name, probe],
+  );
+  for (const r of rows) steps[Number(r.i) - 1]!.expect = r.img;
 }
 
 const WHY: Record<string, string> = {

@@ -4,6 +4,7 @@ import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
 import { keysCondition, scopeCondition, tableScope } from '../query/table-scope.js';
 import { invalid, keyJson, parseCorrelationId, parseInstant, parseTable } from '../query/validate.js';
+import { LOCK_WAIT_MARGIN } from './conflicts.js';
 import type { RevertSummary, RevertTarget } from './types.js';
 
 export type Run = <R>(sql: string, params: unknown[]) => Promise<R[]>;
@@ -218,10 +219,10 @@ async function tablesOf(
   };
 }
 
-/** Changes by id, oldest first. */
+/** Changes by id, oldest first (by id: the order a row's changes happened in, see conflicts.ts). */
 export async function changesById(run: Run, q: string, ids: string[]): Promise<StoredChange[]> {
   const rows = await run<ChangeTextRow>(
-    `SELECT ${changeColumns} FROM ${q}.audit_changes c WHERE c.id = ANY($1::bigint[]) ORDER BY c.captured_at, c.id`,
+    `SELECT ${changeColumns} FROM ${q}.audit_changes c WHERE c.id = ANY($1::bigint[]) ORDER BY c.id`,
     [ids],
   );
   return rows.map(toStored);
@@ -289,7 +290,8 @@ async function loadRow(
     const rows = await run<ChangeTextRow>(
       `SELECT ${changeColumns} FROM ${q}.audit_changes c
         WHERE ${keysCondition(tableScope(q, '$1::text', '$2::text'), '$3::jsonb[]')}
-          AND (c.captured_at, c.id) > ($4::timestamptz, $5::bigint) ORDER BY c.captured_at, c.id`,
+          AND CASE WHEN $5::bigint = 9223372036854775807 THEN c.captured_at > $4::timestamptz
+                   ELSE c.id > $5::bigint AND c.captured_at >= $4::timestamptz - ${LOCK_WAIT_MARGIN} END ORDER BY c.id`,
       [table.schema, table.name, keys, at, afterId],
     );
     const next: string[] = [];
@@ -302,9 +304,7 @@ async function loadRow(
     }
     keys = next;
   }
-  candidates.sort((a, b) =>
-    a.capturedAt === b.capturedAt ? cmpId(a.id, b.id) : a.capturedAt < b.capturedAt ? -1 : 1,
-  );
+  candidates.sort((a, b) => cmpId(a.id, b.id)); // a row's changes in the order they happened
   // Follow the row: its key at the point, then every key an UPDATE gave it.
   let current = start;
   const changes: StoredChange[] = [];

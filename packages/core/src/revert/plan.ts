@@ -1,7 +1,7 @@
 import { formatTableName } from '../capture/identifiers.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { cascadedSteps } from './cascade.js';
-import { type LaterChange, laterChanges, laterConflict, notStoredConflict } from './conflicts.js';
+import { type LaterChange, laterChanges, laterConflict, latestImages, notStoredConflict } from './conflicts.js';
 import { changesById, loadTarget, type Run, type StoredChange } from './load.js';
 import { type NetStep, netSteps } from './net.js';
 import { foreignKeys, orderTables } from './order.js';
@@ -194,10 +194,14 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
       const refused = notStoredConflict(meta, step);
       if (refused) conflicts.push(refused);
     }
+    const changed: NetStep[] = [];
     for (const step of steps) {
       const change = later.get(step);
-      if (change) conflicts.push(laterConflict(meta, step, change));
+      if (!change) continue;
+      conflicts.push(laterConflict(meta, step, change));
+      if (!change.moved) changed.push(step);
     }
+    await latestImages(run, q, meta, changed);
   }
   const cascaded = await cascadedSteps(run, metas, nets);
   if (cascaded.size > 0)

@@ -46,9 +46,11 @@ export const updateMany = (meta: TableMeta, columns: string[]) =>
 /**
  * Lock the rows a group will write and return those that do not match the plan. `$1`: JSON array
  * of `{ "k": key, "v": expected row or null }`; `$2`: columns not compared (excluded, masked,
- * exceptColumns); `$3`: the group inserts (then a row that exists is the problem); `$4`: force
- * (rows that changed are not problems). Returns `i` (1-based) and whether the row was found.
- * A row equal to the expected one as a whole (the common case) is not compared column by column.
+ * exceptColumns); `$3`: the group inserts (then a row that exists is the problem). Returns `i`
+ * (1-based) and whether the row was found. A row equal to the expected one as a whole (the common
+ * case) is not compared column by column; column by column, a column the table no longer has is
+ * not compared, and a stored value is compared as its column's type reads it (so text written
+ * under other session settings, e.g. an older capture's IntervalStyle, still matches).
  */
 export const lockAndCompare = (meta: TableMeta) =>
   `WITH e AS MATERIALIZED (SELECT e.i::int AS i, e.x -> 'k' AS k, e.x -> 'v' AS v FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(x, i)),
@@ -57,8 +59,9 @@ export const lockAndCompare = (meta: TableMeta) =>
                                                   WHERE ${keyMatch(meta, 't', 'k')} FOR UPDATE OF t) AS l)
    SELECT e.i, r.i IS NOT NULL AS found FROM e LEFT JOIN r ON r.i = e.i
     WHERE CASE WHEN $3::boolean THEN r.i IS NOT NULL
-               ELSE r.i IS NULL OR (NOT $4::boolean AND NOT (jsonb_typeof(e.v) = 'object' AND (
+               ELSE r.i IS NULL OR NOT (jsonb_typeof(e.v) = 'object' AND (
                       (r.j - $2::text[]) = (e.v - $2::text[])
                       OR NOT EXISTS (SELECT 1 FROM jsonb_each(e.v) AS d
-                                      WHERE NOT d.key = ANY($2::text[]) AND (r.j -> d.key) IS DISTINCT FROM d.value)))) END
+                                      WHERE NOT d.key = ANY($2::text[]) AND r.j ? d.key AND (r.j -> d.key) IS DISTINCT FROM d.value
+                                        AND (r.j -> d.key) IS DISTINCT FROM (to_jsonb(${record(meta, 'e.v')}) -> d.key)))) END
     ORDER BY e.i`;
