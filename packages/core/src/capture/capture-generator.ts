@@ -260,8 +260,11 @@ BEGIN
 
   -- The plan guard: statements over transition tables of any size get one plan shape (hash join,
   -- no JIT, room for the hash in memory) whatever row count their cached plan was made for, and
-  -- TimeZone UTC where a column's JSON image could depend on it (timestamptz, and any type not
-  -- known to be free of it; portable mode cannot know its columns). Set with set_config for the
+  -- fixed output settings where a column's JSON image could depend on the writer's session
+  -- (TimeZone UTC for timestamptz, IntervalStyle postgres for interval, extra_float_digits 1 for
+  -- float4/float8, bytea_output hex, lc_monetary C for money, all of them for any type not known to
+  -- be free of them; portable mode cannot know its columns): the stored text reads back as the
+  -- same value whoever wrote it. Set with set_config for the
   -- statement and put back after it, instead of SET clauses on the function: a function's SET
   -- clauses save and restore every setting on every call (~10 µs per statement, measured by
   -- bench/src/tpcb-cost.ts). An error in between rolls the (sub)transaction back, settings too.
@@ -275,19 +278,22 @@ BEGIN
     SELECT 1 FROM walk w JOIN pg_type t ON t.oid = w.oid
      WHERE NOT (t.typtype = 'd' OR (t.typcategory = 'A' AND t.typelem <> 0))
        AND NOT (t.typtype = 'e' OR (t.typnamespace = 'pg_catalog'::regnamespace AND t.typname IN (
-             'int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'bool', 'text', 'varchar', 'bpchar', 'name', 'char',
-             'uuid', 'bytea', 'json', 'jsonb', 'date', 'timestamp', 'time', 'interval', 'inet', 'cidr', 'macaddr',
-             'macaddr8', 'money', 'oid'))));
+             'int2', 'int4', 'int8', 'numeric', 'bool', 'text', 'varchar', 'bpchar', 'name', 'char',
+             'uuid', 'json', 'jsonb', 'date', 'timestamp', 'time', 'inet', 'cidr', 'macaddr', 'macaddr8', 'oid'))));
   guard_on := format(
     '%I := ARRAY[current_setting(''jit''), current_setting(''enable_nestloop''), current_setting(''enable_mergejoin''), '
-    'current_setting(''work_mem''), current_setting(''TimeZone'')]; '
+    'current_setting(''work_mem''), current_setting(''TimeZone''), current_setting(''IntervalStyle''), '
+    'current_setting(''extra_float_digits''), current_setting(''bytea_output''), current_setting(''lc_monetary'')]; '
     '%I := concat(set_config(''jit'', ''off'', true), set_config(''enable_nestloop'', ''off'', true), '
     'set_config(''enable_mergejoin'', ''off'', true), set_config(''work_mem'', ''64MB'', true)%s);',
-    a_g, a_d, CASE WHEN needs_utc THEN ', set_config(''TimeZone'', ''UTC'', true)' ELSE '' END);
+    a_g, a_d, CASE WHEN needs_utc THEN ', set_config(''TimeZone'', ''UTC'', true), set_config(''IntervalStyle'', ''postgres'', true), '
+      'set_config(''extra_float_digits'', ''1'', true), set_config(''bytea_output'', ''hex'', true), set_config(''lc_monetary'', ''C'', true)' ELSE '' END);
   guard_off := format(
     '%I := concat(set_config(''jit'', %I[1], true), set_config(''enable_nestloop'', %I[2], true), '
     'set_config(''enable_mergejoin'', %I[3], true), set_config(''work_mem'', %I[4], true)%s);',
-    a_d, a_g, a_g, a_g, a_g, CASE WHEN needs_utc THEN format(', set_config(''TimeZone'', %I[5], true)', a_g) ELSE '' END);
+    a_d, a_g, a_g, a_g, a_g, CASE WHEN needs_utc THEN format(', set_config(''TimeZone'', %I[5], true), set_config(''IntervalStyle'', %I[6], true), '
+      'set_config(''extra_float_digits'', %I[7], true), set_config(''bytea_output'', %I[8], true), set_config(''lc_monetary'', %I[9], true)',
+      a_g, a_g, a_g, a_g, a_g) ELSE '' END);
 
   -- captured_at: when the statement started (set by the BEFORE STATEMENT trigger), so a statement's
   -- changes sort before those of statements its own row triggers ran (they are captured first).

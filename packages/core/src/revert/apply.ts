@@ -30,6 +30,7 @@ function metaOf(step: RevertStep, keyColumns: string[]): TableMeta {
     label: step.table,
     ref: `${q(step.tableSchema)}.${q(step.tableName)}`,
     keyColumns,
+    columns: [],
     writable: [],
     exclude: [],
     mask: [],
@@ -123,21 +124,33 @@ function refuse(plan: RevertPlan, force: boolean): void {
 }
 
 /**
- * Session settings the re-check renders rows under, so the row reads as capture stored it
- * (capture-generator.ts renders under the same ones).
+ * Session settings apply runs under, so a row reads as capture stored it (capture-generator.ts
+ * renders under the same ones) and stored text is read back as the value it was written from.
  */
-const FIXED = `set_config('TimeZone', 'UTC', true), set_config('IntervalStyle', 'postgres', true),
-  set_config('DateStyle', 'ISO, MDY', true), set_config('extra_float_digits', '1', true), set_config('bytea_output', 'hex', true)`;
-const FIXED_NAMES = ['TimeZone', 'IntervalStyle', 'DateStyle', 'extra_float_digits', 'bytea_output'];
+const FIXED: [string, string][] = [
+  ['TimeZone', 'UTC'],
+  ['IntervalStyle', 'postgres'],
+  ['DateStyle', 'ISO, MDY'],
+  ['extra_float_digits', '1'],
+  ['bytea_output', 'hex'],
+  ['lc_monetary', 'C'],
+];
+
+/** Set FIXED for the transaction; the returned function puts the caller's settings back. */
+async function fixSettings(tx: SqlSession): Promise<() => Promise<void>> {
+  const [{ old }] = (
+    await tx.query<{ old: string[] }>(
+      `SELECT ARRAY[${FIXED.map(([n]) => `current_setting('${n}')`).join(', ')}] AS old, ${FIXED.map(([n, v]) => `set_config('${n}', '${v}', true)`).join(', ')}`,
+    )
+  ).rows as [{ old: string[] }];
+  return async () => {
+    await tx.query(`SELECT ${FIXED.map(([n], i) => `set_config('${n}', $${i + 1}, true)`).join(', ')}`, old);
+  };
+}
 
 /** Lock every row the plan writes and check it still is as the plan expects: one statement per group. */
 async function recheck(tx: SqlSession, groups: Group[]): Promise<string[]> {
   const problems: string[] = [];
-  const [{ old }] = (
-    await tx.query<{ old: string[] }>(
-      `SELECT ARRAY[${FIXED_NAMES.map((n) => `current_setting('${n}')`).join(', ')}] AS old, ${FIXED}`,
-    )
-  ).rows as [{ old: string[] }];
   for (const g of groups) {
     const insert = g.op === 'insert';
     for (const chunk of chunks(g.steps, CHECK_CHUNK)) {
@@ -159,10 +172,6 @@ async function recheck(tx: SqlSession, groups: Group[]): Promise<string[]> {
       }
     }
   }
-  await tx.query(
-    `SELECT ${FIXED_NAMES.map((n, i) => `set_config('${n}', $${i + 1}, true)`).join(', ')}`,
-    old,
-  );
   return problems;
 }
 
@@ -246,6 +255,7 @@ export async function applyRevert(
             `${g.meta.label}\u0000${g.op}`,
             (totals.get(`${g.meta.label}\u0000${g.op}`) ?? 0) + g.steps.length,
           );
+        const restore = await fixSettings(tx);
         const problems = await recheck(tx, groups);
         if (problems.length > 0)
           throw new ThreadlineError(
@@ -267,6 +277,7 @@ export async function applyRevert(
             });
           });
         }
+        await restore();
         const action = await tl.recordAction('threadline.revert', {
           actor,
           category: 'revert',

@@ -114,6 +114,7 @@ const WHY: Record<string, string> = {
   masked: 'is masked (mask), so only the placeholder was stored',
   'changedFrom: false': 'was not stored because the table is captured with changedFrom: false',
   'deleteSnapshot: false': 'was not stored because the table is captured with deleteSnapshot: false',
+  dropped: 'was dropped from the table since, so its old value cannot be written back',
 };
 
 /** A step that needs old values that were never stored: refused, naming every column and why. */

@@ -3,7 +3,7 @@ import { parseRawObject, type RawImage, rawObjectText } from './raw-json.js';
 import type { TableMeta } from './tables.js';
 import type { RevertStepOp } from './types.js';
 
-export type Unknown = 'excluded' | 'masked' | 'changedFrom: false' | 'deleteSnapshot: false';
+export type Unknown = 'excluded' | 'masked' | 'changedFrom: false' | 'deleteSnapshot: false' | 'dropped';
 
 /** One row's reverted changes, collapsed: how it was before the first and after the last. */
 interface RowState {
@@ -171,7 +171,10 @@ function single(c: StoredChange, meta: TableMeta): NetStep | null {
   const notStored = new Map<string, Unknown>();
   const set: string[] = [];
   for (const col of c.changedFields ?? []) {
-    if (!meta.writable.includes(col)) continue;
+    if (!meta.writable.includes(col)) {
+      if (!meta.columns.includes(col)) notStored.set(col, 'dropped');
+      continue;
+    }
     const why: Unknown | undefined = meta.exclude.includes(col)
       ? 'excluded'
       : meta.mask.includes(col)
@@ -229,6 +232,7 @@ function decide(row: RowState, meta: TableMeta): NetStep | null {
   const notStored = new Map<string, Unknown>();
   for (const [col, why] of allUnknown())
     if (row.recreated || row.noSnapshot || row.touched.has(col)) notStored.set(col, why);
+  for (const col of row.touched) if (!meta.columns.includes(col)) notStored.set(col, 'dropped');
   if (set.length === 0 && notStored.size === 0) return null; // back where it started
   return {
     ...base,

@@ -7,6 +7,7 @@ import { type NetStep, netSteps } from './net.js';
 import { foreignKeys, orderTables } from './order.js';
 import { type SetSteps, setSteps } from './set-steps.js';
 import { deleteOne, insertOne, updateOne } from './statements.js';
+import { parseRawObject, type RawImage } from './raw-json.js';
 import { loadTableMeta, type TableMeta } from './tables.js';
 import type {
   RevertConflict,
@@ -194,6 +195,7 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
       const refused = notStoredConflict(meta, step);
       if (refused) conflicts.push(refused);
     }
+    conflicts.push(...keyCycles(meta, steps));
     const changed: NetStep[] = [];
     for (const step of steps) {
       const change = later.get(step);
@@ -238,6 +240,32 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
   return { steps, conflicts, summary, causationId: loaded.causationId, plannedAt: new Date().toISOString() };
 }
 
+/**
+ * UPDATE steps that give a row back a key another of the plan's rows holds now (keys swapped, e.g.
+ * 1→3, 2→1, 3→2): each single-row update would hit the other row's key, so no order works.
+ */
+function keyCycles(meta: TableMeta, steps: NetStep[]): RevertConflict[] {
+  const keyOf = (image: RawImage | null) => JSON.stringify(meta.keyColumns.map((c) => image?.get(c) ?? null));
+  const moves: [NetStep, string, string][] = [];
+  for (const step of steps) {
+    if (step.op !== 'update' || !meta.keyColumns.some((c) => step.setColumns.includes(c))) continue;
+    const now = parseRawObject(step.key);
+    const back = new Map(now);
+    for (const [k, v] of parseRawObject(step.data) ?? []) back.set(k, v);
+    moves.push([step, keyOf(now), keyOf(back)]);
+  }
+  if (moves.length < 2) return [];
+  const held = new Set(moves.map(([, now]) => now));
+  return moves
+    .filter(([, now, back]) => back !== now && held.has(back))
+    .map(([step]) => ({
+      table: meta.label,
+      pk: step.pk ?? (parseExactJson(step.key) as Record<string, unknown>),
+      kind: 'key_cycle' as const,
+      detail: `${meta.label} ${step.key}: its key goes back to one another row of this revert holds now (keys were swapped), so the rows cannot be updated one by one; revert them by hand through a free key`,
+    }));
+}
+
 function summarize(
   loaded: Awaited<ReturnType<typeof loadTarget>>,
   steps: RevertStep[],
@@ -258,6 +286,7 @@ function summarize(
     not_stored: 0,
     key_changed: 0,
     fk_cycle: 0,
+    key_cycle: 0,
   };
   for (const c of conflicts) counts[c.kind] += 1;
   const tables = [...tableSet];

@@ -17,7 +17,8 @@ import type { TableMeta } from './tables.js';
  * Parameters: $1 schema, $2 name, $3 reverted audit transactions, $4 writable columns,
  * $5 excluded, $6 masked, $7 key columns, $8 writable and stored (writable - excluded - masked),
  * $9 / $10 the not-stored columns of a re-inserted row without / with a delete snapshot, $11 also
- * list every table the transactions changed (rows of op 'table', first).
+ * list every table the transactions changed (rows of op 'table', first), $12 every column the
+ * table has now (a changed column it no longer has is a 'dropped' not-stored column).
  */
 const hidden = (x: string) =>
   // Portable-mode capture stores {"threadline": "hidden: ..."} instead of an image (net.ts `stored`).
@@ -72,9 +73,10 @@ one AS (
          u.data_after,
          CASE WHEN NOT u.fast THEN
            (SELECT json_agg(json_build_array(x.f, w.why) ORDER BY x.o) FROM unnest(u.changed_fields) WITH ORDINALITY AS x(f, o)
-              CROSS JOIN LATERAL (SELECT CASE WHEN x.f = ANY($5::text[]) THEN 'excluded' WHEN x.f = ANY($6::text[]) THEN 'masked'
+              CROSS JOIN LATERAL (SELECT CASE WHEN NOT x.f = ANY($12::text[]) THEN 'dropped'
+                                              WHEN x.f = ANY($5::text[]) THEN 'excluded' WHEN x.f = ANY($6::text[]) THEN 'masked'
                                               WHEN NOT u.fs AND NOT x.f = ANY($7::text[]) THEN 'changedFrom: false' END AS why) w
-             WHERE x.f = ANY($4::text[]) AND w.why IS NOT NULL) END,
+             WHERE (x.f = ANY($4::text[]) OR NOT x.f = ANY($12::text[])) AND w.why IS NOT NULL) END,
          coalesce(cardinality(u.cols), 0)
     FROM upd u),
 steps AS MATERIALIZED (SELECT * FROM one WHERE op <> 'update' OR ncols > 0 OR ns IS NOT NULL),
@@ -166,6 +168,7 @@ export async function setSteps(
     pairs(meta.writable.map((c) => [c, 'deleteSnapshot: false'])),
     pairs([...redacted]),
     summary,
+    meta.columns,
   ]);
   const steps: NetStep[] = [];
   const later = new Map<NetStep, LaterChange>();

@@ -11,6 +11,8 @@ export interface TableMeta {
   /** `"schema"."name"` for SQL. */
   ref: string;
   keyColumns: string[];
+  /** Every column the table has now, in table order. */
+  columns: string[];
   /** Columns an INSERT may write (not generated), in table order. */
   writable: string[];
   exclude: string[];
@@ -69,6 +71,7 @@ export async function loadTableMeta(
     label,
     ref: `${quoteIdent(schema)}.${quoteIdent(name)}`,
     keyColumns,
+    columns: columns.map((c) => c.n),
     writable: columns.filter((c) => !c.g).map((c) => c.n),
     exclude,
     mask,

@@ -37,7 +37,7 @@ export interface RevertStep {
   tableName: string;
 }
 
-export type RevertConflictKind = 'changed_since' | 'not_stored' | 'key_changed' | 'fk_cycle';
+export type RevertConflictKind = 'changed_since' | 'not_stored' | 'key_changed' | 'fk_cycle' | 'key_cycle';
 
 export interface RevertConflict {
   table: string;
