@@ -61,7 +61,7 @@ describeEachDb('revert: hardening', (db) => {
     expect(await snapshot(db(), t, 'id')).toEqual(['{"id": 1, "bal": 10}', '{"id": 2, "bal": 21}']);
   });
 
-  it('a plan whose conflicts were removed is refused', async () => {
+  it('a plan whose conflicts were removed is refused, also with force', async () => {
     const t = uniqueName('acct');
     await db().exec(`create table ${t} (id int primary key, bal int); insert into ${t} values (1, 10);`);
     const tl = await installed(db());
@@ -72,7 +72,7 @@ describeEachDb('revert: hardening', (db) => {
     expect(plan.conflicts.map((c: { kind: string }) => c.kind)).toEqual(['changed_since']);
     plan.conflicts = [];
     plan.summary.conflicts.changed_since = 0;
-    const error = await failure(as(admin, () => tl.revert.apply(plan)));
+    const error = await failure(as(admin, () => tl.revert.apply(plan, { force: true })));
     expect(isThreadlineError(error, 'REVERT_CONFLICT')).toBe(true);
     expect(await snapshot(db(), t, 'id')).toEqual(['{"id": 1, "bal": 5}']);
   });
