@@ -11,7 +11,11 @@ import { auditTransactionCount, snapshot } from './revert-helpers.js';
 
 const admin = ActorRef.admin('ops-1');
 const as = <T>(actor: ActorRef, fn: () => Promise<T>) => runWithAuditContext({ actor }, fn);
-const failure = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => null,
+    (e: unknown) => e,
+  );
 
 async function changeIn(tl: Threadline, sql: string, who = 'script'): Promise<string> {
   const { auditTransactionId } = await as(ActorRef.user(who), () => tl.transaction((tx) => tx.query(sql)));
@@ -31,8 +35,27 @@ describeEachDb('revert: hardening', (db) => {
     const plan = await tl.revert.plan({ transactionId: bad });
     const text = JSON.stringify(plan);
     const edits: [string, (p: RevertPlan & Record<string, never>) => void][] = [
-      ['a table capture never saw', (p) => Object.assign(p.steps[0]!, { tableName: s, key: '{"id": 1}', expect: '{"id": 1, "pw": "pw"}', data: '{"pw":"hacked"}' })],
-      ['the audit trail itself', (p) => Object.assign(p.steps[0]!, { op: 'delete', tableSchema: 'threadline', tableName: 'audit_changes', key: '{"id": 1}', expect: '{"id": 1}' })],
+      [
+        'a table capture never saw',
+        (p) =>
+          Object.assign(p.steps[0]!, {
+            tableName: s,
+            key: '{"id": 1}',
+            expect: '{"id": 1, "pw": "pw"}',
+            data: '{"pw":"hacked"}',
+          }),
+      ],
+      [
+        'the audit trail itself',
+        (p) =>
+          Object.assign(p.steps[0]!, {
+            op: 'delete',
+            tableSchema: 'threadline',
+            tableName: 'audit_changes',
+            key: '{"id": 1}',
+            expect: '{"id": 1}',
+          }),
+      ],
       ['an unknown op', (p) => Object.assign(p.steps[0]!, { op: 'truncate' })],
       ['forged values', (p) => Object.assign(p.steps[0]!, { data: '{"bal":12345}' })],
       ['a non-key column as key', (p) => Object.assign(p.steps[0]!, { pk: { bal: 0 }, key: '{"bal": 0}' })],
@@ -126,7 +149,9 @@ describeEachDb('revert: hardening', (db) => {
       }),
     );
     const other = await changeIn(tl, `update ${c} set v = 2`);
-    await db().exec(`alter table ${a} drop column v; alter table ${b} drop column v; alter table ${c} drop column extra;`);
+    await db().exec(
+      `alter table ${a} drop column v; alter table ${b} drop column v; alter table ${c} drop column extra;`,
+    );
     for (const [table, id] of [
       [a, once],
       [b, twice.auditTransactionId!],
@@ -170,7 +195,9 @@ describeEachDb('revert: hardening', (db) => {
       [update.auditTransactionId],
     );
     expect(rows.map((r) => r.d)).toEqual(before.map((r) => r.replace('"v": 0', '"v": 1')));
-    await as(admin, async () => tl.revert.apply(await tl.revert.plan({ transactionId: update.auditTransactionId! })));
+    await as(admin, async () =>
+      tl.revert.apply(await tl.revert.plan({ transactionId: update.auditTransactionId! })),
+    );
     expect(await snapshot(db(), t, 'id')).toEqual(before);
     const del = await as(ActorRef.user('u'), () =>
       tl.transaction(async (tx) => {
@@ -178,13 +205,17 @@ describeEachDb('revert: hardening', (db) => {
         await tx.query(`delete from ${t}`);
       }),
     );
-    await as(admin, async () => tl.revert.apply(await tl.revert.plan({ transactionId: del.auditTransactionId! })));
+    await as(admin, async () =>
+      tl.revert.apply(await tl.revert.plan({ transactionId: del.auditTransactionId! })),
+    );
     expect(await snapshot(db(), t, 'id')).toEqual(before);
   });
 
   it('keys swapped in a cycle: a key_cycle conflict instead of a plan that cannot apply', async () => {
     const t = uniqueName('swap');
-    await db().exec(`create table ${t} (id int primary key, v text); insert into ${t} values (1, 'a'), (2, 'b');`);
+    await db().exec(
+      `create table ${t} (id int primary key, v text); insert into ${t} values (1, 'a'), (2, 'b');`,
+    );
     const tl = await installed(db());
     await tl.installTriggers({ tables: [t] });
     const swap = await as(ActorRef.user('u'), () =>
@@ -221,7 +252,9 @@ describeEachDb(
   (db) => {
     async function setup() {
       const t = uniqueName('o');
-      await db().exec(`create table ${t} (id int primary key, v int); insert into ${t} values (1, 0), (2, 0);`);
+      await db().exec(
+        `create table ${t} (id int primary key, v int); insert into ${t} values (1, 0), (2, 0);`,
+      );
       const tl = await installed(db());
       await tl.installTriggers({ tables: [t] });
       const pool = db().db as pg.Pool;

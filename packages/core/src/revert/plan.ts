@@ -1,13 +1,19 @@
 import { formatTableName } from '../capture/identifiers.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { cascadedSteps } from './cascade.js';
-import { type LaterChange, laterChanges, laterConflict, latestImages, notStoredConflict } from './conflicts.js';
+import {
+  type LaterChange,
+  laterChanges,
+  laterConflict,
+  latestImages,
+  notStoredConflict,
+} from './conflicts.js';
 import { changesById, loadTarget, type Run, type StoredChange } from './load.js';
 import { type NetStep, netSteps } from './net.js';
 import { foreignKeys, orderTables } from './order.js';
+import { parseRawObject, type RawImage } from './raw-json.js';
 import { type SetSteps, setSteps } from './set-steps.js';
 import { deleteOne, insertOne, updateOne } from './statements.js';
-import { parseRawObject, type RawImage } from './raw-json.js';
 import { loadTableMeta, type TableMeta } from './tables.js';
 import type {
   RevertConflict,

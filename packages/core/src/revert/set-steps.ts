@@ -1,6 +1,6 @@
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
-import { LOCK_WAIT_MARGIN, type LaterChange } from './conflicts.js';
+import { type LaterChange, LOCK_WAIT_MARGIN } from './conflicts.js';
 import type { Run } from './load.js';
 import type { NetStep, Unknown } from './net.js';
 import { parseRawObject, type RawImage, rawObjectText } from './raw-json.js';
