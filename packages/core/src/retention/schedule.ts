@@ -1,7 +1,12 @@
 import { isThreadlineError, ThreadlineError } from '../errors.js';
-import type { PurgeResult } from './purge.js';
+import { checkKeys, parseFlag, parseInstant, parseWholeNumber } from '../query/validate.js';
+import { PURGE_OPTION_KEYS, type PurgeOptions, type PurgeResult } from './purge.js';
 
-export interface ScheduleOptions {
+/**
+ * `every` and `onRun`, and the options every run is given (tl.retention.purge's: `dryRun: true`
+ * schedules dry runs, `cutoff` a fixed older cutoff, …).
+ */
+export interface ScheduleOptions extends PurgeOptions {
   /** Milliseconds between runs (at least one minute), or "1h", "30m", "1d". */
   every: number | string;
   /** Called with each run's result, or its error (a run already going elsewhere is not an error). */
@@ -35,12 +40,31 @@ export function parseEvery(every: unknown, where = 'retention.schedule'): number
  * Run purges in this process every `every`. One run at a time: a tick that finds a run going
  * (here or in another process) skips. Stop it on shutdown.
  */
-export function schedulePurges(run: () => Promise<PurgeResult>, options: ScheduleOptions): RetentionSchedule {
+export function schedulePurges(
+  run: (options: PurgeOptions) => Promise<PurgeResult>,
+  input: ScheduleOptions,
+): RetentionSchedule {
+  const where = 'retention.schedule';
+  const options = checkKeys(
+    input,
+    ['every', 'onRun', ...PURGE_OPTION_KEYS],
+    `${where} options`,
+    true,
+  ) as unknown as ScheduleOptions;
   const ms = parseEvery(options.every);
+  if (options.onRun !== undefined && typeof options.onRun !== 'function')
+    throw new ThreadlineError('QUERY_INVALID', `${where}: onRun must be a function`);
+  const { every: _every, onRun: _onRun, ...purgeOptions } = options;
+  // What can be checked without the database is checked now, not at the first tick: a mistyped
+  // dryRun must never schedule real purges. The cutoff is checked against the policy every run.
+  parseFlag(purgeOptions.dryRun, 'dryRun', where);
+  for (const key of ['batchSize', 'maxBatches'] as const)
+    parseWholeNumber(purgeOptions[key], key, where, { min: 1, max: 10_000_000, fallback: 1 });
+  if (purgeOptions.cutoff !== undefined) parseInstant(purgeOptions.cutoff, `${where}: cutoff`);
   let current: Promise<void> | null = null;
   const tick = () => {
     if (current) return;
-    current = run()
+    current = run(purgeOptions)
       .then(
         (result) => options.onRun?.(result),
         (error) => {

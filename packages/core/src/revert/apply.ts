@@ -3,6 +3,7 @@ import { getAuditContext, runWithAuditContext } from '../context/context.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import type { SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
+import { checkKeys, parseFlag } from '../query/validate.js';
 import type { Threadline } from '../threadline.js';
 import { parseRawObject } from './raw-json.js';
 import { deleteMany, insertMany, lockAndCompare, updateMany } from './statements.js';
@@ -166,9 +167,15 @@ async function execute(
 export async function applyRevert(
   tl: Threadline,
   plan: RevertPlan,
-  options: RevertApplyOptions,
+  input: RevertApplyOptions | undefined,
   ignoredFor: (schema: string, name: string) => Promise<string[]>,
 ): Promise<RevertApplyResult> {
+  const options = checkKeys(
+    input,
+    ['force', 'actor', 'reason', 'batchSize', 'onProgress'],
+    'revert.apply options',
+    true,
+  ) as RevertApplyOptions;
   if (
     typeof plan !== 'object' ||
     plan === null ||
@@ -176,7 +183,7 @@ export async function applyRevert(
     !Array.isArray(plan.conflicts)
   )
     throw new ThreadlineError('QUERY_INVALID', 'revert.apply: pass the plan tl.revert.plan() returned');
-  const force = options.force === true;
+  const force = parseFlag(options.force, 'force', 'revert.apply') ?? false;
   refuse(plan, force);
   const ctx = getAuditContext();
   const actor = options.actor ? ActorRef.parse(options.actor) : ctx?.actor;
