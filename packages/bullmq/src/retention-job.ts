@@ -1,7 +1,8 @@
-import type { Threadline } from '@threadline/core';
+import type { PurgeOptions, Threadline } from '@threadline/core';
 import {
   ActorRef,
   isThreadlineError,
+  parsePurgeSchedule,
   runWithFreshAuditContext,
   ThreadlineError,
 } from '@threadline/core/adapter';
@@ -11,7 +12,11 @@ export const RETENTION_JOB_NAME = 'threadline.retention';
 const SCHEDULER_ID = 'threadline-retention';
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-export interface RetentionJobOptions {
+/**
+ * `every`, and tl.retention.purge's options, given to every purge (`dryRun: true` schedules dry
+ * runs, `cutoff` a fixed older cutoff, `batchSize`, `maxBatches`, …). Unknown keys are refused.
+ */
+export interface RetentionJobOptions extends PurgeOptions {
   /** Milliseconds between purges (at least one minute), or "30m", "1h", "1d". */
   every: number | string;
 }
@@ -42,7 +47,8 @@ export function everyMs(every: unknown, where = 'retentionJob'): number {
 
 /**
  * Purge on a BullMQ schedule: a job scheduler on `queue` (one schedule however many processes
- * call this) and a worker that runs `tl.retention.purge()` as `job:<queue>`. A purge already
+ * call this) and a worker that runs `tl.retention.purge(options)` (the purge options given here)
+ * as `job:<queue>`. A purge already
  * going elsewhere makes the job end quietly; one run at a time per database either way.
  * Needs bullmq 5.16 or later (job schedulers).
  */
@@ -51,7 +57,8 @@ export async function retentionJob(
   tl: Threadline,
   options: RetentionJobOptions,
 ): Promise<RetentionJobHandle> {
-  const every = everyMs(options?.every);
+  // Checked before anything is scheduled: the keys, `every`, and the purge options' types.
+  const { every, purge } = parsePurgeSchedule(options, 'retentionJob');
   if (typeof (queue as { upsertJobScheduler?: unknown }).upsertJobScheduler !== 'function') {
     throw new ThreadlineError(
       'CONFIG_INVALID',
@@ -73,7 +80,7 @@ export async function retentionJob(
         { actor: ActorRef.job(queue.name), jobId: String(job.id), source: 'threadline:retention' },
         async () => {
           try {
-            return await tl.retention.purge();
+            return await tl.retention.purge(purge);
           } catch (error) {
             if (isThreadlineError(error, 'RETENTION_RUNNING')) return { skipped: 'another purge is running' };
             throw error;

@@ -34,4 +34,5 @@ export {
 export { type JobContextInput, jobAuditContext } from './context/job-context.js';
 export type { SqlSession } from './db/sql-client.js';
 export { isThreadlineError, ThreadlineError } from './errors.js';
+export { parsePurgeSchedule } from './retention/schedule.js';
 export type { Threadline } from './threadline.js';

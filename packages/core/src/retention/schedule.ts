@@ -37,30 +37,48 @@ export function parseEvery(every: unknown, where = 'retention.schedule'): number
 }
 
 /**
- * Run purges in this process every `every`. One run at a time: a tick that finds a run going
- * (here or in another process) skips. Stop it on shutdown.
+ * A purge schedule's options, checked before anything is scheduled (tl.retention.schedule, and
+ * @threadline/bullmq's retentionJob): the known keys only (`every`, `extraKeys`, and the purge's
+ * own, passed to every run), `every` in range, and what can be checked without the database (a
+ * mistyped `dryRun: 'true'` must never schedule real purges). The cutoff is checked against the
+ * policy at every run.
+ */
+export function parsePurgeSchedule(
+  input: unknown,
+  where: string,
+  extraKeys: readonly string[] = [],
+): { every: number; purge: PurgeOptions; extra: Record<string, unknown> } {
+  const options = checkKeys(input, ['every', ...extraKeys, ...PURGE_OPTION_KEYS], `${where} options`, true);
+  const every = parseEvery(options.every, where);
+  const purge: Record<string, unknown> = {};
+  const extra: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (key === 'every') continue;
+    if ((PURGE_OPTION_KEYS as readonly string[]).includes(key)) purge[key] = value;
+    else extra[key] = value;
+  }
+  parseFlag(purge.dryRun, 'dryRun', where);
+  for (const key of ['batchSize', 'maxBatches'])
+    parseWholeNumber(purge[key], key, where, { min: 1, max: 10_000_000, fallback: 1 });
+  if (purge.cutoff !== undefined) parseInstant(purge.cutoff, `${where}: cutoff`);
+  if (purge.onBatch !== undefined && typeof purge.onBatch !== 'function')
+    throw new ThreadlineError('QUERY_INVALID', `${where}: onBatch must be a function`);
+  return { every, purge: purge as PurgeOptions, extra };
+}
+
+/**
+ * Run purges in this process every `every`, each with the purge options given. One run at a time:
+ * a tick that finds a run going (here or in another process) skips. Stop it on shutdown.
  */
 export function schedulePurges(
   run: (options: PurgeOptions) => Promise<PurgeResult>,
   input: ScheduleOptions,
 ): RetentionSchedule {
   const where = 'retention.schedule';
-  const options = checkKeys(
-    input,
-    ['every', 'onRun', ...PURGE_OPTION_KEYS],
-    `${where} options`,
-    true,
-  ) as unknown as ScheduleOptions;
-  const ms = parseEvery(options.every);
+  const { every: ms, purge: purgeOptions, extra } = parsePurgeSchedule(input, where, ['onRun']);
+  const options = extra as Pick<ScheduleOptions, 'onRun'>;
   if (options.onRun !== undefined && typeof options.onRun !== 'function')
     throw new ThreadlineError('QUERY_INVALID', `${where}: onRun must be a function`);
-  const { every: _every, onRun: _onRun, ...purgeOptions } = options;
-  // What can be checked without the database is checked now, not at the first tick: a mistyped
-  // dryRun must never schedule real purges. The cutoff is checked against the policy every run.
-  parseFlag(purgeOptions.dryRun, 'dryRun', where);
-  for (const key of ['batchSize', 'maxBatches'] as const)
-    parseWholeNumber(purgeOptions[key], key, where, { min: 1, max: 10_000_000, fallback: 1 });
-  if (purgeOptions.cutoff !== undefined) parseInstant(purgeOptions.cutoff, `${where}: cutoff`);
   let current: Promise<void> | null = null;
   const tick = () => {
     if (current) return;
