@@ -10,7 +10,6 @@ import { type Queue, Worker } from 'bullmq';
 
 export const RETENTION_JOB_NAME = 'threadline.retention';
 const SCHEDULER_ID = 'threadline-retention';
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
  * `every`, and tl.retention.purge's options, given to every purge (`dryRun: true` schedules dry
@@ -25,24 +24,6 @@ export interface RetentionJobHandle {
   readonly worker: Worker;
   /** Stop the worker and remove the schedule (purges already done stay done). */
   close(): Promise<void>;
-}
-
-/** `every` as milliseconds (one minute to 31 days); `where` names the caller in the error. */
-export function everyMs(every: unknown, where = 'retentionJob'): number {
-  const t = typeof every === 'string' ? every.trim() : '';
-  const ms =
-    typeof every === 'number'
-      ? every
-      : /^\d+[smhd]$/.test(t)
-        ? Number(t.slice(0, -1)) * UNITS[t.slice(-1)]!
-        : Number.NaN;
-  if (!Number.isFinite(ms) || ms < 60_000 || ms > 31 * 86_400_000) {
-    throw new ThreadlineError(
-      'CONFIG_INVALID',
-      `${where}: every must be from one minute to 31 days, e.g. "1h", "30m" or 3600000`,
-    );
-  }
-  return ms;
 }
 
 /**

@@ -15,24 +15,42 @@ export interface SealSchedule {
   stop(): Promise<void>;
 }
 
+const SEAL_OPTION_KEYS = ['chunkSize', 'waitMs', 'onLink'];
+
 /**
- * Seal in this process every `every`. One seal at a time here; seals in other processes wait on
- * the chain's advisory lock and then find nothing left to seal, so concurrent schedules are safe.
+ * A seal schedule's options (tl.integrity.schedule, @threadline/bullmq's sealJob), checked before
+ * anything is scheduled: the known keys only (`every`, `extraKeys`, and the seal's own, given to
+ * every seal) and `every` in range.
+ */
+export function parseSealSchedule(
+  input: unknown,
+  where: string,
+  extraKeys: readonly string[] = [],
+): { every: number; seal: SealOptions; extra: Record<string, unknown> } {
+  const options = checkKeys(input, ['every', ...extraKeys, ...SEAL_OPTION_KEYS], `${where} options`);
+  const every = parseEvery(options.every, where);
+  const seal: Record<string, unknown> = {};
+  const extra: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (key !== 'every') (SEAL_OPTION_KEYS.includes(key) ? seal : extra)[key] = value;
+  }
+  return { every, seal: seal as SealOptions, extra };
+}
+
+/**
+ * Seal in this process every `every`, each seal with the seal options given. One seal at a time
+ * here; seals in other processes wait on the chain's advisory lock and then find nothing left to
+ * seal, so concurrent schedules are safe.
  */
 export function scheduleSeals(
   run: (options: SealOptions) => Promise<SealResult>,
   input: SealScheduleOptions,
 ): SealSchedule {
   const where = 'integrity.schedule';
-  const options = checkKeys(
-    input,
-    ['every', 'onRun', 'chunkSize', 'waitMs', 'onLink'],
-    `${where} options`,
-  ) as unknown as SealScheduleOptions;
-  const ms = parseEvery(options.every, where);
+  const { every: ms, seal: sealOptions, extra } = parseSealSchedule(input, where, ['onRun']);
+  const options = extra as Pick<SealScheduleOptions, 'onRun'>;
   if (options.onRun !== undefined && typeof options.onRun !== 'function')
     throw new ThreadlineError('QUERY_INVALID', `${where}: onRun must be a function`);
-  const { every: _every, onRun: _onRun, ...sealOptions } = options;
   let current: Promise<void> | null = null;
   const tick = () => {
     if (current) return;
