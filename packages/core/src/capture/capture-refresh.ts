@@ -333,10 +333,13 @@ BEGIN
     UPDATE @S.captured_tables SET options = configured, columns = now_cols
      WHERE relid = p_relid AND (options, columns) IS DISTINCT FROM (configured, now_cols);
     PERFORM @S.capture_sync_tree(p_relid, fn, p_created);
-    INSERT INTO @S.capture_pending (relid) VALUES (p_relid) ON CONFLICT DO NOTHING;
+    -- One row per relation of the tree: a writer's BEFORE trigger finds its own by oid.
+    INSERT INTO @S.capture_pending (relid)
+    SELECT tl_rel FROM unnest((SELECT ct.relations FROM @S.captured_tables ct WHERE ct.relid = p_relid) || p_relid) tl_rel
+    ON CONFLICT DO NOTHING;
     RETURN;
   END IF;
-  DELETE FROM @S.capture_pending WHERE xid = pg_current_xact_id() AND relid = p_relid;
+  DELETE FROM @S.capture_pending p WHERE p.xid = pg_current_xact_id() AND coalesce(pg_partition_root(p.relid), p.relid) = p_relid;
   BEGIN
     PERFORM @S.enable_capture(cur_schema, cur_name, effective);
   EXCEPTION WHEN others THEN
