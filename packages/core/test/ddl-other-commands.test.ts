@@ -73,6 +73,32 @@ describeEachDb(
       const h = await tl.history(`${s}_2.r`, { id: 1 });
       expect(h.entries.map((e) => [e.tableSchema, e.op])).toEqual([[`${s}_2`, 'insert']]);
     });
+
+    it('DDL capture did not follow (event trigger disabled): a column renamed away from a masked name is left out, never stored in clear', async () => {
+      const t = uniqueName('unfollowed');
+      await db().exec(`create table ${t} (id int primary key, secret text, note text)`);
+      const tl = await installed(db(), { [t]: { mask: ['secret'] } });
+      await tl.installTriggers({ tables: [t] });
+      const [evt] = await db().sql<{ name: string }>(
+        `select evtname as name from pg_event_trigger where evtname = 'threadline_sync_' || md5('threadline')`,
+      );
+      await db().exec(`alter event trigger ${evt!.name} disable`);
+      try {
+        await db().exec(`alter table ${t} rename column secret to secret_old; alter table ${t} add column secret text`);
+        await db().exec(`insert into ${t} values (1, 'TOP-SECRET-VALUE', 'n', 'new')`);
+        await db().exec(`update ${t} set note = 'm', secret_old = 'TOP-SECRET-2'`);
+        await db().exec(`delete from ${t}`);
+      } finally {
+        await db().exec(`alter event trigger ${evt!.name} enable always`);
+      }
+      const rows = await changesFor(db(), 'public', t);
+      expect(JSON.stringify(rows)).not.toContain('TOP-SECRET');
+      expect(rows.map((r) => [r.op, r.data_after])).toEqual([
+        ['insert', { id: 1, secret: '[REDACTED]', note: 'n' }],
+        ['update', { id: 1, secret: '[REDACTED]', note: 'm' }],
+        ['delete', null],
+      ]);
+    });
   },
   ['postgres'],
 );
