@@ -207,6 +207,44 @@ describeEachDb(
       expect(reg!.same).toBe(true);
     });
 
+    it('making a masked column the primary key is refused at the ALTER itself, not at a later write or COMMIT', async () => {
+      const t = uniqueName('maskkey');
+      await db().exec(`create table ${t} (id int primary key, secret text not null)`);
+      const tl = await installed(db(), { [t]: { mask: ['secret'] } });
+      await tl.installTriggers({ tables: [t] });
+      const c = await client();
+      try {
+        await c.query('begin');
+        await expect(
+          c.query(`alter table ${t} drop constraint ${t}_pkey, add primary key (secret)`),
+        ).rejects.toMatchObject({ code: 'TLRF1', message: expect.stringContaining('cannot be excluded or masked') });
+        await c.query('rollback');
+      } finally {
+        await c.end();
+      }
+    });
+
+    it('the partitioned-table MERGE warning is raised at gen-triggers, not again on every ALTER or write after one', async () => {
+      const t = uniqueName('partwarn');
+      await db().exec(
+        `create table ${t} (id int primary key, v text) partition by range (id);
+         create table ${t}_1 partition of ${t} for values from (0) to (100)`,
+      );
+      const tl = await installed(db());
+      await tl.installTriggers({ tables: [t] });
+      const c = await client();
+      const notices: string[] = [];
+      c.on('notice', (n) => notices.push(n.message ?? ''));
+      try {
+        await c.query(`alter table ${t} add column x int`);
+        await c.query(`begin; alter table ${t} add column y int; insert into ${t} values (1, 'a', 1, 2); commit`);
+      } finally {
+        await c.end();
+      }
+      expect(notices.filter((n) => n.includes('is partitioned'))).toEqual([]);
+      expect((await changesFor(db(), 'public', t)).map((r) => r.data_after)).toEqual([{ id: 1, v: 'a', x: 1, y: 2 }]);
+    });
+
     it('a transaction that only alters regenerates at commit; a rolled-back savepoint leaves nothing pending', async () => {
       const t = uniqueName('commitonly');
       await db().exec(`create table ${t} (id int primary key, v text)`);

@@ -38,9 +38,13 @@ BEGIN
   plan := @S.capture_plan(p_schema, p_name, p_options, p_mode, p_allow_keyless);
   rel := (plan ->> 'relid')::oid;
   SELECT function_name INTO old_fn FROM @S.captured_tables WHERE relid = rel;
-  FOR target IN SELECT jsonb_array_elements_text(plan -> 'warnings') LOOP
-    RAISE WARNING 'threadline: %', target;
-  END LOOP;
+  -- Raised when capture is installed (gen-triggers), not again on every regeneration after DDL
+  -- (refresh_capture marks those): the table's limits did not change with its columns.
+  IF coalesce(current_setting('threadline.regenerating', true), '') = '' THEN
+    FOR target IN SELECT jsonb_array_elements_text(plan -> 'warnings') LOOP
+      RAISE WARNING 'threadline: %', target;
+    END LOOP;
+  END IF;
   EXECUTE plan ->> 'functionSql';
   fn := format('%I.%I()', storage, plan ->> 'functionName')::regprocedure;
   EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);  -- runs as definer: owner only (privileges.ts)
