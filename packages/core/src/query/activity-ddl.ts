@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS @S.activity_rollup (
   changes bigint NOT NULL,
   PRIMARY KEY (captured_at, table_schema, table_name, transaction_id)
 );
+-- The table id of the counted changes (schema version 7; NULL for changes not keyed yet), so a
+-- table filter selects rollup rows exactly as it selects changes (query/table-scope.ts).
+ALTER TABLE @S.activity_rollup ADD COLUMN IF NOT EXISTS table_id integer;
 CREATE TABLE IF NOT EXISTS @S.activity_hours (hour timestamptz PRIMARY KEY);
 REVOKE ALL ON @S.activity_rollup, @S.activity_hours FROM PUBLIC;
 
@@ -68,8 +71,8 @@ BEGIN
     SELECT h FROM generate_series(lo, hi - interval '1 hour', interval '1 hour') h
      WHERE NOT EXISTS (SELECT 1 FROM @S.activity_hours a WHERE a.hour = h)
   ), counted AS (
-    INSERT INTO @S.activity_rollup (captured_at, table_schema, table_name, transaction_id, changes)
-    SELECT t.h, c.table_schema, c.table_name, c.transaction_id, count(*)
+    INSERT INTO @S.activity_rollup (captured_at, table_schema, table_name, transaction_id, changes, table_id)
+    SELECT t.h, c.table_schema, c.table_name, c.transaction_id, count(*), max(c.table_id)
       FROM todo t JOIN @S.audit_changes c ON c.captured_at >= t.h AND c.captured_at < t.h + interval '1 hour'
      GROUP BY 1, 2, 3, 4
   )
