@@ -153,7 +153,8 @@ describeEachDb(
     it('a write regenerates only its own table: other tables altered in the transaction wait for their write or COMMIT', async () => {
       const t = uniqueName('own');
       const tables = [`${t}_a`, `${t}_b`, `${t}_c`, `${t}_small`];
-      for (const x of tables) await db().exec(`create table ${x} (id int primary key, v int); insert into ${x} values (1, 0)`);
+      for (const x of tables)
+        await db().exec(`create table ${x} (id int primary key, v int); insert into ${x} values (1, 0)`);
       const tl = await installed(db());
       await tl.installTriggers({ tables });
       const c = await client();
@@ -171,7 +172,11 @@ describeEachDb(
       }
       expect(await countRows(db(), 'select 1 from threadline.capture_pending')).toBe(0);
       await db().exec(`update ${t}_b set w = 2; update ${t}_c set w = 3`);
-      for (const [x, w] of [[`${t}_a`, 1], [`${t}_b`, 2], [`${t}_c`, 3]] as const) {
+      for (const [x, w] of [
+        [`${t}_a`, 1],
+        [`${t}_b`, 2],
+        [`${t}_c`, 3],
+      ] as const) {
         expect((await changesFor(db(), 'public', x)).map((r) => [r.changed_fields, r.data_after])).toEqual([
           [['w'], { id: 1, v: 0, w }],
         ]);
@@ -217,7 +222,10 @@ describeEachDb(
         await c.query('begin');
         await expect(
           c.query(`alter table ${t} drop constraint ${t}_pkey, add primary key (secret)`),
-        ).rejects.toMatchObject({ code: 'TLRF1', message: expect.stringContaining('cannot be excluded or masked') });
+        ).rejects.toMatchObject({
+          code: 'TLRF1',
+          message: expect.stringContaining('cannot be excluded or masked'),
+        });
         await c.query('rollback');
       } finally {
         await c.end();
@@ -237,12 +245,16 @@ describeEachDb(
       c.on('notice', (n) => notices.push(n.message ?? ''));
       try {
         await c.query(`alter table ${t} add column x int`);
-        await c.query(`begin; alter table ${t} add column y int; insert into ${t} values (1, 'a', 1, 2); commit`);
+        await c.query(
+          `begin; alter table ${t} add column y int; insert into ${t} values (1, 'a', 1, 2); commit`,
+        );
       } finally {
         await c.end();
       }
       expect(notices.filter((n) => n.includes('is partitioned'))).toEqual([]);
-      expect((await changesFor(db(), 'public', t)).map((r) => r.data_after)).toEqual([{ id: 1, v: 'a', x: 1, y: 2 }]);
+      expect((await changesFor(db(), 'public', t)).map((r) => r.data_after)).toEqual([
+        { id: 1, v: 'a', x: 1, y: 2 },
+      ]);
     });
 
     it('a transaction that only alters regenerates at commit; a rolled-back savepoint leaves nothing pending', async () => {

@@ -62,14 +62,16 @@ describeEachDb(
       expect(h.entries.map((e) => [e.tableName, e.op])).toEqual([[`${t}_2`, 'insert']]);
     });
 
-    it('ALTER SCHEMA ... RENAME of an audited table\'s schema: captured and found under the new name', async () => {
+    it("ALTER SCHEMA ... RENAME of an audited table's schema: captured and found under the new name", async () => {
       const s = uniqueName('sch');
       await db().exec(`create schema ${s}; create table ${s}.r (id int primary key, v text)`);
       const tl = await installed(db(), { [`${s}.r`]: {} });
       await tl.installTriggers({ tables: [`${s}.r`] });
       await db().exec(`alter schema ${s} rename to ${s}_2`);
       await db().exec(`insert into ${s}_2.r values (1, 'after')`);
-      expect((await changesFor(db(), `${s}_2`, 'r')).map((r) => r.data_after)).toEqual([{ id: 1, v: 'after' }]);
+      expect((await changesFor(db(), `${s}_2`, 'r')).map((r) => r.data_after)).toEqual([
+        { id: 1, v: 'after' },
+      ]);
       const h = await tl.history(`${s}_2.r`, { id: 1 });
       expect(h.entries.map((e) => [e.tableSchema, e.op])).toEqual([[`${s}_2`, 'insert']]);
     });
@@ -84,7 +86,9 @@ describeEachDb(
       );
       await db().exec(`alter event trigger ${evt!.name} disable`);
       try {
-        await db().exec(`alter table ${t} rename column secret to secret_old; alter table ${t} add column secret text`);
+        await db().exec(
+          `alter table ${t} rename column secret to secret_old; alter table ${t} add column secret text`,
+        );
         await db().exec(`insert into ${t} values (1, 'TOP-SECRET-VALUE', 'n', 'new')`);
         await db().exec(`update ${t} set note = 'm', secret_old = 'TOP-SECRET-2'`);
         await db().exec(`delete from ${t}`);
