@@ -307,7 +307,10 @@ BEGIN
     || E'  ELSIF TG_OP = ''UPDATE'' AND %I = %I THEN\n    %s;\n'
     || E'  ELSIF TG_OP = ''UPDATE'' THEN\n    %s;\n'
     || E'  ELSIF TG_OP = ''DELETE'' THEN\n    %s;\n  END IF;\n  %s\n  RETURN NULL;\nEND\n',
-    label, mode, a_at, a_co, a_cn, a_g, a_d, trunc_sql, a_at, storage, a_co, a_cn, a_co, a_cn,
+    -- The header comment shows the table's name with control characters replaced: a newline in a
+    -- name would end the comment and run the rest of the name as code of this SECURITY DEFINER
+    -- function (a table named E'x\nBEGIN ...' injected PL/pgSQL that ran as the owner).
+    regexp_replace(label, '[[:cntrl:]]', '?', 'g'), mode, a_at, a_co, a_cn, a_g, a_d, trunc_sql, a_at, storage, a_co, a_cn, a_co, a_cn,
     CASE WHEN needs_utc THEN guard_on ELSE '' END, upd_pairs[1], CASE WHEN needs_utc THEN guard_off ELSE '' END,
     guard_on, ins_sql, a_co, a_cn, upd_sql, upd_pairs[3], del_sql, guard_off);
   -- The body's own checksum on its last line: health reports a function edited by hand
