@@ -1,7 +1,8 @@
-import type { Threadline } from '@threadline/core';
+import type { PurgeOptions, Threadline } from '@threadline/core';
 import {
   ActorRef,
   isThreadlineError,
+  parsePurgeSchedule,
   runWithFreshAuditContext,
   ThreadlineError,
 } from '@threadline/core/adapter';
@@ -9,9 +10,12 @@ import { type Queue, Worker } from 'bullmq';
 
 export const RETENTION_JOB_NAME = 'threadline.retention';
 const SCHEDULER_ID = 'threadline-retention';
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-export interface RetentionJobOptions {
+/**
+ * `every`, and tl.retention.purge's options, given to every purge (`dryRun: true` schedules dry
+ * runs, `cutoff` a fixed older cutoff, `batchSize`, `maxBatches`, …). Unknown keys are refused.
+ */
+export interface RetentionJobOptions extends PurgeOptions {
   /** Milliseconds between purges (at least one minute), or "30m", "1h", "1d". */
   every: number | string;
 }
@@ -22,27 +26,10 @@ export interface RetentionJobHandle {
   close(): Promise<void>;
 }
 
-/** `every` as milliseconds (one minute to 31 days); `where` names the caller in the error. */
-export function everyMs(every: unknown, where = 'retentionJob'): number {
-  const t = typeof every === 'string' ? every.trim() : '';
-  const ms =
-    typeof every === 'number'
-      ? every
-      : /^\d+[smhd]$/.test(t)
-        ? Number(t.slice(0, -1)) * UNITS[t.slice(-1)]!
-        : Number.NaN;
-  if (!Number.isFinite(ms) || ms < 60_000 || ms > 31 * 86_400_000) {
-    throw new ThreadlineError(
-      'CONFIG_INVALID',
-      `${where}: every must be from one minute to 31 days, e.g. "1h", "30m" or 3600000`,
-    );
-  }
-  return ms;
-}
-
 /**
  * Purge on a BullMQ schedule: a job scheduler on `queue` (one schedule however many processes
- * call this) and a worker that runs `tl.retention.purge()` as `job:<queue>`. A purge already
+ * call this) and a worker that runs `tl.retention.purge(options)` (the purge options given here)
+ * as `job:<queue>`. A purge already
  * going elsewhere makes the job end quietly; one run at a time per database either way.
  * Needs bullmq 5.16 or later (job schedulers).
  */
@@ -51,7 +38,8 @@ export async function retentionJob(
   tl: Threadline,
   options: RetentionJobOptions,
 ): Promise<RetentionJobHandle> {
-  const every = everyMs(options?.every);
+  // Checked before anything is scheduled: the keys, `every`, and the purge options' types.
+  const { every, purge } = parsePurgeSchedule(options, 'retentionJob');
   if (typeof (queue as { upsertJobScheduler?: unknown }).upsertJobScheduler !== 'function') {
     throw new ThreadlineError(
       'CONFIG_INVALID',
@@ -73,7 +61,7 @@ export async function retentionJob(
         { actor: ActorRef.job(queue.name), jobId: String(job.id), source: 'threadline:retention' },
         async () => {
           try {
-            return await tl.retention.purge();
+            return await tl.retention.purge(purge);
           } catch (error) {
             if (isThreadlineError(error, 'RETENTION_RUNNING')) return { skipped: 'another purge is running' };
             throw error;

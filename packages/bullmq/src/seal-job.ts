@@ -1,12 +1,17 @@
-import type { Threadline } from '@threadline/core';
-import { ActorRef, runWithFreshAuditContext, ThreadlineError } from '@threadline/core/adapter';
+import type { SealOptions, Threadline } from '@threadline/core';
+import {
+  ActorRef,
+  parseSealSchedule,
+  runWithFreshAuditContext,
+  ThreadlineError,
+} from '@threadline/core/adapter';
 import { type Queue, Worker } from 'bullmq';
-import { everyMs } from './retention-job.js';
 
 export const SEAL_JOB_NAME = 'threadline.seal';
 const SCHEDULER_ID = 'threadline-seal';
 
-export interface SealJobOptions {
+/** `every`, and tl.integrity.seal's options, given to every seal. Unknown keys are refused. */
+export interface SealJobOptions extends SealOptions {
   /** Milliseconds between seals (at least one minute), or "5m", "1h", "1d". */
   every: number | string;
 }
@@ -19,12 +24,12 @@ export interface SealJobHandle {
 
 /**
  * Seal on a BullMQ schedule: a job scheduler on `queue` (one schedule however many processes call
- * this) and a worker that runs `tl.integrity.seal()` as `job:<queue>`. Seals serialise on the
+ * this) and a worker that runs `tl.integrity.seal(options)` as `job:<queue>`. Seals serialise on the
  * chain's advisory lock in the database, so a second worker only finds nothing left to seal.
  * Needs bullmq 5.16 or later (job schedulers).
  */
 export async function sealJob(queue: Queue, tl: Threadline, options: SealJobOptions): Promise<SealJobHandle> {
-  const every = everyMs(options?.every, 'sealJob');
+  const { every, seal } = parseSealSchedule(options, 'sealJob');
   if (typeof (queue as { upsertJobScheduler?: unknown }).upsertJobScheduler !== 'function') {
     throw new ThreadlineError(
       'CONFIG_INVALID',
@@ -45,7 +50,7 @@ export async function sealJob(queue: Queue, tl: Threadline, options: SealJobOpti
       return runWithFreshAuditContext(
         { actor: ActorRef.job(queue.name), jobId: String(job.id), source: 'threadline:seal' },
         async () => {
-          const result = await tl.integrity.seal();
+          const result = await tl.integrity.seal(seal);
           return { sealedRows: result.sealedRows, links: result.links.length, headHash: result.headHash };
         },
       );

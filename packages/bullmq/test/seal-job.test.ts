@@ -55,4 +55,24 @@ describe.runIf(postgresEnabled() && redisEnabled())('sealJob (BullMQ job schedul
     }
     expect(await queue.getJobSchedulersCount()).toBe(0);
   });
+
+  it('refuses unknown keys before scheduling anything, and gives every seal the seal options it was scheduled with', async () => {
+    const tl = createThreadline({ db: db.pool });
+    const unknown = await sealJob(queue, tl, { every: '1h', dryRun: true } as never).catch((e) => e);
+    expect(isThreadlineError(unknown, 'QUERY_INVALID')).toBe(true);
+    expect((unknown as Error).message).toMatch(
+      /sealJob options: unknown key "dryRun"; known keys are every, chunkSize, waitMs, onLink/,
+    );
+    expect(await queue.getJobSchedulersCount()).toBe(0);
+    // A chunkSize the seal refuses (below 100) reaches the seal: the job fails naming it.
+    const job = await sealJob(queue, tl, { every: '1h', chunkSize: 5 });
+    try {
+      const failed = await new Promise<Error>((resolve) =>
+        job.worker.on('failed', (_job, error) => resolve(error)),
+      );
+      expect(failed.message).toMatch(/chunkSize/);
+    } finally {
+      await job.close();
+    }
+  });
 });

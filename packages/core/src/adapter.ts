@@ -34,4 +34,6 @@ export {
 export { type JobContextInput, jobAuditContext } from './context/job-context.js';
 export type { SqlSession } from './db/sql-client.js';
 export { isThreadlineError, ThreadlineError } from './errors.js';
+export { parseSealSchedule } from './integrity/schedule.js';
+export { parsePurgeSchedule } from './retention/schedule.js';
 export type { Threadline } from './threadline.js';

@@ -342,7 +342,10 @@ export class Threadline {
    * Inside a context with no actor the action is recorded as ActorRef.anonymous(); with neither
    * an `actor` option nor a context it throws ThreadlineError('INVALID_ACTOR').
    */
-  recordAction(name: string, options: RecordActionOptions = {}): Promise<RecordedAction> {
+  recordAction(name: string, input?: RecordActionOptions): Promise<RecordedAction> {
+    if (input !== undefined && input !== null && (typeof input !== 'object' || Array.isArray(input)))
+      return Promise.reject(new ThreadlineError('QUERY_INVALID', 'recordAction: options must be an object'));
+    const options = input ?? {};
     const current = options.session ? { session: options.session } : this.sessions.current();
     return recordAction(this.client, this.q, current, name, options);
   }

@@ -86,14 +86,14 @@ export async function installTriggers(
   ctx: TriggerContext,
   options: TriggerOptions = {},
 ): Promise<CapturePlan[]> {
-  const targets = resolveTargets(ctx.tables, options.tables, 'installTriggers');
+  const targets = resolveTargets(ctx.tables, options?.tables, 'installTriggers');
   await ctx.assertInstalled('installTriggers');
   const started = performance.now();
   try {
     const installed = await ctx.client.transaction(async (session) => {
       const plans: CapturePlan[] = [];
       for (const [index, { table, options: opts }] of targets.entries()) {
-        options.onTable?.(table, index, targets.length);
+        options?.onTable?.(table, index, targets.length);
         const { rows } = await session.query<{ plan: RawPlan }>(
           `SELECT ${ctx.q}.enable_capture($1, $2, $3::jsonb) AS plan`,
           [table.schema, table.name, JSON.stringify(opts)],
@@ -118,7 +118,7 @@ export async function planTriggers(
   ctx: TriggerContext,
   options: TriggerOptions = {},
 ): Promise<CapturePlan[]> {
-  const targets = resolveTargets(ctx.tables, options.tables, 'planTriggers');
+  const targets = resolveTargets(ctx.tables, options?.tables, 'planTriggers');
   const installed =
     (await ctx.installedVersion().catch((e) => Promise.reject(toThreadlineError(e, 'planTriggers')))) ===
     SCHEMA_VERSION;
@@ -128,7 +128,7 @@ export async function planTriggers(
     await ctx.client.transaction(async (session) => {
       if (!installed) await session.exec(installScript(ctx.schema));
       for (const [index, { table, options: opts }] of targets.entries()) {
-        options.onTable?.(table, index, targets.length);
+        options?.onTable?.(table, index, targets.length);
         const { rows } = await session.query<{ plan: RawPlan }>(
           `SELECT ${ctx.q}.capture_plan($1, $2, $3::jsonb) AS plan`,
           [table.schema, table.name, JSON.stringify(opts)],
@@ -151,7 +151,7 @@ export async function removeTriggers(
   ctx: TriggerContext,
   options: { tables: readonly string[] },
 ): Promise<TableName[]> {
-  const targets = resolveTargets(ctx.tables, options.tables, 'removeTriggers');
+  const targets = resolveTargets(ctx.tables, options?.tables, 'removeTriggers');
   await ctx.assertInstalled('removeTriggers');
   const started = performance.now();
   const removed = await ctx.client

@@ -19,7 +19,7 @@ export class ContinuityChecks {
    */
   async report(options: ContinuityReportOptions = {}): Promise<ContinuityReport> {
     const what = 'continuity.report';
-    checkKeys(options, ['tables', 'consistency'], `${what} options`);
+    options = checkKeys(options, ['tables', 'consistency'], `${what} options`) as ContinuityReportOptions;
     const only = options.tables === undefined ? null : tableList(options.tables, `${what}: tables`);
     const ctx = this.ctx.forRead(parseConsistency(options.consistency, what));
     await ctx.assertInstalled(what);

@@ -67,10 +67,11 @@ export class ExportJobs {
           `export.configure: ${key} must be a whole number of milliseconds, at least 1000`,
         );
     }
-    if (config.storage) this.storage = config.storage;
-    if (config.runner) this.runner = config.runner;
-    if (config.ttlMs) this.ttlMs = config.ttlMs;
-    if (config.staleAfterMs) this.staleAfterMs = config.staleAfterMs;
+    const o = c as ExportJobsConfig;
+    if (o.storage) this.storage = o.storage;
+    if (o.runner) this.runner = o.runner;
+    if (o.ttlMs) this.ttlMs = o.ttlMs;
+    if (o.staleAfterMs) this.staleAfterMs = o.staleAfterMs;
   }
 
   /** Resolves when every job started by the in-process runner has finished. */

@@ -40,7 +40,7 @@ export class HealthChecks {
       'coverage',
       async () => {
         const what = 'health.coverage';
-        checkKeys(options, ['schema', 'consistency'], `${what} options`);
+        options = checkKeys(options, ['schema', 'consistency'], `${what} options`) as CoverageOptions;
         const consistency = parseConsistency(options.consistency, what);
         const ctx = this.ctx.forRead(consistency);
         const schemas = await this.prepare(ctx, options.schema, () => this.defaultSchemas(ctx, what), what);
@@ -63,7 +63,7 @@ export class HealthChecks {
       'findings',
       async () => {
         const started = performance.now();
-        checkKeys(options, ['schema', 'consistency'], 'health.findings options');
+        options = checkKeys(options, ['schema', 'consistency'], 'health.findings options') as FindingsOptions;
         const ctx = this.ctx.forRead(parseConsistency(options.consistency, 'health.findings'));
         const schemas = await this.prepare(ctx, options.schema, async () => null, 'health.findings');
         const snapshot = await readCatalog(ctx, schemas, 'health.findings');
@@ -86,7 +86,11 @@ export class HealthChecks {
         const what = 'health.verify';
         if (typeof options !== 'object' || options === null)
           throw new ThreadlineError('QUERY_INVALID', `${what}: pass { expectedTables: ["posts"] }`);
-        checkKeys(options, ['expectedTables', 'consistency'], `${what} options`);
+        options = checkKeys(
+          options,
+          ['expectedTables', 'consistency'],
+          `${what} options`,
+        ) as unknown as VerifyOptions;
         const expected = tableList(options.expectedTables, `${what}: expectedTables`);
         if (expected.length === 0)
           throw new ThreadlineError('QUERY_INVALID', `${what}: expectedTables must list at least one table`);

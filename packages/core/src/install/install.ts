@@ -1,5 +1,6 @@
 import { quoteIdent, quoteLiteral } from '../capture/identifiers.js';
 import type { SqlClient } from '../db/sql-client.js';
+import { checkKeys, parseFlag } from '../query/validate.js';
 import { type InstallScriptOptions, installScript } from './install-script.js';
 
 export interface InstallResult {
@@ -96,10 +97,12 @@ export async function runInstall(
 export async function runUninstall(
   client: SqlClient,
   schema: string,
-  options: UninstallOptions = {},
+  input?: UninstallOptions,
 ): Promise<UninstallResult> {
-  const dropData = options.dropData === true;
-  const dryRun = options.dryRun !== false;
+  const options = checkKeys(input, ['dropData', 'dryRun'], 'uninstall options', true) as UninstallOptions;
+  // Only true or false: a mistyped 'false' or 0 never runs the statements or drops the data.
+  const dropData = parseFlag(options.dropData, 'dropData', 'uninstall') ?? false;
+  const dryRun = parseFlag(options.dryRun, 'dryRun', 'uninstall') ?? true;
   const { statements, tables } = await uninstallStatements(client, schema, dropData);
   if (!dryRun && statements.length > 0) await client.exec(`${statements.join(';\n')};`);
   return { schema, applied: !dryRun, dropData, statements, tables };

@@ -92,7 +92,7 @@ export function createIntegrity(ctx: IntegrityContext): IntegrityApi {
       );
     },
     status: () => integrityStatus(ctx),
-    schedule: (options) => scheduleSeals(() => api.seal(), options),
+    schedule: (options) => scheduleSeals((o) => api.seal(o), options),
   };
   return api;
 }

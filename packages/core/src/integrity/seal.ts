@@ -103,7 +103,7 @@ async function sealRelation(
 
 /** tl.integrity.seal(): extend the hash chain over every committed audit row not sealed yet. */
 export async function seal(ctx: IntegrityContext, options: SealOptions = {}): Promise<SealResult> {
-  checkKeys(options, ['chunkSize', 'waitMs', 'onLink'], 'integrity.seal options');
+  options = checkKeys(options, ['chunkSize', 'waitMs', 'onLink'], 'integrity.seal options') as SealOptions;
   const started = performance.now();
   const chunkSize = bounded(options.chunkSize, 'chunkSize', 50_000, 100, 1_000_000);
   const waitMs = bounded(options.waitMs, 'waitMs', 2000, 0, 600_000);

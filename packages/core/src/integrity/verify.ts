@@ -54,7 +54,7 @@ export async function verify(
   ctx: IntegrityContext,
   options: IntegrityVerifyOptions = {},
 ): Promise<IntegrityVerifyResult> {
-  checkKeys(options, ['from', 'to', 'maxFindings'], `${WHERE} options`);
+  options = checkKeys(options, ['from', 'to', 'maxFindings'], `${WHERE} options`) as IntegrityVerifyOptions;
   const from = options.from === undefined ? null : parseInstant(options.from, `${WHERE}: from`);
   const to = options.to === undefined ? null : parseInstant(options.to, `${WHERE}: to`);
   if (from !== null && to !== null && Date.parse(from) > Date.parse(to)) {

@@ -77,7 +77,7 @@ export class PolicyChecks {
 
   private async build(options: PolicyOptions): Promise<PolicyReport> {
     const what = 'policy.show';
-    checkKeys(options, ['tables', 'consistency'], `${what} options`);
+    options = checkKeys(options, ['tables', 'consistency'], `${what} options`) as PolicyOptions;
     // The registry and pg_proc: on readDb they are the primary's as of its replay position.
     const ctx = this.ctx.forRead(parseConsistency(options.consistency, what));
     const only =

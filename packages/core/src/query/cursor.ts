@@ -58,12 +58,14 @@ export function decodeCursor(
     throw bad('malformed');
   }
   const expanded = EXPANDED.exec(data.t);
-  try {
-    if (expanded) {
-      if (Number.isNaN(Date.parse(data.t))) throw new Error('not a date');
-    } else toInstant(data.t, 'cursor');
-  } catch {
-    throw bad('malformed');
+  if (expanded) {
+    if (Number.isNaN(Date.parse(data.t))) throw bad('malformed');
+  } else {
+    try {
+      toInstant(data.t, 'cursor');
+    } catch {
+      throw bad('malformed');
+    }
   }
   if (data.q !== fingerprint) throw bad('it belongs to a different query');
   return { capturedAt: expanded ? pgExpandedYear(expanded) : data.t, id: data.i };

@@ -12,7 +12,18 @@ export function invalid(message: string): ThreadlineError {
   return new ThreadlineError('QUERY_INVALID', message);
 }
 
-export function checkKeys(value: unknown, allowed: readonly string[], what: string): Record<string, unknown> {
+/**
+ * An options object's keys, all known. Absent (undefined) or null gives {}; with `refuseNull`
+ * (operations that delete or change data) null is refused too: such a call names its options or
+ * leaves them out.
+ */
+export function checkKeys(
+  value: unknown,
+  allowed: readonly string[],
+  what: string,
+  refuseNull = false,
+): Record<string, unknown> {
+  if (value === null && refuseNull) throw invalid(`${what} must be an object (or left out), got null`);
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw invalid(`${what} must be an object`);
   for (const key of Object.keys(value)) {
@@ -20,6 +31,34 @@ export function checkKeys(value: unknown, allowed: readonly string[], what: stri
       throw invalid(`${what}: unknown key "${key.slice(0, 40)}"; known keys are ${allowed.join(', ')}`);
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * An optional flag: true, false or absent. Anything else ('true', 1, 'yes') is refused rather than
+ * read as truthy or falsy, so a mistyped value never picks an operation's destructive branch.
+ */
+export function parseFlag(value: unknown, name: string, what: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean')
+    throw invalid(
+      `${what}: ${name} must be true or false, got ${JSON.stringify(value)?.slice(0, 40) ?? typeof value}`,
+    );
+  return value;
+}
+
+/** An optional whole number from `min` to `max`; absent gives `fallback`. */
+export function parseWholeNumber(
+  value: unknown,
+  name: string,
+  what: string,
+  range: { min: number; max: number; fallback: number },
+): number {
+  if (value === undefined) return range.fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max)
+    throw invalid(
+      `${what}: ${name} must be a whole number from ${range.min} to ${range.max}, got ${JSON.stringify(value)?.slice(0, 40) ?? typeof value}`,
+    );
+  return value;
 }
 
 /**

@@ -126,11 +126,20 @@ export async function archiveBeforeDelete(
   s: SqlSession,
   q: string,
   archive: ResolvedArchive,
-  meta: { runId: string; part: number; cutoff: string; batchSize: number; source?: string },
+  meta: {
+    runId: string;
+    part: number;
+    cutoff: string;
+    batchSize: number;
+    /** The table the rows come from (default audit_changes). */
+    source?: string;
+    /** Select rows captured before this (default the cutoff; 'infinity' empties `source`). */
+    before?: string;
+  },
 ): Promise<{ keys: { at: string[]; id: string[] }; archived: ArchivedPart | null }> {
   const { rows } = await s.query<{ key_at: string; key_id: string; record: string }>(
     archiveSelectSql(q, meta.source),
-    [meta.cutoff, meta.batchSize],
+    [meta.before ?? meta.cutoff, meta.batchSize],
   );
   const keys = { at: rows.map((r) => r.key_at), id: rows.map((r) => r.key_id) };
   if (rows.length === 0) return { keys, archived: null };

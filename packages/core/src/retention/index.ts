@@ -31,7 +31,7 @@ export function createRetention(
     policy,
     purge: (options) => purge(ctx, options),
     runs: (options) => listRuns(client, q, options),
-    schedule: (options) => schedulePurges(() => api.purge(), options),
+    schedule: (options) => schedulePurges((o) => api.purge(o), options),
   };
   return api;
 }

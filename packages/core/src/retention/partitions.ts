@@ -16,7 +16,29 @@ export interface DroppablePartitions {
  * A partition the purge detached and has not dropped yet carries this prefix (renamed in the
  * detaching transaction): a run stopped between the two steps leaves it for the next run.
  */
-const DETACHED_PREFIX = 'expired_';
+export const DETACHED_PREFIX = 'expired_';
+
+async function countRows(client: SqlClient, rels: { rel: string }[]): Promise<number> {
+  let n = 0;
+  for (const r of rels) {
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${r.rel}`);
+    n += Number(rows[0]!.n);
+  }
+  return n;
+}
+
+/** Dry run: the tables a stopped run detached but did not drop, and exactly how many changes they hold. */
+export async function countDetached(
+  client: SqlClient,
+  schema: string,
+  q: string,
+): Promise<DroppablePartitions['detached']> {
+  const { rows } = await client.query<{ rel: string }>(purgeSql(q).detachedLeftovers, [
+    DETACHED_PREFIX,
+    schema,
+  ]);
+  return { tables: rows.length, changes: await countRows(client, rows) };
+}
 
 /** Dry run: the partitions a run would drop and exactly how many changes they hold. */
 export async function countDroppable(
@@ -25,24 +47,11 @@ export async function countDroppable(
   q: string,
   cutoff: string,
 ): Promise<DroppablePartitions> {
-  const sql = purgeSql(q);
-  const count = async (rels: { rel: string }[]) => {
-    let n = 0;
-    for (const r of rels) {
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${r.rel}`);
-      n += Number(rows[0]!.n);
-    }
-    return n;
-  };
-  const { rows } = await client.query<{ rel: string }>(sql.droppable, [cutoff]);
-  const { rows: leftovers } = await client.query<{ rel: string }>(sql.detachedLeftovers, [
-    DETACHED_PREFIX,
-    schema,
-  ]);
+  const { rows } = await client.query<{ rel: string }>(purgeSql(q).droppable, [cutoff]);
   return {
     partitions: rows.map((r) => r.rel),
-    changes: await count(rows),
-    detached: { tables: leftovers.length, changes: await count(leftovers) },
+    changes: await countRows(client, rows),
+    detached: await countDetached(client, schema, q),
   };
 }
 
@@ -124,6 +133,14 @@ async function detachOne(
   if (exists.rows.length === 0) return null; // dropped meanwhile
   const beat = await s.query(sql.heartbeat, [runId, 0, 0, 0, 0, 0]);
   if (beat.rows.length === 0) throw abandoned(runId);
+  // Once detached, its rows are out of audit_changes: the activity rollup forgets the partition's
+  // range in this same transaction, so a run stopped before step 2 leaves no chart counting them.
+  // The bounds come from the catalog (constant time). Before DETACH: the rollup's lock is taken
+  // before audit_changes', the order activity_refresh takes them in.
+  await s.query(
+    `SELECT ${q}.activity_forget(p.lo, p.hi) FROM ${q}.storage_partitions() p WHERE p.relid = to_regclass($1)`,
+    [rel],
+  );
   await s.query(sql.dropLockTimeout);
   await s.query(`ALTER TABLE ${q}.audit_changes DETACH PARTITION ${rel}`);
   const renamed = (DETACHED_PREFIX + name).slice(0, 63);

@@ -4,10 +4,11 @@ import { toThreadlineError } from '../db/db-errors.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { appendPurgeLink } from '../integrity/seal.js';
-import { checkKeys, parseInstant } from '../query/validate.js';
+import { checkKeys, parseFlag, parseInstant, parseWholeNumber } from '../query/validate.js';
 import { type ArchiveSummary, emptySummary } from './archive.js';
+import { archiveLeftovers } from './archive-leftovers.js';
 import { publishRetention } from './channels.js';
-import { countDroppable, dropExpiredPartitions } from './partitions.js';
+import { countDetached, countDroppable, dropExpiredPartitions } from './partitions.js';
 import type { ResolvedRetentionPolicy } from './policy.js';
 import { deleteOldChanges } from './purge-changes.js';
 import { purgeSql } from './purge-sql.js';
@@ -60,21 +61,23 @@ export interface PurgeContext {
 
 const WHERE = 'retention.purge';
 
-function positive(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 10_000_000) {
-    throw new ThreadlineError('QUERY_INVALID', `${WHERE}: ${name} must be a whole number from 1 to 10000000`);
-  }
-  return value;
-}
+/** The options purge takes (a schedule passes them through to every run). */
+export const PURGE_OPTION_KEYS = ['dryRun', 'batchSize', 'maxBatches', 'cutoff', 'actor', 'onBatch'] as const;
+
+const COUNT = (fallback: number) => ({ min: 1, max: 10_000_000, fallback });
 
 function iso(value: unknown): string {
   return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
 }
 
 /** Validate options, check the policy, and find the cutoff. */
-async function prepare(ctx: PurgeContext, options: PurgeOptions) {
-  checkKeys(options, ['dryRun', 'batchSize', 'maxBatches', 'cutoff', 'actor', 'onBatch'], `${WHERE} options`);
+async function prepare(ctx: PurgeContext, input: unknown) {
+  const options = checkKeys(input, PURGE_OPTION_KEYS, `${WHERE} options`, true) as PurgeOptions;
+  // Only true makes a dry run, and only true or false are accepted: a mistyped 'true' or 1 must
+  // never run a real purge.
+  const dryRun = parseFlag(options.dryRun, 'dryRun', WHERE) ?? false;
+  if (options.onBatch !== undefined && typeof options.onBatch !== 'function')
+    throw new ThreadlineError('QUERY_INVALID', `${WHERE}: onBatch must be a function`);
   if (!ctx.policy) {
     throw new ThreadlineError(
       'RETENTION_DISABLED',
@@ -87,8 +90,8 @@ async function prepare(ctx: PurgeContext, options: PurgeOptions) {
       `${WHERE}: retention is disabled (retention.enabled is false); enable it in the config to purge`,
     );
   }
-  const batchSize = positive(options.batchSize, 'batchSize', ctx.policy.batchSize);
-  const maxBatches = positive(options.maxBatches, 'maxBatches', ctx.policy.maxBatches);
+  const batchSize = parseWholeNumber(options.batchSize, 'batchSize', WHERE, COUNT(ctx.policy.batchSize));
+  const maxBatches = parseWholeNumber(options.maxBatches, 'maxBatches', WHERE, COUNT(ctx.policy.maxBatches));
   const { rows } = await ctx.client.query<{ cutoff: Date }>(purgeSql(ctx.q).policyCutoff, [
     ctx.policy.windowSeconds,
   ]);
@@ -105,7 +108,7 @@ async function prepare(ctx: PurgeContext, options: PurgeOptions) {
     cutoff = asked;
   }
   const actor = options.actor ? ActorRef.parse(options.actor) : (getAuditContext()?.actor ?? null);
-  return { batchSize, maxBatches, cutoff, actor };
+  return { dryRun, batchSize, maxBatches, cutoff, actor, onBatch: options.onBatch };
 }
 
 /** Start a run: mark dead runs abandoned, refuse when another run is alive, insert ours. */
@@ -142,15 +145,14 @@ async function startRun(
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Purge audit data older than the cutoff (see SPEC section 10). */
-export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Promise<PurgeResult> {
-  const dryRun = options.dryRun === true;
+export async function purge(ctx: PurgeContext, options?: PurgeOptions): Promise<PurgeResult> {
   let prepared: Awaited<ReturnType<typeof prepare>>;
   try {
     prepared = await prepare(ctx, options);
   } catch (error) {
     throw isThreadlineError(error) ? error : toThreadlineError(error, WHERE);
   }
-  const { batchSize, maxBatches, cutoff, actor } = prepared;
+  const { dryRun, batchSize, maxBatches, cutoff, actor, onBatch } = prepared;
   const sql = purgeSql(ctx.q);
   const deleteEmpty = ctx.policy!.deleteEmptyTransactions;
   const runId = await startRun(ctx, cutoff, dryRun, actor).catch((error) => {
@@ -173,8 +175,9 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
     if (dryRun) {
       // Whole partitions older than the cutoff are dropped, not deleted in batches (not when
       // archiving: then the batches archive and delete their rows).
+      // Tables a stopped run detached are archived and dropped either way: counted both ways.
       const dropped = ctx.policy!.archive
-        ? { partitions: [], changes: 0, detached: { tables: 0, changes: 0 } }
+        ? { partitions: [], changes: 0, detached: await countDetached(ctx.client, ctx.schema, ctx.q) }
         : await countDroppable(ctx.client, ctx.schema, ctx.q, cutoff);
       const { rows } = await ctx.client.query<
         Record<'changes' | 'transactions' | 'actions' | 'changeless' | 'standalone', string>
@@ -199,14 +202,14 @@ export async function purge(ctx: PurgeContext, options: PurgeOptions = {}): Prom
         const dropped = await dropExpiredPartitions(ctx.client, ctx.schema, ctx.q, runId, cutoff);
         totals.partitions = dropped.partitions;
         totals.changes = dropped.changes;
-      }
+      } else await archiveLeftovers(ctx, runId, cutoff, batchSize, totals);
       // No count first: on a large backlog it costs as much as the batches themselves.
       complete = await runBatches(
         ctx,
         runId,
         { cutoff, batchSize, maxBatches, deleteEmpty },
         totals,
-        options.onBatch,
+        onBatch,
       );
     }
     await ctx.client.query(sql.finishRun, [

@@ -3,6 +3,7 @@ import { getAuditContext, runWithAuditContext } from '../context/context.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import type { SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
+import { checkKeys, parseFlag } from '../query/validate.js';
 import type { Threadline } from '../threadline.js';
 import { parseRawObject } from './raw-json.js';
 import { deleteMany, insertMany, lockAndCompare, updateMany } from './statements.js';
@@ -208,11 +209,17 @@ async function execute(
 export async function applyRevert(
   tl: Threadline,
   given: RevertPlan,
-  options: RevertApplyOptions,
+  input: RevertApplyOptions | undefined,
   tableMeta: (schema: string, name: string) => Promise<TableMeta>,
   /** Null: the plan is one tl.revert.plan() returned (frozen); else plan it again and require the same. */
   replan: ((tx: SqlSession) => Promise<RevertPlan>) | null,
 ): Promise<RevertApplyResult> {
+  const options = checkKeys(
+    input,
+    ['force', 'actor', 'reason', 'batchSize', 'onProgress'],
+    'revert.apply options',
+    true,
+  ) as RevertApplyOptions;
   if (
     typeof given !== 'object' ||
     given === null ||
@@ -222,7 +229,7 @@ export async function applyRevert(
     given.summary === null
   )
     throw new ThreadlineError('QUERY_INVALID', 'revert.apply: pass the plan tl.revert.plan() returned');
-  const force = options.force === true;
+  const force = parseFlag(options.force, 'force', 'revert.apply') ?? false;
   refuse(given, force);
   const ctx = getAuditContext();
   const actor = options.actor ? ActorRef.parse(options.actor) : ctx?.actor;
