@@ -84,6 +84,26 @@ describeEachDb('revert: hardening', (db) => {
     expect(await snapshot(db(), t, 'id')).toEqual(['{"id": 1, "bal": 10}', '{"id": 2, "bal": 21}']);
   });
 
+  it("a change naming one of Threadline's own tables (a forged audit row) is refused, never written", async () => {
+    const t = uniqueName('acct');
+    await db().exec(`create table ${t} (id int primary key, bal int); insert into ${t} values (1, 10);`);
+    const tl = await installed(db());
+    await tl.installTriggers({ tables: [t] });
+    const bad = await changeIn(tl, `update ${t} set bal = 0`);
+    const [first] = await db().sql<{ id: string }>(
+      'select min(id)::text as id from threadline.audit_transactions',
+    );
+    await db().exec(`insert into threadline.audit_changes (transaction_id, table_schema, table_name, op, table_pk, data_after, captured_at)
+                     values (${bad}, 'threadline', 'audit_transactions', 'insert', '{"id": ${first!.id}}', '{"id": ${first!.id}}', now())`);
+    const txCount = await auditTransactionCount(db());
+    const error = await failure(tl.revert.plan({ transactionId: bad }));
+    expect(isThreadlineError(error, 'REVERT_REFUSED')).toBe(true);
+    expect((error as Error).message).toBe(
+      "revert: threadline.audit_transactions is one of Threadline's own tables; the audit trail is never reverted",
+    );
+    expect(await auditTransactionCount(db())).toBe(txCount);
+  });
+
   it('a plan whose conflicts were removed is refused, also with force', async () => {
     const t = uniqueName('acct');
     await db().exec(`create table ${t} (id int primary key, bal int); insert into ${t} values (1, 10);`);

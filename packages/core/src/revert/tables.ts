@@ -28,6 +28,7 @@ export interface TableMeta {
 
 interface MetaRow {
   present: boolean;
+  storage: boolean;
   options: string | null;
   key_columns: string | null;
   columns: string | null;
@@ -44,14 +45,21 @@ export async function loadTableMeta(
   const label = formatTableName({ schema, name });
   const [row] = await run<MetaRow>(
     `SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL AS present,
+       coalesce((SELECT c.relnamespace = to_regnamespace($3::text) FROM pg_class c WHERE c.oid = to_regclass(format('%I.%I', $1::text, $2::text))), false) AS storage,
        (SELECT ct.options::text FROM ${q}.captured_tables ct WHERE ct.table_schema = $1 AND ct.table_name = $2) AS options,
        (SELECT array_to_json(ct.key_columns)::text FROM ${q}.captured_tables ct WHERE ct.table_schema = $1 AND ct.table_name = $2) AS key_columns,
        (SELECT json_agg(json_build_object('n', a.attname, 'g', a.attgenerated <> '') ORDER BY a.attnum)::text
           FROM pg_attribute a WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
        EXISTS (SELECT 1 FROM pg_constraint con WHERE con.contype = 'f'
                  AND con.conrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND con.confrelid = con.conrelid) AS self_ref`,
-    [schema, name],
+    [schema, name, q],
   );
+  // Only a forged audit row can name one of Threadline's own tables: never write to them.
+  if (row?.storage)
+    throw new ThreadlineError(
+      'REVERT_REFUSED',
+      `revert: ${label} is one of Threadline's own tables; the audit trail is never reverted`,
+    );
   if (!row?.present)
     throw new ThreadlineError(
       'NOT_FOUND',
