@@ -73,7 +73,9 @@ describe.runIf(postgresEnabled())('activity rollup with concurrent sessions', ()
     const batch = await purger.query(DELETE_BATCH, ['2026-01-02T00:00:00Z']);
     expect(batch.rows[0].n).toBeGreaterThan(100);
     await purger.query('commit');
-    expect((await refresher.query('select threadline.activity_refresh() as n')).rows[0].n).toBeGreaterThan(24);
+    expect((await refresher.query('select threadline.activity_refresh() as n')).rows[0].n).toBeGreaterThan(
+      24,
+    );
     await refresher.query('commit');
     const now = await both(tl, server.pool, from, to);
     expect(now.got).toEqual(now.want);
