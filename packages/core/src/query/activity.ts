@@ -41,6 +41,8 @@ const MAX_ACTIVITY_BUCKETS = 1000;
 type Run = (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
 
 const HOUR_MS = 3_600_000;
+const FIRST_MS = Date.parse('0001-01-01T00:00:00Z');
+const END_MS = Date.parse('+010000-01-01T00:00:00Z');
 
 function parseBucket(value: unknown): ActivityBucketSize | null {
   if (value === undefined || value === null) return null;
@@ -100,7 +102,14 @@ export async function activityCounts(run: Run, q: string, input: ActivityFilters
     const span = (toMs - Date.parse(f.from)) / 1000;
     bucket = ACTIVITY_BUCKETS.find((b) => span / SECONDS[b] <= 100) ?? 'month';
   }
-  const from = f.from ?? new Date(toMs - DEFAULT_BUCKETS * SECONDS[bucket] * 1000).toISOString();
+  const fromMs = f.from ? Date.parse(f.from) : toMs - DEFAULT_BUCKETS * SECONDS[bucket] * 1000;
+  // A window given with a zone can reach the years 0 or 10000 in UTC, which the buckets (UTC)
+  // and PostgreSQL's ISO input cannot hold.
+  if (!(fromMs >= FIRST_MS && toMs < END_MS))
+    throw invalid(
+      `activity: ${f.from ?? 'the default window'} to ${to} reaches outside the years 0001-9999 in UTC; choose a window within them`,
+    );
+  const from = f.from ?? new Date(fromMs).toISOString();
   const count = Math.ceil((toMs - Date.parse(from)) / 1000 / SECONDS[bucket]);
   if (count > MAX_ACTIVITY_BUCKETS)
     throw invalid(
