@@ -22,11 +22,24 @@ export const POSTGRES_SETUP = '../test-utils/src/global-setup.ts';
 /** Also needed by packages whose tests use Redis. */
 export const REDIS_SETUP = '../test-utils/src/redis-setup.ts';
 
+/**
+ * The heavy test files (test/…/*.heavy.test.ts): PgBouncer variants, fault suites, server
+ * restarts, throwaway clusters and replicas. `npm test` leaves them out; each package's
+ * `test:heavy` script runs only them, and `npm run test:load` runs every package's `test:heavy`
+ * (CI runs both: .ci/run).
+ */
+const HEAVY_TESTS = 'test/**/*.heavy.test.ts';
+/** True inside a package's `test:heavy` script (pnpm names the running script). */
+const HEAVY_RUN = process.env.npm_lifecycle_event === 'test:heavy';
+
 /** vitest `test` options: real services are shared, so test files run one at a time. */
 export function packageTests(options: { globalSetup?: string[]; exclude?: string[] } = {}) {
   return {
-    include: ['test/**/*.test.ts'],
-    ...(options.exclude ? { exclude: options.exclude } : {}),
+    include: HEAVY_RUN ? [HEAVY_TESTS] : ['test/**/*.test.ts'],
+    exclude: [
+      ...(options.exclude ?? ['**/node_modules/**', '**/dist/**']),
+      ...(HEAVY_RUN ? [] : [HEAVY_TESTS]),
+    ],
     globalSetup: options.globalSetup ?? [POSTGRES_SETUP],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -26,7 +26,7 @@ export function log(message: string): void {
 }
 
 /** The context every bound transaction carries (the same for every variant). */
-export function benchContext(correlationId: string): AuditContext {
+function benchContext(correlationId: string): AuditContext {
   return { actor: ActorRef.user('7'), correlationId };
 }
 

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export const WORKLOADS = ['bulk', 'single', 'concurrent', 'hazard', 'tpcb'] as const;
-export type Workload = (typeof WORKLOADS)[number];
+const WORKLOADS = ['bulk', 'single', 'concurrent', 'hazard', 'tpcb'] as const;
+type Workload = (typeof WORKLOADS)[number];
 
 export interface BenchOptions {
   reps: number;

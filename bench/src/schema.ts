@@ -20,7 +20,7 @@ export const TL_SCHEMA = 'threadline';
 export const ACTOR_JSON = '{"type": "user", "id": "7"}';
 
 export type TableKind = 'plain' | 'bound' | 'audit' | 'floor' | 'anchor' | 'invoker';
-export const TABLE_KINDS: TableKind[] = ['plain', 'bound', 'audit', 'floor', 'anchor', 'invoker'];
+const TABLE_KINDS: TableKind[] = ['plain', 'bound', 'audit', 'floor', 'anchor', 'invoker'];
 export type Fixture = 'posts' | 'short';
 export const FIXTURES: Fixture[] = ['posts', 'short'];
 
@@ -30,7 +30,7 @@ export function tableOf(kind: TableKind, fixture: Fixture = 'posts'): string {
 }
 
 /** The posts fixture's tables (single-row, concurrency and hazard workloads use these). */
-export const TABLES = Object.fromEntries(TABLE_KINDS.map((k) => [k, tableOf(k, 'posts')])) as Record<
+const TABLES = Object.fromEntries(TABLE_KINDS.map((k) => [k, tableOf(k, 'posts')])) as Record<
   TableKind,
   string
 >;
@@ -73,6 +73,8 @@ CREATE TABLE bench.floor_changes (
   table_schema text NOT NULL,
   table_name text NOT NULL,
   table_pk jsonb NOT NULL,
+  table_id integer,
+  key_hash bigint,
   table_pk_before jsonb,
   op text NOT NULL,
   data_after jsonb,
@@ -126,7 +128,7 @@ export const ALL_TABLES = [
  * posts hashes text per row (md5), as the research did; short only does integer arithmetic and
  * one constant repeat(), so generation costs little next to the write.
  */
-export function generatedRows(n: number, fixture: Fixture = 'posts'): string {
+function generatedRows(n: number, fixture: Fixture = 'posts'): string {
   if (fixture === 'short') {
     return `SELECT 1 + g % 1000, g % 100, 'published', repeat('n', 24) FROM generate_series(1, ${n}) AS g`;
   }
@@ -147,8 +149,9 @@ const FLOOR_TX = `t AS (
   RETURNING txid)`;
 
 function floorChanges(source: string, columns: string, values: string, fixture: Fixture = 'posts'): string {
-  return `INSERT INTO bench.floor_changes (transaction_id, table_schema, table_name, op, table_pk, ${columns}, captured_at)
-SELECT (SELECT txid FROM t), 'bench', '${fixture}_floor', ${values}, (SELECT clock_timestamp()) FROM ${source}`;
+  // The same bytes as capture, table id and key hash included (every source row has an id).
+  return `INSERT INTO bench.floor_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, ${columns}, captured_at)
+SELECT (SELECT txid FROM t), 'bench', '${fixture}_floor', 1, jsonb_hash_extended(jsonb_build_object('id', ${source}.id), 0), ${values}, (SELECT clock_timestamp()) FROM ${source}`;
 }
 
 export type BulkOp = 'insert' | 'update' | 'delete';

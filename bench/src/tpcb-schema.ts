@@ -13,7 +13,7 @@
 import { BIND_CONTEXT_SQL } from '@threadline/core';
 
 export type TpcbVariant = 'plain' | 'bound' | 'capture' | 'floor' | 'anchor' | 'invoker';
-export const TPCB_VARIANTS: TpcbVariant[] = ['plain', 'bound', 'capture', 'floor', 'anchor'];
+const TPCB_VARIANTS: TpcbVariant[] = ['plain', 'bound', 'capture', 'floor', 'anchor'];
 
 /** The variants of a run: with --compare-invoker also capture as it was before issue 12. */
 export function tpcbVariants(compareInvoker: boolean): TpcbVariant[] {

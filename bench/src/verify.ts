@@ -1,6 +1,6 @@
 import type { AuditCounts, BenchDb } from './db.js';
 
-export class VerificationError extends Error {}
+class VerificationError extends Error {}
 
 export interface Expected {
   changes: number;

@@ -26,7 +26,7 @@ import {
 } from './protocol.js';
 import { CUSTOMERS, SHOP_SCHEMA } from './shop.js';
 
-export interface AuditOfRun {
+interface AuditOfRun {
   /** audit_transactions carrying the run's actor, with a request id and the framework's source. */
   transactions: number;
   inserts: number;
@@ -51,7 +51,7 @@ export interface HttpRun {
   audit: AuditOfRun | undefined;
 }
 
-export class HttpVerificationError extends Error {}
+class HttpVerificationError extends Error {}
 
 export async function runHttp(
   db: BenchDb,

@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FRAMEWORKS, type Framework } from './protocol.js';
 
-export const SECTIONS = ['endpoint', 'middleware', 'writes'] as const;
-export type Section = (typeof SECTIONS)[number];
+const SECTIONS = ['endpoint', 'middleware', 'writes'] as const;
+type Section = (typeof SECTIONS)[number];
 
 export interface AdapterBenchOptions {
   reps: number;

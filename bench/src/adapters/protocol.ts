@@ -13,7 +13,7 @@ export type Scenario = (typeof SCENARIOS)[number];
  * middleware that runs the request in a bare AsyncLocalStorage holding the header's value, the
  * least any AsyncLocalStorage-based request context costs on this Node version.
  */
-export const VARIANTS = ['plain', 'floor', 'threadline'] as const;
+const VARIANTS = ['plain', 'floor', 'threadline'] as const;
 export type Variant = (typeof VARIANTS)[number];
 export const SCENARIO_VARIANTS: Record<Scenario, readonly Variant[]> = {
   endpoint: ['plain', 'threadline'],

@@ -12,7 +12,7 @@ import {
   type WriteVariant,
 } from './writes.js';
 
-export const MIDDLEWARE_TARGET = 0.03;
+const MIDDLEWARE_TARGET = 0.03;
 
 export interface Target {
   name: string;

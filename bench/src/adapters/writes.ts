@@ -23,7 +23,7 @@ import type { AdapterBenchOptions } from './options.js';
 
 export const LIBRARIES = ['node-postgres', 'knex', 'typeorm'] as const;
 export type Library = (typeof LIBRARIES)[number];
-export const WRITE_VARIANTS = ['none', 'capture', 'attributed'] as const;
+const WRITE_VARIANTS = ['none', 'capture', 'attributed'] as const;
 export type WriteVariant = (typeof WRITE_VARIANTS)[number];
 /** `server`: synchronous_commit as configured; `off`: set off for the lane's connection. */
 export const COMMIT_MODES = ['server', 'off'] as const;

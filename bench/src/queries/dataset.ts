@@ -239,7 +239,7 @@ export async function loadDataset(
   const { rows } = await client.query(
     `SELECT (SELECT count(*) FROM ${storage}.audit_changes)::int AS changes,
             (SELECT count(*) FROM ${storage}.audit_transactions)::int AS transactions,
-            pg_total_relation_size('${storage}.audit_changes') + pg_total_relation_size('${storage}.audit_transactions') AS bytes`,
+            (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('${storage}.audit_changes')) + pg_total_relation_size('${storage}.audit_transactions') AS bytes`,
   );
   const counted = rows[0] as { changes: number; transactions: number; bytes: string };
   if (counted.changes !== changes || counted.transactions !== transactions) {

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { ActorRef, createThreadline, type SqlClient, type Threadline } from '@threadline/core';
 import pg from 'pg';
 import { parseOrExit, runOrExit } from '../entry.js';
+import { loadBulkDataset } from '../fixtures/bulk-audit.js';
 import { num, table } from '../print.js';
 import { median } from '../stats.js';
 import {
@@ -25,6 +26,9 @@ const USAGE = `Usage: pnpm --filter @threadline/bench run queries [flags]   (or:
 
   --small N   changes in the small dataset (default 10000)
   --large N   changes in the large dataset (default 1000000)
+  --base N    capture only N changes of the large dataset, then copy them set-based up to --large
+              (fixtures/bulk-audit.ts: new ids, spread over the six months before the seed);
+              default: the whole large dataset through real capture
   --reps N    timed repetitions of every query on each dataset (default 300)
   --seed N    seed of the data generator (default 42)
   --url URL   maintenance database URL (default $TL_PG_URL or postgres://postgres@127.0.0.1:5432/postgres);
@@ -39,6 +43,7 @@ function log(message: string): void {
 interface Options {
   small: number;
   large: number;
+  base: number | null;
   reps: number;
   seed: number;
   url: string;
@@ -50,6 +55,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     options: {
       small: { type: 'string' },
       large: { type: 'string' },
+      base: { type: 'string' },
       reps: { type: 'string' },
       seed: { type: 'string' },
       url: { type: 'string' },
@@ -67,6 +73,7 @@ function parseOptions(argv: string[]): Options | 'help' {
   return {
     small: int('small', values.small, 10_000, 1000),
     large: int('large', values.large, 1_000_000, 1000),
+    base: values.base === undefined ? null : int('base', values.base, 0, 1000),
     reps: int('reps', values.reps, 300, 10),
     seed: int('seed', values.seed, 42, 0),
     url: values.url ?? process.env.TL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -196,7 +203,18 @@ async function main(o: Options): Promise<void> {
     log(`database ${name}: loading ${o.small} and ${o.large} changes through capture`);
     const small = await loadDataset(loader, 'small', o.small, o.seed, log);
     log(`small: ${small.changes} changes in ${small.loadSeconds.toFixed(1)} s`);
-    const large = await loadDataset(loader, 'large', o.large, o.seed + 1, log);
+    // --base: a seed through real capture, copied set-based to --large (fixtures/bulk-audit.ts),
+    // spread over the six months before it (monthly partitions); the rare actor stays unique.
+    const large =
+      o.base !== null && o.base < o.large
+        ? await loadBulkDataset(loader, 'large', {
+            target: o.large,
+            seedChanges: o.base,
+            onlyInSeed: [RARE_ACTOR],
+            seed: o.seed + 1,
+            log,
+          })
+        : await loadDataset(loader, 'large', o.large, o.seed + 1, log);
     log(`large: ${large.changes} changes in ${large.loadSeconds.toFixed(1)} s`);
     await loader.query('CHECKPOINT');
 
@@ -258,7 +276,7 @@ function print(
   const lines: string[] = [
     'Threadline query benchmark',
     `PostgreSQL ${env.server} (${env.settings}); ${availableParallelism()} CPUs; Node ${process.version}`,
-    `--small ${o.small} --large ${o.large} --reps ${o.reps} --seed ${o.seed}; ran ${env.minutes.toFixed(1)} min`,
+    `--small ${o.small} --large ${o.large}${o.base === null ? '' : ` --base ${o.base}`} --reps ${o.reps} --seed ${o.seed}; ran ${env.minutes.toFixed(1)} min`,
     '',
     table(
       ['dataset', 'changes', 'transactions', 'audit size', 'load time', 'changes/s'],

@@ -8,7 +8,7 @@ import { prng, shuffle } from '../stats.js';
 import type { Verifier } from '../verify.js';
 
 export type ConcurrentVariant = 'plain' | 'capture' | 'floor' | 'invoker';
-export const CONCURRENT_VARIANTS: ConcurrentVariant[] = ['plain', 'capture', 'floor'];
+const CONCURRENT_VARIANTS: ConcurrentVariant[] = ['plain', 'capture', 'floor'];
 const KIND: Record<ConcurrentVariant, TableKind> = {
   plain: 'plain',
   capture: 'audit',

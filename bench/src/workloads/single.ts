@@ -15,7 +15,7 @@ import type { Verifier } from '../verify.js';
  */
 export type SingleVariant = 'pg' | 'bound' | 'capture' | 'floor' | 'invoker';
 export const SINGLE_OPS: RowOp[] = ['insert', 'update'];
-export const SINGLE_VARIANTS: SingleVariant[] = ['pg', 'bound', 'capture', 'floor'];
+const SINGLE_VARIANTS: SingleVariant[] = ['pg', 'bound', 'capture', 'floor'];
 const KIND: Record<SingleVariant, TableKind> = {
   pg: 'plain',
   bound: 'bound',

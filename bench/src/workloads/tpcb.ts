@@ -24,7 +24,7 @@ import {
 } from '../tpcb-schema.js';
 
 const run = promisify(execFile);
-export const PGBENCH = process.env.TL_PGBENCH ?? '/usr/lib/postgresql/15/bin/pgbench';
+const PGBENCH = process.env.TL_PGBENCH ?? '/usr/lib/postgresql/15/bin/pgbench';
 export const TPCB_CLIENTS = [1, 8];
 
 export interface TpcbRun {

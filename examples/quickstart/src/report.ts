@@ -26,7 +26,7 @@ interface ChangeRow {
 const show = (v: unknown) => (v === undefined ? '∅' : JSON.stringify(v));
 
 /** A one-line field diff: `name: "Bob" → "Robert"` for updates, the new row for inserts, the old row for deletes. */
-export function describeChange(c: ChangeRow): string {
+function describeChange(c: ChangeRow): string {
   if (c.op === 'update') {
     return (c.changed_fields ?? [])
       .map((f) => `${f}: ${show(c.changed_from?.[f])} → ${show(c.data_after?.[f])}`)

@@ -10,7 +10,7 @@ import type { CliIo } from './io.js';
 import type { FlagValues } from './options.js';
 import { createOutput } from './output.js';
 
-export const DEFAULT_SCHEMA = 'threadline';
+const DEFAULT_SCHEMA = 'threadline';
 
 /** A relative retention.archive.dir is relative to the config file (not to wherever the CLI runs). */
 function retentionFromConfig(config: LoadedConfig): RetentionPolicy | undefined {

@@ -107,7 +107,7 @@ function pad(text: string, width: number, align: 'left' | 'right'): string {
   return align === 'right' ? fill + text : text + fill;
 }
 
-export function displayWidth(text: string): number {
+function displayWidth(text: string): number {
   let width = 0;
   for (const ch of text) width += charWidth(ch);
   return width;

@@ -4,7 +4,7 @@ import { ThreadlineError } from '@threadline/core';
 import type { MigrationFile, MigrationFormat } from '@threadline/core/internal';
 import type { CommandContext } from './commands/command.js';
 
-export const MIGRATION_FORMATS: readonly MigrationFormat[] = ['sql', 'knex', 'typeorm'];
+const MIGRATION_FORMATS: readonly MigrationFormat[] = ['sql', 'knex', 'typeorm'];
 
 export const OUT_OPTIONS = {
   out: {

@@ -1,5 +1,5 @@
 /** A command-line option: how parseArgs reads it and how --help shows it. */
-export interface OptionSpec {
+interface OptionSpec {
   readonly type: 'string' | 'boolean';
   readonly short?: string;
   /** Placeholder shown in help, e.g. `DIR` for `--out DIR`. */

@@ -72,7 +72,7 @@ export function fieldText(diff: ChangeDiff, f: FieldDiff): string {
 }
 
 /** The whole diff on one line (table cell). */
-export function diffText(diff: ChangeDiff, change: AuditChange): string {
+function diffText(diff: ChangeDiff, change: AuditChange): string {
   if (diff.op === 'truncate') {
     const partition = isObject(change.dataBefore) ? change.dataBefore.partition : undefined;
     return typeof partition === 'string' ? `partition ${partition} truncated` : 'table truncated';

@@ -256,6 +256,28 @@ export function describeTransactionAdapterConformance(
         );
       });
 
+      it('attributes a transaction, an autocommit write and a function call in each of 30 concurrent contexts', async () => {
+        // Moved here from the knex and TypeORM attribution tests, where it ran through PgBouncer
+        // only; the suite runs it directly and through PgBouncer (transaction pooling).
+        await db.pool.query(
+          `create or replace function ${table}_mix(i int) returns int language sql as $$ insert into ${table} (id) values (i) returning id $$`,
+        );
+        await Promise.all(
+          Array.from({ length: N }, (_, i) =>
+            runWithAuditContext({ actor: ActorRef.user(`mx${i}`) }, async () => {
+              await orm.transaction((tx) => insert(tx, 5000 + i));
+              await orm.autocommit(`insert into ${table} (id) values ($1)`, [5100 + i]);
+              await orm.autocommit(`select ${table}_mix($1)`, [5200 + i]);
+            }),
+          ),
+        );
+        expect(await actorsById(5000, 5300)).toEqual({
+          ...each(5000, (i) => `mx${i}`),
+          ...each(5100, (i) => `mx${i}`),
+          ...each(5200, (i) => `mx${i}`),
+        });
+      });
+
       it('refuses, writing nothing, a procedure or script that commits half-way under a context; runs a complete BEGIN … COMMIT script without one (30 contexts)', async () => {
         await db.pool.query(
           `create or replace procedure ${table}_commits(i int) language plpgsql as $$

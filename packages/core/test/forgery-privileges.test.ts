@@ -264,6 +264,30 @@ describeEachDb('application roles cannot forge, alter or delete audit rows', (db
         relation: `${own}.customers`,
         message: expect.stringMatching(/the cast from .*tag to json runs .*tag_json/),
       });
+      // tl.health reports it too, with the fix; the jsonb cast (never run by to_jsonb) is not one.
+      const unsafe = async () =>
+        (await tl.health.findings({ schema: own, consistency: 'primary' })).filter(
+          (f) => f.code === 'unsafe_cast',
+        );
+      const fix = `DROP CAST (${own}.tag AS json); -- or, once you have reviewed ${own}.tag_json(${own}.tag): ALTER FUNCTION ${own}.tag_json(${own}.tag) OWNER TO <a superuser>;`;
+      expect(await unsafe()).toEqual([
+        {
+          code: 'unsafe_cast',
+          severity: 'error',
+          schema: own,
+          table: 'customers',
+          message: `capture of ${own}.customers would run another role's code with the rights of Threadline's owner: the cast from ${own}.tag to json runs ${own}.tag_json(${own}.tag), owned by ${role} (capture converts every value to JSON)`,
+          fix,
+        },
+      ]);
+      const gate = await tl.health.verify({ expectedTables: [`${own}.customers`], consistency: 'primary' });
+      expect(gate.ok).toBe(false);
+      expect(gate.tables).toEqual([
+        { table: `${own}.customers`, status: 'covered', errors: ['unsafe_cast'] },
+      ]);
+      // Its fix (the first statement) repairs it.
+      await db().exec(fix.slice(0, fix.indexOf(';') + 1));
+      expect(await unsafe()).toEqual([]);
     } finally {
       await db().exec(`alter type ${own}.addr drop attribute t`);
     }

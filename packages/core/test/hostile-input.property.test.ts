@@ -111,7 +111,20 @@ describe.runIf(postgresEnabled())('hostile input (property-based)', () => {
         const timeline = await tl.timeline({ table: qualified });
         expect(timeline.entries).toHaveLength(1);
       }),
-      { numRuns: 40, examples: [['\ud800'], ['lone\udc00surrogate'], ['é'.repeat(32)], ['a"b.c']] },
+      {
+        numRuns: 40,
+        examples: [
+          ['\ud800'],
+          ['lone\udc00surrogate'],
+          ['é'.repeat(32)],
+          ['a"b.c'],
+          // A newline ended the generated function's header comment, so the rest of the name ran
+          // as PL/pgSQL of the SECURITY DEFINER capture function (seed -2019755979 found '\n\u0001';
+          // the second name would run 1/0 as the owner on every write).
+          ['\n\u0001'],
+          ['x\nDECLARE tl_injected int := 1/0; --'],
+        ],
+      },
     );
   }, 120_000);
 

@@ -145,12 +145,19 @@ describeEachDb('index-driven query shapes', (db) => {
     await db().exec(`create table ${t} (id int primary key, v text)`);
     await tl.installTriggers({ tables: [t] });
     await tl.query(`insert into ${t} values (1, 'one'), (2, 'two')`);
-    const stamp = async () =>
-      (
+    // PGlite's clock has millisecond resolution: step past the instant on both sides, so the
+    // next statement's captured_at is strictly after it.
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
+    const stamp = async () => {
+      await tick();
+      const t = (
         await db().sql<{ t: string }>(
           `select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as t`,
         )
       )[0]!.t;
+      await tick();
+      return t;
+    };
     await tl.query(`update ${t} set v = 'uno' where id = 1`);
     for (let i = 0; i < 5; i++) await tl.query(`update ${t} set v = v || '!' where id = 2`);
     const beforeTruncate = await stamp();
@@ -181,8 +188,15 @@ describeEachDb('index-driven query shapes', (db) => {
     expect(rows.find((r) => r.indexname === 'audit_changes_transaction_time_idx')?.indexdef).toMatch(
       /\(transaction_id, captured_at, id\)$/,
     );
-    expect(rows.find((r) => r.indexname === 'audit_changes_truncate_idx')?.indexdef).toMatch(
-      /\(table_schema, table_name, captured_at, id\) WHERE \(op = 'truncate'::text\)$/,
+    expect(rows.find((r) => r.indexname === 'audit_changes_table_truncate_idx')?.indexdef).toMatch(
+      /\(table_id, captured_at, id\) WHERE \(op = 'truncate'::text\)$/,
     );
+    // The compact keys (schema version 7): no text or jsonb key in any index but the legacy ones,
+    // which hold only rows written before table ids.
+    expect(rows.find((r) => r.indexname === 'audit_changes_key_idx')?.indexdef).toMatch(
+      /\(table_id, key_hash, captured_at, id\)$/,
+    );
+    for (const r of rows.filter((x) => /table_schema|table_pk\b/.test(x.indexdef)))
+      expect(r.indexdef).toMatch(/table_id IS NULL/);
   });
 });

@@ -73,30 +73,6 @@ describe.runIf(postgresEnabled()).each(VERSIONS)('%s: attribution under concurre
     expect(codes).toEqual(Array(N).fill('TRANSACTION_CONTROL'));
     expect(await actorsIn(8000, 8100)).toEqual(each(8000, (i) => `cc${i}`));
   });
-
-  it('attributes writes inside functions, procedures, DO blocks, EXPLAIN ANALYZE and multi-statement strings', async () => {
-    await s.db.pool.query(
-      `create or replace function ${s.table}_fn(i int) returns int language sql as $$ insert into ${s.table} (id) values (i) returning id $$;
-       create or replace procedure ${s.table}_proc(i int) language sql as $$ insert into ${s.table} (id) values (i) $$;`,
-    );
-    const shapes: [number, (i: number) => [string, Knex.RawBinding[]]][] = [
-      [1000, (i) => [`select ${s.table}_fn(?)`, [i]]],
-      [1100, (i) => [`call ${s.table}_proc(?)`, [i]]],
-      [1200, (i) => [`do $$ begin insert into ${s.table} (id) values (${i}); end $$`, []]],
-      [1300, (i) => [`explain analyze insert into ${s.table} (id) values (${i})`, []]],
-      [1400, (i) => [`select 1; insert into ${s.table} (id) values (${i})`, []]],
-    ];
-    await Promise.all(
-      shapes.flatMap(([base, shape]) =>
-        Array.from({ length: N }, (_, i) => as(`f${base + i}`, () => knex.raw(...shape(base + i)))),
-      ),
-    );
-    const want = Object.fromEntries(
-      shapes.flatMap(([base]) => Array.from({ length: N }, (_, i) => [base + i, `f${base + i}`])),
-    );
-    expect(await actorsIn(1000, 1500)).toEqual(want);
-  });
-
   it('attributes writes sent through .stream()', async () => {
     await Promise.all(
       Array.from({ length: N }, (_, i) =>
@@ -147,69 +123,5 @@ describe.runIf(postgresEnabled()).each(VERSIONS)('%s: attribution under concurre
     expect(
       Object.fromEntries(rows.filter((r) => r.op.toLowerCase() === 'insert').map((r) => [r.id, r.actor])),
     ).toEqual(Object.fromEntries(Array.from({ length: N * 2 }, (_, i) => [3000 + i, `m${i}`])));
-  });
-
-  it('callers sharing one connection never share a transaction: a failing write does not take another’s row with it', async () => {
-    const connection = await knex.client.acquireConnection();
-    try {
-      const outcomes = await Promise.allSettled(
-        Array.from({ length: N }, (_, i) =>
-          as(`c${i}`, () =>
-            knex
-              .raw(`insert into ${s.table} (id) values (?)`, [i % 5 === 4 ? 4000 : 4000 + i])
-              .connection(connection),
-          ),
-        ),
-      );
-      expect(outcomes.map((o) => o.status)).toEqual(
-        Array.from({ length: N }, (_, i) => (i % 5 === 4 ? 'rejected' : 'fulfilled')),
-      );
-    } finally {
-      await knex.client.releaseConnection(connection);
-    }
-    const ok = Array.from({ length: N }, (_, i) => i).filter((i) => i % 5 !== 4);
-    expect(await actorsIn(4000, 4100)).toEqual(Object.fromEntries(ok.map((i) => [4000 + i, `c${i}`])));
-  });
-});
-
-describe.runIf(postgresEnabled())('knex through PgBouncer (transaction pooling)', () => {
-  it('attributes transactions, autocommit writes and function calls of 30 contexts to their own actors', async (ctx) => {
-    const { openConformanceDb } = await import('@threadline/conformance');
-    const { REQUIRE_SERVICES, startPgBouncer } = await import('@threadline/test-utils');
-    const { connect } = await import('./setup.js');
-    const db = await openConformanceDb(2);
-    const bouncer = await startPgBouncer(db.server.url, 2);
-    if (!bouncer) {
-      await db.close();
-      if (REQUIRE_SERVICES) throw new Error('pgbouncer is required under CI');
-      ctx.skip();
-      return;
-    }
-    const knex = connect(VERSIONS[0]![1], bouncer.url, 2, db.tl);
-    try {
-      const table = await db.table();
-      await db.server.pool.query(
-        `create function ${table}_fn(i int) returns int language sql as $$ insert into ${table} (id) values (i) returning id $$`,
-      );
-      await Promise.all(
-        Array.from({ length: N }, (_, i) =>
-          as(`p${i}`, async () => {
-            await knex.transaction((trx) => trx(table).insert({ id: i }));
-            await knex(table).insert({ id: 100 + i });
-            await knex.raw(`select ${table}_fn(?)`, [200 + i]);
-          }),
-        ),
-      );
-      const rows = (await db.audit(table)).map((r) => [r.id, r.actor]);
-      expect(Object.fromEntries(rows)).toEqual(
-        Object.fromEntries(
-          [0, 100, 200].flatMap((base) => Array.from({ length: N }, (_, i) => [base + i, `p${i}`])),
-        ),
-      );
-    } finally {
-      await knex.destroy();
-      await bouncer.stop();
-      await db.close();
-    }
   });
 });

@@ -1,48 +1,6 @@
-import {
-  describeTransactionAdapterConformance,
-  describeTransactionAdapterFaults,
-  type OrmTransaction,
-  type TransactionAdapterHarness,
-} from '@threadline/conformance';
-import type { Knex } from 'knex';
-import { connect, raw, VERSIONS } from './setup.js';
+import { describeTransactionAdapterConformance } from '@threadline/conformance';
+import { knexHarness } from './harness.js';
+import { VERSIONS } from './setup.js';
 
-for (const [index, [name, factory]] of VERSIONS.entries()) {
-  const harness: TransactionAdapterHarness = {
-    name,
-    async open({ url, poolSize, tl, acquireTimeoutMillis }) {
-      const knex = connect(factory, url, poolSize, tl, acquireTimeoutMillis);
-      const wrap = (trx: Knex.Transaction): OrmTransaction => ({
-        exec: (sql, params) => raw(trx, sql, params),
-        nested: (fn) => trx.transaction((inner) => fn(wrap(inner))),
-      });
-      return {
-        transaction: (fn) => knex.transaction((trx) => fn(wrap(trx))),
-        serializable: (fn) => knex.transaction((trx) => fn(wrap(trx)), { isolationLevel: 'serializable' }),
-        autocommit: async (sql, params) => {
-          await raw(knex, sql, params);
-        },
-        sharedConnection: async () => {
-          const connection = await knex.client.acquireConnection();
-          return {
-            // A knex builder runs when awaited: await it inside the caller’s context.
-            exec: async (sql, params) => await raw(knex, sql, params).connection(connection),
-            release: () => knex.client.releaseConnection(connection),
-          };
-        },
-        stream: async (sql, params) => {
-          const rows: unknown[] = [];
-          for await (const row of raw(knex, sql, params).stream()) rows.push(row);
-          return rows;
-        },
-        close: () => knex.destroy(),
-      };
-    },
-  };
-  describeTransactionAdapterConformance(harness);
-  // Through PgBouncer and under faults on the current release (the glue is the same on each).
-  if (index === 0) {
-    describeTransactionAdapterConformance(harness, { pgbouncer: true });
-    describeTransactionAdapterFaults(harness);
-  }
-}
+// Through PgBouncer and under faults (current release): conformance.heavy.test.ts (npm run test:load).
+for (const [name, factory] of VERSIONS) describeTransactionAdapterConformance(knexHarness(name, factory));

@@ -4,7 +4,7 @@ import knex3, { type Knex } from 'knex';
 import knex2 from 'knex2';
 import { attachThreadline } from '../src/index.js';
 
-type KnexFactory = (config: Knex.Config) => Knex;
+export type KnexFactory = (config: Knex.Config) => Knex;
 
 /** The knex versions every test runs against (the declared peer range). */
 export const VERSIONS: [string, KnexFactory][] = [

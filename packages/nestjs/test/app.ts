@@ -20,11 +20,12 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 // A value import, so that design:paramtypes names the class Nest injects.
+import type { RequestAdapterHarness } from '@threadline/conformance';
 import { ActorRef, setAuditActor, Threadline } from '@threadline/core';
 import type { Request, Response } from 'express';
 import { InjectThreadline, ThreadlineModule } from '../src/index.js';
 
-export const TABLE = 'TEST_TABLE';
+const TABLE = 'TEST_TABLE';
 
 interface ItemBody {
   id: number;
@@ -41,7 +42,7 @@ export const testActor = async (req: Request) => {
 
 /** An auth guard that names the actor after the middleware opened the context. */
 @Injectable()
-export class LateActorGuard implements CanActivate {
+class LateActorGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const { body } = context.switchToHttp().getRequest<{ body: ItemBody }>();
     if (body.actor) setAuditActor(ActorRef.user(body.actor));
@@ -51,7 +52,7 @@ export class LateActorGuard implements CanActivate {
 
 /** Injected by class: relies on design:paramtypes emitted for this test file. */
 @Injectable()
-export class ItemsService {
+class ItemsService {
   constructor(
     private readonly tl: Threadline,
     @Inject(TABLE) private readonly table: string,
@@ -68,7 +69,7 @@ export class ItemsService {
 }
 
 @Controller('items')
-export class ItemsController {
+class ItemsController {
   constructor(
     private readonly items: ItemsService,
     @InjectThreadline() private readonly tl: Threadline,
@@ -120,7 +121,7 @@ export function itemsModule(table: string, ...imports: (DynamicModule | Type)[])
  * answers them.
  */
 @Catch()
-export class DriverErrorFilter implements ExceptionFilter {
+class DriverErrorFilter implements ExceptionFilter {
   catch(error: Error & { code?: string }, host: ArgumentsHost) {
     const res = host.switchToHttp().getResponse<Response>();
     if (error instanceof HttpException) res.status(error.getStatus()).json(error.getResponse());
@@ -136,8 +137,13 @@ export async function listen(module: unknown, filters: ExceptionFilter[] = []) {
   return { app, url: `http://127.0.0.1:${port}`, close: () => app.close() };
 }
 
-export function conformanceApp(tl: Threadline, table: string) {
+function conformanceApp(tl: Threadline, table: string) {
   return listen(itemsModule(table, ThreadlineModule.forRoot({ threadline: tl, actor: testActor })), [
     new DriverErrorFilter(),
   ]);
 }
+
+export const nestHarness: RequestAdapterHarness = {
+  name: '@threadline/nestjs (Express platform)',
+  start: ({ tl, table }) => conformanceApp(tl, table),
+};

@@ -1,14 +1,5 @@
-import {
-  describeRequestAdapterConformance,
-  describeRequestAdapterFaults,
-  type RequestAdapterHarness,
-} from '@threadline/conformance';
-import { conformanceApp } from './app.js';
+import { describeRequestAdapterConformance } from '@threadline/conformance';
+import { nestHarness } from './app.js';
 
-const harness: RequestAdapterHarness = {
-  name: '@threadline/nestjs (Express platform)',
-  start: ({ tl, table }) => conformanceApp(tl, table),
-};
-describeRequestAdapterConformance(harness);
-describeRequestAdapterConformance(harness, { pgbouncer: true });
-describeRequestAdapterFaults(harness);
+// Through PgBouncer and under faults: conformance.heavy.test.ts (npm run test:load).
+describeRequestAdapterConformance(nestHarness);

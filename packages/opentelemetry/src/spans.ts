@@ -3,7 +3,7 @@ import { TELEMETRY_TRACING_CHANNEL_NAMES } from '@threadline/core';
 import { onTracing } from './subscriptions.js';
 
 /** Only primitive facts become attributes (payloads carry counts, codes and table names). */
-export function attributesOf(payload: Record<string, unknown>, prefix = 'threadline.'): Attributes {
+function attributesOf(payload: Record<string, unknown>, prefix = 'threadline.'): Attributes {
   const out: Attributes = {};
   for (const [key, value] of Object.entries(payload)) {
     if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string')
@@ -14,7 +14,7 @@ export function attributesOf(payload: Record<string, unknown>, prefix = 'threadl
   return out;
 }
 
-export function snake(key: string): string {
+function snake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 

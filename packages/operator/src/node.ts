@@ -53,7 +53,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /** Write a Web Response to a Node response, streaming the body with backpressure. */
-export async function sendWebResponse(response: Response, res: ServerResponse): Promise<void> {
+async function sendWebResponse(response: Response, res: ServerResponse): Promise<void> {
   res.statusCode = response.status;
   response.headers.forEach((value, name) => {
     if (name === 'set-cookie') res.appendHeader('set-cookie', value);

@@ -23,7 +23,7 @@ export interface CoverageReport {
   };
 }
 
-export interface Finding {
+interface Finding {
   code: string;
   severity: 'error' | 'warning';
   schema: string;
@@ -32,7 +32,7 @@ export interface Finding {
   fix: string;
 }
 
-export interface PolicyEntry {
+interface PolicyEntry {
   table: string;
   state: string;
   configured?: unknown;

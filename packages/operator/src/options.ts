@@ -44,7 +44,7 @@ export interface ResolvedOptions<R> {
 const WHERE = 'createOperatorSurface';
 
 /** Normalise "/audit/", "audit", "/" to "/audit", "/audit", "". */
-export function normalisePath(value: unknown, name: string): string {
+function normalisePath(value: unknown, name: string): string {
   if (value === undefined) return '';
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (typeof value !== 'string' || /[\s?#\\]|\/\/|\.\.|[\u0000-\u001f\u007f]/.test(value)) {

@@ -257,7 +257,7 @@ export function createOperatorSurface<R = Request>(options: OperatorSurfaceOptio
 }
 
 /** The route below the base path, or null when the path is outside it. */
-export function routeOf(pathname: string, basePath: string): string | null {
+function routeOf(pathname: string, basePath: string): string | null {
   if (basePath === '') return pathname || '/';
   if (pathname === basePath) return '/';
   if (!pathname.startsWith(`${basePath}/`)) return null;

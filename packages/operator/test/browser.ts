@@ -3,7 +3,7 @@ import { REQUIRE_SERVICES } from '@threadline/test-utils';
 import { type Browser, chromium } from 'playwright-core';
 
 /** Debian's chromium (`apt-get install chromium`; .ci/run installs it). */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export function chromiumAvailable(): boolean {
   if (existsSync(CHROMIUM_PATH)) return true;

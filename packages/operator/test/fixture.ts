@@ -6,7 +6,7 @@ import { nodeHandler } from '../src/node.js';
 import type { OperatorSurfaceOptions } from '../src/options.js';
 import { createOperatorSurface } from '../src/surface.js';
 
-export const HOSTILE = [
+const HOSTILE = [
   '<script>window.__pwned = 1</script>',
   '"><img src=x onerror="window.__pwned=2">',
   'javascript:alert(1)',

@@ -10,12 +10,12 @@ export const VERSIONS: [string, typeof TypeOrm][] = [
   ['typeorm 0.3.31', typeorm03 as unknown as typeof TypeOrm],
 ];
 
-export interface Item {
+interface Item {
   id: number;
   note: string | null;
 }
 
-export interface LoggedStatement {
+interface LoggedStatement {
   sql: string;
   runner: unknown;
 }

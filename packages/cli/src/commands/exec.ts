@@ -65,7 +65,7 @@ async function run(ctx: CommandContext): Promise<number> {
  * A value inside PGOPTIONS: the server splits the string on spaces and reads a backslash as
  * "take the next character literally", so both are escaped.
  */
-export function pgOptionValue(value: string): string {
+function pgOptionValue(value: string): string {
   return value.replace(/[\\ ]/g, (c) => `\\${c}`);
 }
 

@@ -72,7 +72,7 @@ export const healthCoverageCommand: Command = {
 };
 
 /** One line on how far behind the read replica the catalogs above were read from. */
-export function replicaLine(r: ReadReplicaStatus): string {
+function replicaLine(r: ReadReplicaStatus): string {
   if (!r.inRecovery)
     return 'Read from --read-url, which is not a streaming replica (not in recovery); replica lag not measured';
   const behind =

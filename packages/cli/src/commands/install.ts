@@ -84,13 +84,15 @@ async function apply(ctx: CommandContext): Promise<number> {
   }
   if (result.storage.migrationPending) {
     ctx.out.line(
-      `Storage migration: audit_changes is not partitioned; converting it to ${result.storage.partition} partitions in place (nothing is copied first; its rows move one partition per transaction and stay readable throughout).`,
+      result.storage.layout === 'unpartitioned' && result.storage.partition !== 'none'
+        ? `Storage migration: audit_changes is not partitioned; converting it to ${result.storage.partition} partitions in place (nothing is copied first; its rows move one partition per transaction and stay readable throughout).`
+        : 'Storage migration: keying changes written before table ids in batches (they stay readable throughout).',
     );
     const moved = await tl.storage.maintain({
       onProgress: (p) => ctx.out.note(describeStep(p)),
     });
     ctx.out.line(
-      `Storage migration done: ${moved.movedRows.toLocaleString('en-US')} changes moved into ${moved.created.length} partitions; ${moved.defaultPartitionRows} left in the default partition.`,
+      `Storage migration done: ${moved.movedRows.toLocaleString('en-US')} changes moved into ${moved.created.length} partitions; ${moved.defaultPartitionRows} left in the default partition; ${moved.keyedRows.toLocaleString('en-US')} changes keyed.`,
     );
   }
   for (const finding of result.findings)

@@ -7,6 +7,8 @@ export function describeStep(p: MaintainProgress): string {
   if (p.step === 'converted')
     return `converted audit_changes: it is now the default partition (about ${(p.remaining ?? 0).toLocaleString('en-US')} rows to move)`;
   if (p.step === 'created') return `created partition ${p.partition}`;
+  if (p.step === 'keyed')
+    return `keyed ${p.rows.toLocaleString('en-US')} changes written before table ids${p.remaining === null ? '' : `; ${p.remaining.toLocaleString('en-US')} left`}`;
   return `moved ${p.rows.toLocaleString('en-US')} changes into ${p.partition}${p.remaining === null ? '' : `; ${p.remaining.toLocaleString('en-US')} left in the default partition`}`;
 }
 
@@ -46,9 +48,13 @@ export const storageStatusCommand: Command = {
       })),
       ['partition', 'range', 'size', 'rows', 'oldest', 'newest'],
     );
-    if (status.migrationPending)
+    if (status.migrationPending && status.unkeyedRows > 0 && status.layout === 'partitioned')
       ctx.out.note(
-        'audit_changes is not partitioned yet: run `threadline install --apply` (or `threadline storage maintain`) to convert it in place',
+        `${status.unkeyedRows.toLocaleString('en-US')} changes written before table ids are not keyed yet (queries still find them): run \`threadline storage maintain\``,
+      );
+    else if (status.migrationPending)
+      ctx.out.note(
+        'audit_changes is not partitioned yet, or older changes are not keyed yet: run `threadline install --apply` (or `threadline storage maintain`) to finish the upgrade in place',
       );
     else if (status.defaultPartitionRows > 0)
       ctx.out.note(

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { ThreadlineError } from '@threadline/core';
 
 /** Looked for in the working directory, first found wins. */
-export const CONFIG_FILE_NAMES = [
+const CONFIG_FILE_NAMES = [
   'threadline.config.ts',
   'threadline.config.mjs',
   'threadline.config.js',

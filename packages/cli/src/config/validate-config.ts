@@ -7,7 +7,7 @@ import {
 import { resolveRetentionPolicy, resolveStorageConfig, resolveTablesConfig } from '@threadline/core/internal';
 import type { ThreadlineConfig } from './define-config.js';
 
-export const CONFIG_KEYS = ['schema', 'tables', 'health', 'verifyCoverage', 'retention', 'storage'] as const;
+const CONFIG_KEYS = ['schema', 'tables', 'health', 'verifyCoverage', 'retention', 'storage'] as const;
 const OBJECT_KEYS = ['health', 'verifyCoverage', 'retention', 'storage'] as const;
 
 export type ConfiguredTables = ReturnType<typeof resolveTablesConfig>;

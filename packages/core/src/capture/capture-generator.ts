@@ -43,6 +43,9 @@ DECLARE
   chk jsonb := @S.capture_check(p_schema, p_name, p_options, p_allow_keyless);
   rel oid := (chk ->> 'relid')::oid;
   rel_kind "char" := (chk ->> 'relkind')::"char";
+  -- The table id (kept across renames: the registry row follows the relation); a new table gets the next one.
+  tid integer := coalesce((SELECT ct.table_id FROM @S.captured_tables ct WHERE ct.relid = rel),
+                          nextval(format('%I.audit_table_id_seq', storage)::regclass)::integer);
   cols text[] := ARRAY(SELECT jsonb_array_elements_text(chk -> 'columns'));
   col_types oid[] := ARRAY(SELECT e::oid FROM jsonb_array_elements_text(chk -> 'types') e);
   key_cols text[] := ARRAY(SELECT jsonb_array_elements_text(chk -> 'keyColumns'));
@@ -199,13 +202,13 @@ BEGIN
                     img, a_j, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r) ELSE '' END, a_r, a_o);
 
   ins_sql := format(
-    'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, op, table_pk, data_after, captured_at) '
-    'SELECT (SELECT %I.current_transaction_id()), %L, %L, ''insert'', %s, %s, %I FROM %s',
-    storage, storage, p_schema, p_name, key_new, @S.capture_redact(format('%I.%I', a_n, a_j), redact_exclude, mask_obj, guard, stale_obj), a_at, new_src);
+    'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, data_after, captured_at) '
+    'SELECT (SELECT %I.current_transaction_id()), %L, %L, %s, jsonb_hash_extended(%s, 0), ''insert'', %s, %s, %I FROM %s',
+    storage, storage, p_schema, p_name, tid, key_new, key_new, @S.capture_redact(format('%I.%I', a_n, a_j), redact_exclude, mask_obj, guard, stale_obj), a_at, new_src);
   del_sql := format(
-    'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, op, table_pk, data_before, captured_at) '
-    'SELECT (SELECT %I.current_transaction_id()), %L, %L, ''delete'', %s, %s, %I FROM %s',
-    storage, storage, p_schema, p_name, key_old,
+    'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, data_before, captured_at) '
+    'SELECT (SELECT %I.current_transaction_id()), %L, %L, %s, jsonb_hash_extended(%s, 0), ''delete'', %s, %s, %I FROM %s',
+    storage, storage, p_schema, p_name, tid, key_old, key_old,
     CASE WHEN with_delete_snapshot THEN @S.capture_redact(format('%I.%I', a_o, a_j), redact_exclude, mask_obj, guard, stale_obj) ELSE 'NULL::jsonb' END,
     a_at, old_src);
   -- Old and new rows of an UPDATE are paired by position (PostgreSQL appends both in lockstep, so
@@ -232,10 +235,10 @@ BEGIN
                  ELSE format(', %s AS %I', img, a_j) END,
       a_r, a_o, pair_cond);
     upd_pairs := upd_pairs || format(
-      'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, op, table_pk, table_pk_before, data_after, changed_fields, changed_from, captured_at) '
-      'SELECT (SELECT %I.current_transaction_id()), %L, %L, ''update'', %I.k_new, CASE WHEN %I.k_changed THEN %I.k_old END, %s, %s, %s, %I '
+      'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, table_pk_before, data_after, changed_fields, changed_from, captured_at) '
+      'SELECT (SELECT %I.current_transaction_id()), %L, %L, %s, jsonb_hash_extended(%I.k_new, 0), ''update'', %I.k_new, CASE WHEN %I.k_changed THEN %I.k_old END, %s, %s, %s, %I '
       'FROM (SELECT %I.%I AS j, %s AS k_new, %s AS k_old, %s AS k_changed%s FROM %s OFFSET 0) AS %I WHERE %s',
-      storage, storage, p_schema, p_name, a_x, a_x, a_x,
+      storage, storage, p_schema, p_name, tid, a_x, a_x, a_x, a_x,
       @S.capture_redact(format('%I.j', a_x), redact_exclude, mask_obj, guard, stale_obj), fields_expr, from_expr, a_at,
       a_n, a_j, key_new, key_old, key_changed, inner_cols, pair_src, a_x, where_expr);
   END LOOP;
@@ -245,15 +248,15 @@ BEGIN
     || '; ' || ins_sql || format(' WHERE NOT EXISTS (SELECT FROM %s WHERE %s = %s)', old_src, key_new, key_old);
   trunc_sql := format(
     'IF TG_TABLE_SCHEMA = %L AND TG_TABLE_NAME = %L THEN '
-    'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, op, table_pk, captured_at) '
-    'VALUES (%I.current_transaction_id(), %L, %L, ''truncate'', ''{}''::jsonb, clock_timestamp()); '
+    'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, captured_at) '
+    'VALUES (%I.current_transaction_id(), %L, %L, %s, jsonb_hash_extended(''{}''::jsonb, 0), ''truncate'', ''{}''::jsonb, clock_timestamp()); '
     'PERFORM %I.truncate_started(TG_RELID); '
     'ELSIF NOT %I.truncate_captured(%L, %L, TG_RELID) THEN '
-    'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, op, table_pk, data_before, captured_at) '
-    'VALUES (%I.current_transaction_id(), %L, %L, ''truncate'', ''{}''::jsonb, '
+    'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, data_before, captured_at) '
+    'VALUES (%I.current_transaction_id(), %L, %L, %s, jsonb_hash_extended(''{}''::jsonb, 0), ''truncate'', ''{}''::jsonb, '
     'jsonb_build_object(''partition'', format(''%%I.%%I'', TG_TABLE_SCHEMA, TG_TABLE_NAME)), clock_timestamp()); '
     'END IF;',
-    p_schema, p_name, storage, storage, p_schema, p_name, storage, storage, p_schema, p_name, storage, storage, p_schema, p_name);
+    p_schema, p_name, storage, storage, p_schema, p_name, tid, storage, storage, p_schema, p_name, storage, storage, p_schema, p_name, tid);
 
   -- The plan guard: statements over transition tables of any size get one plan shape (hash join,
   -- no JIT, room for the hash in memory) whatever row count their cached plan was made for, and
@@ -300,7 +303,10 @@ BEGIN
     || E'  ELSIF TG_OP = ''UPDATE'' AND %I = %I THEN\n    %s;\n'
     || E'  ELSIF TG_OP = ''UPDATE'' THEN\n    %s;\n'
     || E'  ELSIF TG_OP = ''DELETE'' THEN\n    %s;\n  END IF;\n  %s\n  RETURN NULL;\nEND\n',
-    label, mode, a_at, a_co, a_cn, a_g, a_d, trunc_sql, a_at, storage, a_co, a_cn, a_co, a_cn,
+    -- The header comment shows the table's name with control characters replaced: a newline in a
+    -- name would end the comment and run the rest of the name as code of this SECURITY DEFINER
+    -- function (a table named E'x\nBEGIN ...' injected PL/pgSQL that ran as the owner).
+    regexp_replace(label, '[[:cntrl:]]', '?', 'g'), mode, a_at, a_co, a_cn, a_g, a_d, trunc_sql, a_at, storage, a_co, a_cn, a_co, a_cn,
     CASE WHEN needs_utc THEN guard_on ELSE '' END, upd_pairs[1], CASE WHEN needs_utc THEN guard_off ELSE '' END,
     guard_on, ins_sql, a_co, a_cn, upd_sql, upd_pairs[3], del_sql, guard_off);
   -- The body's own checksum on its last line: health reports a function edited by hand
@@ -322,7 +328,7 @@ BEGIN
   END LOOP;
 
   RETURN jsonb_build_object(
-    'relid', rel, 'schema', p_schema, 'name', p_name, 'mode', mode, 'functionName', fn_name,
+    'relid', rel, 'tableId', tid, 'schema', p_schema, 'name', p_name, 'mode', mode, 'functionName', fn_name,
     'functionSql', fn_sql, 'relations', relations, 'keyColumns', chk -> 'keyColumns', 'keySource', chk -> 'keySource',
     'columns', chk -> 'colmap', 'warnings', chk -> 'warnings', 'options', chk -> 'options');
 END

@@ -61,12 +61,15 @@ BEGIN
   IF old_fn IS NOT NULL AND old_fn <> plan ->> 'functionName' THEN
     EXECUTE format('DROP FUNCTION IF EXISTS %I.%I()', storage, old_fn);
   END IF;
-  INSERT INTO @S.captured_tables AS ct (relid, table_schema, table_name, options, key_columns, columns, function_name, mode, generated_at)
+  INSERT INTO @S.captured_tables AS ct (relid, table_schema, table_name, options, key_columns, columns, function_name, mode, generated_at, table_id)
   VALUES (rel, p_schema, p_name, plan -> 'options', ARRAY(SELECT jsonb_array_elements_text(plan -> 'keyColumns')),
-          plan -> 'columns', plan ->> 'functionName', plan ->> 'mode', now())
-  ON CONFLICT (relid) DO UPDATE SET table_schema = EXCLUDED.table_schema, table_name = EXCLUDED.table_name,
+          plan -> 'columns', plan ->> 'functionName', plan ->> 'mode', now(), (plan ->> 'tableId')::integer)
+  ON CONFLICT (relid) DO UPDATE SET table_schema = EXCLUDED.table_schema, table_name = EXCLUDED.table_name, table_id = EXCLUDED.table_id,
     options = EXCLUDED.options, key_columns = EXCLUDED.key_columns, columns = EXCLUDED.columns,
     function_name = EXCLUDED.function_name, mode = EXCLUDED.mode, generated_at = EXCLUDED.generated_at;
+  -- Every name the table id is captured under (a rename or schema move adds one; table_ids()).
+  INSERT INTO @S.audit_table_names (table_schema, table_name, table_id)
+    VALUES (p_schema, p_name, (plan ->> 'tableId')::integer) ON CONFLICT DO NOTHING;
   PERFORM @S.capture_registered(rel);
   RETURN plan - 'functionSql' - 'columns';
 END

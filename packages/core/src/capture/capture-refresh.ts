@@ -147,10 +147,10 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   reg record;
 BEGIN
-  SELECT ct.table_schema, ct.table_name INTO reg FROM @S.captured_tables ct WHERE ct.relid = p_root;
+  SELECT ct.table_schema, ct.table_name, ct.table_id INTO reg FROM @S.captured_tables ct WHERE ct.relid = p_root;
   IF reg IS NULL THEN RETURN; END IF;
-  INSERT INTO @S.audit_changes (transaction_id, table_schema, table_name, op, table_pk, data_before, captured_at)
-  VALUES (@S.current_transaction_id(), reg.table_schema, reg.table_name, 'truncate', '{}'::jsonb,
+  INSERT INTO @S.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, data_before, captured_at)
+  VALUES (@S.current_transaction_id(), reg.table_schema, reg.table_name, reg.table_id, jsonb_hash_extended('{}'::jsonb, 0), 'truncate', '{}'::jsonb,
           jsonb_build_object('partition', p_partition, p_how, true), clock_timestamp());
 END
 $fn$;

@@ -6,6 +6,7 @@ import type { OperationsContext } from '../context/operations-context.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import { ThreadlineError } from '../errors.js';
 import { shellWord } from '../health/fixes.js';
+import { keyCondition, tableScope } from '../query/table-scope.js';
 import { checkKeys } from '../query/validate.js';
 import { TELEMETRY_CHANNELS } from '../telemetry/channels.js';
 import { publish } from '../telemetry/publish.js';
@@ -29,10 +30,12 @@ function batchSql(ctx: OperationsContext, reg: CapturedTable): string {
        ORDER BY ${keys.map((k) => `t.${k}`).join(', ')} LIMIT $2 FOR SHARE OF t),
     keyed AS (SELECT b.j, ${keyFromImageSql('b.j', reg.keyColumns)} AS pk FROM batch b),
     ins AS (
-      INSERT INTO ${ctx.q}.audit_changes (transaction_id, table_schema, table_name, op, table_pk, data_after, captured_at)
-      SELECT ${ctx.q}.current_transaction_id(), $3, $4, 'baseline', k.pk, (k.j - $5::text[]) || $6::jsonb, clock_timestamp()
+      INSERT INTO ${ctx.q}.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, data_after, captured_at)
+      SELECT ${ctx.q}.current_transaction_id(), $3, $4,
+             (SELECT ct.table_id FROM ${ctx.q}.captured_tables ct WHERE ct.table_schema = $3 AND ct.table_name = $4),
+             jsonb_hash_extended(k.pk, 0), 'baseline', k.pk, (k.j - $5::text[]) || $6::jsonb, clock_timestamp()
         FROM keyed k
-       WHERE NOT EXISTS (SELECT 1 FROM ${ctx.q}.audit_changes c WHERE c.table_schema = $3 AND c.table_name = $4 AND c.table_pk = k.pk)
+       WHERE NOT EXISTS (SELECT 1 FROM ${ctx.q}.audit_changes c WHERE ${keyCondition(tableScope(ctx.q, '$3::text', '$4::text'), 'k.pk')})
       RETURNING 1)
     SELECT (SELECT count(*) FROM batch)::int AS scanned, (SELECT count(*) FROM ins)::int AS recorded,
            (SELECT ${keyFromImageSql('b.j', reg.keyColumns)} FROM batch b

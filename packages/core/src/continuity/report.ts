@@ -3,6 +3,7 @@ import { tableKey } from '../capture/table-options.js';
 import type { OperationsContext } from '../context/operations-context.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import { shellWord } from '../health/fixes.js';
+import { keyCondition, scopeRows, tableScope } from '../query/table-scope.js';
 import { keyObjectSql, UTC_SQL } from './key-sql.js';
 import { type CapturedTable, capturedTables } from './registry.js';
 import type { ContinuityEntry } from './types.js';
@@ -26,14 +27,15 @@ export async function continuityOf(
       hint: `capture it first: threadline gen-triggers --tables ${shellWord(label)} --apply`,
     };
   const keyless = reg.keyColumns.length === 0;
+  const scope = tableScope(ctx.q, '$1::text', '$2::text');
   try {
     const row = await ctx.client.transaction(async (s) => {
       await s.exec(UTC_SQL);
       const { rows } = await s.query<{ rows_now: string; without: string | null; last: string | null }>(
         `SELECT count(*)::text AS rows_now,
-                ${keyless ? 'NULL' : `count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM ${ctx.q}.audit_changes c WHERE c.table_schema = $1 AND c.table_name = $2 AND c.table_pk = ${keyObjectSql('t', reg.keyColumns)}))::text`} AS without,
-                (SELECT to_char(c.captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM ${ctx.q}.audit_changes c
-                  WHERE c.table_schema = $1 AND c.table_name = $2 AND c.op = 'baseline'
+                ${keyless ? 'NULL' : `count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM ${ctx.q}.audit_changes c WHERE ${keyCondition(scope, keyObjectSql('t', reg.keyColumns))}))::text`} AS without,
+                (SELECT to_char(c.captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                   FROM (${scopeRows(ctx.q, scope, { select: 'c.captured_at, c.id', where: [`c.op = 'baseline'`], order: 'c.captured_at DESC, c.id DESC', limit: '1' })}) c
                   ORDER BY c.captured_at DESC, c.id DESC LIMIT 1) AS last
            FROM ${qualifiedTable(table)} AS t`,
         [table.schema, table.name],

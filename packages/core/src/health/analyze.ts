@@ -6,8 +6,11 @@ import {
   noExtensionFunctionSql,
   noExtensionTriggerSql,
   regenerateCommand,
+  replicaGapFix,
+  unsafeCastFix,
 } from './fixes.js';
 import type { Finding, FindingCode } from './types.js';
+import type { UnsafeCast } from './unsafe-casts.js';
 
 const OPS = [
   ['insert', 4],
@@ -43,6 +46,8 @@ const sameColumns = (a: Record<string, string>, b: Record<string, string>) =>
 export function analyzeCapture(snapshot: CatalogSnapshot, storage: string): Analysis {
   const registry = new Map(snapshot.registry.map((r) => [r.relid, r]));
   const byFunction = new Map(snapshot.registry.map((r) => [r.functionName, r]));
+  const castsOf = new Map<string, UnsafeCast[]>();
+  for (const u of snapshot.unsafeCasts ?? []) castsOf.set(u.relid, [...(castsOf.get(u.relid) ?? []), u]);
   const triggersOf = new Map<string, TriggerInfo[]>();
   for (const t of snapshot.triggers) {
     const list = triggersOf.get(t.relid) ?? [];
@@ -59,7 +64,7 @@ export function analyzeCapture(snapshot: CatalogSnapshot, storage: string): Anal
     relationOk.set(
       rel.oid,
       reg
-        ? checkRegistered(rel, reg, triggers, storage, byFunction, add)
+        ? checkRegistered(rel, reg, triggers, storage, byFunction, add, castsOf.get(rel.oid) ?? [])
         : checkUnregistered(rel, triggers, storage, byFunction, add),
     );
   }
@@ -95,6 +100,7 @@ function checkRegistered(
   storage: string,
   byFunction: Map<string, RegistryInfo>,
   add: Add,
+  unsafeCasts: readonly UnsafeCast[],
 ): boolean {
   const table: TableName = { schema: rel.schema, name: rel.name };
   const label = formatTableName(table);
@@ -192,16 +198,26 @@ function checkRegistered(
     );
   }
   checkExtensionDependencies(rel, reg, [...mine, ...triggers.filter(helper)], storage, add);
-  if (rel.replicated) {
-    const gap = mine.filter((t) => t.enabled !== 'A' && t.enabled !== 'R');
-    if (gap.length > 0)
-      add(
-        'replica_mode_gap',
-        'warning',
-        `${label} is written by a logical-replication subscription, which runs with session_replication_role = replica; capture trigger(s) ${gap.map((t) => t.name).join(', ')} do not fire for those writes`,
-        gap.map((t) => enableTriggerSql(table, t.name, true)).join(' '),
-      );
+  // The apply worker of a subscription fires row triggers only (PostgreSQL runs neither AFTER
+  // STATEMENT triggers nor their transition tables for replicated INSERT, UPDATE and DELETE,
+  // whatever ENABLE ALWAYS/REPLICA says), so no trigger state captures those writes here: their
+  // history has to come from the publisher with the rows.
+  if (!rel.isPartition && rel.subscriptions.length > 0) {
+    const names = rel.subscriptions.map((s) => s.name);
+    add(
+      'replica_mode_gap',
+      'warning',
+      `${label} is written by logical-replication subscription(s) ${names.join(', ')}, whose writes its capture triggers do not record (the apply worker fires no statement-level trigger for replicated inserts, updates and deletes, whatever the trigger's ENABLE state); capture it on the publisher and replicate the audit tables with it`,
+      replicaGapFix(table, storage, rel.subscriptions),
+    );
   }
+  for (const u of unsafeCasts)
+    add(
+      'unsafe_cast',
+      'error',
+      `capture of ${label} would run another role's code with the rights of Threadline's owner: the cast from ${u.source} to json runs ${u.function}, owned by ${u.functionOwner} (capture converts every value to JSON)`,
+      unsafeCastFix(u),
+    );
   if (!rel.isPartition) {
     const expectedKey = reg.options.primaryKey ?? rel.primaryKey ?? [];
     if (!sameSet(expectedKey, reg.keyColumns)) {

@@ -1,5 +1,6 @@
 import type { OperationsContext } from '../context/operations-context.js';
 import { toThreadlineError } from '../db/db-errors.js';
+import { readUnsafeCasts, type UnsafeCast } from './unsafe-casts.js';
 
 /** An ordinary or partitioned table, as the catalogs describe it now. */
 export interface RelationInfo {
@@ -13,8 +14,12 @@ export interface RelationInfo {
   primaryKey: string[] | null;
   /** attnum -> name of the live columns (only read for captured tables). */
   columns: Record<string, string> | null;
-  /** A logical-replication subscription writes this table. */
-  replicated: boolean;
+  /**
+   * The logical-replication subscriptions that write this table without also writing
+   * Threadline's audit_changes or one of its partitions (so its history does not arrive from the
+   * publisher), with their publications.
+   */
+  subscriptions: { name: string; publications: string[] }[];
 }
 
 export interface TriggerInfo {
@@ -56,6 +61,8 @@ export interface CatalogSnapshot {
   relations: RelationInfo[];
   triggers: TriggerInfo[];
   registry: RegistryInfo[];
+  /** Casts to json another role owns that capture of a captured table would run. */
+  unsafeCasts?: UnsafeCast[];
 }
 
 /**
@@ -78,7 +85,7 @@ const SCHEMA_FILTER = `n.nspname <> $1 AND n.nspname NOT IN ('pg_catalog', 'info
   AND n.nspname NOT LIKE 'pg\\_%' AND ($2::text[] IS NULL OR n.nspname = ANY($2::text[]))`;
 
 /**
- * Read everything the coverage and findings checks need in three catalog queries, whatever the
+ * Read everything the coverage and findings checks need in four catalog queries, whatever the
  * number of tables: no locks, no DDL, no SELECT on user tables.
  */
 export async function readCatalog(
@@ -99,7 +106,13 @@ export async function readCatalog(
               CASE WHEN reg.relid IS NOT NULL THEN (
                 SELECT jsonb_object_agg(a.attnum::text, a.attname::text) FROM pg_attribute a
                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) END AS columns,
-              EXISTS (SELECT 1 FROM pg_subscription_rel sr WHERE sr.srrelid = c.oid) AS replicated
+              coalesce((SELECT jsonb_agg(jsonb_build_object('name', s.subname::text, 'publications', to_jsonb(s.subpublications)) ORDER BY s.subname)
+                 FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid
+                WHERE sr.srrelid = c.oid AND NOT EXISTS (
+                  SELECT 1 FROM pg_subscription_rel h
+                   WHERE h.srsubid = sr.srsubid
+                     AND pg_partition_root(h.srrelid) = (SELECT ac.oid FROM pg_class ac JOIN pg_namespace an ON an.oid = ac.relnamespace
+                                       WHERE an.nspname = $1 AND ac.relname = 'audit_changes'))), '[]') AS subscriptions
          FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN ${ctx.q}.captured_tables reg ON reg.relid = c.oid
@@ -147,7 +160,8 @@ export async function readCatalog(
                  WHERE c.relispartition AND n.nspname = ANY($2::text[]))`,
       params,
     );
-    return { relations: relations.rows, triggers: triggers.rows, registry: registry.rows };
+    const unsafeCasts = await readUnsafeCasts(ctx, schemas, what);
+    return { relations: relations.rows, triggers: triggers.rows, registry: registry.rows, unsafeCasts };
   } catch (error) {
     throw toThreadlineError(error, what);
   }

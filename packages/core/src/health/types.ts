@@ -12,7 +12,8 @@ export type FindingCode =
   | 'key_drift'
   | 'unregistered_capture'
   | 'replica_mode_gap'
-  | 'extension_dependency';
+  | 'extension_dependency'
+  | 'unsafe_cast';
 
 /** Something wrong with capture on one table, read from the catalogs, with the exact repair. */
 export interface Finding {

@@ -11,6 +11,7 @@ import { INTEGRITY_DDL } from '../integrity/integrity-ddl.js';
 import { ACTIVITY_DDL } from '../query/activity-ddl.js';
 import { QUERY_FUNCTIONS } from '../query/query-functions.js';
 import { RETENTION_DDL } from '../retention/retention-ddl.js';
+import { KEY_BACKFILL } from '../storage/key-backfill.js';
 import { PARTITION_DDL } from '../storage/partition-ddl.js';
 import { STORAGE_CONVERT } from '../storage/storage-convert.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
@@ -52,6 +53,7 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
     PARTITION_DDL,
     ACTIVITY_DDL,
     STORAGE_CONVERT,
+    KEY_BACKFILL,
     // Partitions ahead; a period whose rows still sit in the default partition is left to maintain.
     'SELECT @S.storage_ensure(false);',
     RETENTION_DDL,
@@ -69,6 +71,7 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
     `INSERT INTO @S.schema_version (singleton, version) VALUES (true, ${SCHEMA_VERSION})
   ON CONFLICT (singleton) DO UPDATE SET version = GREATEST(@S.schema_version.version, EXCLUDED.version), installed_at = now();`,
     'SELECT @S.capture_repair_all();',
+    'SELECT @S.storage_key_capture();',
   ].join('\n');
   return renderSql(body, schema);
 }

@@ -18,7 +18,8 @@ export interface InstallResult {
     layout: 'partitioned' | 'unpartitioned';
     /**
      * True when the configured layout asks for partitions and audit_changes is not partitioned yet
-     * (an install made before): `threadline install --apply` or tl.storage.maintain() converts it.
+     * (an install made before), or rows written before table ids (schema version 7) are not keyed
+     * yet: `threadline install --apply` or tl.storage.maintain() converts and keys them.
      */
     migrationPending: boolean;
   };
@@ -63,9 +64,14 @@ export async function runInstall(
     `SELECT version, EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'threadline_sync_' || md5($1) AND evtenabled = 'A') AS ddl_sync FROM ${q}.schema_version`,
     [schema],
   );
-  const layout = await client.query<{ partition: InstallResult['storage']['partition']; relkind: string }>(
+  const layout = await client.query<{
+    partition: InstallResult['storage']['partition'];
+    relkind: string;
+    unkeyed: boolean;
+  }>(
     `SELECT (SELECT partition FROM ${q}.storage_settings) AS partition,
-            (SELECT relkind::text FROM pg_class WHERE oid = to_regclass(format('%I.audit_changes', $1::text))) AS relkind`,
+            (SELECT relkind::text FROM pg_class WHERE oid = to_regclass(format('%I.audit_changes', $1::text))) AS relkind,
+            EXISTS (SELECT 1 FROM ${q}.audit_changes WHERE table_id IS NULL) AS unkeyed`,
     [schema],
   );
   const partition = layout.rows[0]!.partition;
@@ -81,7 +87,7 @@ export async function runInstall(
     storage: {
       partition,
       layout: partitioned ? 'partitioned' : 'unpartitioned',
-      migrationPending: !partitioned && partition !== 'none',
+      migrationPending: (!partitioned && partition !== 'none') || layout.rows[0]!.unkeyed === true,
     },
   };
 }

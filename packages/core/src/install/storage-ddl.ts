@@ -11,14 +11,25 @@
  *   selects, read index-only (the timeline by actor or correlation id touches one short index
  *   range per matching transaction, not every change since). Same cost class as a plain
  *   (transaction_id) index: one index either way, 16 bytes wider per entry.
- * - audit_changes (table_schema, table_name, table_pk, captured_at, id): row history and as-of.
- * - audit_changes (table_schema, table_name, table_pk_before) partial: history of a row whose key
- *   was changed by an UPDATE (rare, so the index stays tiny).
- * - audit_changes (table_schema, table_name, captured_at, id): timeline filtered by table.
- * - audit_changes (table_schema, table_name, captured_at, id) partial WHERE op = 'truncate':
- *   as-of asks whether the table was truncated after the row's last change; without it that is a
- *   walk over every change of the table in between. Only TRUNCATE rows enter it, so capture of
+ * Compact keys (schema version 7, docs/operations.md#index-keys): a change's table is
+ * table_id, a small integer from the registry (captured_tables.table_id) that a rename or a move
+ * to another schema keeps, and its row is key_hash = jsonb_hash_extended(table_pk, 0); readers
+ * recheck table_pk, so a hash collision costs one extra heap fetch, never a wrong answer. Every
+ * name a table id was captured under is in audit_table_names (table_ids() resolves a name).
+ * Measured (`npm run bench:index-keys`, 1M changes preloaded): the change indexes are 0.74x the
+ * size of the text + jsonb ones and cost 0.59x as much per captured change.
+ * - audit_changes (table_id, key_hash, captured_at, id): row history and as-of.
+ * - audit_changes (table_id, table_pk_before) partial: history of a row whose key was changed by
+ *   an UPDATE (rare, so the index stays tiny).
+ * - audit_changes (table_id, captured_at, id): timeline filtered by table.
+ * - audit_changes (table_id, captured_at, id) partial WHERE op = 'truncate': as-of asks whether
+ *   the table was truncated after the row's last change; without it that is a walk over every
+ *   change of the table in between. Only TRUNCATE rows enter it, so capture of
  *   INSERT/UPDATE/DELETE pays only the predicate check.
+ * - four legacy partial indexes WHERE table_id IS NULL, keyed by (table_schema, table_name, ...)
+ *   as before version 7: they hold the rows written before table ids until storage maintain has
+ *   keyed them (storage/key-backfill.ts), and are empty afterwards; capture pays only the
+ *   predicate checks. Queries read them as a second branch, so answers are complete throughout.
  * - audit_transactions (actor_ref, occurred_at, id) partial: actor history.
  * - audit_transactions (correlation_id) partial, audit_actions (correlation_id) partial:
  *   correlation filters.
@@ -39,6 +50,8 @@ export const AUDIT_CHANGES_COLUMNS = `
   table_schema text COLLATE "C" NOT NULL,
   table_name text COLLATE "C" NOT NULL,
   table_pk jsonb NOT NULL,
+  table_id integer,
+  key_hash bigint,
   table_pk_before jsonb,
   op text NOT NULL CONSTRAINT audit_changes_op_check CHECK (op IN ('insert', 'update', 'delete', 'truncate', 'baseline')),
   data_after jsonb,
@@ -153,6 +166,38 @@ BEGIN
 END
 $do$;
 
+-- Table ids (schema version 7): a small integer per captured table, kept across renames and
+-- schema moves (the registry row follows the relation), written by capture into
+-- audit_changes.table_id. audit_table_names holds every name a table id was captured under, so a
+-- name resolves to ids (table_ids() in query-functions.ts) without any text in the change indexes.
+CREATE SEQUENCE IF NOT EXISTS @S.audit_table_id_seq AS integer;
+CREATE TABLE IF NOT EXISTS @S.audit_table_names (
+  table_schema text COLLATE "C" NOT NULL,
+  table_name text COLLATE "C" NOT NULL,
+  table_id integer NOT NULL,
+  PRIMARY KEY (table_schema, table_name, table_id)
+);
+DO $do$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(format('%I.captured_tables', @LIT)) AND attname = 'table_id' AND NOT attisdropped) THEN
+    ALTER TABLE @S.captured_tables ADD COLUMN table_id integer;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(format('%I.audit_changes', @LIT)) AND attname = 'table_id' AND NOT attisdropped) THEN
+    -- Nullable, no default: metadata only, no rewrite. Existing rows are keyed in batches by
+    -- storage_key_batch (storage maintain, install --apply); until then the legacy indexes find them.
+    ALTER TABLE @S.audit_changes ADD COLUMN table_id integer, ADD COLUMN key_hash bigint;
+  END IF;
+  IF EXISTS (SELECT 1 FROM @S.captured_tables WHERE table_id IS NULL) THEN
+    UPDATE @S.captured_tables SET table_id = nextval(format('%I.audit_table_id_seq', @LIT)) WHERE table_id IS NULL;
+  END IF;
+END
+$do$;
+INSERT INTO @S.audit_table_names (table_schema, table_name, table_id)
+  SELECT ct.table_schema, ct.table_name, ct.table_id FROM @S.captured_tables ct
+  UNION SELECT f ->> 'schema', f ->> 'name', ct.table_id FROM @S.captured_tables ct, jsonb_array_elements(ct.former_names) f
+  EXCEPT SELECT n.table_schema, n.table_name, n.table_id FROM @S.audit_table_names n
+  ON CONFLICT DO NOTHING;
+
 -- Marks Threadline's own DDL for one operation (capture-refresh.ts); always empty when committed.
 CREATE TABLE IF NOT EXISTS @S.internal_nonce (id text PRIMARY KEY);
 
@@ -163,16 +208,27 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   storage text := @LIT;
   ix text[];
+  old text;
 BEGIN
-  IF to_regclass(format('%I.audit_changes_transaction_idx', storage)) IS NOT NULL THEN
-    EXECUTE format('DROP INDEX %I.audit_changes_transaction_idx', storage);
-  END IF;
+  -- Indexes of earlier layouts (the text + jsonb keys of schema version 6 and before).
+  FOREACH old IN ARRAY ARRAY['audit_changes_transaction_idx', 'audit_changes_row_idx', 'audit_changes_row_before_idx',
+                             'audit_changes_table_time_idx', 'audit_changes_truncate_idx'] LOOP
+    IF to_regclass(format('%I.%I', storage, old)) IS NOT NULL THEN
+      EXECUTE format('DROP INDEX %I.%I', storage, old);
+    END IF;
+  END LOOP;
   FOREACH ix SLICE 1 IN ARRAY ARRAY[
     ['audit_changes_transaction_time_idx', $i$ON %I.audit_changes (transaction_id, captured_at, id)$i$],
-    ['audit_changes_row_idx', $i$ON %I.audit_changes (table_schema, table_name, table_pk, captured_at, id)$i$],
-    ['audit_changes_row_before_idx', $i$ON %I.audit_changes (table_schema, table_name, table_pk_before) WHERE table_pk_before IS NOT NULL$i$],
-    ['audit_changes_table_time_idx', $i$ON %I.audit_changes (table_schema, table_name, captured_at, id)$i$],
-    ['audit_changes_truncate_idx', $i$ON %I.audit_changes (table_schema, table_name, captured_at, id) WHERE op = 'truncate'$i$],
+    ['audit_changes_key_idx', $i$ON %I.audit_changes (table_id, key_hash, captured_at, id)$i$],
+    ['audit_changes_key_before_idx', $i$ON %I.audit_changes (table_id, table_pk_before) WHERE table_pk_before IS NOT NULL$i$],
+    ['audit_changes_table_idx', $i$ON %I.audit_changes (table_id, captured_at, id)$i$],
+    ['audit_changes_table_truncate_idx', $i$ON %I.audit_changes (table_id, captured_at, id) WHERE op = 'truncate'$i$],
+    -- Rows written before table ids (schema version 7) until storage maintain has keyed them:
+    -- empty afterwards, and capture only evaluates the predicate.
+    ['audit_changes_legacy_row_idx', $i$ON %I.audit_changes (table_schema, table_name, table_pk, captured_at, id) WHERE table_id IS NULL$i$],
+    ['audit_changes_legacy_before_idx', $i$ON %I.audit_changes (table_schema, table_name, table_pk_before) WHERE table_pk_before IS NOT NULL AND table_id IS NULL$i$],
+    ['audit_changes_legacy_table_idx', $i$ON %I.audit_changes (table_schema, table_name, captured_at, id) WHERE table_id IS NULL$i$],
+    ['audit_changes_legacy_truncate_idx', $i$ON %I.audit_changes (table_schema, table_name, captured_at, id) WHERE op = 'truncate' AND table_id IS NULL$i$],
     ['audit_transactions_actor_idx', $i$ON %I.audit_transactions (actor_ref, occurred_at, id) WHERE actor_ref IS NOT NULL$i$],
     ['audit_transactions_correlation_idx', $i$ON %I.audit_transactions (correlation_id) WHERE correlation_id IS NOT NULL$i$],
     ['audit_actions_inserted_idx', $i$ON %I.audit_actions (inserted_at, id)$i$],

@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS @S.activity_rollup (
   changes bigint NOT NULL,
   PRIMARY KEY (captured_at, table_schema, table_name, transaction_id)
 );
+-- The table id of the counted changes (schema version 7; NULL for changes not keyed yet), so a
+-- table filter selects rollup rows exactly as it selects changes (query/table-scope.ts).
+ALTER TABLE @S.activity_rollup ADD COLUMN IF NOT EXISTS table_id integer;
 CREATE TABLE IF NOT EXISTS @S.activity_hours (hour timestamptz PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS @S.activity_forgets (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -93,8 +96,9 @@ BEGIN
   DELETE FROM @S.activity_rollup r USING h WHERE r.captured_at = h.hour;
   -- Covered hours: add the transactions that finished since the last refresh.
   IF prev < w AND EXISTS (SELECT 1 FROM @S.activity_hours) THEN
-    INSERT INTO @S.activity_rollup (captured_at, table_schema, table_name, transaction_id, changes)
-    SELECT date_trunc('hour', c.captured_at, 'UTC'), c.table_schema, c.table_name, c.transaction_id, count(*)
+    INSERT INTO @S.activity_rollup (captured_at, table_schema, table_name, transaction_id, changes, table_id)
+    SELECT date_trunc('hour', c.captured_at, 'UTC'), c.table_schema, c.table_name, c.transaction_id, count(*),
+           max(c.table_id)
       FROM @S.audit_transactions t JOIN @S.audit_changes c ON c.transaction_id = t.id
      WHERE t.txid >= prev AND t.txid < w
        AND EXISTS (SELECT 1 FROM @S.activity_hours a WHERE a.hour = date_trunc('hour', c.captured_at, 'UTC'))
@@ -111,8 +115,8 @@ BEGIN
       SELECT h FROM generate_series(first_hour, end_hour - interval '1 hour', interval '1 hour') h
        WHERE NOT EXISTS (SELECT 1 FROM @S.activity_hours a WHERE a.hour = h)
     ), counted AS (
-      INSERT INTO @S.activity_rollup (captured_at, table_schema, table_name, transaction_id, changes)
-      SELECT t.h, c.table_schema, c.table_name, c.transaction_id, count(*)
+      INSERT INTO @S.activity_rollup (captured_at, table_schema, table_name, transaction_id, changes, table_id)
+      SELECT t.h, c.table_schema, c.table_name, c.transaction_id, count(*), max(c.table_id)
         FROM todo t JOIN @S.audit_changes c ON c.captured_at >= t.h AND c.captured_at < t.h + interval '1 hour'
         LEFT JOIN @S.audit_transactions x ON x.id = c.transaction_id
        WHERE x.txid IS NULL OR x.txid < w

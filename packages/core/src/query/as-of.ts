@@ -2,6 +2,7 @@ import { toThreadlineError } from '../db/db-errors.js';
 import { parseExactJson } from './exact-json.js';
 import { CHANGE_COLUMNS, type ChangeRow, isoSql, toChange } from './rows.js';
 import { Params, type Run, transactionOf } from './sql-parts.js';
+import { keyHash, scopeRows, tableScope } from './table-scope.js';
 import type { AsOfResult, ChangeOp, RowKey } from './types.js';
 import { keyJson, parseInstant, parseTable } from './validate.js';
 
@@ -40,15 +41,19 @@ export async function asOfQuery(
   // `moved_away` marks the change found by its old key: when one statement (one captured_at)
   // both moved a row away from this key and another onto it (SET id = id + 1, a swap), the row
   // that arrived is the answer, whatever the order of the two change ids.
+  // By table id and key hash (the full key rechecked); rows not yet keyed by name (table-scope.ts).
+  const scope = tableScope(q, s, n);
   const rowChanges = (cmp: string, dir: 'ASC' | 'DESC', cols: string) =>
     ['table_pk', 'table_pk_before']
       .map(
-        (
-          column,
-          i,
-        ) => `(SELECT ${cols}, ${i} AS moved_away FROM ${q}.audit_changes c WHERE c.table_schema = ${s} AND c.table_name = ${n}
-          AND c.${column} = (SELECT pk FROM k) AND c.captured_at ${cmp} ${ts}::timestamptz
-          ORDER BY c.captured_at ${dir}, c.id ${dir} LIMIT 1)`,
+        (column, i) =>
+          `SELECT x.*, ${i} AS moved_away FROM (${scopeRows(q, scope, {
+            select: cols,
+            keyed: column === 'table_pk' ? [`c.key_hash = ${keyHash('(SELECT pk FROM k)')}`] : [],
+            where: [`c.${column} = (SELECT pk FROM k)`, `c.captured_at ${cmp} ${ts}::timestamptz`],
+            order: `c.captured_at ${dir}, c.id ${dir}`,
+            limit: '1',
+          })}) x`,
       )
       .join(' UNION ALL ');
   const entry = (from: string) =>
@@ -57,10 +62,17 @@ export async function asOfQuery(
   // partition, or when that can no longer be told (key_in_partition is NULL).
   const sql = `WITH k AS MATERIALIZED (SELECT ${q}.row_key(${s}, ${n}, ${k}::jsonb) AS pk),
     last AS MATERIALIZED (SELECT * FROM (${rowChanges('<=', 'DESC', 'c.*')}) c ORDER BY c.captured_at DESC, c.moved_away, c.id DESC LIMIT 1),
-    trunc AS (SELECT c.* FROM ${q}.audit_changes c, last l WHERE c.table_schema = ${s} AND c.table_name = ${n} AND c.op = 'truncate'
-                AND (c.captured_at, c.id) > (l.captured_at, l.id) AND c.captured_at <= ${ts}::timestamptz
-                AND (c.data_before IS NULL OR coalesce(${q}.key_in_partition(${s}, ${n}, c.data_before ->> 'partition', (SELECT pk FROM k)), true))
-              ORDER BY c.captured_at, c.id LIMIT 1),
+    trunc AS (SELECT c.* FROM last l CROSS JOIN LATERAL (${scopeRows(q, scope, {
+      select: 'c.*',
+      where: [
+        `c.op = 'truncate'`,
+        `(c.captured_at, c.id) > (l.captured_at, l.id)`,
+        `c.captured_at <= ${ts}::timestamptz`,
+        `(c.data_before IS NULL OR coalesce(${q}.key_in_partition(${s}, ${n}, c.data_before ->> 'partition', (SELECT pk FROM k)), true))`,
+      ],
+      order: 'c.captured_at, c.id',
+      limit: '1',
+    })}) c ORDER BY c.captured_at, c.id LIMIT 1),
     first AS (SELECT c.op, ${isoSql('c.captured_at')} AS "capturedAt"
                 FROM (${rowChanges('>', 'ASC', 'c.op, c.captured_at, c.id')}) c ORDER BY c.captured_at, c.id LIMIT 1)
     SELECT jsonb_build_object('pk', (SELECT pk FROM k), 'last', ${entry('last')}, 'trunc', ${entry('trunc')},

@@ -7,6 +7,7 @@ import { incidentQuery, type TransactionFilter, transactionsQuery } from './inci
 import { type MaskColumn, MaskRegistry } from './mask-registry.js';
 import { CHANGE_COLUMNS, type ChangeRow, toChange } from './rows.js';
 import { Params, type Run, transactionOf, windowAndCursor } from './sql-parts.js';
+import { keyHash, scopeRows, tableScope } from './table-scope.js';
 import { timelineSql } from './timeline-sql.js';
 import type {
   AsOfResult,
@@ -99,9 +100,16 @@ export class AuditQueries {
       // OFFSET 0 keeps the key a single evaluated value (not folded into both branches and the planner's estimates).
       const k = `(SELECT ${this.q}.row_key(${s}, ${n}, ${p.add(keyText)}::jsonb) AS pk OFFSET 0) k`;
       const rest = windowAndCursor(p, window, after);
+      // By table id and key hash (the full key rechecked), and by key before (a key change).
+      const scope = tableScope(this.q, s, n);
       const branch = (column: string) =>
-        `(SELECT * FROM ${this.q}.audit_changes c WHERE c.table_schema = ${s} AND c.table_name = ${n} AND c.${column} = k.pk
-          ${rest.map((w) => `AND ${w}`).join(' ')} ORDER BY c.captured_at DESC, c.id DESC LIMIT ${limit})`;
+        scopeRows(this.q, scope, {
+          select: '*',
+          keyed: column === 'table_pk' ? [`c.key_hash = ${keyHash('k.pk')}`] : [],
+          where: [`c.${column} = k.pk`, ...rest],
+          order: 'c.captured_at DESC, c.id DESC',
+          limit,
+        });
       return `SELECT ${CHANGE_COLUMNS} FROM ${k} CROSS JOIN LATERAL (${branch('table_pk')} UNION ALL ${branch('table_pk_before')}) c
         ${transactionOf(this.q)}
         ORDER BY c.captured_at DESC, c.id DESC LIMIT ${limit}`;

@@ -2,6 +2,22 @@
  * Functions the query API uses. `@S` is the quoted storage schema, `@LIT` its name as a literal.
  */
 export const QUERY_FUNCTIONS = String.raw`
+-- The table ids a name stands for in queries (history, asOf, timeline, export, revert, continuity):
+-- the captured table that has this name now, with everything recorded under its former names
+-- (a rename or a move to another schema keeps the id); and tables captured under this name that
+-- are no longer captured (dropped, or capture removed). A table that has since been renamed away
+-- from this name is included only when no captured table has the name now: a new table created
+-- under an old name starts its own history. Empty when the name was never captured.
+CREATE OR REPLACE FUNCTION @S.table_ids(p_schema text, p_name text) RETURNS integer[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT coalesce(array_agg(DISTINCT n.table_id), '{}'::integer[])
+    FROM @S.audit_table_names n
+   WHERE n.table_schema = p_schema AND n.table_name = p_name
+     AND (NOT EXISTS (SELECT 1 FROM @S.captured_tables ct WHERE ct.table_schema = p_schema AND ct.table_name = p_name)
+          OR NOT EXISTS (SELECT 1 FROM @S.captured_tables ct WHERE ct.table_id = n.table_id)
+          OR EXISTS (SELECT 1 FROM @S.captured_tables ct WHERE ct.table_id = n.table_id AND ct.table_schema = p_schema AND ct.table_name = p_name))
+$fn$;
+
 -- The canonical table_pk for a row of an audited table, as the capture trigger stores it:
 -- p_key is a scalar (single-column keys) or an object naming every key column; each value is
 -- converted with the key column's type (an integer key given as the string "42" matches 42).
@@ -32,7 +48,11 @@ DECLARE
 BEGIN
   SELECT ct.key_columns, ct.relid INTO key_cols, rel FROM @S.captured_tables ct WHERE ct.table_schema = p_schema AND ct.table_name = p_name;
   SELECT ch.table_pk INTO sample FROM @S.audit_changes ch
-   WHERE ch.table_schema = p_schema AND ch.table_name = p_name AND ch.table_pk <> '{}'::jsonb LIMIT 1;
+   WHERE ch.table_id = ANY(@S.table_ids(p_schema, p_name)) AND ch.table_pk <> '{}'::jsonb LIMIT 1;
+  IF sample IS NULL THEN
+    SELECT ch.table_pk INTO sample FROM @S.audit_changes ch
+     WHERE ch.table_id IS NULL AND ch.table_schema = p_schema AND ch.table_name = p_name AND ch.table_pk <> '{}'::jsonb LIMIT 1;
+  END IF;
   IF key_cols IS NULL OR cardinality(key_cols) = 0 THEN
     SELECT array_agg(k ORDER BY k) INTO key_cols FROM jsonb_object_keys(sample) k;
   END IF;

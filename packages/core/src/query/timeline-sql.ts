@@ -1,5 +1,6 @@
 import { ActorRef as Actor } from '../context/actor-ref.js';
 import { type Params, transactionOf, windowAndCursor } from './sql-parts.js';
+import { schemaScope, scopeCondition, scopeRows, type TableScope, tableScope } from './table-scope.js';
 import type { ParsedTimelineFilters } from './validate.js';
 
 /** What a timeline page selects: columns of `c` and `t`, and the transaction columns `t` carries. */
@@ -20,15 +21,17 @@ export function timelineFilterSql(
   p: Params,
   f: ParsedTimelineFilters,
   after: After,
-): { where: string[]; transactions: string | null } {
-  const where = windowAndCursor(p, f, after);
-  // COLLATE "C" is the columns' own collation: it also holds when a value is not a typed parameter.
-  if (f.table)
-    where.push(
-      `c.table_schema = ${p.add(f.table.schema)} COLLATE "C" AND c.table_name = ${p.add(f.table.name)} COLLATE "C"`,
-    );
-  else if (f.tableSchema) where.push(`c.table_schema = ${p.add(f.tableSchema)} COLLATE "C"`);
-  return { where, transactions: transactionFilter(q, p, f) };
+): { where: string[]; transactions: string | null; scope: TableScope | null; rest: string[] } {
+  const rest = windowAndCursor(p, f, after);
+  // A table by its id (its former names included), a schema by the ids recorded in it (table-scope.ts).
+  const scope = f.table
+    ? tableScope(q, p.add(f.table.schema), p.add(f.table.name))
+    : f.tableSchema
+      ? schemaScope(q, p.add(f.tableSchema))
+      : null;
+  const where = [...rest];
+  if (scope) where.push(scopeCondition(scope));
+  return { where, transactions: transactionFilter(q, p, f), scope, rest };
 }
 
 /** One timeline page (newest first, at most `limit` rows after `after`) selecting `select`. */
@@ -40,11 +43,21 @@ export function timelineSql(
   limit: string,
   select: TimelineSelect,
 ): string {
-  const { where, transactions } = timelineFilterSql(q, p, f, after);
+  const { where, transactions, scope, rest } = timelineFilterSql(q, p, f, after);
   const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  if (!transactions && scope) {
+    // Newest first off (table_id, captured_at, id), one ordered scan per table id, and the
+    // legacy index for rows not yet keyed.
+    return `SELECT ${select.columns} FROM (SELECT * FROM (${scopeRows(q, scope, {
+      select: '*',
+      where: rest,
+      order: 'c.captured_at DESC, c.id DESC',
+      limit,
+    })}) c ORDER BY c.captured_at DESC, c.id DESC LIMIT ${limit}) c
+        ${transactionOf(q, select.transactionColumns)} ORDER BY c.captured_at DESC, c.id DESC`;
+  }
   if (!transactions) {
-    // Newest first straight off an index: the primary key (captured_at, id), or
-    // (table_schema, table_name, captured_at, id) for a table.
+    // Newest first straight off the primary key (captured_at, id).
     return `SELECT ${select.columns} FROM (SELECT * FROM ${q}.audit_changes c ${cond}
           ORDER BY c.captured_at DESC, c.id DESC LIMIT ${limit}) c
         ${transactionOf(q, select.transactionColumns)} ORDER BY c.captured_at DESC, c.id DESC`;

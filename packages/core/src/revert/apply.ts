@@ -11,6 +11,9 @@ import type { RevertApplyOptions, RevertApplyResult, RevertPlan, RevertStep } fr
 
 const DEFAULT_BATCH = 1000;
 
+/** How many rows one lock-and-compare statement reads (the re-check is not split by batchSize). */
+const CHECK_CHUNK = 10_000;
+
 /** Consecutive steps of one table and op with the same columns: one set-based statement per batch. */
 interface Group {
   meta: TableMeta;
@@ -35,32 +38,35 @@ function metaOf(step: RevertStep, keyColumns: string[]): TableMeta {
   };
 }
 
-/** Mark the groups of tables with a foreign key to themselves (written one statement per op). */
-async function markSelfReferencing(tx: SqlSession, groups: Group[]): Promise<void> {
-  const refs = [...new Set(groups.map((g) => g.meta.ref))];
-  const { rows } = await tx.query<{ ref: string }>(
-    `SELECT r AS ref FROM unnest($1::text[]) r
-      WHERE EXISTS (SELECT 1 FROM pg_constraint con WHERE con.contype = 'f' AND con.conrelid = to_regclass(r) AND con.confrelid = con.conrelid)`,
-    [refs],
-  );
-  const selfRefs = new Set(rows.map((r) => r.ref));
-  for (const g of groups) g.meta.selfReferencing = selfRefs.has(g.meta.ref);
-}
-
+/**
+ * Group the steps by table, op and column list. Steps with the same statement text write the
+ * same columns of the same table (plan.ts shares one text per table, op and columns), so the
+ * column list is read from the first step of each group only.
+ */
 function groupSteps(steps: RevertStep[]): Group[] {
   const groups: Group[] = [];
   const index = new Map<string, Group>();
-  let run = '';
+  let prev: RevertStep | undefined;
+  let group: Group | undefined;
   for (const step of steps) {
-    const runKey = JSON.stringify([step.tableSchema, step.tableName, step.op]);
-    if (runKey !== run) index.clear();
-    run = runKey;
-    const columns = step.op === 'delete' ? [] : [...parseRawObject(step.data)!.keys()];
-    const key = JSON.stringify(columns);
-    let group = index.get(key);
+    if (
+      prev === undefined ||
+      step.tableSchema !== prev.tableSchema ||
+      step.tableName !== prev.tableName ||
+      step.op !== prev.op
+    )
+      index.clear();
+    else if (step.sql === prev.sql) {
+      group!.steps.push(step); // the bulk case: same group as the step before
+      prev = step;
+      continue;
+    }
+    prev = step;
+    group = index.get(step.sql);
     if (!group) {
+      const columns = step.op === 'delete' ? [] : [...parseRawObject(step.data)!.keys()];
       group = { meta: metaOf(step, Object.keys(step.pk)), op: step.op, columns, steps: [] };
-      index.set(key, group);
+      index.set(step.sql, group);
       groups.push(group);
     }
     group.steps.push(step);
@@ -97,13 +103,8 @@ function refuse(plan: RevertPlan, force: boolean): void {
     );
 }
 
-/** Lock every row the plan writes and check it still is as the plan expects. */
-async function recheck(
-  tx: SqlSession,
-  groups: Group[],
-  force: boolean,
-  ignoredFor: (g: Group) => string[],
-): Promise<string[]> {
+/** Lock every row the plan writes and check it still is as the plan expects: one statement per group. */
+async function recheck(tx: SqlSession, groups: Group[], force: boolean): Promise<string[]> {
   const problems: string[] = [];
   const [{ tz }] = (
     await tx.query<{ tz: string }>(
@@ -111,22 +112,25 @@ async function recheck(
     )
   ).rows as [{ tz: string }];
   for (const g of groups) {
-    for (const batch of chunks(g.steps, DEFAULT_BATCH)) {
-      const probe = `[${batch.map((s) => `{"k":${s.key},"v":${s.op === 'insert' ? 'null' : s.expect}}`).join(',')}]`;
-      const { rows } = await tx.query<{ i: number; same: boolean }>(lockAndCompare(g.meta), [
+    const insert = g.op === 'insert';
+    for (const chunk of chunks(g.steps, CHECK_CHUNK)) {
+      const probe = `[${chunk.map((s) => `{"k":${s.key},"v":${insert ? 'null' : s.expect}}`).join(',')}]`;
+      const { rows } = await tx.query<{ i: number; found: boolean }>(lockAndCompare(g.meta), [
         probe,
-        ignoredFor(g),
+        g.meta.ignored,
+        insert,
+        force,
       ]);
-      const found = new Map(rows.map((r) => [Number(r.i) - 1, r.same]));
-      batch.forEach((s, i) => {
-        const same = found.get(i);
-        if (s.op === 'insert' && same !== undefined)
-          problems.push(`${s.table} ${s.key} exists again, so it cannot be inserted back`);
-        else if (s.op !== 'insert' && same === undefined)
-          problems.push(`${s.table} ${s.key} no longer exists`);
-        else if (s.op !== 'insert' && same === false && !force)
-          problems.push(`${s.table} ${s.key} changed since the plan was made`);
-      });
+      for (const r of rows) {
+        const s = chunk[Number(r.i) - 1]!;
+        problems.push(
+          insert
+            ? `${s.table} ${s.key} exists again, so it cannot be inserted back`
+            : r.found
+              ? `${s.table} ${s.key} changed since the plan was made`
+              : `${s.table} ${s.key} no longer exists`,
+        );
+      }
     }
   }
   await tx.query(`SELECT set_config('TimeZone', $1, true)`, [tz]);
@@ -167,7 +171,7 @@ export async function applyRevert(
   tl: Threadline,
   plan: RevertPlan,
   options: RevertApplyOptions,
-  ignoredFor: (schema: string, name: string) => Promise<string[]>,
+  tableMeta: (schema: string, name: string) => Promise<TableMeta>,
 ): Promise<RevertApplyResult> {
   if (
     typeof plan !== 'object' ||
@@ -189,8 +193,16 @@ export async function applyRevert(
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new ThreadlineError('QUERY_INVALID', 'revert.apply: batchSize must be a positive integer');
   const groups = groupSteps(plan.steps);
-  const ignored = new Map<Group, string[]>();
-  for (const g of groups) ignored.set(g, await ignoredFor(g.meta.schema, g.meta.name));
+  // Per table: the columns a re-check ignores (excluded, masked, exceptColumns) and whether it
+  // references itself (then each op is one statement: the key is checked at its end).
+  const tables = new Map<string, Promise<TableMeta>>();
+  for (const g of groups) {
+    const id = `${g.meta.schema}\u0000${g.meta.name}`;
+    if (!tables.has(id)) tables.set(id, tableMeta(g.meta.schema, g.meta.name));
+    const meta = await tables.get(id)!;
+    g.meta.ignored = meta.ignored;
+    g.meta.selfReferencing = meta.selfReferencing;
+  }
   const totals = new Map<string, number>();
   for (const g of groups)
     totals.set(
@@ -208,14 +220,13 @@ export async function applyRevert(
   try {
     const out = await runWithAuditContext(context, () =>
       tl.transaction(async (tx) => {
-        const problems = await recheck(tx, groups, force, (g) => ignored.get(g) ?? []);
+        const problems = await recheck(tx, groups, force);
         if (problems.length > 0)
           throw new ThreadlineError(
             'REVERT_CONFLICT',
             `revert.apply: ${problems.length} row(s) no longer match the plan, so nothing was changed: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}. Plan again (and apply with force to overwrite rows changed since)`,
             { details: { conflicts: problems.length } },
           );
-        await markSelfReferencing(tx, groups);
         let applied = 0;
         for (const g of groups) {
           const key = `${g.meta.label}\u0000${g.op}`;

@@ -1,18 +1,21 @@
 import type { ActorRef } from '../context/actor-ref.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
+import { scopeCondition, tableScope } from '../query/table-scope.js';
 import type { Run } from './load.js';
 import type { NetStep } from './net.js';
 import type { TableMeta } from './tables.js';
 import type { RevertConflict } from './types.js';
 
-interface LaterRow {
-  i: number;
+/** The first change of a row after its reverted ones that is not itself being reverted. */
+export interface LaterChange {
   id: string;
   tx: string;
   op: string;
+  /** The change moved the row's key away (key_changed), rather than changing it (changed_since). */
   moved: boolean;
   at: string;
+  /** actor_ref as stored JSON text. */
   actor: string | null;
 }
 
@@ -21,9 +24,28 @@ function who(actor: ActorRef | null): string {
   return actor.type === 'anonymous' ? 'anonymous' : `${actor.type}:${actor.id}`;
 }
 
+/** The changed_since / key_changed conflict a later change makes for a step. */
+export function laterConflict(meta: TableMeta, step: NetStep, r: LaterChange): RevertConflict {
+  const actor = r.actor ? (JSON.parse(r.actor) as ActorRef) : null;
+  const what = r.moved
+    ? 'its key was changed'
+    : `it was ${r.op === 'delete' ? 'deleted' : r.op === 'insert' ? 'inserted again' : 'updated'}`;
+  return {
+    table: meta.label,
+    pk: step.pk ?? (parseExactJson(step.key) as Record<string, unknown>),
+    kind: r.moved ? 'key_changed' : 'changed_since',
+    detail: `${meta.label} ${step.key}: ${what} after the reverted change, by ${who(actor)} at ${r.at} (change ${r.id}, audit transaction ${r.tx})${r.moved ? '; revert the later change first' : '; revert that first, or apply with force to overwrite it'}`,
+    changeId: r.id,
+    transactionId: r.tx,
+    actor,
+    at: r.at,
+  };
+}
+
 /**
  * For each step, the first change of its row after the reverted ones that is not itself being
  * reverted: the row changed again since (changed_since), or its key changed (key_changed).
+ * Used for rows net.ts collapsed; set-steps.ts finds the same for single-change rows.
  */
 export async function laterChanges(
   run: Run,
@@ -31,8 +53,9 @@ export async function laterChanges(
   meta: TableMeta,
   steps: NetStep[],
   transactions: string[],
-): Promise<RevertConflict[]> {
-  if (steps.length === 0) return [];
+): Promise<Map<NetStep, LaterChange>> {
+  const found = new Map<NetStep, LaterChange>();
+  if (steps.length === 0) return found;
   const probe = `[${steps.map((s) => `{"k":${s.key},"at":${JSON.stringify(s.last.capturedAt)},"id":${s.last.id}}`).join(',')}]`;
   // Every later change of the table since the first reverted change, matched to the rows by
   // hash (by key now, and by key before for a key change): one pass over what happened since,
@@ -42,11 +65,11 @@ export async function laterChanges(
   const match = (column: string, moved: string) =>
     `SELECT k.i, l.id, l.transaction_id, l.op, ${moved} AS moved, l.captured_at FROM k JOIN later l ON l.${column} = k.pk
       WHERE (l.captured_at, l.id) > (k.at, k.id)`;
-  const rows = await run<LaterRow>(
+  const rows = await run<LaterChange & { i: number }>(
     `WITH k AS MATERIALIZED (SELECT e.i::int AS i, e.x -> 'k' AS pk, (e.x ->> 'at')::timestamptz AS at, (e.x ->> 'id')::bigint AS id
                                FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(x, i)),
           later AS MATERIALIZED (SELECT c.id, c.transaction_id, c.op, c.table_pk, c.table_pk_before, c.captured_at FROM ${q}.audit_changes c
-                                  WHERE c.table_schema = $1 AND c.table_name = $2 AND c.captured_at >= $5::timestamptz
+                                  WHERE ${scopeCondition(tableScope(q, '$1::text', '$2::text'))} AND c.captured_at >= $5::timestamptz
                                     AND NOT c.transaction_id = ANY($4::bigint[]))
      SELECT DISTINCT ON (m.i) m.i, m.id::text AS id, m.transaction_id::text AS tx, m.op, m.moved, ${isoSql('m.captured_at')} AS at,
             (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = m.transaction_id) AS actor
@@ -54,24 +77,8 @@ export async function laterChanges(
       ORDER BY m.i, m.captured_at, m.id`,
     [meta.schema, meta.name, probe, transactions, since],
   );
-  return rows.map((r) => {
-    const step = steps[Number(r.i) - 1]!;
-    const actor = r.actor ? (JSON.parse(r.actor) as ActorRef) : null;
-    const pk = parseExactJson(step.key) as Record<string, unknown>;
-    const what = r.moved
-      ? 'its key was changed'
-      : `it was ${r.op === 'delete' ? 'deleted' : r.op === 'insert' ? 'inserted again' : 'updated'}`;
-    return {
-      table: meta.label,
-      pk,
-      kind: r.moved ? 'key_changed' : 'changed_since',
-      detail: `${meta.label} ${step.key}: ${what} after the reverted change, by ${who(actor)} at ${r.at} (change ${r.id}, audit transaction ${r.tx})${r.moved ? '; revert the later change first' : '; revert that first, or apply with force to overwrite it'}`,
-      changeId: r.id,
-      transactionId: r.tx,
-      actor,
-      at: r.at,
-    } satisfies RevertConflict;
-  });
+  for (const { i, ...r } of rows) found.set(steps[Number(i) - 1]!, r);
+  return found;
 }
 
 const WHY: Record<string, string> = {
@@ -92,7 +99,7 @@ export function notStoredConflict(meta: TableMeta, step: NetStep): RevertConflic
       : `${meta.label} ${step.key}: cannot restore ${columns.map((c) => `column "${c}" (${WHY[step.notStored.get(c)!]})`).join(', ')}`;
   return {
     table: meta.label,
-    pk: parseExactJson(step.key) as Record<string, unknown>,
+    pk: step.pk ?? (parseExactJson(step.key) as Record<string, unknown>),
     kind: 'not_stored',
     detail,
     columns,

@@ -20,12 +20,17 @@ export class RevertApi {
   /** The compensating statements, ordered for foreign keys, and every conflict. Changes nothing. */
   async plan(target: RevertTarget): Promise<RevertPlan> {
     try {
-      // One read-only snapshot, so every question the plan asks sees the same moment. Nested
-      // loops off: on statistics not yet refreshed after a bulk write the planner may pick a nested
-      // loop over two large sets (the capture function does the same).
+      // One read-only snapshot, so every question the plan asks sees the same moment. Hash joins
+      // only: on statistics not yet refreshed after a bulk write the planner may pick a nested
+      // loop over two large sets, or sort jsonb keys for a merge join (the capture function does
+      // the same). JIT off: the set-wise statements' estimates can cross jit_above_cost, and
+      // compiling them costs seconds. work_mem: a table's reverted changes stay in memory.
       return await this.tl.client.transaction(async (session) => {
         await session.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-        await session.query('SET LOCAL enable_nestloop = off');
+        await session.query(
+          `SELECT set_config('enable_nestloop', 'off', true), set_config('enable_mergejoin', 'off', true),
+                  set_config('jit', 'off', true), set_config('work_mem', '64MB', true)`,
+        );
         const run: Run = async (sql, params) => (await session.query(sql, params)).rows as never;
         return planRevert(run, this.q, target);
       });
@@ -36,10 +41,9 @@ export class RevertApi {
 
   /** Run a plan in one transaction attributed to the caller; fails changing nothing when a row moved on since. */
   apply(plan: RevertPlan, options: RevertApplyOptions = {}): Promise<RevertApplyResult> {
-    return applyRevert(this.tl, plan, options, async (schema, name) => {
-      const meta = await loadTableMeta(this.run, this.q, schema, name, '{}');
-      return meta.ignored;
-    });
+    return applyRevert(this.tl, plan, options, (schema, name) =>
+      loadTableMeta(this.run, this.q, schema, name, '{}'),
+    );
   }
 }
 

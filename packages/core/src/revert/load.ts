@@ -2,6 +2,7 @@ import { formatTableName, type TableName } from '../capture/identifiers.js';
 import { ThreadlineError } from '../errors.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
+import { keysCondition, scopeCondition, tableScope } from '../query/table-scope.js';
 import { invalid, keyJson, parseCorrelationId, parseInstant, parseTable } from '../query/validate.js';
 import type { RevertSummary, RevertTarget } from './types.js';
 
@@ -60,8 +61,29 @@ function toStored(r: ChangeTextRow): StoredChange {
   };
 }
 
+/** A table the target changed. */
+interface TargetTable {
+  schema: string;
+  name: string;
+  /** One of its stored keys (names the key columns of a table capture no longer knows). */
+  sampleKey: string;
+  /** The changes to revert, oldest first; null: every change of the target's transactions (read set-wise). */
+  changes: StoredChange[] | null;
+}
+
 export interface LoadedTarget {
-  changes: StoredChange[];
+  /** In the order of their first reverted change; tables with only TRUNCATEs are left out. */
+  tables: TargetTable[];
+  /** TRUNCATEs among the changes, oldest first (they cannot be reverted). */
+  truncates: { schema: string; name: string; id: string; at?: string }[];
+  /** How many changes the target holds. */
+  changeCount: number;
+  /**
+   * A transaction or correlation target with row changes: one table they changed. The plan reads
+   * that table's steps and the list of every changed table (with the TRUNCATEs and the count) in
+   * one statement; `tables`, `truncates` and `changeCount` are then filled from it.
+   */
+  first: { schema: string; name: string; sampleKey: string } | null;
   /** Audit transactions whose changes are reverted (a later change outside them is a conflict). */
   transactions: string[];
   causationId: string;
@@ -100,7 +122,7 @@ export async function loadTarget(run: Run, q: string, target: RevertTarget): Pro
         `revert.plan: there is no audit transaction ${id}; find it with threadline timeline`,
       );
     return {
-      changes: await changesOf(run, q, [id]),
+      ...(await changedTables(run, q, [id])),
       transactions: [id],
       causationId: id,
       target: { transactionId: id },
@@ -125,7 +147,7 @@ export async function loadTarget(run: Run, q: string, target: RevertTarget): Pro
       );
     const ids = rows.map((r) => r.id);
     return {
-      changes: await changesOf(run, q, ids),
+      ...(await changedTables(run, q, ids)),
       transactions: ids,
       causationId: cid,
       target: { correlationId: cid },
@@ -138,10 +160,69 @@ export async function loadTarget(run: Run, q: string, target: RevertTarget): Pro
   );
 }
 
-async function changesOf(run: Run, q: string, transactions: string[]): Promise<StoredChange[]> {
-  const rows = await run<ChangeTextRow>(
-    `SELECT ${changeColumns} FROM ${q}.audit_changes c WHERE c.transaction_id = ANY($1::bigint[]) ORDER BY c.captured_at, c.id`,
+interface TableRow {
+  s: string;
+  n: string;
+  changes: number;
+  truncates: [string, string][] | null;
+  sample: string | null;
+}
+
+/** One table the transactions changed rows of (any), or else what they hold (only TRUNCATEs, or nothing). */
+async function changedTables(
+  run: Run,
+  q: string,
+  transactions: string[],
+): Promise<Pick<LoadedTarget, 'tables' | 'truncates' | 'changeCount' | 'first'>> {
+  const [first] = await run<{ s: string; n: string; pk: string }>(
+    `SELECT c.table_schema AS s, c.table_name AS n, c.table_pk::text AS pk FROM ${q}.audit_changes c
+      WHERE c.transaction_id = ANY($1::bigint[]) AND c.op <> 'truncate' LIMIT 1`,
     [transactions],
+  );
+  if (first)
+    return {
+      tables: [],
+      truncates: [],
+      changeCount: 0,
+      first: { schema: first.s, name: first.n, sampleKey: first.pk },
+    };
+  return { ...(await tablesOf(run, q, transactions)), first: null };
+}
+
+/** The tables the transactions changed, with their TRUNCATEs; the changes stay in the database. */
+async function tablesOf(
+  run: Run,
+  q: string,
+  transactions: string[],
+): Promise<Pick<LoadedTarget, 'tables' | 'truncates' | 'changeCount'>> {
+  const rows = await run<TableRow>(
+    `SELECT g.s, g.n, g.changes, g.truncates,
+            (SELECT c.table_pk::text FROM ${q}.audit_changes c WHERE c.transaction_id = ANY($1::bigint[])
+                AND c.table_schema = g.s AND c.table_name = g.n AND c.op <> 'truncate' LIMIT 1) AS sample
+       FROM (SELECT c.table_schema AS s, c.table_name AS n, count(*)::int AS changes, min(c.captured_at) AS at, min(c.id) AS id,
+                    json_agg(json_build_array(c.id::text, ${isoSql('c.captured_at')})) FILTER (WHERE c.op = 'truncate') AS truncates
+               FROM ${q}.audit_changes c WHERE c.transaction_id = ANY($1::bigint[]) GROUP BY 1, 2) g
+      ORDER BY g.at, g.id`,
+    [transactions],
+  );
+  const truncates = rows
+    .flatMap((r) => (r.truncates ?? []).map(([id, at]) => ({ schema: r.s, name: r.n, id, at })))
+    .sort((a, b) => (a.at === b.at ? cmpId(a.id, b.id) : a.at < b.at ? -1 : 1))
+    .map(({ schema, name, id }) => ({ schema, name, id }));
+  return {
+    tables: rows
+      .filter((r) => r.sample !== null)
+      .map((r) => ({ schema: r.s, name: r.n, sampleKey: r.sample!, changes: null })),
+    truncates,
+    changeCount: rows.reduce((n, r) => n + Number(r.changes), 0),
+  };
+}
+
+/** Changes by id, oldest first. */
+export async function changesById(run: Run, q: string, ids: string[]): Promise<StoredChange[]> {
+  const rows = await run<ChangeTextRow>(
+    `SELECT ${changeColumns} FROM ${q}.audit_changes c WHERE c.id = ANY($1::bigint[]) ORDER BY c.captured_at, c.id`,
+    [ids],
   );
   return rows.map(toStored);
 }
@@ -169,10 +250,19 @@ async function loadRow(
     toText = at;
   } else {
     const id = transactionIdText(target.to);
-    const rows = await run<{ at: string; pk: string; pk_before: string | null; s: string; n: string }>(
-      `SELECT ${isoSql('c.captured_at')} AS at, c.table_pk::text AS pk, c.table_pk_before::text AS pk_before, c.table_schema AS s, c.table_name AS n
+    // A change of this table, also when recorded under a former name (table-scope.ts).
+    const rows = await run<{
+      at: string;
+      pk: string;
+      pk_before: string | null;
+      s: string;
+      n: string;
+      mine: boolean;
+    }>(
+      `SELECT ${isoSql('c.captured_at')} AS at, c.table_pk::text AS pk, c.table_pk_before::text AS pk_before, c.table_schema AS s, c.table_name AS n,
+              ${scopeCondition(tableScope(q, '$2::text', '$3::text'))} AS mine
          FROM ${q}.audit_changes c WHERE c.id = $1::bigint`,
-      [id],
+      [id, table.schema, table.name],
     );
     const change = rows[0];
     if (!change)
@@ -180,7 +270,7 @@ async function loadRow(
         'NOT_FOUND',
         `revert.plan: there is no audit change ${id}; find it with threadline history`,
       );
-    if (change.s !== table.schema || change.n !== table.name || (change.pk !== pk && change.pk_before !== pk))
+    if (!change.mine || (change.pk !== pk && change.pk_before !== pk))
       throw invalid(
         `revert.plan: change ${id} is a change of ${formatTableName({ schema: change.s, name: change.n })} ${change.pk}, not of ${formatTableName(table)} ${pk}`,
       );
@@ -198,7 +288,7 @@ async function loadRow(
     for (const k of keys) queried.add(k);
     const rows = await run<ChangeTextRow>(
       `SELECT ${changeColumns} FROM ${q}.audit_changes c
-        WHERE c.table_schema = $1 AND c.table_name = $2 AND (c.table_pk = ANY($3::jsonb[]) OR c.table_pk_before = ANY($3::jsonb[]))
+        WHERE ${keysCondition(tableScope(q, '$1::text', '$2::text'), '$3::jsonb[]')}
           AND (c.captured_at, c.id) > ($4::timestamptz, $5::bigint) ORDER BY c.captured_at, c.id`,
       [table.schema, table.name, keys, at, afterId],
     );
@@ -225,8 +315,17 @@ async function loadRow(
     } else if (c.pkBefore === null && c.pk === current) changes.push(c);
   }
   const transactions = [...new Set(changes.map((c) => c.transactionId))];
+  const rowChanges = changes.filter((c) => c.op !== 'truncate');
   return {
-    changes,
+    tables:
+      rowChanges.length === 0
+        ? []
+        : [{ schema: table.schema, name: table.name, sampleKey: rowChanges[0]!.pk, changes: rowChanges }],
+    truncates: changes
+      .filter((c) => c.op === 'truncate')
+      .map((c) => ({ schema: c.schema, name: c.name, id: c.id })),
+    changeCount: changes.length,
+    first: null,
     transactions,
     causationId: changes[changes.length - 1]?.transactionId ?? `${formatTableName(table)} ${pk}`,
     target: { table: formatTableName(table), pk: parseExactJson(pk) as Record<string, unknown>, to: toText },

@@ -3,7 +3,7 @@ import { parseRawObject, type RawImage, rawObjectText } from './raw-json.js';
 import type { TableMeta } from './tables.js';
 import type { RevertStepOp } from './types.js';
 
-type Unknown = 'excluded' | 'masked' | 'changedFrom: false' | 'deleteSnapshot: false';
+export type Unknown = 'excluded' | 'masked' | 'changedFrom: false' | 'deleteSnapshot: false';
 
 /** One row's reverted changes, collapsed: how it was before the first and after the last. */
 interface RowState {
@@ -33,8 +33,12 @@ export interface NetStep {
   expect: string | null;
   setColumns: string[];
   /** Columns whose old value is needed but was never stored, with why. */
-  notStored: Map<string, Unknown>;
-  last: StoredChange;
+  notStored: ReadonlyMap<string, Unknown>;
+  /** The newest reverted change of the row. */
+  last: { id: string; capturedAt: string };
+  /** `key` and `data` parsed for display, where already parsed (set-steps.ts). */
+  pk?: Record<string, unknown>;
+  set?: Record<string, unknown> | undefined;
 }
 
 function redactedUnknown(meta: TableMeta): Map<string, Unknown> {

@@ -1,10 +1,11 @@
 import { formatTableName } from '../capture/identifiers.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { cascadedSteps } from './cascade.js';
-import { laterChanges, notStoredConflict } from './conflicts.js';
-import { loadTarget, type Run, type StoredChange } from './load.js';
+import { type LaterChange, laterChanges, laterConflict, notStoredConflict } from './conflicts.js';
+import { changesById, loadTarget, type Run, type StoredChange } from './load.js';
 import { type NetStep, netSteps } from './net.js';
 import { foreignKeys, orderTables } from './order.js';
+import { type SetSteps, setSteps } from './set-steps.js';
 import { deleteOne, insertOne, updateOne } from './statements.js';
 import { loadTableMeta, type TableMeta } from './tables.js';
 import type {
@@ -21,10 +22,20 @@ const tableId = (schema: string, name: string) => JSON.stringify([schema, name])
 
 /** Statement text per table, op and column list: built once, shared by every step that uses it. */
 class StatementCache {
-  private readonly cache = new Map<string, string>();
+  private readonly cache = new Map<TableMeta, Map<string, string>>();
+  // The bulk case asks for the same statement 10,000 times in a row (set-steps.ts shares one
+  // column array between rows with the same columns).
+  private last: { meta: TableMeta; op: RevertStepOp; columns: string[]; sql: string } | null = null;
   get(meta: TableMeta, op: RevertStepOp, columns: string[]): string {
-    const key = JSON.stringify([meta.schema, meta.name, op, columns]);
-    let sql = this.cache.get(key);
+    const last = this.last;
+    if (last && last.meta === meta && last.op === op && last.columns === columns) return last.sql;
+    let table = this.cache.get(meta);
+    if (!table) {
+      table = new Map();
+      this.cache.set(meta, table);
+    }
+    const key = `${op}\u0001${columns.join('\u0000')}`;
+    let sql = table.get(key);
     if (sql === undefined) {
       sql =
         op === 'delete'
@@ -32,28 +43,42 @@ class StatementCache {
           : op === 'insert'
             ? insertOne(meta, columns)
             : updateOne(meta, columns);
-      this.cache.set(key, sql);
+      table.set(key, sql);
     }
+    this.last = { meta, op, columns, sql };
     return sql;
   }
 }
 
 function toStep(meta: TableMeta, net: NetStep, statements: StatementCache): RevertStep {
-  const base = {
+  const pk = net.pk ?? (parseExactJson(net.key) as Record<string, unknown>);
+  const sql = statements.get(meta, net.op, net.setColumns);
+  if (net.op === 'delete')
+    return {
+      table: meta.label,
+      pk,
+      op: net.op,
+      sql,
+      params: [net.key],
+      data: net.data,
+      expect: net.expect,
+      key: net.key,
+      tableSchema: meta.schema,
+      tableName: meta.name,
+    };
+  return {
     table: meta.label,
-    tableSchema: meta.schema,
-    tableName: meta.name,
-    pk: parseExactJson(net.key) as Record<string, unknown>,
+    pk,
     op: net.op,
+    set: net.set ?? (parseExactJson(net.data!) as Record<string, unknown>),
+    sql,
+    params: net.op === 'insert' ? [net.data!] : [net.data!, net.key],
     data: net.data,
     expect: net.expect,
     key: net.key,
+    tableSchema: meta.schema,
+    tableName: meta.name,
   };
-  const sql = statements.get(meta, net.op, net.setColumns);
-  if (net.op === 'delete') return { ...base, sql, params: [net.key] };
-  const set = parseExactJson(net.data!) as Record<string, unknown>;
-  if (net.op === 'insert') return { ...base, set, sql, params: [net.data!] };
-  return { ...base, set, sql, params: [net.data!, net.key] };
 }
 
 /** Newest reverted change first: undoing in reverse keeps self-references of one table valid. */
@@ -66,40 +91,113 @@ const newestFirst = (a: NetStep, b: NetStep) =>
       ? 1
       : -1;
 
-/** Build the plan: net steps per row, ordered for foreign keys, with every conflict found. */
+/** Merge two newest-first lists. */
+function merge(a: NetStep[], b: NetStep[]): NetStep[] {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  const out: NetStep[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) out.push(newestFirst(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!);
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
+}
+
+/** A table's steps, newest change first, with the later change of each row that has one. */
+interface TableSteps {
+  steps: NetStep[];
+  later: Map<NetStep, LaterChange>;
+}
+
+/** Steps of rows changed more than once (net.ts), merged into the set-wise ones. */
+async function withNetted(
+  run: Run,
+  q: string,
+  meta: TableMeta,
+  changes: StoredChange[],
+  transactions: string[],
+  found: TableSteps,
+): Promise<TableSteps> {
+  const netted = netSteps(changes, meta).sort(newestFirst);
+  for (const [step, change] of await laterChanges(run, q, meta, netted, transactions))
+    found.later.set(step, change);
+  return { steps: merge(found.steps, netted), later: found.later };
+}
+
+/** A set-wise table's steps (set-steps.ts), rows changed more than once collapsed by net.ts. */
+async function setTable(
+  run: Run,
+  q: string,
+  meta: TableMeta,
+  transactions: string[],
+  found: SetSteps,
+): Promise<TableSteps> {
+  const changes = found.multi.length > 0 ? await changesById(run, q, found.multi) : [];
+  return withNetted(run, q, meta, changes, transactions, found);
+}
+
+/**
+ * Build the plan: net steps per row, ordered for foreign keys, with every conflict found. A
+ * transaction or correlation target is read set-wise: one statement per table computes the steps
+ * of rows with one change (the bulk case) in SQL, and the first table's statement also lists the
+ * other tables; rows changed more than once, and a row target, are collapsed by net.ts.
+ */
 export async function planRevert(run: Run, q: string, target: RevertTarget): Promise<RevertPlan> {
   const loaded = await loadTarget(run, q, target);
-  const conflicts: RevertConflict[] = [];
-  const byTable = new Map<string, StoredChange[]>();
-  for (const c of loaded.changes) {
-    if (c.op === 'truncate') {
-      const label = formatTableName({ schema: c.schema, name: c.name });
-      conflicts.push({
-        table: label,
-        pk: {},
-        kind: 'not_stored',
-        detail: `${label}: TRUNCATE (change ${c.id}) cannot be reverted: the removed rows were not captured one by one; restore them from a backup`,
-      });
-      continue;
-    }
-    const id = tableId(c.schema, c.name);
-    const list = byTable.get(id);
-    if (list) list.push(c);
-    else byTable.set(id, [c]);
-  }
   const metas = new Map<string, TableMeta>();
+  const done = new Map<string, TableSteps>();
+  if (loaded.first) {
+    const { schema, name, sampleKey } = loaded.first;
+    const meta = await loadTableMeta(run, q, schema, name, sampleKey);
+    const found = await setSteps(run, q, meta, loaded.transactions, true);
+    metas.set(tableId(schema, name), meta);
+    done.set(tableId(schema, name), await setTable(run, q, meta, loaded.transactions, found));
+    loaded.changeCount = found.tables.reduce((n, t) => n + t.changes, 0);
+    loaded.truncates = found.tables
+      .flatMap((t) => t.truncates.map(([id, at]) => ({ schema: t.schema, name: t.name, id, at })))
+      .sort((a, b) => (a.at === b.at ? (BigInt(a.id) < BigInt(b.id) ? -1 : 1) : a.at < b.at ? -1 : 1));
+    loaded.tables = found.tables
+      .filter((t) => t.sampleKey !== null)
+      .map((t) => ({ schema: t.schema, name: t.name, sampleKey: t.sampleKey!, changes: null }));
+  }
+  const conflicts: RevertConflict[] = loaded.truncates.map((t) => {
+    const label = formatTableName({ schema: t.schema, name: t.name });
+    return {
+      table: label,
+      pk: {},
+      kind: 'not_stored',
+      detail: `${label}: TRUNCATE (change ${t.id}) cannot be reverted: the removed rows were not captured one by one; restore them from a backup`,
+    };
+  });
   const nets = new Map<string, NetStep[]>();
-  for (const [id, changes] of byTable) {
-    const first = changes[0]!;
-    const meta = await loadTableMeta(run, q, first.schema, first.name, first.pk);
+  for (const table of loaded.tables) {
+    const id = tableId(table.schema, table.name);
+    const meta = metas.get(id) ?? (await loadTableMeta(run, q, table.schema, table.name, table.sampleKey));
     metas.set(id, meta);
-    const steps = netSteps(changes, meta).sort(newestFirst);
+    const { steps, later } =
+      done.get(id) ??
+      (table.changes === null
+        ? await setTable(
+            run,
+            q,
+            meta,
+            loaded.transactions,
+            await setSteps(run, q, meta, loaded.transactions, false),
+          )
+        : await withNetted(run, q, meta, table.changes, loaded.transactions, {
+            steps: [],
+            later: new Map(),
+          }));
     nets.set(id, steps);
     for (const step of steps) {
       const refused = notStoredConflict(meta, step);
       if (refused) conflicts.push(refused);
     }
-    conflicts.push(...(await laterChanges(run, q, meta, steps, loaded.transactions)));
+    for (const step of steps) {
+      const change = later.get(step);
+      if (change) conflicts.push(laterConflict(meta, step, change));
+    }
   }
   const cascaded = await cascadedSteps(run, metas, nets);
   if (cascaded.size > 0)
@@ -142,7 +240,15 @@ function summarize(
   conflicts: RevertConflict[],
 ): RevertSummary {
   const ops: Record<RevertStepOp, number> = { insert: 0, update: 0, delete: 0 };
-  for (const s of steps) ops[s.op] += 1;
+  const tableSet = new Set<string>();
+  let lastTable = '';
+  for (const s of steps) {
+    ops[s.op] += 1;
+    if (s.table !== lastTable) {
+      lastTable = s.table;
+      tableSet.add(lastTable);
+    }
+  }
   const counts: Record<RevertConflictKind, number> = {
     changed_since: 0,
     not_stored: 0,
@@ -150,7 +256,7 @@ function summarize(
     fk_cycle: 0,
   };
   for (const c of conflicts) counts[c.kind] += 1;
-  const tables = [...new Set(steps.map((s) => s.table))];
+  const tables = [...tableSet];
   const opText = (Object.keys(ops) as RevertStepOp[])
     .filter((k) => ops[k] > 0)
     .map((k) => `${ops[k]} ${k}`)
@@ -160,7 +266,7 @@ function summarize(
     text,
     target: loaded.target,
     transactions: loaded.transactions,
-    changes: loaded.changes.length,
+    changes: loaded.changeCount,
     rows: steps.length,
     tables,
     ops,

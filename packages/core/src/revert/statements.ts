@@ -44,13 +44,21 @@ export const updateMany = (meta: TableMeta, columns: string[]) =>
     WHERE ${keyMatch(meta, 't', 'k')}`;
 
 /**
- * Lock the rows a batch will write and say which exist and which still look as the reverted
- * changes left them. `$1`: JSON array of `{ "k": key, "v": expected row or null }`; `$2`: columns
- * not compared (excluded, masked, exceptColumns). Returns one row per existing row.
+ * Lock the rows a group will write and return those that do not match the plan. `$1`: JSON array
+ * of `{ "k": key, "v": expected row or null }`; `$2`: columns not compared (excluded, masked,
+ * exceptColumns); `$3`: the group inserts (then a row that exists is the problem); `$4`: force
+ * (rows that changed are not problems). Returns `i` (1-based) and whether the row was found.
+ * A row equal to the expected one as a whole (the common case) is not compared column by column.
  */
 export const lockAndCompare = (meta: TableMeta) =>
-  `SELECT e.i::int AS i, (jsonb_typeof(e.x -> 'v') = 'object' AND NOT EXISTS (
-      SELECT 1 FROM jsonb_each(e.x -> 'v') AS d WHERE NOT d.key = ANY($2::text[]) AND (to_jsonb(r) -> d.key) IS DISTINCT FROM d.value)) AS same
-    FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(x, i)
-    CROSS JOIN LATERAL (SELECT t.* FROM ${meta.ref} AS t, ${record(meta, "e.x -> 'k'")} AS k
-                         WHERE ${keyMatch(meta, 't', 'k')} FOR UPDATE OF t) AS r`;
+  `WITH e AS MATERIALIZED (SELECT e.i::int AS i, e.x -> 'k' AS k, e.x -> 'v' AS v FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(x, i)),
+        r AS MATERIALIZED (SELECT e.i, to_jsonb(l) AS j FROM e
+                             CROSS JOIN LATERAL (SELECT t.* FROM ${meta.ref} AS t, ${record(meta, 'e.k')} AS k
+                                                  WHERE ${keyMatch(meta, 't', 'k')} FOR UPDATE OF t) AS l)
+   SELECT e.i, r.i IS NOT NULL AS found FROM e LEFT JOIN r ON r.i = e.i
+    WHERE CASE WHEN $3::boolean THEN r.i IS NOT NULL
+               ELSE r.i IS NULL OR (NOT $4::boolean AND NOT (jsonb_typeof(e.v) = 'object' AND (
+                      (r.j - $2::text[]) = (e.v - $2::text[])
+                      OR NOT EXISTS (SELECT 1 FROM jsonb_each(e.v) AS d
+                                      WHERE NOT d.key = ANY($2::text[]) AND (r.j -> d.key) IS DISTINCT FROM d.value)))) END
+    ORDER BY e.i`;

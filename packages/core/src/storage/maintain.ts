@@ -4,7 +4,7 @@ import { checkKeys } from '../query/validate.js';
 
 export interface MaintainProgress {
   /** What happened: a partition created ahead, or rows moved out of the default partition. */
-  step: 'converted' | 'created' | 'moved';
+  step: 'converted' | 'created' | 'moved' | 'keyed';
   partition: string | null;
   /** Rows moved by this step. */
   rows: number;
@@ -25,9 +25,14 @@ export interface MaintainResult {
   movedRows: number;
   /** Rows left in the default partition (0 unless a move was skipped). */
   defaultPartitionRows: number;
+  /** Rows written before table ids (schema version 7) given their table id and key hash. */
+  keyedRows: number;
   /** Hours newly counted into the activity rollup (tl.activity's fast path, query/activity-ddl.ts). */
   activityHours: number;
 }
+
+/** Rows keyed per transaction (storage_key_batch): short transactions, little WAL each. */
+const KEY_BATCH = 10_000;
 
 interface Made {
   name: string;
@@ -69,6 +74,7 @@ async function maintainPartitions(
     created: [],
     movedRows: 0,
     defaultPartitionRows: 0,
+    keyedRows: 0,
     activityHours: 0,
   };
   const note = (made: Made | null, step: MaintainProgress['step'], remaining: number | null) => {
@@ -100,6 +106,7 @@ async function maintainPartitions(
   }
   const { rows: ahead } = await client.query<{ r: Made[] }>(`SELECT ${q}.storage_ensure(true) AS r`);
   for (const made of ahead[0]!.r) note(made, made.moved ? 'moved' : 'created', null);
+  await keyRows(client, q, result, options);
   const def = await defaultTable(client, schema);
   if (def === null) return result;
   const { rows: initial } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${def}`);
@@ -124,6 +131,28 @@ async function maintainPartitions(
   const { rows: left } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${def}`);
   result.defaultPartitionRows = Number(left[0]!.n);
   return result;
+}
+
+/** Give rows written before table ids their table id and key hash, a batch per transaction. */
+async function keyRows(client: SqlClient, q: string, result: MaintainResult, options: MaintainOptions) {
+  const { rows: pending } = await client.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM ${q}.audit_changes WHERE table_id IS NULL`,
+  );
+  let remaining = Number(pending[0]!.n);
+  while (remaining > 0) {
+    const { rows } = await client.query<{ n: number }>(`SELECT ${q}.storage_key_batch($1) AS n`, [KEY_BATCH]);
+    const n = Number(rows[0]!.n);
+    if (n === 0) break;
+    remaining = Math.max(0, remaining - n);
+    result.keyedRows += n;
+    options.onProgress?.({ step: 'keyed', partition: null, rows: n, remaining });
+  }
+  // Rollup rows counted before their changes were keyed carry no table id: forget them, so the
+  // activity refresh that follows recounts those hours from the keyed changes (activity-ddl.ts).
+  if (result.keyedRows > 0)
+    await client.query(
+      `SELECT ${q}.activity_forget('-infinity', (SELECT max(captured_at) FROM ${q}.activity_rollup WHERE table_id IS NULL))`,
+    );
 }
 
 async function defaultTable(client: SqlClient, schema: string): Promise<string | null> {

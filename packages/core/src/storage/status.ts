@@ -23,8 +23,13 @@ export interface StorageStatus {
   /** The configured partitioning (storage_settings), and what the table really is. */
   partition: 'none' | 'day' | 'week' | 'month';
   layout: 'partitioned' | 'unpartitioned';
-  /** True when the setting asks for partitions and the table is not yet partitioned (run install --apply). */
+  /**
+   * True when the setting asks for partitions and the table is not yet partitioned, or rows
+   * written before table ids are not keyed yet (run install --apply or storage maintain).
+   */
   migrationPending: boolean;
+  /** Rows written before table ids (schema version 7) that storage maintain has not keyed yet. */
+  unkeyedRows: number;
   /** Rows the default partition holds (storage maintain moves them into range partitions). */
   defaultPartitionRows: number;
   partitions: StoragePartition[];
@@ -91,12 +96,18 @@ export async function storageStatus(client: SqlClient, schema: string): Promise<
       newestCapturedAt: iso(span[0]?.newest),
     });
   }
+  // Off the partial legacy index (empty once every row is keyed).
+  const { rows: unkeyed } = await client.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM ${q}.audit_changes WHERE table_id IS NULL`,
+  );
+  const unkeyedRows = Number(unkeyed[0]!.n);
   const ranges = partitions.filter((p) => !p.isDefault && p.to !== null);
   return {
     schema,
     partition,
     layout,
-    migrationPending: layout === 'unpartitioned' && partition !== 'none',
+    migrationPending: (layout === 'unpartitioned' && partition !== 'none') || unkeyedRows > 0,
+    unkeyedRows,
     defaultPartitionRows,
     partitions,
     totalBytes: partitions.reduce((sum, p) => sum + p.bytes, 0),

@@ -9,6 +9,8 @@ import { defineConfig } from 'vitest/config';
 const here = dirname(fileURLToPath(import.meta.url));
 const nest = (name: string) => realpathSync(join(here, 'node_modules/@nestjs', name));
 
+const heavy = process.env.npm_lifecycle_event === 'test:heavy';
+
 export default defineConfig({
   root: join(here, '..'),
   resolve: {
@@ -17,8 +19,9 @@ export default defineConfig({
     ),
   },
   test: {
-    include: ['*.test.ts', 'nest11/*.test.ts'],
-    exclude: ['dist.test.ts'],
+    // Its `test:heavy` script runs the heavy files only (tooling/build-preset.ts).
+    include: heavy ? ['*.heavy.test.ts'] : ['*.test.ts', 'nest11/*.test.ts'],
+    exclude: heavy ? [] : ['dist.test.ts', '*.heavy.test.ts'],
     globalSetup: [join(here, '../../../test-utils/src/global-setup.ts')],
     testTimeout: 60_000,
     hookTimeout: 120_000,

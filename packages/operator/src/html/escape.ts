@@ -20,7 +20,7 @@ const ESCAPES: Record<string, string> = {
 };
 
 /** Escape text for an element body or a double-quoted attribute value. */
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"'`]/g, (c) => ESCAPES[c]!);
 }
 
@@ -45,6 +45,6 @@ export function raw(markup: string): Html {
   return new Html(markup);
 }
 
-export function join(parts: readonly Html[], separator = ''): Html {
+function join(parts: readonly Html[], separator = ''): Html {
   return new Html(parts.map((p) => p.value).join(separator));
 }

@@ -1,5 +1,5 @@
 /** Quote a value for a POSIX shell (the CLI twin shown on each page): plain words stay plain. */
-export function shellQuote(value: string): string {
+function shellQuote(value: string): string {
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }

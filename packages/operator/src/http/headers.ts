@@ -2,7 +2,7 @@
  * Security headers on every response. The page needs no inline script or style, so the policy is
  * strict: only same-origin assets, no framing, no plugins, forms post back to this origin only.
  */
-export const CONTENT_SECURITY_POLICY = [
+const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",

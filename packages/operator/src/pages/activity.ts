@@ -5,7 +5,7 @@ import type { PageContext } from '../page-context.js';
 const WIDTH = 480;
 const HEIGHT = 80;
 
-export interface ActivityResult {
+interface ActivityResult {
   bucket: string;
   from: string;
   to: string;
@@ -71,7 +71,7 @@ ${svgBars(result)}
 </section>`;
 }
 
-export function svgBars(result: ActivityResult): Html {
+function svgBars(result: ActivityResult): Html {
   const counts = result.buckets.map((b) => b.changes);
   const max = Math.max(1, ...counts);
   const w = WIDTH / Math.max(1, counts.length);

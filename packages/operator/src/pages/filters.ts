@@ -2,7 +2,7 @@ import { type Html, html } from '../html/escape.js';
 import type { PageContext } from '../page-context.js';
 
 /** The timeline filters a URL may carry (SPEC section 5), in the order the form shows them. */
-export const FILTER_FIELDS = [
+const FILTER_FIELDS = [
   ['table', 'Table', 'posts or billing.invoices'],
   ['actor', 'Actor', 'user:42, or none'],
   ['from', 'From (ISO 8601)', '2026-12-01T00:00:00Z'],

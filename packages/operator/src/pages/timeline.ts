@@ -5,7 +5,7 @@ import type { PageContext, PageResult } from '../page-context.js';
 import { activityChart } from './activity.js';
 import { filterForm, filtersFromQuery, toTimelineFilters } from './filters.js';
 
-export const PAGE_SIZE = 50;
+const PAGE_SIZE = 50;
 const COUNT_CAP = 10_000;
 
 export async function timelinePage(ctx: PageContext): Promise<PageResult> {

@@ -1,0 +1,246 @@
+import { parseExactJson } from '../query/exact-json.js';
+import { isoSql } from '../query/rows.js';
+import type { LaterChange } from './conflicts.js';
+import type { Run } from './load.js';
+import type { NetStep, Unknown } from './net.js';
+import { parseRawObject, type RawImage, rawObjectText } from './raw-json.js';
+import type { TableMeta } from './tables.js';
+
+/**
+ * The steps of one table's rows that have exactly one reverted change (a bulk statement's rows),
+ * computed in one statement from audit_changes, with the first later change of each (the
+ * changed_since / key_changed conflict), newest change first. The same rules as `net.ts` applies
+ * to a row's single change, written in SQL: PostgreSQL cuts each stored image down to the columns
+ * the step writes, so JavaScript only reads the results. Rows with several changes (and their
+ * key chains) are returned as change ids for `net.ts`.
+ *
+ * Parameters: $1 schema, $2 name, $3 reverted audit transactions, $4 writable columns,
+ * $5 excluded, $6 masked, $7 key columns, $8 writable and stored (writable - excluded - masked),
+ * $9 / $10 the not-stored columns of a re-inserted row without / with a delete snapshot, $11 also
+ * list every table the transactions changed (rows of op 'table', first).
+ */
+const hidden = (x: string) =>
+  // Portable-mode capture stores {"threadline": "hidden: ..."} instead of an image (net.ts `stored`).
+  `(${x} ? 'threadline' AND ${x} - 'threadline' = '{}'::jsonb AND NOT 'threadline' = ANY($4::text[]))`;
+
+/** `x` without the keys that are not in `keep` (a text[] expression). */
+const only = (x: string, keep: string) => `(${x} - ARRAY(SELECT jsonb_object_keys(${x} - ${keep})))`;
+
+const setStepsSql = (q: string) => `
+WITH ch AS MATERIALIZED (
+  -- Read by transaction (OFFSET 0 keeps the table condition out of the scan: on statistics not
+  -- yet refreshed after the bulk write, the planner walks the table's whole history instead).
+  SELECT c.id, c.table_schema, c.table_name, c.op, c.table_pk, c.table_pk_before, c.data_after, c.data_before, c.changed_fields,
+         c.changed_from, c.captured_at
+    FROM (SELECT * FROM ${q}.audit_changes x WHERE x.transaction_id = ANY($3::bigint[]) OFFSET 0) c
+   WHERE $11::boolean OR (c.table_schema = $1 AND c.table_name = $2)),
+mine AS (SELECT ch.* FROM ch WHERE ch.table_schema = $1 AND ch.table_name = $2 AND ch.op <> 'truncate'),
+tbl AS (
+  SELECT g.*, (SELECT c.table_pk::text FROM ch c WHERE c.table_schema = g.s AND c.table_name = g.n AND c.op <> 'truncate' LIMIT 1) AS sample
+    FROM (SELECT ch.table_schema AS s, ch.table_name AS n, count(*)::int AS changes, min(ch.captured_at) AS at, min(ch.id) AS first_id,
+                 json_agg(json_build_array(ch.id::text, ${isoSql('ch.captured_at')})) FILTER (WHERE ch.op = 'truncate') AS truncates
+            FROM ch WHERE $11::boolean GROUP BY 1, 2) g),
+dup AS MATERIALIZED (
+  SELECT u.k FROM (SELECT m.table_pk AS k FROM mine m UNION ALL SELECT m.table_pk_before FROM mine m WHERE m.table_pk_before IS NOT NULL) u
+   GROUP BY u.k HAVING count(*) > 1),
+cls AS MATERIALIZED (
+  SELECT m.*, (d1.k IS NOT NULL OR d2.k IS NOT NULL) AS multi
+    FROM mine m LEFT JOIN dup d1 ON d1.k = m.table_pk LEFT JOIN dup d2 ON d2.k = m.table_pk_before),
+upd AS (
+  SELECT c.*, u.fs, u.fast,
+         CASE WHEN u.fast THEN c.changed_fields
+              ELSE ARRAY(SELECT x.f FROM unnest(c.changed_fields) WITH ORDINALITY AS x(f, o)
+                          WHERE x.f = ANY($8::text[]) AND (u.fs OR x.f = ANY($7::text[])) ORDER BY x.o) END AS cols
+    FROM cls c
+    CROSS JOIN LATERAL (SELECT f.fs, f.fs AND c.changed_fields <@ $8::text[] AND c.table_pk_before IS NULL
+                                     AND c.changed_from - c.changed_fields = '{}'::jsonb AS fast
+                          FROM (SELECT c.changed_from IS NOT NULL AND NOT ${hidden('c.changed_from')} AS fs) f) u
+   WHERE NOT c.multi AND c.op NOT IN ('insert', 'delete')),
+one AS (
+  SELECT c.id, c.captured_at, c.table_pk, 'delete' AS op, NULL::jsonb AS data, c.data_after AS expect, NULL::json AS ns, 0 AS ncols
+    FROM cls c WHERE NOT c.multi AND c.op = 'insert'
+  UNION ALL
+  SELECT c.id, c.captured_at, c.table_pk, 'insert',
+         CASE WHEN s.snap THEN ${only('c.data_before', '$8::text[]')} ELSE '{}'::jsonb END, NULL,
+         CASE WHEN s.snap THEN $10::json ELSE $9::json END, 0
+    FROM cls c CROSS JOIN LATERAL (SELECT c.data_before IS NOT NULL AND NOT ${hidden('c.data_before')} AS snap) s
+   WHERE NOT c.multi AND c.op = 'delete'
+  UNION ALL
+  SELECT u.id, u.captured_at, u.table_pk, 'update',
+         CASE WHEN u.fast THEN u.changed_from
+              ELSE ${only(`(CASE WHEN u.fs THEN u.changed_from ELSE '{}'::jsonb END || coalesce(u.table_pk_before, '{}'::jsonb))`, 'u.cols')} END,
+         u.data_after,
+         CASE WHEN NOT u.fast THEN
+           (SELECT json_agg(json_build_array(x.f, w.why) ORDER BY x.o) FROM unnest(u.changed_fields) WITH ORDINALITY AS x(f, o)
+              CROSS JOIN LATERAL (SELECT CASE WHEN x.f = ANY($5::text[]) THEN 'excluded' WHEN x.f = ANY($6::text[]) THEN 'masked'
+                                              WHEN NOT u.fs AND NOT x.f = ANY($7::text[]) THEN 'changedFrom: false' END AS why) w
+             WHERE x.f = ANY($4::text[]) AND w.why IS NOT NULL) END,
+         coalesce(cardinality(u.cols), 0)
+    FROM upd u),
+steps AS MATERIALIZED (SELECT * FROM one WHERE op <> 'update' OR ncols > 0 OR ns IS NOT NULL),
+later AS MATERIALIZED (
+  SELECT c.id, c.transaction_id, c.op, c.table_pk, c.table_pk_before, c.captured_at FROM ${q}.audit_changes c
+   WHERE c.table_schema = $1 AND c.table_name = $2 AND c.captured_at >= (SELECT min(s.captured_at) FROM steps s)
+     AND NOT c.transaction_id = ANY($3::bigint[])),
+hit AS (
+  SELECT h.*, (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = h.transaction_id) AS actor FROM (
+  SELECT DISTINCT ON (m.sid) m.* FROM (
+      SELECT s.id AS sid, l.id, l.transaction_id, l.op, false AS moved, l.captured_at
+        FROM steps s JOIN later l ON l.table_pk = s.table_pk WHERE (l.captured_at, l.id) > (s.captured_at, s.id)
+      UNION ALL
+      SELECT s.id AS sid, l.id, l.transaction_id, l.op, true AS moved, l.captured_at
+        FROM steps s JOIN later l ON l.table_pk_before = s.table_pk WHERE (l.captured_at, l.id) > (s.captured_at, s.id)) m
+   ORDER BY m.sid, m.captured_at, m.id) h)
+SELECT r.op, r.key, r.data, r.expect, r.ns, r.id, r.at, r.later FROM (
+  SELECT 1 AS k, s.op, s.table_pk::text AS key, s.data::text AS data, s.expect::text AS expect, s.ns::text AS ns, s.id::text AS id,
+         ${isoSql('s.captured_at')} AS at,
+         CASE WHEN h.id IS NOT NULL THEN json_build_array(h.id::text, h.transaction_id::text, h.op, h.moved, ${isoSql('h.captured_at')}, h.actor)::text END AS later,
+         s.captured_at AS o_at, s.id AS o_id
+    FROM steps s LEFT JOIN hit h ON h.sid = s.id
+  UNION ALL
+  SELECT 2, 'multi', NULL, NULL, NULL, NULL, c.id::text, NULL, NULL, NULL, NULL FROM cls c WHERE c.multi
+  UNION ALL
+  SELECT 0, 'table', t.sample, json_build_array(t.s, t.n, t.changes, t.truncates)::text, NULL, NULL, NULL, NULL, NULL, t.at, t.first_id
+    FROM tbl t) r
+ORDER BY r.k, CASE WHEN r.k = 0 THEN r.o_at END, CASE WHEN r.k = 0 THEN r.o_id END, r.o_at DESC, r.o_id DESC`;
+
+interface SetRow {
+  op: 'insert' | 'update' | 'delete' | 'multi' | 'table';
+  key: string;
+  data: string | null;
+  expect: string | null;
+  ns: string | null;
+  id: string;
+  at: string;
+  /** [change id, transaction id, op, moved, at, actor_ref text]. */
+  later: string | null;
+}
+
+/** A table the transactions changed (summary mode). */
+interface ChangedTable {
+  schema: string;
+  name: string;
+  /** One of its stored keys; null: only TRUNCATEs. */
+  sampleKey: string | null;
+  changes: number;
+  truncates: [id: string, at: string][];
+}
+
+export interface SetSteps {
+  /** Newest change first. */
+  steps: NetStep[];
+  /** The first later change of a step's row, where there is one. */
+  later: Map<NetStep, LaterChange>;
+  /** Changes of rows changed more than once in the set (for net.ts). */
+  multi: string[];
+  /** Summary mode: every table the transactions changed, in the order of their first change. */
+  tables: ChangedTable[];
+}
+
+const pairs = (entries: [string, Unknown][]) => (entries.length > 0 ? JSON.stringify(entries) : null);
+
+/**
+ * One statement for the whole table; see setStepsSql. With `summary`, the same statement also
+ * lists every table the transactions changed (so a one-table transaction is read once).
+ */
+export async function setSteps(
+  run: Run,
+  q: string,
+  meta: TableMeta,
+  transactions: string[],
+  summary: boolean,
+): Promise<SetSteps> {
+  const redacted = new Map<string, Unknown>();
+  for (const c of meta.exclude) redacted.set(c, 'excluded');
+  for (const c of meta.mask) redacted.set(c, 'masked');
+  const stored = meta.writable.filter((c) => !redacted.has(c));
+  const rows = await run<SetRow>(setStepsSql(q), [
+    meta.schema,
+    meta.name,
+    transactions,
+    meta.writable,
+    meta.exclude,
+    meta.mask,
+    meta.keyColumns,
+    stored,
+    pairs(meta.writable.map((c) => [c, 'deleteSnapshot: false'])),
+    pairs([...redacted]),
+    summary,
+  ]);
+  const steps: NetStep[] = [];
+  const later = new Map<NetStep, LaterChange>();
+  const multi: string[] = [];
+  const tables: ChangedTable[] = [];
+  let columns: string[] = NO_COLUMNS;
+  let seenKeys: string[] = NO_COLUMNS;
+  for (const r of rows) {
+    if (r.op === 'multi') {
+      multi.push(r.id);
+      continue;
+    }
+    if (r.op === 'table') {
+      const [schema, name, changes, truncates] = JSON.parse(r.data!) as [
+        string,
+        string,
+        number,
+        [string, string][] | null,
+      ];
+      tables.push({ schema, name, sampleKey: r.key, changes, truncates: truncates ?? [] });
+      continue;
+    }
+    // The values as net.ts writes them: compact, in table order (insert) or changed_fields order
+    // (update), each value's text exactly as stored.
+    let data: string | null = null;
+    let set: Record<string, unknown> | undefined;
+    if (r.data !== null) {
+      const image = parseRawObject(r.data)!;
+      if (!sameKeys(seenKeys, image)) {
+        seenKeys = [...image.keys()];
+        columns =
+          r.op === 'insert' ? meta.writable.filter((c) => image.has(c)) : [...seenKeys].sort(byteOrder);
+      }
+      data = rawObjectText(image, columns);
+      set = parseExactJson(data) as Record<string, unknown>;
+    }
+    const step: NetStep = {
+      op: r.op,
+      key: r.key,
+      data,
+      expect: r.expect,
+      setColumns: set ? columns : NO_COLUMNS,
+      notStored: r.ns === null ? NO_UNKNOWN : new Map(JSON.parse(r.ns) as [string, Unknown][]),
+      last: { id: r.id, capturedAt: r.at },
+      pk: parseExactJson(r.key) as Record<string, unknown>,
+      set,
+    };
+    steps.push(step);
+    if (r.later !== null) {
+      const [id, tx, op, moved, at, actor] = JSON.parse(r.later) as [
+        string,
+        string,
+        string,
+        boolean,
+        string,
+        string | null,
+      ];
+      later.set(step, { id, tx, op, moved, at, actor });
+    }
+  }
+  return { steps, later, multi, tables };
+}
+
+/** The image has exactly these keys in this order (rows of a bulk statement all do). */
+function sameKeys(keys: string[], image: RawImage): boolean {
+  if (keys.length !== image.size) return false;
+  let i = 0;
+  for (const k of image.keys()) if (keys[i++] !== k) return false;
+  return true;
+}
+
+/** changed_fields order: PostgreSQL sorts them COLLATE "C", byte by byte in UTF-8. */
+const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+const NO_COLUMNS: string[] = [];
+
+/** Shared by every step without columns it cannot restore (never written to). */
+const NO_UNKNOWN: ReadonlyMap<string, Unknown> = new Map();
