@@ -20,7 +20,10 @@
  * database gets that build's capture (variant `baseline`), run in the same alternation on its own
  * connection: before and after side by side.
  *
- *   pnpm --filter @threadline/bench run tpcb-cost -- [--reps N] [--blocks N] [--baseline-core PATH]
+ * With --mask, every captured table masks its `filler` column (capture with redaction configured;
+ * the baseline too).
+ *
+ *   pnpm --filter @threadline/bench run tpcb-cost -- [--reps N] [--blocks N] [--baseline-core PATH] [--mask]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,6 +52,7 @@ const { values } = parseArgs({
     blocks: { type: 'string' },
     url: { type: 'string' },
     'baseline-core': { type: 'string' },
+    mask: { type: 'boolean' },
   },
 });
 const reps = Number(values.reps ?? 5);
@@ -56,6 +60,11 @@ const blocks = Number(values.blocks ?? 4);
 const url = values.url ?? process.env.TL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const baselineCore = values['baseline-core'];
 const VARIANTS: Variant[] = baselineCore ? [...LOCAL, 'baseline'] : [...LOCAL];
+/** Capture options of the captured tables of schema `s` (--mask: `filler` masked). */
+const tablesOf = (...schemas: string[]) =>
+  Object.fromEntries(
+    schemas.flatMap((s) => TPCB_TABLES.map((t) => [`${s}.${t}`, values.mask ? { mask: ['filler'] } : {}])),
+  );
 
 /** The procedure running n TPC-B transactions on schema `s` (committing each). */
 function procedureSql(v: Variant): string {
@@ -102,7 +111,7 @@ async function setupBaseline(db: BenchDb, path: string): Promise<pg.Client> {
   await c.query(tpcbTablesSql('v_capture', SCALE));
   await c.query(tpcbVacuumSql('v_capture'));
   await c.query(procedureSql('baseline'));
-  const tl = core.createThreadline({ db: c });
+  const tl = core.createThreadline({ db: c, tables: tablesOf('v_capture') });
   await tl.install();
   await tl.installTriggers({ tables: TPCB_TABLES.map((t) => `v_capture.${t}`) });
   await c.query('SET synchronous_commit = off');
@@ -130,7 +139,7 @@ await runWithBenchDb(
       CREATE TRIGGER u AFTER UPDATE ON v_noop.${t} REFERENCING OLD TABLE AS o NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION v_noop.noop();
       CREATE TRIGGER i AFTER INSERT ON v_noop.${t} REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION v_noop.noop();`);
     }
-    const tl = createThreadline({ db: c });
+    const tl = createThreadline({ db: c, tables: tablesOf('v_capture', 'v_capture_sets') });
     await tl.install();
     await tl.installTriggers({ tables: TPCB_TABLES.map((t) => `v_capture.${t}`) });
     for (const p of await tl.installTriggers({ tables: TPCB_TABLES.map((t) => `v_capture_sets.${t}`) })) {
@@ -172,7 +181,7 @@ await runWithBenchDb(
     ];
     process.stdout.write(
       `${[
-        `TPC-B transaction CPU cost: ${reps} repetitions x ${blocks} blocks of ${BLOCK} transactions per variant, server-side, synchronous_commit off, ${onCpu ? 'on-CPU time of the server process' : 'wall-clock time'}`,
+        `TPC-B transaction CPU cost: ${reps} repetitions x ${blocks} blocks of ${BLOCK} transactions per variant, server-side, synchronous_commit off, ${onCpu ? 'on-CPU time of the server process' : 'wall-clock time'}${values.mask ? ', filler masked' : ''}`,
         table(
           ['variant', 'us/transaction (median)', 'extra us over bound', 'plain/variant (throughput kept)'],
           VARIANTS.map((v) => [v, num(median(perRep[v]), 0), range(extra(v), 0), range(kept(v))]),

@@ -150,6 +150,113 @@ describeEachDb(
       expect(rows[0]!.data_after).toMatchObject({ id: 1, v: 'a', c0: null, c9: 9 });
     });
 
+    it('a write regenerates only its own table: other tables altered in the transaction wait for their write or COMMIT', async () => {
+      const t = uniqueName('own');
+      const tables = [`${t}_a`, `${t}_b`, `${t}_c`, `${t}_small`];
+      for (const x of tables)
+        await db().exec(`create table ${x} (id int primary key, v int); insert into ${x} values (1, 0)`);
+      const tl = await installed(db());
+      await tl.installTriggers({ tables });
+      const c = await client();
+      try {
+        await c.query('begin');
+        await c.query("set local track_functions = 'all'");
+        for (const x of tables.slice(0, 3)) await c.query(`alter table ${x} add column w int`);
+        await c.query(`update ${t}_small set v = 1`);
+        expect(await regenerations(c)).toBe(0);
+        await c.query(`update ${t}_a set w = 1`);
+        expect(await regenerations(c)).toBe(1);
+        await c.query('commit');
+      } finally {
+        await c.end();
+      }
+      expect(await countRows(db(), 'select 1 from threadline.capture_pending')).toBe(0);
+      await db().exec(`update ${t}_b set w = 2; update ${t}_c set w = 3`);
+      for (const [x, w] of [
+        [`${t}_a`, 1],
+        [`${t}_b`, 2],
+        [`${t}_c`, 3],
+      ] as const) {
+        expect((await changesFor(db(), 'public', x)).map((r) => [r.changed_fields, r.data_after])).toEqual([
+          [['w'], { id: 1, v: 0, w }],
+        ]);
+      }
+    });
+
+    it('after REINDEX CONCURRENTLY, a SHARE UPDATE EXCLUSIVE ALTER commits while a writer holds the table (no stronger lock)', async () => {
+      const t = uniqueName('weaklock');
+      await db().exec(`create table ${t} (id int primary key, v int)`);
+      const tl = await installed(db());
+      await tl.installTriggers({ tables: [t] });
+      await db().exec(`reindex table concurrently ${t}`);
+      const w = await client();
+      const m = await client();
+      try {
+        await w.query('begin');
+        await w.query(`insert into ${t} values (1, 1)`);
+        await m.query('begin');
+        await m.query("set local lock_timeout = '2s'");
+        await m.query(`alter table ${t} set (fillfactor = 90)`);
+        await m.query('commit');
+        await w.query('commit');
+      } finally {
+        await w.end();
+        await m.end();
+      }
+      await db().exec(`update ${t} set v = 2`);
+      expect((await changesFor(db(), 'public', t)).map((r) => r.op)).toEqual(['insert', 'update']);
+      const [reg] = await db().sql<{ same: boolean }>(
+        `select shape = threadline.capture_shape(relid) as same from threadline.captured_tables where relid = $1::regclass`,
+        [t],
+      );
+      expect(reg!.same).toBe(true);
+    });
+
+    it('making a masked column the primary key is refused at the ALTER itself, not at a later write or COMMIT', async () => {
+      const t = uniqueName('maskkey');
+      await db().exec(`create table ${t} (id int primary key, secret text not null)`);
+      const tl = await installed(db(), { [t]: { mask: ['secret'] } });
+      await tl.installTriggers({ tables: [t] });
+      const c = await client();
+      try {
+        await c.query('begin');
+        await expect(
+          c.query(`alter table ${t} drop constraint ${t}_pkey, add primary key (secret)`),
+        ).rejects.toMatchObject({
+          code: 'TLRF1',
+          message: expect.stringContaining('cannot be excluded or masked'),
+        });
+        await c.query('rollback');
+      } finally {
+        await c.end();
+      }
+    });
+
+    it('the partitioned-table MERGE warning is raised at gen-triggers, not again on every ALTER or write after one', async () => {
+      const t = uniqueName('partwarn');
+      await db().exec(
+        `create table ${t} (id int primary key, v text) partition by range (id);
+         create table ${t}_1 partition of ${t} for values from (0) to (100)`,
+      );
+      const tl = await installed(db());
+      await tl.installTriggers({ tables: [t] });
+      const c = await client();
+      const notices: string[] = [];
+      c.on('notice', (n) => notices.push(n.message ?? ''));
+      try {
+        await c.query(`alter table ${t} add column x int`);
+        await c.query(
+          `begin; alter table ${t} add column y int; insert into ${t} values (1, 'a', 1, 2); commit`,
+        );
+      } finally {
+        await c.end();
+      }
+      expect(notices.filter((n) => n.includes('is partitioned'))).toEqual([]);
+      expect((await changesFor(db(), 'public', t)).map((r) => r.data_after)).toEqual([
+        { id: 1, v: 'a', x: 1, y: 2 },
+      ]);
+    });
+
     it('a transaction that only alters regenerates at commit; a rolled-back savepoint leaves nothing pending', async () => {
       const t = uniqueName('commitonly');
       await db().exec(`create table ${t} (id int primary key, v text)`);

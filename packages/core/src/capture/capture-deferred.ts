@@ -7,9 +7,10 @@
  * triggers of the partition tree are brought in line, and the table is marked pending in
  * capture_pending for this transaction. The expensive part (planning the capture function and
  * CREATE FUNCTION) happens once, at the latest of:
- * - the first INSERT/UPDATE/DELETE/COPY/MERGE on an audited table in the same transaction: the
- *   BEFORE STATEMENT trigger capture_statement_start (runtime-functions.ts) finds this
- *   transaction's pending rows and regenerates before the statement's own capture runs (the
+ * - the first INSERT/UPDATE/DELETE/COPY/MERGE on that table in the same transaction: the
+ *   BEFORE STATEMENT trigger capture_statement_start (runtime-functions.ts) finds the pending row
+ *   of the relation it fires on and regenerates that table alone (other pending tables wait for
+ *   their own first write or COMMIT) before the statement's own capture runs (the
  *   function keeps its oid, so the AFTER triggers call the new body); a TRUNCATE needs no
  *   regeneration (its branch of the function does not depend on columns);
  * - COMMIT (or PREPARE TRANSACTION): a deferred constraint trigger on capture_pending, ENABLE
@@ -31,15 +32,35 @@ CREATE TABLE IF NOT EXISTS @S.capture_pending (
 -- Writers' BEFORE STATEMENT trigger reads it (only its own transaction's rows are visible).
 GRANT SELECT ON @S.capture_pending TO PUBLIC;
 
--- Regenerate every table this transaction left pending. Callable by any writer: it only acts on
--- rows its own transaction's DDL inserted (through the SECURITY DEFINER event triggers).
-CREATE OR REPLACE FUNCTION @S.capture_flush_pending() RETURNS void
+-- Regenerate what this transaction left pending: with p_rel (the relation a statement is about
+-- to write: the BEFORE STATEMENT trigger) only the audited table it belongs to, so one small write
+-- after a migration that altered many tables pays for its own table alone; with NULL (COMMIT)
+-- every table. Rows name each relation of a table's tree (a partition written directly finds its
+-- row by its own oid: one index probe); the table is its partition root. Callable by any writer:
+-- it only acts on rows its own transaction's DDL inserted (through the SECURITY DEFINER event
+-- triggers).
+DROP FUNCTION IF EXISTS @S.capture_flush_pending();
+CREATE OR REPLACE FUNCTION @S.capture_flush_pending(p_rel oid) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   r record;
+  root oid;
+  done oid[] := '{}';
 BEGIN
+  IF p_rel IS NOT NULL THEN
+    root := coalesce(pg_partition_root(p_rel), p_rel);
+    DELETE FROM @S.capture_pending p WHERE p.xid = pg_current_xact_id() AND coalesce(pg_partition_root(p.relid), p.relid) = root;
+    IF FOUND THEN
+      PERFORM @S.refresh_capture(root, true);
+    END IF;
+    RETURN;
+  END IF;
   FOR r IN DELETE FROM @S.capture_pending WHERE xid = pg_current_xact_id() RETURNING relid LOOP
-    PERFORM @S.refresh_capture(r.relid, true);
+    root := coalesce(pg_partition_root(r.relid), r.relid);
+    IF NOT root = ANY(done) THEN
+      done := done || root;
+      PERFORM @S.refresh_capture(root, true);
+    END IF;
   END LOOP;
 END
 $fn$;
@@ -47,7 +68,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION @S.regenerate_pending_at_commit() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
-  PERFORM @S.capture_flush_pending();
+  PERFORM @S.capture_flush_pending(NULL);
   RETURN NULL;
 END
 $fn$;

@@ -88,12 +88,13 @@ END
 $fn$;
 
 -- The JSON image of row p_row (an alias of the table's row type) without the columns p_skip.
--- With nothing to skip it is to_jsonb(row); otherwise the kept columns are converted one by one
--- (jsonb_build_object renders each value exactly as to_jsonb does), so an excluded value is never
--- converted: one too large for JSON cannot fail the write.
+-- With nothing to skip it is to_jsonb(row); otherwise the kept columns of p_cols are converted one
+-- by one (jsonb_build_object renders each value exactly as to_jsonb does), so an excluded or
+-- masked value is never converted (one too large for JSON cannot fail the write), and a column
+-- not in p_cols (renamed or added since generation) is never in the image.
 CREATE OR REPLACE FUNCTION @S.capture_image(p_row text, p_cols text[], p_skip text[]) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
-  SELECT CASE WHEN NOT p_cols && p_skip THEN format('to_jsonb(%s)', p_row) ELSE
+  SELECT CASE WHEN cardinality(p_skip) = 0 THEN format('to_jsonb(%s)', p_row) ELSE
     @S.capture_join(ARRAY(
       SELECT 'jsonb_build_object(' || string_agg(format('%L, %s.%I', c, p_row, c), ', ' ORDER BY n) || ')'
         FROM unnest(p_cols) WITH ORDINALITY AS k(c, n) WHERE NOT c = ANY(p_skip)

@@ -115,8 +115,12 @@ BEGIN
 
   -- Row images. Compiled mode builds them without the excluded columns (never converted);
   -- portable mode must survive columns it does not know, so it converts the row and removes them.
+  -- With any redaction configured, a compiled image is built from the columns known at generation
+  -- only, by name, and without the masked ones (their placeholder replaces them anyway): a column
+  -- renamed or added by DDL that capture did not follow is left out, never stored in clear text
+  -- under a name the redaction does not know (no name guard to trust, and no cost per statement).
   image_skip := CASE WHEN mode = 'compiled' THEN o_exclude ELSE '{}' END;
-  img := CASE WHEN mode = 'compiled' THEN @S.capture_image(a_r, cols, o_exclude) ELSE format('to_jsonb(%I)', a_r) END;
+  img := CASE WHEN mode = 'compiled' THEN @S.capture_image(a_r, cols, o_exclude || o_mask) ELSE format('to_jsonb(%I)', a_r) END;
   -- Portable mode cannot follow renames: a masked or excluded column renamed away keeps its values
   -- under a name it has never seen (and a new column may take the configured name). With any
   -- redaction configured, the values of columns unknown at generation are therefore hidden until
@@ -147,9 +151,9 @@ BEGIN
   key_changed := coalesce(key_changed, 'false');
 
   SELECT jsonb_object_agg(m, placeholder) INTO mask_obj FROM unnest(o_mask) m;
-  -- Columns a row image must have for its redaction to apply (compiled images never hold
-  -- excluded columns, so only the masked ones are checked there).
-  guard := CASE WHEN mode = 'portable' THEN o_exclude || o_mask || key_cols ELSE o_mask END;
+  -- Columns a row image must have for its redaction to apply (compiled images hold known
+  -- columns only: nothing to check there).
+  guard := CASE WHEN mode = 'portable' THEN o_exclude || o_mask || key_cols ELSE '{}' END;
   stale_obj := format('%L::jsonb', jsonb_build_object('threadline', 'hidden: the table changed shape since capture was generated; run threadline gen-triggers')::text);
 
   -- Diffed columns: not excluded, not in exceptColumns; sorted so changed_fields is sorted.

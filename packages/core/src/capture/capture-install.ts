@@ -21,16 +21,30 @@ DECLARE
   mark text;
 BEGIN
   -- The table's own lock (the one CREATE TRIGGER takes), taken before planning: no stale plan,
-  -- and no database-wide lock that would make two migrations deadlock.
-  IF to_regclass(format('%I.%I', p_schema, p_name)) IS NOT NULL THEN
+  -- and no database-wide lock that would make two migrations deadlock. Not when this transaction
+  -- already holds SHARE UPDATE EXCLUSIVE or stronger on it (the DDL being followed does): that
+  -- lock already keeps every shape change out (each takes SHARE or stronger), and regenerating
+  -- the function body (CREATE OR REPLACE FUNCTION) needs no table lock. Taking more there would
+  -- make the DDL's COMMIT wait for (or deadlock with) writers it does not wait for without
+  -- capture (issue 18). CREATE TRIGGER still takes its own lock if triggers are missing.
+  IF to_regclass(format('%I.%I', p_schema, p_name)) IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM pg_locks l
+                      WHERE l.locktype = 'relation' AND l.relation = to_regclass(format('%I.%I', p_schema, p_name))
+                        AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+                        AND l.pid = pg_backend_pid() AND l.granted
+                        AND l.mode IN ('ShareUpdateExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')) THEN
     EXECUTE format('LOCK TABLE %I.%I IN SHARE ROW EXCLUSIVE MODE', p_schema, p_name);
   END IF;
   plan := @S.capture_plan(p_schema, p_name, p_options, p_mode, p_allow_keyless);
   rel := (plan ->> 'relid')::oid;
   SELECT function_name INTO old_fn FROM @S.captured_tables WHERE relid = rel;
-  FOR target IN SELECT jsonb_array_elements_text(plan -> 'warnings') LOOP
-    RAISE WARNING 'threadline: %', target;
-  END LOOP;
+  -- Raised when capture is installed (gen-triggers), not again on every regeneration after DDL
+  -- (refresh_capture marks those): the table's limits did not change with its columns.
+  IF coalesce(current_setting('threadline.regenerating', true), '') = '' THEN
+    FOR target IN SELECT jsonb_array_elements_text(plan -> 'warnings') LOOP
+      RAISE WARNING 'threadline: %', target;
+    END LOOP;
+  END IF;
   EXECUTE plan ->> 'functionSql';
   fn := format('%I.%I()', storage, plan ->> 'functionName')::regprocedure;
   EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);  -- runs as definer: owner only (privileges.ts)

@@ -324,6 +324,17 @@ BEGIN
   -- that regenerates (another enabled state on the same relation).
   IF p_defer THEN
     rels := coalesce(reg.relations, @S.capture_relations(p_relid));
+    -- What would refuse the regeneration anyway is refused at the DDL, as when it regenerated at
+    -- once: a key column (primaryKey option, else the primary key) that is masked or excluded.
+    SELECT string_agg(tl_key, ', ') INTO k FROM unnest(coalesce(
+        CASE WHEN jsonb_typeof(effective -> 'primaryKey') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(effective -> 'primaryKey')) END,
+        ARRAY(SELECT a.attname::text FROM pg_index ix JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = ANY(ix.indkey)
+               WHERE ix.indrelid = p_relid AND ix.indisprimary))) tl_key
+     WHERE (effective -> 'mask') ? tl_key OR (effective -> 'exclude') ? tl_key;
+    IF k IS NOT NULL THEN
+      PERFORM @S.capture_refuse('TLRF1', format('%I.%I: key column(s) %s cannot be excluded or masked', cur_schema, cur_name, k),
+        'Audit rows are found by their key; remove these columns from exclude/mask.');
+    END IF;
   END IF;
   IF p_defer AND fn IS NOT NULL AND mode_ok AND reg.table_schema = cur_schema AND reg.table_name = cur_name
      AND NOT EXISTS (SELECT 1 FROM pg_trigger tg
@@ -333,10 +344,14 @@ BEGIN
     UPDATE @S.captured_tables SET options = configured, columns = now_cols
      WHERE relid = p_relid AND (options, columns) IS DISTINCT FROM (configured, now_cols);
     PERFORM @S.capture_sync_tree(p_relid, fn, p_created);
-    INSERT INTO @S.capture_pending (relid) VALUES (p_relid) ON CONFLICT DO NOTHING;
+    -- One row per relation of the tree: a writer's BEFORE trigger finds its own by oid.
+    INSERT INTO @S.capture_pending (relid)
+    SELECT tl_rel FROM unnest((SELECT ct.relations FROM @S.captured_tables ct WHERE ct.relid = p_relid) || p_relid) tl_rel
+    ON CONFLICT DO NOTHING;
     RETURN;
   END IF;
-  DELETE FROM @S.capture_pending WHERE xid = pg_current_xact_id() AND relid = p_relid;
+  DELETE FROM @S.capture_pending p WHERE p.xid = pg_current_xact_id() AND coalesce(pg_partition_root(p.relid), p.relid) = p_relid;
+  PERFORM set_config('threadline.regenerating', 'on', true);  -- enable_capture: no install-time warnings again
   BEGIN
     PERFORM @S.enable_capture(cur_schema, cur_name, effective);
   EXCEPTION WHEN others THEN
@@ -346,6 +361,7 @@ BEGIN
     PERFORM @S.enable_capture(cur_schema, cur_name, effective - 'primaryKey', 'portable', true);
     fallback := true;
   END;
+  PERFORM set_config('threadline.regenerating', '', true);
   UPDATE @S.captured_tables
      SET options = configured,
          shape = CASE WHEN fallback THEN NULL ELSE cur_shape END,

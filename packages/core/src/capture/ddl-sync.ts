@@ -6,6 +6,10 @@
  *   lose only their own triggers, and a detached partition is recorded like a TRUNCATE of it.
  * - Columns dropped by anything (DROP TYPE/DOMAIN/EXTENSION ... CASCADE, ALTER TYPE ... DROP
  *   ATTRIBUTE) regenerate the table, so no DDL leaves a function that fails writes.
+ * - Every other command that changes an audited table's name or columns is synced like ALTER
+ *   TABLE: ALTER VIEW / MATERIALIZED VIEW / FOREIGN TABLE ... RENAME COLUMN and ALTER INDEX ...
+ *   RENAME TO given a table (PostgreSQL accepts them), ALTER TYPE ... CASCADE on the type of a
+ *   typed table (CREATE TABLE ... OF type), ALTER SCHEMA ... RENAME of its schema.
  * - DROP TABLE removes a table's registry row and function; a dropped partition is recorded.
  * - Refused: dropping, renaming or adding a copy of a capture trigger by hand (use disable/
  *   gen-triggers), table inheritance on an audited table, and attaching an audited table as a
@@ -82,9 +86,32 @@ BEGIN
       -- A cast to json an audited table's values would go through runs with the owner's rights; a
       -- new cast, or a composite or domain that now reaches a type with one, is checked below.
       recheck_casts := true;
-    ELSIF cmd.command_tag IN ('ALTER TABLE', 'CREATE TABLE') AND cmd.object_type IN ('table', 'table column') THEN
+      -- ALTER TYPE ... RENAME/ADD/ALTER ATTRIBUTE ... CASCADE changes the columns of the tables
+      -- typed by it (CREATE TABLE ... OF type): they are synced like an ALTER TABLE of each.
+      IF cmd.command_tag = 'ALTER TYPE' AND cmd.object_type IN ('composite type', 'composite type column') THEN
+        FOR r IN SELECT c.oid FROM pg_class c JOIN pg_class ty ON ty.oid = cmd.objid
+                  WHERE c.reloftype = ty.reltype AND c.relkind IN ('r', 'p') LOOP
+          root := coalesce(pg_partition_root(r.oid), r.oid);
+          IF EXISTS (SELECT 1 FROM @S.captured_tables WHERE relid = root) THEN
+            IF NOT root = ANY(roots) THEN roots := roots || root; END IF;
+            IF NOT root = ANY(altered) THEN altered := altered || root; END IF;
+          END IF;
+        END LOOP;
+      END IF;
+    ELSIF cmd.command_tag = 'ALTER SCHEMA' AND cmd.object_type = 'schema' THEN
+      -- ALTER SCHEMA ... RENAME: the audited tables in it are renamed (registry, function name).
+      FOR r IN SELECT ct.relid FROM @S.captured_tables ct JOIN pg_class c ON c.oid = ct.relid
+                WHERE c.relnamespace = cmd.objid LOOP
+        IF NOT r.relid::oid = ANY(roots) THEN roots := roots || r.relid::oid; END IF;
+        IF NOT r.relid::oid = ANY(altered) THEN altered := altered || r.relid::oid; END IF;
+      END LOOP;
+    ELSIF cmd.command_tag IN ('ALTER TABLE', 'CREATE TABLE', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW', 'ALTER FOREIGN TABLE', 'ALTER INDEX')
+          AND cmd.object_type IN ('table', 'table column') THEN
+      -- PostgreSQL accepts ALTER VIEW / MATERIALIZED VIEW / FOREIGN TABLE ... RENAME COLUMN and
+      -- ALTER INDEX ... RENAME TO on an ordinary table (object_type says 'table'/'table column'):
+      -- they change it exactly like ALTER TABLE does.
       -- An unaudited table's row type may be an audited column's type (checked below).
-      IF NOT recheck_casts AND cmd.command_tag = 'ALTER TABLE'
+      IF NOT recheck_casts AND cmd.command_tag <> 'CREATE TABLE'
          AND NOT EXISTS (SELECT 1 FROM @S.captured_tables WHERE relid = cmd.objid)
          AND EXISTS (SELECT 1 FROM pg_class c JOIN pg_type t ON t.oid = c.reltype
                       WHERE c.oid = cmd.objid
@@ -172,7 +199,8 @@ DECLARE
   ddl_name text := 'threadline_sync_' || md5(storage);
   drop_name text := 'threadline_drop_' || md5(storage);
   ddl_tags text[] := ARRAY['ALTER TABLE', 'CREATE TABLE', 'CREATE TRIGGER', 'ALTER TRIGGER', 'CREATE CAST',
-                             'ALTER TYPE', 'ALTER DOMAIN'];
+                             'ALTER TYPE', 'ALTER DOMAIN', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW', 'ALTER FOREIGN TABLE',
+                             'ALTER INDEX', 'ALTER SCHEMA'];
   drop_tags text[] := ARRAY['DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP TYPE', 'DROP DOMAIN', 'DROP EXTENSION',
                             'ALTER TYPE', 'DROP TRIGGER'];
 BEGIN

@@ -231,8 +231,8 @@ $fn$;
 -- depth, so its changes sort before those of the statements its own row triggers run (which are
 -- captured first, at the next depth). Schema-qualified throughout instead of a SET clause (a SET
 -- clause costs on every statement). Stored as microseconds since the epoch.
--- First, capture that DDL earlier in this transaction left to regenerate is regenerated now,
--- before this statement's own capture runs (capture-deferred.ts); a transaction without an xid
+-- First, capture of this relation's table that DDL earlier in this transaction left to regenerate
+-- is regenerated now, before this statement's own capture runs (capture-deferred.ts); a transaction without an xid
 -- yet (the first statement of most) has done no DDL and pays one function call for the check.
 -- The setting is an assignment, not PERFORM: plpgsql evaluates it as a simple expression.
 CREATE OR REPLACE FUNCTION @S.capture_statement_start() RETURNS trigger
@@ -241,8 +241,9 @@ DECLARE
   done pg_catalog.text;
 BEGIN
   IF pg_catalog.pg_current_xact_id_if_assigned() IS NOT NULL
-     AND EXISTS (SELECT 1 FROM @S.capture_pending p WHERE p.xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id_if_assigned()) THEN
-    PERFORM @S.capture_flush_pending();
+     AND EXISTS (SELECT 1 FROM @S.capture_pending p WHERE p.xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id_if_assigned()
+                    AND p.relid OPERATOR(pg_catalog.=) TG_RELID) THEN
+    PERFORM @S.capture_flush_pending(TG_RELID);
   END IF;
   done := pg_catalog.set_config(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()),
     pg_catalog.concat((pg_catalog.extract('epoch', pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000000)::bigint), true);
