@@ -78,5 +78,17 @@ describeEachDb('tl.activity: changes and transactions per bucket with the timeli
       /^QUERY_INVALID: timeline filters: unknown key "nope"/,
     );
     expect(await rejection(tl.activity({ from: 'not a date' }))).toMatch(/^QUERY_INVALID: /);
+    // Valid instants whose window reaches the years 0 or 10000 in UTC.
+    for (const window of [
+      { from: '0001-01-01T05:00:00+15:00', to: '0001-01-01T20:00:00Z', bucket: 'hour' as const },
+      { to: '0001-01-01T05:00:00Z' },
+      { from: '9999-12-31T20:00:00-15:00', to: '9999-12-31T23:00:00-15:00', bucket: 'hour' as const },
+    ])
+      expect(await rejection(tl.activity(window))).toMatch(
+        /^QUERY_INVALID: activity: .* reaches outside the years 0001-9999 in UTC; choose a window within them$/,
+      );
+    expect(
+      (await tl.activity({ from: '0001-01-01T00:00:00Z', to: '0001-01-01T05:00:00Z' })).buckets.length,
+    ).toBe(6);
   });
 });

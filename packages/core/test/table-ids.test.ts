@@ -3,6 +3,7 @@ import { type DbHandle, describeEachDb } from '@threadline/test-utils';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ActorRef, createThreadline, runWithAuditContext, type Threadline } from '../src/index.js';
+import { SCHEMA_VERSION } from '../src/install/install-script.js';
 import { uniqueName } from './helpers.js';
 
 const V4_INSTALL = readFileSync(new URL('./fixtures/install-v4.sql', import.meta.url), 'utf8');
@@ -198,7 +199,7 @@ describeEachDb('upgrade from schema version 4', (db) => {
 
     const tl = createThreadline({ db: db().db });
     const installed = await tl.install();
-    expect(installed.schemaVersion).toBe(7);
+    expect(installed.schemaVersion).toBe(SCHEMA_VERSION);
     expect(installed.storage.migrationPending).toBe(true);
     const status = await tl.storage.status();
     expect(status.unkeyedRows).toBe(rowsV4.length);

@@ -259,6 +259,14 @@ run('operator surface security', () => {
     expect(longText).toContain('No activity chart for this window: activity: ');
     expect(longText).toContain('choose a larger bucket or a shorter window');
     expect(longText).toContain('Changes, newest first');
+    // A window reaching the year 0 in UTC (valid instants): the list stays, with the reason.
+    const edge = await surface.fetch(
+      new Request('http://x/timeline?from=0001-01-01T05:00:00%2B15:00&to=0001-01-01T20:00:00Z'),
+    );
+    expect(edge.status).toBe(200);
+    const edgeText = await edge.text();
+    expect(edgeText).toContain('No activity chart for this window: activity: ');
+    expect(edgeText).toContain('<p class="empty">No changes match.</p>');
     expect((await surface.fetch(new Request('http://x/timeline?from=1000-01-01&bucket=month'))).status).toBe(
       400,
     );

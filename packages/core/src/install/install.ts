@@ -152,6 +152,8 @@ async function uninstallStatements(
     'schema_version',
     'activity_rollup',
     'activity_hours',
+    'activity_forgets',
+    'activity_state',
   ]) {
     statements.push(`DROP TABLE IF EXISTS ${q}.${t}`);
   }

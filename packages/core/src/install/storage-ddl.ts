@@ -240,7 +240,11 @@ BEGIN
     -- transactions, from a partial index each (no row enters one whose column is NULL / set).
     ['audit_transactions_request_idx', $i$ON %I.audit_transactions (request_id) WHERE request_id IS NOT NULL$i$],
     ['audit_transactions_job_idx', $i$ON %I.audit_transactions (job_id) WHERE job_id IS NOT NULL$i$],
-    ['audit_transactions_no_actor_idx', $i$ON %I.audit_transactions (id) WHERE actor_ref IS NULL$i$]
+    ['audit_transactions_no_actor_idx', $i$ON %I.audit_transactions (id) WHERE actor_ref IS NULL$i$],
+    -- The activity rollup's stragglers (activity-ddl.ts: transactions at or above its watermark).
+    ['audit_transactions_txid_idx', $i$ON %I.audit_transactions (txid)$i$],
+    -- Purges: the transactions linked to an action (deleteEmpty, the dry-run count).
+    ['audit_transactions_action_idx', $i$ON %I.audit_transactions (action_id) WHERE action_id IS NOT NULL$i$]
   ] LOOP
     IF to_regclass(format('%I.%I', storage, ix[1])) IS NULL THEN
       EXECUTE format('CREATE INDEX %I ' || ix[2], ix[1], storage);

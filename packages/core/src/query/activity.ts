@@ -41,6 +41,8 @@ const MAX_ACTIVITY_BUCKETS = 1000;
 type Run = (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
 
 const HOUR_MS = 3_600_000;
+const FIRST_MS = Date.parse('0001-01-01T00:00:00Z');
+const END_MS = Date.parse('+010000-01-01T00:00:00Z');
 
 function parseBucket(value: unknown): ActivityBucketSize | null {
   if (value === undefined || value === null) return null;
@@ -62,17 +64,21 @@ async function coveredRanges(run: Run, q: string, from: string, to: string): Pro
   const hi = Math.floor(Date.parse(to) / HOUR_MS) * HOUR_MS; // hours ending at or before `to`
   if (hi <= lo) return [];
   const name = (t: string) => `${q}.${t}`;
+  const tables = ['activity_rollup', 'activity_hours', 'activity_forgets', 'activity_state'].map(name);
   const [ok] = await run(
-    `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL
-        AND has_table_privilege($1, 'SELECT') AND has_table_privilege($2, 'SELECT') AS ok`,
-    [name('activity_rollup'), name('activity_hours')],
+    `SELECT bool_and(to_regclass(t) IS NOT NULL AND has_table_privilege(t, 'SELECT')) AS ok FROM unnest($1::text[]) t`,
+    [tables],
   );
   if (!ok?.ok) return [];
-  // Gaps and islands: consecutive covered hours share hour - row_number() hours.
+  // Gaps and islands: consecutive covered hours share hour - row_number() hours. Hours a purge
+  // queued for forgetting (activity_forgets) are not covered any more.
   const rows = await run(
-    `SELECT ${isoSql('min(hour)')} AS lo, ${isoSql(`(max(hour) + interval '1 hour')`)} AS hi FROM (
+    `WITH f AS (SELECT date_trunc('hour', lo, 'UTC') AS lo, hi FROM ${q}.activity_forgets
+                 WHERE hi >= $1::timestamptz AND lo < $2::timestamptz)
+     SELECT ${isoSql('min(hour)')} AS lo, ${isoSql(`(max(hour) + interval '1 hour')`)} AS hi FROM (
         SELECT hour, hour - row_number() OVER (ORDER BY hour) * interval '1 hour' AS island
-          FROM ${q}.activity_hours WHERE hour >= $1::timestamptz AND hour + interval '1 hour' <= $2::timestamptz) h
+          FROM ${q}.activity_hours a WHERE hour >= $1::timestamptz AND hour + interval '1 hour' <= $2::timestamptz
+           AND NOT EXISTS (SELECT 1 FROM f WHERE a.hour >= f.lo AND a.hour <= f.hi)) h
       GROUP BY island ORDER BY 1`,
     [new Date(lo).toISOString(), new Date(hi).toISOString()],
   );
@@ -96,7 +102,14 @@ export async function activityCounts(run: Run, q: string, input: ActivityFilters
     const span = (toMs - Date.parse(f.from)) / 1000;
     bucket = ACTIVITY_BUCKETS.find((b) => span / SECONDS[b] <= 100) ?? 'month';
   }
-  const from = f.from ?? new Date(toMs - DEFAULT_BUCKETS * SECONDS[bucket] * 1000).toISOString();
+  const fromMs = f.from ? Date.parse(f.from) : toMs - DEFAULT_BUCKETS * SECONDS[bucket] * 1000;
+  // A window given with a zone can reach the years 0 or 10000 in UTC, which the buckets (UTC)
+  // and PostgreSQL's ISO input cannot hold.
+  if (!(fromMs >= FIRST_MS && toMs < END_MS))
+    throw invalid(
+      `activity: ${f.from ?? 'the default window'} to ${to} reaches outside the years 0001-9999 in UTC; choose a window within them`,
+    );
+  const from = f.from ?? new Date(fromMs).toISOString();
   const count = Math.ceil((toMs - Date.parse(from)) / 1000 / SECONDS[bucket]);
   if (count > MAX_ACTIVITY_BUCKETS)
     throw invalid(
@@ -126,6 +139,12 @@ export async function activityCounts(run: Run, q: string, input: ActivityFilters
     selects.push(
       `SELECT c.captured_at, c.transaction_id, c.changes FROM ${q}.activity_rollup c
         WHERE ${filter} AND c.captured_at >= ${loP}::timestamptz AND c.captured_at < ${edge}::timestamptz`,
+    );
+    // Transactions the rollup does not count yet (open, prepared or unseen at the last refresh).
+    selects.push(
+      raw(` AND c.captured_at >= ${loP}::timestamptz AND c.captured_at < ${edge}::timestamptz
+        AND c.transaction_id IN (SELECT t.id FROM ${q}.audit_transactions t
+          WHERE t.txid >= (SELECT s.upto FROM ${q}.activity_state s))`),
     );
   }
   selects.push(raw(edge ? ` AND c.captured_at >= ${edge}::timestamptz` : ''));

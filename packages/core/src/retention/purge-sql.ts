@@ -61,15 +61,18 @@ export const purgeSql = (q: string) => ({
       (SELECT count(*) FROM ${q}.audit_transactions t
         WHERE t.occurred_at < $1 AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id AND c.captured_at >= $1)
           AND $2)::bigint AS transactions,
-      (SELECT count(*) FROM ${q}.audit_actions a
-        WHERE $2 AND a.id IN (
-          SELECT x.id FROM ${q}.audit_actions x
-           WHERE EXISTS (SELECT 1 FROM ${q}.audit_transactions t
-                          WHERE (t.id = x.transaction_id OR t.action_id = x.id) AND t.occurred_at < $1
-                            AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id AND c.captured_at >= $1))
-             AND NOT EXISTS (SELECT 1 FROM ${q}.audit_transactions t
-                          WHERE (t.id = x.transaction_id OR t.action_id = x.id)
-                            AND (t.occurred_at >= $1 OR EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id AND c.captured_at >= $1))))
+      (SELECT count(*) FROM ${q}.audit_actions x
+        WHERE $2 AND x.id IN (
+            SELECT a.id FROM ${q}.audit_transactions t JOIN ${q}.audit_actions a ON a.transaction_id = t.id
+             WHERE t.occurred_at < $1 AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id AND c.captured_at >= $1)
+            UNION
+            SELECT t.action_id FROM ${q}.audit_transactions t
+             WHERE t.action_id IS NOT NULL AND t.occurred_at < $1
+               AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id AND c.captured_at >= $1))
+          AND NOT EXISTS (SELECT 1 FROM ${q}.audit_transactions t WHERE t.action_id = x.id
+                 AND (t.occurred_at >= $1 OR EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id AND c.captured_at >= $1)))
+          AND NOT EXISTS (SELECT 1 FROM ${q}.audit_transactions t WHERE t.id = x.transaction_id
+                 AND (t.occurred_at >= $1 OR EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id AND c.captured_at >= $1)))
       )::bigint AS actions,
       (SELECT count(*) FROM ${q}.audit_transactions t
         WHERE $2 AND t.occurred_at < $1 AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id
@@ -102,11 +105,19 @@ export const purgeSql = (q: string) => ({
        WHERE t.id = ANY($1::bigint[]) AND t.occurred_at < $2
          AND NOT EXISTS (SELECT 1 FROM ${q}.audit_changes c WHERE c.transaction_id = t.id)
       RETURNING t.id, t.action_id
+    ), cand AS (
+      -- Each link through its own index (an OR of the two would scan audit_actions).
+      SELECT a.id FROM gone g JOIN ${q}.audit_actions a ON a.transaction_id = g.id
+      UNION
+      SELECT g.action_id FROM gone g WHERE g.action_id IS NOT NULL
     ), acts AS (
-      DELETE FROM ${q}.audit_actions a
-       WHERE (a.transaction_id IN (SELECT id FROM gone) OR a.id IN (SELECT action_id FROM gone WHERE action_id IS NOT NULL))
+      -- audit_transactions still shows the rows of gone here (one snapshot for the statement).
+      DELETE FROM ${q}.audit_actions a USING cand k
+       WHERE a.id = k.id
          AND NOT EXISTS (SELECT 1 FROM ${q}.audit_transactions t2
-                          WHERE (t2.action_id = a.id OR t2.id = a.transaction_id) AND t2.id NOT IN (SELECT id FROM gone))
+                          WHERE t2.action_id = a.id AND NOT EXISTS (SELECT 1 FROM gone g2 WHERE g2.id = t2.id))
+         AND NOT EXISTS (SELECT 1 FROM ${q}.audit_transactions t3
+                          WHERE t3.id = a.transaction_id AND NOT EXISTS (SELECT 1 FROM gone g3 WHERE g3.id = t3.id))
       RETURNING 1
     )
     SELECT (SELECT count(*) FROM gone)::int AS transactions, (SELECT count(*) FROM acts)::int AS actions`,
