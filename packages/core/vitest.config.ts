@@ -1,4 +1,4 @@
 import { defineConfig } from 'vitest/config';
 import { packageTests } from '../../tooling/build-preset.js';
 
-export default defineConfig({ test: packageTests() });
+export default defineConfig({ test: packageTests({ workers: 3 }) });
