@@ -38,9 +38,7 @@ const HEAVY_RUN = process.env.npm_lifecycle_event === 'test:heavy';
  * and uniquely named roles, and mostly wait on PostgreSQL, so three files at a time on two cores
  * took its suite from 1,082 s to 355 s in one measurement (load 10-14), every file passing.
  */
-export function packageTests(
-  options: { globalSetup?: string[]; exclude?: string[]; workers?: number } = {},
-) {
+export function packageTests(options: { globalSetup?: string[]; exclude?: string[]; workers?: number } = {}) {
   const parallel = (options.workers ?? 1) > 1 && !HEAVY_RUN;
   return {
     include: HEAVY_RUN ? [HEAVY_TESTS] : ['test/**/*.test.ts'],
