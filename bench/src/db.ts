@@ -224,7 +224,7 @@ export class BenchDb {
            WHERE NOT EXISTS (SELECT 1 FROM ${TL_SCHEMA}.audit_transactions t WHERE t.id = c.transaction_id)) AS orphans,
          (SELECT count(*) FROM bench.floor_changes) AS floor_changes,
          (SELECT count(*) FROM bench.floor_transactions) AS floor_transactions,
-         pg_total_relation_size('${TL_SCHEMA}.audit_changes') + pg_total_relation_size('${TL_SCHEMA}.audit_transactions') AS audit_bytes,
+         coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('${TL_SCHEMA}.audit_changes')), pg_total_relation_size('${TL_SCHEMA}.audit_changes')) + pg_total_relation_size('${TL_SCHEMA}.audit_transactions') AS audit_bytes,
          pg_total_relation_size('bench.floor_changes') + pg_total_relation_size('bench.floor_transactions') AS floor_bytes,
          (SELECT count(*) FROM anchor.changes) AS anchor_changes,
          (SELECT count(*) FROM anchor.transactions) AS anchor_transactions,
