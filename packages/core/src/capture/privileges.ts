@@ -19,18 +19,15 @@
  * function, once accepted, cannot be replaced (CREATE OR REPLACE) or given away by another role:
  * both need its ownership.
  */
-export const PRIVILEGES_DDL = String.raw`
--- For each of p_relids, a description of the first cast to json that to_jsonb would run for one of
--- its values and whose function neither a superuser nor the current role owns (no row when none).
--- to_jsonb, jsonb_build_object and to_json look through domains to the base type, descend into
--- arrays and composites, and for a type that is not built in (oid >= 16384) use its cast to json
--- only (never a cast to jsonb; PostgreSQL's json_categorize_type). A range or multirange is
--- rendered by its output functions (C, superuser-only), so no cast under it is reached.
-CREATE OR REPLACE FUNCTION @S.capture_unsafe_casts(p_relids oid[]) RETURNS TABLE (relid oid, what text)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
-  WITH RECURSIVE types(relid, oid, depth) AS (
+/**
+ * The recursive CTE `types(relid, oid, depth)`: every type a column of the tables `seed` selects
+ * (a condition on pg_attribute `a`) reaches, through domains, arrays and composites, as to_jsonb
+ * walks them. Shared by capture_unsafe_casts() and the unsafe_cast health finding.
+ */
+export function typesUnderColumns(seed: string): string {
+  return `types(relid, oid, depth) AS (
     SELECT a.attrelid, a.atttypid, 0 FROM pg_attribute a
-     WHERE a.attrelid = ANY(p_relids) AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE ${seed} AND a.attnum > 0 AND NOT a.attisdropped
     UNION
     SELECT t.relid, x.oid, t.depth + 1
       FROM types t JOIN pg_type ty ON ty.oid = t.oid
@@ -41,7 +38,19 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
                    WHERE ty.typrelid <> 0 AND a.attrelid = ty.typrelid AND a.attnum > 0 AND NOT a.attisdropped
       ) AS x(oid)
      WHERE t.depth < 16
-  )
+  )`;
+}
+
+export const PRIVILEGES_DDL = String.raw`
+-- For each of p_relids, a description of the first cast to json that to_jsonb would run for one of
+-- its values and whose function neither a superuser nor the current role owns (no row when none).
+-- to_jsonb, jsonb_build_object and to_json look through domains to the base type, descend into
+-- arrays and composites, and for a type that is not built in (oid >= 16384) use its cast to json
+-- only (never a cast to jsonb; PostgreSQL's json_categorize_type). A range or multirange is
+-- rendered by its output functions (C, superuser-only), so no cast under it is reached.
+CREATE OR REPLACE FUNCTION @S.capture_unsafe_casts(p_relids oid[]) RETURNS TABLE (relid oid, what text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  WITH RECURSIVE ${typesUnderColumns('a.attrelid = ANY(p_relids)')}
   SELECT DISTINCT ON (t.relid) t.relid,
          format('the cast from %s to %s runs %s, owned by %s', c.castsource::regtype, c.casttarget::regtype,
                 c.castfunc::regprocedure, pg_get_userbyid(p.proowner))

@@ -1,3 +1,4 @@
+import { typesUnderColumns } from '../capture/privileges.js';
 import type { OperationsContext } from '../context/operations-context.js';
 import { toThreadlineError } from '../db/db-errors.js';
 
@@ -37,20 +38,7 @@ export async function readUnsafeCasts(
                            WHERE n.nspname = $1 AND c.relname = 'captured_tables')) AS owner
            FROM ${ctx.q}.captured_tables ct
           WHERE $2::text[] IS NULL OR ct.table_schema = ANY($2::text[])
-       ), types(relid, oid, depth) AS (
-         SELECT a.attrelid, a.atttypid, 0 FROM pg_attribute a
-          WHERE a.attrelid IN (SELECT relid FROM captured) AND a.attnum > 0 AND NOT a.attisdropped
-         UNION
-         SELECT t.relid, x.oid, t.depth + 1
-           FROM types t JOIN pg_type ty ON ty.oid = t.oid
-           CROSS JOIN LATERAL (
-             SELECT ty.typbasetype WHERE ty.typtype = 'd'
-             UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0 AND ty.typsubscript = 'array_subscript_handler'::regproc
-             UNION ALL SELECT a.atttypid FROM pg_attribute a
-                        WHERE ty.typrelid <> 0 AND a.attrelid = ty.typrelid AND a.attnum > 0 AND NOT a.attisdropped
-           ) AS x(oid)
-          WHERE t.depth < 16
-       )
+       ), ${typesUnderColumns('a.attrelid IN (SELECT relid FROM captured)')}
        SELECT DISTINCT t.relid::text AS relid, c.castsource::regtype::text AS source,
               c.castfunc::regprocedure::text AS "function", pg_get_userbyid(p.proowner)::text AS "functionOwner"
          FROM (SELECT DISTINCT types.relid, types.oid FROM types) t
