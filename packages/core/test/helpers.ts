@@ -1,4 +1,5 @@
 import type { DbHandle } from '@threadline/test-utils';
+import type pg from 'pg';
 import { createThreadline, type TableCaptureOptions, type Threadline } from '../src/index.js';
 
 export interface ChangeRow {
@@ -43,4 +44,47 @@ export async function changesFor(db: DbHandle, schema: string, table: string): P
 export async function countRows(db: DbHandle, sql: string, params: unknown[] = []): Promise<number> {
   const rows = await db.sql<{ n: string | number }>(`select count(*)::int as n from (${sql}) x`, params);
   return Number(rows[0]?.n ?? 0);
+}
+
+/** One node of `EXPLAIN (FORMAT JSON)` output, as far as the plan tests read it. */
+export interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+
+/**
+ * A Threadline instance that reads through one pooled client (with whatever session settings the
+ * test gave it, e.g. `enable_seqscan = off`) and remembers its last query, so `planOf` can EXPLAIN
+ * exactly what a read ran, with the same parameters.
+ */
+export function explainingThreadline(client: pg.PoolClient): {
+  tl: Threadline;
+  planOf: (run: () => Promise<unknown>) => Promise<PlanNode>;
+} {
+  let last = { sql: '', params: [] as unknown[] };
+  const tl = createThreadline({
+    db: {
+      kind: 'custom',
+      async query(sql: string, params: readonly unknown[] = []) {
+        last = { sql, params: [...params] };
+        const r = await client.query(sql, [...params]);
+        return { rows: r.rows, rowCount: r.rowCount };
+      },
+      async exec(sql: string) {
+        await client.query(sql);
+      },
+      transaction: () => Promise.reject(new Error('read-only test')),
+      queryAfter: () => Promise.reject(new Error('read-only test')),
+    } as never,
+  });
+  const planOf = async (run: () => Promise<unknown>) => {
+    await run();
+    const [row] = (await client.query(`EXPLAIN (FORMAT JSON) ${last.sql}`, last.params)).rows as {
+      'QUERY PLAN': [{ Plan: PlanNode }];
+    }[];
+    return row!['QUERY PLAN'][0].Plan;
+  };
+  return { tl, planOf };
 }

@@ -2,13 +2,7 @@ import { describeEachDb } from '@threadline/test-utils';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ActorRef, createThreadline, runWithAuditContext, type Threadline } from '../src/index.js';
-import { installed, uniqueName } from './helpers.js';
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  Plans?: PlanNode[];
-}
+import { explainingThreadline, installed, type PlanNode, uniqueName } from './helpers.js';
 
 function relationsScanned(node: PlanNode, out: string[] = []): string[] {
   if (node['Node Type'] === 'Seq Scan') out.push(node['Relation Name'] ?? '?');
@@ -24,7 +18,7 @@ describeEachDb(
   (db) => {
     let tl: Threadline;
     let client: pg.PoolClient;
-    let last = { sql: '', params: [] as unknown[] };
+    let planOf: (run: () => Promise<unknown>) => Promise<PlanNode>;
 
     beforeAll(async () => {
       const t = uniqueName('plans');
@@ -39,31 +33,13 @@ describeEachDb(
       }
       client = await db().server!.pool.connect();
       await client.query('SET enable_seqscan = off');
-      tl = createThreadline({
-        db: {
-          kind: 'custom',
-          async query(sql: string, params: readonly unknown[] = []) {
-            last = { sql, params: [...params] };
-            const r = await client.query(sql, [...params]);
-            return { rows: r.rows, rowCount: r.rowCount };
-          },
-          async exec(sql: string) {
-            await client.query(sql);
-          },
-          transaction: () => Promise.reject(new Error('read-only test')),
-          queryAfter: () => Promise.reject(new Error('read-only test')),
-        } as never,
-      });
+      ({ tl, planOf } = explainingThreadline(client));
     });
 
     afterAll(() => client?.release());
 
     const seqScans = async (run: () => Promise<unknown>) => {
-      await run();
-      const [row] = (await client.query(`EXPLAIN (FORMAT JSON) ${last.sql}`, last.params)).rows as {
-        'QUERY PLAN': [{ Plan: PlanNode }];
-      }[];
-      return relationsScanned(row!['QUERY PLAN'][0].Plan).filter((r) => r.startsWith('audit_'));
+      return relationsScanned(await planOf(run)).filter((r) => r.startsWith('audit_'));
     };
 
     it('reads no audit table sequentially for requestId, jobId, actor: null and incident by request', async () => {

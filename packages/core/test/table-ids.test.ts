@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ActorRef, createThreadline, runWithAuditContext, type Threadline } from '../src/index.js';
 import { SCHEMA_VERSION } from '../src/install/install-script.js';
-import { uniqueName } from './helpers.js';
+import { explainingThreadline, type PlanNode, uniqueName } from './helpers.js';
 
 const V4_INSTALL = readFileSync(new URL('./fixtures/install-v4.sql', import.meta.url), 'utf8');
 
@@ -98,13 +98,6 @@ describeEachDb('table ids follow renames and schema moves', (db) => {
   });
 });
 
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  Plans?: PlanNode[];
-}
-
 function scans(node: PlanNode, out: string[] = []): string[] {
   if (node['Node Type'].includes('Scan') && node['Relation Name']?.startsWith('audit_changes'))
     out.push(`${node['Node Type']}:${node['Index Name'] ?? ''}`);
@@ -119,7 +112,7 @@ describeEachDb(
   (db) => {
     let tl: Threadline;
     let client: pg.PoolClient;
-    let last = { sql: '', params: [] as unknown[] };
+    let planOf: (run: () => Promise<unknown>) => Promise<PlanNode>;
     const t = uniqueName('tplan');
 
     beforeAll(async () => {
@@ -131,31 +124,13 @@ describeEachDb(
       await db().exec(`update ${t} set n = n + 1 where id < 5`);
       client = await db().server!.pool.connect();
       await client.query('SET enable_seqscan = off');
-      tl = createThreadline({
-        db: {
-          kind: 'custom',
-          async query(sql: string, params: readonly unknown[] = []) {
-            last = { sql, params: [...params] };
-            const r = await client.query(sql, [...params]);
-            return { rows: r.rows, rowCount: r.rowCount };
-          },
-          async exec(sql: string) {
-            await client.query(sql);
-          },
-          transaction: () => Promise.reject(new Error('read-only test')),
-          queryAfter: () => Promise.reject(new Error('read-only test')),
-        } as never,
-      });
+      ({ tl, planOf } = explainingThreadline(client));
     });
 
     afterAll(() => client?.release());
 
     const plan = async (run: () => Promise<unknown>) => {
-      await run();
-      const [row] = (await client.query(`EXPLAIN (FORMAT JSON) ${last.sql}`, last.params)).rows as {
-        'QUERY PLAN': [{ Plan: PlanNode }];
-      }[];
-      return scans(row!['QUERY PLAN'][0].Plan);
+      return scans(await planOf(run));
     };
 
     it('history, asOf and timeline by table use the table id indexes', async () => {
