@@ -54,6 +54,39 @@ describeEachDb(
       }
     });
 
+    it('never seals past a transaction whose xid is newer than every finished one (above the snapshot xmax)', async () => {
+      // A snapshot's xmax is the newest *finished* xid + 1: a transaction that took its xid after
+      // the last one finished is running but in no xip list. Nothing else finishes here between
+      // the open transaction's capture and the seal's watermark, so the open xid is above xmax.
+      const schema = uniqueName('sealxmax');
+      const table = uniqueName('xmax');
+      await db().exec(`create table ${table} (id int primary key)`);
+      const pool = db().server!.newPool(2);
+      try {
+        const tl = createThreadline({ db: pool, schema });
+        await tl.install();
+        await tl.installTriggers({ tables: [table] });
+        const open = await pool.connect();
+        try {
+          await open.query('begin');
+          await open.query(`insert into ${table} values (1)`);
+          const first = await tl.integrity.seal({ waitMs: 0 });
+          expect(first.sealedThrough).toEqual({ audit_changes: '0', audit_transactions: '0' });
+          expect(first.pending).toMatchObject({ openTransactions: 1 });
+          await open.query('commit');
+        } finally {
+          open.release();
+        }
+        const second = await tl.integrity.seal();
+        expect(second.pending).toBeNull();
+        const result = await tl.integrity.verify();
+        expect(result.findings).toEqual([]);
+        expect(result).toMatchObject({ ok: true, rowsChecked: 2 });
+      } finally {
+        await pool.end();
+      }
+    });
+
     it('a transaction open in another database of the cluster does not hold seals back', async () => {
       const schema = uniqueName('sealother');
       const table = uniqueName('other');

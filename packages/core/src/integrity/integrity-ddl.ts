@@ -14,9 +14,13 @@
  *   packed digests (8-byte id + 16-byte digest per row, id order) and labels; `purge` links are
  *   appended by retention before it deletes anything (its run id and cutoff), so rows it removes
  *   are accepted by verify. hash = sha256(integrity_link_text(link)), which includes prev_hash.
- * - integrity_watermarks: sequence positions with the snapshot taken right after reading them.
- *   Ids up to a watermark are final once every transaction in its snapshot's xip list ended
- *   (capture allocates an id only after its transaction wrote the audited row, so has an xid).
+ * - integrity_watermarks: sequence positions, and the transaction id assigned right after reading
+ *   them (xid_bound, the recording transaction's own). Capture allocates an id only after its
+ *   transaction has an xid, so every id up to a watermark belongs to a transaction whose xid is
+ *   below xid_bound; the ids are final once no transaction below xid_bound is still running.
+ *   (A snapshot's xip list is not enough: an xid assigned after the newest completed one is above
+ *   the snapshot's xmax and in no list, though it is running.) `snap` is kept for rows recorded
+ *   before xid_bound existed; its xmax bounds them.
  * - integrity_verifications: the outcome of each verify (for the operator surface and auditors).
  * No grants: only the role that installed Threadline (or one it grants) seals and verifies.
  */
@@ -49,6 +53,7 @@ CREATE TABLE IF NOT EXISTS @S.integrity_watermarks (
   transactions_last bigint NOT NULL,
   snap pg_snapshot NOT NULL
 );
+ALTER TABLE @S.integrity_watermarks ADD COLUMN IF NOT EXISTS xid_bound xid8;
 
 CREATE TABLE IF NOT EXISTS @S.integrity_verifications (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
