@@ -65,3 +65,29 @@ export const lockAndCompare = (meta: TableMeta) =>
                                       WHERE NOT d.key = ANY($2::text[]) AND r.j ? d.key AND (r.j -> d.key) IS DISTINCT FROM d.value
                                         AND (r.j -> d.key) IS DISTINCT FROM (to_jsonb(${record(meta, 'e.v')}) -> d.key)))) END
     ORDER BY e.i`;
+
+/**
+ * The compare folded into the write (apply's first try, see folded.ts): each statement touches
+ * only rows that still are as the plan expects, compared as a whole (`$2`: columns not compared),
+ * so a batch that touches fewer rows than planned means "compare them the long way".
+ */
+const same = (row: string, expected: string) =>
+  `(to_jsonb(${row}) - $2::text[]) = ((${expected}) - $2::text[])`;
+
+/** `$1` a JSON array of `{ "k": key now, "v": expected row }`. */
+export const deleteManyIfSame = (meta: TableMeta) =>
+  `DELETE FROM ${meta.ref} AS t USING jsonb_array_elements($1::jsonb) AS e(x) CROSS JOIN LATERAL ${record(meta, "e.x -> 'k'")} AS k
+    WHERE ${keyMatch(meta, 't', 'k')} AND ${same('t', "e.x -> 'v'")}`;
+
+/** `$1` a JSON array of `{ "s": old values, "k": key now, "v": expected row }`. */
+export const updateManyIfSame = (meta: TableMeta, columns: string[]) =>
+  `UPDATE ${meta.ref} AS t SET ${assignments(columns)} FROM jsonb_array_elements($1::jsonb) AS e(x)
+    CROSS JOIN LATERAL ${record(meta, "e.x -> 's'")} AS s CROSS JOIN LATERAL ${record(meta, "e.x -> 'k'")} AS k
+    WHERE ${keyMatch(meta, 't', 'k')} AND ${same('t', "e.x -> 'v'")}`;
+
+/** `$1` a JSON array of `{ "r": row, "k": its key }`; only rows whose key is free. */
+export const insertManyIfAbsent = (meta: TableMeta, columns: string[]) =>
+  `INSERT INTO ${meta.ref} (${columnList(columns)}) OVERRIDING SYSTEM VALUE
+   SELECT ${columnList(columns, 'r')} FROM jsonb_array_elements($1::jsonb) AS e(x)
+    CROSS JOIN LATERAL ${record(meta, "e.x -> 'r'")} AS r CROSS JOIN LATERAL ${record(meta, "e.x -> 'k'")} AS k
+    WHERE NOT EXISTS (SELECT 1 FROM ${meta.ref} AS t WHERE ${keyMatch(meta, 't', 'k')})`;
