@@ -5,7 +5,7 @@ import type { SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { checkKeys, parseFlag } from '../query/validate.js';
 import type { Threadline } from '../threadline.js';
-import { batchesOf, chunks, type Group, writeFolded } from './folded.js';
+import { batchesOf, chunks, foldable, type Group, writeFolded } from './folded.js';
 import { parseRawObject } from './raw-json.js';
 import { deleteMany, insertMany, lockAndCompare, updateMany } from './statements.js';
 import type { TableMeta } from './tables.js';
@@ -200,6 +200,8 @@ export async function applyRevert(
   given: RevertPlan,
   input: RevertApplyOptions | undefined,
   tableMeta: (schema: string, name: string) => Promise<TableMeta>,
+  /** The quoted Threadline schema (audit_changes). */
+  q: string,
   /** Null: the plan is one tl.revert.plan() returned (frozen); else plan it again and require the same. */
   replan: ((tx: SqlSession) => Promise<RevertPlan>) | null,
 ): Promise<RevertApplyResult> {
@@ -266,8 +268,7 @@ export async function applyRevert(
         };
         // First the compare folded into the writes (folded.ts); where a row is not as planned,
         // those writes are rolled back and every row is locked and compared before any write.
-        const folded =
-          groups.every((g) => !g.meta.sideWrites) && (await writeFolded(tl, groups, batchSize, onBatch));
+        const folded = foldable(groups) && (await writeFolded(tl, q, groups, batchSize, onBatch));
         if (!folded) {
           applied = 0;
           progress.clear();
