@@ -5,7 +5,6 @@ import type { SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { checkKeys, parseFlag } from '../query/validate.js';
 import type { Threadline } from '../threadline.js';
-import { batchesOf, chunks, foldable, type Group, writeFolded } from './folded.js';
 import { parseRawObject } from './raw-json.js';
 import { deleteMany, insertMany, lockAndCompare, updateMany } from './statements.js';
 import type { TableMeta } from './tables.js';
@@ -15,6 +14,14 @@ const DEFAULT_BATCH = 1000;
 
 /** How many rows one lock-and-compare statement reads (the re-check is not split by batchSize). */
 const CHECK_CHUNK = 10_000;
+
+/** Consecutive steps of one table and op with the same columns: one set-based statement per batch. */
+interface Group {
+  meta: TableMeta;
+  op: RevertStep['op'];
+  columns: string[];
+  steps: RevertStep[];
+}
 
 function metaOf(step: RevertStep, keyColumns: string[]): TableMeta {
   const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -30,7 +37,6 @@ function metaOf(step: RevertStep, keyColumns: string[]): TableMeta {
     mask: [],
     ignored: [],
     selfReferencing: false,
-    sideWrites: true,
   };
 }
 
@@ -85,9 +91,14 @@ async function prepare(
     const meta = await tables.get(id)!;
     g.meta.ignored = meta.ignored;
     g.meta.selfReferencing = meta.selfReferencing;
-    g.meta.sideWrites = meta.sideWrites;
   }
   return groups;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 function refuse(plan: RevertPlan, force: boolean): void {
@@ -171,7 +182,7 @@ async function execute(
   batchSize: number,
   onBatch: (n: number) => void,
 ): Promise<void> {
-  for (const batch of batchesOf(g, batchSize)) {
+  for (const batch of chunks(g.steps, g.meta.selfReferencing ? g.steps.length : batchSize)) {
     let sql: string;
     let payload: string;
     if (g.op === 'delete') {
@@ -200,8 +211,6 @@ export async function applyRevert(
   given: RevertPlan,
   input: RevertApplyOptions | undefined,
   tableMeta: (schema: string, name: string) => Promise<TableMeta>,
-  /** The quoted Threadline schema (audit_changes). */
-  q: string,
   /** Null: the plan is one tl.revert.plan() returned (frozen); else plan it again and require the same. */
   replan: ((tx: SqlSession) => Promise<RevertPlan>) | null,
 ): Promise<RevertApplyResult> {
@@ -254,32 +263,26 @@ export async function applyRevert(
             (totals.get(`${g.meta.label}\u0000${g.op}`) ?? 0) + g.steps.length,
           );
         const restore = await fixSettings(tx);
+        const problems = await recheck(tx, groups);
+        if (problems.length > 0)
+          throw new ThreadlineError(
+            'REVERT_CONFLICT',
+            `revert.apply: ${problems.length} row(s) no longer match the plan, so nothing was changed: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}. Plan again (and apply with force to overwrite rows changed since)`,
+            { details: { conflicts: problems.length } },
+          );
         let applied = 0;
-        const onBatch = (g: Group, n: number) => {
+        for (const g of groups) {
           const key = `${g.meta.label}\u0000${g.op}`;
-          applied += n;
-          progress.set(key, (progress.get(key) ?? 0) + n);
-          options.onProgress?.({
-            table: g.meta.label,
-            op: g.op,
-            done: progress.get(key)!,
-            total: totals.get(key)!,
+          await execute(tx, g, batchSize, (n) => {
+            applied += n;
+            progress.set(key, (progress.get(key) ?? 0) + n);
+            options.onProgress?.({
+              table: g.meta.label,
+              op: g.op,
+              done: progress.get(key)!,
+              total: totals.get(key)!,
+            });
           });
-        };
-        // First the compare folded into the writes (folded.ts); where a row is not as planned,
-        // those writes are rolled back and every row is locked and compared before any write.
-        const folded = foldable(groups) && (await writeFolded(tl, q, groups, batchSize, onBatch));
-        if (!folded) {
-          applied = 0;
-          progress.clear();
-          const problems = await recheck(tx, groups);
-          if (problems.length > 0)
-            throw new ThreadlineError(
-              'REVERT_CONFLICT',
-              `revert.apply: ${problems.length} row(s) no longer match the plan, so nothing was changed: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}. Plan again (and apply with force to overwrite rows changed since)`,
-              { details: { conflicts: problems.length } },
-            );
-          for (const g of groups) await execute(tx, g, batchSize, (n) => onBatch(g, n));
         }
         await restore();
         const action = await tl.recordAction('threadline.revert', {

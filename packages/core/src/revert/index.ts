@@ -61,7 +61,6 @@ export class RevertApi {
       plan,
       options,
       (schema, name) => loadTableMeta(this.run, this.q, schema, name, '{}'),
-      this.q,
       replan,
     );
   }

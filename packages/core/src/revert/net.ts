@@ -39,8 +39,6 @@ export interface NetStep {
   /** `key` and `data` parsed for display, where already parsed (set-steps.ts). */
   pk?: Record<string, unknown>;
   set?: Record<string, unknown> | undefined;
-  /** The one change the step is read from as stored (set-steps.ts `plain`). */
-  change?: string | undefined;
 }
 
 function redactedUnknown(meta: TableMeta): Map<string, Unknown> {

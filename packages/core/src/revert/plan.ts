@@ -8,7 +8,6 @@ import {
   latestImages,
   notStoredConflict,
 } from './conflicts.js';
-import { changeOfStep } from './folded.js';
 import { changesById, loadTarget, type Run, type StoredChange } from './load.js';
 import { type NetStep, netSteps } from './net.js';
 import { foreignKeys, orderTables } from './order.js';
@@ -59,12 +58,6 @@ class StatementCache {
 }
 
 function toStep(meta: TableMeta, net: NetStep, statements: StatementCache): RevertStep {
-  const step = makeStep(meta, net, statements);
-  if (net.change !== undefined) changeOfStep.set(step, { id: net.change, at: net.last.capturedAt });
-  return step;
-}
-
-function makeStep(meta: TableMeta, net: NetStep, statements: StatementCache): RevertStep {
   const pk = net.pk ?? (parseExactJson(net.key) as Record<string, unknown>);
   const sql = statements.get(meta, net.op, net.setColumns);
   if (net.op === 'delete')
@@ -213,7 +206,6 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
     for (const step of steps) {
       const change = later.get(step);
       if (!change) continue;
-      step.change = undefined; // with force, compared with the row's newest image (latestImages)
       conflicts.push(laterConflict(meta, step, change));
       if (!change.moved) changed.push(step);
     }

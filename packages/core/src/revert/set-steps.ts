@@ -58,13 +58,12 @@ upd AS (
                           FROM (SELECT c.changed_from IS NOT NULL AND NOT ${hidden('c.changed_from')} AS fs) f) u
    WHERE NOT c.multi AND c.op NOT IN ('insert', 'delete')),
 one AS (
-  SELECT c.id, c.captured_at, c.table_pk, 'delete' AS op, NULL::jsonb AS data, c.data_after AS expect, NULL::json AS ns, 0 AS ncols,
-         true AS plain
+  SELECT c.id, c.captured_at, c.table_pk, 'delete' AS op, NULL::jsonb AS data, c.data_after AS expect, NULL::json AS ns, 0 AS ncols
     FROM cls c WHERE NOT c.multi AND c.op = 'insert'
   UNION ALL
   SELECT c.id, c.captured_at, c.table_pk, 'insert',
          CASE WHEN s.snap THEN ${only('c.data_before', '$8::text[]')} ELSE '{}'::jsonb END, NULL,
-         CASE WHEN s.snap THEN $10::json ELSE $9::json END, 0, s.snap
+         CASE WHEN s.snap THEN $10::json ELSE $9::json END, 0
     FROM cls c CROSS JOIN LATERAL (SELECT c.data_before IS NOT NULL AND NOT ${hidden('c.data_before')} AS snap) s
    WHERE NOT c.multi AND c.op = 'delete'
   UNION ALL
@@ -78,7 +77,7 @@ one AS (
                                               WHEN x.f = ANY($5::text[]) THEN 'excluded' WHEN x.f = ANY($6::text[]) THEN 'masked'
                                               WHEN NOT u.fs AND NOT x.f = ANY($7::text[]) THEN 'changedFrom: false' END AS why) w
              WHERE (x.f = ANY($4::text[]) OR NOT x.f = ANY($12::text[])) AND w.why IS NOT NULL) END,
-         coalesce(cardinality(u.cols), 0), u.fast
+         coalesce(cardinality(u.cols), 0)
     FROM upd u),
 steps AS MATERIALIZED (SELECT * FROM one WHERE op <> 'update' OR ncols > 0 OR ns IS NOT NULL),
 later AS MATERIALIZED (
@@ -94,16 +93,16 @@ hit AS (
       SELECT s.id AS sid, l.id, l.transaction_id, l.op, true AS moved, l.captured_at
         FROM steps s JOIN later l ON l.table_pk_before = s.table_pk WHERE l.id > s.id) m
    ORDER BY m.sid, m.id) h)
-SELECT r.op, r.key, r.data, r.expect, r.ns, r.id, r.at, r.later, r.plain FROM (
+SELECT r.op, r.key, r.data, r.expect, r.ns, r.id, r.at, r.later FROM (
   SELECT 1 AS k, s.op, s.table_pk::text AS key, s.data::text AS data, s.expect::text AS expect, s.ns::text AS ns, s.id::text AS id,
          ${isoSql('s.captured_at')} AS at,
          CASE WHEN h.id IS NOT NULL THEN json_build_array(h.id::text, h.transaction_id::text, h.op, h.moved, ${isoSql('h.captured_at')}, h.actor)::text END AS later,
-         s.captured_at AS o_at, s.id AS o_id, s.plain
+         s.captured_at AS o_at, s.id AS o_id
     FROM steps s LEFT JOIN hit h ON h.sid = s.id
   UNION ALL
-  SELECT 2, 'multi', NULL, NULL, NULL, NULL, c.id::text, NULL, NULL, NULL, NULL, NULL FROM cls c WHERE c.multi
+  SELECT 2, 'multi', NULL, NULL, NULL, NULL, c.id::text, NULL, NULL, NULL, NULL FROM cls c WHERE c.multi
   UNION ALL
-  SELECT 0, 'table', t.sample, json_build_array(t.s, t.n, t.changes, t.truncates)::text, NULL, NULL, NULL, NULL, NULL, t.at, t.first_id, NULL
+  SELECT 0, 'table', t.sample, json_build_array(t.s, t.n, t.changes, t.truncates)::text, NULL, NULL, NULL, NULL, NULL, t.at, t.first_id
     FROM tbl t) r
 ORDER BY r.k, CASE WHEN r.k = 0 THEN r.o_at END, CASE WHEN r.k = 0 THEN r.o_id END, r.o_at DESC, r.o_id DESC`;
 
@@ -117,13 +116,6 @@ interface SetRow {
   at: string;
   /** [change id, transaction id, op, moved, at, actor_ref text]. */
   later: string | null;
-  /**
-   * The step is the change's stored images as they are: `key` its table_pk, `expect` its
-   * data_after, and `data` its data_before (a re-inserted row, cut to the columns written) or its
-   * changed_from (an update that only changed non-key columns, all stored). Apply's folded pass
-   * (folded.ts) then reads them from audit_changes by change id instead of receiving them.
-   */
-  plain: boolean | null;
 }
 
 /** A table the transactions changed (summary mode). */
@@ -223,7 +215,6 @@ export async function setSteps(
       last: { id: r.id, capturedAt: r.at },
       pk: parseExactJson(r.key) as Record<string, unknown>,
       set,
-      ...(r.plain ? { change: r.id } : {}),
     };
     steps.push(step);
     if (r.later !== null) {

@@ -65,37 +65,3 @@ export const lockAndCompare = (meta: TableMeta) =>
                                       WHERE NOT d.key = ANY($2::text[]) AND r.j ? d.key AND (r.j -> d.key) IS DISTINCT FROM d.value
                                         AND (r.j -> d.key) IS DISTINCT FROM (to_jsonb(${record(meta, 'e.v')}) -> d.key)))) END
     ORDER BY e.i`;
-
-/**
- * The compare folded into the write (apply's first try, folded.ts): `$1` / `$2` the ids and
- * captured_at of the changes the steps are read from (set-steps.ts `plain`; both, so each is one
- * probe of the primary key), `$3` the columns not compared. Each statement reads the key and
- * images from audit_changes itself and touches only rows that still equal the change's
- * data_after as a whole (re-inserts: only keys that are free), so a batch that touches fewer rows
- * than planned means "compare them the long way". The changes are read first, one primary-key
- * probe each (OFFSET 0: the planner neither joins the table's history with the table nor walks
- * it), and IS TRUE keeps the comparison out of the join condition, so it runs on joined rows only.
- */
-const stored = (meta: TableMeta, q: string, images: string) =>
-  `(SELECT c.table_pk AS k, ${images} FROM unnest($1::bigint[], $2::timestamptz[]) AS x(id, at)
-      CROSS JOIN LATERAL (SELECT c.* FROM ${q}.audit_changes AS c WHERE c.captured_at = x.at AND c.id = x.id OFFSET 0) AS c
-     OFFSET 0) AS c
-    CROSS JOIN LATERAL ${record(meta, 'c.k')} AS k`;
-
-const same = `((to_jsonb(t) - $3::text[]) = (c.v - $3::text[])) IS TRUE`;
-
-export const deleteStored = (meta: TableMeta, q: string) =>
-  `DELETE FROM ${meta.ref} AS t USING ${stored(meta, q, 'c.data_after AS v')}
-    WHERE ${keyMatch(meta, 't', 'k')} AND ${same}`;
-
-export const updateStored = (meta: TableMeta, q: string, columns: string[]) =>
-  `UPDATE ${meta.ref} AS t SET ${assignments(columns)}
-     FROM ${stored(meta, q, 'c.data_after AS v, c.changed_from AS s')}
-    CROSS JOIN LATERAL ${record(meta, 'c.s')} AS s
-    WHERE ${keyMatch(meta, 't', 'k')} AND ${same}`;
-
-export const insertStored = (meta: TableMeta, q: string, columns: string[]) =>
-  `INSERT INTO ${meta.ref} (${columnList(columns)}) OVERRIDING SYSTEM VALUE
-   SELECT ${columnList(columns, 'r')} FROM ${stored(meta, q, 'c.data_before AS d')}
-    CROSS JOIN LATERAL ${record(meta, 'c.d')} AS r
-    WHERE NOT EXISTS (SELECT 1 FROM ${meta.ref} AS t WHERE ${keyMatch(meta, 't', 'k')})`;

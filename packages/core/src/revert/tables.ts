@@ -24,12 +24,6 @@ export interface TableMeta {
    * is checked at the end of each statement, so a tree split over batches would fail half-way).
    */
   selfReferencing: boolean;
-  /**
-   * A trigger on the table may write rows apply writes too: any trigger but Threadline's capture
-   * and the foreign-key checks that only read (a user trigger, a cascading or SET NULL/DEFAULT
-   * foreign key of a table referencing it). Apply then compares every row before writing any.
-   */
-  sideWrites: boolean;
 }
 
 interface MetaRow {
@@ -39,7 +33,6 @@ interface MetaRow {
   key_columns: string | null;
   columns: string | null;
   self_ref: boolean;
-  side_writes: boolean;
 }
 
 export async function loadTableMeta(
@@ -58,13 +51,7 @@ export async function loadTableMeta(
        (SELECT json_agg(json_build_object('n', a.attname, 'g', a.attgenerated <> '') ORDER BY a.attnum)::text
           FROM pg_attribute a WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
        EXISTS (SELECT 1 FROM pg_constraint con WHERE con.contype = 'f'
-                 AND con.conrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND con.confrelid = con.conrelid) AS self_ref,
-       EXISTS (SELECT 1 FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
-                WHERE tg.tgrelid = to_regclass(format('%I.%I', $1::text, $2::text))
-                  AND NOT (tg.tgisinternal AND p.pronamespace = 'pg_catalog'::regnamespace
-                           AND p.proname IN ('RI_FKey_check_ins', 'RI_FKey_check_upd', 'RI_FKey_noaction_del',
-                                             'RI_FKey_noaction_upd', 'RI_FKey_restrict_del', 'RI_FKey_restrict_upd'))
-                  AND NOT (tg.tgname LIKE 'threadline\\_capture\\_%' AND p.pronamespace = to_regnamespace($3::text))) AS side_writes`,
+                 AND con.conrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND con.confrelid = con.conrelid) AS self_ref`,
     [schema, name, q],
   );
   // Only a forged audit row can name one of Threadline's own tables: never write to them.
@@ -98,6 +85,5 @@ export async function loadTableMeta(
     mask,
     ignored: [...exclude, ...mask, ...list(options.exceptColumns)],
     selfReferencing: row.self_ref === true,
-    sideWrites: row.side_writes !== false,
   };
 }
