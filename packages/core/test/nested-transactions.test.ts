@@ -1,6 +1,14 @@
 import { describeEachDb } from '@threadline/test-utils';
+import pg from 'pg';
 import { expect, it } from 'vitest';
-import { ActorRef, runWithAuditContext, type SqlSession, type Threadline } from '../src/index.js';
+import { sessionStoreOf } from '../src/db/serial-queue.js';
+import {
+  ActorRef,
+  createThreadline,
+  runWithAuditContext,
+  type SqlSession,
+  type Threadline,
+} from '../src/index.js';
 import { installed, uniqueName } from './helpers.js';
 
 /** Several round trips on `tx`: enough for concurrent work on the connection to finish meanwhile. */
@@ -111,3 +119,50 @@ describeEachDb('nested transactions running concurrently on one transaction', (d
     expect(await ids()).toEqual([1]);
   });
 });
+
+describeEachDb(
+  'nested transactions inside a transaction an older copy of core opened on one pg Client',
+  (db) => {
+    it('become savepoints on its session that take turns', async () => {
+      const t = uniqueName('legacy');
+      await db().exec(`create table ${t} (id int primary key)`);
+      await installed(db());
+      const client = new pg.Client({ connectionString: db().server!.url });
+      await client.connect();
+      try {
+        const tl = createThreadline({ db: client });
+        await tl.installTriggers({ tables: [t] });
+        // What an older copy keeps in the shared store while its transaction runs.
+        const legacy = {
+          closed: false,
+          savepoints: 0,
+          session: {
+            query: async (sql: string, params?: readonly unknown[]) => {
+              const r = await client.query(sql, params as unknown[]);
+              return { rows: r.rows, rowCount: r.rowCount };
+            },
+            exec: async (sql: string) => void (await client.query(sql)),
+          } as SqlSession,
+        };
+        await client.query('begin');
+        const [a, b] = await sessionStoreOf<unknown>(client).run(legacy, () =>
+          Promise.allSettled([
+            tl.transaction(async (tx) => {
+              await tx.query(`insert into ${t} values (1)`);
+              await roundTrips(tx);
+              throw new Error('A fails');
+            }),
+            tl.transaction((tx) => tx.query(`insert into ${t} values (2)`)),
+          ]),
+        );
+        legacy.closed = true;
+        await client.query('commit');
+        expect([a.status, b.status]).toEqual(['rejected', 'fulfilled']);
+        expect((await db().sql<{ id: number }>(`select id from ${t}`)).map((r) => r.id)).toEqual([2]);
+      } finally {
+        await client.end();
+      }
+    });
+  },
+  ['postgres'],
+);

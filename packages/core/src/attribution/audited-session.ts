@@ -76,8 +76,7 @@ export class AuditedSessions {
 
   /** The transaction the current async context is in, unless its callback already settled. */
   current(): SessionScope | undefined {
-    const store = this.active.getStore();
-    return store instanceof SessionScope ? store.open() : undefined;
+    return SessionScope.of(this.active.getStore(), this.active);
   }
 
   async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<TransactionResult<T>> {

@@ -26,6 +26,13 @@ interface ScopeRoot {
 
 const done = () => undefined;
 
+/** What an older copy of core keeps in the shared store: its session and whether it closed. */
+interface LegacyActive {
+  readonly session: SqlSession;
+  readonly closed: boolean;
+}
+const adopted = new WeakMap<object, SessionScope>();
+
 /**
  * One scope of a database transaction: the transaction itself, or one nested tl.transaction (a
  * savepoint) inside it. A savepoint's ROLLBACK TO undoes everything sent after its SAVEPOINT,
@@ -68,7 +75,28 @@ export class SessionScope {
     return scope;
   }
 
-  /** Savepoint counter, kept under this name for other copies of core sharing the store. */
+  /**
+   * The open scope `store` (what the shared store holds for an async context) stands for: a
+   * scope of this or another loaded copy of core, or, from an older copy that keeps only
+   * `{ session, closed }`, a scope adopted around that session (once per object, so its nested
+   * transactions still take turns).
+   */
+  static of(store: unknown, als: AsyncLocalStorage<unknown>): SessionScope | undefined {
+    if (typeof store !== 'object' || store === null) return undefined;
+    const found = store as Partial<SessionScope> & Partial<LegacyActive>;
+    if (typeof found.open === 'function' && typeof found.nested === 'function') return found.open();
+    if (!found.session || found.closed) return undefined;
+    let scope = adopted.get(store);
+    if (!scope) {
+      const legacy = store as LegacyActive;
+      scope = new SessionScope({ raw: legacy.session, store: als, savepoints: 0 });
+      Object.defineProperty(scope, 'closed', { get: () => legacy.closed, set: done });
+      adopted.set(store, scope);
+    }
+    return scope;
+  }
+
+  /** Savepoint counter, kept under this name for older copies of core sharing the store. */
   get savepoints(): number {
     return this.root.savepoints;
   }
@@ -90,7 +118,8 @@ export class SessionScope {
    */
   private effective(): SessionScope {
     const here = this.root.store.getStore();
-    const base = here instanceof SessionScope && here.root === this.root ? here : this;
+    // Any copy of core: the scopes of one transaction share its root object.
+    const base = (here as { root?: unknown } | undefined)?.root === this.root ? (here as SessionScope) : this;
     // All closed: the root session refuses with TRANSACTION_CLOSED.
     return base.open() ?? this;
   }
