@@ -145,9 +145,7 @@ describeEachDb('timeline by actor: the floor from the latest-started transaction
     const want = await expected(`c.captured_at <= $1::timestamptz and c.table_name = $2`, [at, t]);
     for (const pageSize of [2, 5]) {
       expect(
-        await walk((cursor) =>
-          tl.timeline({ actor: 'user:alice', table: t, to: at }, { pageSize, cursor }),
-        ),
+        await walk((cursor) => tl.timeline({ actor: 'user:alice', table: t, to: at }, { pageSize, cursor })),
         `pageSize ${pageSize}`,
       ).toEqual(want);
     }
