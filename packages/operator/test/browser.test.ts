@@ -91,7 +91,7 @@ run('operator surface in Chromium', () => {
         await page.context().close();
       }
     },
-    600_000, // every page with axe; ~60 s idle, over 240 s at load 32
+    600_000, // every page with axe: over 240 s at load 32
   );
 
   it('filters the timeline by table, actor and correlation id, pages through it, and drills down', async () => {
