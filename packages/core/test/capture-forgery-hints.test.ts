@@ -55,6 +55,39 @@ describeEachDb('capture hints a session can write', (db) => {
     }
   });
 
+  it('SERIALIZABLE: a forged threadline.transaction naming another row and its ctid is ignored', async () => {
+    const tl = await installed(db());
+    const t = uniqueName('serforge');
+    await db().exec(`create table ${t} (id int primary key)`);
+    await tl.installTriggers({ tables: [t] });
+    await db().exec(`insert into ${t} values (1)`);
+    const [victim] = await db().sql<{ id: string; row: string }>(
+      `select t.id::text as id, t.ctid::text as row from threadline.audit_transactions t
+         join threadline.audit_changes c on c.transaction_id = t.id where c.table_name = $1`,
+      [t],
+    );
+    await db().exec(`begin isolation level serializable;
+      select set_config('threadline.transaction', txid_current() || ':${victim!.id}:${victim!.row}', true);
+      insert into ${t} values (2);
+      select set_config('threadline.transaction', txid_current() || ':${victim!.id}:(0,1', true);
+      insert into ${t} values (3);
+      commit;`);
+    const rows = await db().sql<{ tx: string; meta: unknown }>(
+      `select c.transaction_id::text as tx, t.meta from threadline.audit_changes c
+         join threadline.audit_transactions t on t.id = c.transaction_id where c.table_name = $1 order by c.id`,
+      [t],
+    );
+    expect(rows).toHaveLength(3);
+    for (const row of rows.slice(1)) {
+      expect(row.tx).not.toBe(victim!.id);
+      expect(row.meta).toEqual({
+        threadline_context_error: {
+          transaction: 'threadline.transaction was set by the session, not by Threadline (ignored)',
+        },
+      });
+    }
+  });
+
   it('audit transaction ids of 19 digits pass the cached-id check', async () => {
     const schema = uniqueName('tl_big');
     const tl = createThreadline({ db: db().db, schema });
