@@ -87,6 +87,42 @@ describeEachDb(
       }
     });
 
+    it('a watermark left by schema 8 (no xid bound) is held back by a transaction open at the upgrade', async () => {
+      const schema = uniqueName('sealv8');
+      const table = uniqueName('v8');
+      await db().exec(`create table ${table} (id int primary key)`);
+      const pool = db().server!.newPool(2);
+      try {
+        const tl = createThreadline({ db: pool, schema });
+        await tl.install();
+        await tl.installTriggers({ tables: [table] });
+        await pool.query(`alter table "${schema}".integrity_watermarks drop column xid_bound`);
+        const open = await pool.connect();
+        try {
+          await open.query('begin');
+          await open.query(`insert into ${table} values (1)`);
+          // What schema 8 wrote: sequence positions and a snapshot that does not list the open
+          // transaction (its xid is above the snapshot's xmax).
+          await pool.query(
+            `insert into "${schema}".integrity_watermarks (changes_last, transactions_last, snap)
+             values (1, 1, pg_current_snapshot())`,
+          );
+          await tl.install(); // the upgrade adds xid_bound to the old row
+          const sealed = await tl.integrity.seal({ waitMs: 0 });
+          expect(sealed.sealedThrough).toEqual({ audit_changes: '0', audit_transactions: '0' });
+          await open.query('commit');
+        } finally {
+          open.release();
+        }
+        await tl.integrity.seal();
+        const result = await tl.integrity.verify();
+        expect(result.findings).toEqual([]);
+        expect(result).toMatchObject({ ok: true, rowsChecked: 2 });
+      } finally {
+        await pool.end();
+      }
+    });
+
     it('a transaction open in another database of the cluster does not hold seals back', async () => {
       const schema = uniqueName('sealother');
       const table = uniqueName('other');

@@ -19,8 +19,7 @@
  *   transaction has an xid, so every id up to a watermark belongs to a transaction whose xid is
  *   below xid_bound; the ids are final once no transaction below xid_bound is still running.
  *   (A snapshot's xip list is not enough: an xid assigned after the newest completed one is above
- *   the snapshot's xmax and in no list, though it is running.) `snap` is kept for rows recorded
- *   before xid_bound existed; its xmax bounds them.
+ *   the snapshot's xmax and in no list, though it is running.) `snap` is no longer read.
  * - integrity_verifications: the outcome of each verify (for the operator surface and auditors).
  * No grants: only the role that installed Threadline (or one it grants) seals and verifies.
  */
@@ -53,7 +52,11 @@ CREATE TABLE IF NOT EXISTS @S.integrity_watermarks (
   transactions_last bigint NOT NULL,
   snap pg_snapshot NOT NULL
 );
-ALTER TABLE @S.integrity_watermarks ADD COLUMN IF NOT EXISTS xid_bound xid8;
+-- The default is the inserting transaction's own xid: correct for a watermark written by an older
+-- version of the library during a rolling deploy (it inserts after reading the sequences), and,
+-- for rows already there when the column is added, the upgrading transaction's xid: larger than
+-- any xid running when they were taken, so they settle only once those transactions ended.
+ALTER TABLE @S.integrity_watermarks ADD COLUMN IF NOT EXISTS xid_bound xid8 NOT NULL DEFAULT pg_current_xact_id();
 
 CREATE TABLE IF NOT EXISTS @S.integrity_verifications (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

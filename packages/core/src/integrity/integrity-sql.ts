@@ -10,19 +10,19 @@ export const integritySql = (q: string) => ({
   sequenceBounds: `SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence($1, 'id')::regclass), 0)::text AS changes,
       coalesce(pg_sequence_last_value(pg_get_serial_sequence($2, 'id')::regclass), 0)::text AS transactions`,
 
-  recordWatermark: `INSERT INTO ${q}.integrity_watermarks (changes_last, transactions_last, snap, xid_bound)
-    VALUES ($1, $2, pg_current_snapshot(), pg_current_xact_id()) RETURNING id::text AS id`,
+  recordWatermark: `INSERT INTO ${q}.integrity_watermarks (changes_last, transactions_last, snap)
+    VALUES ($1, $2, pg_current_snapshot()) RETURNING id::text AS id`,
 
   /** The newest watermark below whose xid bound no transaction is still in progress. */
   settledWatermark: `WITH running AS (SELECT min(x) AS oldest FROM ${q}.integrity_running_xids() x)
     SELECT w.id::text AS id, w.changes_last::text AS changes, w.transactions_last::text AS transactions
       FROM ${q}.integrity_watermarks w, running r
-     WHERE r.oldest IS NULL OR r.oldest >= coalesce(w.xid_bound, pg_snapshot_xmax(w.snap))
+     WHERE r.oldest IS NULL OR r.oldest >= w.xid_bound
      ORDER BY w.id DESC LIMIT 1`,
 
   /** How many transactions that may hold ids below the given watermark are still open. */
   openOf: `SELECT count(*)::int AS n FROM ${q}.integrity_watermarks w, ${q}.integrity_running_xids() x
-     WHERE w.id = $1 AND x < coalesce(w.xid_bound, pg_snapshot_xmax(w.snap))`,
+     WHERE w.id = $1 AND x < w.xid_bound`,
 
   forgetWatermarks: `DELETE FROM ${q}.integrity_watermarks WHERE id <= $1`,
 
