@@ -1,5 +1,6 @@
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
+import { scopeCondition, tableScope } from '../query/table-scope.js';
 import { type LaterChange, LOCK_WAIT_MARGIN } from './conflicts.js';
 import type { Run } from './load.js';
 import type { NetStep, Unknown } from './net.js';
@@ -18,7 +19,9 @@ import type { TableMeta } from './tables.js';
  * $5 excluded, $6 masked, $7 key columns, $8 writable and stored (writable - excluded - masked),
  * $9 / $10 the not-stored columns of a re-inserted row without / with a delete snapshot, $11 also
  * list every table the transactions changed (rows of op 'table', first), $12 every column the
- * table has now (a changed column it no longer has is a 'dropped' not-stored column).
+ * table has now (a changed column it no longer has is a 'dropped' not-stored column), $13 / $14
+ * the table's name now (its later changes are found by table id: $1 / $2 is the name the
+ * reverted changes were recorded under, which may belong to another table since, resolve.ts).
  */
 const hidden = (x: string) =>
   // Portable-mode capture stores {"threadline": "hidden: ..."} instead of an image (net.ts `stored`).
@@ -82,7 +85,7 @@ one AS (
 steps AS MATERIALIZED (SELECT * FROM one WHERE op <> 'update' OR ncols > 0 OR ns IS NOT NULL),
 later AS MATERIALIZED (
   SELECT c.id, c.transaction_id, c.op, c.table_pk, c.table_pk_before, c.captured_at FROM ${q}.audit_changes c
-   WHERE c.table_schema = $1 AND c.table_name = $2 AND c.captured_at >= (SELECT min(s.captured_at) FROM steps s) - ${LOCK_WAIT_MARGIN}
+   WHERE ${scopeCondition(tableScope(q, '$13::text', '$14::text'))} AND c.captured_at >= (SELECT min(s.captured_at) FROM steps s) - ${LOCK_WAIT_MARGIN}
      AND c.id > (SELECT min(s.id) FROM steps s) AND NOT c.transaction_id = ANY($3::bigint[])),
 hit AS (
   SELECT h.*, (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = h.transaction_id) AS actor FROM (
@@ -157,8 +160,8 @@ export async function setSteps(
   for (const c of meta.mask) redacted.set(c, 'masked');
   const stored = meta.writable.filter((c) => !redacted.has(c));
   const rows = await run<SetRow>(setStepsSql(q), [
-    meta.schema,
-    meta.name,
+    (meta.recorded ?? meta).schema,
+    (meta.recorded ?? meta).name,
     transactions,
     meta.writable,
     meta.exclude,
@@ -169,6 +172,8 @@ export async function setSteps(
     pairs([...redacted]),
     summary,
     meta.columns,
+    meta.schema,
+    meta.name,
   ]);
   const steps: NetStep[] = [];
   const later = new Map<NetStep, LaterChange>();
