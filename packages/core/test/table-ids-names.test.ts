@@ -113,7 +113,9 @@ describeEachDb('keying rows written before table ids, by when each table had the
     await v4(db());
     const a = uniqueName('k4s');
     const b = `${a}_b`;
-    await db().exec(`create table ${a} (id int primary key, v text); create table ${b} (id int primary key, v text)`);
+    await db().exec(
+      `create table ${a} (id int primary key, v text); create table ${b} (id int primary key, v text)`,
+    );
     await capture(db(), a);
     await capture(db(), b);
     await db().exec(`insert into ${a} values (1, 'a1'); insert into ${b} values (1, 'b1')`);
@@ -122,7 +124,10 @@ describeEachDb('keying rows written before table ids, by when each table had the
     await db().exec(`update ${a} set v = 'b2'`);
     await db().exec(`update ${b} set v = 'a3'`);
     const tl = await upgraded(db());
-    expect(ops((await tl.history(b, 1)).entries)).toEqual([`insert:{"v":"a1","id":1}@${a}`, `update:{"v":"a3","id":1}@${b}`]);
+    expect(ops((await tl.history(b, 1)).entries)).toEqual([
+      `insert:{"v":"a1","id":1}@${a}`,
+      `update:{"v":"a3","id":1}@${b}`,
+    ]);
     // The swap's own row is found by the name it was recorded under, in no table's own history.
     expect(ops((await tl.history(a, 1)).entries)).toEqual([
       `insert:{"v":"b1","id":1}@${b}`,

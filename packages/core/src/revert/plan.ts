@@ -12,9 +12,9 @@ import { changesById, loadTarget, type Run, type StoredChange } from './load.js'
 import { type NetStep, netSteps } from './net.js';
 import { foreignKeys, orderTables } from './order.js';
 import { parseRawObject, type RawImage } from './raw-json.js';
+import { resolveTable } from './resolve.js';
 import { type SetSteps, setSteps } from './set-steps.js';
 import { deleteOne, insertOne, updateOne } from './statements.js';
-import { resolveTable } from './resolve.js';
 import { loadTableMeta, type TableMeta } from './tables.js';
 import type {
   RevertConflict,
