@@ -7,7 +7,10 @@ export const QUERY_FUNCTIONS = String.raw`
 -- (a rename or a move to another schema keeps the id); and tables captured under this name that
 -- are no longer captured (dropped, or capture removed). A table that has since been renamed away
 -- from this name is included only when no captured table has the name now: a new table created
--- under an old name starts its own history. Empty when the name was never captured.
+-- under an old name starts its own history. Empty when the name was never captured. Queries take
+-- every change of the table that has the name now and, of the other ids, only the changes
+-- recorded under this name (query/table-scope.ts), so dropping a table renamed away from the
+-- name changes nothing the name answers.
 CREATE OR REPLACE FUNCTION @S.table_ids(p_schema text, p_name text) RETURNS integer[]
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
   SELECT coalesce(array_agg(DISTINCT n.table_id), '{}'::integer[])

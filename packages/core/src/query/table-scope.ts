@@ -11,16 +11,25 @@ export interface TableScope {
   ids: string;
   /** SQL condition on `c` selecting unkeyed (legacy) rows of the filter, by name. */
   legacy: string;
-  /** An extra condition on keyed rows (a schema filter: the ids of every table named in it). */
+  /** An extra condition on keyed rows (which of an id's changes the filter stands for). */
   keyed?: string;
 }
 
-/** The scope of a table given by name: `s` and `n` are SQL expressions (parameters) of text. */
+/**
+ * The scope of a table given by name: `s` and `n` are SQL expressions (parameters) of text. Of the
+ * ids table_ids() gives, the captured table that has the name now contributes every change (also
+ * those recorded under its former names); any other (a table no longer captured that once had the
+ * name) only the changes recorded under this name, so dropping a table that was renamed away
+ * never changes what the name answers.
+ */
 export function tableScope(q: string, s: string, n: string): TableScope {
+  const named = `c.table_schema = ${s} COLLATE "C" AND c.table_name = ${n} COLLATE "C"`;
   return {
-    // A scalar subquery: computed once per statement (an initplan), not once per row.
+    // Scalar subqueries: computed once per statement (an initplan), not once per row.
     ids: `(SELECT ${q}.table_ids(${s}, ${n}))::integer[]`,
-    legacy: `c.table_schema = ${s} COLLATE "C" AND c.table_name = ${n} COLLATE "C"`,
+    keyed: `(c.table_id = (SELECT tl_ct.table_id FROM ${q}.captured_tables tl_ct
+                            WHERE tl_ct.table_schema = ${s} AND tl_ct.table_name = ${n}) OR (${named}))`,
+    legacy: named,
   };
 }
 
@@ -35,29 +44,30 @@ export function schemaScope(q: string, s: string): TableScope {
 
 /** The changes of the row with canonical key `key` (SQL jsonb) in the scope: by hash, key rechecked. */
 export function keyCondition(scope: TableScope, key: string): string {
-  return `((c.table_id = ANY(${scope.ids}) AND c.key_hash = ${keyHash(key)} AND c.table_pk = ${key})
+  return `((c.table_id = ANY(${scope.ids})${keyedAnd(scope)} AND c.key_hash = ${keyHash(key)} AND c.table_pk = ${key})
     OR (c.table_id IS NULL AND ${scope.legacy} AND c.table_pk = ${key}))`;
 }
 
 /** The changes that moved the row with key `key` (SQL jsonb) away from it (key before), in the scope. */
 export function keyBeforeCondition(scope: TableScope, key: string): string {
-  return `((c.table_id = ANY(${scope.ids}) AND c.table_pk_before = ${key})
+  return `((c.table_id = ANY(${scope.ids})${keyedAnd(scope)} AND c.table_pk_before = ${key})
     OR (c.table_id IS NULL AND ${scope.legacy} AND c.table_pk_before = ${key}))`;
 }
 
 /** The changes of the rows with any of `keys` (SQL jsonb[]) as key or key before, in the scope. */
 export function keysCondition(scope: TableScope, keys: string): string {
   const either = `(c.table_pk = ANY(${keys}) OR c.table_pk_before = ANY(${keys}))`;
-  return `((c.table_id = ANY(${scope.ids}) AND ((c.key_hash = ANY(ARRAY(SELECT ${keyHash('tl_key')} FROM unnest(${keys}) tl_key))
+  return `((c.table_id = ANY(${scope.ids})${keyedAnd(scope)} AND ((c.key_hash = ANY(ARRAY(SELECT ${keyHash('tl_key')} FROM unnest(${keys}) tl_key))
              AND c.table_pk = ANY(${keys})) OR c.table_pk_before = ANY(${keys})))
     OR (c.table_id IS NULL AND ${scope.legacy} AND ${either}))`;
 }
 
 /** One condition on `c` (for filters applied along another index, e.g. a transaction's changes). */
 export function scopeCondition(scope: TableScope): string {
-  const keyed = scope.keyed ?? '';
-  return `((c.table_id = ANY(${scope.ids})${keyed ? ` AND ${keyed}` : ''}) OR (c.table_id IS NULL AND ${scope.legacy}))`;
+  return `((c.table_id = ANY(${scope.ids})${keyedAnd(scope)}) OR (c.table_id IS NULL AND ${scope.legacy}))`;
 }
+
+const keyedAnd = (scope: TableScope) => (scope.keyed ? ` AND ${scope.keyed}` : '');
 
 interface ScopeRows {
   /** Columns selected from `c`. */

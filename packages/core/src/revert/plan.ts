@@ -12,6 +12,7 @@ import { changesById, loadTarget, type Run, type StoredChange } from './load.js'
 import { type NetStep, netSteps } from './net.js';
 import { foreignKeys, orderTables } from './order.js';
 import { parseRawObject, type RawImage } from './raw-json.js';
+import { resolveTable } from './resolve.js';
 import { type SetSteps, setSteps } from './set-steps.js';
 import { deleteOne, insertOne, updateOne } from './statements.js';
 import { loadTableMeta, type TableMeta } from './tables.js';
@@ -26,6 +27,24 @@ import type {
 } from './types.js';
 
 const tableId = (schema: string, name: string) => JSON.stringify([schema, name]);
+
+/**
+ * The table the changes recorded under schema.name belong to now, found by table id (resolve.ts):
+ * statements write to it under its current name; the recorded name selects the changes.
+ */
+async function currentMeta(
+  run: Run,
+  q: string,
+  schema: string,
+  name: string,
+  sampleKey: string,
+  transactions: string[],
+): Promise<TableMeta> {
+  const table = await resolveTable(run, q, schema, name, transactions);
+  const meta = await loadTableMeta(run, q, table.schema, table.name, sampleKey);
+  if (table.schema !== schema || table.name !== name) meta.recorded = table.recorded;
+  return meta;
+}
 
 /** Statement text per table, op and column list: built once, shared by every step that uses it. */
 class StatementCache {
@@ -60,6 +79,12 @@ class StatementCache {
 function toStep(meta: TableMeta, net: NetStep, statements: StatementCache): RevertStep {
   const pk = net.pk ?? (parseExactJson(net.key) as Record<string, unknown>);
   const sql = statements.get(meta, net.op, net.setColumns);
+  const step = toStepFields(meta, net, pk, sql);
+  if (meta.recorded) step.recordedAs = formatTableName(meta.recorded);
+  return step;
+}
+
+function toStepFields(meta: TableMeta, net: NetStep, pk: Record<string, unknown>, sql: string): RevertStep {
   if (net.op === 'delete')
     return {
       table: meta.label,
@@ -156,7 +181,7 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
   const done = new Map<string, TableSteps>();
   if (loaded.first) {
     const { schema, name, sampleKey } = loaded.first;
-    const meta = await loadTableMeta(run, q, schema, name, sampleKey);
+    const meta = await currentMeta(run, q, schema, name, sampleKey, loaded.transactions);
     const found = await setSteps(run, q, meta, loaded.transactions, true);
     metas.set(tableId(schema, name), meta);
     done.set(tableId(schema, name), await setTable(run, q, meta, loaded.transactions, found));
@@ -180,7 +205,12 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
   const nets = new Map<string, NetStep[]>();
   for (const table of loaded.tables) {
     const id = tableId(table.schema, table.name);
-    const meta = metas.get(id) ?? (await loadTableMeta(run, q, table.schema, table.name, table.sampleKey));
+    // A row target names the table by its current name; a transaction's tables are resolved by id.
+    const meta =
+      metas.get(id) ??
+      (table.changes === null
+        ? await currentMeta(run, q, table.schema, table.name, table.sampleKey, loaded.transactions)
+        : await loadTableMeta(run, q, table.schema, table.name, table.sampleKey));
     metas.set(id, meta);
     const { steps, later } =
       done.get(id) ??
@@ -279,12 +309,14 @@ function summarize(
 ): RevertSummary {
   const ops: Record<RevertStepOp, number> = { insert: 0, update: 0, delete: 0 };
   const tableSet = new Set<string>();
+  const renamed = new Set<string>();
   let lastTable = '';
   for (const s of steps) {
     ops[s.op] += 1;
     if (s.table !== lastTable) {
       lastTable = s.table;
       tableSet.add(lastTable);
+      if (s.recordedAs) renamed.add(`${s.table} (recorded as ${s.recordedAs})`);
     }
   }
   const counts: Record<RevertConflictKind, number> = {
@@ -300,7 +332,7 @@ function summarize(
     .filter((k) => ops[k] > 0)
     .map((k) => `${ops[k]} ${k}`)
     .join(', ');
-  const text = `revert ${loaded.label}: ${steps.length} row${steps.length === 1 ? '' : 's'} in ${tables.length} table${tables.length === 1 ? '' : 's'}${opText ? ` (${opText})` : ''}${conflicts.length ? `, ${conflicts.length} conflict${conflicts.length === 1 ? '' : 's'}` : ''}`;
+  const text = `revert ${loaded.label}: ${steps.length} row${steps.length === 1 ? '' : 's'} in ${tables.length} table${tables.length === 1 ? '' : 's'}${opText ? ` (${opText})` : ''}${conflicts.length ? `, ${conflicts.length} conflict${conflicts.length === 1 ? '' : 's'}` : ''}${renamed.size ? `; renamed since: ${[...renamed].join(', ')}` : ''}`;
   return {
     text,
     target: loaded.target,

@@ -19,7 +19,9 @@ import type { TableMeta } from './tables.js';
  * $5 excluded, $6 masked, $7 key columns, $8 writable and stored (writable - excluded - masked),
  * $9 / $10 the not-stored columns of a re-inserted row without / with a delete snapshot, $11 also
  * list every table the transactions changed (rows of op 'table', first), $12 every column the
- * table has now (a changed column it no longer has is a 'dropped' not-stored column).
+ * table has now (a changed column it no longer has is a 'dropped' not-stored column), $13 / $14
+ * the table's name now (its later changes are found by table id: $1 / $2 is the name the
+ * reverted changes were recorded under, which may belong to another table since, resolve.ts).
  */
 const hidden = (x: string) =>
   // Portable-mode capture stores {"threadline": "hidden: ..."} instead of an image (net.ts `stored`).
@@ -83,7 +85,7 @@ one AS (
 steps AS MATERIALIZED (SELECT * FROM one WHERE op <> 'update' OR ncols > 0 OR ns IS NOT NULL),
 hit AS (
   SELECT s.id AS sid, l.*, (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = l.transaction_id) AS actor
-    FROM steps s CROSS JOIN LATERAL (${firstLaterSql(q, tableScope(q, '$1::text', '$2::text'), 's.table_pk', 's.id', '$3::bigint[]')}) l)
+    FROM steps s CROSS JOIN LATERAL (${firstLaterSql(q, tableScope(q, '$13::text', '$14::text'), 's.table_pk', 's.id', '$3::bigint[]')}) l)
 SELECT r.op, r.key, r.data, r.expect, r.ns, r.id, r.at, r.later FROM (
   SELECT 1 AS k, s.op, s.table_pk::text AS key, s.data::text AS data, s.expect::text AS expect, s.ns::text AS ns, s.id::text AS id,
          ${isoSql('s.captured_at')} AS at,
@@ -148,8 +150,8 @@ export async function setSteps(
   for (const c of meta.mask) redacted.set(c, 'masked');
   const stored = meta.writable.filter((c) => !redacted.has(c));
   const rows = await run<SetRow>(setStepsSql(q), [
-    meta.schema,
-    meta.name,
+    (meta.recorded ?? meta).schema,
+    (meta.recorded ?? meta).name,
     transactions,
     meta.writable,
     meta.exclude,
@@ -160,6 +162,8 @@ export async function setSteps(
     pairs([...redacted]),
     summary,
     meta.columns,
+    meta.schema,
+    meta.name,
   ]);
   const steps: NetStep[] = [];
   const later = new Map<NetStep, LaterChange>();

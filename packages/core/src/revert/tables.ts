@@ -24,6 +24,11 @@ export interface TableMeta {
    * is checked at the end of each statement, so a tree split over batches would fail half-way).
    */
   selfReferencing: boolean;
+  /**
+   * The name the reverted changes were recorded under, when the table has been renamed since
+   * (resolve.ts): set-steps.ts reads the transactions' changes by it.
+   */
+  recorded?: { schema: string; name: string };
 }
 
 interface MetaRow {

@@ -18,8 +18,10 @@ export type RevertStepOp = 'insert' | 'update' | 'delete';
 
 /** One compensating statement for one row (the net effect of all its reverted changes). */
 export interface RevertStep {
-  /** `schema.name`, quoted where needed. */
+  /** `schema.name`, quoted where needed: the table's name now (found by table id, so a rename or a name swap since the change writes to the table that was changed). */
   table: string;
+  /** The name the reverted changes were recorded under, when the table has been renamed since. */
+  recordedAs?: string;
   /** The key the statement addresses (for an INSERT: the key the row gets back). */
   pk: Record<string, unknown>;
   op: RevertStepOp;
