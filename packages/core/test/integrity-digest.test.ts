@@ -31,9 +31,9 @@ const unkey = (db: DbHandle, s: string, ids: string[]) =>
 /** Seal every row as a library from before digest versions did (integrity_rows version 1, no digest_version). */
 async function sealAsVersion1(db: DbHandle, s: string) {
   for (const rel of ['audit_transactions', 'audit_changes']) {
-    const [{ to }] = (await db.sql<{ to: string }>(`select coalesce(max(id), 0)::text as to from ${s}.${rel}`)) as [
-      { to: string },
-    ];
+    const [{ to }] = (await db.sql<{ to: string }>(
+      `select coalesce(max(id), 0)::text as to from ${s}.${rel}`,
+    )) as [{ to: string }];
     const [link] = await db.sql<{ id: string }>(
       `WITH r AS (SELECT * FROM ${s}.integrity_rows($1, 0, $2)),
         agg AS (SELECT count(*) AS n, string_agg(int8send(r.id) || r.digest, ''::bytea ORDER BY r.id) AS d,

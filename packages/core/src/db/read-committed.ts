@@ -8,7 +8,7 @@ import type { SqlClient, SqlResult, SqlSession, SqlStatement } from './sql-clien
  * waits: after the wait it would not see the previous holder's work (a seal would append a second
  * link after the same predecessor, forking the chain). SET TRANSACTION takes no snapshot.
  */
-export const READ_COMMITTED: SqlStatement = { sql: 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED' };
+const READ_COMMITTED: SqlStatement = { sql: 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED' };
 
 /** `client.transaction(fn)` at READ COMMITTED whatever the session's default isolation is. */
 export function readCommitted<T>(client: SqlClient, fn: (s: SqlSession) => Promise<T>): Promise<T> {

@@ -1,5 +1,5 @@
 /** The row serialization new range links are sealed with (integrity_rows' version, integrity-ddl.ts). */
-export const DIGEST_VERSION = 2;
+const DIGEST_VERSION = 2;
 
 /** The statements of seal and verify; `q` is the quoted storage schema. */
 export const integritySql = (q: string) => ({

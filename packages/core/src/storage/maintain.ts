@@ -110,7 +110,10 @@ async function maintainPartitions(
     note(made[0]!.r, 'created', null);
     await sleep(Math.max(0, Number(made[0]!.wait)) + 50);
   }
-  const { rows: ahead } = await queryReadCommitted<{ r: Made[] }>(client, `SELECT ${q}.storage_ensure(true) AS r`);
+  const { rows: ahead } = await queryReadCommitted<{ r: Made[] }>(
+    client,
+    `SELECT ${q}.storage_ensure(true) AS r`,
+  );
   for (const made of ahead[0]!.r) note(made, made.moved ? 'moved' : 'created', null);
   await keyRows(client, q, result, options);
   const def = await defaultTable(client, schema);
@@ -147,9 +150,11 @@ async function keyRows(client: SqlClient, q: string, result: MaintainResult, opt
   );
   let remaining = Number(pending[0]!.n);
   while (remaining > 0) {
-    const { rows } = await queryReadCommitted<{ n: number }>(client, `SELECT ${q}.storage_key_batch($1) AS n`, [
-      KEY_BATCH,
-    ]);
+    const { rows } = await queryReadCommitted<{ n: number }>(
+      client,
+      `SELECT ${q}.storage_key_batch($1) AS n`,
+      [KEY_BATCH],
+    );
     const n = Number(rows[0]!.n);
     if (n === 0) break;
     remaining = Math.max(0, remaining - n);
