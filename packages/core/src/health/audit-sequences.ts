@@ -20,10 +20,13 @@ export async function readCachedAuditSequences(
 ): Promise<CachedAuditSequence[]> {
   try {
     const { rows } = await ctx.client.query<CachedAuditSequence>(
+      // pg_get_serial_sequence of NULL (a table not there: an install from before the tables) is NULL.
       `SELECT t AS "table", s.seqrelid::regclass::text AS sequence, s.seqcache::int AS cache
          FROM unnest(ARRAY['audit_changes', 'audit_transactions']) t
-         JOIN pg_sequence s ON s.seqrelid = pg_get_serial_sequence(format('%I.%I', $1::text, t), 'id')::regclass
-        WHERE to_regclass(format('%I.%I', $1::text, t)) IS NOT NULL AND s.seqcache > 1
+         JOIN pg_sequence s ON s.seqrelid = pg_get_serial_sequence(
+                CASE WHEN to_regclass(format('%I.%I', $1::text, t)) IS NOT NULL THEN format('%I.%I', $1::text, t) END,
+                'id')::regclass
+        WHERE s.seqcache > 1
         ORDER BY 1`,
       [ctx.schema],
     );
