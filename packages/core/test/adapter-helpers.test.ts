@@ -318,10 +318,10 @@ describe('request context fast paths (adapter benchmark)', () => {
   });
 
   it('still enforces the meta size limit near the boundary', () => {
-    const fits = { note: 'x'.repeat(8192 - 11) }; // {"note":"…"} is exactly 8192 bytes
-    expect(JSON.stringify(fits).length).toBe(8192);
+    // Measured as the database does: jsonb text, {"note": "…"} (a space after the colon).
+    const fits = { note: 'x'.repeat(8192 - 12) }; // exactly 8192 bytes of jsonb text
     expect(runWithFreshAuditContext({ meta: fits }, () => getAuditContext()!.meta)).toEqual(fits);
-    expect(() => runWithFreshAuditContext({ meta: { note: 'x'.repeat(8192 - 10) } }, () => 1)).toThrow(
+    expect(() => runWithFreshAuditContext({ meta: { note: 'x'.repeat(8192 - 11) } }, () => 1)).toThrow(
       /meta is larger than 8192 bytes/,
     );
     expect(() => runWithFreshAuditContext({ meta: { note: 'é'.repeat(4100) } }, () => 1)).toThrow(

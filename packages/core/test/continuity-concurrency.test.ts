@@ -48,7 +48,7 @@ describeEachDb('continuity baseline under concurrent writes', (db) => {
     } finally {
       await pool?.end();
     }
-  });
+  }, 240_000); // 30 writers and a baseline; on PGlite (one backend) this takes ~35 s idle, 75 s at load 30
 });
 
 describe.skipIf(!postgresEnabled())('continuity baseline and an update in flight (PostgreSQL)', () => {

@@ -134,6 +134,36 @@ describeEachDb('application roles cannot forge, alter or delete audit rows', (db
     expect(await refusal(db(), role, call('{"type":"user","id":"  u7 "}'))).toBeNull();
   });
 
+  it('record_action holds correlation, request and job ids to the rules of begin_audit_transaction (found by the capture hunt)', async () => {
+    const attempt = (ids: (string | null)[]) =>
+      asRole(db(), role, true, async (s) => {
+        const [row] = await s.query<{ action_id: string }>(
+          `select action_id::text from threadline.record_action('x', '{"type":"user","id":"u"}'::jsonb, 'ok',
+             null, null, null, null, $1, $2, $3, false)`,
+          ids,
+        );
+        return row!.action_id;
+      }).catch((error: Error) => new Error(error.message));
+    const cases: [(string | null)[], RegExp][] = [
+      [['a\u0001b', null, null], /record_action: p_correlation_id must be NULL or a non-empty string/],
+      [[null, 'x'.repeat(257), null], /record_action: p_request_id must/],
+      [[null, null, '   '], /record_action: p_job_id must/],
+      [['', null, 'line\u2028sep'], /record_action: p_correlation_id, p_job_id must/],
+    ];
+    for (const [ids, message] of cases) {
+      const out = await attempt(ids);
+      expect(out instanceof Error ? out.message : out, JSON.stringify(ids)).toMatch(message);
+    }
+    // Clean ids are stored, trimmed as begin_audit_transaction trims them.
+    const id = await attempt([' corr-1 ', 'req-1', 'é'.repeat(128)]);
+    expect(id).not.toBeInstanceOf(Error);
+    const rows = await db().sql(
+      'select correlation_id as c, request_id as r, job_id as j from threadline.audit_actions where id = $1',
+      [id],
+    );
+    expect(rows).toEqual([{ c: 'corr-1', r: 'req-1', j: 'é'.repeat(128) }]);
+  });
+
   it("refuses the forged INSERT from issue 12's text", async () => {
     expect(await refusal(db(), role, ISSUE_12_FORGERY)).toMatch(/permission denied/);
   });

@@ -49,6 +49,44 @@ describeEachDb('transactions, queries and actions', (db) => {
     ]);
   });
 
+  it('tl.query runs a script of several statements as one attributed transaction, in and outside a transaction (PGlite too: found by the capture hunt)', async () => {
+    const t = uniqueName('script');
+    await db().exec(`create table ${t} (id int primary key)`);
+    const tl = await installed(db());
+    await tl.installTriggers({ tables: [t] });
+    const bound = await runWithAuditContext({ actor: ActorRef.user('s') }, () =>
+      tl.query<{ n: number }>(`insert into ${t} values (1); insert into ${t} values (2); select 7 as n`),
+    );
+    expect(bound.rows).toEqual([{ n: 7 }]);
+    await tl.query(`insert into ${t} values (3); insert into ${t} values (4)`);
+    // Atomic like any implicit transaction: the second statement fails, the first is not kept.
+    await expect(tl.query(`insert into ${t} values (5); insert into ${t} values (1)`)).rejects.toThrow();
+    await runWithAuditContext({ actor: ActorRef.user('in') }, () =>
+      tl.transaction(async (tx) => {
+        await tl.query(`insert into ${t} values (6); insert into ${t} values (7)`);
+        await tx.query(`insert into ${t} values (8); insert into ${t} values (9)`);
+      }),
+    );
+    const rows = await db().sql<{ id: number; tx: string; actor: string | null }>(
+      `select (c.table_pk->>'id')::int as id, c.transaction_id::text as tx, t.actor_ref->>'id' as actor
+         from threadline.audit_changes c join threadline.audit_transactions t on t.id = c.transaction_id
+        where c.table_name = $1 order by 1`,
+      [t],
+    );
+    expect(rows.map((r) => [r.id, r.actor])).toEqual([
+      [1, 's'],
+      [2, 's'],
+      [3, null],
+      [4, null],
+      [6, 'in'],
+      [7, 'in'],
+      [8, 'in'],
+      [9, 'in'],
+    ]);
+    expect(rows[0]!.tx).toBe(rows[1]!.tx);
+    expect(new Set(rows.slice(4).map((r) => r.tx)).size).toBe(1);
+  });
+
   it('returns a null audit transaction id when nothing was captured', async () => {
     const tl = await installed(db());
     const out = await tl.transaction(
@@ -146,6 +184,12 @@ describeEachDb('transactions, queries and actions', (db) => {
     await expect(
       tl.recordAction('x', { actor: ActorRef.user(1), correlationId: 'x'.repeat(300) }),
     ).rejects.toSatisfy(isThreadlineError);
+    for (const ids of [{ requestId: 'a\u0007b' }, { jobId: ' ' }, { correlationId: 'ad\u200bmin' }]) {
+      await expect(tl.recordAction('x', { actor: ActorRef.user(1), ...ids })).rejects.toMatchObject({
+        code: 'INVALID_CONTEXT',
+        message: expect.stringMatching(/without control, format/),
+      });
+    }
   });
 
   const orphanChanges = (table: string) =>

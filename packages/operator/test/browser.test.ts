@@ -91,7 +91,7 @@ run('operator surface in Chromium', () => {
         await page.context().close();
       }
     },
-    240_000,
+    600_000, // every page with axe: over 240 s at load 32
   );
 
   it('filters the timeline by table, actor and correlation id, pages through it, and drills down', async () => {

@@ -46,7 +46,7 @@ function contextId(value: unknown, field: string): string | null {
   if (clean === undefined)
     throw new ThreadlineError(
       'INVALID_CONTEXT',
-      `recordAction: ${field} must be a non-empty string of at most 256 bytes`,
+      `recordAction: ${field} must be a non-empty string of at most 256 bytes without control, format (zero-width, bidi) or line-separator characters (the database's record_action holds direct SQL callers to the same rule)`,
     );
   return clean;
 }

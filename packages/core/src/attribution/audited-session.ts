@@ -3,6 +3,7 @@ import { contextBinding } from '../context/binding.js';
 import { sessionStoreOf } from '../db/serial-queue.js';
 import type { SqlClient, SqlResult, SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
+import { auditIdFrom, FINISH_SQL, SessionScope } from './session-scope.js';
 import {
   embeddedCommitRefused,
   needsAttribution,
@@ -15,25 +16,6 @@ export interface TransactionResult<T> {
   result: T;
   /** The audit transaction this database transaction created, or null when it captured nothing. */
   auditTransactionId: string | null;
-}
-
-/** The transaction tl.query and tl.recordAction join, while its callback has not settled. */
-export interface ActiveSession {
-  readonly session: SqlSession;
-  savepoints: number;
-  /** Set once the callback that owns the transaction settled: the session is then off limits. */
-  closed: boolean;
-}
-
-const FINISH_SQL =
-  "SELECT current_setting('threadline.transaction', true) AS tl, txid_current_if_assigned()::text AS xid";
-
-function auditIdFrom(row: Record<string, unknown> | undefined): string | null {
-  const tl = row?.tl;
-  const xid = row?.xid;
-  if (typeof tl !== 'string' || tl === '' || xid === null || xid === undefined) return null;
-  const sep = tl.indexOf(':');
-  return sep > 0 && tl.slice(0, sep) === String(xid) ? tl.slice(sep + 1) : null;
 }
 
 function refuseTransactionControl(sql: string, where: string, inTransaction = false): void {
@@ -56,9 +38,9 @@ function refuseTransactionControl(sql: string, where: string, inTransaction = fa
  * The session handed to a transaction's callback: refuses to run once the callback settled
  * (the connection may already belong to someone else) and refuses transaction control.
  */
-function guardedSession(inner: SqlSession, state: { closed: boolean }, where: string): SqlSession {
+function guardedSession(inner: SqlSession, closed: () => boolean, where: string): SqlSession {
   const check = (sql: string) => {
-    if (state.closed) {
+    if (closed()) {
       throw new ThreadlineError(
         'TRANSACTION_CLOSED',
         `${where}: this transaction has already finished, so its session is closed; work that runs after the callback returned (a timer, an unawaited promise) must use tl.query or tl.transaction, which open their own attributed transaction`,
@@ -84,23 +66,22 @@ function guardedSession(inner: SqlSession, state: { closed: boolean }, where: st
  */
 export class AuditedSessions {
   /** Shared by every instance on one Client (sessionStoreOf), else this instance's own. */
-  private readonly active: AsyncLocalStorage<ActiveSession>;
+  private readonly active: AsyncLocalStorage<unknown>;
 
   constructor(private readonly client: SqlClient) {
     this.active = client.connection
-      ? sessionStoreOf<ActiveSession>(client.connection)
-      : new AsyncLocalStorage<ActiveSession>();
+      ? sessionStoreOf<unknown>(client.connection)
+      : new AsyncLocalStorage<unknown>();
   }
 
   /** The transaction the current async context is in, unless its callback already settled. */
-  current(): ActiveSession | undefined {
-    const store = this.active.getStore();
-    return store && !store.closed ? store : undefined;
+  current(): SessionScope | undefined {
+    return SessionScope.of(this.active.getStore(), this.active);
   }
 
   async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<TransactionResult<T>> {
     const current = this.current();
-    if (current) return this.savepoint(current, fn);
+    if (current) return current.nested(fn);
     let auditTransactionId: string | null = null;
     const binding = contextBinding();
     const result = await this.client.transaction(
@@ -111,24 +92,6 @@ export class AuditedSessions {
       },
     );
     return { result, auditTransactionId };
-  }
-
-  private async savepoint<T>(
-    current: ActiveSession,
-    fn: (tx: SqlSession) => Promise<T>,
-  ): Promise<TransactionResult<T>> {
-    const name = `threadline_sp_${++current.savepoints}`;
-    await current.session.query(`SAVEPOINT ${name}`);
-    let result: T;
-    try {
-      result = await fn(current.session);
-    } catch (error) {
-      await current.session.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
-      throw error;
-    }
-    await current.session.query(`RELEASE SAVEPOINT ${name}`);
-    const { rows } = await current.session.query(FINISH_SQL);
-    return { result, auditTransactionId: auditIdFrom(rows[0]) };
   }
 
   async query<R>(sql: string, params?: readonly unknown[]): Promise<SqlResult<R>> {
@@ -149,8 +112,7 @@ export class AuditedSessions {
 
   /** Run `fn` with `session` as the current transaction until `fn` settles. */
   runInSession<T>(session: SqlSession, fn: () => T): T {
-    const state: ActiveSession = { session, savepoints: 0, closed: false };
-    (state as { session: SqlSession }).session = guardedSession(session, state, 'runInSession');
+    const state = this.rootScope(session, 'runInSession');
     let result: T;
     try {
       result = this.active.run(state, fn);
@@ -167,17 +129,19 @@ export class AuditedSessions {
     return result;
   }
 
+  private rootScope(session: SqlSession, where: string): SessionScope {
+    return SessionScope.root((closed) => guardedSession(session, closed, where), this.active);
+  }
+
   private async runOwned<T>(
     session: SqlSession,
     where: string,
     fn: (tx: SqlSession) => Promise<T>,
     callbackSettled?: () => void,
   ) {
-    const state: ActiveSession = { session, savepoints: 0, closed: false };
-    const guarded = guardedSession(session, state, where);
-    (state as { session: SqlSession }).session = guarded;
+    const state = this.rootScope(session, where);
     try {
-      return await this.active.run(state, () => fn(guarded));
+      return await this.active.run(state, () => fn(state.session));
     } finally {
       // Both at once: from here, left-behind work neither joins this transaction nor counts as
       // its holder on a shared Client (it queues behind the COMMIT).

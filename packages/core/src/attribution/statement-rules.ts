@@ -74,6 +74,11 @@ export function cannotBeWrapped(error: unknown): 'multi-statement' | 'no-transac
   return null;
 }
 
+/** Whether `sql` is a script of several statements (the lexer's split, never a raw `;` count). */
+export function isScript(sql: string): boolean {
+  return sql.includes(';') && lexStatements(sql).length > 1;
+}
+
 /**
  * What the transaction-control statements inside a script of several statements do to the
  * connection: `none` (there are none, or `sql` is one statement: see transactionControl), `closed`

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ThreadlineError } from '../errors.js';
 import { ActorRef, UNSAFE_ID_CHARACTERS } from './actor-ref.js';
+import { jsonbTextBytes } from './meta-size.js';
 
 /** Why and on whose behalf the current work happens. Every field is optional. */
 export interface AuditContext {
@@ -109,7 +110,10 @@ function refuseUnstorableMeta(): never {
   );
 }
 
-/** The JSON round trip: any JSON-serializable meta, at most MAX_META_BYTES of JSON. */
+/**
+ * The JSON round trip: any JSON-serializable meta whose jsonb text (what the database measures,
+ * see meta-size.ts) is at most MAX_META_BYTES.
+ */
 function jsonMetaCopy(meta: unknown): Record<string, unknown> {
   let json: string;
   try {
@@ -119,23 +123,28 @@ function jsonMetaCopy(meta: unknown): Record<string, unknown> {
       cause,
     });
   }
-  if (Buffer.byteLength(json, 'utf8') > MAX_META_BYTES) {
-    throw new ThreadlineError(
-      'INVALID_CONTEXT',
-      `audit context: meta is larger than ${MAX_META_BYTES} bytes of JSON; keep it to a few small facts`,
-    );
-  }
-  return JSON.parse(json, (key, value) => {
+  // The jsonb text is never shorter than the JSON (it adds spaces, writes numbers out in full).
+  if (Buffer.byteLength(json, 'utf8') > MAX_META_BYTES) refuseLargeMeta();
+  const copy = JSON.parse(json, (key, value) => {
     if (unstorableText(key) || (typeof value === 'string' && unstorableText(value))) refuseUnstorableMeta();
     return value;
   }) as Record<string, unknown>;
+  if (jsonbTextBytes(copy) > MAX_META_BYTES) refuseLargeMeta();
+  return copy;
+}
+
+function refuseLargeMeta(): never {
+  throw new ThreadlineError(
+    'INVALID_CONTEXT',
+    `audit context: meta is larger than ${MAX_META_BYTES} bytes as PostgreSQL stores it (jsonb text: a space after every ':' and ',', numbers written out without exponent); keep it to a few small facts`,
+  );
 }
 
 /**
  * What JSON.parse(JSON.stringify(meta)) returns, without the round trip, for the usual meta: a
- * plain object of strings, finite numbers, booleans and nulls whose JSON is certainly within
- * MAX_META_BYTES (at most 6 bytes per UTF-16 unit). Undefined for anything else (the caller then
- * takes the JSON path, which also enforces the exact size).
+ * plain object of strings, finite numbers, booleans and nulls whose jsonb text is certainly within
+ * MAX_META_BYTES (at most 6 bytes per UTF-16 unit of text, numbers as numeric prints them).
+ * Undefined for anything else (the caller then takes the JSON path, which measures exactly).
  */
 function flatMetaCopy(meta: Record<string, unknown>): Record<string, unknown> | undefined {
   const proto = Object.getPrototypeOf(meta);
@@ -150,10 +159,11 @@ function flatMetaCopy(meta: Record<string, unknown>): Record<string, unknown> | 
     if (typeof value === 'string') {
       if (unstorableText(value)) refuseUnstorableMeta();
       bound += 6 * value.length + 2;
-    } else if (typeof value === 'number' && Number.isFinite(value)) bound += 24;
+    } else if (typeof value === 'number' && Number.isFinite(value)) bound += jsonbTextBytes(value);
     else if (typeof value === 'boolean' || value === null) bound += 5;
     else return undefined;
-    bound += 6 * key.length + 4;
+    // "key": value, (quotes, then ': ' and ', ' as jsonb prints them)
+    bound += 6 * key.length + 6;
     // -0 becomes 0 in JSON.
     copy[key] = value === 0 ? 0 : value;
   }

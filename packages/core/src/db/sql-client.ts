@@ -1,4 +1,4 @@
-import { cannotBeWrapped, mayCommitInside } from '../attribution/statement-rules.js';
+import { cannotBeWrapped, isScript, mayCommitInside } from '../attribution/statement-rules.js';
 import { ThreadlineError } from '../errors.js';
 import { canPipeline, type PipelineResult, pipelineQuery } from './pg-pipeline.js';
 import { type QueueHold, queueOf } from './serial-queue.js';
@@ -80,9 +80,13 @@ interface PgLikePool extends PgLikeClient {
   connect(): Promise<PgLikePoolClient>;
   totalCount: number;
 }
+interface PgLiteResult {
+  rows: unknown[];
+  affectedRows?: number;
+}
 interface PgLiteLike {
-  query(sql: string, params?: unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }>;
-  exec(sql: string): Promise<unknown>;
+  query(sql: string, params?: unknown[]): Promise<PgLiteResult>;
+  exec(sql: string): Promise<PgLiteResult[]>;
   transaction<T>(
     fn: (tx: { query: PgLiteLike['query']; exec: PgLiteLike['exec'] }) => Promise<T>,
   ): Promise<T>;
@@ -296,7 +300,13 @@ export function toSqlClient(db: unknown): SqlClient {
   if (isPgLite(db)) {
     const session = (target: Pick<PgLiteLike, 'query' | 'exec'>): SqlSession => ({
       async query<R>(sql: string, params?: readonly unknown[]) {
-        const res = await target.query(sql, params as unknown[] | undefined);
+        // PGlite's query runs one statement (a prepared statement); a script of several without
+        // parameters runs through exec, as node-postgres runs it, resolving with its last result.
+        // Decided before sending: inside a transaction a refused statement would abort it.
+        const res =
+          (params?.length ?? 0) === 0 && isScript(sql)
+            ? ((await target.exec(sql)).at(-1) ?? { rows: [] })
+            : await target.query(sql, params as unknown[] | undefined);
         return { rows: res.rows as R[], rowCount: res.affectedRows ?? res.rows.length };
       },
       async exec(sql: string) {

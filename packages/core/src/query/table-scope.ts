@@ -39,6 +39,12 @@ export function keyCondition(scope: TableScope, key: string): string {
     OR (c.table_id IS NULL AND ${scope.legacy} AND c.table_pk = ${key}))`;
 }
 
+/** The changes that moved the row with key `key` (SQL jsonb) away from it (key before), in the scope. */
+export function keyBeforeCondition(scope: TableScope, key: string): string {
+  return `((c.table_id = ANY(${scope.ids}) AND c.table_pk_before = ${key})
+    OR (c.table_id IS NULL AND ${scope.legacy} AND c.table_pk_before = ${key}))`;
+}
+
 /** The changes of the rows with any of `keys` (SQL jsonb[]) as key or key before, in the scope. */
 export function keysCondition(scope: TableScope, keys: string): string {
   const either = `(c.table_pk = ANY(${keys}) OR c.table_pk_before = ANY(${keys}))`;

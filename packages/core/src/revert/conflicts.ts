@@ -1,7 +1,7 @@
 import type { ActorRef } from '../context/actor-ref.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
-import { keyCondition, scopeCondition, tableScope } from '../query/table-scope.js';
+import { keyBeforeCondition, keyCondition, type TableScope, tableScope } from '../query/table-scope.js';
 import type { Run } from './load.js';
 import type { NetStep } from './net.js';
 import type { TableMeta } from './tables.js';
@@ -10,11 +10,24 @@ import type { RevertConflict } from './types.js';
 /**
  * Changes of one row are ordered by id, not captured_at: captured_at is when the statement started,
  * so a statement that waited for the row lock has an earlier captured_at than the change it waited
- * for, while its id is drawn after it got the lock (the same row's ids follow commit order). A
- * later change is therefore looked for by id, among the table's changes captured since this long
- * before the reverted one (a statement that waited longer for a row lock is not seen).
+ * for, while its id is drawn after it got the lock (the same row's ids follow commit order). So a
+ * later change is looked for by id with no bound on captured_at (however long a statement waited):
+ * along the row's own key index, `(table_id, key_hash, captured_at, id)`, whose id column is
+ * compared inside the index, so only the row's later changes are read from the table, and the
+ * key-before index for a change that moved the key away. One probe per row, in every partition.
  */
-export const LOCK_WAIT_MARGIN = "interval '1 day'";
+export function firstLaterSql(
+  q: string,
+  scope: TableScope,
+  key: string,
+  after: string,
+  skip: string,
+): string {
+  const branch = (cond: string, moved: string) =>
+    `SELECT c.id, c.transaction_id, c.op, ${moved} AS moved, c.captured_at FROM ${q}.audit_changes c
+      WHERE ${cond} AND c.id > ${after} AND NOT c.transaction_id = ANY(${skip})`;
+  return `SELECT l.* FROM (${branch(keyCondition(scope, key), 'false')} UNION ALL ${branch(keyBeforeCondition(scope, key), 'true')}) l ORDER BY l.id LIMIT 1`;
+}
 
 /** The first change of a row after its reverted ones that is not itself being reverted. */
 export interface LaterChange {
@@ -65,27 +78,14 @@ export async function laterChanges(
 ): Promise<Map<NetStep, LaterChange>> {
   const found = new Map<NetStep, LaterChange>();
   if (steps.length === 0) return found;
-  const probe = `[${steps.map((s) => `{"k":${s.key},"at":${JSON.stringify(s.last.capturedAt)},"id":${s.last.id}}`).join(',')}]`;
-  // Every later change of the table since the first reverted change, matched to the rows by
-  // hash (by key now, and by key before for a key change): one pass over what happened since,
-  // whatever the planner's statistics say (a per-row index probe planned on stale statistics
-  // can walk every later change of the table once per row).
-  const since = steps.map((s) => s.last.capturedAt).sort()[0]!;
-  const match = (column: string, moved: string) =>
-    `SELECT k.i, l.id, l.transaction_id, l.op, ${moved} AS moved, l.captured_at FROM k JOIN later l ON l.${column} = k.pk
-      WHERE l.id > k.id`;
+  const probe = `[${steps.map((s) => `{"k":${s.key},"id":${s.last.id}}`).join(',')}]`;
   const rows = await run<LaterChange & { i: number }>(
-    `WITH k AS MATERIALIZED (SELECT e.i::int AS i, e.x -> 'k' AS pk, (e.x ->> 'at')::timestamptz AS at, (e.x ->> 'id')::bigint AS id
-                               FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(x, i)),
-          later AS MATERIALIZED (SELECT c.id, c.transaction_id, c.op, c.table_pk, c.table_pk_before, c.captured_at FROM ${q}.audit_changes c
-                                  WHERE ${scopeCondition(tableScope(q, '$1::text', '$2::text'))} AND c.captured_at >= $5::timestamptz - ${LOCK_WAIT_MARGIN}
-                                    AND c.id > (SELECT min(k.id) FROM k)
-                                    AND NOT c.transaction_id = ANY($4::bigint[]))
-     SELECT DISTINCT ON (m.i) m.i, m.id::text AS id, m.transaction_id::text AS tx, m.op, m.moved, ${isoSql('m.captured_at')} AS at,
-            (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = m.transaction_id) AS actor
-       FROM (${match('table_pk', 'false')} UNION ALL ${match('table_pk_before', 'true')}) m
-      ORDER BY m.i, m.id`,
-    [meta.schema, meta.name, probe, transactions, since],
+    `SELECT k.i, l.id::text AS id, l.transaction_id::text AS tx, l.op, l.moved, ${isoSql('l.captured_at')} AS at,
+            (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = l.transaction_id) AS actor
+       FROM (SELECT e.i::int AS i, e.x -> 'k' AS pk, (e.x ->> 'id')::bigint AS id
+               FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(x, i)) k
+      CROSS JOIN LATERAL (${firstLaterSql(q, tableScope(q, '$1::text', '$2::text'), 'k.pk', 'k.id', '$4::bigint[]')}) l`,
+    [meta.schema, meta.name, probe, transactions],
   );
   for (const { i, ...r } of rows) found.set(steps[Number(i) - 1]!, r);
   return found;

@@ -2,9 +2,14 @@ import { formatTableName, type TableName } from '../capture/identifiers.js';
 import { ThreadlineError } from '../errors.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
-import { keysCondition, scopeCondition, tableScope } from '../query/table-scope.js';
+import {
+  keyBeforeCondition,
+  keyCondition,
+  keysCondition,
+  scopeCondition,
+  tableScope,
+} from '../query/table-scope.js';
 import { invalid, keyJson, parseCorrelationId, parseInstant, parseTable } from '../query/validate.js';
-import { LOCK_WAIT_MARGIN } from './conflicts.js';
 import type { RevertSummary, RevertTarget } from './types.js';
 
 export type Run = <R>(sql: string, params: unknown[]) => Promise<R[]>;
@@ -219,14 +224,27 @@ async function tablesOf(
   };
 }
 
-/** Changes by id, oldest first (by id: the order a row's changes happened in, see conflicts.ts). */
-export async function changesById(run: Run, q: string, ids: string[]): Promise<StoredChange[]> {
+/**
+ * Changes of the audit transactions `transactions` by id, oldest first (by id: the order a row's
+ * changes happened in, see conflicts.ts). Read along (transaction_id, captured_at, id), the id
+ * compared inside the index: the primary key leads with captured_at, so ids alone have no btree.
+ */
+export async function changesById(
+  run: Run,
+  q: string,
+  ids: string[],
+  transactions: string[],
+): Promise<StoredChange[]> {
   const rows = await run<ChangeTextRow>(
-    `SELECT ${changeColumns} FROM ${q}.audit_changes c WHERE c.id = ANY($1::bigint[]) ORDER BY c.id`,
-    [ids],
+    `SELECT ${changeColumns} FROM ${q}.audit_changes c
+      WHERE c.transaction_id = ANY($2::bigint[]) AND c.id = ANY($1::bigint[]) ORDER BY c.id`,
+    [ids, transactions],
   );
   return rows.map(toStored);
 }
+
+/** afterId of a point given as an instant: every change after it by captured_at. */
+const MAX_ID = '9223372036854775807';
 
 /** One row's changes after a point, following the row through key changes. */
 async function loadRow(
@@ -247,24 +265,26 @@ async function loadRow(
   let start = pk;
   if (target.to instanceof Date || (typeof target.to === 'string' && !/^\d+$/.test(target.to.trim()))) {
     at = parseInstant(target.to, 'revert.plan: to');
-    afterId = '9223372036854775807';
+    afterId = MAX_ID;
     toText = at;
   } else {
     const id = transactionIdText(target.to);
-    // A change of this table, also when recorded under a former name (table-scope.ts).
-    const rows = await run<{
-      at: string;
-      pk: string;
-      pk_before: string | null;
-      s: string;
-      n: string;
-      mine: boolean;
-    }>(
-      `SELECT ${isoSql('c.captured_at')} AS at, c.table_pk::text AS pk, c.table_pk_before::text AS pk_before, c.table_schema AS s, c.table_name AS n,
-              ${scopeCondition(tableScope(q, '$2::text', '$3::text'))} AS mine
-         FROM ${q}.audit_changes c WHERE c.id = $1::bigint`,
-      [id, table.schema, table.name],
+    // A change of this table, also when recorded under a former name (table-scope.ts). Looked up
+    // along the row's key (and key-before) index with the id compared inside the index: the
+    // primary key leads with captured_at, so a lookup by id alone reads every partition's id BRIN
+    // and the heap pages its ranges cover. Only a change of another row (an error) is looked up so.
+    const scope = tableScope(q, '$2::text', '$3::text');
+    const read = (where: string) =>
+      run<{ at: string; pk: string; pk_before: string | null; s: string; n: string; mine: boolean }>(
+        `SELECT ${isoSql('c.captured_at')} AS at, c.table_pk::text AS pk, c.table_pk_before::text AS pk_before, c.table_schema AS s, c.table_name AS n,
+                ${scopeCondition(scope)} AS mine
+           FROM ${q}.audit_changes c WHERE c.id = $1::bigint AND ${where}`,
+        where === 'true' ? [id, table.schema, table.name] : [id, table.schema, table.name, pk],
+      );
+    let rows = await read(
+      `(${keyCondition(scope, '$4::jsonb')} OR ${keyBeforeCondition(scope, '$4::jsonb')})`,
     );
+    if (rows.length === 0) rows = await read('true');
     const change = rows[0];
     if (!change)
       throw new ThreadlineError(
@@ -290,9 +310,8 @@ async function loadRow(
     const rows = await run<ChangeTextRow>(
       `SELECT ${changeColumns} FROM ${q}.audit_changes c
         WHERE ${keysCondition(tableScope(q, '$1::text', '$2::text'), '$3::jsonb[]')}
-          AND CASE WHEN $5::bigint = 9223372036854775807 THEN c.captured_at > $4::timestamptz
-                   ELSE c.id > $5::bigint AND c.captured_at >= $4::timestamptz - ${LOCK_WAIT_MARGIN} END ORDER BY c.id`,
-      [table.schema, table.name, keys, at, afterId],
+          AND ${afterId === MAX_ID ? 'c.captured_at > $4::timestamptz' : 'c.id > $4::bigint'} ORDER BY c.id`,
+      [table.schema, table.name, keys, afterId === MAX_ID ? at : afterId],
     );
     const next: string[] = [];
     for (const r of rows.map(toStored)) {

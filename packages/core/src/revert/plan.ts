@@ -140,7 +140,7 @@ async function setTable(
   transactions: string[],
   found: SetSteps,
 ): Promise<TableSteps> {
-  const changes = found.multi.length > 0 ? await changesById(run, q, found.multi) : [];
+  const changes = found.multi.length > 0 ? await changesById(run, q, found.multi, transactions) : [];
   return withNetted(run, q, meta, changes, transactions, found);
 }
 

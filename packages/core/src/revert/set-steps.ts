@@ -1,6 +1,7 @@
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
-import { type LaterChange, LOCK_WAIT_MARGIN } from './conflicts.js';
+import { tableScope } from '../query/table-scope.js';
+import { firstLaterSql, type LaterChange } from './conflicts.js';
 import type { Run } from './load.js';
 import type { NetStep, Unknown } from './net.js';
 import { parseRawObject, type RawImage, rawObjectText } from './raw-json.js';
@@ -80,19 +81,9 @@ one AS (
          coalesce(cardinality(u.cols), 0)
     FROM upd u),
 steps AS MATERIALIZED (SELECT * FROM one WHERE op <> 'update' OR ncols > 0 OR ns IS NOT NULL),
-later AS MATERIALIZED (
-  SELECT c.id, c.transaction_id, c.op, c.table_pk, c.table_pk_before, c.captured_at FROM ${q}.audit_changes c
-   WHERE c.table_schema = $1 AND c.table_name = $2 AND c.captured_at >= (SELECT min(s.captured_at) FROM steps s) - ${LOCK_WAIT_MARGIN}
-     AND c.id > (SELECT min(s.id) FROM steps s) AND NOT c.transaction_id = ANY($3::bigint[])),
 hit AS (
-  SELECT h.*, (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = h.transaction_id) AS actor FROM (
-  SELECT DISTINCT ON (m.sid) m.* FROM (
-      SELECT s.id AS sid, l.id, l.transaction_id, l.op, false AS moved, l.captured_at
-        FROM steps s JOIN later l ON l.table_pk = s.table_pk WHERE l.id > s.id
-      UNION ALL
-      SELECT s.id AS sid, l.id, l.transaction_id, l.op, true AS moved, l.captured_at
-        FROM steps s JOIN later l ON l.table_pk_before = s.table_pk WHERE l.id > s.id) m
-   ORDER BY m.sid, m.id) h)
+  SELECT s.id AS sid, l.*, (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = l.transaction_id) AS actor
+    FROM steps s CROSS JOIN LATERAL (${firstLaterSql(q, tableScope(q, '$1::text', '$2::text'), 's.table_pk', 's.id', '$3::bigint[]')}) l)
 SELECT r.op, r.key, r.data, r.expect, r.ns, r.id, r.at, r.later FROM (
   SELECT 1 AS k, s.op, s.table_pk::text AS key, s.data::text AS data, s.expect::text AS expect, s.ns::text AS ns, s.id::text AS id,
          ${isoSql('s.captured_at')} AS at,
