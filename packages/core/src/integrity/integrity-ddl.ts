@@ -119,10 +119,13 @@ CREATE OR REPLACE FUNCTION @S.integrity_rows(rel text, lo bigint, hi bigint, ver
 RETURNS TABLE (id bigint, digest bytea, label text, at timestamptz)
 LANGUAGE sql STABLE AS $f$
   SELECT c.id,
-         substring(sha256(convert_to((jsonb_build_array(
+         substring(sha256(convert_to(CASE WHEN ver = 1 THEN jsonb_build_array(
            c.id, c.transaction_id, c.table_schema, c.table_name, c.table_pk, c.table_pk_before, c.op,
-           c.data_after, c.data_before, c.changed_fields, c.changed_from, @S.integrity_time(c.captured_at))
-           || CASE WHEN ver = 1 THEN '[]'::jsonb ELSE jsonb_build_array(c.table_id, c.key_hash) END)::text, 'UTF8')) FROM 1 FOR 16),
+           c.data_after, c.data_before, c.changed_fields, c.changed_from, @S.integrity_time(c.captured_at))::text
+         ELSE jsonb_build_array(
+           c.id, c.transaction_id, c.table_schema, c.table_name, c.table_pk, c.table_pk_before, c.op,
+           c.data_after, c.data_before, c.changed_fields, c.changed_from, @S.integrity_time(c.captured_at),
+           c.table_id, c.key_hash)::text END, 'UTF8')) FROM 1 FOR 16),
          jsonb_build_array(c.table_schema, c.table_name, c.table_pk, @S.integrity_time(c.captured_at))::text,
          c.captured_at
     FROM @S.audit_changes c
