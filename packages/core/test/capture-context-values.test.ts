@@ -64,7 +64,8 @@ describeEachDb('context values bound at capture', (db) => {
       request_id: 'req-1',
       meta: {
         threadline_context_error: {
-          unstorable: 'left out (a \\u0000 escape, which jsonb cannot store): ["meta"]',
+          unstorable:
+            'left out (jsonb cannot store a \\u0000 escape, a lone surrogate escape or a number beyond numeric\'s range): ["meta"]',
         },
       },
     });
@@ -76,8 +77,55 @@ describeEachDb('context values bound at capture', (db) => {
     expect(row.request_id).toBe('req-2');
     expect(row.meta).toEqual({
       threadline_context_error: {
-        unstorable: 'left out (a \\u0000 escape, which jsonb cannot store): ["correlationId"]',
+        unstorable:
+          'left out (jsonb cannot store a \\u0000 escape, a lone surrogate escape or a number beyond numeric\'s range): ["correlationId"]',
       },
+    });
+  });
+
+  const unstorable = (fields: string) =>
+    `left out (jsonb cannot store a \\u0000 escape, a lone surrogate escape or a number beyond numeric's range): ${fields}`;
+
+  it('a lone surrogate escape or a number beyond numeric drops only its field, named as unstorable', async () => {
+    for (const meta of ['{"k": "\\ud800"}', '{"k": "x\\udc00"}', '{"n": 1e1000000}']) {
+      const row = await captureWith(
+        `{"correlationId": "keep-me", "requestId": "pair-\\ud83d\\ude00", "meta": ${meta}}`,
+      );
+      expect(row.correlation_id, meta).toBe('keep-me');
+      expect(row.request_id, meta).toBe('pair-\u{1f600}'); // a valid surrogate pair is kept
+      expect(row.meta, meta).toEqual({ threadline_context_error: { unstorable: unstorable('["meta"]') } });
+    }
+  });
+
+  it('an actor id with a NUL escape is named as unstorable, not as invalid JSON; invalid JSON stays named so', async () => {
+    const problem = async (actor: string) => {
+      const t = uniqueName('actor');
+      await db().exec(`create table ${t} (id int primary key)`);
+      const tl = await installed(db());
+      await tl.installTriggers({ tables: [t] });
+      await db().exec(`begin; select set_config('threadline.actor_ref', ${quote(actor)}, true);
+        insert into ${t} values (1); commit;`);
+      const [row] = await db().sql<TxRow>(
+        `select t.actor_ref, t.meta from threadline.audit_changes c
+           join threadline.audit_transactions t on t.id = c.transaction_id where c.table_name = $1`,
+        [t],
+      );
+      expect(row!.actor_ref).toBeNull();
+      return (row!.meta as { threadline_context_error: { actor_ref: string } }).threadline_context_error
+        .actor_ref;
+    };
+    expect(await problem('{"type":"user","id":"a\\u0000"}')).toBe(
+      "threadline.actor_ref holds a value jsonb cannot store (a \\u0000 escape, a lone surrogate escape or a number beyond numeric's range)",
+    );
+    expect(await problem('{"type":"user","id":')).toBe('threadline.actor_ref is not valid JSON');
+  });
+
+  it('context that is valid JSON but no object, or no JSON at all, is named for what it is', async () => {
+    expect((await captureWith('[1, "\\u0000"]')).meta).toEqual({
+      threadline_context_error: { context: 'threadline.context is not a JSON object' },
+    });
+    expect((await captureWith('{"meta": ')).meta).toEqual({
+      threadline_context_error: { context: 'threadline.context is not valid JSON' },
     });
   });
 });

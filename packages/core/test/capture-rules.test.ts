@@ -265,7 +265,7 @@ describeEachDb('capture rules', (db) => {
     expect(tx[4]!.meta).toEqual({
       threadline_context_error: { correlationId: 'must be a non-empty string of at most 256 bytes' },
     });
-    expect(tx[5]!.meta?.threadline_context_error?.context).toMatch(/not a JSON object/);
+    expect(tx[5]!.meta?.threadline_context_error?.context).toBe('threadline.context is not valid JSON');
     for (const row of tx.slice(0, 4)) expect(row.actor_ref).toBeNull();
   });
 

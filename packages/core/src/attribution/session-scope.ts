@@ -9,8 +9,9 @@ function auditIdFrom(row: Record<string, unknown> | undefined): string | null {
   const tl = row?.tl;
   const xid = row?.xid;
   if (typeof tl !== 'string' || tl === '' || xid === null || xid === undefined) return null;
-  const sep = tl.indexOf(':');
-  return sep > 0 && tl.slice(0, sep) === String(xid) ? tl.slice(sep + 1) : null;
+  // "txid:id:ctid" (runtime-functions.ts, current_transaction_id)
+  const [txid, id] = tl.split(':');
+  return txid === String(xid) && id ? id : null;
 }
 
 export { auditIdFrom, FINISH_SQL };

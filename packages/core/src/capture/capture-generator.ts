@@ -266,8 +266,10 @@ BEGIN
   -- no JIT, room for the hash in memory) whatever row count their cached plan was made for, and
   -- fixed output settings where a column's JSON image could depend on the writer's session
   -- (TimeZone UTC for timestamptz, IntervalStyle postgres for interval, extra_float_digits 1 for
-  -- float4/float8, bytea_output hex, lc_monetary C for money, all of them for any type not known to
-  -- be free of them; portable mode cannot know its columns): the stored text reads back as the
+  -- float4/float8, bytea_output hex, lc_monetary C for money, DateStyle ISO for the date/time values
+  -- inside a range or multirange (their output function renders them; to_jsonb of a date or
+  -- timestamp itself, also inside an array or composite, is always ISO), all of them for any type not
+  -- known to be free of them; portable mode cannot know its columns): the stored text reads back as the
   -- same value whoever wrote it. Set with set_config for the
   -- statement and put back after it, instead of SET clauses on the function: a function's SET
   -- clauses save and restore every setting on every call (~10 µs per statement, measured by
@@ -287,17 +289,19 @@ BEGIN
   guard_on := format(
     '%I := ARRAY[current_setting(''jit''), current_setting(''enable_nestloop''), current_setting(''enable_mergejoin''), '
     'current_setting(''work_mem''), current_setting(''TimeZone''), current_setting(''IntervalStyle''), '
-    'current_setting(''extra_float_digits''), current_setting(''bytea_output''), current_setting(''lc_monetary'')]; '
+    'current_setting(''extra_float_digits''), current_setting(''bytea_output''), current_setting(''lc_monetary''), current_setting(''DateStyle'')]; '
     '%I := concat(set_config(''jit'', ''off'', true), set_config(''enable_nestloop'', ''off'', true), '
     'set_config(''enable_mergejoin'', ''off'', true), set_config(''work_mem'', ''64MB'', true)%s);',
     a_g, a_d, CASE WHEN needs_utc THEN ', set_config(''TimeZone'', ''UTC'', true), set_config(''IntervalStyle'', ''postgres'', true), '
-      'set_config(''extra_float_digits'', ''1'', true), set_config(''bytea_output'', ''hex'', true), set_config(''lc_monetary'', ''C'', true)' ELSE '' END);
+      'set_config(''extra_float_digits'', ''1'', true), set_config(''bytea_output'', ''hex'', true), set_config(''lc_monetary'', ''C'', true), '
+      'set_config(''DateStyle'', ''ISO, MDY'', true)' ELSE '' END);
   guard_off := format(
     '%I := concat(set_config(''jit'', %I[1], true), set_config(''enable_nestloop'', %I[2], true), '
     'set_config(''enable_mergejoin'', %I[3], true), set_config(''work_mem'', %I[4], true)%s);',
     a_d, a_g, a_g, a_g, a_g, CASE WHEN needs_utc THEN format(', set_config(''TimeZone'', %I[5], true), set_config(''IntervalStyle'', %I[6], true), '
-      'set_config(''extra_float_digits'', %I[7], true), set_config(''bytea_output'', %I[8], true), set_config(''lc_monetary'', %I[9], true)',
-      a_g, a_g, a_g, a_g, a_g) ELSE '' END);
+      'set_config(''extra_float_digits'', %I[7], true), set_config(''bytea_output'', %I[8], true), set_config(''lc_monetary'', %I[9], true), '
+      'set_config(''DateStyle'', %I[10], true)',
+      a_g, a_g, a_g, a_g, a_g, a_g) ELSE '' END);
 
   -- captured_at: when the statement started (set by the BEFORE STATEMENT trigger), so a statement's
   -- changes sort before those of statements its own row triggers ran (they are captured first).

@@ -88,7 +88,7 @@ CREATE OR REPLACE FUNCTION @S.capture_is_function(p_fn oid) RETURNS boolean
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
   RETURN EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                  WHERE p.oid = p_fn AND n.nspname = @LIT AND p.prorettype = 'trigger'::regtype AND p.proname LIKE 'capture\_%');
+                  WHERE p.oid = p_fn AND n.nspname = @LIT AND p.prorettype = 'trigger'::regtype AND p.proname LIKE E'capture\\_%');
 END
 $fn$;
 

@@ -18,6 +18,9 @@ export function quoteIdent(name: string): string {
 export function quoteLiteral(value: string): string {
   if (value.includes('\u0000'))
     throw new ThreadlineError('CONFIG_INVALID', 'a SQL literal must not contain NUL bytes');
+  // A backslash gets an E'' literal: a plain one means something else in a session with
+  // standard_conforming_strings = off.
+  if (value.includes('\\')) return `E'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
   return `'${value.replace(/'/g, "''")}'`;
 }
 

@@ -72,7 +72,9 @@ export interface CatalogSnapshot {
  * The last line of a generated capture function's body (capture-generator.ts): its checksum, as
  * a regular expression whose one group is the md5 of everything before it.
  */
-const BODY_MARKER = '-- threadline:body-md5 ([0-9a-f]{32})\\n';
+// E'' literals throughout: a plain literal's backslash means something else in a session with
+// standard_conforming_strings = off.
+const BODY_MARKER = '-- threadline:body-md5 ([0-9a-f]{32})\\\\n';
 
 /**
  * The extensions an object depends on with deptype 'x' (ALTER ... DEPENDS ON EXTENSION): DROP
@@ -85,7 +87,7 @@ const extensionsOf = (catalog: string, oid: string) =>
 
 /** `null` = every schema with tables. */
 const SCHEMA_FILTER = `n.nspname <> $1 AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname NOT LIKE 'pg\\_%' AND ($2::text[] IS NULL OR n.nspname = ANY($2::text[]))`;
+  AND n.nspname NOT LIKE E'pg\\\\_%' AND ($2::text[] IS NULL OR n.nspname = ANY($2::text[]))`;
 
 /**
  * Read everything the coverage and findings checks need in four catalog queries, whatever the
@@ -136,7 +138,7 @@ export async function readCatalog(
          JOIN pg_class c ON c.oid = t.tgrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE NOT t.tgisinternal AND ${SCHEMA_FILTER}
-          AND (t.tgname LIKE 'threadline\\_%' OR (pn.nspname = $1 AND p.proname LIKE 'capture\\_%'))
+          AND (t.tgname LIKE E'threadline\\\\_%' OR (pn.nspname = $1 AND p.proname LIKE E'capture\\\\_%'))
         ORDER BY t.tgrelid, t.tgname`,
       params,
     );
@@ -145,8 +147,8 @@ export async function readCatalog(
       // their partitions, and the owners of capture functions their triggers call.
       `SELECT ct.relid::oid::text AS relid, ct.table_schema AS schema, ct.table_name AS name, ct.key_columns AS "keyColumns",
               ct.columns, ct.options, ct.function_name AS "functionName", ct.mode,
-              (SELECT p.prosrc ~ '${BODY_MARKER}$'
-                      AND md5(regexp_replace(p.prosrc, '${BODY_MARKER}$', '')) = substring(p.prosrc FROM '${BODY_MARKER}$')
+              (SELECT p.prosrc ~ E'${BODY_MARKER}$'
+                      AND md5(regexp_replace(p.prosrc, E'${BODY_MARKER}$', '')) = substring(p.prosrc FROM E'${BODY_MARKER}$')
                  FROM pg_proc p WHERE p.proname = ct.function_name AND p.pronargs = 0
                   AND p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)) AS "functionIntact",
               (SELECT ${extensionsOf('pg_proc', 'p.oid')}

@@ -148,6 +148,7 @@ async function uninstallStatements(
   for (const f of functions.rows) statements.push(`DROP FUNCTION IF EXISTS ${f.sig}`);
   for (const t of [
     'captured_tables',
+    'capture_truncating',
     'internal_nonce',
     'schema_version',
     'activity_rollup',

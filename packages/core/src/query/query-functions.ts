@@ -26,8 +26,13 @@ $fn$;
 -- timestamp(0)) would name another row, so it is refused.
 -- Raises TLQ01 for a wrong, missing or extra key column or a value of the wrong type, TLNF1
 -- when the table is not audited.
+-- The key is rendered with the output settings capture fixes (capture-generator.ts, the plan
+-- guard), not the reader's: a reader whose session has another IntervalStyle, DateStyle,
+-- bytea_output, extra_float_digits or lc_monetary finds the same rows. Values are read as a
+-- default session reads them (DateStyle ISO, MDY).
 CREATE OR REPLACE FUNCTION @S.row_key(p_schema text, p_name text, p_key jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $fn$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' SET IntervalStyle = 'postgres'
+  SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C' AS $fn$
 DECLARE
   storage text := @LIT;
   label text := format('%I.%I', p_schema, p_name);
@@ -112,7 +117,7 @@ BEGIN
           MESSAGE = format('key column %s of %s is %s, and %s is not exactly a value of it (it would be cut or rounded to %s, another row''s key)', c, label, typ, v::text, converted::text),
           HINT = 'Give the key exactly as it is stored.';
       END IF;
-    ELSIF jsonb_typeof(sample -> c) = 'number' AND jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^-?[0-9]+(\.[0-9]+)?$' THEN
+    ELSIF jsonb_typeof(sample -> c) = 'number' AND jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^-?[0-9]+([.][0-9]+)?$' THEN
       converted := to_jsonb((v #>> '{}')::numeric);
     ELSE
       converted := v;

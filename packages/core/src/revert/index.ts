@@ -118,9 +118,14 @@ function canonical(plan: RevertPlan): string {
   }
 }
 
+/** Freeze a plan and everything in it (10,000 steps: no array per object, no call per primitive). */
 function deepFreeze<T>(value: T): T {
   if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
-  for (const v of Object.values(value)) deepFreeze(v);
+  const object = value as Record<string, unknown>;
+  for (const key in object) {
+    const v = object[key];
+    if (typeof v === 'object' && v !== null) deepFreeze(v);
+  }
   return Object.freeze(value);
 }
 

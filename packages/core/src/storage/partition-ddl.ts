@@ -38,7 +38,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' A
          CASE WHEN m[2] = 'MAXVALUE' THEN 'infinity'::timestamptz ELSE (m[2])::timestamptz END
     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
     CROSS JOIN LATERAL (SELECT pg_get_expr(c.relpartbound, c.oid) AS bound) b
-    LEFT JOIN LATERAL regexp_match(b.bound, '^FOR VALUES FROM \(''?([^'')]*)''?\) TO \(''?([^'')]*)''?\)$') m ON true
+    LEFT JOIN LATERAL regexp_match(b.bound, '^FOR VALUES FROM [(]''?([^'')]*)''?[)] TO [(]''?([^'')]*)''?[)]$') m ON true
    WHERE i.inhparent = to_regclass(format('%I.audit_changes', @LIT))
 $fn$;
 

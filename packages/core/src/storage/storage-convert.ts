@@ -45,7 +45,7 @@ BEGIN
   END IF;
   EXECUTE format('ALTER TABLE %s RENAME TO audit_changes_default', legacy);
   FOR ix IN SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-             WHERE i.indrelid = legacy AND c.relname LIKE 'audit\_changes\_%' LOOP
+             WHERE i.indrelid = legacy AND c.relname LIKE E'audit\\_changes\\_%' LOOP
     EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', storage, ix.relname,
                    'audit_changes_default_' || substr(ix.relname, length('audit_changes_') + 1));
   END LOOP;
