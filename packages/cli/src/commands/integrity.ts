@@ -51,7 +51,11 @@ export const sealCommand: Command = {
       `Sealed ${count(result.sealedRows)} rows in ${result.links.length} link${result.links.length === 1 ? '' : 's'}; sealed through audit_changes id ${result.sealedThrough.audit_changes}, audit_transactions id ${result.sealedThrough.audit_transactions}.`,
     );
     if (result.headHash) ctx.out.line(`Chain head: ${result.headHash}`);
-    if (result.pending) {
+    if (result.pending?.unkeyedChange) {
+      ctx.out.note(
+        `audit_changes id ${result.pending.unkeyedChange} was written before table ids and is not keyed yet: seals stop before it. Run threadline storage maintain (it keys such rows), then seal again.`,
+      );
+    } else if (result.pending) {
       ctx.out.note(
         `${result.pending.openTransactions} transaction(s) still in progress may hold ids up to ${result.pending.changesThrough}; the next seal takes them.`,
       );

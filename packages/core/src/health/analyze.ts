@@ -1,4 +1,5 @@
 import { formatTableName, type TableName } from '../capture/identifiers.js';
+import { sequenceCacheFinding } from './audit-sequences.js';
 import type { CatalogSnapshot, RegistryInfo, RelationInfo, TriggerInfo } from './catalog.js';
 import {
   dropTriggerSql,
@@ -77,6 +78,7 @@ export function analyzeCapture(snapshot: CatalogSnapshot, storage: string): Anal
     if (rel.isPartition && rel.root && covered.has(rel.root) && relationOk.get(rel.oid) !== true)
       covered.set(rel.root, false);
   }
+  for (const s of snapshot.cachedSequences ?? []) findings.push(sequenceCacheFinding(storage, s));
   findings.sort(
     (a, b) =>
       cmp(a.schema, b.schema) || cmp(a.table, b.table) || cmp(a.code, b.code) || cmp(a.message, b.message),

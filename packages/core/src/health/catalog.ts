@@ -1,5 +1,6 @@
 import type { OperationsContext } from '../context/operations-context.js';
 import { toThreadlineError } from '../db/db-errors.js';
+import { type CachedAuditSequence, readCachedAuditSequences } from './audit-sequences.js';
 import { readUnsafeCasts, type UnsafeCast } from './unsafe-casts.js';
 
 /** An ordinary or partitioned table, as the catalogs describe it now. */
@@ -63,6 +64,8 @@ export interface CatalogSnapshot {
   registry: RegistryInfo[];
   /** Casts to json another role owns that capture of a captured table would run. */
   unsafeCasts?: UnsafeCast[];
+  /** The storage schema's audit id sequences caching more than one id (when it is among the schemas checked). */
+  cachedSequences?: CachedAuditSequence[];
 }
 
 /**
@@ -163,7 +166,15 @@ export async function readCatalog(
       params,
     );
     const unsafeCasts = await readUnsafeCasts(ctx, schemas, what);
-    return { relations: relations.rows, triggers: triggers.rows, registry: registry.rows, unsafeCasts };
+    const cachedSequences =
+      schemas === null || schemas.includes(ctx.schema) ? await readCachedAuditSequences(ctx, what) : [];
+    return {
+      relations: relations.rows,
+      triggers: triggers.rows,
+      registry: registry.rows,
+      unsafeCasts,
+      cachedSequences,
+    };
   } catch (error) {
     throw toThreadlineError(error, what);
   }

@@ -13,7 +13,8 @@ export type FindingCode =
   | 'unregistered_capture'
   | 'replica_mode_gap'
   | 'extension_dependency'
-  | 'unsafe_cast';
+  | 'unsafe_cast'
+  | 'audit_sequence_cache';
 
 /** Something wrong with capture on one table, read from the catalogs, with the exact repair. */
 export interface Finding {

@@ -16,6 +16,8 @@ export interface StoredLink {
   cutoff: string | null;
   prevHash: string | null;
   hash: string;
+  /** Which serialization of audit rows the link hashed (integrity_rows' version; 1 before table ids were covered). */
+  digestVersion: number;
   /** sha256 over the link's fields as they are now. */
   recomputed: string;
   /** False when the stored digests or labels no longer hash to what the link says (checked for selected links). */
@@ -30,7 +32,7 @@ const linksSql = (
     s.row_count::int AS "rowCount", encode(s.rows_hash, 'hex') AS "rowsHash",
     ${q}.integrity_time(s.min_at) AS "minAt", ${q}.integrity_time(s.max_at) AS "maxAt",
     s.retention_run_id::text AS "retentionRunId", ${q}.integrity_time(s.cutoff) AS cutoff,
-    encode(s.prev_hash, 'hex') AS "prevHash", encode(s.hash, 'hex') AS hash,
+    encode(s.prev_hash, 'hex') AS "prevHash", encode(s.hash, 'hex') AS hash, s.digest_version::int AS "digestVersion",
     encode(sha256(convert_to(${q}.integrity_link_text(s), 'UTF8')), 'hex') AS recomputed,
     sel.selected,
     CASE WHEN s.kind <> 'range' OR NOT sel.selected THEN true

@@ -1,9 +1,17 @@
 /**
  * Tamper-evidence storage (SPEC section 13). `@S` is the quoted storage schema, `@LIT` its literal.
  *
- * - integrity_rows(relation, from, to): THE canonical serialization of audit rows. Every seal and
- *   every verification hashes rows through this one function, so a storage-layout change (new
- *   columns, a table registry id instead of schema/table text, partitions) adapts here only.
+ * - integrity_rows(relation, from, to, version): THE canonical serialization of audit rows. Every
+ *   seal and every verification hashes rows through this one function, so a storage-layout change
+ *   (new columns, a table registry id instead of schema/table text, partitions) adapts here only.
+ *   Versioned: a link records the version it sealed with (integrity_seals.digest_version) and is
+ *   verified with it, so links sealed before a version was added keep verifying. Version 1 (links
+ *   written before it existed, and by an older library during a rolling deploy: the column's
+ *   default, the three-argument form) covers a change's schema, table name and key text; version
+ *   2 also covers its table_id and key_hash, by which every query finds it (editing them would
+ *   hide a change from history and as-of). Storage maintain's key backfill sets those two on
+ *   legacy rows (NULL before): version-1 links do not cover them, and a seal never covers a
+ *   change whose table_id is still NULL with version 2 (it stops before it: seal.ts).
  *   A row's digest is the first 16 bytes of sha256 over a jsonb array of its semantic fields
  *   (jsonb renders canonically; timestamps as UTC text with microseconds, independent of the
  *   session's TimeZone and DateStyle). An audit transaction's digest includes every action
@@ -43,6 +51,7 @@ CREATE TABLE IF NOT EXISTS @S.integrity_seals (
   prev_hash bytea,
   hash bytea NOT NULL
 );
+ALTER TABLE @S.integrity_seals ADD COLUMN IF NOT EXISTS digest_version smallint NOT NULL DEFAULT 1;
 CREATE INDEX IF NOT EXISTS integrity_seals_relation_idx ON @S.integrity_seals (relation, range_to) WHERE kind = 'range';
 
 CREATE TABLE IF NOT EXISTS @S.integrity_watermarks (
@@ -106,13 +115,17 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
   SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
 $f$;
 
-CREATE OR REPLACE FUNCTION @S.integrity_rows(rel text, lo bigint, hi bigint)
+CREATE OR REPLACE FUNCTION @S.integrity_rows(rel text, lo bigint, hi bigint, ver integer)
 RETURNS TABLE (id bigint, digest bytea, label text, at timestamptz)
 LANGUAGE sql STABLE AS $f$
   SELECT c.id,
-         substring(sha256(convert_to(jsonb_build_array(
+         substring(sha256(convert_to(CASE WHEN ver = 1 THEN jsonb_build_array(
            c.id, c.transaction_id, c.table_schema, c.table_name, c.table_pk, c.table_pk_before, c.op,
-           c.data_after, c.data_before, c.changed_fields, c.changed_from, @S.integrity_time(c.captured_at))::text, 'UTF8')) FROM 1 FOR 16),
+           c.data_after, c.data_before, c.changed_fields, c.changed_from, @S.integrity_time(c.captured_at))::text
+         ELSE jsonb_build_array(
+           c.id, c.transaction_id, c.table_schema, c.table_name, c.table_pk, c.table_pk_before, c.op,
+           c.data_after, c.data_before, c.changed_fields, c.changed_from, @S.integrity_time(c.captured_at),
+           c.table_id, c.key_hash)::text END, 'UTF8')) FROM 1 FOR 16),
          jsonb_build_array(c.table_schema, c.table_name, c.table_pk, @S.integrity_time(c.captured_at))::text,
          c.captured_at
     FROM @S.audit_changes c
@@ -132,11 +145,37 @@ LANGUAGE sql STABLE AS $f$
    WHERE rel = 'audit_transactions' AND t.id > lo AND t.id <= hi
 $f$;
 
+-- Version 1, as every library before versions called it.
+CREATE OR REPLACE FUNCTION @S.integrity_rows(rel text, lo bigint, hi bigint)
+RETURNS TABLE (id bigint, digest bytea, label text, at timestamptz)
+LANGUAGE sql STABLE AS $f$
+  SELECT * FROM @S.integrity_rows(rel, lo, hi, 1)
+$f$;
+
+-- The id sequences hand out one id at a time (CACHE 1): a seal's watermark reads how far each
+-- stands (pg_sequence_last_value), which with a cache is the end of one session's block, ids
+-- below it still to be handed out later (seal refuses to run with a cache; health reports it).
+DO $do$
+DECLARE
+  seq regclass;
+BEGIN
+  FOR seq IN SELECT pg_get_serial_sequence(format('%I.%I', @LIT, t), 'id')::regclass
+               FROM unnest(ARRAY['audit_changes', 'audit_transactions']) t LOOP
+    IF (SELECT s.seqcache FROM pg_sequence s WHERE s.seqrelid = seq) > 1 THEN
+      EXECUTE format('ALTER SEQUENCE %s CACHE 1', seq);
+    END IF;
+  END LOOP;
+END
+$do$;
+
 -- The text a chain link's hash is taken over: every field of the link and the previous link's hash.
+-- A digest version above 1 is part of it (a link moved back to version 1 no longer hashes to its
+-- hash); version-1 links hash as they always did.
 CREATE OR REPLACE FUNCTION @S.integrity_link_text(s @S.integrity_seals) RETURNS text
 LANGUAGE sql STABLE AS $f$
-  SELECT jsonb_build_array(s.id, s.kind, s.relation, s.range_from, s.range_to, s.row_count,
+  SELECT (jsonb_build_array(s.id, s.kind, s.relation, s.range_from, s.range_to, s.row_count,
            encode(s.rows_hash, 'hex'), encode(s.labels_hash, 'hex'), @S.integrity_time(s.min_at), @S.integrity_time(s.max_at),
-           s.retention_run_id, @S.integrity_time(s.cutoff), @S.integrity_time(s.sealed_at), encode(s.prev_hash, 'hex'))::text
+           s.retention_run_id, @S.integrity_time(s.cutoff), @S.integrity_time(s.sealed_at), encode(s.prev_hash, 'hex'))
+         || CASE WHEN s.digest_version = 1 THEN '[]'::jsonb ELSE jsonb_build_array(s.digest_version) END)::text
 $f$;
 `;

@@ -4,10 +4,10 @@ import type { IntegrityFinding, SealedRelation } from './types.js';
 
 const recomputeSql = (q: string) => `SELECT count(*)::int AS n,
     encode(sha256(coalesce(string_agg(int8send(r.id) || r.digest, ''::bytea ORDER BY r.id), ''::bytea)), 'hex') AS hash
-  FROM ${q}.integrity_rows($1, $2, $3) r`;
+  FROM ${q}.integrity_rows($1, $2, $3, $4) r`;
 
 const currentRowsSql = (q: string) => `SELECT r.id::text AS id, encode(r.digest, 'hex') AS digest, r.label
-  FROM ${q}.integrity_rows($1, $2, $3) r ORDER BY r.id`;
+  FROM ${q}.integrity_rows($1, $2, $3, $4) r ORDER BY r.id`;
 
 const storedRowsSql = (q: string) =>
   `SELECT encode(digests, 'hex') AS digests, labels FROM ${q}.integrity_seals WHERE id = $1`;
@@ -44,6 +44,7 @@ export async function rowsIntact(
     link.relation,
     link.from,
     link.to,
+    link.digestVersion,
   ]);
   return { ok: rows[0]!.hash === link.rowsHash, rows: Number(rows[0]!.n) };
 }
@@ -51,7 +52,14 @@ export async function rowsIntact(
 /**
  * Name every row of a link that differs from what was sealed: altered (same id, other digest),
  * inserted (an id the seal did not hold), removed (an id the seal held), or purged (removed, and
- * a later purge link's cutoff is after the row's time: retention took it).
+ * the cutoff of a purge link is after the row's time: retention took it).
+ *
+ * Any purge link in the chain accepts the removal of a row older than its cutoff, whether it was
+ * appended before or after the row's seal: a run appends its link once, before its first batch,
+ * and a seal may run between two of its batches (sealing rows the next batch deletes). Only the
+ * owner appends purge links (under the chain lock, in the chain: a forged or edited one breaks
+ * it), and a cutoff is never newer than the retention policy allowed when the run started, so a
+ * row newer than every purge cutoff that is gone is still reported as removed.
  */
 export async function diagnoseLink(
   client: SqlClient,
@@ -76,6 +84,7 @@ export async function diagnoseLink(
     relation,
     link.from,
     link.to,
+    link.digestVersion,
   ]);
   const findings: IntegrityFinding[] = [];
   const base = { relation, sealId: link.id };
@@ -104,9 +113,12 @@ export async function diagnoseLink(
     const named = describe(relation, was.label);
     // Both are integrity_time() text (fixed-width UTC with microseconds): they compare as strings.
     const at = named.at;
-    const purge = purges.find(
-      (p) => BigInt(p.id) > BigInt(link.id) && p.cutoff !== null && at !== undefined && at < p.cutoff,
-    );
+    const covers = (p: StoredLink) => p.cutoff !== null && at !== undefined && at < p.cutoff;
+    // The run named: the first one after the seal, else the newest before it (the seal ran
+    // between two of that run's batches).
+    const purge =
+      purges.find((p) => BigInt(p.id) > BigInt(link.id) && covers(p)) ??
+      [...purges].reverse().find((p) => BigInt(p.id) < BigInt(link.id) && covers(p));
     if (purge) {
       findings.push({
         kind: 'purged',

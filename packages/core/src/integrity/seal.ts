@@ -1,3 +1,4 @@
+import { queryReadCommitted, readCommitted } from '../db/read-committed.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
 import { checkKeys } from '../query/validate.js';
@@ -71,7 +72,7 @@ async function sealRelation(
 ): Promise<void> {
   const sql = integritySql(ctx.q);
   for (;;) {
-    const link = await ctx.client.transaction(async (s) => {
+    const link = await readCommitted(ctx.client, async (s) => {
       await s.query(sql.lock, [ctx.schema]);
       const sealed = await s.query<{ through: string }>(sql.sealedThrough, [relation]);
       const from = BigInt(sealed.rows[0]!.through);
@@ -101,6 +102,36 @@ async function sealRelation(
   }
 }
 
+/**
+ * A watermark reads how far each id sequence stands (pg_sequence_last_value): with a CACHE above
+ * 1 that is the end of one session's block, and ids below it are handed out later by that
+ * session, after a seal sealed past them (verify would report them inserted). Install sets CACHE
+ * 1; a cache set since is refused here, naming the fix.
+ */
+async function assertUncachedSequences(ctx: IntegrityContext): Promise<void> {
+  const { rows } = await ctx.client.query<{ sequence: string; cache: number }>(
+    integritySql(ctx.q).sequenceCache,
+    [`${ctx.q}.audit_changes`, `${ctx.q}.audit_transactions`],
+  );
+  const cached = rows.filter((r) => Number(r.cache) > 1);
+  if (cached.length === 0) return;
+  throw new ThreadlineError(
+    'CONFIG_INVALID',
+    `${WHERE}: ${cached.map((r) => `${r.sequence} caches ${r.cache} ids per session`).join(' and ')}; seals need every id handed out in order (a cached block's ids are used after a seal passed them, and verify would report them as inserted). Run ${cached.map((r) => `ALTER SEQUENCE ${r.sequence} CACHE 1;`).join(' ')} (threadline install does it too), then seal again`,
+  );
+}
+
+/** The first change in (sealed, through] still without table id and key hash, or null. */
+async function firstUnkeyed(ctx: IntegrityContext, through: bigint): Promise<bigint | null> {
+  const sql = integritySql(ctx.q);
+  const sealed = await ctx.client.query<{ through: string }>(sql.sealedThrough, ['audit_changes']);
+  const { rows } = await ctx.client.query<{ first: string | null }>(sql.firstUnkeyed, [
+    sealed.rows[0]!.through,
+    String(through),
+  ]);
+  return rows[0]!.first === null ? null : BigInt(rows[0]!.first);
+}
+
 /** tl.integrity.seal(): extend the hash chain over every committed audit row not sealed yet. */
 export async function seal(ctx: IntegrityContext, options: SealOptions = {}): Promise<SealResult> {
   options = checkKeys(options, ['chunkSize', 'waitMs', 'onLink'], 'integrity.seal options') as SealOptions;
@@ -108,6 +139,7 @@ export async function seal(ctx: IntegrityContext, options: SealOptions = {}): Pr
   const chunkSize = bounded(options.chunkSize, 'chunkSize', 50_000, 100, 1_000_000);
   const waitMs = bounded(options.waitMs, 'waitMs', 2000, 0, 600_000);
   await ctx.assertInstalled(WHERE);
+  await assertUncachedSequences(ctx);
   const sql = integritySql(ctx.q);
   const wanted = await recordWatermark(ctx.client, ctx.q);
   const { settled, openTransactions } = await settledWatermark(ctx.client, ctx.q, wanted, waitMs);
@@ -116,12 +148,21 @@ export async function seal(ctx: IntegrityContext, options: SealOptions = {}): Pr
     links.push(link);
     options.onLink?.(link);
   };
+  let unkeyed: bigint | null = null;
   if (settled) {
     for (const relation of SEALED_RELATIONS) {
-      const through = BigInt(relation === 'audit_changes' ? settled.changes : settled.transactions);
+      let through = BigInt(relation === 'audit_changes' ? settled.changes : settled.transactions);
+      // Every id up to `through` is final now (the watermark settled): a change among them not
+      // keyed yet would have its table_id and key_hash set by the backfill after the seal.
+      if (relation === 'audit_changes') {
+        unkeyed = await firstUnkeyed(ctx, through);
+        if (unkeyed !== null) through = unkeyed - 1n;
+      }
       await sealRelation(ctx, relation, through, chunkSize, onLink);
     }
-    await ctx.client.query(sql.forgetWatermarks, [settled.id]);
+    // Concurrent seals forget the same rows: under a repeatable-read default a DELETE of a row
+    // another one deleted fails to serialize instead of skipping it.
+    await queryReadCommitted(ctx.client, sql.forgetWatermarks, [settled.id]);
   }
   const sealedThrough = {} as Record<SealedRelation, string>;
   for (const relation of SEALED_RELATIONS) {
@@ -129,19 +170,25 @@ export async function seal(ctx: IntegrityContext, options: SealOptions = {}): Pr
     sealedThrough[relation] = rows[0]!.through;
   }
   let pending: SealResult['pending'] = null;
+  let mark: { changes: string; transactions: string } | undefined = settled ?? undefined;
   if (!settled || settled.id !== wanted) {
     const w = await ctx.client.query<{ changes: string; transactions: string }>(
       `SELECT changes_last::text AS changes, transactions_last::text AS transactions FROM ${ctx.q}.integrity_watermarks WHERE id = $1`,
       [wanted],
     );
-    const mark = w.rows[0];
-    if (
-      mark &&
-      (BigInt(mark.changes) > BigInt(sealedThrough.audit_changes) ||
-        BigInt(mark.transactions) > BigInt(sealedThrough.audit_transactions))
-    ) {
-      pending = { changesThrough: mark.changes, transactionsThrough: mark.transactions, openTransactions };
-    }
+    mark = w.rows[0];
+  }
+  if (
+    mark &&
+    (BigInt(mark.changes) > BigInt(sealedThrough.audit_changes) ||
+      BigInt(mark.transactions) > BigInt(sealedThrough.audit_transactions))
+  ) {
+    pending = {
+      changesThrough: mark.changes,
+      transactionsThrough: mark.transactions,
+      openTransactions,
+      unkeyedChange: unkeyed === null ? null : String(unkeyed),
+    };
   }
   const head = await ctx.client.query<{ hash: string }>(sql.head);
   return {

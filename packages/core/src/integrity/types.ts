@@ -36,9 +36,17 @@ export interface SealResult {
   sealedThrough: Record<SealedRelation, string>;
   /**
    * Ids allocated but not sealable yet, because a transaction that may hold some of them was
-   * still in progress (a later seal takes them). Null when everything allocated is sealed.
+   * still in progress, or (`unkeyedChange`) a change written before table ids is not keyed yet
+   * (a later seal takes them, after `threadline storage maintain` keyed it). Null when everything
+   * allocated is sealed.
    */
-  pending: { changesThrough: string; transactionsThrough: string; openTransactions: number } | null;
+  pending: {
+    changesThrough: string;
+    transactionsThrough: string;
+    openTransactions: number;
+    /** The first change still without table id and key hash: seals stop before it until storage maintain keys it. */
+    unkeyedChange: string | null;
+  } | null;
   /** The chain's head after this run (hex), null when nothing is sealed. */
   headHash: string | null;
   durationMs: number;

@@ -1,3 +1,4 @@
+import { readCommitted } from '../db/read-committed.js';
 import type { SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
 import { addPart, archiveBeforeDelete } from './archive.js';
@@ -29,7 +30,7 @@ export async function archiveLeftovers(
   ]);
   for (const { rel } of leftovers) {
     for (;;) {
-      const got = await ctx.client.transaction(async (s: SqlSession) => {
+      const got = await readCommitted(ctx.client, async (s: SqlSession) => {
         await s.query(sql.lock, [ctx.schema]);
         const exists = await s.query(`SELECT 1 FROM pg_class WHERE oid = to_regclass($1)`, [rel]);
         if (exists.rows.length === 0) return { done: true, dropped: 0, changes: 0 }; // dropped meanwhile

@@ -1,4 +1,5 @@
 import { quoteIdent } from '../capture/identifiers.js';
+import { queryReadCommitted, readCommitted } from '../db/read-committed.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
 import { purgeSql } from './purge-sql.js';
@@ -78,10 +79,10 @@ export async function dropExpiredPartitions(
   cutoff: string,
 ): Promise<{ partitions: number; changes: number }> {
   const sql = purgeSql(q);
-  await client.query(sql.ensurePartitions);
+  await queryReadCommitted(client, sql.ensurePartitions);
   const done = { partitions: 0, changes: 0 };
   const drop = async (rel: string) => {
-    done.changes += await client.transaction((s: SqlSession) => dropDetached(s, schema, runId, rel));
+    done.changes += await readCommitted(client, (s: SqlSession) => dropDetached(s, schema, runId, rel));
     done.partitions++;
   };
   const { rows: leftovers } = await client.query<{ rel: string }>(sql.detachedLeftovers, [
@@ -93,7 +94,7 @@ export async function dropExpiredPartitions(
   for (const { rel, name } of rows) {
     for (let attempt = 1; ; attempt++) {
       try {
-        const detached = await client.transaction((s: SqlSession) =>
+        const detached = await readCommitted(client, (s: SqlSession) =>
           detachOne(s, schema, q, runId, rel, name),
         );
         if (detached) await drop(detached);

@@ -1,6 +1,7 @@
 import { ActorRef } from '../context/actor-ref.js';
 import { getAuditContext } from '../context/context.js';
 import { toThreadlineError } from '../db/db-errors.js';
+import { readCommitted } from '../db/read-committed.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { appendPurgeLink } from '../integrity/seal.js';
@@ -119,7 +120,7 @@ async function startRun(
   actor: ActorRef | null,
 ): Promise<string> {
   const sql = purgeSql(ctx.q);
-  return ctx.client.transaction(async (s) => {
+  return readCommitted(ctx.client, async (s) => {
     await s.query(sql.lock, [ctx.schema]);
     await s.query(sql.markAbandoned, [ctx.abandonAfterSeconds]);
     const running = await s.query<{ id: string; started_at: Date }>(sql.running);
@@ -299,7 +300,7 @@ async function runBatches(
   let sweep = { at: '-infinity', id: '0' };
   while (phase !== 'done') {
     if (totals.batches >= plan.maxBatches) return false;
-    const got = await ctx.client.transaction(async (s: SqlSession) => {
+    const got = await readCommitted(ctx.client, async (s: SqlSession) => {
       await s.query(sql.lock, [ctx.schema]);
       let changes = 0;
       let txs: string[] = [];

@@ -1,4 +1,5 @@
 import { quoteIdent } from '../capture/identifiers.js';
+import { queryReadCommitted } from '../db/read-committed.js';
 import type { SqlClient } from '../db/sql-client.js';
 import { checkKeys } from '../query/validate.js';
 
@@ -58,7 +59,10 @@ export async function maintainStorage(
   checkKeys(options, ['onProgress'], 'storage.maintain options');
   const result = await maintainPartitions(client, schema, options);
   // After the moves: the rollup counts whole hours that have ended (activity-ddl.ts).
-  const { rows } = await client.query<{ n: number }>(`SELECT ${quoteIdent(schema)}.activity_refresh() AS n`);
+  const { rows } = await queryReadCommitted<{ n: number }>(
+    client,
+    `SELECT ${quoteIdent(schema)}.activity_refresh() AS n`,
+  );
   result.activityHours = Number(rows[0]!.n);
   return result;
 }
@@ -84,7 +88,8 @@ async function maintainPartitions(
     result.movedRows += movedRows;
     options.onProgress?.({ step, partition: made.name, rows: movedRows, remaining });
   };
-  const { rows: conv } = await client.query<{ r: { converted: boolean; rowEstimate?: number } }>(
+  const { rows: conv } = await queryReadCommitted<{ r: { converted: boolean; rowEstimate?: number } }>(
+    client,
     `SELECT ${q}.storage_convert() AS r`,
   );
   if (conv[0]!.r.converted) {
@@ -97,14 +102,18 @@ async function maintainPartitions(
     });
     // The current period's partition starts just ahead of now, so creating it moves nothing and
     // captures leave the old table; wait until they do, so the moves below never make them wait.
-    const { rows: made } = await client.query<{ r: Made | null; wait: number }>(
+    const { rows: made } = await queryReadCommitted<{ r: Made | null; wait: number }>(
+      client,
       `SELECT ${q}.storage_create_partition(t, false, t) AS r, extract(epoch FROM t - clock_timestamp()) * 1000 AS wait
          FROM (SELECT date_trunc('second', clock_timestamp()) + interval '2 seconds' AS t) x`,
     );
     note(made[0]!.r, 'created', null);
     await sleep(Math.max(0, Number(made[0]!.wait)) + 50);
   }
-  const { rows: ahead } = await client.query<{ r: Made[] }>(`SELECT ${q}.storage_ensure(true) AS r`);
+  const { rows: ahead } = await queryReadCommitted<{ r: Made[] }>(
+    client,
+    `SELECT ${q}.storage_ensure(true) AS r`,
+  );
   for (const made of ahead[0]!.r) note(made, made.moved ? 'moved' : 'created', null);
   await keyRows(client, q, result, options);
   const def = await defaultTable(client, schema);
@@ -119,7 +128,8 @@ async function maintainPartitions(
     );
     const at = rows[0]?.at;
     if (!at) break;
-    const { rows: made } = await client.query<{ r: Made | null }>(
+    const { rows: made } = await queryReadCommitted<{ r: Made | null }>(
+      client,
       `SELECT ${q}.storage_create_partition($1::timestamptz, true) AS r`,
       [at],
     );
@@ -140,7 +150,11 @@ async function keyRows(client: SqlClient, q: string, result: MaintainResult, opt
   );
   let remaining = Number(pending[0]!.n);
   while (remaining > 0) {
-    const { rows } = await client.query<{ n: number }>(`SELECT ${q}.storage_key_batch($1) AS n`, [KEY_BATCH]);
+    const { rows } = await queryReadCommitted<{ n: number }>(
+      client,
+      `SELECT ${q}.storage_key_batch($1) AS n`,
+      [KEY_BATCH],
+    );
     const n = Number(rows[0]!.n);
     if (n === 0) break;
     remaining = Math.max(0, remaining - n);
