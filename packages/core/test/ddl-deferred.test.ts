@@ -18,6 +18,18 @@ describeEachDb('DDL then writes in one transaction', (db) => {
     expect(rows.map((r) => [r.changed_fields, r.data_after])).toEqual([[['x'], { id: 1, v: 'a', x: 1 }]]);
   });
 
+  it('with track_counts off (no insert counted, so the pending table is asked), ALTER then UPDATE still captures the new column', async () => {
+    const t = uniqueName('nocount');
+    await db().exec(`create table ${t} (id int primary key, v text); insert into ${t} values (1, 'a')`);
+    const tl = await installed(db());
+    await tl.installTriggers({ tables: [t] });
+    await db().exec(
+      `begin; set local track_counts = off; alter table ${t} add column x int; update ${t} set x = 1; commit;`,
+    );
+    const rows = (await changesFor(db(), 'public', t)).filter((r) => r.op === 'update');
+    expect(rows.map((r) => [r.changed_fields, r.data_after])).toEqual([[['x'], { id: 1, v: 'a', x: 1 }]]);
+  });
+
   it('a masked column renamed away and a new one under its name, then writes: both redacted', async () => {
     const t = uniqueName('swap');
     await db().exec(`create table ${t} (id int primary key, email text, note text)`);

@@ -30,9 +30,15 @@ export interface InstallScriptOptions {
   partition?: PartitionUnit;
 }
 
-/** Substitute the storage schema into a SQL template (`@S` quoted identifier, `@LIT` literal). */
+/**
+ * Substitute the storage schema into a SQL template (`@S` quoted identifier, `@LIT` literal,
+ * `@RELLIT(name)` the literal of the qualified relation name, for a constant `::regclass`).
+ */
 function renderSql(template: string, schema: string): string {
-  return template.replaceAll('@LIT', quoteLiteral(schema)).replaceAll('@S', quoteIdent(schema));
+  return template
+    .replace(/@RELLIT\(([a-z_]+)\)/g, (_, name: string) => quoteLiteral(`${quoteIdent(schema)}.${name}`))
+    .replaceAll('@LIT', quoteLiteral(schema))
+    .replaceAll('@S', quoteIdent(schema));
 }
 
 /**

@@ -287,8 +287,15 @@ $fn$;
 -- captured first, at the next depth). Schema-qualified throughout instead of a SET clause (a SET
 -- clause costs on every statement). Stored as microseconds since the epoch.
 -- First, capture of this relation's table that DDL earlier in this transaction left to regenerate
--- is regenerated now, before this statement's own capture runs (capture-deferred.ts); a transaction without an xid
--- yet (the first statement of most) has done no DDL and pays one function call for the check.
+-- is regenerated now, before this statement's own capture runs (capture-deferred.ts). Only a
+-- transaction that inserted into capture_pending can have a row there, and the backend counts its
+-- own inserts (pg_stat_get_xact_tuples_inserted: this transaction's, plus earlier ones of the
+-- session not yet flushed to the statistics, never fewer): a transaction without an xid (the first
+-- statement of most) or without such an insert pays two function calls instead of a query (~10 µs
+-- per statement, bench/src/tpcb-cost.ts). A session cannot lower the count; with track_counts off
+-- (superuser only) nothing is counted, so the table is asked every time. The query is an IF of its
+-- own: a condition with a subquery is no simple expression, so plpgsql would start an executor
+-- for the whole condition on every statement, whatever its first terms say.
 -- The setting is an assignment, not PERFORM: plpgsql evaluates it as a simple expression.
 CREATE OR REPLACE FUNCTION @S.capture_statement_start() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
@@ -296,9 +303,12 @@ DECLARE
   done pg_catalog.text;
 BEGIN
   IF pg_catalog.pg_current_xact_id_if_assigned() IS NOT NULL
-     AND EXISTS (SELECT 1 FROM @S.capture_pending p WHERE p.xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id_if_assigned()
-                    AND p.relid OPERATOR(pg_catalog.=) TG_RELID) THEN
-    PERFORM @S.capture_flush_pending(TG_RELID);
+     AND (pg_catalog.pg_stat_get_xact_tuples_inserted(@RELLIT(capture_pending)::pg_catalog.regclass) OPERATOR(pg_catalog.>) 0
+          OR pg_catalog.current_setting('track_counts') OPERATOR(pg_catalog.<>) 'on') THEN
+    IF EXISTS (SELECT 1 FROM @S.capture_pending p WHERE p.xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id_if_assigned()
+                  AND p.relid OPERATOR(pg_catalog.=) TG_RELID) THEN
+      PERFORM @S.capture_flush_pending(TG_RELID);
+    END IF;
   END IF;
   done := pg_catalog.set_config(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()),
     pg_catalog.concat((pg_catalog.extract('epoch', pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000000)::bigint), true);

@@ -53,7 +53,7 @@ export const AUDIT_CHANGES_COLUMNS = `
   table_id integer,
   key_hash bigint,
   table_pk_before jsonb,
-  op text NOT NULL CONSTRAINT audit_changes_op_check CHECK (op IN ('insert', 'update', 'delete', 'truncate', 'baseline')),
+  op text NOT NULL,
   data_after jsonb,
   data_before jsonb,
   changed_fields text[],
@@ -144,16 +144,24 @@ CREATE TABLE IF NOT EXISTS @S.captured_tables (
   captured_since timestamptz NOT NULL DEFAULT now()
 );
 
--- 'baseline' rows (tl.continuity.baseline) on installs made before it existed: widen the op check
--- once (NOT VALID: every existing row already satisfies the narrower check, so no table scan).
+-- No CHECK on op: every writer of audit_changes is one of Threadline's own SECURITY DEFINER
+-- functions (roles cannot write it, privileges.ts) writing a literal op, and a CHECK constraint is
+-- rebuilt from its stored text by every INSERT statement (about 45,000 instructions, ~7% of
+-- capture's cost in a TPC-B transaction, docs/capture.md). Installs that have one (a narrower one
+-- before baselines) drop it: from the table, then from any partition that holds it as its own (a
+-- table converted to the default partition).
 DO $do$
+DECLARE
+  r record;
 BEGIN
-  IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(format('%I.audit_changes', @LIT))
-              AND conname = 'audit_changes_op_check' AND pg_get_constraintdef(oid) NOT LIKE '%baseline%') THEN
-    ALTER TABLE @S.audit_changes DROP CONSTRAINT IF EXISTS audit_changes_op_check;
-    ALTER TABLE @S.audit_changes ADD CONSTRAINT audit_changes_op_check
-      CHECK (op IN ('insert', 'update', 'delete', 'truncate', 'baseline')) NOT VALID;
+  IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(format('%I.audit_changes', @LIT)) AND conname = 'audit_changes_op_check') THEN
+    ALTER TABLE @S.audit_changes DROP CONSTRAINT audit_changes_op_check;
   END IF;
+  FOR r IN SELECT c.conrelid::regclass AS rel FROM pg_constraint c
+            WHERE c.conname = 'audit_changes_op_check'
+              AND c.conrelid IN (SELECT t.relid FROM pg_partition_tree(to_regclass(format('%I.audit_changes', @LIT))) t) LOOP
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT audit_changes_op_check', r.rel);
+  END LOOP;
 END
 $do$;
 -- Registry columns added after the first release (see capture-refresh.ts).
