@@ -1,6 +1,28 @@
 import type { Attributes, Meter, ObservableResult } from '@opentelemetry/api';
-import { TELEMETRY_CHANNELS } from '@threadline/core';
+import { type FindingCode, TELEMETRY_CHANNELS } from '@threadline/core';
 import { on } from './subscriptions.js';
+
+/** The finding codes of `tl.health.findings()` (core's FindingCode), reported as 0 when clear. */
+const KNOWN_FINDING_CODES = [
+  'capture_trigger_disabled',
+  'capture_trigger_missing',
+  'capture_trigger_altered',
+  'capture_function_altered',
+  'duplicate_capture_trigger',
+  'foreign_capture_function',
+  'stale_capture_function',
+  'key_drift',
+  'unregistered_capture',
+  'replica_mode_gap',
+  'extension_dependency',
+  'unsafe_cast',
+  'audit_sequence_cache',
+] as const satisfies readonly FindingCode[];
+// Fails to compile when core gains a finding code this list does not name.
+const everyCodeKnown: [Exclude<FindingCode, (typeof KNOWN_FINDING_CODES)[number]>] extends [never]
+  ? true
+  : never = true;
+void everyCodeKnown;
 
 const seconds = (ms: unknown) => (typeof ms === 'number' ? ms / 1000 : 0);
 const num = (v: unknown) => (typeof v === 'number' ? v : 0);
@@ -94,18 +116,9 @@ export function recordMetrics(meter: Meter): () => void {
     }),
     on(C.findingsChecked, (p) => {
       const codes = (p.codes ?? {}) as Record<string, number>;
+      // Every known code reports (0 when clear), and any code a newer core adds reports too.
       findings = Object.fromEntries(
-        [
-          'capture_trigger_disabled',
-          'capture_trigger_missing',
-          'duplicate_capture_trigger',
-          'foreign_capture_function',
-          'stale_capture_function',
-          'key_drift',
-          'unregistered_capture',
-          'replica_mode_gap',
-          'extension_dependency',
-        ].map((code) => [code, codes[code] ?? 0]),
+        [...new Set([...KNOWN_FINDING_CODES, ...Object.keys(codes)])].map((code) => [code, codes[code] ?? 0]),
       );
     }),
     on(C.healthFailed, (p) => {
