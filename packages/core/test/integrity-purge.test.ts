@@ -64,4 +64,75 @@ describeEachDb('integrity: seals and retention runs interleaved', (db) => {
     expect(result.ok).toBe(false);
     expect(result.counts).toMatchObject({ removed: 1, purged: 30 });
   });
+
+  /** A schema with n captured transactions (one change each) of which the first `old` are 40 days old. */
+  async function setup(prefix: string, n: number, old: number) {
+    const schema = uniqueName(prefix);
+    const table = uniqueName(`${prefix}t`);
+    await db().exec(`create table ${table} (id int primary key)`);
+    const tl = createThreadline({
+      db: db().db,
+      schema,
+      retention: { enabled: true, keepDays: 30, sleepMs: 0 },
+    });
+    await tl.install();
+    await tl.installTriggers({ tables: [table] });
+    for (let i = 1; i <= n; i++) {
+      await runWithAuditContext({ actor: ActorRef.user('u') }, () =>
+        tl.transaction((tx) => tx.query(`insert into ${table} values ($1)`, [i])),
+      );
+    }
+    const s = `"${schema}"`;
+    await db().exec(`update ${s}.audit_changes set captured_at = captured_at - interval '40 days'
+      where id in (select id from ${s}.audit_changes order by id limit ${old})`);
+    await db().exec(`update ${s}.audit_transactions set occurred_at = occurred_at - interval '40 days'
+      where id in (select id from ${s}.audit_transactions order by id limit ${old})`);
+    return { tl, s };
+  }
+
+  it('a transaction that retention kept (a change newer than the cutoff) and that is deleted afterwards is removed, not purged', async () => {
+    const { tl, s } = await setup('purgekept', 3, 1);
+    // Transaction 2 is old but its change is new: a complete purge keeps both.
+    await db().exec(`update ${s}.audit_transactions set occurred_at = occurred_at - interval '40 days'
+      where id = (select min(id) from ${s}.audit_transactions where occurred_at > now() - interval '1 day')`);
+    await tl.integrity.seal();
+    const run = await tl.retention.purge();
+    expect(run.complete).toBe(true);
+    expect(run.deletedTransactions).toBe(1);
+    let result = await tl.integrity.verify();
+    expect(result.ok).toBe(true);
+    expect(result.counts).toMatchObject({ purged: 2, removed: 0 });
+    // Someone with write access deletes the kept transaction: its change is left without an actor.
+    const [kept] = await db().sql<{ id: string }>(
+      `select min(t.id)::text as id from ${s}.audit_transactions t where t.occurred_at < now() - interval '30 days'`,
+    );
+    await db().exec(`delete from ${s}.audit_transactions where id = ${kept!.id}`);
+    result = await tl.integrity.verify();
+    expect(result.ok).toBe(false);
+    expect(result.counts).toMatchObject({ purged: 2, removed: 1 });
+    const removed = result.findings.find((f) => f.kind === 'removed');
+    expect(removed).toMatchObject({ relation: 'audit_transactions', id: kept!.id });
+    expect(removed!.message).toMatch(/still references it/);
+  });
+
+  it('a row deleted below the cutoff of a run that stopped early is removed until a run finishes the work', async () => {
+    const { tl, s } = await setup('purgeshort', 6, 5);
+    await tl.integrity.seal();
+    const run = await tl.retention.purge({ batchSize: 1, maxBatches: 1 });
+    expect(run.complete).toBe(false);
+    // The attacker deletes the newest old change, which the run never reached.
+    await db().exec(`delete from ${s}.audit_changes where id = (select max(id) from ${s}.audit_changes
+      where captured_at < now() - interval '30 days')`);
+    let result = await tl.integrity.verify();
+    expect(result.ok).toBe(false);
+    expect(result.counts.purged).toBe(0);
+    expect(result.findings.some((f) => f.kind === 'removed' && f.relation === 'audit_changes')).toBe(true);
+    expect(result.findings.find((f) => f.kind === 'removed')!.message).toMatch(/did not finish/);
+    // A later run that completes covers everything below its cutoff (the deleted row included).
+    const rest = await tl.retention.purge();
+    expect(rest.complete).toBe(true);
+    result = await tl.integrity.verify();
+    expect(result.ok).toBe(true);
+    expect(result.counts).toMatchObject({ purged: 10, removed: 0 });
+  });
 });

@@ -1,7 +1,7 @@
 import { ThreadlineError } from '../errors.js';
 import { checkKeys, parseInstant } from '../query/validate.js';
 import { checkChain } from './chain-check.js';
-import { diagnoseLink, rowsIntact } from './rows-check.js';
+import { diagnoseLink, type PurgeFinished, rowsIntact } from './rows-check.js';
 import type { IntegrityContext } from './seal.js';
 import type {
   IntegrityFinding,
@@ -73,6 +73,7 @@ export async function verify(
     const chain = await checkChain(ctx.client, ctx.q, from, to, seen.rows);
     const findings: IntegrityFinding[] = [...chain.findings];
     const purges = chain.links.filter((l) => l.kind === 'purge');
+    const finished: PurgeFinished = new Map();
     const through: Record<SealedRelation, string> = { audit_changes: '0', audit_transactions: '0' };
     let sealsChecked = 0;
     let rowsChecked = 0;
@@ -85,7 +86,7 @@ export async function verify(
       const intact = await rowsIntact(ctx.client, ctx.q, link);
       rowsChecked += intact.rows;
       if (!intact.ok || !link.contentsIntact)
-        findings.push(...(await diagnoseLink(ctx.client, ctx.q, link, purges)));
+        findings.push(...(await diagnoseLink(ctx.client, ctx.q, link, purges, finished)));
     }
     const counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<IntegrityFindingKind, number>;
     for (const f of findings) counts[f.kind]++;
