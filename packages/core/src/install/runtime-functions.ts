@@ -293,7 +293,8 @@ $fn$;
 -- session not yet flushed to the statistics, never fewer): a transaction without an xid (the first
 -- statement of most) or without such an insert pays two function calls instead of a query (~10 µs
 -- per statement, bench/src/tpcb-cost.ts). A session cannot lower the count; with track_counts off
--- (superuser only) nothing is counted, so the table is asked every time. The query is an IF of its
+-- (superuser only) nothing is counted, so the table is asked every time, and DDL run with it off
+-- regenerates at once instead of leaving an uncounted row (capture-refresh.ts). The query is an IF of its
 -- own: a condition with a subquery is no simple expression, so plpgsql would start an executor
 -- for the whole condition on every statement, whatever its first terms say.
 -- The setting is an assignment, not PERFORM: plpgsql evaluates it as a simple expression.
