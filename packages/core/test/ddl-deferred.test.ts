@@ -32,7 +32,9 @@ describeEachDb('DDL then writes in one transaction', (db) => {
 
   it('track_counts off at the DDL and back on at the write: a masked column swapped by renames stays masked', async () => {
     const t = uniqueName('offon');
-    await db().exec(`create table ${t} (id int primary key, email text, v text); insert into ${t} values (1, 'a@secret', 'x')`);
+    await db().exec(
+      `create table ${t} (id int primary key, email text, v text); insert into ${t} values (1, 'a@secret', 'x')`,
+    );
     const tl = await installed(db(), { [t]: { mask: ['email'] } });
     await tl.installTriggers({ tables: [t] });
     await db().exec(
