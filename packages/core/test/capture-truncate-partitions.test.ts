@@ -38,6 +38,26 @@ describeEachDb('TRUNCATE of partitions', (db) => {
     });
   }
 
+  it('as a role that may only truncate and insert: the later TRUNCATE of the partition is recorded', async () => {
+    const t = await partitioned('trrole');
+    const role = `${t}_app`;
+    await db().exec(`create role ${role} nologin; grant truncate, insert on ${t}, ${t}_1, ${t}_2 to ${role}`);
+    try {
+      await db().exec(
+        `begin; set local role ${role}; truncate ${t}_1, ${t}; insert into ${t} values (10, 1); truncate ${t}_1; commit;`,
+      );
+    } finally {
+      await db().exec(`drop owned by ${role}; drop role ${role}`);
+    }
+    const rows = await changesFor(db(), 'public', t);
+    expect(truncates(rows)).toEqual([
+      ['truncate', { partition: `public.${t}_1` }],
+      ['truncate', null],
+      'insert',
+      ['truncate', { partition: `public.${t}_1` }],
+    ]);
+  });
+
   it('a partition, then its parent, sent as separate statements: one row each', async () => {
     const t = await partitioned('trsep');
     await db().exec(`truncate ${t}_1`);
