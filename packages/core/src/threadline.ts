@@ -357,6 +357,16 @@ export class Threadline {
   runInSession<T>(session: SqlSession, fn: () => T): T {
     return this.sessions.runInSession(session, fn);
   }
+
+  /**
+   * For adapters: send one statement the ORM itself issues inside a transaction it passed to
+   * runInSession. It waits while a nested tl.transaction of the current scope is open (whose
+   * ROLLBACK TO would otherwise undo it after it reported success); inside a nested
+   * transaction's callback it is that transaction's own work. Other statements go at once.
+   */
+  runOrmStatement<T>(send: () => Promise<T>): Promise<T> {
+    return this.sessions.ormStatement(send);
+  }
 }
 
 /** Create a Threadline instance bound to one database and storage schema. */

@@ -45,7 +45,9 @@ describeEachDb(
         await holder.query('commit');
         holder.release();
         const results = await Promise.all(seals);
-        expect(results.map((r) => r.sealedRows).sort()).toEqual([0, 2]);
+        // Each relation is sealed in its own short transaction, so the two seals may split the
+        // work ([0, 2] or [1, 1]); a fork would seal a row twice (3 or 4 in all, 3 or 4 links).
+        expect(results.reduce((n, r) => n + r.sealedRows, 0)).toBe(2);
         const links = await db().sql<{ from: string; to: string }>(
           `select range_from::text as from, range_to::text as to from "${schema}".integrity_seals order by id`,
         );

@@ -118,6 +118,37 @@ describeEachDb('nested transactions running concurrently on one transaction', (d
     });
     expect(await ids()).toEqual([1]);
   });
+
+  it('the transaction waits for a nested transaction its callback left running before COMMIT', async () => {
+    const { tl, t, ids } = await table();
+    let left: Promise<unknown> | undefined;
+    await tl.transaction(async () => {
+      // Not awaited: it runs to its end inside the transaction, all or nothing.
+      left = tl.transaction(async (tx) => {
+        await tx.query(`insert into ${t} values (1)`);
+        await roundTrips(tx, 3);
+        await tx.query(`insert into ${t} values (2)`);
+      });
+    });
+    await expect(left).resolves.toBeDefined();
+    expect(await ids()).toEqual([1, 2]);
+  });
+
+  it('a nested transaction whose callback caught a failed statement rolls back and rejects; the outer continues', async () => {
+    const { tl, t, ids } = await table();
+    const out = await tl.transaction(async (outer) => {
+      const nested = tl.transaction(async (tx) => {
+        await tx.query(`insert into ${t} values (1)`);
+        await tx.query('select 1/0').catch(() => undefined);
+        return 'caught';
+      });
+      await expect(nested).rejects.toMatchObject({ code: '25P02' });
+      await outer.query(`insert into ${t} values (2)`);
+      return 'outer done';
+    });
+    expect(out.result).toBe('outer done');
+    expect(await ids()).toEqual([2]);
+  });
 });
 
 describeEachDb(

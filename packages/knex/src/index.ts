@@ -85,10 +85,26 @@ export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadl
   client[ATTACHED] = tl;
   const { transaction, query, stream } = client;
 
+  // knex's statements in a transaction (its own client object, not this one) take the turn of the
+  // scope they are sent from: they wait while a nested tl.transaction is open, whose ROLLBACK TO
+  // would otherwise undo them after they reported success.
+  const turns = new WeakSet<object>();
+  const inScopeTurns = (trxClient: KnexClient) => {
+    if (turns.has(trxClient)) return;
+    turns.add(trxClient);
+    const { query: send, stream: sendStream } = trxClient;
+    trxClient.query = (connection, obj) => tl.runOrmStatement(() => send.call(trxClient, connection, obj));
+    trxClient.stream = (connection, obj, target, options) =>
+      tl.runOrmStatement(() => sendStream.call(trxClient, connection, obj, target, options));
+  };
+
   client.transaction = function (this: KnexClient, container, config, outerTx) {
     const wrapped =
       typeof container === 'function'
-        ? (trx: Knex.Transaction) => tl.runInSession(threadlineSession(trx), () => container(trx))
+        ? (trx: Knex.Transaction) => {
+            inScopeTurns(trx.client as unknown as KnexClient);
+            return tl.runInSession(threadlineSession(trx), () => container(trx));
+          }
         : container;
     const trx = transaction.call(this, wrapped, config, outerTx);
     if (this.transacting || outerTx) return trx;

@@ -176,6 +176,30 @@ describe.runIf(postgresEnabled()).each(VERSIONS)('%s', (_name, factory) => {
     expect(action).toEqual([{ name: 'item.created', reason: 'why? because', correlation_id: 'corr-act' }]);
   });
 
+  it("a knex write in the transaction waits for an open nested tl.transaction: a failing one's ROLLBACK TO never undoes it", async () => {
+    const [nested, write] = await as('turns', () =>
+      knex.transaction((trx) => {
+        let opened: () => void = () => undefined;
+        const inSavepoint = new Promise<void>((resolve) => {
+          opened = resolve;
+        });
+        return Promise.allSettled([
+          s.db.tl.transaction(async (tx) => {
+            await tx.query(`insert into ${s.table} (id) values (80)`);
+            opened();
+            for (let i = 0; i < 5; i++) await tx.query('select 1');
+            throw new Error('nested fails');
+          }),
+          // Sent from the transaction's callback while the nested savepoint is open.
+          inSavepoint.then(() => trx(s.table).insert({ id: 81 })),
+        ]);
+      }),
+    );
+    expect([nested.status, write.status]).toEqual(['rejected', 'fulfilled']);
+    const { rows } = await s.db.pool.query(`select id from ${s.table} where id in (80, 81)`);
+    expect(rows).toEqual([{ id: 81 }]);
+  });
+
   it('withUserParams() clones share the attachment', async () => {
     await as('clone', () => knex.withUserParams({ tenant: 1 })(s.table).insert({ id: 70 }));
     expect(await actors(70, 71)).toEqual([[70, 'insert', 'clone']]);

@@ -130,8 +130,12 @@ export function attachThreadline<D extends DataSource>(dataSource: D, options: A
     r.query = async function (this: InstrumentedRunner, sql, params, structured) {
       const state = this[BIND_STATE];
       if (this.isTransactionActive && state !== 'opening') {
-        await bindBefore(this, sql);
-        return query.call(this, sql, params, structured);
+        // Takes the turn of the scope it is sent from: waits while a nested tl.transaction is
+        // open, whose ROLLBACK TO would otherwise undo it.
+        return tl.runOrmStatement(async () => {
+          await bindBefore(this, sql);
+          return query.call(this, sql, params, structured);
+        });
       }
       if (state === 'opening' && /^\s*start\s+transaction\b/i.test(sql)) {
         const result = await query.call(this, sql, params, structured);
@@ -155,8 +159,10 @@ export function attachThreadline<D extends DataSource>(dataSource: D, options: A
     const { stream } = r;
     r.stream = async function (this: InstrumentedRunner, sql, params, onEnd, onError) {
       if (this.isTransactionActive && this[BIND_STATE] !== 'opening') {
-        await bindBefore(this, sql);
-        return stream.call(this, sql, params, onEnd, onError);
+        return tl.runOrmStatement(async () => {
+          await bindBefore(this, sql);
+          return stream.call(this, sql, params, onEnd, onError);
+        });
       }
       if (this.isReleased) return stream.call(this, sql, params, onEnd, onError);
       const connection = await this.connect();

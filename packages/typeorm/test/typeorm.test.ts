@@ -178,6 +178,30 @@ describe.runIf(postgresEnabled()).each(VERSIONS)('%s', (_name, orm) => {
     expect(action).toEqual([{ name: 'item.created', correlation_id: 'corr-act' }]);
   });
 
+  it("a TypeORM write in the transaction waits for an open nested tl.transaction: a failing one's ROLLBACK TO never undoes it", async () => {
+    const [nested, write] = await as('turns', () =>
+      s.ds.transaction((m) => {
+        let opened: () => void = () => undefined;
+        const inSavepoint = new Promise<void>((resolve) => {
+          opened = resolve;
+        });
+        return Promise.allSettled([
+          s.db.tl.transaction(async (tx) => {
+            await tx.query(`insert into ${s.table} (id) values (80)`);
+            opened();
+            for (let i = 0; i < 5; i++) await tx.query('select 1');
+            throw new Error('nested fails');
+          }),
+          // Sent from the transaction's callback while the nested savepoint is open.
+          inSavepoint.then(() => m.insert(s.Item, { id: 81 })),
+        ]);
+      }),
+    );
+    expect([nested.status, write.status]).toEqual(['rejected', 'fulfilled']);
+    const { rows } = await s.db.pool.query(`select id from ${s.table} where id in (80, 81)`);
+    expect(rows).toEqual([{ id: 81 }]);
+  });
+
   it('a manual queryRunner transaction binds, and threadlineSession links an action to it', async () => {
     const runner = s.ds.createQueryRunner();
     const linked = await as('manual', async () => {

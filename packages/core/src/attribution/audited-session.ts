@@ -3,7 +3,7 @@ import { contextBinding } from '../context/binding.js';
 import { sessionStoreOf } from '../db/serial-queue.js';
 import type { SqlClient, SqlResult, SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
-import { auditIdFrom, FINISH_SQL, SessionScope } from './session-scope.js';
+import { auditIdFrom, FINISH_SQL, SessionScope, sendAsCore } from './session-scope.js';
 import {
   embeddedCommitRefused,
   needsAttribution,
@@ -51,11 +51,11 @@ function guardedSession(inner: SqlSession, closed: () => boolean, where: string)
   return {
     async query<R>(sql: string, params?: readonly unknown[]) {
       check(sql);
-      return inner.query<R>(sql, params);
+      return sendAsCore(() => inner.query<R>(sql, params));
     },
     async exec(sql: string) {
       check(sql);
-      return inner.exec(sql);
+      return sendAsCore(() => inner.exec(sql));
     },
   };
 }
@@ -110,27 +110,36 @@ export class AuditedSessions {
     }
   }
 
+  /**
+   * An ORM's own statement on the transaction it opened: waits while a nested tl.transaction of
+   * the current scope is open (SessionScope.statement); any other statement is sent at once.
+   */
+  ormStatement<T>(send: () => Promise<T>): Promise<T> {
+    const scope = this.current();
+    return typeof scope?.statement === 'function' ? scope.statement(send) : send();
+  }
+
   /** Run `fn` with `session` as the current transaction until `fn` settles. */
   runInSession<T>(session: SqlSession, fn: () => T): T {
-    const state = this.rootScope(session, 'runInSession');
+    const state = this.rootScope(session, 'runInSession', true);
     let result: T;
     try {
       result = this.active.run(state, fn);
     } catch (error) {
-      state.closed = true;
+      void state.close();
       throw error;
     }
     if (result instanceof Promise) {
-      return result.finally(() => {
-        state.closed = true;
-      }) as T;
+      // Settles once the nested transactions `fn` left running did, so the caller's COMMIT
+      // never runs while one of their savepoints is open.
+      return result.finally(() => state.close()) as T;
     }
-    state.closed = true;
+    void state.close();
     return result;
   }
 
-  private rootScope(session: SqlSession, where: string): SessionScope {
-    return SessionScope.root((closed) => guardedSession(session, closed, where), this.active);
+  private rootScope(session: SqlSession, where: string, orm = false): SessionScope {
+    return SessionScope.root((closed) => guardedSession(session, closed, where), this.active, orm);
   }
 
   private async runOwned<T>(
@@ -143,10 +152,12 @@ export class AuditedSessions {
     try {
       return await this.active.run(state, () => fn(state.session));
     } finally {
-      // Both at once: from here, left-behind work neither joins this transaction nor counts as
-      // its holder on a shared Client (it queues behind the COMMIT).
-      state.closed = true;
+      // From here, left-behind work neither joins this transaction nor counts as its holder on
+      // a shared Client (it queues behind the COMMIT); nested transactions it left running
+      // finish (all or nothing) before the COMMIT or ROLLBACK.
+      const closing = state.close();
       callbackSettled?.();
+      await closing;
     }
   }
 }

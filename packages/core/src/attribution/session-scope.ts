@@ -1,4 +1,4 @@
-import type { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SqlResult, SqlSession } from '../db/sql-client.js';
 
 const FINISH_SQL =
@@ -18,11 +18,23 @@ export { auditIdFrom, FINISH_SQL };
 
 /** What every scope of one database transaction shares. */
 interface ScopeRoot {
-  /** The transaction's session, refusing once the owning callback settled. */
+  /** The transaction's session, refusing once the root scope finished (settled its nested work). */
   raw: SqlSession;
+  /** The same session refusing every statement: what work sent after every scope closed gets. */
+  refused: SqlSession;
   /** Which scope each async context is in (shared per connection). */
   readonly store: AsyncLocalStorage<unknown>;
   savepoints: number;
+  /** Opened by an ORM (runInSession): the ORM's own statements take this transaction's turns. */
+  orm?: boolean;
+}
+
+/** Set while core sends on an ORM's session: the adapter's hook then sends it as is. */
+const coreSending = new AsyncLocalStorage<boolean>();
+
+/** Send `fn` on an ORM's session as core's own statement (never queued again by the adapter). */
+export function sendAsCore<T>(fn: () => Promise<T>): Promise<T> {
+  return coreSending.run(true, fn);
 }
 
 const done = () => undefined;
@@ -49,6 +61,8 @@ export class SessionScope {
   readonly session: SqlSession;
   /** Set once the scope's callback settled: its left-behind work then belongs to the parent. */
   closed = false;
+  /** Set once a closed root scope's nested transactions left running settled (see close()). */
+  private finished = false;
   /** Settles when every nested transaction and waiting statement queued on this scope finished. */
   private tail: Promise<unknown> = Promise.resolve();
   private pending = 0;
@@ -57,11 +71,16 @@ export class SessionScope {
     private readonly root: ScopeRoot,
     private readonly parent?: SessionScope,
   ) {
-    const run = <T>(send: () => Promise<T>) => this.effective().turn(send, false);
+    const run = <T>(send: (raw: SqlSession) => Promise<T>) => {
+      const scope = this.effective();
+      // Every scope closed: refused with TRANSACTION_CLOSED (even while the root still waits
+      // for nested transactions left running, which use root.raw themselves).
+      return scope.closed ? send(root.refused) : scope.turn(() => send(root.raw), false);
+    };
     this.session = {
       query: <R>(sql: string, params?: readonly unknown[]) =>
-        run<SqlResult<R>>(() => root.raw.query<R>(sql, params)),
-      exec: (sql: string) => run(() => root.raw.exec(sql)),
+        run<SqlResult<R>>((raw) => raw.query<R>(sql, params)),
+      exec: (sql: string) => run((raw) => raw.exec(sql)),
     };
   }
 
@@ -69,10 +88,16 @@ export class SessionScope {
    * The outermost scope of a transaction: `guard(closed)` wraps its session so that it refuses
    * once `closed()` (the scope's callback settled).
    */
-  static root(guard: (closed: () => boolean) => SqlSession, store: AsyncLocalStorage<unknown>): SessionScope {
-    const root: ScopeRoot = { raw: undefined as unknown as SqlSession, store, savepoints: 0 };
+  static root(
+    guard: (closed: () => boolean) => SqlSession,
+    store: AsyncLocalStorage<unknown>,
+    orm = false,
+  ): SessionScope {
+    const unset = undefined as unknown as SqlSession;
+    const root: ScopeRoot = { raw: unset, refused: unset, store, savepoints: 0, orm };
     const scope = new SessionScope(root);
-    root.raw = guard(() => scope.closed);
+    root.raw = guard(() => scope.finished);
+    root.refused = guard(() => true);
     return scope;
   }
 
@@ -90,7 +115,7 @@ export class SessionScope {
     let scope = adopted.get(store);
     if (!scope) {
       const legacy = store as LegacyActive;
-      scope = new SessionScope({ raw: legacy.session, store: als, savepoints: 0 });
+      scope = new SessionScope({ raw: legacy.session, refused: legacy.session, store: als, savepoints: 0 });
       Object.defineProperty(scope, 'closed', { get: () => legacy.closed, set: done });
       adopted.set(store, scope);
     }
@@ -141,6 +166,17 @@ export class SessionScope {
   }
 
   /**
+   * One statement an ORM sends itself on the transaction it opened (runInSession): in this
+   * scope's turn like the scope's own statements, so it waits while a nested tl.transaction of
+   * this scope is open (a ROLLBACK TO would undo it after it reported success). Statements core
+   * sends on that session (sendAsCore) and those of other transactions go at once.
+   */
+  statement<T>(send: () => Promise<T>): Promise<T> {
+    if (!this.root.orm || coreSending.getStore()) return send();
+    return this.turn(send, false);
+  }
+
+  /**
    * A nested transaction in this scope: a savepoint around `fn`, released when it resolves and
    * rolled back to when it throws, taken in this scope's turn.
    */
@@ -159,7 +195,14 @@ export class SessionScope {
         throw error;
       }
       await child.settle();
-      await raw.query(`RELEASE SAVEPOINT ${name}`);
+      try {
+        await raw.query(`RELEASE SAVEPOINT ${name}`);
+      } catch (error) {
+        // The callback caught a failed statement and returned normally: the savepoint's work is
+        // aborted (25P02), so undo it and reject, leaving the enclosing scope usable.
+        await raw.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
+        throw error;
+      }
       const { rows } = await raw.query(FINISH_SQL);
       return { result, auditTransactionId: auditIdFrom(rows[0]) };
     }, true);
@@ -173,5 +216,18 @@ export class SessionScope {
   private async settle(): Promise<void> {
     this.closed = true;
     while (this.pending > 0) await this.tail;
+  }
+
+  /**
+   * The root's callback settled: close it, wait for the nested transactions it left running
+   * (each then releases or rolls back its own savepoint, so it commits all or nothing with the
+   * transaction), then refuse every statement. Never rejects.
+   */
+  async close(): Promise<void> {
+    try {
+      await this.settle();
+    } finally {
+      this.finished = true;
+    }
   }
 }
