@@ -30,6 +30,38 @@ describeEachDb('DDL then writes in one transaction', (db) => {
     expect(rows.map((r) => [r.changed_fields, r.data_after])).toEqual([[['x'], { id: 1, v: 'a', x: 1 }]]);
   });
 
+  it('track_counts off at the DDL and back on at the write: a masked column swapped by renames stays masked', async () => {
+    const t = uniqueName('offon');
+    await db().exec(
+      `create table ${t} (id int primary key, email text, v text); insert into ${t} values (1, 'a@secret', 'x')`,
+    );
+    const tl = await installed(db(), { [t]: { mask: ['email'] } });
+    await tl.installTriggers({ tables: [t] });
+    await db().exec(
+      `begin; set local track_counts = off;
+       alter table ${t} rename column email to tmp; alter table ${t} rename column v to email; alter table ${t} rename column tmp to v;
+       set local track_counts = on; update ${t} set email = 'y'; commit;`,
+    );
+    const rows = (await changesFor(db(), 'public', t)).filter((r) => r.op === 'update');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.data_after).toMatchObject({ id: 1, v: '[REDACTED]' });
+    expect(JSON.stringify(rows)).not.toContain('a@secret');
+  });
+
+  it('a migration function declared SET track_counts = off, then a plain write: the new column is captured', async () => {
+    const t = uniqueName('offfn');
+    await db().exec(
+      `create table ${t} (id int primary key, v text); insert into ${t} values (1, 'a');
+       create function ${t}_mig() returns void language plpgsql set track_counts = off
+         as $$ begin alter table ${t} add column x int; end $$;`,
+    );
+    const tl = await installed(db());
+    await tl.installTriggers({ tables: [t] });
+    await db().exec(`begin; select ${t}_mig(); update ${t} set x = 1; commit;`);
+    const rows = (await changesFor(db(), 'public', t)).filter((r) => r.op === 'update');
+    expect(rows.map((r) => [r.changed_fields, r.data_after])).toEqual([[['x'], { id: 1, v: 'a', x: 1 }]]);
+  });
+
   it('a masked column renamed away and a new one under its name, then writes: both redacted', async () => {
     const t = uniqueName('swap');
     await db().exec(`create table ${t} (id int primary key, email text, note text)`);

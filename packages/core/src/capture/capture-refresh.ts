@@ -336,7 +336,11 @@ BEGIN
         'Audit rows are found by their key; remove these columns from exclude/mask.');
     END IF;
   END IF;
+  -- With track_counts off (superuser, also in a function's SET clause) the pending row would not be
+  -- counted, and a writer's BEFORE trigger skips the table unless its count is above zero, even
+  -- after track_counts is back on (capture_statement_start): regenerate at once instead.
   IF p_defer AND fn IS NOT NULL AND mode_ok AND reg.table_schema = cur_schema AND reg.table_name = cur_name
+     AND current_setting('track_counts') = 'on'
      AND NOT EXISTS (SELECT 1 FROM pg_trigger tg
                       WHERE tg.tgrelid = ANY(rels) AND tg.tgname = ANY(@S.capture_trigger_names())
                       GROUP BY tg.tgrelid

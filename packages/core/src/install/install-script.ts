@@ -35,10 +35,11 @@ export interface InstallScriptOptions {
  * `@RELLIT(name)` the literal of the qualified relation name, for a constant `::regclass`).
  */
 function renderSql(template: string, schema: string): string {
-  return template
-    .replace(/@RELLIT\(([a-z_]+)\)/g, (_, name: string) => quoteLiteral(`${quoteIdent(schema)}.${name}`))
-    .replaceAll('@LIT', quoteLiteral(schema))
-    .replaceAll('@S', quoteIdent(schema));
+  // One pass: a placeholder-like text inside a substituted value (a schema named `tl@Sx`) stays as is.
+  return template.replace(/@RELLIT\(([a-z_]+)\)|@LIT|@S/g, (match: string, name: string | undefined) => {
+    if (name !== undefined) return quoteLiteral(`${quoteIdent(schema)}.${name}`);
+    return match === '@LIT' ? quoteLiteral(schema) : quoteIdent(schema);
+  });
 }
 
 /**
