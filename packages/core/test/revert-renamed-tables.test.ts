@@ -100,4 +100,60 @@ describeEachDb('revert: tables renamed since the reverted change', (db) => {
     const back = await tl.revert.plan({ table: `${s}.b`, pk: 1, to: new Date(0) });
     expect(back.steps.map((st) => [st.table, st.op])).toEqual([[`${s}.b`, 'delete']]);
   });
+  // Found by the revert hunt (D4): a plan from plan() ran as it was made, addressing the table by
+  // name, so after a name swap between plan and apply it wrote to the other table.
+  it('a plan applied after the names were swapped since it was made is refused, changing nothing', async () => {
+    const s = uniqueName('rvsp');
+    await db().exec(`create schema ${s}; create table ${s}.a (id int primary key, v int);
+      create table ${s}.b (id int primary key, v int); insert into ${s}.a values (1, 0); insert into ${s}.b values (1, 0)`);
+    const tl = await installed(db());
+    await tl.installTriggers({ tables: [`${s}.a`, `${s}.b`] });
+    const write = (sql: string) =>
+      runWithAuditContext({ actor: ActorRef.user('script') }, () => tl.transaction((tx) => tx.query(sql)));
+    const { auditTransactionId: t1 } = await write(`update ${s}.a set v = 10`);
+    await write(`update ${s}.b set v = 10`);
+    const plan = await tl.revert.plan({ transactionId: t1! });
+    expect(plan.steps.map((st) => [st.table, st.op])).toEqual([[`${s}.a`, 'update']]);
+    await db().exec(`begin; alter table ${s}.a rename to tmp; alter table ${s}.b rename to a;
+      alter table ${s}.tmp rename to b; commit`);
+    const error = await runWithAuditContext({ actor: admin }, () => tl.revert.apply(plan)).catch(
+      (e: unknown) => e,
+    );
+    expect(isThreadlineError(error, 'REVERT_CONFLICT')).toBe(true);
+    expect((error as Error).message).toBe(
+      `revert.apply: ${s}.a is another table now: the table was renamed (or dropped) since the plan, so nothing was changed; plan again`,
+    );
+    expect(await rows(s)).toEqual(['a:{"v": 10, "id": 1}', 'b:{"v": 10, "id": 1}']);
+    // Planned again, the revert writes to the changed table under its new name.
+    await runWithAuditContext({ actor: admin }, async () =>
+      tl.revert.apply(await tl.revert.plan({ transactionId: t1! })),
+    );
+    expect(await rows(s)).toEqual(['a:{"v": 10, "id": 1}', 'b:{"v": 0, "id": 1}']);
+  });
+
+  // Found by the revert hunt (D5): later changes were looked for by the table's name, which also
+  // answers for a dropped table that had the name meanwhile, so its change was a false conflict.
+  it("a dropped table's changes under the same name are not later changes of the reverted table", async () => {
+    const s = uniqueName('rvdr');
+    const s2 = uniqueName('rvdr2');
+    await db().exec(`create schema ${s}; create schema ${s2}; create table ${s}.a (id int primary key, v int);
+      insert into ${s}.a values (1, 0)`);
+    const tl = await installed(db());
+    await tl.installTriggers({ tables: [`${s}.a`] });
+    const { auditTransactionId: t1 } = await runWithAuditContext({ actor: ActorRef.user('script') }, () =>
+      tl.transaction((tx) => tx.query(`update ${s}.a set v = 10`)),
+    );
+    await db().exec(`alter table ${s}.a rename to d; alter table ${s}.d set schema ${s2};
+      create table ${s}.a (id int primary key, v int)`);
+    await tl.installTriggers({ tables: [`${s}.a`] });
+    await db().exec(`insert into ${s}.a values (1, 555); drop table ${s}.a;
+      alter table ${s2}.d set schema ${s}; alter table ${s}.d rename to a`);
+    const plan = await tl.revert.plan({ transactionId: t1! });
+    expect(plan.conflicts).toEqual([]);
+    expect(plan.steps.map((st) => [st.table, st.op, st.set, st.expect])).toEqual([
+      [`${s}.a`, 'update', { v: 0 }, '{"v": 10, "id": 1}'],
+    ]);
+    await runWithAuditContext({ actor: admin }, () => tl.revert.apply(plan));
+    expect(await snapshot(db(), `${s}.a`, 'id')).toEqual(['{"v": 0, "id": 1}']);
+  });
 });

@@ -33,6 +33,18 @@ export function tableScope(q: string, s: string, n: string): TableScope {
   };
 }
 
+/**
+ * The changes of one table id `id` (SQL integer), whatever name they were recorded under, plus
+ * rows recorded before table ids under the name `s`.`n`: unlike tableScope, never the changes of a
+ * dropped table that once had the name.
+ */
+export function tableIdScope(id: string, s: string, n: string): TableScope {
+  return {
+    ids: `ARRAY[${id}]::integer[]`,
+    legacy: `c.table_schema = ${s} COLLATE "C" AND c.table_name = ${n} COLLATE "C"`,
+  };
+}
+
 /** Every table recorded in schema `s` (the changes whose table_schema is `s`). */
 export function schemaScope(q: string, s: string): TableScope {
   return {

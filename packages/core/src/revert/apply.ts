@@ -37,6 +37,7 @@ function metaOf(step: RevertStep, keyColumns: string[]): TableMeta {
     mask: [],
     ignored: [],
     selfReferencing: false,
+    relid: step.relid,
   };
 }
 
@@ -147,6 +148,29 @@ async function fixSettings(tx: SqlSession): Promise<() => Promise<void>> {
   return async () => {
     await tx.query(`SELECT ${FIXED.map(([n], i) => `set_config('${n}', $${i + 1}, true)`).join(', ')}`, old);
   };
+}
+
+/**
+ * Each group's table name still names the relation the plan was made for. A plan addresses a table
+ * by name; after a rename or a name swap since the plan, the name may stand for another table,
+ * whose rows the plan's statements would overwrite. Run before the re-check (a clear refusal) and
+ * after it (the re-check holds a lock on every table, so no rename can come in between any more).
+ */
+async function checkTables(tx: SqlSession, groups: Group[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const g of groups) {
+    if (seen.has(g.meta.relid)) continue;
+    seen.add(g.meta.relid);
+    const { rows } = await tx.query<{ relid: string | null }>(
+      `SELECT to_regclass(format('%I.%I', $1::text, $2::text))::oid::text AS relid`,
+      [g.meta.schema, g.meta.name],
+    );
+    if (rows[0]?.relid !== g.meta.relid)
+      throw new ThreadlineError(
+        'REVERT_CONFLICT',
+        `revert.apply: ${g.meta.label} ${rows[0]?.relid ? 'is another table now' : 'no longer exists'}: the table was renamed (or dropped) since the plan, so nothing was changed; plan again`,
+      );
+  }
 }
 
 /** Lock every row the plan writes and check it still is as the plan expects: one statement per group. */
@@ -263,7 +287,9 @@ export async function applyRevert(
             (totals.get(`${g.meta.label}\u0000${g.op}`) ?? 0) + g.steps.length,
           );
         const restore = await fixSettings(tx);
+        await checkTables(tx, groups);
         const problems = await recheck(tx, groups);
+        await checkTables(tx, groups);
         if (problems.length > 0)
           throw new ThreadlineError(
             'REVERT_CONFLICT',

@@ -1,7 +1,13 @@
 import type { ActorRef } from '../context/actor-ref.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
-import { keyBeforeCondition, keyCondition, type TableScope, tableScope } from '../query/table-scope.js';
+import {
+  keyBeforeCondition,
+  keyCondition,
+  type TableScope,
+  tableIdScope,
+  tableScope,
+} from '../query/table-scope.js';
 import type { Run } from './load.js';
 import type { NetStep } from './net.js';
 import type { TableMeta } from './tables.js';
@@ -28,6 +34,18 @@ export function firstLaterSql(
       WHERE ${cond} AND c.id > ${after} AND NOT c.transaction_id = ANY(${skip})`;
   return `SELECT l.* FROM (${branch(keyCondition(scope, key), 'false')} UNION ALL ${branch(keyBeforeCondition(scope, key), 'true')}) l ORDER BY l.id LIMIT 1`;
 }
+
+/**
+ * Where a table's later changes are looked for: by the table id of its reverted changes when they
+ * have one (a name also answers for dropped tables that once had it), else by name. `s`, `n` are
+ * SQL text of the table's name now; `id` the SQL of a parameter bound to meta.tableId (only then).
+ */
+export function revertScope(q: string, meta: TableMeta, s: string, n: string, id: string): TableScope {
+  return meta.tableId === undefined ? tableScope(q, s, n) : tableIdScope(`${id}::integer`, s, n);
+}
+
+/** meta.tableId as the extra parameter revertScope's `id` names (none without one). */
+export const idParam = (meta: TableMeta): number[] => (meta.tableId === undefined ? [] : [meta.tableId]);
 
 /** The first change of a row after its reverted ones that is not itself being reverted. */
 export interface LaterChange {
@@ -84,8 +102,8 @@ export async function laterChanges(
             (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = l.transaction_id) AS actor
        FROM (SELECT e.i::int AS i, e.x -> 'k' AS pk, (e.x ->> 'id')::bigint AS id
                FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(x, i)) k
-      CROSS JOIN LATERAL (${firstLaterSql(q, tableScope(q, '$1::text', '$2::text'), 'k.pk', 'k.id', '$4::bigint[]')}) l`,
-    [meta.schema, meta.name, probe, transactions],
+      CROSS JOIN LATERAL (${firstLaterSql(q, revertScope(q, meta, '$1::text', '$2::text', '$5'), 'k.pk', 'k.id', '$4::bigint[]')}) l`,
+    [meta.schema, meta.name, probe, transactions, ...idParam(meta)],
   );
   for (const { i, ...r } of rows) found.set(steps[Number(i) - 1]!, r);
   return found;
@@ -102,9 +120,9 @@ export async function latestImages(run: Run, q: string, meta: TableMeta, steps: 
   const rows = await run<{ i: number; img: string | null }>(
     `SELECT k.i::int AS i,
             (SELECT CASE WHEN c.op = 'delete' THEN NULL ELSE c.data_after::text END FROM ${q}.audit_changes c
-              WHERE ${keyCondition(tableScope(q, '$1::text', '$2::text'), 'k.pk')} AND c.id > k.id ORDER BY c.id DESC LIMIT 1) AS img
+              WHERE ${keyCondition(revertScope(q, meta, '$1::text', '$2::text', '$4'), 'k.pk')} AND c.id > k.id ORDER BY c.id DESC LIMIT 1) AS img
        FROM (SELECT e.i, e.x -> 'k' AS pk, (e.x ->> 'id')::bigint AS id FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(x, i)) k`,
-    [meta.schema, meta.name, probe],
+    [meta.schema, meta.name, probe, ...idParam(meta)],
   );
   for (const r of rows) steps[Number(r.i) - 1]!.expect = r.img;
 }

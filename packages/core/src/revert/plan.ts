@@ -43,6 +43,7 @@ async function currentMeta(
   const table = await resolveTable(run, q, schema, name, transactions);
   const meta = await loadTableMeta(run, q, table.schema, table.name, sampleKey);
   if (table.schema !== schema || table.name !== name) meta.recorded = table.recorded;
+  if (table.id !== null) meta.tableId = table.id;
   return meta;
 }
 
@@ -97,6 +98,7 @@ function toStepFields(meta: TableMeta, net: NetStep, pk: Record<string, unknown>
       key: net.key,
       tableSchema: meta.schema,
       tableName: meta.name,
+      relid: meta.relid,
     };
   return {
     table: meta.label,
@@ -110,6 +112,7 @@ function toStepFields(meta: TableMeta, net: NetStep, pk: Record<string, unknown>
     key: net.key,
     tableSchema: meta.schema,
     tableName: meta.name,
+    relid: meta.relid,
   };
 }
 

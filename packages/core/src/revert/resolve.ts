@@ -8,6 +8,8 @@ export interface ResolvedTable {
   name: string;
   /** The name the changes were recorded under (set-steps.ts reads the transactions' changes by it). */
   recorded: { schema: string; name: string };
+  /** The table id the changes carry (null: recorded before table ids). */
+  id: number | null;
 }
 
 /**
@@ -39,9 +41,9 @@ export async function resolveTable(
        LEFT JOIN pg_catalog.pg_namespace ns ON ns.oid = cl.relnamespace`,
     [schema, name, transactions],
   );
-  if (!row || row.id === null) return { schema, name, recorded };
-  if (row.s !== null && row.n !== null) return { schema: row.s, name: row.n, recorded };
-  if (!row.taken) return { schema, name, recorded };
+  if (!row || row.id === null) return { schema, name, recorded, id: null };
+  if (row.s !== null && row.n !== null) return { schema: row.s, name: row.n, recorded, id: row.id };
+  if (!row.taken) return { schema, name, recorded, id: row.id };
   const label = formatTableName(recorded);
   throw new ThreadlineError(
     'NOT_FOUND',

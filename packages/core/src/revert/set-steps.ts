@@ -1,7 +1,6 @@
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
-import { tableScope } from '../query/table-scope.js';
-import { firstLaterSql, type LaterChange } from './conflicts.js';
+import { firstLaterSql, idParam, type LaterChange, revertScope } from './conflicts.js';
 import type { Run } from './load.js';
 import type { NetStep, Unknown } from './net.js';
 import { parseRawObject, type RawImage, rawObjectText } from './raw-json.js';
@@ -21,7 +20,8 @@ import type { TableMeta } from './tables.js';
  * list every table the transactions changed (rows of op 'table', first), $12 every column the
  * table has now (a changed column it no longer has is a 'dropped' not-stored column), $13 / $14
  * the table's name now (its later changes are found by table id: $1 / $2 is the name the
- * reverted changes were recorded under, which may belong to another table since, resolve.ts).
+ * reverted changes were recorded under, which may belong to another table since, resolve.ts),
+ * $15 the table id of the reverted changes when they have one (conflicts.ts revertScope).
  */
 const hidden = (x: string) =>
   // Portable-mode capture stores {"threadline": "hidden: ..."} instead of an image (net.ts `stored`).
@@ -30,7 +30,7 @@ const hidden = (x: string) =>
 /** `x` without the keys that are not in `keep` (a text[] expression). */
 const only = (x: string, keep: string) => `(${x} - ARRAY(SELECT jsonb_object_keys(${x} - ${keep})))`;
 
-const setStepsSql = (q: string) => `
+const setStepsSql = (q: string, meta: TableMeta) => `
 WITH ch AS MATERIALIZED (
   -- Read by transaction (OFFSET 0 keeps the table condition out of the scan: on statistics not
   -- yet refreshed after the bulk write, the planner walks the table's whole history instead).
@@ -85,7 +85,7 @@ one AS (
 steps AS MATERIALIZED (SELECT * FROM one WHERE op <> 'update' OR ncols > 0 OR ns IS NOT NULL),
 hit AS (
   SELECT s.id AS sid, l.*, (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = l.transaction_id) AS actor
-    FROM steps s CROSS JOIN LATERAL (${firstLaterSql(q, tableScope(q, '$13::text', '$14::text'), 's.table_pk', 's.id', '$3::bigint[]')}) l)
+    FROM steps s CROSS JOIN LATERAL (${firstLaterSql(q, revertScope(q, meta, '$13::text', '$14::text', '$15'), 's.table_pk', 's.id', '$3::bigint[]')}) l)
 SELECT r.op, r.key, r.data, r.expect, r.ns, r.id, r.at, r.later FROM (
   SELECT 1 AS k, s.op, s.table_pk::text AS key, s.data::text AS data, s.expect::text AS expect, s.ns::text AS ns, s.id::text AS id,
          ${isoSql('s.captured_at')} AS at,
@@ -149,7 +149,7 @@ export async function setSteps(
   for (const c of meta.exclude) redacted.set(c, 'excluded');
   for (const c of meta.mask) redacted.set(c, 'masked');
   const stored = meta.writable.filter((c) => !redacted.has(c));
-  const rows = await run<SetRow>(setStepsSql(q), [
+  const rows = await run<SetRow>(setStepsSql(q, meta), [
     (meta.recorded ?? meta).schema,
     (meta.recorded ?? meta).name,
     transactions,
@@ -164,6 +164,7 @@ export async function setSteps(
     meta.columns,
     meta.schema,
     meta.name,
+    ...idParam(meta),
   ]);
   const steps: NetStep[] = [];
   const later = new Map<NetStep, LaterChange>();

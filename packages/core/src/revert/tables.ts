@@ -29,10 +29,18 @@ export interface TableMeta {
    * (resolve.ts): set-steps.ts reads the transactions' changes by it.
    */
   recorded?: { schema: string; name: string };
+  /** The relation's oid (text): apply checks the name still points to it. */
+  relid: string;
+  /**
+   * The table id of the reverted changes (resolve.ts), when known: their later changes are looked
+   * for by it, not by the name, which also answers for dropped tables that once had it.
+   */
+  tableId?: number;
 }
 
 interface MetaRow {
   present: boolean;
+  relid: string | null;
   storage: boolean;
   options: string | null;
   key_columns: string | null;
@@ -50,6 +58,7 @@ export async function loadTableMeta(
   const label = formatTableName({ schema, name });
   const [row] = await run<MetaRow>(
     `SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL AS present,
+       to_regclass(format('%I.%I', $1::text, $2::text))::oid::text AS relid,
        coalesce((SELECT c.relnamespace = to_regnamespace($3::text) FROM pg_class c WHERE c.oid = to_regclass(format('%I.%I', $1::text, $2::text))), false) AS storage,
        (SELECT ct.options::text FROM ${q}.captured_tables ct WHERE ct.table_schema = $1 AND ct.table_name = $2) AS options,
        (SELECT array_to_json(ct.key_columns)::text FROM ${q}.captured_tables ct WHERE ct.table_schema = $1 AND ct.table_name = $2) AS key_columns,
@@ -90,5 +99,6 @@ export async function loadTableMeta(
     mask,
     ignored: [...exclude, ...mask, ...list(options.exceptColumns)],
     selfReferencing: row.self_ref === true,
+    relid: row.relid!,
   };
 }

@@ -37,6 +37,8 @@ export interface RevertStep {
   key: string;
   tableSchema: string;
   tableName: string;
+  /** Internal: the relation's oid when planned; apply refuses when the name now points elsewhere. */
+  relid: string;
 }
 
 export type RevertConflictKind = 'changed_since' | 'not_stored' | 'key_changed' | 'fk_cycle' | 'key_cycle';
