@@ -14,6 +14,7 @@ import { RETENTION_DDL } from '../retention/retention-ddl.js';
 import { KEY_BACKFILL } from '../storage/key-backfill.js';
 import { PARTITION_DDL } from '../storage/partition-ddl.js';
 import { STORAGE_CONVERT } from '../storage/storage-convert.js';
+import { CONTEXT_FUNCTIONS } from './context-functions.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 
@@ -66,6 +67,7 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
     RETENTION_DDL,
     EXPORT_DDL,
     INTEGRITY_DDL,
+    CONTEXT_FUNCTIONS,
     RUNTIME_FUNCTIONS,
     CAPTURE_GENERATOR,
     CAPTURE_REFRESH,

@@ -1,0 +1,88 @@
+/**
+ * The helpers that read the bound context without ever raising (begin_audit_transaction and
+ * record_action call them): JSON parsing that returns NULL instead of an error, the rule for a
+ * context id, and the salvage of a context that jsonb cannot store whole. `@S` is the quoted
+ * storage schema.
+ */
+export const CONTEXT_FUNCTIONS = String.raw`
+-- Parse text as jsonb, or NULL when it is not valid JSON (never raises).
+CREATE OR REPLACE FUNCTION @S.try_jsonb(p_text text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  RETURN p_text::jsonb;
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END
+$fn$;
+
+-- A context id: a trimmed string (or a number) of 1..256 bytes without control characters, else
+-- NULL. The bound applies to numbers too: 42.5e999 renders as 1,001 digits. One plain SQL
+-- expression (no FROM, no SET clause) so that callers inline it: a call that is not inlined is
+-- parsed and planned again in every transaction (fmgr_sql), ~20 µs each. Schema-qualified
+-- throughout: it is inlined into SECURITY DEFINER callers and parsed with their search_path.
+CREATE OR REPLACE FUNCTION @S.clean_context_id(p_value jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT CASE
+    WHEN NOT pg_catalog.jsonb_typeof(p_value) OPERATOR(pg_catalog.=) ANY ('{number,string}'::pg_catalog.text[]) THEN NULL
+    WHEN pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.=) '' THEN NULL
+    WHEN pg_catalog.octet_length(pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}')) OPERATOR(pg_catalog.>) 256 THEN NULL
+    WHEN pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) E'[\\u0001-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb\\U000110bd\\U000110cd\\U00013430-\\U0001343f\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0001\\U000e0020-\\U000e007f]' THEN NULL
+    ELSE pg_catalog.btrim(p_value OPERATOR(pg_catalog.#>>) '{}')
+  END
+$fn$;
+
+-- Parse text as json (valid JSON syntax, whatever jsonb can store), or NULL (never raises).
+CREATE OR REPLACE FUNCTION @S.try_json(p_text text) RETURNS json
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  RETURN p_text::json;
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END
+$fn$;
+
+-- A context setting that is valid JSON but not storable as jsonb (a \u0000 escape or a lone
+-- UTF-16 surrogate escape, which jsonb rejects, or a number beyond numeric's range): every
+-- top-level field without one is kept, so a NUL in meta does not drop the transaction's valid ids.
+-- The escapes are swapped for a random marker to find their fields (the json type cannot be walked
+-- with them: it converts every string it meets); each remaining field is converted on its own.
+-- Returns {"value": {...}, "dropped": [keys]}, or {"error": "..."} when the text is not valid JSON
+-- or not a JSON object. E'' literals: the backslashes of a plain literal mean something else in a
+-- session with standard_conforming_strings = off (plpgsql compiles under the session's setting).
+CREATE OR REPLACE FUNCTION @S.salvage_jsonb_object(p_text text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  marker text := 'threadline-unstorable-' || md5(random()::text || clock_timestamp()::text);
+  txt text := p_text;
+  nxt text;
+  parsed json;
+  v jsonb;
+  kept jsonb := '{}'::jsonb;
+  dropped text[] := '{}';
+  f record;
+BEGIN
+  IF @S.try_json(p_text) IS NULL THEN RETURN '{"error": "not valid JSON"}'; END IF;
+  -- An escape preceded by an even number of backslashes (adjacent ones need another pass): \u0000,
+  -- a high surrogate without its low one, a low surrogate without its high one.
+  LOOP
+    nxt := regexp_replace(txt, E'(^|[^\\\\])((\\\\\\\\)*)(\\\\u0000|\\\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\\\u[dD][c-fC-F][0-9a-fA-F]{2})|(?<!\\\\u[dD][89abAB][0-9a-fA-F]{2})\\\\u[dD][c-fC-F][0-9a-fA-F]{2})',
+                          E'\\1\\2' || marker, 'g');
+    EXIT WHEN nxt = txt;
+    txt := nxt;
+  END LOOP;
+  parsed := txt::json;
+  IF json_typeof(parsed) <> 'object' THEN RETURN '{"error": "not a JSON object"}'; END IF;
+  FOR f IN SELECT e.key, e.value FROM json_each(parsed) e LOOP
+    v := CASE WHEN strpos(f.key, marker) = 0 AND strpos(f.value::text, marker) = 0 THEN @S.try_jsonb(f.value::text) END;
+    IF v IS NULL THEN
+      dropped := dropped || replace(f.key, marker, E'\\ufffd');
+    ELSE
+      kept := kept || jsonb_build_object(f.key, v);
+    END IF;
+  END LOOP;
+  RETURN jsonb_build_object('value', kept, 'dropped', to_jsonb(dropped));
+EXCEPTION WHEN others THEN
+  RETURN '{"error": "not valid JSON"}';
+END
+$fn$;
+`;
