@@ -6,15 +6,21 @@ import { uniqueName } from './helpers.js';
 describeEachDb(
   'integrity: seals and concurrent capture',
   (db) => {
-    it('never seals past a transaction still in progress, and a later seal picks its rows up', async () => {
-      const schema = uniqueName('sealgap');
-      const table = uniqueName('gap');
+    /** A table captured into its own storage schema, through a pool of `size` connections. */
+    async function capturedTable(name: string, size: number) {
+      const schema = uniqueName(`seal${name}`);
+      const table = uniqueName(name);
       await db().exec(`create table ${table} (id int primary key)`);
-      const pool = db().server!.newPool(3);
+      const pool = db().server!.newPool(size);
+      const tl = createThreadline({ db: pool, schema });
+      await tl.install();
+      await tl.installTriggers({ tables: [table] });
+      return { schema, table, pool, tl };
+    }
+
+    it('never seals past a transaction still in progress, and a later seal picks its rows up', async () => {
+      const { schema, table, pool, tl } = await capturedTable('gap', 3);
       try {
-        const tl = createThreadline({ db: pool, schema });
-        await tl.install();
-        await tl.installTriggers({ tables: [table] });
         const open = await pool.connect();
         try {
           // The open transaction captures first: it holds the lower ids.
@@ -58,14 +64,8 @@ describeEachDb(
       // A snapshot's xmax is the newest *finished* xid + 1: a transaction that took its xid after
       // the last one finished is running but in no xip list. Nothing else finishes here between
       // the open transaction's capture and the seal's watermark, so the open xid is above xmax.
-      const schema = uniqueName('sealxmax');
-      const table = uniqueName('xmax');
-      await db().exec(`create table ${table} (id int primary key)`);
-      const pool = db().server!.newPool(2);
+      const { table, pool, tl } = await capturedTable('xmax', 2);
       try {
-        const tl = createThreadline({ db: pool, schema });
-        await tl.install();
-        await tl.installTriggers({ tables: [table] });
         const open = await pool.connect();
         try {
           await open.query('begin');
@@ -88,14 +88,8 @@ describeEachDb(
     });
 
     it('a watermark left by schema 8 (no xid bound) is held back by a transaction open at the upgrade', async () => {
-      const schema = uniqueName('sealv8');
-      const table = uniqueName('v8');
-      await db().exec(`create table ${table} (id int primary key)`);
-      const pool = db().server!.newPool(2);
+      const { schema, table, pool, tl } = await capturedTable('v8', 2);
       try {
-        const tl = createThreadline({ db: pool, schema });
-        await tl.install();
-        await tl.installTriggers({ tables: [table] });
         await pool.query(`alter table "${schema}".integrity_watermarks drop column xid_bound`);
         const open = await pool.connect();
         try {
