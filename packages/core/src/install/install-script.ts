@@ -81,6 +81,8 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
   ON CONFLICT (singleton) DO UPDATE SET version = GREATEST(@S.schema_version.version, EXCLUDED.version), installed_at = now();`,
     'SELECT @S.capture_repair_all();',
     'SELECT @S.storage_key_capture();',
+    // Last: its ACCESS EXCLUSIVE lock on audit_changes (if it drops) is held only until commit.
+    'SELECT @S.storage_legacy_drop();',
   ].join('\n');
   return renderSql(body, schema);
 }

@@ -42,7 +42,8 @@ export const integritySql = (q: string) => ({
   /**
    * The first change in ids ($1, $2] still without a table id (written before table ids, not
    * keyed yet by storage maintain): the key backfill will set its table_id and key_hash, which
-   * the current digest covers, so a seal stops before it. Through the partial legacy index.
+   * the current digest covers, so a seal stops before it. Through the partial legacy index while it
+   * exists, else the NULL range of the compact (table_id, ...) index (storage/legacy-indexes.ts).
    */
   firstUnkeyed: `SELECT min(c.id)::text AS first FROM ${q}.audit_changes c
      WHERE c.table_id IS NULL AND c.id > $1 AND c.id <= $2`,

@@ -4,7 +4,10 @@
  * key hash (key_hash = jsonb_hash_extended(table_pk, 0)) with the full key rechecked, so a hash
  * collision never returns another row's change. Rows written before table ids, until storage
  * maintain has keyed them, are found by name through the partial legacy indexes
- * (`WHERE table_id IS NULL`), which are empty afterwards.
+ * (`WHERE table_id IS NULL`), which exist only while such rows may (storage/legacy-indexes.ts).
+ * Without them the legacy arm is still answered through an index: `c.table_id IS NULL` is a range
+ * of the compact indexes (they lead with table_id), empty then, so no flag is needed to leave the
+ * arm out and no answer depends on whether the legacy indexes exist.
  */
 export interface TableScope {
   /** SQL of an integer[]: the table ids this filter stands for. */

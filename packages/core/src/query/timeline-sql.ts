@@ -63,7 +63,7 @@ export function timelineSql(
   if (!transactions || !newestTransactions) {
     if (scope) {
       // Newest first off (table_id, captured_at, id), one ordered scan per table id, and the
-      // legacy index for rows not yet keyed.
+      // legacy index (or the compact index's NULL range) for rows not yet keyed.
       return `SELECT ${select.columns} FROM (SELECT * FROM (${scopeRows(q, scope, {
         select: '*',
         where: rest,

@@ -3,8 +3,8 @@
  * of older rows are NULL after the upgrade (ADD COLUMN without a default: no rewrite, no long
  * lock). storage_key_batch fills them, a batch per call (one short transaction each: storage
  * maintain, `threadline install --apply`); queries find unkeyed rows through the partial legacy
- * indexes meanwhile, so every answer is complete before, during and after. `@S` is the quoted
- * storage schema.
+ * indexes meanwhile (storage/legacy-indexes.ts: dropped by maintain once none is left), so every
+ * answer is complete before, during and after. `@S` is the quoted storage schema.
  *
  * Which table a legacy row belongs to is decided by its name and time. Each registered table held
  * each of its names over an interval: a former name from the rename before it (or the start of

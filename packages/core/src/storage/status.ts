@@ -96,7 +96,7 @@ export async function storageStatus(client: SqlClient, schema: string): Promise<
       newestCapturedAt: iso(span[0]?.newest),
     });
   }
-  // Off the partial legacy index (empty once every row is keyed).
+  // Off the partial legacy index, or without it the NULL range of the compact (table_id, ...) index.
   const { rows: unkeyed } = await client.query<{ n: string }>(
     `SELECT count(*)::text AS n FROM ${q}.audit_changes WHERE table_id IS NULL`,
   );

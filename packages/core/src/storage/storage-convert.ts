@@ -58,6 +58,8 @@ BEGIN
     PERFORM setval(pg_get_serial_sequence(parent::text, 'id'), seq_last);
   END IF;
   PERFORM @S.storage_create_indexes();
+  -- The legacy indexes on the new table too when the old one has them (rows not keyed yet).
+  PERFORM @S.storage_legacy_create(to_regclass(format('%I.audit_changes_default_legacy_table_idx', storage)) IS NOT NULL);
   -- Matching indexes of the old table are attached to the new ones (no rebuild, no scan: a
   -- default partition attached while no other partition exists needs no check).
   EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s DEFAULT', parent, legacy);
