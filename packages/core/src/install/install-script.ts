@@ -19,7 +19,7 @@ import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 
 /** Bumped whenever the install script changes what it creates. */
-export const SCHEMA_VERSION = 9;
+export const SCHEMA_VERSION = 10;
 
 /** How audit_changes is partitioned by captured_at (SPEC section 10). */
 export type PartitionUnit = 'none' | 'day' | 'week' | 'month';
