@@ -70,6 +70,7 @@ DECLARE
   a_cn text := @S.capture_alias('tl_cn', cols);
   a_g text := @S.capture_alias('tl_g', cols);    -- the settings the plan guard saved,
   a_d text := @S.capture_alias('tl_d', cols);    -- and a discarded result
+  a_s text := @S.capture_alias('tl_s', cols);    -- the statement's start as noted (a setting)
   needs_utc boolean;
   guard_on text;
   guard_off text;
@@ -88,6 +89,7 @@ DECLARE
   key_changed text;
   mask_obj jsonb;
   guard text[];
+  guards text[] := '{}';  -- the plan guards' statements: full on, full off, light on, light off
   stale_obj text;
   redact_exclude text[];
   inner_cols text := '';
@@ -286,43 +288,52 @@ BEGIN
        AND NOT (t.typtype = 'e' OR (t.typnamespace = 'pg_catalog'::regnamespace AND t.typname IN (
              'int2', 'int4', 'int8', 'numeric', 'bool', 'text', 'varchar', 'bpchar', 'name', 'char',
              'uuid', 'json', 'jsonb', 'date', 'timestamp', 'time', 'inet', 'cidr', 'macaddr', 'macaddr8', 'oid'))));
-  guard_on := format(
-    '%I := ARRAY[current_setting(''jit''), current_setting(''enable_nestloop''), current_setting(''enable_mergejoin''), '
-    'current_setting(''work_mem''), current_setting(''TimeZone''), current_setting(''IntervalStyle''), '
-    'current_setting(''extra_float_digits''), current_setting(''bytea_output''), current_setting(''lc_monetary''), current_setting(''DateStyle'')]; '
-    '%I := concat(set_config(''jit'', ''off'', true), set_config(''enable_nestloop'', ''off'', true), '
-    'set_config(''enable_mergejoin'', ''off'', true), set_config(''work_mem'', ''64MB'', true)%s);',
-    a_g, a_d, CASE WHEN needs_utc THEN ', set_config(''TimeZone'', ''UTC'', true), set_config(''IntervalStyle'', ''postgres'', true), '
-      'set_config(''extra_float_digits'', ''1'', true), set_config(''bytea_output'', ''hex'', true), set_config(''lc_monetary'', ''C'', true), '
-      'set_config(''DateStyle'', ''ISO, MDY'', true)' ELSE '' END);
-  guard_off := format(
-    '%I := concat(set_config(''jit'', %I[1], true), set_config(''enable_nestloop'', %I[2], true), '
-    'set_config(''enable_mergejoin'', %I[3], true), set_config(''work_mem'', %I[4], true)%s);',
-    a_d, a_g, a_g, a_g, a_g, CASE WHEN needs_utc THEN format(', set_config(''TimeZone'', %I[5], true), set_config(''IntervalStyle'', %I[6], true), '
-      'set_config(''extra_float_digits'', %I[7], true), set_config(''bytea_output'', %I[8], true), set_config(''lc_monetary'', %I[9], true), '
-      'set_config(''DateStyle'', %I[10], true)',
-      a_g, a_g, a_g, a_g, a_g, a_g) ELSE '' END);
+  -- Each guard saves exactly the settings it changes, and puts them back after the statement. The
+  -- full guard (plan shape, jit, room for the hash) is for the statements that join; the INSERT and
+  -- DELETE statements join nothing, so theirs needs only jit off (a cached plan made for many rows
+  -- would compile on every call) and the output settings.
+  FOR n IN 1 .. 2 LOOP
+    SELECT format('%I := ARRAY[%s]; %I := concat(%s);', a_g,
+                  string_agg(format('current_setting(%L)', g.name), ', ' ORDER BY g.i), a_d,
+                  string_agg(format('set_config(%L, %L, true)', g.name, g.value), ', ' ORDER BY g.i)),
+           format('%I := concat(%s);', a_d, string_agg(format('set_config(%L, %I[%s], true)', g.name, a_g, g.i), ', ' ORDER BY g.i))
+      INTO guard_on, guard_off
+      FROM (SELECT row_number() OVER (ORDER BY x.ord) AS i, x.name, x.value
+              FROM (VALUES (1, 'jit', 'off', true), (2, 'enable_nestloop', 'off', n = 1), (3, 'enable_mergejoin', 'off', n = 1),
+                           (4, 'work_mem', '64MB', n = 1), (5, 'TimeZone', 'UTC', needs_utc), (6, 'IntervalStyle', 'postgres', needs_utc),
+                           (7, 'extra_float_digits', '1', needs_utc), (8, 'bytea_output', 'hex', needs_utc),
+                           (9, 'lc_monetary', 'C', needs_utc), (10, 'DateStyle', 'ISO, MDY', needs_utc)) AS x(ord, name, value, used)
+             WHERE x.used) AS g;
+    guards := guards || ARRAY[guard_on, guard_off];
+  END LOOP;
 
-  -- captured_at: when the statement started (set by the BEFORE STATEMENT trigger), so a statement's
-  -- changes sort before those of statements its own row triggers ran (they are captured first).
+  -- captured_at: when the statement started (noted by the BEFORE STATEMENT trigger), so a
+  -- statement's changes sort before those of statements its own row triggers ran (they are captured
+  -- first); kept within the client statement (statement_started_at in runtime-functions.ts says
+  -- why), the setting read once. The single-row UPDATE needs no plan guard (its statement is only
+  -- ever planned for one row), only the output settings when a column needs them.
   body := format(E'-- Threadline capture for %s (%s mode). Generated; regenerate with threadline gen-triggers.\n'
-    || E'DECLARE\n  %I timestamptz;\n  %I bigint;\n  %I bigint;\n  %I text[];\n  %I text;\n'
+    || E'DECLARE\n  %I timestamptz;\n  %I bigint;\n  %I bigint;\n  %I text[];\n  %I text;\n  %I text;\n'
     || E'BEGIN\n  IF TG_OP = ''TRUNCATE'' THEN\n    %s\n    RETURN NULL;\n  END IF;\n'
-    || E'  %I := %I.statement_started_at();\n'
+    || E'  %I := current_setting(concat(''threadline.statement_at_'', pg_trigger_depth()), true);\n'
+    || E'  %I := CASE WHEN length(%I) <= 17 AND ltrim(%I, ''0123456789'') = '''' AND %I <> '''' '
+    || E'THEN GREATEST(statement_timestamp(), LEAST(clock_timestamp(), ''epoch''::timestamptz + %I::int8 * ''1 microsecond''::interval)) '
+    || E'ELSE clock_timestamp() END;\n'
     || E'  IF TG_OP = ''UPDATE'' THEN\n'
     || E'    SELECT (SELECT count(*) FROM threadline_old_rows), (SELECT count(*) FROM threadline_new_rows) INTO %I, %I;\n'
-    || E'    IF %I = 1 AND %I = 1 THEN\n      %s\n      %s;\n      %s\n      RETURN NULL;\n    END IF;\n  END IF;\n'
-    || E'  %s\n'
-    || E'  IF TG_OP = ''INSERT'' THEN\n    %s;\n'
-    || E'  ELSIF TG_OP = ''UPDATE'' AND %I = %I THEN\n    %s;\n'
-    || E'  ELSIF TG_OP = ''UPDATE'' THEN\n    %s;\n'
-    || E'  ELSIF TG_OP = ''DELETE'' THEN\n    %s;\n  END IF;\n  %s\n  RETURN NULL;\nEND\n',
+    || E'    IF %I = 1 AND %I = 1 THEN\n      %s\n      %s;\n      %s\n      RETURN NULL;\n    END IF;\n'
+    || E'    %s\n    IF %I = %I THEN\n      %s;\n    ELSE\n      %s;\n    END IF;\n    %s\n'
+    || E'  ELSIF TG_OP = ''INSERT'' THEN\n    %s\n    %s;\n    %s\n'
+    || E'  ELSIF TG_OP = ''DELETE'' THEN\n    %s\n    %s;\n    %s\n  END IF;\n  RETURN NULL;\nEND\n',
     -- The header comment shows the table's name with control characters replaced: a newline in a
     -- name would end the comment and run the rest of the name as code of this SECURITY DEFINER
     -- function (a table named E'x\nBEGIN ...' injected PL/pgSQL that ran as the owner).
-    regexp_replace(label, '[[:cntrl:]]', '?', 'g'), mode, a_at, a_co, a_cn, a_g, a_d, trunc_sql, a_at, storage, a_co, a_cn, a_co, a_cn,
-    CASE WHEN needs_utc THEN guard_on ELSE '' END, upd_pairs[1], CASE WHEN needs_utc THEN guard_off ELSE '' END,
-    guard_on, ins_sql, a_co, a_cn, upd_sql, upd_pairs[3], del_sql, guard_off);
+    regexp_replace(label, '[[:cntrl:]]', '?', 'g'), mode, a_at, a_co, a_cn, a_g, a_d, a_s, trunc_sql,
+    a_s, a_at, a_s, a_s, a_s, a_s, a_co, a_cn, a_co, a_cn,
+    CASE WHEN needs_utc THEN guards[3] ELSE '' END, upd_pairs[1], CASE WHEN needs_utc THEN guards[4] ELSE '' END,
+    guards[1], a_co, a_cn, upd_sql, upd_pairs[3], guards[2],
+    guards[3], ins_sql, guards[4],
+    guards[3], del_sql, guards[4]);
   -- The body's own checksum on its last line: health reports a function edited by hand
   -- (capture_function_altered) from pg_proc.prosrc alone (health/catalog.ts, BODY_MARKER).
   body := body || '-- threadline:body-md5 ' || md5(body) || E'\n';
