@@ -22,7 +22,7 @@ import type { RevertConflict } from './types.js';
  * compared inside the index, so only the row's later changes are read from the table, and the
  * key-before index for a change that moved the key away. One probe per row, in every partition.
  */
-export function firstLaterSql(
+function firstLaterSql(
   q: string,
   scope: TableScope,
   key: string,

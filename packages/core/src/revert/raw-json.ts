@@ -100,3 +100,19 @@ export function rawObjectText(image: RawImage, only?: Iterable<string>): string 
     .map((k) => `${JSON.stringify(k)}:${image.get(k)}`)
     .join(',')}}`;
 }
+
+/**
+ * rawObjectText for many images with the same column list (a bulk statement's rows): the quoted
+ * keys are built once, each image costs one string concatenation per column it has.
+ */
+export function rawObjectWriter(columns: readonly string[]): (image: RawImage) => string {
+  const keys = columns.map((k) => [k, `${JSON.stringify(k)}:`] as const);
+  return (image) => {
+    let out = '';
+    for (const [k, quoted] of keys) {
+      const v = image.get(k);
+      if (v !== undefined) out += out === '' ? quoted + v : `,${quoted}${v}`;
+    }
+    return `{${out}}`;
+  };
+}

@@ -1,9 +1,10 @@
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
-import { firstLaterSql, idParam, type LaterChange, revertScope } from './conflicts.js';
+import { keyHash, type TableScope } from '../query/table-scope.js';
+import { idParam, type LaterChange, revertScope } from './conflicts.js';
 import type { Run } from './load.js';
 import type { NetStep, Unknown } from './net.js';
-import { parseRawObject, type RawImage, rawObjectText } from './raw-json.js';
+import { parseRawObject, type RawImage, rawObjectWriter } from './raw-json.js';
 import type { TableMeta } from './tables.js';
 
 /**
@@ -30,7 +31,7 @@ const hidden = (x: string) =>
 /** `x` without the keys that are not in `keep` (a text[] expression). */
 const only = (x: string, keep: string) => `(${x} - ARRAY(SELECT jsonb_object_keys(${x} - ${keep})))`;
 
-const setStepsSql = (q: string, meta: TableMeta) => `
+const setStepsSql = (q: string, scope: TableScope) => `
 WITH ch AS MATERIALIZED (
   -- Read by transaction (OFFSET 0 keeps the table condition out of the scan: on statistics not
   -- yet refreshed after the bulk write, the planner walks the table's whole history instead).
@@ -83,9 +84,33 @@ one AS (
          coalesce(cardinality(u.cols), 0)
     FROM upd u),
 steps AS MATERIALIZED (SELECT * FROM one WHERE op <> 'update' OR ncols > 0 OR ns IS NOT NULL),
+-- The first later change of each step's row (firstLaterSql's rule, set-wise): the changes of the
+-- steps' keys (or moving away from them) after the oldest step, read along the key, key-before and
+-- legacy indexes with every key at once (the id compared inside the index; each branch a plain
+-- index condition, so no row is compared against the whole key list again), then matched per row.
+ks AS MATERIALIZED (
+  SELECT array_agg(s.table_pk) AS keys, array_agg(${keyHash('s.table_pk')}) AS hashes, min(s.id) AS after FROM steps s),
+lc AS MATERIALIZED (
+  SELECT c.id, c.transaction_id, c.op, c.captured_at, c.table_pk AS k, false AS moved FROM ${q}.audit_changes c
+   WHERE c.table_id = ANY(${scope.ids})${scope.keyed ? ` AND ${scope.keyed}` : ''}
+     AND c.key_hash = ANY((SELECT ks.hashes FROM ks)::bigint[]) AND c.id > (SELECT ks.after FROM ks) AND NOT c.transaction_id = ANY($3::bigint[])
+  UNION ALL
+  SELECT c.id, c.transaction_id, c.op, c.captured_at, c.table_pk_before, true FROM ${q}.audit_changes c
+   WHERE c.table_id = ANY(${scope.ids})${scope.keyed ? ` AND ${scope.keyed}` : ''}
+     AND c.table_pk_before = ANY((SELECT ks.keys FROM ks)::jsonb[]) AND c.id > (SELECT ks.after FROM ks) AND NOT c.transaction_id = ANY($3::bigint[])
+  UNION ALL
+  SELECT c.id, c.transaction_id, c.op, c.captured_at, c.table_pk, false FROM ${q}.audit_changes c
+   WHERE c.table_id IS NULL AND ${scope.legacy}
+     AND c.table_pk = ANY((SELECT ks.keys FROM ks)::jsonb[]) AND c.id > (SELECT ks.after FROM ks) AND NOT c.transaction_id = ANY($3::bigint[])
+  UNION ALL
+  SELECT c.id, c.transaction_id, c.op, c.captured_at, c.table_pk_before, true FROM ${q}.audit_changes c
+   WHERE c.table_id IS NULL AND ${scope.legacy}
+     AND c.table_pk_before = ANY((SELECT ks.keys FROM ks)::jsonb[]) AND c.id > (SELECT ks.after FROM ks) AND NOT c.transaction_id = ANY($3::bigint[])),
 hit AS (
-  SELECT s.id AS sid, l.*, (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = l.transaction_id) AS actor
-    FROM steps s CROSS JOIN LATERAL (${firstLaterSql(q, revertScope(q, meta, '$13::text', '$14::text', '$15'), 's.table_pk', 's.id', '$3::bigint[]')}) l)
+  SELECT DISTINCT ON (s.id) s.id AS sid, l.id, l.transaction_id, l.op, l.moved, l.captured_at,
+         (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = l.transaction_id) AS actor
+    FROM steps s JOIN lc l ON l.k = s.table_pk AND l.id > s.id
+   ORDER BY s.id, l.id, l.moved)
 SELECT r.op, r.key, r.data, r.expect, r.ns, r.id, r.at, r.later FROM (
   SELECT 1 AS k, s.op, s.table_pk::text AS key, s.data::text AS data, s.expect::text AS expect, s.ns::text AS ns, s.id::text AS id,
          ${isoSql('s.captured_at')} AS at,
@@ -149,7 +174,7 @@ export async function setSteps(
   for (const c of meta.exclude) redacted.set(c, 'excluded');
   for (const c of meta.mask) redacted.set(c, 'masked');
   const stored = meta.writable.filter((c) => !redacted.has(c));
-  const rows = await run<SetRow>(setStepsSql(q, meta), [
+  const rows = await run<SetRow>(setStepsSql(q, revertScope(q, meta, '$13::text', '$14::text', '$15')), [
     (meta.recorded ?? meta).schema,
     (meta.recorded ?? meta).name,
     transactions,
@@ -172,6 +197,7 @@ export async function setSteps(
   const tables: ChangedTable[] = [];
   let columns: string[] = NO_COLUMNS;
   let seenKeys: string[] = NO_COLUMNS;
+  let write = rawObjectWriter(columns);
   for (const r of rows) {
     if (r.op === 'multi') {
       multi.push(r.id);
@@ -197,8 +223,9 @@ export async function setSteps(
         seenKeys = [...image.keys()];
         columns =
           r.op === 'insert' ? meta.writable.filter((c) => image.has(c)) : [...seenKeys].sort(byteOrder);
+        write = rawObjectWriter(columns);
       }
-      data = rawObjectText(image, columns);
+      data = write(image);
       set = parseExactJson(data) as Record<string, unknown>;
     }
     const step: NetStep = {
