@@ -143,6 +143,40 @@ describeEachDb(
       expect(await legacyIndexes(db())).toEqual([]);
       expect(await answers(tl, table, deleteTx)).toBe(after);
     });
+
+    it('concurrent drops (install and two maintains) never fail; a repeatable-read caller leaves them', async () => {
+      // Each caller held its pre-check's ACCESS SHARE and asked for ACCESS EXCLUSIVE: 40P01 in
+      // about half of such rounds before the drop took an advisory lock and caught deadlocks.
+      const pools = [1, 2, 3].map(() => db().server!.newPool(2));
+      {
+        const tls = pools.map((p) => createThreadline({ db: p }));
+        await tls[0]!.install();
+        for (let round = 0; round < 12; round++) {
+          await db().exec('select threadline.storage_legacy_create(true)');
+          const settled = await Promise.allSettled([
+            tls[0]!.install(),
+            tls[1]!.storage.maintain(),
+            tls[2]!.storage.maintain(),
+          ]);
+          expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
+        }
+        await tls[1]!.storage.maintain();
+        expect(await legacyIndexes(db())).toEqual([]);
+        // Under repeatable read the re-check under the lock would read the snapshot taken before
+        // the wait: the drop is left for a read committed run.
+        await db().exec('select threadline.storage_legacy_create(true)');
+        const client = await pools[0]!.connect();
+        try {
+          await client.query('begin isolation level repeatable read');
+          const { rows } = await client.query<{ r: string }>('select threadline.storage_legacy_drop() as r');
+          await client.query('commit');
+          expect(rows[0]!.r).toBe('pending');
+        } finally {
+          client.release();
+        }
+        expect(await legacyIndexes(db())).toHaveLength(4);
+      }
+    });
   },
   ['postgres'],
 );

@@ -60,10 +60,15 @@ END
 $fn$;
 
 -- Drop the legacy indexes once no unkeyed row is left and nothing writes one: 'none' (there are
--- none), 'dropped', 'pending' (unkeyed rows or old capture functions left) or 'locked'. DROP INDEX
--- on audit_changes takes ACCESS EXCLUSIVE, which blocks capture while it waits: it waits at most
--- lock_timeout (100ms) and is otherwise left for the next run, never failing the caller. The check
--- runs under the lock, so no row can be written between it and the drop.
+-- none), 'dropped', 'pending' (unkeyed rows or old capture functions left, or a snapshot that
+-- cannot see rows committed while the lock was awaited) or 'locked'. DROP INDEX on audit_changes
+-- takes ACCESS EXCLUSIVE, which blocks capture while it waits: it waits at most lock_timeout
+-- (100ms) and is otherwise left for the next run, never failing the caller. One dropper at a time
+-- (a transaction-level advisory lock; a second returns 'locked'): two callers each holding the
+-- pre-check's ACCESS SHARE and asking for ACCESS EXCLUSIVE deadlocked. A deadlock with any other
+-- holder also returns 'locked'. The check runs again under the lock, so no row can be written
+-- between it and the drop; under repeatable read or serializable that check would read the
+-- snapshot taken before the wait, so the drop is left for a read committed run (maintain's).
 CREATE OR REPLACE FUNCTION @S.storage_legacy_drop() RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '100ms' AS $fn$
 DECLARE
@@ -75,13 +80,19 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM unnest(names) n WHERE to_regclass(format('%I.%I', storage, n)) IS NOT NULL) THEN
     RETURN 'none';
   END IF;
-  -- Without the lock first: an upgrade still keying its rows never waits for it.
-  IF EXISTS (SELECT 1 FROM @S.audit_changes c WHERE c.table_id IS NULL) OR @S.storage_unkeyed_capture() THEN
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
     RETURN 'pending';
   END IF;
+  IF NOT pg_try_advisory_xact_lock(hashtext('threadline.storage_legacy_drop:' || storage)) THEN
+    RETURN 'locked';
+  END IF;
   BEGIN
+    -- Without the lock first: an upgrade still keying its rows never waits for it.
+    IF EXISTS (SELECT 1 FROM @S.audit_changes c WHERE c.table_id IS NULL) OR @S.storage_unkeyed_capture() THEN
+      RETURN 'pending';
+    END IF;
     EXECUTE format('LOCK TABLE %I.audit_changes IN ACCESS EXCLUSIVE MODE', storage);
-  EXCEPTION WHEN lock_not_available THEN
+  EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
     RETURN 'locked';
   END;
   -- Again under the lock (off the legacy index itself: one probe into an index that is empty).

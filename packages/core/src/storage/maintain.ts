@@ -163,7 +163,7 @@ async function keyRows(client: SqlClient, q: string, result: MaintainResult, opt
   }
   // The legacy indexes go once no unkeyed row is left (storage/legacy-indexes.ts); when the lock
   // is not free within its short timeout they are left for the next run.
-  await client.query(`SELECT ${q}.storage_legacy_drop()`);
+  await queryReadCommitted(client, `SELECT ${q}.storage_legacy_drop()`);
   // Rollup rows counted before their changes were keyed carry no table id: forget them, so the
   // activity refresh that follows recounts those hours from the keyed changes (activity-ddl.ts).
   if (result.keyedRows > 0)
