@@ -27,6 +27,34 @@ describeEachDb('capture hints a session can write', (db) => {
     expect(now).toMatchObject({ status: 'found', row: { v: 2 } });
   });
 
+  it('a forged statement start inside a procedure that COMMITs stays within its own transaction', async () => {
+    // captured_at was kept at or after statement_timestamp() (the CALL's): the procedure's second
+    // transaction could place its change before it began, and before the first one's.
+    const tl = await installed(db());
+    const t = uniqueName('proc');
+    await db().exec(`create table ${t} (id int primary key, note text)`);
+    await tl.installTriggers({ tables: [t] });
+    await db().exec(`create table ${t}_x (id int, started timestamptz);
+      create procedure ${t}_p() language plpgsql as $$
+      begin
+        perform pg_sleep(0.05);
+        insert into ${t} values (1, 'first');
+        commit;
+        perform pg_sleep(0.05);
+        insert into ${t} select 2, set_config('threadline.statement_at_1', '0', true);
+        insert into ${t}_x values (2, now());
+        commit;
+      end $$;`);
+    await db().exec(`call ${t}_p()`);
+    const [row] = await db().sql<{ within: boolean; after: boolean }>(
+      `select c2.captured_at >= x.started as within, c2.captured_at > c1.captured_at as after
+         from threadline.audit_changes c1, threadline.audit_changes c2, ${t}_x x
+        where c1.table_name = $1 and c1.table_pk = '{"id": 1}' and c2.table_name = $1 and c2.table_pk = '{"id": 2}'`,
+      [t],
+    );
+    expect(row).toEqual({ within: true, after: true });
+  });
+
   it('a forged threadline.truncating cannot hide a TRUNCATE of a partition, nor can a session call truncate_started', async () => {
     const tl = await installed(db());
     const t = uniqueName('pp');

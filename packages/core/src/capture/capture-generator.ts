@@ -317,7 +317,7 @@ BEGIN
     || E'BEGIN\n  IF TG_OP = ''TRUNCATE'' THEN\n    %s\n    RETURN NULL;\n  END IF;\n'
     || E'  %I := current_setting(concat(''threadline.statement_at_'', pg_trigger_depth()), true);\n'
     || E'  %I := CASE WHEN length(%I) <= 17 AND ltrim(%I, ''0123456789'') = '''' AND %I <> '''' '
-    || E'THEN GREATEST(statement_timestamp(), LEAST(clock_timestamp(), ''epoch''::timestamptz + %I::int8 * ''1 microsecond''::interval)) '
+    || E'THEN GREATEST(statement_timestamp(), now(), LEAST(clock_timestamp(), ''epoch''::timestamptz + %I::int8 * ''1 microsecond''::interval)) '
     || E'ELSE clock_timestamp() END;\n'
     || E'  IF TG_OP = ''UPDATE'' THEN\n'
     || E'    SELECT (SELECT count(*) FROM threadline_old_rows), (SELECT count(*) FROM threadline_new_rows) INTO %I, %I;\n'

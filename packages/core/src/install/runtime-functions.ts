@@ -239,7 +239,8 @@ $fn$;
 -- captured_at of the current statement: its start as noted by capture_statement_start, kept within
 -- the time span of the client statement running it (a session can write the setting, so it can
 -- never place a change outside, nor before an earlier statement it sent: statement_timestamp() is
--- when the server received the current one, which no session can set), else the current time.
+-- when the server received the current one, which no session can set; now() too: a procedure that
+-- COMMITs runs later transactions inside the same client statement), else the current time.
 -- Inside one client statement (a DO block, a function, a multi-statement query string) the setting
 -- still decides the order. One plain SQL expression, VOLATILE
 -- (it reads clock_timestamp()), so that the capture function inlines it: a call that is not inlined
@@ -252,7 +253,7 @@ LANGUAGE sql VOLATILE AS $fn$
                    '0123456789') OPERATOR(pg_catalog.=) ''
                AND pg_catalog.current_setting(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()), true)
                    OPERATOR(pg_catalog.<>) ''
-    THEN GREATEST(pg_catalog.statement_timestamp(), LEAST(pg_catalog.clock_timestamp(),
+    THEN GREATEST(pg_catalog.statement_timestamp(), pg_catalog.now(), LEAST(pg_catalog.clock_timestamp(),
            'epoch'::pg_catalog.timestamptz OPERATOR(pg_catalog.+)
            (pg_catalog.current_setting(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()), true)::pg_catalog.int8
             OPERATOR(pg_catalog.*) '1 microsecond'::pg_catalog.interval)))

@@ -122,9 +122,10 @@ async function maintainPartitions(
   let remaining = Number(initial[0]!.n);
   // Stragglers: newest first, one partition (one transaction) per step.
   while (remaining > 0) {
-    // As PostgreSQL's own text (read back exactly, years beyond 9999 and BC included).
+    // As PostgreSQL's own text (read back exactly, years beyond 9999 and BC included). A hand-edited
+    // 'infinity' / '-infinity' fits no partition: it stays in the default (defaultPartitionRows).
     const { rows } = await client.query<{ at: string | null }>(
-      `SELECT captured_at::text AS at FROM ${def} ORDER BY captured_at DESC LIMIT 1`,
+      `SELECT captured_at::text AS at FROM ${def} WHERE isfinite(captured_at) ORDER BY captured_at DESC LIMIT 1`,
     );
     const at = rows[0]?.at;
     if (!at) break;

@@ -56,8 +56,8 @@ DECLARE
   moved bigint := 0;
   has_rows boolean := false;
 BEGIN
-  IF parent IS NULL OR (SELECT relkind FROM pg_class WHERE oid = parent) <> 'p' THEN
-    RETURN NULL;
+  IF parent IS NULL OR (SELECT relkind FROM pg_class WHERE oid = parent) <> 'p' OR NOT isfinite(p_at) THEN
+    RETURN NULL;  -- an infinite instant (a hand edit) fits no partition: it stays in the default
   END IF;
   -- One partition change at a time (maintain, install, retention runs may overlap).
   PERFORM pg_advisory_xact_lock(hashtext('threadline.storage:' || storage));
