@@ -314,7 +314,13 @@ describe.runIf(postgresEnabled())('hostile input (property-based)', () => {
       ),
       // Counterexamples found once: a lone surrogate as a row key (CI, seed -307673006); an invalid
       // Date as a row key (a RangeError, not a ThreadlineError; seed -1805320542).
-      { numRuns: 120, examples: [[{}, {}, '\ud800'], [{}, {}, new Date(Number.NaN)]] },
+      {
+        numRuns: 120,
+        examples: [
+          [{}, {}, '\ud800'],
+          [{}, {}, new Date(Number.NaN)],
+        ],
+      },
     );
   }, 120_000);
 
