@@ -50,7 +50,9 @@ export function decodeCursor(
   if (
     data?.v !== 1 ||
     typeof data.t !== 'string' ||
-    !/^(\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(data.t) ||
+    !(
+      INFINITE.has(data.t) || /^(\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(data.t)
+    ) ||
     typeof data.i !== 'string' ||
     !/^\d{1,19}$/.test(data.i) ||
     BigInt(data.i) > MAX_BIGINT
@@ -60,7 +62,7 @@ export function decodeCursor(
   const expanded = EXPANDED.exec(data.t);
   if (expanded) {
     if (Number.isNaN(Date.parse(data.t))) throw bad('malformed');
-  } else {
+  } else if (!INFINITE.has(data.t)) {
     try {
       toInstant(data.t, 'cursor');
     } catch {
@@ -70,6 +72,9 @@ export function decodeCursor(
   if (data.q !== fingerprint) throw bad('it belongs to a different query');
   return { capturedAt: expanded ? pgExpandedYear(expanded) : data.t, id: data.i };
 }
+
+/** A hand-edited infinite captured_at, as a change's capturedAt spells it (rows.ts); PostgreSQL reads it as is. */
+const INFINITE = new Set(['infinity', '-infinity']);
 
 /** An ISO 8601 expanded year (`+012000-…`, `-000043-…`: a hand-edited row's instant, see isoSql). */
 const EXPANDED = /^([+-]\d{6})(-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z)$/;

@@ -24,11 +24,19 @@ const expandedIsoSql = (expr: string) => {
 export const fromIsoSql = (text: string) => {
   const astronomical = `(substr(${text}, 1, 7)::int)`;
   const year = `(CASE WHEN ${astronomical} <= 0 THEN 1 - ${astronomical} ELSE ${astronomical} END)::text`;
-  return `(CASE WHEN left(${text}, 1) IN ('+', '-')
+  return `(CASE WHEN ${text} IN ('infinity', '-infinity') THEN ${text}::timestamptz
+     WHEN left(${text}, 1) IN ('+', '-')
      THEN (lpad(${year}, greatest(4, length(${year})), '0')
            || substr(${text}, 8) || CASE WHEN ${astronomical} <= 0 THEN ' BC' ELSE '' END)::timestamptz
      ELSE ${text}::timestamptz END)`;
 };
+
+/**
+ * A change's captured_at: isoSql, and a hand-edited `infinity` / `-infinity` as PostgreSQL spells
+ * it (not NULL), so the entry says what is stored and the page cursor after it can be made.
+ */
+const capturedAtSql = (expr: string) =>
+  `(CASE WHEN isfinite(${expr}) THEN ${isoSql(expr)} ELSE ${expr}::text END)`;
 
 /**
  * Select list for change entries: `c` is audit_changes (or a subquery of it), `t` its transaction.
@@ -37,7 +45,7 @@ export const fromIsoSql = (text: string) => {
 export const CHANGE_COLUMNS = `c.id::text AS id, c.transaction_id::text AS transaction_id, c.table_schema, c.table_name,
   c.table_pk::text AS table_pk, c.table_pk_before::text AS table_pk_before, c.op, c.data_after::text AS data_after,
   c.data_before::text AS data_before, c.changed_fields, c.changed_from::text AS changed_from,
-  ${isoSql('c.captured_at')} AS captured_at, t.actor_ref::text AS actor_ref, t.correlation_id`;
+  ${capturedAtSql('c.captured_at')} AS captured_at, t.actor_ref::text AS actor_ref, t.correlation_id`;
 
 export interface ChangeRow {
   id: string;

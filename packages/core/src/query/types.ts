@@ -19,7 +19,10 @@ export interface AuditChange {
   dataBefore: Record<string, unknown> | null;
   changedFields: string[] | null;
   changedFrom: Record<string, unknown> | null;
-  /** ISO 8601 in UTC with microseconds, e.g. `2026-11-28T19:35:35.660123Z`. */
+  /**
+   * ISO 8601 in UTC with microseconds, e.g. `2026-11-28T19:35:35.660123Z`; only a row edited by
+   * hand can hold an expanded year (`+012000-…`) or `infinity` / `-infinity`.
+   */
   capturedAt: string;
   /** The actor bound into the transaction, or null. */
   actor: ActorRef | null;

@@ -155,7 +155,10 @@ export function keyJson(key: RowKey, what: string): string {
       return v;
     }
     if (typeof v === 'boolean') return v;
-    if (v instanceof Date) return v.toISOString();
+    if (v instanceof Date) {
+      if (Number.isNaN(v.getTime())) throw invalid(`${what}: a key value is an invalid Date`);
+      return v.toISOString();
+    }
     throw invalid(`${what}: key values must be strings, numbers, bigints, booleans or Dates`);
   };
   if (key === null || key === undefined)
