@@ -6,7 +6,14 @@ import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { checkKeys, parseFlag } from '../query/validate.js';
 import type { Threadline } from '../threadline.js';
 import { parseRawObject } from './raw-json.js';
-import { deleteMany, insertMany, lockAndCompare, updateMany } from './statements.js';
+import {
+  deleteMany,
+  insertMany,
+  lockAndCompare,
+  lockAndCompareEach,
+  updateMany,
+  updateManyByKey,
+} from './statements.js';
 import type { TableMeta } from './tables.js';
 import type { RevertApplyOptions, RevertApplyResult, RevertPlan, RevertStep } from './types.js';
 
@@ -92,6 +99,7 @@ async function prepare(
     const meta = await tables.get(id)!;
     g.meta.ignored = meta.ignored;
     g.meta.selfReferencing = meta.selfReferencing;
+    g.meta.columns = meta.columns;
   }
   return groups;
 }
@@ -178,10 +186,14 @@ async function recheck(tx: SqlSession, groups: Group[]): Promise<string[]> {
   const problems: string[] = [];
   for (const g of groups) {
     const insert = g.op === 'insert';
+    // lockAndCompare's WITH ORDINALITY column would clash with a table column of that name.
+    const sql = g.meta.columns.includes('ordinality') ? lockAndCompareEach(g.meta) : lockAndCompare(g.meta);
     for (const chunk of chunks(g.steps, CHECK_CHUNK)) {
-      const probe = `[${chunk.map((s) => `{"k":${s.key},"v":${insert ? 'null' : (s.expect ?? 'null')}}`).join(',')}]`;
-      const { rows } = await tx.query<{ i: number; found: boolean }>(lockAndCompare(g.meta), [
-        probe,
+      const keys = `[${chunk.map((s) => s.key).join(',')}]`;
+      const expected = insert ? keys : `[${chunk.map((s) => s.expect ?? 'null').join(',')}]`;
+      const { rows } = await tx.query<{ i: number; found: boolean }>(sql, [
+        keys,
+        expected,
         g.meta.ignored,
         insert,
       ]);
@@ -215,6 +227,11 @@ async function execute(
     } else if (g.op === 'insert') {
       sql = insertMany(g.meta, g.columns);
       payload = `[${batch.map((s) => s.data).join(',')}]`;
+    } else if (g.columns.length > 0 && !g.columns.some((c) => g.meta.keyColumns.includes(c))) {
+      // The key is not set: each row is its old values and its key in one object (the two are
+      // exact JSON object texts with no column in common), read by one recordset call.
+      sql = updateManyByKey(g.meta, g.columns);
+      payload = `[${batch.map((s) => `${s.data!.slice(0, -1)},${s.key.slice(1)}`).join(',')}]`;
     } else {
       sql = updateMany(g.meta, g.columns);
       payload = `[${batch.map((s) => `{"s":${s.data},"k":${s.key}}`).join(',')}]`;

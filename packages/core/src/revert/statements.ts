@@ -44,24 +44,53 @@ export const updateMany = (meta: TableMeta, columns: string[]) =>
     WHERE ${keyMatch(meta, 't', 'k')}`;
 
 /**
+ * Many rows whose key columns the update does not set: `$1` a JSON array of rows, each the old
+ * values with the key the row has now (one record per element, read by one recordset call).
+ */
+export const updateManyByKey = (meta: TableMeta, columns: string[]) =>
+  `UPDATE ${meta.ref} AS t SET ${assignments(columns)} FROM jsonb_populate_recordset(NULL::${meta.ref}, $1::jsonb) AS s
+    WHERE ${keyMatch(meta, 't', 's')}`;
+
+/** Which rows of a group's re-check do not match (shared by both forms below). */
+const mismatch = (
+  meta: TableMeta,
+  insert: string,
+  ignored: string,
+) => `CASE WHEN ${insert} THEN r.i IS NOT NULL
+               ELSE r.i IS NULL OR NOT (jsonb_typeof(e.v) = 'object' AND (
+                      (r.j - ${ignored}) = (e.v - ${ignored})
+                      OR NOT EXISTS (SELECT 1 FROM jsonb_each(e.v) AS d
+                                      WHERE NOT d.key = ANY(${ignored}) AND r.j ? d.key AND (r.j -> d.key) IS DISTINCT FROM d.value
+                                        AND (r.j -> d.key) IS DISTINCT FROM (to_jsonb(${record(meta, 'e.v')}) -> d.key)))) END`;
+
+/**
  * Lock the rows a group will write and return those that do not match the plan. `$1`: JSON array
- * of `{ "k": key, "v": expected row or null }`; `$2`: columns not compared (excluded, masked,
- * exceptColumns); `$3`: the group inserts (then a row that exists is the problem). Returns `i`
- * (1-based) and whether the row was found. A row equal to the expected one as a whole (the common
- * case) is not compared column by column; column by column, a column the table no longer has is
- * not compared, and a stored value is compared as its column's type reads it (so text written
- * under other session settings, e.g. an older capture's IntervalStyle, still matches).
+ * of keys; `$2`: JSON array of the expected rows (or nulls), in the same order; `$3`: columns not
+ * compared (excluded, masked, exceptColumns); `$4`: the group inserts (then a row that exists is
+ * the problem). Returns `i` (1-based) and whether the row was found. A row equal to the expected
+ * one as a whole (the common case) is not compared column by column; column by column, a column
+ * the table no longer has is not compared, and a stored value is compared as its column's type
+ * reads it (so text written under other session settings, e.g. an older capture's IntervalStyle,
+ * still matches). The keys are read by one recordset call joined to the table (about half the
+ * cost of a record call and a locking subquery per key); its WITH ORDINALITY column is named
+ * `ordinality`, so a table with a column of that name uses lockAndCompareEach.
  */
 export const lockAndCompare = (meta: TableMeta) =>
-  `WITH e AS MATERIALIZED (SELECT e.i::int AS i, e.x -> 'k' AS k, e.x -> 'v' AS v FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(x, i)),
+  `WITH r AS MATERIALIZED (SELECT k.ordinality AS i, to_jsonb(t) AS j
+                           FROM jsonb_populate_recordset(NULL::${meta.ref}, $1::jsonb) WITH ORDINALITY AS k
+                           JOIN ${meta.ref} AS t ON ${keyMatch(meta, 't', 'k')} FOR UPDATE OF t)
+   SELECT e.i::int AS i, r.i IS NOT NULL AS found
+     FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(v, i) LEFT JOIN r ON r.i = e.i
+    WHERE ${mismatch(meta, '$4::boolean', '$3::text[]')}
+    ORDER BY e.i`;
+
+/** lockAndCompare with one record call and locking subquery per key, for any column names. */
+export const lockAndCompareEach = (meta: TableMeta) =>
+  `WITH e AS MATERIALIZED (SELECT e.i::int AS i, e.x AS k, v.x AS v FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(x, i)
+                            JOIN jsonb_array_elements($2::jsonb) WITH ORDINALITY AS v(x, i) ON v.i = e.i),
         r AS MATERIALIZED (SELECT e.i, to_jsonb(l) AS j FROM e
                              CROSS JOIN LATERAL (SELECT t.* FROM ${meta.ref} AS t, ${record(meta, 'e.k')} AS k
                                                   WHERE ${keyMatch(meta, 't', 'k')} FOR UPDATE OF t) AS l)
    SELECT e.i, r.i IS NOT NULL AS found FROM e LEFT JOIN r ON r.i = e.i
-    WHERE CASE WHEN $3::boolean THEN r.i IS NOT NULL
-               ELSE r.i IS NULL OR NOT (jsonb_typeof(e.v) = 'object' AND (
-                      (r.j - $2::text[]) = (e.v - $2::text[])
-                      OR NOT EXISTS (SELECT 1 FROM jsonb_each(e.v) AS d
-                                      WHERE NOT d.key = ANY($2::text[]) AND r.j ? d.key AND (r.j -> d.key) IS DISTINCT FROM d.value
-                                        AND (r.j -> d.key) IS DISTINCT FROM (to_jsonb(${record(meta, 'e.v')}) -> d.key)))) END
+    WHERE ${mismatch(meta, '$4::boolean', '$3::text[]')}
     ORDER BY e.i`;
