@@ -98,7 +98,7 @@ BEGIN
         SELECT t.id, t.ctid INTO cached_id, new_row FROM @S.audit_transactions t
          WHERE t.id = id_text::bigint AND t.txid = xid AND t.occurred_at = now();
         IF cached_id IS NOT NULL THEN
-          PERFORM set_config('threadline.transaction', xid::text || ':' || cached_id::text || ':' || new_row::text, true);
+          cached := set_config('threadline.transaction', xid::text || ':' || cached_id::text || ':' || new_row::text, true);
         END IF;
       END IF;
       IF cached_id IS NOT NULL THEN
@@ -134,56 +134,63 @@ BEGIN
     END;
   END IF;
 
-  IF actor IS NOT NULL THEN
-    kind := CASE WHEN jsonb_typeof(actor) = 'object' AND jsonb_typeof(actor -> 'type') = 'string' THEN actor ->> 'type' END;
-    IF kind IS NULL OR kind NOT IN ('user', 'admin', 'service_account', 'job', 'system', 'anonymous') THEN
-      problems := problems || '{"actor_ref": "threadline.actor_ref has an unknown type"}';
-      actor := NULL;
-    ELSIF actor - 'type' - 'id' <> '{}'::jsonb THEN
-      problems := problems || '{"actor_ref": "threadline.actor_ref has keys other than type and id"}';
-      actor := NULL;
-    ELSIF kind = 'anonymous' THEN
-      IF coalesce(actor -> 'id', 'null'::jsonb) <> 'null'::jsonb THEN
-        problems := problems || '{"actor_ref": "threadline.actor_ref: an anonymous actor has no id"}';
+  -- The common case, an actor and context that are clean already (context_is_clean): nothing to
+  -- take apart, the ids are the context's fields as they are.
+  IF @S.context_is_clean(actor, ctx) THEN
+    ids := coalesce(ctx - 'meta', '{}'::jsonb);
+  ELSE
+    IF actor IS NOT NULL THEN
+      kind := CASE WHEN jsonb_typeof(actor) = 'object' AND jsonb_typeof(actor -> 'type') = 'string' THEN actor ->> 'type' END;
+      IF kind IS NULL OR kind NOT IN ('user', 'admin', 'service_account', 'job', 'system', 'anonymous') THEN
+        problems := problems || '{"actor_ref": "threadline.actor_ref has an unknown type"}';
         actor := NULL;
+      ELSIF actor - 'type' - 'id' <> '{}'::jsonb THEN
+        problems := problems || '{"actor_ref": "threadline.actor_ref has keys other than type and id"}';
+        actor := NULL;
+      ELSIF kind = 'anonymous' THEN
+        IF coalesce(actor -> 'id', 'null'::jsonb) <> 'null'::jsonb THEN
+          problems := problems || '{"actor_ref": "threadline.actor_ref: an anonymous actor has no id"}';
+          actor := NULL;
+        ELSE
+          actor := '{"type": "anonymous"}'::jsonb;
+        END IF;
       ELSE
-        actor := '{"type": "anonymous"}'::jsonb;
+        value := @S.clean_context_id(actor -> 'id');
+        IF value IS NULL THEN
+          problems := problems || '{"actor_ref": "threadline.actor_ref needs a non-empty id of at most 256 bytes"}';
+          actor := NULL;
+        ELSE
+          actor := jsonb_build_object('type', kind, 'id', value);
+        END IF;
       END IF;
-    ELSE
-      value := @S.clean_context_id(actor -> 'id');
-      IF value IS NULL THEN
-        problems := problems || '{"actor_ref": "threadline.actor_ref needs a non-empty id of at most 256 bytes"}';
-        actor := NULL;
-      ELSE
-        actor := jsonb_build_object('type', kind, 'id', value);
+    END IF;
+
+    IF ctx IS NOT NULL AND jsonb_typeof(ctx) <> 'object' THEN
+      problems := problems || '{"context": "threadline.context is not a JSON object"}';
+      ctx := NULL;
+    END IF;
+    IF ctx IS NOT NULL THEN
+      FOREACH field IN ARRAY ARRAY['correlationId', 'requestId', 'jobId', 'causationId', 'source'] LOOP
+        IF coalesce(ctx -> field, 'null'::jsonb) <> 'null'::jsonb THEN
+          value := @S.clean_context_id(ctx -> field);
+          IF value IS NULL THEN
+            problems := problems || jsonb_build_object(field, 'must be a non-empty string of at most 256 bytes');
+          ELSE
+            ids := ids || jsonb_build_object(field, value);
+          END IF;
+        END IF;
+      END LOOP;
+      IF ctx - ARRAY['correlationId', 'requestId', 'jobId', 'causationId', 'source', 'meta'] <> '{}'::jsonb THEN
+        problems := problems || '{"context": "threadline.context has unknown keys (ignored)"}';
       END IF;
     END IF;
   END IF;
 
-  IF ctx IS NOT NULL AND jsonb_typeof(ctx) <> 'object' THEN
-    problems := problems || '{"context": "threadline.context is not a JSON object"}';
-    ctx := NULL;
-  END IF;
-  IF ctx IS NOT NULL THEN
-    FOREACH field IN ARRAY ARRAY['correlationId', 'requestId', 'jobId', 'causationId', 'source'] LOOP
-      IF coalesce(ctx -> field, 'null'::jsonb) <> 'null'::jsonb THEN
-        value := @S.clean_context_id(ctx -> field);
-        IF value IS NULL THEN
-          problems := problems || jsonb_build_object(field, 'must be a non-empty string of at most 256 bytes');
-        ELSE
-          ids := ids || jsonb_build_object(field, value);
-        END IF;
-      END IF;
-    END LOOP;
-    IF coalesce(ctx -> 'meta', 'null'::jsonb) <> 'null'::jsonb THEN
-      IF jsonb_typeof(ctx -> 'meta') <> 'object' OR octet_length((ctx -> 'meta')::text) > 8192 THEN
-        problems := problems || '{"meta": "must be a JSON object of at most 8192 bytes"}';
-      ELSE
-        meta := ctx -> 'meta';
-      END IF;
-    END IF;
-    IF ctx - ARRAY['correlationId', 'requestId', 'jobId', 'causationId', 'source', 'meta'] <> '{}'::jsonb THEN
-      problems := problems || '{"context": "threadline.context has unknown keys (ignored)"}';
+  IF coalesce(ctx -> 'meta', 'null'::jsonb) <> 'null'::jsonb THEN
+    IF jsonb_typeof(ctx -> 'meta') <> 'object' OR octet_length((ctx -> 'meta')::text) > 8192 THEN
+      problems := problems || '{"meta": "must be a JSON object of at most 8192 bytes"}';
+    ELSE
+      meta := ctx -> 'meta';
     END IF;
   END IF;
 
@@ -196,7 +203,8 @@ BEGIN
   VALUES
     (xid, actor, ids ->> 'correlationId', ids ->> 'requestId', ids ->> 'jobId', ids ->> 'causationId', ids ->> 'source', meta)
   RETURNING id, ctid INTO new_id, new_row;
-  PERFORM set_config('threadline.transaction', xid::text || ':' || new_id::text || ':' || new_row::text, true);
+  -- An assignment, not PERFORM: a simple expression, no executor.
+  cached := set_config('threadline.transaction', xid::text || ':' || new_id::text || ':' || new_row::text, true);
   RETURN new_id;
 END
 $fn$;
