@@ -27,32 +27,33 @@ CREATE OR REPLACE FUNCTION @S.current_transaction_id() RETURNS pg_catalog.int8
 LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
   cached pg_catalog.text := pg_catalog.current_setting('threadline.transaction', true);
-  sep pg_catalog.int4 := pg_catalog.strpos(cached, ':');
-  id_text pg_catalog.text := pg_catalog.split_part(pg_catalog.substr(cached, sep OPERATOR(pg_catalog.+) 1), ':', 1);
-  row_text pg_catalog.text := pg_catalog.split_part(pg_catalog.substr(cached, sep OPERATOR(pg_catalog.+) 1), ':', 2);
+  id_text pg_catalog.text := pg_catalog.split_part(cached, ':', 2);
+  row_text pg_catalog.text;
   cached_id pg_catalog.int8;
 BEGIN
-  IF sep OPERATOR(pg_catalog.>) 1
-     AND pg_catalog.left(cached, sep OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.=) pg_catalog.txid_current()::pg_catalog.text THEN
-    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'serializable' THEN
+  -- One condition, few statements: every plpgsql statement costs. Any positive bigint, 19 digits too.
+  IF pg_catalog.split_part(cached, ':', 1) OPERATOR(pg_catalog.=) pg_catalog.txid_current()::pg_catalog.text
+     AND pg_catalog.length(id_text) OPERATOR(pg_catalog.<=) 19 AND id_text OPERATOR(pg_catalog.<>) ''
+     AND pg_catalog.ltrim(id_text, '0123456789') OPERATOR(pg_catalog.=) ''
+     AND (pg_catalog.length(id_text) OPERATOR(pg_catalog.<) 19
+          OR id_text OPERATOR(pg_catalog.<=) ('9223372036854775807' COLLATE pg_catalog."C")) THEN
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'serializable' THEN
+      -- By primary key (no predicate locks here; ~3 µs less CPU than a TID scan). SELECT INTO,
+      -- not IF EXISTS: one plan node instead of a Result over a subplan.
+      SELECT t.id INTO cached_id FROM @S.audit_transactions t
+       WHERE t.id OPERATOR(pg_catalog.=) id_text::pg_catalog.int8 AND t.txid OPERATOR(pg_catalog.=) pg_catalog.txid_current()
+         AND t.occurred_at OPERATOR(pg_catalog.=) pg_catalog.now();
+      IF cached_id IS NOT NULL THEN
+        RETURN cached_id;
+      END IF;
+    ELSE
       -- By ctid: no SIREAD lock (a row this transaction wrote), so no spurious 40001.
+      row_text := pg_catalog.split_part(cached, ':', 3);
       IF row_text OPERATOR(pg_catalog.~) '^[(][0-9]{1,9},[0-9]{1,4}[)]$'
          AND EXISTS (SELECT 1 FROM @S.audit_transactions t
-                      WHERE t.ctid OPERATOR(pg_catalog.=) row_text::pg_catalog.tid AND t.id::pg_catalog.text OPERATOR(pg_catalog.=) id_text
+                      WHERE t.ctid OPERATOR(pg_catalog.=) row_text::pg_catalog.tid AND t.id OPERATOR(pg_catalog.=) id_text::pg_catalog.int8
                         AND t.txid OPERATOR(pg_catalog.=) pg_catalog.txid_current() AND t.occurred_at OPERATOR(pg_catalog.=) pg_catalog.now()) THEN
         RETURN id_text::pg_catalog.int8;
-      END IF;
-    -- By primary key elsewhere (no predicate locks there; ~3 µs less CPU than a TID scan). Any
-    -- positive bigint, 19 digits too.
-    ELSIF pg_catalog.length(id_text) OPERATOR(pg_catalog.<=) 19 AND id_text OPERATOR(pg_catalog.<>) ''
-       AND pg_catalog.ltrim(id_text, '0123456789') OPERATOR(pg_catalog.=) ''
-       AND (pg_catalog.length(id_text) OPERATOR(pg_catalog.<) 19
-            OR id_text OPERATOR(pg_catalog.<=) ('9223372036854775807' COLLATE pg_catalog."C")) THEN
-      cached_id := id_text::pg_catalog.int8;
-      IF EXISTS (SELECT 1 FROM @S.audit_transactions t
-                  WHERE t.id OPERATOR(pg_catalog.=) cached_id AND t.txid OPERATOR(pg_catalog.=) pg_catalog.txid_current()
-                    AND t.occurred_at OPERATOR(pg_catalog.=) pg_catalog.now()) THEN
-        RETURN cached_id;
       END IF;
     END IF;
   END IF;
