@@ -31,6 +31,35 @@ LANGUAGE sql IMMUTABLE AS $fn$
   END
 $fn$;
 
+-- True when the bound actor and context need no cleaning, the common case, so that
+-- begin_audit_transaction skips the rules field by field (same outcome, a fraction of the work):
+-- the actor is absent, {"type": "anonymous"} or {"type": <known>, "id": <string>}; the context is
+-- absent or an object of known keys; and their text (meta left out) shows every id as a string of
+-- at most 64 characters (256 bytes), with no leading or trailing space, no character a context id
+-- must not hold, and no backslash (jsonb writes control characters, quotes and backslashes as
+-- escapes, so without one the text's quotes delimit the strings exactly). Anything else (a number,
+-- null, "", a long or escaped string, or a string holding ": ") answers false: the full rules
+-- decide. One plain SQL expression, inlined like clean_context_id.
+CREATE OR REPLACE FUNCTION @S.context_is_clean(p_actor jsonb, p_ctx jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT CASE
+    WHEN p_actor IS NOT NULL
+         AND p_actor OPERATOR(pg_catalog.<>) '{"type": "anonymous"}'::pg_catalog.jsonb
+         AND NOT CASE WHEN pg_catalog.jsonb_typeof(p_actor) OPERATOR(pg_catalog.=) 'object'
+                   THEN p_actor OPERATOR(pg_catalog.?) 'id'
+                        AND ((p_actor OPERATOR(pg_catalog.-) 'type') OPERATOR(pg_catalog.-) 'id') OPERATOR(pg_catalog.=) '{}'::pg_catalog.jsonb
+                        AND COALESCE((p_actor OPERATOR(pg_catalog.->>) 'type') OPERATOR(pg_catalog.=) ANY ('{user,admin,service_account,job,system}'::pg_catalog.text[]), false)
+                   ELSE false END THEN false
+    WHEN p_ctx IS NOT NULL
+         AND NOT CASE WHEN pg_catalog.jsonb_typeof(p_ctx) OPERATOR(pg_catalog.=) 'object'
+                   THEN (p_ctx OPERATOR(pg_catalog.-) '{correlationId,requestId,jobId,causationId,source,meta}'::pg_catalog.text[]) OPERATOR(pg_catalog.=) '{}'::pg_catalog.jsonb
+                   ELSE false END THEN false
+    WHEN pg_catalog.octet_length(COALESCE(p_actor::pg_catalog.text, '') OPERATOR(pg_catalog.||) COALESCE((p_ctx OPERATOR(pg_catalog.-) 'meta')::pg_catalog.text, '')) OPERATOR(pg_catalog.>) 269 THEN false
+    ELSE NOT ((COALESCE(p_actor::pg_catalog.text, '') OPERATOR(pg_catalog.||) COALESCE((p_ctx OPERATOR(pg_catalog.-) 'meta')::pg_catalog.text, ''))
+              OPERATOR(pg_catalog.~) E'[\\u0001-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb\\U000110bd\\U000110cd\\U00013430-\\U0001343f\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0001\\U000e0020-\\U000e007f]|\\\\|: [^"]|""|: " | "[,}]')
+  END
+$fn$;
+
 -- Parse text as json (valid JSON syntax, whatever jsonb can store), or NULL (never raises).
 CREATE OR REPLACE FUNCTION @S.try_json(p_text text) RETURNS json
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$

@@ -27,32 +27,33 @@ CREATE OR REPLACE FUNCTION @S.current_transaction_id() RETURNS pg_catalog.int8
 LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
   cached pg_catalog.text := pg_catalog.current_setting('threadline.transaction', true);
-  sep pg_catalog.int4 := pg_catalog.strpos(cached, ':');
-  id_text pg_catalog.text := pg_catalog.split_part(pg_catalog.substr(cached, sep OPERATOR(pg_catalog.+) 1), ':', 1);
-  row_text pg_catalog.text := pg_catalog.split_part(pg_catalog.substr(cached, sep OPERATOR(pg_catalog.+) 1), ':', 2);
+  id_text pg_catalog.text := pg_catalog.split_part(cached, ':', 2);
+  row_text pg_catalog.text;
   cached_id pg_catalog.int8;
 BEGIN
-  IF sep OPERATOR(pg_catalog.>) 1
-     AND pg_catalog.left(cached, sep OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.=) pg_catalog.txid_current()::pg_catalog.text THEN
-    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'serializable' THEN
+  -- One condition, few statements: every plpgsql statement costs. Any positive bigint, 19 digits too.
+  IF pg_catalog.split_part(cached, ':', 1) OPERATOR(pg_catalog.=) pg_catalog.txid_current()::pg_catalog.text
+     AND pg_catalog.length(id_text) OPERATOR(pg_catalog.<=) 19 AND id_text OPERATOR(pg_catalog.<>) ''
+     AND pg_catalog.ltrim(id_text, '0123456789') OPERATOR(pg_catalog.=) ''
+     AND (pg_catalog.length(id_text) OPERATOR(pg_catalog.<) 19
+          OR id_text OPERATOR(pg_catalog.<=) ('9223372036854775807' COLLATE pg_catalog."C")) THEN
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'serializable' THEN
+      -- By primary key (no predicate locks here; ~3 µs less CPU than a TID scan). SELECT INTO,
+      -- not IF EXISTS: one plan node instead of a Result over a subplan.
+      SELECT t.id INTO cached_id FROM @S.audit_transactions t
+       WHERE t.id OPERATOR(pg_catalog.=) id_text::pg_catalog.int8 AND t.txid OPERATOR(pg_catalog.=) pg_catalog.txid_current()
+         AND t.occurred_at OPERATOR(pg_catalog.=) pg_catalog.now();
+      IF cached_id IS NOT NULL THEN
+        RETURN cached_id;
+      END IF;
+    ELSE
       -- By ctid: no SIREAD lock (a row this transaction wrote), so no spurious 40001.
+      row_text := pg_catalog.split_part(cached, ':', 3);
       IF row_text OPERATOR(pg_catalog.~) '^[(][0-9]{1,9},[0-9]{1,4}[)]$'
          AND EXISTS (SELECT 1 FROM @S.audit_transactions t
-                      WHERE t.ctid OPERATOR(pg_catalog.=) row_text::pg_catalog.tid AND t.id::pg_catalog.text OPERATOR(pg_catalog.=) id_text
+                      WHERE t.ctid OPERATOR(pg_catalog.=) row_text::pg_catalog.tid AND t.id OPERATOR(pg_catalog.=) id_text::pg_catalog.int8
                         AND t.txid OPERATOR(pg_catalog.=) pg_catalog.txid_current() AND t.occurred_at OPERATOR(pg_catalog.=) pg_catalog.now()) THEN
         RETURN id_text::pg_catalog.int8;
-      END IF;
-    -- By primary key elsewhere (no predicate locks there; ~3 µs less CPU than a TID scan). Any
-    -- positive bigint, 19 digits too.
-    ELSIF pg_catalog.length(id_text) OPERATOR(pg_catalog.<=) 19 AND id_text OPERATOR(pg_catalog.<>) ''
-       AND pg_catalog.ltrim(id_text, '0123456789') OPERATOR(pg_catalog.=) ''
-       AND (pg_catalog.length(id_text) OPERATOR(pg_catalog.<) 19
-            OR id_text OPERATOR(pg_catalog.<=) ('9223372036854775807' COLLATE pg_catalog."C")) THEN
-      cached_id := id_text::pg_catalog.int8;
-      IF EXISTS (SELECT 1 FROM @S.audit_transactions t
-                  WHERE t.id OPERATOR(pg_catalog.=) cached_id AND t.txid OPERATOR(pg_catalog.=) pg_catalog.txid_current()
-                    AND t.occurred_at OPERATOR(pg_catalog.=) pg_catalog.now()) THEN
-        RETURN cached_id;
       END IF;
     END IF;
   END IF;
@@ -98,7 +99,7 @@ BEGIN
         SELECT t.id, t.ctid INTO cached_id, new_row FROM @S.audit_transactions t
          WHERE t.id = id_text::bigint AND t.txid = xid AND t.occurred_at = now();
         IF cached_id IS NOT NULL THEN
-          PERFORM set_config('threadline.transaction', xid::text || ':' || cached_id::text || ':' || new_row::text, true);
+          cached := set_config('threadline.transaction', xid::text || ':' || cached_id::text || ':' || new_row::text, true);
         END IF;
       END IF;
       IF cached_id IS NOT NULL THEN
@@ -134,56 +135,63 @@ BEGIN
     END;
   END IF;
 
-  IF actor IS NOT NULL THEN
-    kind := CASE WHEN jsonb_typeof(actor) = 'object' AND jsonb_typeof(actor -> 'type') = 'string' THEN actor ->> 'type' END;
-    IF kind IS NULL OR kind NOT IN ('user', 'admin', 'service_account', 'job', 'system', 'anonymous') THEN
-      problems := problems || '{"actor_ref": "threadline.actor_ref has an unknown type"}';
-      actor := NULL;
-    ELSIF actor - 'type' - 'id' <> '{}'::jsonb THEN
-      problems := problems || '{"actor_ref": "threadline.actor_ref has keys other than type and id"}';
-      actor := NULL;
-    ELSIF kind = 'anonymous' THEN
-      IF coalesce(actor -> 'id', 'null'::jsonb) <> 'null'::jsonb THEN
-        problems := problems || '{"actor_ref": "threadline.actor_ref: an anonymous actor has no id"}';
+  -- The common case, an actor and context that are clean already (context_is_clean): nothing to
+  -- take apart, the ids are the context's fields as they are.
+  IF @S.context_is_clean(actor, ctx) THEN
+    ids := coalesce(ctx - 'meta', '{}'::jsonb);
+  ELSE
+    IF actor IS NOT NULL THEN
+      kind := CASE WHEN jsonb_typeof(actor) = 'object' AND jsonb_typeof(actor -> 'type') = 'string' THEN actor ->> 'type' END;
+      IF kind IS NULL OR kind NOT IN ('user', 'admin', 'service_account', 'job', 'system', 'anonymous') THEN
+        problems := problems || '{"actor_ref": "threadline.actor_ref has an unknown type"}';
         actor := NULL;
+      ELSIF actor - 'type' - 'id' <> '{}'::jsonb THEN
+        problems := problems || '{"actor_ref": "threadline.actor_ref has keys other than type and id"}';
+        actor := NULL;
+      ELSIF kind = 'anonymous' THEN
+        IF coalesce(actor -> 'id', 'null'::jsonb) <> 'null'::jsonb THEN
+          problems := problems || '{"actor_ref": "threadline.actor_ref: an anonymous actor has no id"}';
+          actor := NULL;
+        ELSE
+          actor := '{"type": "anonymous"}'::jsonb;
+        END IF;
       ELSE
-        actor := '{"type": "anonymous"}'::jsonb;
+        value := @S.clean_context_id(actor -> 'id');
+        IF value IS NULL THEN
+          problems := problems || '{"actor_ref": "threadline.actor_ref needs a non-empty id of at most 256 bytes"}';
+          actor := NULL;
+        ELSE
+          actor := jsonb_build_object('type', kind, 'id', value);
+        END IF;
       END IF;
-    ELSE
-      value := @S.clean_context_id(actor -> 'id');
-      IF value IS NULL THEN
-        problems := problems || '{"actor_ref": "threadline.actor_ref needs a non-empty id of at most 256 bytes"}';
-        actor := NULL;
-      ELSE
-        actor := jsonb_build_object('type', kind, 'id', value);
+    END IF;
+
+    IF ctx IS NOT NULL AND jsonb_typeof(ctx) <> 'object' THEN
+      problems := problems || '{"context": "threadline.context is not a JSON object"}';
+      ctx := NULL;
+    END IF;
+    IF ctx IS NOT NULL THEN
+      FOREACH field IN ARRAY ARRAY['correlationId', 'requestId', 'jobId', 'causationId', 'source'] LOOP
+        IF coalesce(ctx -> field, 'null'::jsonb) <> 'null'::jsonb THEN
+          value := @S.clean_context_id(ctx -> field);
+          IF value IS NULL THEN
+            problems := problems || jsonb_build_object(field, 'must be a non-empty string of at most 256 bytes');
+          ELSE
+            ids := ids || jsonb_build_object(field, value);
+          END IF;
+        END IF;
+      END LOOP;
+      IF ctx - ARRAY['correlationId', 'requestId', 'jobId', 'causationId', 'source', 'meta'] <> '{}'::jsonb THEN
+        problems := problems || '{"context": "threadline.context has unknown keys (ignored)"}';
       END IF;
     END IF;
   END IF;
 
-  IF ctx IS NOT NULL AND jsonb_typeof(ctx) <> 'object' THEN
-    problems := problems || '{"context": "threadline.context is not a JSON object"}';
-    ctx := NULL;
-  END IF;
-  IF ctx IS NOT NULL THEN
-    FOREACH field IN ARRAY ARRAY['correlationId', 'requestId', 'jobId', 'causationId', 'source'] LOOP
-      IF coalesce(ctx -> field, 'null'::jsonb) <> 'null'::jsonb THEN
-        value := @S.clean_context_id(ctx -> field);
-        IF value IS NULL THEN
-          problems := problems || jsonb_build_object(field, 'must be a non-empty string of at most 256 bytes');
-        ELSE
-          ids := ids || jsonb_build_object(field, value);
-        END IF;
-      END IF;
-    END LOOP;
-    IF coalesce(ctx -> 'meta', 'null'::jsonb) <> 'null'::jsonb THEN
-      IF jsonb_typeof(ctx -> 'meta') <> 'object' OR octet_length((ctx -> 'meta')::text) > 8192 THEN
-        problems := problems || '{"meta": "must be a JSON object of at most 8192 bytes"}';
-      ELSE
-        meta := ctx -> 'meta';
-      END IF;
-    END IF;
-    IF ctx - ARRAY['correlationId', 'requestId', 'jobId', 'causationId', 'source', 'meta'] <> '{}'::jsonb THEN
-      problems := problems || '{"context": "threadline.context has unknown keys (ignored)"}';
+  IF coalesce(ctx -> 'meta', 'null'::jsonb) <> 'null'::jsonb THEN
+    IF jsonb_typeof(ctx -> 'meta') <> 'object' OR octet_length((ctx -> 'meta')::text) > 8192 THEN
+      problems := problems || '{"meta": "must be a JSON object of at most 8192 bytes"}';
+    ELSE
+      meta := ctx -> 'meta';
     END IF;
   END IF;
 
@@ -196,7 +204,8 @@ BEGIN
   VALUES
     (xid, actor, ids ->> 'correlationId', ids ->> 'requestId', ids ->> 'jobId', ids ->> 'causationId', ids ->> 'source', meta)
   RETURNING id, ctid INTO new_id, new_row;
-  PERFORM set_config('threadline.transaction', xid::text || ':' || new_id::text || ':' || new_row::text, true);
+  -- An assignment, not PERFORM: a simple expression, no executor.
+  cached := set_config('threadline.transaction', xid::text || ':' || new_id::text || ':' || new_row::text, true);
   RETURN new_id;
 END
 $fn$;
