@@ -22,13 +22,7 @@ import type { RevertConflict } from './types.js';
  * compared inside the index, so only the row's later changes are read from the table, and the
  * key-before index for a change that moved the key away. One probe per row, in every partition.
  */
-function firstLaterSql(
-  q: string,
-  scope: TableScope,
-  key: string,
-  after: string,
-  skip: string,
-): string {
+function firstLaterSql(q: string, scope: TableScope, key: string, after: string, skip: string): string {
   const branch = (cond: string, moved: string) =>
     `SELECT c.id, c.transaction_id, c.op, ${moved} AS moved, c.captured_at FROM ${q}.audit_changes c
       WHERE ${cond} AND c.id > ${after} AND NOT c.transaction_id = ANY(${skip})`;
@@ -59,7 +53,7 @@ export interface LaterChange {
   actor: string | null;
 }
 
-function who(actor: ActorRef | null): string {
+export function who(actor: ActorRef | null): string {
   if (!actor) return 'no actor';
   return actor.type === 'anonymous' ? 'anonymous' : `${actor.type}:${actor.id}`;
 }
