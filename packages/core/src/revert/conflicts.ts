@@ -53,7 +53,7 @@ export interface LaterChange {
   actor: string | null;
 }
 
-function who(actor: ActorRef | null): string {
+export function who(actor: ActorRef | null): string {
   if (!actor) return 'no actor';
   return actor.type === 'anonymous' ? 'anonymous' : `${actor.type}:${actor.id}`;
 }

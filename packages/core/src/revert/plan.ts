@@ -1,13 +1,8 @@
 import { formatTableName } from '../capture/identifiers.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { cascadedSteps } from './cascade.js';
-import {
-  type LaterChange,
-  laterChanges,
-  laterConflict,
-  latestImages,
-  notStoredConflict,
-} from './conflicts.js';
+import { type LaterChange, laterChanges, notStoredConflict } from './conflicts.js';
+import { rowConflicts, takenKeys } from './held.js';
 import { changesById, loadTarget, type Run, type StoredChange } from './load.js';
 import { type NetStep, netSteps } from './net.js';
 import { foreignKeys, orderTables } from './order.js';
@@ -235,14 +230,8 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
       if (refused) conflicts.push(refused);
     }
     conflicts.push(...keyCycles(meta, steps));
-    const changed: NetStep[] = [];
-    for (const step of steps) {
-      const change = later.get(step);
-      if (!change) continue;
-      conflicts.push(laterConflict(meta, step, change));
-      if (!change.moved) changed.push(step);
-    }
-    await latestImages(run, q, meta, changed);
+    conflicts.push(...(await rowConflicts(run, q, meta, steps, later)));
+    conflicts.push(...(await takenKeys(run, q, meta, steps, loaded.transactions)));
   }
   const cascaded = await cascadedSteps(run, metas, nets);
   if (cascaded.size > 0)
@@ -326,6 +315,8 @@ function summarize(
     changed_since: 0,
     not_stored: 0,
     key_changed: 0,
+    key_taken: 0,
+    deleted_since: 0,
     fk_cycle: 0,
     key_cycle: 0,
   };

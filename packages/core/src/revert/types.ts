@@ -41,7 +41,14 @@ export interface RevertStep {
   relid: string;
 }
 
-export type RevertConflictKind = 'changed_since' | 'not_stored' | 'key_changed' | 'fk_cycle' | 'key_cycle';
+export type RevertConflictKind =
+  | 'changed_since'
+  | 'not_stored'
+  | 'key_changed'
+  | 'key_taken'
+  | 'deleted_since'
+  | 'fk_cycle'
+  | 'key_cycle';
 
 export interface RevertConflict {
   table: string;
@@ -49,7 +56,7 @@ export interface RevertConflict {
   kind: RevertConflictKind;
   /** What is wrong and what to do about it, naming columns, actors and times. */
   detail: string;
-  /** changed_since / key_changed: the later change and who made it. */
+  /** changed_since / key_changed / key_taken / deleted_since: the later change and who made it. */
   changeId?: string;
   transactionId?: string;
   actor?: ActorRef | null;
