@@ -76,7 +76,7 @@ const mismatch = (
  * `ordinality`, so a table with a column of that name uses lockAndCompareEach.
  */
 export const lockAndCompare = (meta: TableMeta) =>
-  `WITH r AS MATERIALIZED (SELECT k.ordinality AS i, to_jsonb(t) AS j
+  `WITH r AS MATERIALIZED (SELECT k.ordinality AS i, to_jsonb(t.*) AS j
                            FROM jsonb_populate_recordset(NULL::${meta.ref}, $1::jsonb) WITH ORDINALITY AS k
                            JOIN ${meta.ref} AS t ON ${keyMatch(meta, 't', 'k')} FOR UPDATE OF t)
    SELECT e.i::int AS i, r.i IS NOT NULL AS found
@@ -88,7 +88,7 @@ export const lockAndCompare = (meta: TableMeta) =>
 export const lockAndCompareEach = (meta: TableMeta) =>
   `WITH e AS MATERIALIZED (SELECT e.i::int AS i, e.x AS k, v.x AS v FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(x, i)
                             JOIN jsonb_array_elements($2::jsonb) WITH ORDINALITY AS v(x, i) ON v.i = e.i),
-        r AS MATERIALIZED (SELECT e.i, to_jsonb(l) AS j FROM e
+        r AS MATERIALIZED (SELECT e.i, to_jsonb(l.*) AS j FROM e
                              CROSS JOIN LATERAL (SELECT t.* FROM ${meta.ref} AS t, ${record(meta, 'e.k')} AS k
                                                   WHERE ${keyMatch(meta, 't', 'k')} FOR UPDATE OF t) AS l)
    SELECT e.i, r.i IS NOT NULL AS found FROM e LEFT JOIN r ON r.i = e.i
