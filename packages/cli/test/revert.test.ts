@@ -40,7 +40,7 @@ describeWithDatabase('threadline revert', (db) => {
     ]);
     const sqlRun = await cli('revert', id, '--dry-run', '--sql');
     expect(sqlRun.stdout).toContain(
-      'UPDATE "public"."Shop Items" AS t SET "Price" = s."Price" FROM jsonb_populate_record(NULL::"public"."Shop Items", $1::jsonb) AS s',
+      'UPDATE "public"."Shop Items" AS t SET "Price" = s."Price" FROM jsonb_to_record($1::jsonb) AS s("Price" numeric(10,2))',
     );
     expect(sqlRun.stdout).toContain('--   $1 = {"Price":19.50}');
     const json = await cli('revert', id, '--dry-run', '--json');

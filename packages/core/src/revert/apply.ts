@@ -39,6 +39,7 @@ function metaOf(step: RevertStep, keyColumns: string[]): TableMeta {
     ref: `${q(step.tableSchema)}.${q(step.tableName)}`,
     keyColumns,
     columns: [],
+    types: new Map(),
     writable: [],
     exclude: [],
     mask: [],
@@ -90,8 +91,9 @@ async function prepare(
   tableMeta: (schema: string, name: string) => Promise<TableMeta>,
 ): Promise<Group[]> {
   const groups = groupSteps(plan.steps);
-  // Per table: the columns a re-check ignores (excluded, masked, exceptColumns) and whether it
-  // references itself (then each op is one statement: the key is checked at its end).
+  // Per table: the columns a re-check ignores (excluded, masked, exceptColumns), whether it
+  // references itself (then each op is one statement: the key is checked at its end) and the
+  // column types the statements read the stored jsonb with.
   const tables = new Map<string, Promise<TableMeta>>();
   for (const g of groups) {
     const id = `${g.meta.schema}\u0000${g.meta.name}`;
@@ -100,6 +102,7 @@ async function prepare(
     g.meta.ignored = meta.ignored;
     g.meta.selfReferencing = meta.selfReferencing;
     g.meta.columns = meta.columns;
+    g.meta.types = meta.types;
   }
   return groups;
 }

@@ -3,13 +3,26 @@ import type { TableMeta } from './tables.js';
 
 /**
  * Compensating statements. Values are never part of the SQL text: each statement reads the
- * stored jsonb (bound as $1) through jsonb_populate_record(NULL::table, ...), so every value is
- * converted by its column's own type, exactly as PostgreSQL rendered it with to_jsonb.
+ * stored jsonb (bound as $1) through jsonb_to_record(set) with a column definition list of the
+ * columns it uses, each with its column's type, so every value is converted by its column's own
+ * type, exactly as PostgreSQL rendered it with to_jsonb (the same conversion as
+ * jsonb_populate_record(NULL::table, ...), which would also read every other column as NULL, and a
+ * NOT NULL domain column refuses that).
  */
 const keyMatch = (meta: TableMeta, row: string, key: string) =>
   meta.keyColumns.map((c) => `${row}.${quoteIdent(c)} = ${key}.${quoteIdent(c)}`).join(' AND ');
 
-const record = (meta: TableMeta, value: string) => `jsonb_populate_record(NULL::${meta.ref}, ${value})`;
+/** `"c" type, ...`: a column the table no longer has reads as text (the statement then fails on it, as before). */
+const definitions = (meta: TableMeta, columns: string[]) =>
+  columns.map((c) => `${quoteIdent(c)} ${meta.types.get(c) ?? 'text'}`).join(', ');
+
+/** One object (`value`) read as the record `alias` with `columns`. */
+const record = (meta: TableMeta, value: string, alias: string, columns: string[]) =>
+  `jsonb_to_record(${value}) AS ${alias}(${definitions(meta, columns)})`;
+
+/** A JSON array (`$1`) of objects read as the records `alias` with `columns`. */
+const recordset = (meta: TableMeta, alias: string, columns: string[]) =>
+  `jsonb_to_recordset($1::jsonb) AS ${alias}(${definitions(meta, columns)})`;
 
 const columnList = (columns: string[], alias?: string) =>
   columns.map((c) => (alias ? `${alias}.${quoteIdent(c)}` : quoteIdent(c))).join(', ');
@@ -19,28 +32,28 @@ const assignments = (columns: string[]) =>
 
 /** One row: `$1` is the key. */
 export const deleteOne = (meta: TableMeta) =>
-  `DELETE FROM ${meta.ref} AS t USING ${record(meta, '$1::jsonb')} AS k WHERE ${keyMatch(meta, 't', 'k')}`;
+  `DELETE FROM ${meta.ref} AS t USING ${record(meta, '$1::jsonb', 'k', meta.keyColumns)} WHERE ${keyMatch(meta, 't', 'k')}`;
 
 /** One row: `$1` is the row. OVERRIDING SYSTEM VALUE puts back identity values as they were. */
 export const insertOne = (meta: TableMeta, columns: string[]) =>
-  `INSERT INTO ${meta.ref} (${columnList(columns)}) OVERRIDING SYSTEM VALUE SELECT ${columnList(columns, 'r')} FROM ${record(meta, '$1::jsonb')} AS r`;
+  `INSERT INTO ${meta.ref} (${columnList(columns)}) OVERRIDING SYSTEM VALUE SELECT ${columnList(columns, 'r')} FROM ${record(meta, '$1::jsonb', 'r', columns)}`;
 
 /** One row: `$1` the old values, `$2` the key the row has now. */
 export const updateOne = (meta: TableMeta, columns: string[]) =>
-  `UPDATE ${meta.ref} AS t SET ${assignments(columns)} FROM ${record(meta, '$1::jsonb')} AS s, ${record(meta, '$2::jsonb')} AS k WHERE ${keyMatch(meta, 't', 'k')}`;
+  `UPDATE ${meta.ref} AS t SET ${assignments(columns)} FROM ${record(meta, '$1::jsonb', 's', columns)}, ${record(meta, '$2::jsonb', 'k', meta.keyColumns)} WHERE ${keyMatch(meta, 't', 'k')}`;
 
 /** Many rows: `$1` a JSON array of keys. */
 export const deleteMany = (meta: TableMeta) =>
-  `DELETE FROM ${meta.ref} AS t USING jsonb_populate_recordset(NULL::${meta.ref}, $1::jsonb) AS k WHERE ${keyMatch(meta, 't', 'k')}`;
+  `DELETE FROM ${meta.ref} AS t USING ${recordset(meta, 'k', meta.keyColumns)} WHERE ${keyMatch(meta, 't', 'k')}`;
 
 /** Many rows: `$1` a JSON array of rows. */
 export const insertMany = (meta: TableMeta, columns: string[]) =>
-  `INSERT INTO ${meta.ref} (${columnList(columns)}) OVERRIDING SYSTEM VALUE SELECT ${columnList(columns, 'r')} FROM jsonb_populate_recordset(NULL::${meta.ref}, $1::jsonb) AS r`;
+  `INSERT INTO ${meta.ref} (${columnList(columns)}) OVERRIDING SYSTEM VALUE SELECT ${columnList(columns, 'r')} FROM ${recordset(meta, 'r', columns)}`;
 
 /** Many rows: `$1` a JSON array of `{ "s": old values, "k": key now }`. */
 export const updateMany = (meta: TableMeta, columns: string[]) =>
   `UPDATE ${meta.ref} AS t SET ${assignments(columns)} FROM jsonb_array_elements($1::jsonb) AS e(x)
-    CROSS JOIN LATERAL ${record(meta, "e.x -> 's'")} AS s CROSS JOIN LATERAL ${record(meta, "e.x -> 'k'")} AS k
+    CROSS JOIN LATERAL ${record(meta, "e.x -> 's'", 's', columns)} CROSS JOIN LATERAL ${record(meta, "e.x -> 'k'", 'k', meta.keyColumns)}
     WHERE ${keyMatch(meta, 't', 'k')}`;
 
 /**
@@ -48,10 +61,14 @@ export const updateMany = (meta: TableMeta, columns: string[]) =>
  * values with the key the row has now (one record per element, read by one recordset call).
  */
 export const updateManyByKey = (meta: TableMeta, columns: string[]) =>
-  `UPDATE ${meta.ref} AS t SET ${assignments(columns)} FROM jsonb_populate_recordset(NULL::${meta.ref}, $1::jsonb) AS s
+  `UPDATE ${meta.ref} AS t SET ${assignments(columns)} FROM ${recordset(meta, 's', [...columns, ...meta.keyColumns])}
     WHERE ${keyMatch(meta, 't', 's')}`;
 
-/** Which rows of a group's re-check do not match (shared by both forms below). */
+/**
+ * Which rows of a group's re-check do not match (shared by both forms below). Column by column, the
+ * expected row is read as the table's row type over the row as it is now (`r.j ||`), so a column
+ * the expected row lacks (excluded, added since) is not read as NULL (a NOT NULL domain refuses it).
+ */
 const mismatch = (
   meta: TableMeta,
   insert: string,
@@ -61,7 +78,7 @@ const mismatch = (
                       (r.j - ${ignored}) = (e.v - ${ignored})
                       OR NOT EXISTS (SELECT 1 FROM jsonb_each(e.v) AS d
                                       WHERE NOT d.key = ANY(${ignored}) AND r.j ? d.key AND (r.j -> d.key) IS DISTINCT FROM d.value
-                                        AND (r.j -> d.key) IS DISTINCT FROM (to_jsonb(${record(meta, 'e.v')}) -> d.key)))) END`;
+                                        AND (r.j -> d.key) IS DISTINCT FROM (to_jsonb(jsonb_populate_record(NULL::${meta.ref}, r.j || (e.v - ${ignored}))) -> d.key)))) END`;
 
 /**
  * Lock the rows a group will write and return those that do not match the plan. `$1`: JSON array
@@ -73,11 +90,12 @@ const mismatch = (
  * reads it (so text written under other session settings, e.g. an older capture's IntervalStyle,
  * still matches). The keys are read by one recordset call joined to the table (about half the
  * cost of a record call and a locking subquery per key); its WITH ORDINALITY column is named
- * `ordinality`, so a table with a column of that name uses lockAndCompareEach.
+ * `ordinality` next to the key columns, so a table with a column of that name uses
+ * lockAndCompareEach (apply takes it for any column of that name).
  */
 export const lockAndCompare = (meta: TableMeta) =>
   `WITH r AS MATERIALIZED (SELECT k.ordinality AS i, to_jsonb(t.*) AS j
-                           FROM jsonb_populate_recordset(NULL::${meta.ref}, $1::jsonb) WITH ORDINALITY AS k
+                           FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (${definitions(meta, meta.keyColumns)})) WITH ORDINALITY AS k
                            JOIN ${meta.ref} AS t ON ${keyMatch(meta, 't', 'k')} FOR UPDATE OF t)
    SELECT e.i::int AS i, r.i IS NOT NULL AS found
      FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(v, i) LEFT JOIN r ON r.i = e.i
@@ -89,7 +107,7 @@ export const lockAndCompareEach = (meta: TableMeta) =>
   `WITH e AS MATERIALIZED (SELECT e.i::int AS i, e.x AS k, v.x AS v FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(x, i)
                             JOIN jsonb_array_elements($2::jsonb) WITH ORDINALITY AS v(x, i) ON v.i = e.i),
         r AS MATERIALIZED (SELECT e.i, to_jsonb(l.*) AS j FROM e
-                             CROSS JOIN LATERAL (SELECT t.* FROM ${meta.ref} AS t, ${record(meta, 'e.k')} AS k
+                             CROSS JOIN LATERAL (SELECT t.* FROM ${meta.ref} AS t, ${record(meta, 'e.k', 'k', meta.keyColumns)}
                                                   WHERE ${keyMatch(meta, 't', 'k')} FOR UPDATE OF t) AS l)
    SELECT e.i, r.i IS NOT NULL AS found FROM e LEFT JOIN r ON r.i = e.i
     WHERE ${mismatch(meta, '$4::boolean', '$3::text[]')}

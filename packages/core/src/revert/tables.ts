@@ -13,6 +13,12 @@ export interface TableMeta {
   keyColumns: string[];
   /** Every column the table has now, in table order. */
   columns: string[];
+  /**
+   * Each column's SQL type (format_type, schema-qualified unless built in): statements read the
+   * columns they use from the stored jsonb with these (a column they do not read is not
+   * populated, so a NOT NULL domain elsewhere in the row does not see a NULL).
+   */
+  types: Map<string, string>;
   /** Columns an INSERT may write (not generated), in table order. */
   writable: string[];
   exclude: string[];
@@ -62,8 +68,11 @@ export async function loadTableMeta(
        coalesce((SELECT c.relnamespace = to_regnamespace($3::text) FROM pg_class c WHERE c.oid = to_regclass(format('%I.%I', $1::text, $2::text))), false) AS storage,
        (SELECT ct.options::text FROM ${q}.captured_tables ct WHERE ct.table_schema = $1 AND ct.table_name = $2) AS options,
        (SELECT array_to_json(ct.key_columns)::text FROM ${q}.captured_tables ct WHERE ct.table_schema = $1 AND ct.table_name = $2) AS key_columns,
-       (SELECT json_agg(json_build_object('n', a.attname, 'g', a.attgenerated <> '') ORDER BY a.attnum)::text
-          FROM pg_attribute a WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+       (SELECT json_agg(json_build_object('n', a.attname, 'g', a.attgenerated <> '',
+                 't', CASE WHEN n.nspname = 'pg_catalog' OR a.atttypmod <> -1 THEN format_type(a.atttypid, a.atttypmod)
+                           ELSE format('%I.%I', n.nspname, ty.typname) END) ORDER BY a.attnum)::text
+          FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_namespace n ON n.oid = ty.typnamespace
+         WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
        EXISTS (SELECT 1 FROM pg_constraint con WHERE con.contype = 'f'
                  AND con.conrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND con.confrelid = con.conrelid) AS self_ref`,
     [schema, name, q],
@@ -81,7 +90,7 @@ export async function loadTableMeta(
     );
   const options = row.options ? (JSON.parse(row.options) as Record<string, unknown>) : {};
   const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-  const columns = row.columns ? (JSON.parse(row.columns) as { n: string; g: boolean }[]) : [];
+  const columns = row.columns ? (JSON.parse(row.columns) as { n: string; g: boolean; t: string }[]) : [];
   const keyColumns = row.key_columns
     ? (JSON.parse(row.key_columns) as string[])
     : Object.keys(JSON.parse(sampleKey) as Record<string, unknown>);
@@ -94,6 +103,7 @@ export async function loadTableMeta(
     ref: `${quoteIdent(schema)}.${quoteIdent(name)}`,
     keyColumns,
     columns: columns.map((c) => c.n),
+    types: new Map(columns.map((c) => [c.n, c.t])),
     writable: columns.filter((c) => !c.g).map((c) => c.n),
     exclude,
     mask,
