@@ -200,6 +200,24 @@ describeEachDb('tl.continuity', (db) => {
     });
   });
 
+  describe('NOT NULL domains', () => {
+    it('walks batches of a table with a NOT NULL domain column (the cursor reads only the key, typed)', async () => {
+      // The cursor was read as a record of the whole table type, its other columns NULL: the
+      // domain refused them and every baseline of more than one batch failed.
+      const t = uniqueName('dom');
+      const d = uniqueName('nn');
+      await db().exec(`create domain ${d} as int not null;
+        create table ${t} (id int primary key, n ${d}, v text);
+        insert into ${t} select g, g, 'v' from generate_series(1, 5) g`);
+      const tl = await installed(db());
+      await tl.installTriggers({ tables: [t] });
+      const result = await runWithAuditContext({ actor: ActorRef.system('baseline') }, () =>
+        tl.continuity.baseline({ table: t, batchSize: 2 }),
+      );
+      expect(result).toMatchObject({ table: t, batches: 3, scanned: 5, recorded: 5 });
+    });
+  });
+
   describe('hostile names', () => {
     it('baselines a table whose schema, name and key columns need quoting, and whose key is a timestamp and text', async () => {
       await db().exec(`create schema "we""ird s"; create table "we""ird s"."T,1" ("Odd ""Key" text, "at" timestamptz, v text, primary key ("Odd ""Key", "at"));

@@ -19,14 +19,16 @@ const DEFAULT_BATCH = 1000;
 const MAX_BATCH = 100_000;
 
 /** The SQL of one batch: lock the next rows by key, record those without history, return counts. */
-function batchSql(ctx: OperationsContext, reg: CapturedTable): string {
+function batchSql(ctx: OperationsContext, reg: CapturedTable, keyTypes: Map<string, string>): string {
   const t = qualifiedTable(reg);
   const keys = reg.keyColumns.map(quoteIdent);
   const typed = keys.map((k, i) => `t.${k} AS threadline_k${i}`).join(', ');
   return `WITH batch AS MATERIALIZED (
       SELECT to_jsonb(t) AS j, ${typed} FROM ${t} AS t
        WHERE $1::jsonb IS NULL OR (${keys.map((k) => `t.${k}`).join(', ')}) >
-             (SELECT ${keys.map((k) => `r.${k}`).join(', ')} FROM jsonb_populate_record(NULL::${t}, $1::jsonb) AS r)
+             (SELECT ${keys.map((k) => `r.${k}`).join(', ')} FROM jsonb_to_record($1::jsonb) AS r(${reg.keyColumns
+               .map((k) => `${quoteIdent(k)} ${keyTypes.get(k) ?? 'text'}`)
+               .join(', ')}))
        ORDER BY ${keys.map((k) => `t.${k}`).join(', ')} LIMIT $2 FOR SHARE OF t),
     keyed AS (SELECT b.j, ${keyFromImageSql('b.j', reg.keyColumns)} AS pk FROM batch b),
     ins AS (
@@ -86,7 +88,22 @@ export async function recordBaseline(
   const binding = contextBinding({ ...current, actor, source: BASELINE_SOURCE })!;
   const startedAt = new Date();
   const started = performance.now();
-  const sql = batchSql(ctx, reg);
+  // The cursor's key columns are read with their own types and only them: a record of the whole
+  // table type would read every other column as NULL, which a NOT NULL domain refuses.
+  let keyTypes: Map<string, string>;
+  try {
+    const { rows } = await ctx.client.query<{ n: string; t: string }>(
+      `SELECT a.attname AS n, CASE WHEN ns.nspname = 'pg_catalog' OR a.atttypmod <> -1 THEN format_type(a.atttypid, a.atttypmod)
+                                   ELSE format('%I.%I', ns.nspname, ty.typname) END AS t
+         FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_namespace ns ON ns.oid = ty.typnamespace
+        WHERE a.attrelid = to_regclass($1) AND a.attname = ANY($2::text[]) AND a.attnum > 0 AND NOT a.attisdropped`,
+      [qualifiedTable(reg), reg.keyColumns],
+    );
+    keyTypes = new Map(rows.map((r) => [r.n, r.t]));
+  } catch (error) {
+    throw toThreadlineError(error, what);
+  }
+  const sql = batchSql(ctx, reg, keyTypes);
   const exclude = reg.options.exclude ?? [];
   const mask = Object.fromEntries(
     (reg.options.mask ?? []).map((m) => [m, reg.options.maskPlaceholder ?? '[REDACTED]']),
