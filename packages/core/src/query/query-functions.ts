@@ -144,26 +144,33 @@ DECLARE
   part oid;
   qual text;
   hit boolean;
+  cols text;
 BEGIN
   SELECT cl.oid INTO parent FROM pg_class cl JOIN pg_namespace ns ON ns.oid = cl.relnamespace
    WHERE ns.nspname = p_schema AND cl.relname = p_name AND cl.relkind = 'p';
   IF parent IS NULL THEN
     RETURN NULL;
   END IF;
+  -- The key read as a record of the table's columns, each a domain's base type: a record of the
+  -- table type reads the columns p_key lacks as NULL, which a NOT NULL domain refuses.
+  SELECT string_agg(format('%I %s', a.attname, CASE WHEN ty.typtype = 'd' THEN format_type(ty.typbasetype, ty.typtypmod)
+                                                    ELSE format_type(a.atttypid, a.atttypmod) END), ', ' ORDER BY a.attnum)
+    INTO cols FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+   WHERE a.attrelid = parent AND a.attnum > 0 AND NOT a.attisdropped;
   part := to_regclass(p_partition);
   IF part IS NOT NULL AND part <> parent AND EXISTS (SELECT 1 FROM pg_partition_tree(parent) t WHERE t.relid = part) THEN
     qual := pg_get_partition_constraintdef(part);
     IF qual IS NULL THEN
       RETURN true;
     END IF;
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM jsonb_populate_record(NULL::%s, $1) WHERE %s)', parent::regclass, qual)
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM jsonb_to_record($1) AS r(%s) WHERE %s)', cols, qual)
       INTO hit USING p_key;
     RETURN hit;
   END IF;
   FOR part IN SELECT t.relid FROM pg_partition_tree(parent) t WHERE t.isleaf AND t.relid <> parent LOOP
     qual := pg_get_partition_constraintdef(part);
     CONTINUE WHEN qual IS NULL;
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM jsonb_populate_record(NULL::%s, $1) WHERE %s)', parent::regclass, qual)
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM jsonb_to_record($1) AS r(%s) WHERE %s)', cols, qual)
       INTO hit USING p_key;
     IF hit THEN
       RETURN CASE WHEN part::regclass::text = p_partition THEN NULL ELSE false END;
