@@ -1,7 +1,7 @@
 import { describeEachDb } from '@threadline/test-utils';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ActorRef, createThreadline, runWithAuditContext, type Threadline } from '../src/index.js';
+import { ActorRef, runWithAuditContext, type Threadline } from '../src/index.js';
 import { explainingThreadline, installed, type PlanNode, uniqueName } from './helpers.js';
 
 function relationsScanned(node: PlanNode, out: string[] = []): string[] {

@@ -25,6 +25,27 @@ describeEachDb('storage after hand edits', (db) => {
     return t;
   }
 
+  /** The table's change ids in timeline order, straight from audit_changes. */
+  const truthOrder = async (t: string) =>
+    (
+      await db().sql<{ id: string }>(
+        `select id::text as id from threadline.audit_changes where table_name = $1 order by captured_at desc, id desc`,
+        [t],
+      )
+    ).map((r) => r.id);
+
+  /** Every timeline entry of the table, page by page. */
+  const walk = async (t: string, pageSize = 1) => {
+    const seen: { id: string; at: string }[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await tl.timeline({ table: t }, { pageSize, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.entries.map((e) => ({ id: e.id, at: e.capturedAt })));
+      cursor = page.cursor;
+    } while (cursor);
+    return seen;
+  };
+
   const partitionNames = async () =>
     (
       await db().sql<{ name: string }>(
@@ -38,24 +59,9 @@ describeEachDb('storage after hand edits', (db) => {
                        where table_name = '${t}' and table_pk = '{"id": 2}';
                      update threadline.audit_changes set captured_at = '12000-01-01 00:00:00+00'
                        where table_name = '${t}' and table_pk = '{"id": 3}';`);
-    const truth = (
-      await db().sql<{ id: string }>(
-        `select id::text as id from threadline.audit_changes where table_name = $1 order by captured_at desc, id desc`,
-        [t],
-      )
-    ).map((r) => r.id);
-    const walk = async () => {
-      const seen: { id: string; at: string }[] = [];
-      let cursor: string | null = null;
-      do {
-        const page = await tl.timeline({ table: t }, { pageSize: 1, ...(cursor ? { cursor } : {}) });
-        seen.push(...page.entries.map((e) => ({ id: e.id, at: e.capturedAt })));
-        cursor = page.cursor;
-      } while (cursor);
-      return seen;
-    };
+    const truth = await truthOrder(t);
     // ISO 8601 expanded years (what Date reads): 12000 first, 44 BC (astronomical -43) last.
-    const before = await walk();
+    const before = await walk(t);
     expect(before.map((e) => e.id)).toEqual(truth);
     expect(before[0]!.at).toBe('+012000-01-01T00:00:00.000000Z');
     expect(before[3]!.at).toBe('-000043-03-15T12:00:00.000000Z');
@@ -90,9 +96,9 @@ describeEachDb('storage after hand edits', (db) => {
     expect((await tl.storage.status()).partitions.map((p) => p.name)).toEqual(
       expect.arrayContaining(['audit_changes_00440301_bc', 'audit_changes_120000101']),
     );
-    expect(await walk()).toEqual(before);
+    expect(await walk(t)).toEqual(before);
     await db().exec(`insert into ${t} values (5, 'after')`);
-    expect((await walk()).map((e) => e.id)).toHaveLength(5);
+    expect((await walk(t)).map((e) => e.id)).toHaveLength(5);
   });
 
   it("a captured_at of 'infinity' or '-infinity' is read and paged past, no row lost", async () => {
@@ -101,20 +107,9 @@ describeEachDb('storage after hand edits', (db) => {
                        where table_name = '${t}' and table_pk = '{"id": 2}';
                      update threadline.audit_changes set captured_at = '-infinity'
                        where table_name = '${t}' and table_pk = '{"id": 3}';`);
-    const truth = (
-      await db().sql<{ id: string }>(
-        `select id::text as id from threadline.audit_changes where table_name = $1 order by captured_at desc, id desc`,
-        [t],
-      )
-    ).map((r) => r.id);
+    const truth = await truthOrder(t);
     for (const pageSize of [1, 2]) {
-      const seen: { id: string; at: string }[] = [];
-      let cursor: string | null = null;
-      do {
-        const page = await tl.timeline({ table: t }, { pageSize, ...(cursor ? { cursor } : {}) });
-        seen.push(...page.entries.map((e) => ({ id: e.id, at: e.capturedAt })));
-        cursor = page.cursor;
-      } while (cursor);
+      const seen = await walk(t, pageSize);
       expect(seen.map((e) => e.id)).toEqual(truth);
       expect(seen[0]!.at).toBe('infinity');
       expect(seen[3]!.at).toBe('-infinity');
