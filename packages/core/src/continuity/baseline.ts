@@ -3,6 +3,7 @@ import { ActorRef } from '../context/actor-ref.js';
 import { contextBinding } from '../context/binding.js';
 import { getAuditContext } from '../context/context.js';
 import type { OperationsContext } from '../context/operations-context.js';
+import { COLUMN_TYPE_SQL } from '../db/column-type-sql.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import { ThreadlineError } from '../errors.js';
 import { shellWord } from '../health/fixes.js';
@@ -93,8 +94,7 @@ export async function recordBaseline(
   let keyTypes: Map<string, string>;
   try {
     const { rows } = await ctx.client.query<{ n: string; t: string }>(
-      `SELECT a.attname AS n, CASE WHEN ns.nspname = 'pg_catalog' OR a.atttypmod <> -1 THEN format_type(a.atttypid, a.atttypmod)
-                                   ELSE format('%I.%I', ns.nspname, ty.typname) END AS t
+      `SELECT a.attname AS n, ${COLUMN_TYPE_SQL} AS t
          FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_namespace ns ON ns.oid = ty.typnamespace
         WHERE a.attrelid = to_regclass($1) AND a.attname = ANY($2::text[]) AND a.attnum > 0 AND NOT a.attisdropped`,
       [qualifiedTable(reg), reg.keyColumns],

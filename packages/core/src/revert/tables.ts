@@ -1,4 +1,5 @@
 import { formatTableName, quoteIdent } from '../capture/identifiers.js';
+import { COLUMN_TYPE_SQL } from '../db/column-type-sql.js';
 import { ThreadlineError } from '../errors.js';
 import type { Run } from './load.js';
 
@@ -69,9 +70,8 @@ export async function loadTableMeta(
        (SELECT ct.options::text FROM ${q}.captured_tables ct WHERE ct.table_schema = $1 AND ct.table_name = $2) AS options,
        (SELECT array_to_json(ct.key_columns)::text FROM ${q}.captured_tables ct WHERE ct.table_schema = $1 AND ct.table_name = $2) AS key_columns,
        (SELECT json_agg(json_build_object('n', a.attname, 'g', a.attgenerated <> '',
-                 't', CASE WHEN n.nspname = 'pg_catalog' OR a.atttypmod <> -1 THEN format_type(a.atttypid, a.atttypmod)
-                           ELSE format('%I.%I', n.nspname, ty.typname) END) ORDER BY a.attnum)::text
-          FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_namespace n ON n.oid = ty.typnamespace
+                 't', ${COLUMN_TYPE_SQL}) ORDER BY a.attnum)::text
+          FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_namespace ns ON ns.oid = ty.typnamespace
          WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
        EXISTS (SELECT 1 FROM pg_constraint con WHERE con.contype = 'f'
                  AND con.conrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND con.confrelid = con.conrelid) AS self_ref`,
