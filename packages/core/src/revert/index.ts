@@ -3,6 +3,7 @@ import type { SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
 import type { Threadline } from '../threadline.js';
 import { applyRevert } from './apply.js';
+import { deepFreeze } from './freeze.js';
 import type { Run } from './load.js';
 import { planRevert } from './plan.js';
 import { loadTableMeta } from './tables.js';
@@ -116,17 +117,6 @@ function canonical(plan: RevertPlan): string {
   } catch {
     return '';
   }
-}
-
-/** Freeze a plan and everything in it (10,000 steps: no array per object, no call per primitive). */
-function deepFreeze<T>(value: T): T {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
-  const object = value as Record<string, unknown>;
-  for (const key in object) {
-    const v = object[key];
-    if (typeof v === 'object' && v !== null) deepFreeze(v);
-  }
-  return Object.freeze(value);
 }
 
 export type * from './types.js';

@@ -10,6 +10,7 @@ import { parseRawObject, type RawImage } from './raw-json.js';
 import { resolveTable } from './resolve.js';
 import { type SetSteps, setSteps } from './set-steps.js';
 import { deleteOne, insertOne, updateOne } from './statements.js';
+import { stepObject } from './step-object.js';
 import { loadTableMeta, type TableMeta } from './tables.js';
 import type {
   RevertConflict,
@@ -73,42 +74,8 @@ class StatementCache {
 }
 
 function toStep(meta: TableMeta, net: NetStep, statements: StatementCache): RevertStep {
-  const pk = net.pk ?? (parseExactJson(net.key) as Record<string, unknown>);
   const sql = statements.get(meta, net.op, net.setColumns);
-  const step = toStepFields(meta, net, pk, sql);
-  if (meta.recorded) step.recordedAs = formatTableName(meta.recorded);
-  return step;
-}
-
-function toStepFields(meta: TableMeta, net: NetStep, pk: Record<string, unknown>, sql: string): RevertStep {
-  if (net.op === 'delete')
-    return {
-      table: meta.label,
-      pk,
-      op: net.op,
-      sql,
-      params: [net.key],
-      data: net.data,
-      expect: net.expect,
-      key: net.key,
-      tableSchema: meta.schema,
-      tableName: meta.name,
-      relid: meta.relid,
-    };
-  return {
-    table: meta.label,
-    pk,
-    op: net.op,
-    set: net.set ?? (parseExactJson(net.data!) as Record<string, unknown>),
-    sql,
-    params: net.op === 'insert' ? [net.data!] : [net.data!, net.key],
-    data: net.data,
-    expect: net.expect,
-    key: net.key,
-    tableSchema: meta.schema,
-    tableName: meta.name,
-    relid: meta.relid,
-  };
+  return stepObject(meta, net, sql, meta.recorded ? formatTableName(meta.recorded) : undefined);
 }
 
 /** Newest reverted change first: undoing in reverse keeps self-references of one table valid. */

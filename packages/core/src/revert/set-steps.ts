@@ -1,4 +1,3 @@
-import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
 import { keyHash, type TableScope } from '../query/table-scope.js';
 import { idParam, type LaterChange, revertScope } from './conflicts.js';
@@ -35,8 +34,8 @@ const setStepsSql = (q: string, scope: TableScope) => `
 WITH ch AS MATERIALIZED (
   -- Read by transaction (OFFSET 0 keeps the table condition out of the scan: on statistics not
   -- yet refreshed after the bulk write, the planner walks the table's whole history instead).
-  SELECT c.id, c.table_schema, c.table_name, c.op, c.table_pk, c.table_pk_before, c.data_after, c.data_before, c.changed_fields,
-         c.changed_from, c.captured_at
+  SELECT c.id, c.transaction_id, c.table_schema, c.table_name, c.op, c.table_pk, c.key_hash, c.table_pk_before, c.data_after,
+         c.data_before, c.changed_fields, c.changed_from, c.captured_at
     FROM (SELECT * FROM ${q}.audit_changes x WHERE x.transaction_id = ANY($3::bigint[]) OFFSET 0) c
    WHERE $11::boolean OR (c.table_schema = $1 AND c.table_name = $2)),
 mine AS (SELECT ch.* FROM ch WHERE ch.table_schema = $1 AND ch.table_name = $2 AND ch.op <> 'truncate'),
@@ -45,12 +44,15 @@ tbl AS (
     FROM (SELECT ch.table_schema AS s, ch.table_name AS n, count(*)::int AS changes, min(ch.captured_at) AS at, min(ch.id) AS first_id,
                  json_agg(json_build_array(ch.id::text, ${isoSql('ch.captured_at')})) FILTER (WHERE ch.op = 'truncate') AS truncates
             FROM ch WHERE $11::boolean GROUP BY 1, 2) g),
+-- Keys (by hash: a collision only sends rows to net.ts, which is exact) named by more than one
+-- change, as its key or its key before.
+mh AS (SELECT m.*, coalesce(m.key_hash, ${keyHash('m.table_pk')}) AS h, ${keyHash('m.table_pk_before')} AS hb FROM mine m),
 dup AS MATERIALIZED (
-  SELECT u.k FROM (SELECT m.table_pk AS k FROM mine m UNION ALL SELECT m.table_pk_before FROM mine m WHERE m.table_pk_before IS NOT NULL) u
-   GROUP BY u.k HAVING count(*) > 1),
+  SELECT u.h FROM (SELECT m.h FROM mh m UNION ALL SELECT m.hb FROM mh m WHERE m.hb IS NOT NULL) u
+   GROUP BY u.h HAVING count(*) > 1),
 cls AS MATERIALIZED (
-  SELECT m.*, (d1.k IS NOT NULL OR d2.k IS NOT NULL) AS multi
-    FROM mine m LEFT JOIN dup d1 ON d1.k = m.table_pk LEFT JOIN dup d2 ON d2.k = m.table_pk_before),
+  SELECT m.*, (d1.h IS NOT NULL OR d2.h IS NOT NULL) AS multi
+    FROM mh m LEFT JOIN dup d1 ON d1.h = m.h LEFT JOIN dup d2 ON d2.h = m.hb),
 upd AS (
   SELECT c.*, u.fs, u.fast,
          CASE WHEN u.fast THEN c.changed_fields
@@ -62,16 +64,16 @@ upd AS (
                           FROM (SELECT c.changed_from IS NOT NULL AND NOT ${hidden('c.changed_from')} AS fs) f) u
    WHERE NOT c.multi AND c.op NOT IN ('insert', 'delete')),
 one AS (
-  SELECT c.id, c.captured_at, c.table_pk, 'delete' AS op, NULL::jsonb AS data, c.data_after AS expect, NULL::json AS ns, 0 AS ncols
+  SELECT c.id, c.captured_at, c.table_pk, c.h, 'delete' AS op, NULL::jsonb AS data, c.data_after AS expect, NULL::json AS ns, 0 AS ncols
     FROM cls c WHERE NOT c.multi AND c.op = 'insert'
   UNION ALL
-  SELECT c.id, c.captured_at, c.table_pk, 'insert',
+  SELECT c.id, c.captured_at, c.table_pk, c.h, 'insert',
          CASE WHEN s.snap THEN ${only('c.data_before', '$8::text[]')} ELSE '{}'::jsonb END, NULL,
          CASE WHEN s.snap THEN $10::json ELSE $9::json END, 0
     FROM cls c CROSS JOIN LATERAL (SELECT c.data_before IS NOT NULL AND NOT ${hidden('c.data_before')} AS snap) s
    WHERE NOT c.multi AND c.op = 'delete'
   UNION ALL
-  SELECT u.id, u.captured_at, u.table_pk, 'update',
+  SELECT u.id, u.captured_at, u.table_pk, u.h, 'update',
          CASE WHEN u.fast THEN u.changed_from
               ELSE ${only(`(CASE WHEN u.fs THEN u.changed_from ELSE '{}'::jsonb END || coalesce(u.table_pk_before, '{}'::jsonb))`, 'u.cols')} END,
          u.data_after,
@@ -88,16 +90,28 @@ steps AS MATERIALIZED (SELECT * FROM one WHERE op <> 'update' OR ncols > 0 OR ns
 -- steps' keys (or moving away from them) after the oldest step, read along the key, key-before and
 -- legacy indexes with every key at once (the id compared inside the index; each branch a plain
 -- index condition, so no row is compared against the whole key list again), then matched per row.
+-- Along the key index the scan starts after \`bound\`: the last change a reverted transaction made to
+-- this table (the earliest such last change of all of them), so the reverted rows themselves are
+-- passed over inside the index, not fetched to be filtered out. Nothing of another transaction
+-- lies between a step and that bound: a step's row is the only change of its key in the reverted
+-- set, its transaction held the row (or, for an insert, the key's unique index entry) from that
+-- change until it committed, and a change of another transaction to the key either committed
+-- before (a lower id: ids come from one sequence, cache 1) or waited for that commit (a higher id
+-- than every change the transaction made). The key-before arms probe only when the table has ever
+-- had a key changed (one probe of the partial index), which few have.
 ks AS MATERIALIZED (
-  SELECT array_agg(s.table_pk) AS keys, array_agg(${keyHash('s.table_pk')}) AS hashes, min(s.id) AS after FROM steps s),
+  SELECT array_agg(s.table_pk) AS keys, array_agg(s.h) AS hashes, min(s.id) AS after,
+         greatest(min(s.id), (SELECT min(t.last) FROM (SELECT max(m.id) AS last FROM mine m GROUP BY m.transaction_id) t)) AS bound
+    FROM steps s),
 lc AS MATERIALIZED (
   SELECT c.id, c.transaction_id, c.op, c.captured_at, c.table_pk AS k, false AS moved FROM ${q}.audit_changes c
    WHERE c.table_id = ANY(${scope.ids})${scope.keyed ? ` AND ${scope.keyed}` : ''}
-     AND c.key_hash = ANY((SELECT ks.hashes FROM ks)::bigint[]) AND c.id > (SELECT ks.after FROM ks) AND NOT c.transaction_id = ANY($3::bigint[])
+     AND c.key_hash = ANY((SELECT ks.hashes FROM ks)::bigint[]) AND c.id > (SELECT ks.bound FROM ks) AND NOT c.transaction_id = ANY($3::bigint[])
   UNION ALL
   SELECT c.id, c.transaction_id, c.op, c.captured_at, c.table_pk_before, true FROM ${q}.audit_changes c
    WHERE c.table_id = ANY(${scope.ids})${scope.keyed ? ` AND ${scope.keyed}` : ''}
      AND c.table_pk_before = ANY((SELECT ks.keys FROM ks)::jsonb[]) AND c.id > (SELECT ks.after FROM ks) AND NOT c.transaction_id = ANY($3::bigint[])
+     AND EXISTS (SELECT FROM ${q}.audit_changes e WHERE e.table_id = ANY(${scope.ids}) AND e.table_pk_before IS NOT NULL)
   UNION ALL
   SELECT c.id, c.transaction_id, c.op, c.captured_at, c.table_pk, false FROM ${q}.audit_changes c
    WHERE c.table_id IS NULL AND ${scope.legacy}
@@ -105,26 +119,31 @@ lc AS MATERIALIZED (
   UNION ALL
   SELECT c.id, c.transaction_id, c.op, c.captured_at, c.table_pk_before, true FROM ${q}.audit_changes c
    WHERE c.table_id IS NULL AND ${scope.legacy}
-     AND c.table_pk_before = ANY((SELECT ks.keys FROM ks)::jsonb[]) AND c.id > (SELECT ks.after FROM ks) AND NOT c.transaction_id = ANY($3::bigint[])),
+     AND c.table_pk_before = ANY((SELECT ks.keys FROM ks)::jsonb[]) AND c.id > (SELECT ks.after FROM ks) AND NOT c.transaction_id = ANY($3::bigint[])
+     AND EXISTS (SELECT FROM ${q}.audit_changes e WHERE e.table_id IS NULL AND e.table_pk_before IS NOT NULL)),
 hit AS (
   SELECT DISTINCT ON (s.id) s.id AS sid, l.id, l.transaction_id, l.op, l.moved, l.captured_at,
          (SELECT t.actor_ref::text FROM ${q}.audit_transactions t WHERE t.id = l.transaction_id) AS actor
     FROM steps s JOIN lc l ON l.k = s.table_pk AND l.id > s.id
-   ORDER BY s.id, l.id, l.moved)
-SELECT r.op, r.key, r.data, r.expect, r.ns, r.id, r.at, r.later FROM (
-  SELECT 1 AS k, s.op, s.table_pk::text AS key, s.data::text AS data, s.expect::text AS expect, s.ns::text AS ns, s.id::text AS id,
-         ${isoSql('s.captured_at')} AS at,
-         CASE WHEN h.id IS NOT NULL THEN json_build_array(h.id::text, h.transaction_id::text, h.op, h.moved, ${isoSql('h.captured_at')}, h.actor)::text END AS later,
-         s.captured_at AS o_at, s.id AS o_id
-    FROM steps s LEFT JOIN hit h ON h.sid = s.id
-  UNION ALL
-  SELECT 2, 'multi', NULL, NULL, NULL, NULL, c.id::text, NULL, NULL, NULL, NULL FROM cls c WHERE c.multi
-  UNION ALL
-  SELECT 0, 'table', t.sample, json_build_array(t.s, t.n, t.changes, t.truncates)::text, NULL, NULL, NULL, NULL, NULL, t.at, t.first_id
-    FROM tbl t) r
-ORDER BY r.k, CASE WHEN r.k = 0 THEN r.o_at END, CASE WHEN r.k = 0 THEN r.o_id END, r.o_at DESC, r.o_id DESC`;
+   ORDER BY s.id, l.id, l.moved),
+-- The order (steps newest first, tables by their first change) as a number per row, from a sort of
+-- the narrow keys alone; JavaScript puts the rows in that order (sorting the wide rows here costs more).
+ord AS (SELECT s.id, row_number() OVER (ORDER BY s.captured_at DESC, s.id DESC) AS n FROM steps s)
+SELECT 1 AS k, o.n::int AS n, s.op, s.table_pk::text AS key, s.data::text AS data, s.expect::text AS expect, s.ns::text AS ns, s.id::text AS id,
+       ${isoSql('s.captured_at')} AS at,
+       CASE WHEN h.id IS NOT NULL THEN json_build_array(h.id::text, h.transaction_id::text, h.op, h.moved, ${isoSql('h.captured_at')}, h.actor)::text END AS later
+  FROM steps s JOIN ord o ON o.id = s.id LEFT JOIN hit h ON h.sid = s.id
+UNION ALL
+SELECT 2, 0, 'multi', NULL, NULL, NULL, NULL, c.id::text, NULL, NULL FROM cls c WHERE c.multi
+UNION ALL
+SELECT 0, (row_number() OVER (ORDER BY t.at, t.first_id))::int, 'table', t.sample, json_build_array(t.s, t.n, t.changes, t.truncates)::text,
+       NULL, NULL, NULL, NULL, NULL
+  FROM tbl t`;
 
 interface SetRow {
+  /** The rows' order: tables (0), then steps (1), then multi (2); by `n` within each. */
+  k: number;
+  n: number;
   op: 'insert' | 'update' | 'delete' | 'multi' | 'table';
   key: string;
   data: string | null;
@@ -198,6 +217,7 @@ export async function setSteps(
   let columns: string[] = NO_COLUMNS;
   let seenKeys: string[] = NO_COLUMNS;
   let write = rawObjectWriter(columns);
+  rows.sort((a, b) => a.k - b.k || a.n - b.n);
   for (const r of rows) {
     if (r.op === 'multi') {
       multi.push(r.id);
@@ -216,7 +236,6 @@ export async function setSteps(
     // The values as net.ts writes them: compact, in table order (insert) or changed_fields order
     // (update), each value's text exactly as stored.
     let data: string | null = null;
-    let set: Record<string, unknown> | undefined;
     if (r.data !== null) {
       const image = parseRawObject(r.data)!;
       if (!sameKeys(seenKeys, image)) {
@@ -226,18 +245,15 @@ export async function setSteps(
         write = rawObjectWriter(columns);
       }
       data = write(image);
-      set = parseExactJson(data) as Record<string, unknown>;
     }
     const step: NetStep = {
       op: r.op,
       key: r.key,
       data,
       expect: r.expect,
-      setColumns: set ? columns : NO_COLUMNS,
+      setColumns: data !== null ? columns : NO_COLUMNS,
       notStored: r.ns === null ? NO_UNKNOWN : new Map(JSON.parse(r.ns) as [string, Unknown][]),
       last: { id: r.id, capturedAt: r.at },
-      pk: parseExactJson(r.key) as Record<string, unknown>,
-      set,
     };
     steps.push(step);
     if (r.later !== null) {

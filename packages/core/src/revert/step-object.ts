@@ -1,0 +1,66 @@
+import { parseExactJson } from '../query/exact-json.js';
+import { deepFreeze } from './freeze.js';
+import type { NetStep } from './net.js';
+import type { TableMeta } from './tables.js';
+import type { RevertStep } from './types.js';
+
+type Json = Record<string, unknown>;
+
+/** The exact JSON text as a frozen object (numbers JavaScript cannot hold exactly as digit strings). */
+const frozen = (text: string): Json => deepFreeze(parseExactJson(text) as Json);
+
+/**
+ * A plan's step, frozen. `pk` and `set` are for display (apply writes the stored JSON texts), so
+ * they are parsed when first read: a 10,000-row plan that is applied, not shown, never builds them.
+ * They are own enumerable properties (a getter each), so spreading, JSON.stringify and equality
+ * checks see them as values.
+ */
+export function stepObject(
+  meta: TableMeta,
+  net: NetStep,
+  sql: string,
+  recordedAs: string | undefined,
+): RevertStep {
+  let pk: Json | undefined = net.pk ? deepFreeze(net.pk) : undefined;
+  const renamed = recordedAs !== undefined ? { recordedAs } : {};
+  if (net.op === 'delete')
+    return Object.freeze({
+      table: meta.label,
+      get pk(): Json {
+        pk ??= frozen(net.key);
+        return pk;
+      },
+      op: net.op,
+      sql,
+      params: [net.key],
+      data: net.data,
+      expect: net.expect,
+      key: net.key,
+      tableSchema: meta.schema,
+      tableName: meta.name,
+      relid: meta.relid,
+      ...renamed,
+    });
+  let set: Json | undefined = net.set ? deepFreeze(net.set) : undefined;
+  return Object.freeze({
+    table: meta.label,
+    get pk(): Json {
+      pk ??= frozen(net.key);
+      return pk;
+    },
+    op: net.op,
+    get set(): Json {
+      set ??= frozen(net.data!);
+      return set;
+    },
+    sql,
+    params: net.op === 'insert' ? [net.data!] : [net.data!, net.key],
+    data: net.data,
+    expect: net.expect,
+    key: net.key,
+    tableSchema: meta.schema,
+    tableName: meta.name,
+    relid: meta.relid,
+    ...renamed,
+  });
+}
