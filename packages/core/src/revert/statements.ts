@@ -65,27 +65,29 @@ export const updateManyByKey = (meta: TableMeta, columns: string[]) =>
     WHERE ${keyMatch(meta, 't', 's')}`;
 
 /**
- * Which rows of a group's re-check do not match (shared by both forms below). Column by column, the
- * expected row is read as the table's row type over the row as it is now (`r.j ||`), so a column
- * the expected row lacks (excluded, added since) is not read as NULL (a NOT NULL domain refuses it).
+ * Which rows of a group's re-check do not match (shared by both forms below). `v` is the expected
+ * row (jsonb); `same`, when true, says the row as it is now is exactly the expected text (the
+ * common case, decided without building the expected jsonb). Column by column, the expected row is
+ * read as the table's row type over the row as it is now (`r.j ||`), so a column the expected row
+ * lacks (excluded, added since) is not read as NULL (a NOT NULL domain refuses it).
  */
-const mismatch = (
-  meta: TableMeta,
-  insert: string,
-  ignored: string,
-) => `CASE WHEN ${insert} THEN r.i IS NOT NULL
-               ELSE r.i IS NULL OR NOT (jsonb_typeof(e.v) = 'object' AND (
-                      (r.j - ${ignored}) = (e.v - ${ignored})
-                      OR NOT EXISTS (SELECT 1 FROM jsonb_each(e.v) AS d
-                                      WHERE NOT d.key = ANY(${ignored}) AND r.j ? d.key AND (r.j -> d.key) IS DISTINCT FROM d.value
-                                        AND (r.j -> d.key) IS DISTINCT FROM (to_jsonb(jsonb_populate_record(NULL::${meta.ref}, r.j || (e.v - ${ignored}))) -> d.key)))) END`;
+const mismatch = (meta: TableMeta, insert: string, ignored: string, v: string, same = 'false') =>
+  `CASE WHEN ${insert} THEN r.i IS NOT NULL
+        WHEN r.i IS NULL THEN true
+        WHEN ${same} THEN false
+        ELSE NOT (jsonb_typeof(${v}) = 'object' AND (
+               (r.j - ${ignored}) = (${v} - ${ignored})
+               OR NOT EXISTS (SELECT 1 FROM jsonb_each(${v}) AS d
+                               WHERE NOT d.key = ANY(${ignored}) AND r.j ? d.key AND (r.j -> d.key) IS DISTINCT FROM d.value
+                                 AND (r.j -> d.key) IS DISTINCT FROM (to_jsonb(jsonb_populate_record(NULL::${meta.ref}, r.j || (${v} - ${ignored}))) -> d.key)))) END`;
 
 /**
  * Lock the rows a group will write and return those that do not match the plan. `$1`: JSON array
  * of keys; `$2`: JSON array of the expected rows (or nulls), in the same order; `$3`: columns not
  * compared (excluded, masked, exceptColumns); `$4`: the group inserts (then a row that exists is
- * the problem). Returns `i` (1-based) and whether the row was found. A row equal to the expected
- * one as a whole (the common case) is not compared column by column; column by column, a column
+ * the problem). Returns `i` (1-based) and whether the row was found. A row whose text is the
+ * expected text (the common case: both are PostgreSQL's jsonb rendering, and `json` keeps each
+ * element's text as given) is neither parsed nor compared column by column; column by column, a column
  * the table no longer has is not compared, and a stored value is compared as its column's type
  * reads it (so text written under other session settings, e.g. an older capture's IntervalStyle,
  * still matches). The keys are read by one recordset call joined to the table (about half the
@@ -98,8 +100,8 @@ export const lockAndCompare = (meta: TableMeta) =>
                            FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (${definitions(meta, meta.keyColumns)})) WITH ORDINALITY AS k
                            JOIN ${meta.ref} AS t ON ${keyMatch(meta, 't', 'k')} FOR UPDATE OF t)
    SELECT e.i::int AS i, r.i IS NOT NULL AS found
-     FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(v, i) LEFT JOIN r ON r.i = e.i
-    WHERE ${mismatch(meta, '$4::boolean', '$3::text[]')}
+     FROM json_array_elements($2::json) WITH ORDINALITY AS e(x, i) LEFT JOIN r ON r.i = e.i
+    WHERE ${mismatch(meta, '$4::boolean', '$3::text[]', '(e.x::jsonb)', 'r.j::text = e.x::text')}
     ORDER BY e.i`;
 
 /** lockAndCompare with one record call and locking subquery per key, for any column names. */
@@ -110,5 +112,5 @@ export const lockAndCompareEach = (meta: TableMeta) =>
                              CROSS JOIN LATERAL (SELECT t.* FROM ${meta.ref} AS t, ${record(meta, 'e.k', 'k', meta.keyColumns)}
                                                   WHERE ${keyMatch(meta, 't', 'k')} FOR UPDATE OF t) AS l)
    SELECT e.i, r.i IS NOT NULL AS found FROM e LEFT JOIN r ON r.i = e.i
-    WHERE ${mismatch(meta, '$4::boolean', '$3::text[]')}
+    WHERE ${mismatch(meta, '$4::boolean', '$3::text[]', 'e.v')}
     ORDER BY e.i`;
