@@ -22,7 +22,17 @@ export function stepObject(
   recordedAs: string | undefined,
 ): RevertStep {
   let pk: Json | undefined = net.pk ? deepFreeze(net.pk) : undefined;
-  const renamed = recordedAs !== undefined ? { recordedAs } : {};
+  const rest = {
+    sql,
+    params: net.op === 'delete' ? [net.key] : net.op === 'insert' ? [net.data!] : [net.data!, net.key],
+    data: net.data,
+    expect: net.expect,
+    key: net.key,
+    tableSchema: meta.schema,
+    tableName: meta.name,
+    relid: meta.relid,
+    ...(recordedAs !== undefined ? { recordedAs } : {}),
+  };
   if (net.op === 'delete')
     return Object.freeze({
       table: meta.label,
@@ -31,15 +41,7 @@ export function stepObject(
         return pk;
       },
       op: net.op,
-      sql,
-      params: [net.key],
-      data: net.data,
-      expect: net.expect,
-      key: net.key,
-      tableSchema: meta.schema,
-      tableName: meta.name,
-      relid: meta.relid,
-      ...renamed,
+      ...rest,
     });
   let set: Json | undefined = net.set ? deepFreeze(net.set) : undefined;
   return Object.freeze({
@@ -53,14 +55,6 @@ export function stepObject(
       set ??= frozen(net.data!);
       return set;
     },
-    sql,
-    params: net.op === 'insert' ? [net.data!] : [net.data!, net.key],
-    data: net.data,
-    expect: net.expect,
-    key: net.key,
-    tableSchema: meta.schema,
-    tableName: meta.name,
-    relid: meta.relid,
-    ...renamed,
+    ...rest,
   });
 }
