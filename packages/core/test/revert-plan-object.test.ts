@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describeEachDb } from '@threadline/test-utils';
 import { expect, it } from 'vitest';
 import { ActorRef, runWithAuditContext } from '../src/index.js';
@@ -36,7 +37,16 @@ describeEachDb('revert: the plan object', (db) => {
     // The same object on every read, frozen, nested values too.
     expect(update.set).toBe(update.set);
     expect(update.pk).toBe(update.pk);
-    for (const value of [plan, plan.steps, update, update.pk, update.set, update.set!.doc, insert.set]) {
+    for (const value of [
+      plan,
+      plan.steps,
+      update,
+      update.pk,
+      update.set,
+      update.set!.doc,
+      insert.set,
+      update.params,
+    ]) {
       expect(Object.isFrozen(value)).toBe(true);
     }
     expect(() => {
@@ -46,6 +56,14 @@ describeEachDb('revert: the plan object', (db) => {
       (update.set as Record<string, unknown>).price = 7;
     }).toThrow(TypeError);
     expect(update.set).toEqual({ doc: { deep: [1], n: 1 }, price: 1.5 });
+    expect(() => {
+      (update.params as string[])[0] = '{"id": 999}';
+    }).toThrow(TypeError);
+    // console.log shows the values, not [Getter].
+    const shown = inspect(plan.steps, { depth: 4 });
+    expect(shown).not.toContain('Getter');
+    expect(shown).toContain("pk: { id: '9007199254740993' }");
+    expect(shown).toContain('doc: { n: 1, deep: [ 1 ] }');
     // Values, not getters, to anything that copies or serializes a step.
     const copy = { ...update };
     expect(Object.getOwnPropertyDescriptor(copy, 'pk')).toMatchObject({ value: { id: 1 } });

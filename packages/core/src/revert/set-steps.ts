@@ -34,7 +34,7 @@ const setStepsSql = (q: string, scope: TableScope) => `
 WITH ch AS MATERIALIZED (
   -- Read by transaction (OFFSET 0 keeps the table condition out of the scan: on statistics not
   -- yet refreshed after the bulk write, the planner walks the table's whole history instead).
-  SELECT c.id, c.transaction_id, c.table_schema, c.table_name, c.op, c.table_pk, c.key_hash, c.table_pk_before, c.data_after,
+  SELECT c.id, c.table_schema, c.table_name, c.op, c.table_pk, c.key_hash, c.table_pk_before, c.data_after,
          c.data_before, c.changed_fields, c.changed_from, c.captured_at
     FROM (SELECT * FROM ${q}.audit_changes x WHERE x.transaction_id = ANY($3::bigint[]) OFFSET 0) c
    WHERE $11::boolean OR (c.table_schema = $1 AND c.table_name = $2)),
@@ -90,23 +90,14 @@ steps AS MATERIALIZED (SELECT * FROM one WHERE op <> 'update' OR ncols > 0 OR ns
 -- steps' keys (or moving away from them) after the oldest step, read along the key, key-before and
 -- legacy indexes with every key at once (the id compared inside the index; each branch a plain
 -- index condition, so no row is compared against the whole key list again), then matched per row.
--- Along the key index the scan starts after \`bound\`: the last change a reverted transaction made to
--- this table (the earliest such last change of all of them), so the reverted rows themselves are
--- passed over inside the index, not fetched to be filtered out. Nothing of another transaction
--- lies between a step and that bound: a step's row is the only change of its key in the reverted
--- set, its transaction held the row (or, for an insert, the key's unique index entry) from that
--- change until it committed, and a change of another transaction to the key either committed
--- before (a lower id: ids come from one sequence, cache 1) or waited for that commit (a higher id
--- than every change the transaction made). The key-before arms probe only when the table has ever
--- had a key changed (one probe of the partial index), which few have.
+-- The key-before arms probe only when the table has ever had a key changed (one probe of the
+-- partial index), which few have.
 ks AS MATERIALIZED (
-  SELECT array_agg(s.table_pk) AS keys, array_agg(s.h) AS hashes, min(s.id) AS after,
-         greatest(min(s.id), (SELECT min(t.last) FROM (SELECT max(m.id) AS last FROM mine m GROUP BY m.transaction_id) t)) AS bound
-    FROM steps s),
+  SELECT array_agg(s.table_pk) AS keys, array_agg(s.h) AS hashes, min(s.id) AS after FROM steps s),
 lc AS MATERIALIZED (
   SELECT c.id, c.transaction_id, c.op, c.captured_at, c.table_pk AS k, false AS moved FROM ${q}.audit_changes c
    WHERE c.table_id = ANY(${scope.ids})${scope.keyed ? ` AND ${scope.keyed}` : ''}
-     AND c.key_hash = ANY((SELECT ks.hashes FROM ks)::bigint[]) AND c.id > (SELECT ks.bound FROM ks) AND NOT c.transaction_id = ANY($3::bigint[])
+     AND c.key_hash = ANY((SELECT ks.hashes FROM ks)::bigint[]) AND c.id > (SELECT ks.after FROM ks) AND NOT c.transaction_id = ANY($3::bigint[])
   UNION ALL
   SELECT c.id, c.transaction_id, c.op, c.captured_at, c.table_pk_before, true FROM ${q}.audit_changes c
    WHERE c.table_id = ANY(${scope.ids})${scope.keyed ? ` AND ${scope.keyed}` : ''}
