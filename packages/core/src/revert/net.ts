@@ -139,6 +139,14 @@ export function netSteps(changes: StoredChange[], meta: TableMeta): NetStep[] {
     if (found === undefined) {
       entry = { v: c };
       rows.push(entry);
+    } else if (c.op !== 'insert' && sameStatement(found.v, c)) {
+      // One statement changes a row at most once, so this is another row that held the key at the
+      // same time: a DEFERRABLE key checks uniqueness at the end of the statement, so
+      // `SET id = id + 1` moves 3 to 4 while 4 still holds it. The row at the key stays where it is.
+      entry = { v: c };
+      rows.push(entry);
+      byKey.set(c.pk, entry);
+      continue;
     } else {
       if ('transactionId' in found.v) found.v = firstState(found.v, meta);
       const state = found.v as RowState;
@@ -159,6 +167,17 @@ export function netSteps(changes: StoredChange[], meta: TableMeta): NetStep[] {
     if (step) steps.push(step);
   }
   return steps;
+}
+
+/**
+ * The row's last change and `c` were written by one statement: same audit transaction and same
+ * captured_at (each statement's capture takes its own clock reading; two statements of one
+ * transaction sharing one would only make revert refuse their rows as a key cycle, never merge two
+ * rows into one).
+ */
+function sameStatement(row: RowState | StoredChange, c: StoredChange): boolean {
+  const last = 'transactionId' in row ? row : row.last;
+  return last.transactionId === c.transactionId && last.capturedAt === c.capturedAt;
 }
 
 /** The step for a row with exactly one reverted change, from the stored texts. */
