@@ -3,10 +3,11 @@ import { parseExactJson } from '../query/exact-json.js';
 import { cascadedSteps } from './cascade.js';
 import { type LaterChange, laterChanges, notStoredConflict } from './conflicts.js';
 import { rowConflicts, takenKeys } from './held.js';
+import { keyBack, keyFreeingFirst, keyOf } from './key-order.js';
 import { changesById, loadTarget, type Run, type StoredChange } from './load.js';
 import { type NetStep, netSteps } from './net.js';
 import { foreignKeys, orderTables } from './order.js';
-import { parseRawObject, type RawImage } from './raw-json.js';
+import { parseRawObject } from './raw-json.js';
 import { resolveTable } from './resolve.js';
 import { type SetSteps, setSteps } from './set-steps.js';
 import { deleteOne, insertOne, updateOne } from './statements.js';
@@ -224,13 +225,18 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
   }
   const steps: RevertStep[] = [];
   const statements = new StatementCache();
-  const phase = (op: RevertStepOp, tables: string[]) => {
+  const first = new Map(ids.map((id) => [id, keyFreeingFirst(metas.get(id)!, nets.get(id)!)]));
+  const phase = (op: RevertStepOp, tables: string[], early: boolean) => {
     for (const id of tables)
-      for (const net of nets.get(id)!) if (net.op === op) steps.push(toStep(metas.get(id)!, net, statements));
+      for (const net of nets.get(id)!)
+        if (net.op === op && first.get(id)!.has(net) === early)
+          steps.push(toStep(metas.get(id)!, net, statements));
   };
-  phase('insert', order); // parents before children
-  phase('update', order);
-  phase('delete', [...order].reverse()); // children before parents
+  phase('delete', [...order].reverse(), true); // rows holding a key an earlier phase gives back (key-order.ts)
+  phase('update', order, true);
+  phase('insert', order, false); // parents before children
+  phase('update', order, false);
+  phase('delete', [...order].reverse(), false); // children before parents
   const summary = summarize(loaded, steps, conflicts);
   return { steps, conflicts, summary, causationId: loaded.causationId, plannedAt: new Date().toISOString() };
 }
@@ -240,14 +246,10 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
  * 1→3, 2→1, 3→2): each single-row update would hit the other row's key, so no order works.
  */
 function keyCycles(meta: TableMeta, steps: NetStep[]): RevertConflict[] {
-  const keyOf = (image: RawImage | null) => JSON.stringify(meta.keyColumns.map((c) => image?.get(c) ?? null));
   const moves: [NetStep, string, string][] = [];
   for (const step of steps) {
     if (step.op !== 'update' || !meta.keyColumns.some((c) => step.setColumns.includes(c))) continue;
-    const now = parseRawObject(step.key);
-    const back = new Map(now);
-    for (const [k, v] of parseRawObject(step.data) ?? []) back.set(k, v);
-    moves.push([step, keyOf(now), keyOf(back)]);
+    moves.push([step, keyOf(meta, parseRawObject(step.key)), keyBack(meta, step)]);
   }
   if (moves.length < 2) return [];
   const held = new Set(moves.map(([, now]) => now));
