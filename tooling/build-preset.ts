@@ -38,7 +38,9 @@ const HEAVY_RUN = process.env.npm_lifecycle_event === 'test:heavy';
  * and uniquely named roles, and mostly wait on PostgreSQL, so three files at a time on two cores
  * took its suite from 1,082 s to 355 s in one measurement (load 10-14), every file passing.
  */
-export function packageTests(options: { globalSetup?: string[]; exclude?: string[]; workers?: number } = {}) {
+export function packageTests(
+  options: { globalSetup?: string[]; exclude?: string[]; workers?: number; isolate?: boolean } = {},
+) {
   const parallel = (options.workers ?? 1) > 1 && !HEAVY_RUN;
   return {
     include: HEAVY_RUN ? [HEAVY_TESTS] : ['test/**/*.test.ts'],
@@ -51,5 +53,9 @@ export function packageTests(options: { globalSetup?: string[]; exclude?: string
     hookTimeout: 120_000,
     fileParallelism: parallel,
     ...(parallel ? { maxWorkers: options.workers } : {}),
+    // `isolate: false` runs a worker's test files one after another in one process (a fresh
+    // process per file otherwise), for packages whose files leave no module or process state
+    // behind: see core's vitest.config.ts. The heavy files always get a process each.
+    isolate: HEAVY_RUN || (options.isolate ?? true),
   };
 }

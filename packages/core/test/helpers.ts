@@ -55,11 +55,16 @@ export interface PlanNode {
 }
 
 /**
- * A Threadline instance that reads through one pooled client (with whatever session settings the
- * test gave it, e.g. `enable_seqscan = off`) and remembers its last query, so `planOf` can EXPLAIN
- * exactly what a read ran, with the same parameters.
+ * A Threadline instance that reads through one pooled client and remembers its last query, so
+ * `planOf` can EXPLAIN exactly what a read ran, with the same parameters, under `planSettings`
+ * (e.g. `{ enable_seqscan: 'off' }`, set for the EXPLAIN's transaction only). The reads themselves
+ * run with the server's settings: with sequential scans disabled, the functions a read calls
+ * (table id lookups) plan their catalog queries badly and one read took seconds.
  */
-export function explainingThreadline(client: pg.PoolClient): {
+export function explainingThreadline(
+  client: pg.PoolClient,
+  planSettings: Record<string, string> = {},
+): {
   tl: Threadline;
   planOf: (run: () => Promise<unknown>) => Promise<PlanNode>;
 } {
@@ -81,10 +86,17 @@ export function explainingThreadline(client: pg.PoolClient): {
   });
   const planOf = async (run: () => Promise<unknown>) => {
     await run();
-    const [row] = (await client.query(`EXPLAIN (FORMAT JSON) ${last.sql}`, last.params)).rows as {
-      'QUERY PLAN': [{ Plan: PlanNode }];
-    }[];
-    return row!['QUERY PLAN'][0].Plan;
+    await client.query('BEGIN');
+    try {
+      for (const [name, value] of Object.entries(planSettings))
+        await client.query('SELECT set_config($1, $2, true)', [name, value]);
+      const [row] = (await client.query(`EXPLAIN (FORMAT JSON) ${last.sql}`, last.params)).rows as {
+        'QUERY PLAN': [{ Plan: PlanNode }];
+      }[];
+      return row!['QUERY PLAN'][0].Plan;
+    } finally {
+      await client.query('ROLLBACK');
+    }
   };
   return { tl, planOf };
 }

@@ -32,8 +32,7 @@ describeEachDb(
         );
       }
       client = await db().server!.pool.connect();
-      await client.query('SET enable_seqscan = off');
-      ({ tl, planOf } = explainingThreadline(client));
+      ({ tl, planOf } = explainingThreadline(client, { enable_seqscan: 'off' }));
     });
 
     afterAll(() => client?.release());

@@ -123,8 +123,7 @@ describeEachDb(
       for (let i = 0; i < 20; i++) await db().exec(`insert into ${t} values (${i}, 0)`);
       await db().exec(`update ${t} set n = n + 1 where id < 5`);
       client = await db().server!.pool.connect();
-      await client.query('SET enable_seqscan = off');
-      ({ tl, planOf } = explainingThreadline(client));
+      ({ tl, planOf } = explainingThreadline(client, { enable_seqscan: 'off' }));
     });
 
     afterAll(() => client?.release());
