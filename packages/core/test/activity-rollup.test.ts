@@ -117,9 +117,32 @@ describeEachDb('tl.activity with the hourly rollup: the same counts as a brute-f
     expect(compared).toBeGreaterThan(200);
   });
 
+  /**
+   * Refresh until the rollup has counted every transaction of this test. A refresh counts only the
+   * transactions below its snapshot's xmin, which is server-wide: a transaction left open in
+   * another database (another test file running beside this one) holds it back for a while.
+   */
+  async function rolledUpEverything(): Promise<void> {
+    const [{ top }] = (await db().sql<{ top: string }>(
+      'select max(txid)::text as top from threadline.audit_transactions',
+    )) as [{ top: string }];
+    for (let attempt = 0; attempt < 600; attempt++) {
+      await db().sql('select threadline.activity_refresh()');
+      const [{ upto }] = (await db().sql<{ upto: string }>(
+        'select upto::text as upto from threadline.activity_state',
+      )) as [{ upto: string }];
+      if (BigInt(upto) > BigInt(top)) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(
+      "the rollup never counted this test's transactions: a transaction stayed open on the server",
+    );
+  }
+
   it('reads the rollup for covered hours (a changed rollup row shows), and a purge forgets what it deleted', async () => {
     const window = { from: '2026-02-01T00:00:00Z', to: '2026-02-06T00:00:00Z', bucket: 'day' as const };
     await tl.storage.maintain();
+    await rolledUpEverything();
     const truth = await nonEmpty(window);
     await db().exec(`update threadline.activity_rollup set changes = changes + 1000
       where captured_at = (select min(captured_at) from threadline.activity_rollup)`);
