@@ -11,6 +11,7 @@ import { exportCopySql } from './record-sql.js';
 interface PoolClient {
   query(text: unknown, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }> & Readable;
   release(error?: Error | boolean): void;
+  on?(event: 'error', listener: (error: Error) => void): unknown;
 }
 interface Pool {
   connect(): Promise<PoolClient>;
@@ -156,6 +157,10 @@ export class CopyRecordSource implements RecordSource {
     const client = this.client;
     this.client = null;
     this.closed = true;
+    // The pool discards a connection released with an error; it may still be closing when the
+    // server ends it (a COPY cut short, a database dropped): nothing listens to it any more, and
+    // an 'error' event without a listener would crash the process.
+    client?.on?.('error', () => undefined);
     client?.release(
       error instanceof Error ? error : new ThreadlineError('DATABASE_ERROR', `export: ${String(error)}`),
     );
