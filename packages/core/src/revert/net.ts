@@ -126,43 +126,47 @@ function advance(state: RowState, c: StoredChange): void {
   }
 }
 
-/** Collapse one table's changes (oldest first, no TRUNCATE) into one net step per row. */
-export function netSteps(changes: StoredChange[], meta: TableMeta): NetStep[] {
+/**
+ * Collapse one table's changes (oldest first, no TRUNCATE) into one net step per row. Under a
+ * DEFERRABLE key, a change of a key that a row had just moved into (or been inserted at) may be
+ * another row's, which still held the key: the keys of such rows go to `unknowable` (the plan
+ * refuses them as key_cycle) whatever their step.
+ */
+export function netSteps(changes: StoredChange[], meta: TableMeta, unknowable: string[] = []): NetStep[] {
   // A row with one change (the bulk case) stays a bare change: its step comes straight from the
   // stored texts. Row images are only parsed for rows changed more than once.
-  const byKey = new Map<string, { v: RowState | StoredChange }>();
-  const rows: { v: RowState | StoredChange }[] = [];
+  type Entry = { v: RowState | StoredChange; ambiguous?: boolean };
+  const byKey = new Map<string, Entry>();
+  const rows: Entry[] = [];
   for (const c of changes) {
     const lookup = c.op === 'update' ? (c.pkBefore ?? c.pk) : c.pk;
     const found = byKey.get(lookup);
-    let entry: { v: RowState | StoredChange };
+    let entry: Entry;
     if (found === undefined) {
       entry = { v: c };
       rows.push(entry);
-    } else if (c.op !== 'insert' && sameStatement(found.v, c)) {
-      // One statement changes a row at most once, so this is another row that held the key at the
-      // same time: a DEFERRABLE key checks uniqueness at the end of the statement, so
-      // `SET id = id + 1` moves 3 to 4 while 4 still holds it. The row at the key stays where it is.
-      entry = { v: c };
-      rows.push(entry);
-      byKey.set(c.pk, entry);
-      continue;
     } else {
+      // Under a DEFERRABLE key the row found may have moved in (or been inserted) while the key's
+      // previous row still held it: this change may be either row's.
+      const movedIn = meta.deferrableKey === true && arrived(found);
       if ('transactionId' in found.v) found.v = firstState(found.v, meta);
       const state = found.v as RowState;
       if (c.op === 'insert' && state.after !== null) {
         entry = { v: c }; // a new row under a key that already has one: keep them apart
         rows.push(entry);
+        if (meta.deferrableKey) entry.ambiguous = found.ambiguous = true;
       } else {
         advance(state, c);
         entry = found;
+        if (movedIn) entry.ambiguous = true;
       }
     }
     byKey.delete(lookup);
     byKey.set('transactionId' in entry.v ? entry.v.pk : entry.v.afterKey, entry);
   }
   const steps: NetStep[] = [];
-  for (const { v: row } of rows) {
+  for (const { v: row, ambiguous } of rows) {
+    if (ambiguous) unknowable.push('transactionId' in row ? row.pk : row.afterKey);
     const step = 'transactionId' in row ? single(row, meta) : decide(row, meta);
     if (step) steps.push(step);
   }
@@ -170,14 +174,12 @@ export function netSteps(changes: StoredChange[], meta: TableMeta): NetStep[] {
 }
 
 /**
- * The row's last change and `c` were written by one statement: same audit transaction and same
- * captured_at (each statement's capture takes its own clock reading; two statements of one
- * transaction sharing one would only make revert refuse their rows as a key cycle, never merge two
- * rows into one).
+ * The row's last change brought it to the key it has (an insert, or a key change), so another row
+ * may have held the key too at that moment, if the key is deferrable.
  */
-function sameStatement(row: RowState | StoredChange, c: StoredChange): boolean {
-  const last = 'transactionId' in row ? row : row.last;
-  return last.transactionId === c.transactionId && last.capturedAt === c.capturedAt;
+function arrived(entry: { v: RowState | StoredChange }): boolean {
+  const last = 'transactionId' in entry.v ? entry.v : entry.v.last;
+  return last.op === 'insert' || (last.op === 'update' && last.pkBefore !== null);
 }
 
 /** The step for a row with exactly one reverted change, from the stored texts. */

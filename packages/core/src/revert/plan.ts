@@ -106,6 +106,8 @@ function merge(a: NetStep[], b: NetStep[]): NetStep[] {
 interface TableSteps {
   steps: NetStep[];
   later: Map<NetStep, LaterChange>;
+  /** Keys (stored text) whose row cannot be told under a DEFERRABLE key (net.ts). */
+  unknowable?: string[];
 }
 
 /** Steps of rows changed more than once (net.ts), merged into the set-wise ones. */
@@ -117,10 +119,11 @@ async function withNetted(
   transactions: string[],
   found: TableSteps,
 ): Promise<TableSteps> {
-  const netted = netSteps(changes, meta).sort(newestFirst);
+  const unknowable: string[] = [];
+  const netted = netSteps(changes, meta, unknowable).sort(newestFirst);
   for (const [step, change] of await laterChanges(run, q, meta, netted, transactions))
     found.later.set(step, change);
-  return { steps: merge(found.steps, netted), later: found.later };
+  return { steps: merge(found.steps, netted), later: found.later, unknowable };
 }
 
 /** A set-wise table's steps (set-steps.ts), rows changed more than once collapsed by net.ts. */
@@ -178,7 +181,7 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
         ? await currentMeta(run, q, table.schema, table.name, table.sampleKey, loaded.transactions)
         : await loadTableMeta(run, q, table.schema, table.name, table.sampleKey));
     metas.set(id, meta);
-    const { steps, later } =
+    const { steps, later, unknowable } =
       done.get(id) ??
       (table.changes === null
         ? await setTable(
@@ -197,7 +200,7 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
       const refused = notStoredConflict(meta, step);
       if (refused) conflicts.push(refused);
     }
-    conflicts.push(...keyCycles(meta, steps));
+    conflicts.push(...keyCycles(meta, steps, unknowable ?? []));
     conflicts.push(...(await rowConflicts(run, q, meta, steps, later)));
     conflicts.push(...(await takenKeys(run, q, meta, steps, loaded.transactions)));
   }
@@ -245,7 +248,14 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
  * UPDATE steps that give a row back a key another of the plan's rows holds now (keys swapped, e.g.
  * 1→3, 2→1, 3→2): each single-row update would hit the other row's key, so no order works.
  */
-function keyCycles(meta: TableMeta, steps: NetStep[]): RevertConflict[] {
+function keyCycles(meta: TableMeta, steps: NetStep[], unknowable: string[]): RevertConflict[] {
+  if (unknowable.length > 0)
+    return unknowable.map((key) => ({
+      table: meta.label,
+      pk: parseExactJson(key) as Record<string, unknown>,
+      kind: 'key_cycle' as const,
+      detail: `${meta.label} ${key}: a row moved or was inserted into this key, and under the table's DEFERRABLE primary key another row may still have held it then, so which row a later change of the key changed cannot be told from the audit trail; revert these rows by hand`,
+    }));
   const moves: [NetStep, string, string][] = [];
   for (const step of steps) {
     if (step.op !== 'update' || !meta.keyColumns.some((c) => step.setColumns.includes(c))) continue;

@@ -32,6 +32,12 @@ export interface TableMeta {
    */
   selfReferencing: boolean;
   /**
+   * The table's key is its primary key and that is DEFERRABLE: two rows can hold one key at once
+   * (until the end of the statement, or of the transaction), so a change of a key that a row moved
+   * into cannot be told to be that row's (net.ts).
+   */
+  deferrableKey?: boolean;
+  /**
    * The name the reverted changes were recorded under, when the table has been renamed since
    * (resolve.ts): set-steps.ts reads the transactions' changes by it.
    */
@@ -53,6 +59,7 @@ interface MetaRow {
   key_columns: string | null;
   columns: string | null;
   self_ref: boolean;
+  deferrable: boolean;
 }
 
 export async function loadTableMeta(
@@ -74,7 +81,9 @@ export async function loadTableMeta(
           FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_namespace ns ON ns.oid = ty.typnamespace
          WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
        EXISTS (SELECT 1 FROM pg_constraint con WHERE con.contype = 'f'
-                 AND con.conrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND con.confrelid = con.conrelid) AS self_ref`,
+                 AND con.conrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND con.confrelid = con.conrelid) AS self_ref,
+       EXISTS (SELECT 1 FROM pg_constraint con WHERE con.contype = 'p' AND con.condeferrable
+                 AND con.conrelid = to_regclass(format('%I.%I', $1::text, $2::text))) AS deferrable`,
     [schema, name, q],
   );
   // Only a forged audit row can name one of Threadline's own tables: never write to them.
@@ -109,6 +118,8 @@ export async function loadTableMeta(
     mask,
     ignored: [...exclude, ...mask, ...list(options.exceptColumns)],
     selfReferencing: row.self_ref === true,
+    // A primaryKey option names a unique index, which capture requires not to be deferrable.
+    deferrableKey: row.deferrable === true && (options.primaryKey ?? null) === null,
     relid: row.relid!,
   };
 }
