@@ -27,6 +27,12 @@ describeEachDb('capture statement cost', (db) => {
     expect(await src(plain)).not.toContain('count(*)');
     expect(await src(plain)).toContain('PERFORM FROM threadline_old_rows OFFSET 1 LIMIT 1');
     expect(await src(parted)).toContain('count(*) FROM threadline_new_rows');
+    // captured_at through one shared PL/pgSQL function (its expression set up once per transaction),
+    // not a copy of the expression in every capture function.
+    for (const t of [plain, parted]) {
+      expect(await src(t)).toContain('.capture_started_at()');
+      expect(await src(t)).not.toContain('statement_at_');
+    }
 
     // Either way one, several and moved rows pair as before.
     for (const t of [plain, parted]) {

@@ -70,7 +70,6 @@ DECLARE
   a_cn text := @S.capture_alias('tl_cn', cols);
   a_g text := @S.capture_alias('tl_g', cols);    -- the settings the plan guard saved,
   a_d text := @S.capture_alias('tl_d', cols);    -- and a discarded result
-  a_s text := @S.capture_alias('tl_s', cols);    -- the statement's start as noted (a setting)
   needs_utc boolean;
   guard_on text;
   guard_off text;
@@ -328,15 +327,15 @@ BEGIN
   -- captured_at: when the statement started (noted by the BEFORE STATEMENT trigger), so a
   -- statement's changes sort before those of statements its own row triggers ran (they are captured
   -- first); kept within the client statement (statement_started_at in runtime-functions.ts says
-  -- why), the setting read once. The single-row UPDATE needs no plan guard (its statement is only
-  -- ever planned for one row), only the output settings when a column needs them.
+  -- why), the setting read once, by capture_started_at: one PL/pgSQL function shared by every
+  -- capture function, so its expression is set up once per transaction, not once per captured
+  -- table (an inlined copy in each cost ~32K instructions more per TPC-B transaction). The
+  -- single-row UPDATE needs no plan guard (its statement is only ever planned for one row), only
+  -- the output settings when a column needs them.
   body := format(E'-- Threadline capture for %s (%s mode). Generated; regenerate with threadline gen-triggers.\n'
-    || E'DECLARE\n  %I timestamptz;\n  %I bigint;\n  %I bigint;\n  %I text[];\n  %I text;\n  %I text;\n'
+    || E'DECLARE\n  %I timestamptz;\n  %I bigint;\n  %I bigint;\n  %I text[];\n  %I text;\n'
     || E'BEGIN\n  IF TG_OP = ''TRUNCATE'' THEN\n    %s\n    RETURN NULL;\n  END IF;\n'
-    || E'  %I := current_setting(concat(''threadline.statement_at_'', pg_trigger_depth()), true);\n'
-    || E'  %I := CASE WHEN length(%I) <= 17 AND ltrim(%I, ''0123456789'') = '''' AND %I <> '''' '
-    || E'THEN GREATEST(statement_timestamp(), now(), LEAST(clock_timestamp(), ''epoch''::timestamptz + %I::int8 * ''1 microsecond''::interval)) '
-    || E'ELSE clock_timestamp() END;\n'
+    || E'  %I := %I.capture_started_at();\n'
     || E'  IF TG_OP = ''UPDATE'' THEN\n'
     || E'    %s\n'
     || E'    IF %s THEN\n      %s\n      %s;\n      %s\n      RETURN NULL;\n    END IF;\n'
@@ -346,8 +345,8 @@ BEGIN
     -- The header comment shows the table's name with control characters replaced: a newline in a
     -- name would end the comment and run the rest of the name as code of this SECURITY DEFINER
     -- function (a table named E'x\nBEGIN ...' injected PL/pgSQL that ran as the owner).
-    regexp_replace(label, '[[:cntrl:]]', '?', 'g'), mode, a_at, a_co, a_cn, a_g, a_d, a_s, trunc_sql,
-    a_s, a_at, a_s, a_s, a_s, a_s, count_sql, one_cond,
+    regexp_replace(label, '[[:cntrl:]]', '?', 'g'), mode, a_at, a_co, a_cn, a_g, a_d, trunc_sql,
+    a_at, storage, count_sql, one_cond,
     CASE WHEN needs_utc THEN guards[3] ELSE '' END, upd_pairs[1], CASE WHEN needs_utc THEN guards[4] ELSE '' END,
     guards[1], multi_sql, guards[2],
     guards[3], ins_sql, guards[4],
