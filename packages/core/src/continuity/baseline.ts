@@ -34,7 +34,7 @@ function batchSql(ctx: OperationsContext, reg: CapturedTable, keyTypes: Map<stri
     keyed AS (SELECT b.j, ${keyFromImageSql('b.j', reg.keyColumns)} AS pk FROM batch b),
     ins AS (
       INSERT INTO ${ctx.q}.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, data_after, captured_at)
-      SELECT ${ctx.q}.current_transaction_id(), $3, $4,
+      SELECT (SELECT ${ctx.q}.current_transaction_id()), $3, $4,
              (SELECT ct.table_id FROM ${ctx.q}.captured_tables ct WHERE ct.table_schema = $3 AND ct.table_name = $4),
              jsonb_hash_extended(k.pk, 0), 'baseline', k.pk, (k.j - $5::text[]) || $6::jsonb, clock_timestamp()
         FROM keyed k
