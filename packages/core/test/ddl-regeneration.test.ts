@@ -241,6 +241,19 @@ describeEachDb(
         /inherits from .*and one of them is audited/,
       );
     });
+
+    it('a table already in an inheritance tree is refused when capture is enabled, parent or child', async () => {
+      const t = uniqueName('inh');
+      await db().exec(
+        `create table ${t}_parent (id int primary key, v text); create table ${t}_child (extra text) inherits (${t}_parent);
+         alter table ${t}_child add primary key (id)`,
+      );
+      const tl = await installed(db());
+      for (const table of [`${t}_parent`, `${t}_child`])
+        await expect(tl.installTriggers({ tables: [table] })).rejects.toThrow(
+          /is in a table inheritance tree \(.*inherits from .*\): writes through the parent/,
+        );
+    });
   },
   ['postgres'],
 );

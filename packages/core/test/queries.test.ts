@@ -26,11 +26,24 @@ describeEachDb('exploration queries', (db) => {
   const marks: Record<string, string> = {};
   // Time marks are the database's own clock, read between the writes (no sleeps); beforeAll then
   // checks that every mark lies strictly between the captured times of its neighbouring changes.
+  // A mark is a clock reading that differs from the one before it, and the clock is read again
+  // until it has moved past the mark: PGlite's clock ticks in milliseconds, and a warm PGlite
+  // writes and reads within one.
+  const clock = async () =>
+    (
+      (await db().sql<{ t: string }>(
+        `select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as t`,
+      )) as [{ t: string }]
+    )[0].t;
+  const after = async (t: string) => {
+    let now = await clock();
+    while (now <= t) now = await clock();
+    return now;
+  };
   const mark = async (name: string) => {
-    const [row] = await db().sql<{ t: string }>(
-      `select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as t`,
-    );
-    marks[name] = row!.t;
+    const t = await after(await clock());
+    marks[name] = t;
+    await after(t);
   };
 
   beforeAll(async () => {

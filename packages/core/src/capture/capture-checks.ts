@@ -49,6 +49,7 @@ DECLARE
   persistence "char";
   is_partition boolean;
   parent_name text;
+  inherited text;
   opts jsonb := coalesce(p_options, '{}'::jsonb);
   o_exclude text[];
   o_mask text[];
@@ -131,6 +132,15 @@ BEGIN
      WHERE pc.oid = pg_partition_root(rel);
     PERFORM @S.capture_refuse('TLRF1', format('%s is a partition of %s', label, parent_name),
       format('Capture the partitioned table %s instead: it covers every partition, including ones attached later.', parent_name));
+  END IF;
+  -- Table inheritance (not partitioning): the DDL sync refuses INHERITS on an audited table
+  -- (ddl-sync.ts); a tree that existed first is refused here, for the same reason.
+  SELECT format('%s inherits from %s', i.inhrelid::regclass, i.inhparent::regclass) INTO inherited
+    FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+   WHERE (i.inhrelid = rel OR i.inhparent = rel) AND p.relkind <> 'p' LIMIT 1;
+  IF inherited IS NOT NULL THEN
+    PERFORM @S.capture_refuse('TLRF1', format('%s is in a table inheritance tree (%s): writes through the parent would be captured without the child''s columns or not at all', label, inherited),
+      'Use declarative partitioning, or remove the inheritance (ALTER TABLE child NO INHERIT parent), then audit the table.');
   END IF;
 
   SELECT array_agg(a.attname::text ORDER BY a.attnum), array_agg(a.atttypid ORDER BY a.attnum),
