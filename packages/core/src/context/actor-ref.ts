@@ -1,4 +1,5 @@
 import { ThreadlineError } from '../errors.js';
+import { safeText } from '../safe-text.js';
 
 export const ACTOR_TYPES = ['user', 'admin', 'service_account', 'job', 'system', 'anonymous'] as const;
 export type ActorType = (typeof ACTOR_TYPES)[number];
@@ -93,7 +94,7 @@ export const ActorRef = {
   of(type: string, id?: unknown): ActorRef {
     if (!(ACTOR_TYPES as readonly string[]).includes(type)) {
       throw invalid(
-        `ActorRef: unknown actor type "${String(type).slice(0, 40)}"; expected one of ${ACTOR_TYPES.join(', ')}`,
+        `ActorRef: unknown actor type "${safeText(type).slice(0, 40)}"; expected one of ${ACTOR_TYPES.join(', ')}`,
         type,
       );
     }

@@ -1,4 +1,5 @@
 import { isThreadlineError, ThreadlineError } from '../errors.js';
+import { safeText } from '../safe-text.js';
 import type { SqlClient } from './sql-client.js';
 import { toSqlClient } from './sql-client.js';
 
@@ -20,7 +21,7 @@ export function parseConsistency(value: unknown, what: string): ReadConsistency 
   if (value === 'primary' || value === 'replica') return value;
   throw new ThreadlineError(
     'QUERY_INVALID',
-    `${what}: consistency must be 'primary' (read from db, sees your own committed writes) or 'replica' (read from readDb, the default), got ${JSON.stringify(String(value).slice(0, 20))}`,
+    `${what}: consistency must be 'primary' (read from db, sees your own committed writes) or 'replica' (read from readDb, the default), got ${JSON.stringify(safeText(value).slice(0, 20))}`,
   );
 }
 

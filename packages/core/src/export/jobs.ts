@@ -5,6 +5,7 @@ import { ActorRef } from '../context/actor-ref.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { invalid, parseTimelineFilters, type TimelineFilters } from '../query/validate.js';
+import { safeText } from '../safe-text.js';
 import type { Threadline } from '../threadline.js';
 import type { ThreadlineExport } from './export.js';
 import { filtersJson } from './export.js';
@@ -137,7 +138,7 @@ export class ExportJobs {
   async job(id: string): Promise<ExportJob | null> {
     if (!isUuid(id))
       throw invalid(
-        `export: job id must be a UUID like 0b9f6c1e-…, got ${JSON.stringify(String(id).slice(0, 40))}`,
+        `export: job id must be a UUID like 0b9f6c1e-…, got ${JSON.stringify(safeText(id).slice(0, 40))}`,
       );
     const [row] = await this.rows(
       `SELECT ${JOB_COLUMNS} FROM ${this.q}.export_jobs j WHERE j.id = $1::uuid`,
@@ -153,7 +154,7 @@ export class ExportJobs {
    */
   async runJob(id: string): Promise<ExportJob> {
     if (!isUuid(id))
-      throw invalid(`export.runJob: job id must be a UUID, got ${JSON.stringify(String(id).slice(0, 40))}`);
+      throw invalid(`export.runJob: job id must be a UUID, got ${JSON.stringify(safeText(id).slice(0, 40))}`);
     const [claimed] = await this.rows(
       `UPDATE ${this.q}.export_jobs j SET status = 'running', started_at = now(), heartbeat_at = now(), error = NULL
         WHERE j.id = $1::uuid AND j.status = 'pending' RETURNING ${JOB_COLUMNS}`,
@@ -239,7 +240,7 @@ export class ExportJobs {
     const actor = exportActor(o.actor, 'export.download');
     if (!isUuid(id))
       throw invalid(
-        `export.download: job id must be a UUID like 0b9f6c1e-4f0a-4c52-9a51-2f1f2a9d8e11, got ${JSON.stringify(String(id).slice(0, 40))}`,
+        `export.download: job id must be a UUID like 0b9f6c1e-4f0a-4c52-9a51-2f1f2a9d8e11, got ${JSON.stringify(safeText(id).slice(0, 40))}`,
       );
     const job = await this.job(id);
     // Another actor's job is reported exactly like a missing one: ids of other people's exports leak nothing.

@@ -3,6 +3,7 @@ import { getAuditContext } from '../context/context.js';
 import { parseConsistency, type ReadConsistency } from '../db/read-routing.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { checkKeys, invalid } from '../query/validate.js';
+import { safeText } from '../safe-text.js';
 
 export const EXPORT_FORMATS = ['csv', 'json', 'ndjson'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -33,13 +34,13 @@ export function parseFormat(value: unknown, what: string): ExportFormat {
   if (typeof value === 'string' && (EXPORT_FORMATS as readonly string[]).includes(value))
     return value as ExportFormat;
   throw invalid(
-    `${what}: format must be "csv", "json" or "ndjson", got ${JSON.stringify(String(value).slice(0, 20))}`,
+    `${what}: format must be "csv", "json" or "ndjson", got ${JSON.stringify(safeText(value).slice(0, 20))}`,
   );
 }
 
 export function parsePositiveInt(value: unknown, max: number, what: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max)
-    throw invalid(`${what} must be an integer from 1 to ${max}, got ${String(value).slice(0, 20)}`);
+    throw invalid(`${what} must be an integer from 1 to ${max}, got ${safeText(value).slice(0, 20)}`);
   return value;
 }
 

@@ -1,3 +1,4 @@
+import { safeText } from '../safe-text.js';
 import { isoSql } from './rows.js';
 import { Params } from './sql-parts.js';
 import { timelineFilterSql } from './timeline-sql.js';
@@ -49,7 +50,7 @@ function parseBucket(value: unknown): ActivityBucketSize | null {
   if (typeof value === 'string' && (ACTIVITY_BUCKETS as readonly string[]).includes(value))
     return value as ActivityBucketSize;
   throw invalid(
-    `activity: bucket must be one of ${ACTIVITY_BUCKETS.join(', ')}, got ${JSON.stringify(String(value).slice(0, 20))}`,
+    `activity: bucket must be one of ${ACTIVITY_BUCKETS.join(', ')}, got ${JSON.stringify(safeText(value).slice(0, 20))}`,
   );
 }
 

@@ -1,6 +1,7 @@
 import type { ActorRef } from '../context/actor-ref.js';
 import { cleanContextId, MAX_CONTEXT_ID_BYTES } from '../context/context.js';
 import { toThreadlineError } from '../db/db-errors.js';
+import { safeText } from '../safe-text.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import { exactJsonb } from './exact-json.js';
 import type { MaskRegistry } from './mask-registry.js';
@@ -28,7 +29,7 @@ function transactionIdText(id: unknown): string {
     typeof id === 'string' ? id.trim() : typeof id === 'number' || typeof id === 'bigint' ? String(id) : '';
   if (!/^\d{1,19}$/.test(text) || BigInt(text) < 1n || BigInt(text) > 9223372036854775807n) {
     throw invalid(
-      `auditTransaction: id must be a positive integer (the audit transaction id, the tx column of history and timeline), got ${JSON.stringify(String(id).slice(0, 40))}`,
+      `auditTransaction: id must be a positive integer (the audit transaction id, the tx column of history and timeline), got ${JSON.stringify(safeText(id).slice(0, 40))}`,
     );
   }
   return BigInt(text).toString();

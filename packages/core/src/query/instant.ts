@@ -1,4 +1,5 @@
 import { ThreadlineError } from '../errors.js';
+import { safeText } from '../safe-text.js';
 
 const ISO =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|([+-])(\d{2})(?::?(\d{2}))?)?)?$/i;
@@ -37,7 +38,7 @@ export function toInstant(value: unknown, what: string): Instant {
   const m = ISO.exec(text);
   if (!m) {
     throw invalid(
-      `${what} must be a Date or an ISO 8601 timestamp like 2026-11-28T14:00:00Z, got ${JSON.stringify(String(value).slice(0, 40))}`,
+      `${what} must be a Date or an ISO 8601 timestamp like 2026-11-28T14:00:00Z, got ${JSON.stringify(safeText(value).slice(0, 40))}`,
     );
   }
   const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone, sign, oh = '00', om = '00'] = m;

@@ -2,6 +2,7 @@ import { formatTableName, parseTableName, type TableName } from '../capture/iden
 import { ActorRef } from '../context/actor-ref.js';
 import { cleanContextId, MAX_CONTEXT_ID_BYTES } from '../context/context.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
+import { safeText } from '../safe-text.js';
 import { toInstant } from './instant.js';
 import type { PageOptions, RowKey, TimeWindow } from './types.js';
 
@@ -124,7 +125,7 @@ export function parseTable(value: unknown, schema: unknown, what: string): Table
   // A table name without a schema means public.NAME everywhere; tableSchema never re-homes it.
   if (schema !== undefined && table.schema !== schema) {
     throw invalid(
-      `${what}: table "${value.slice(0, 80)}" is ${formatTableName(table)} but tableSchema is ${String(schema).slice(0, 80)}; name the table with its schema (${formatTableName({ schema: String(schema), name: table.name })}) or leave tableSchema out`,
+      `${what}: table "${value.slice(0, 80)}" is ${formatTableName(table)} but tableSchema is ${safeText(schema).slice(0, 80)}; name the table with its schema (${formatTableName({ schema: safeText(schema), name: table.name })}) or leave tableSchema out`,
     );
   }
   return table;

@@ -10,6 +10,7 @@ import {
   tableScope,
 } from '../query/table-scope.js';
 import { invalid, keyJson, parseCorrelationId, parseInstant, parseTable } from '../query/validate.js';
+import { safeText } from '../safe-text.js';
 import type { RevertSummary, RevertTarget } from './types.js';
 
 export type Run = <R>(sql: string, params: unknown[]) => Promise<R[]>;
@@ -106,7 +107,7 @@ function transactionIdText(value: unknown): string {
         : '';
   if (!/^\d{1,19}$/.test(text) || BigInt(text) > 9223372036854775807n)
     throw invalid(
-      `revert.plan: transactionId must be a positive integer (an audit transaction id), got ${JSON.stringify(String(value).slice(0, 40))}`,
+      `revert.plan: transactionId must be a positive integer (an audit transaction id), got ${JSON.stringify(safeText(value).slice(0, 40))}`,
     );
   return text;
 }
