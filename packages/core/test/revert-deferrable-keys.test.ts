@@ -50,6 +50,48 @@ describeEachDb('revert: keys shared for a moment under a deferrable primary key'
     });
   }
 
+  for (const [name, table, statements] of [
+    [
+      'insert, then update the new row',
+      'deferrable',
+      [`insert into $T values (9, 'n')`, `update $T set v = 'm' where id = 9`],
+    ],
+    [
+      'insert, then update the new row, deferred to commit',
+      'deferrable initially deferred',
+      [`insert into $T values (9, 'n')`, `update $T set v = 'm' where id = 9`],
+    ],
+    [
+      'move to a free key, then edit and delete',
+      'deferrable',
+      [
+        'update $T set id = 9 where id = 1',
+        `update $T set v = 'm' where id = 9`,
+        'delete from $T where id = 2',
+      ],
+    ],
+  ] as const) {
+    it(`${name}: one row all along (its before image is the row left at the key), so it reverts`, async () => {
+      const t = uniqueName('deferok');
+      await db().exec(
+        `create table ${t} (id int primary key ${table}, v text);
+         insert into ${t} select g, 'v' || g from generate_series(1, 5) g`,
+      );
+      const tl = await installed(db());
+      await tl.installTriggers({ tables: [t] });
+      const before = await snapshot(db(), t, 'id');
+      const bad = await runWithAuditContext({ actor: ActorRef.user('u') }, () =>
+        tl.transaction(async (tx) => {
+          for (const sql of statements) await tx.query(sql.replaceAll('$T', t));
+        }),
+      );
+      const plan = await tl.revert.plan({ transactionId: bad.auditTransactionId! });
+      expect(plan.conflicts).toEqual([]);
+      await runWithAuditContext({ actor: ActorRef.admin('a') }, () => tl.revert.apply(plan));
+      expect(await snapshot(db(), t, 'id')).toEqual(before);
+    });
+  }
+
   it('one statement changing one row twice (two ON DELETE SET NULL cascades) is still one row', async () => {
     const users = uniqueName('users');
     const docs = uniqueName('docs');

@@ -148,7 +148,7 @@ export function netSteps(changes: StoredChange[], meta: TableMeta, unknowable: s
     } else {
       // Under a DEFERRABLE key the row found may have moved in (or been inserted) while the key's
       // previous row still held it: this change may be either row's.
-      const movedIn = meta.deferrableKey === true && arrived(found);
+      const movedIn = meta.deferrableKey === true && arrived(found) && !sameRow(found, c, meta);
       if ('transactionId' in found.v) found.v = firstState(found.v, meta);
       const state = found.v as RowState;
       if (c.op === 'insert' && state.after !== null) {
@@ -180,6 +180,31 @@ export function netSteps(changes: StoredChange[], meta: TableMeta, unknowable: s
 function arrived(entry: { v: RowState | StoredChange }): boolean {
   const last = 'transactionId' in entry.v ? entry.v : entry.v.last;
   return last.op === 'insert' || (last.op === 'update' && last.pkBefore !== null);
+}
+
+/**
+ * The row `c` changed is the one `entry` left at the key: the row as `c` found it (its before
+ * image) is exactly the row as the entry's last change left it. Two rows holding one key at once
+ * differ in some stored value (or are indistinguishable, and then either reading restores the
+ * same table); an image not stored in full (changedFrom: false, a delete without its snapshot,
+ * portable-mode hidden images) cannot tell, so it counts as another row.
+ */
+function sameRow(entry: { v: RowState | StoredChange }, c: StoredChange, meta: TableMeta): boolean {
+  const left = 'transactionId' in entry.v ? stored(parseRawObject(entry.v.dataAfter), meta) : entry.v.after;
+  if (left === null || c.op === 'insert') return false;
+  let found: RawImage | null;
+  if (c.op === 'delete') found = stored(parseRawObject(c.dataBefore), meta);
+  else {
+    const from = stored(parseRawObject(c.changedFrom), meta);
+    const after = stored(parseRawObject(c.dataAfter), meta);
+    if (from === null || after === null) return false;
+    found = new Map(after);
+    for (const [k, v] of from) found.set(k, v);
+    for (const [k, v] of parseRawObject(c.pkBefore) ?? []) found.set(k, v);
+  }
+  if (found === null || found.size !== left.size) return false;
+  for (const [k, v] of found) if (left.get(k) !== v) return false;
+  return true;
 }
 
 /** The step for a row with exactly one reverted change, from the stored texts. */
