@@ -17,6 +17,7 @@ import { STORAGE_CONVERT } from '../storage/storage-convert.js';
 import { CONTEXT_FUNCTIONS } from './context-functions.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
+import { TRUNCATE_FUNCTIONS } from './truncate-functions.js';
 
 /** Bumped whenever the install script changes what it creates. */
 export const SCHEMA_VERSION = 10;
@@ -69,6 +70,7 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
     INTEGRITY_DDL,
     CONTEXT_FUNCTIONS,
     RUNTIME_FUNCTIONS,
+    TRUNCATE_FUNCTIONS,
     CAPTURE_GENERATOR,
     CAPTURE_REFRESH,
     CAPTURE_DEFERRED,
