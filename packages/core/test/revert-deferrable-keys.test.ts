@@ -2,7 +2,7 @@ import { describeEachDb } from '@threadline/test-utils';
 import { expect, it } from 'vitest';
 import { ActorRef, isThreadlineError, runWithAuditContext } from '../src/index.js';
 import { installed, uniqueName } from './helpers.js';
-import { snapshot } from './revert-helpers.js';
+import { revertOfStatements, snapshot } from './revert-helpers.js';
 
 /**
  * Under a DEFERRABLE primary key a row can move onto (or be inserted at) a key another row still
@@ -26,20 +26,7 @@ describeEachDb('revert: keys shared for a moment under a deferrable primary key'
     ],
   ] as const) {
     it(`${name}: refused as key_cycle (REVERT_REFUSED), nothing changed`, async () => {
-      const t = uniqueName('defer');
-      await db().exec(
-        `create table ${t} (id int primary key ${table}, v text);
-         insert into ${t} select g, 'v' || g from generate_series(1, 5) g`,
-      );
-      const tl = await installed(db());
-      await tl.installTriggers({ tables: [t] });
-      const bad = await runWithAuditContext({ actor: ActorRef.user('u') }, () =>
-        tl.transaction(async (tx) => {
-          for (const sql of statements) await tx.query(sql.replaceAll('$T', t));
-        }),
-      );
-      const after = await snapshot(db(), t, 'id');
-      const plan = await tl.revert.plan({ transactionId: bad.auditTransactionId! });
+      const { t, tl, after, plan } = await revertOfStatements(db(), table, 5, statements);
       expect(plan.conflicts.length).toBeGreaterThan(0);
       expect(plan.conflicts.every((c) => c.kind === 'key_cycle')).toBe(true);
       const error = await runWithAuditContext({ actor: ActorRef.admin('a') }, () =>
@@ -72,20 +59,7 @@ describeEachDb('revert: keys shared for a moment under a deferrable primary key'
     ],
   ] as const) {
     it(`${name}: one row all along (its before image is the row left at the key), so it reverts`, async () => {
-      const t = uniqueName('deferok');
-      await db().exec(
-        `create table ${t} (id int primary key ${table}, v text);
-         insert into ${t} select g, 'v' || g from generate_series(1, 5) g`,
-      );
-      const tl = await installed(db());
-      await tl.installTriggers({ tables: [t] });
-      const before = await snapshot(db(), t, 'id');
-      const bad = await runWithAuditContext({ actor: ActorRef.user('u') }, () =>
-        tl.transaction(async (tx) => {
-          for (const sql of statements) await tx.query(sql.replaceAll('$T', t));
-        }),
-      );
-      const plan = await tl.revert.plan({ transactionId: bad.auditTransactionId! });
+      const { t, tl, before, plan } = await revertOfStatements(db(), table, 5, statements);
       expect(plan.conflicts).toEqual([]);
       await runWithAuditContext({ actor: ActorRef.admin('a') }, () => tl.revert.apply(plan));
       expect(await snapshot(db(), t, 'id')).toEqual(before);

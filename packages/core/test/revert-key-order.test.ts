@@ -1,8 +1,7 @@
 import { describeEachDb } from '@threadline/test-utils';
 import { expect, it } from 'vitest';
 import { ActorRef, runWithAuditContext } from '../src/index.js';
-import { installed, uniqueName } from './helpers.js';
-import { snapshot } from './revert-helpers.js';
+import { revertOfStatements, snapshot } from './revert-helpers.js';
 
 /**
  * A step that takes a key another step of the same table frees must run after it, whatever their
@@ -28,19 +27,7 @@ describeEachDb('revert: steps that free a key run before the step that takes it'
     ],
   ] as const) {
     it(`${name}: the plan applies and restores every row`, async () => {
-      const t = uniqueName('keyorder');
-      await db().exec(
-        `create table ${t} (id int primary key, v text); insert into ${t} select g, 'v' || g from generate_series(1, 4) g`,
-      );
-      const tl = await installed(db());
-      await tl.installTriggers({ tables: [t] });
-      const before = await snapshot(db(), t, 'id');
-      const bad = await runWithAuditContext({ actor: ActorRef.user('u') }, () =>
-        tl.transaction(async (tx) => {
-          for (const sql of statements) await tx.query(sql.replaceAll('$T', t));
-        }),
-      );
-      const plan = await tl.revert.plan({ transactionId: bad.auditTransactionId! });
+      const { t, tl, before, plan } = await revertOfStatements(db(), '', 4, statements);
       expect(plan.conflicts).toEqual([]);
       const result = await runWithAuditContext({ actor: ActorRef.admin('a') }, () => tl.revert.apply(plan));
       expect(result.applied).toBe(plan.steps.length);
