@@ -1,4 +1,5 @@
 import { ThreadlineError } from '../errors.js';
+import { parseExactJson } from '../query/exact-json.js';
 
 /**
  * Row images as PostgreSQL stored them, column by column, without JSON.parse rounding: a
@@ -115,4 +116,40 @@ export function rawObjectWriter(columns: readonly string[]): (image: RawImage) =
     }
     return `{${out}}`;
   };
+}
+
+/**
+ * One value's stored text as parseExactJson reads it (a string, a number JavaScript holds
+ * exactly, or else the number's text; objects and arrays through parseExactJson), without
+ * parsing the whole row again: the common scalars are read directly.
+ */
+export function rawValue(text: string): unknown {
+  const first = text.charCodeAt(0);
+  if (first === QUOTE) return text.indexOf('\\') < 0 ? text.slice(1, -1) : JSON.parse(text);
+  if (text === 'null') return null;
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  // At most 15 digits and no exponent: always exactly a double (parseExactJson's LONG_DIGITS rule).
+  if (text.length <= 15 && (first === 45 || (first >= 48 && first <= 57)) && !/[eE]/.test(text))
+    return JSON.parse(text);
+  return parseExactJson(text);
+}
+
+/** The object of `columns` (those the image has) with each value read by rawValue. */
+export function rawObjectValues(image: RawImage, columns: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const c of columns) {
+    const v = image.get(c);
+    if (v === undefined) continue;
+    // JSON.parse makes "__proto__" an own property; an assignment would set the prototype.
+    if (c === '__proto__')
+      Object.defineProperty(out, c, {
+        value: rawValue(v),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else out[c] = rawValue(v);
+  }
+  return out;
 }

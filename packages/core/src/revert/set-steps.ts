@@ -3,7 +3,7 @@ import { keyHash, type TableScope } from '../query/table-scope.js';
 import { idParam, type LaterChange, revertScope } from './conflicts.js';
 import type { Run } from './load.js';
 import type { NetStep, Unknown } from './net.js';
-import { parseRawObject, type RawImage, rawObjectWriter } from './raw-json.js';
+import { parseRawObject, type RawImage, rawObjectValues, rawObjectWriter } from './raw-json.js';
 import type { TableMeta } from './tables.js';
 
 /**
@@ -30,6 +30,10 @@ const hidden = (x: string) =>
 /** `x` without the keys that are not in `keep` (a text[] expression). */
 const only = (x: string, keep: string) => `(${x} - ARRAY(SELECT jsonb_object_keys(${x} - ${keep})))`;
 
+/** `only` for a column: the column itself when it has no other key (the common case, a third of the cost). */
+const onlyColumn = (column: string, keep: string) =>
+  `(CASE WHEN (${column} - ${keep}) = '{}'::jsonb THEN ${column} ELSE ${only(column, keep)} END)`;
+
 const setStepsSql = (q: string, scope: TableScope) => `
 WITH ch AS MATERIALIZED (
   -- Read by transaction (OFFSET 0 keeps the table condition out of the scan: on statistics not
@@ -38,21 +42,22 @@ WITH ch AS MATERIALIZED (
          c.data_before, c.changed_fields, c.changed_from, c.captured_at
     FROM (SELECT * FROM ${q}.audit_changes x WHERE x.transaction_id = ANY($3::bigint[]) OFFSET 0) c
    WHERE $11::boolean OR (c.table_schema = $1 AND c.table_name = $2)),
-mine AS (SELECT ch.* FROM ch WHERE ch.table_schema = $1 AND ch.table_name = $2 AND ch.op <> 'truncate'),
+mine AS NOT MATERIALIZED (SELECT ch.* FROM ch WHERE ch.table_schema = $1 AND ch.table_name = $2 AND ch.op <> 'truncate'),
 tbl AS (
   SELECT g.*, (SELECT c.table_pk::text FROM ch c WHERE c.table_schema = g.s AND c.table_name = g.n AND c.op <> 'truncate' LIMIT 1) AS sample
     FROM (SELECT ch.table_schema AS s, ch.table_name AS n, count(*)::int AS changes, min(ch.captured_at) AS at, min(ch.id) AS first_id,
                  json_agg(json_build_array(ch.id::text, ${isoSql('ch.captured_at')})) FILTER (WHERE ch.op = 'truncate') AS truncates
             FROM ch WHERE $11::boolean GROUP BY 1, 2) g),
 -- Keys (by hash: a collision only sends rows to net.ts, which is exact) named by more than one
--- change, as its key or its key before.
-mh AS (SELECT m.*, coalesce(m.key_hash, ${keyHash('m.table_pk')}) AS h, ${keyHash('m.table_pk_before')} AS hb FROM mine m),
+-- change, as its key or its key before; hashes and ids only (the wide rows are not copied again).
+mh AS MATERIALIZED (SELECT m.id, coalesce(m.key_hash, ${keyHash('m.table_pk')}) AS h, ${keyHash('m.table_pk_before')} AS hb FROM mine m),
 dup AS MATERIALIZED (
   SELECT u.h FROM (SELECT m.h FROM mh m UNION ALL SELECT m.hb FROM mh m WHERE m.hb IS NOT NULL) u
    GROUP BY u.h HAVING count(*) > 1),
-cls AS MATERIALIZED (
-  SELECT m.*, (d1.h IS NOT NULL OR d2.h IS NOT NULL) AS multi
-    FROM mh m LEFT JOIN dup d1 ON d1.h = m.h LEFT JOIN dup d2 ON d2.h = m.hb),
+multi AS MATERIALIZED (SELECT m.id FROM mh m WHERE m.h IN (SELECT d.h FROM dup d) OR m.hb IN (SELECT d.h FROM dup d)),
+-- Read from ch by each arm below (NOT MATERIALIZED: a filtered scan costs less than a copy).
+cls AS NOT MATERIALIZED (
+  SELECT m.*, coalesce(m.key_hash, ${keyHash('m.table_pk')}) AS h, m.id IN (SELECT x.id FROM multi x) AS multi FROM mine m),
 upd AS (
   SELECT c.*, u.fs, u.fast,
          CASE WHEN u.fast THEN c.changed_fields
@@ -68,7 +73,7 @@ one AS (
     FROM cls c WHERE NOT c.multi AND c.op = 'insert'
   UNION ALL
   SELECT c.id, c.captured_at, c.table_pk, c.h, 'insert',
-         CASE WHEN s.snap THEN ${only('c.data_before', '$8::text[]')} ELSE '{}'::jsonb END, NULL,
+         CASE WHEN s.snap THEN ${onlyColumn('c.data_before', '$8::text[]')} ELSE '{}'::jsonb END, NULL,
          CASE WHEN s.snap THEN $10::json ELSE $9::json END, 0
     FROM cls c CROSS JOIN LATERAL (SELECT c.data_before IS NOT NULL AND NOT ${hidden('c.data_before')} AS snap) s
    WHERE NOT c.multi AND c.op = 'delete'
@@ -119,9 +124,13 @@ hit AS (
    ORDER BY s.id, l.id, l.moved),
 -- The order (steps newest first, tables by their first change) as a number per row, from a sort of
 -- the narrow keys alone; JavaScript puts the rows in that order (sorting the wide rows here costs more).
-ord AS (SELECT s.id, row_number() OVER (ORDER BY s.captured_at DESC, s.id DESC) AS n FROM steps s)
+-- A step's time is sent only where it differs from the step before it (a bulk statement's rows
+-- share one): JavaScript carries it forward.
+ord AS (SELECT s.id, row_number() OVER w AS n,
+               CASE WHEN lag(s.captured_at) OVER w IS DISTINCT FROM s.captured_at THEN ${isoSql('s.captured_at')} END AS at
+          FROM steps s WINDOW w AS (ORDER BY s.captured_at DESC, s.id DESC))
 SELECT 1 AS k, o.n::int AS n, s.op, s.table_pk::text AS key, s.data::text AS data, s.expect::text AS expect, s.ns::text AS ns, s.id::text AS id,
-       ${isoSql('s.captured_at')} AS at,
+       o.at,
        CASE WHEN h.id IS NOT NULL THEN json_build_array(h.id::text, h.transaction_id::text, h.op, h.moved, ${isoSql('h.captured_at')}, h.actor)::text END AS later
   FROM steps s JOIN ord o ON o.id = s.id LEFT JOIN hit h ON h.sid = s.id
 UNION ALL
@@ -141,7 +150,8 @@ interface SetRow {
   expect: string | null;
   ns: string | null;
   id: string;
-  at: string;
+  /** The step's captured_at, where it differs from the step before it (in `n` order); else null. */
+  at: string | null;
   /** [change id, transaction id, op, moved, at, actor_ref text]. */
   later: string | null;
 }
@@ -208,6 +218,7 @@ export async function setSteps(
   let columns: string[] = NO_COLUMNS;
   let seenKeys: string[] = NO_COLUMNS;
   let write = rawObjectWriter(columns);
+  let at = '';
   rows.sort((a, b) => a.k - b.k || a.n - b.n);
   for (const r of rows) {
     if (r.op === 'multi') {
@@ -226,7 +237,9 @@ export async function setSteps(
     }
     // The values as net.ts writes them: compact, in table order (insert) or changed_fields order
     // (update), each value's text exactly as stored.
+    if (r.at !== null) at = r.at;
     let data: string | null = null;
+    let set: Record<string, unknown> | undefined;
     if (r.data !== null) {
       const image = parseRawObject(r.data)!;
       if (!sameKeys(seenKeys, image)) {
@@ -236,6 +249,7 @@ export async function setSteps(
         write = rawObjectWriter(columns);
       }
       data = write(image);
+      set = rawObjectValues(image, columns); // what parseExactJson(data) gives, without a second parse
     }
     const step: NetStep = {
       op: r.op,
@@ -244,7 +258,8 @@ export async function setSteps(
       expect: r.expect,
       setColumns: data !== null ? columns : NO_COLUMNS,
       notStored: r.ns === null ? NO_UNKNOWN : new Map(JSON.parse(r.ns) as [string, Unknown][]),
-      last: { id: r.id, capturedAt: r.at },
+      last: { id: r.id, capturedAt: at },
+      set,
     };
     steps.push(step);
     if (r.later !== null) {
