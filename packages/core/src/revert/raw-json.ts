@@ -19,6 +19,7 @@ const CLOSE_BRACE = 125;
 const OPEN_BRACKET = 91;
 const CLOSE_BRACKET = 93;
 const COMMA = 44;
+const COLON = 58;
 
 function isSpace(code: number): boolean {
   return code === 32 || code === 10 || code === 9 || code === 13;
@@ -93,6 +94,48 @@ export function parseRawObject(text: string | null | undefined): RawImage | null
   }
 }
 
+/** A key is written as its own text (no quote, backslash or control character to escape). */
+export function plainKey(key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code === QUOTE || code === BACKSLASH || code < 32) return false;
+  }
+  return true;
+}
+
+/**
+ * The value texts of a JSON object whose keys are exactly `keys`, in this order (each a plainKey),
+ * without making a map or a string per key; null when the object has other keys or another order
+ * (parse it with parseRawObject then). A bulk statement's images all have the same keys.
+ */
+export function rawValuesOf(text: string, keys: readonly string[]): string[] | null {
+  let i = skipSpace(text, 0);
+  if (text.charCodeAt(i) !== OPEN_BRACE) return null;
+  i = skipSpace(text, i + 1);
+  const out: string[] = new Array(keys.length);
+  if (keys.length === 0) return text.charCodeAt(i) === CLOSE_BRACE ? out : null;
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k]!;
+    if (
+      text.charCodeAt(i) !== QUOTE ||
+      !text.startsWith(key, i + 1) ||
+      text.charCodeAt(i + 1 + key.length) !== QUOTE
+    )
+      return null;
+    i = skipSpace(text, i + key.length + 2);
+    if (text.charCodeAt(i) !== COLON) return null;
+    i = skipSpace(text, i + 1);
+    const end = valueEnd(text, i);
+    out[k] = text.slice(i, end);
+    i = skipSpace(text, end);
+    const code = text.charCodeAt(i);
+    if (k === keys.length - 1) return code === CLOSE_BRACE ? out : null;
+    if (code !== COMMA) return null;
+    i = skipSpace(text, i + 1);
+  }
+  return null;
+}
+
 /** The JSON text of an object with these exact value texts. */
 export function rawObjectText(image: RawImage, only?: Iterable<string>): string {
   const keys = only ? [...only] : [...image.keys()];
@@ -100,22 +143,6 @@ export function rawObjectText(image: RawImage, only?: Iterable<string>): string 
     .filter((k) => image.has(k))
     .map((k) => `${JSON.stringify(k)}:${image.get(k)}`)
     .join(',')}}`;
-}
-
-/**
- * rawObjectText for many images with the same column list (a bulk statement's rows): the quoted
- * keys are built once, each image costs one string concatenation per column it has.
- */
-export function rawObjectWriter(columns: readonly string[]): (image: RawImage) => string {
-  const keys = columns.map((k) => [k, `${JSON.stringify(k)}:`] as const);
-  return (image) => {
-    let out = '';
-    for (const [k, quoted] of keys) {
-      const v = image.get(k);
-      if (v !== undefined) out += out === '' ? quoted + v : `,${quoted}${v}`;
-    }
-    return `{${out}}`;
-  };
 }
 
 /**
@@ -135,21 +162,9 @@ export function rawValue(text: string): unknown {
   return parseExactJson(text);
 }
 
-/** The object of `columns` (those the image has) with each value read by rawValue. */
-export function rawObjectValues(image: RawImage, columns: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const c of columns) {
-    const v = image.get(c);
-    if (v === undefined) continue;
-    // JSON.parse makes "__proto__" an own property; an assignment would set the prototype.
-    if (c === '__proto__')
-      Object.defineProperty(out, c, {
-        value: rawValue(v),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    else out[c] = rawValue(v);
-  }
-  return out;
+/** out[key] = value as JSON.parse sets it: "__proto__" an own property, not the prototype. */
+export function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
 }

@@ -1,9 +1,9 @@
 import { isoSql } from '../query/rows.js';
 import { keyHash, type TableScope } from '../query/table-scope.js';
 import { idParam, type LaterChange, revertScope } from './conflicts.js';
+import { ImageRows } from './image-rows.js';
 import type { Run } from './load.js';
 import type { NetStep, Unknown } from './net.js';
-import { parseRawObject, type RawImage, rawObjectValues, rawObjectWriter } from './raw-json.js';
 import type { TableMeta } from './tables.js';
 
 /**
@@ -215,9 +215,11 @@ export async function setSteps(
   const later = new Map<NetStep, LaterChange>();
   const multi: string[] = [];
   const tables: ChangedTable[] = [];
-  let columns: string[] = NO_COLUMNS;
-  let seenKeys: string[] = NO_COLUMNS;
-  let write = rawObjectWriter(columns);
+  // The values as net.ts writes them: compact, in table order (insert) or changed_fields order
+  // (update), each value's text exactly as stored.
+  const images = new ImageRows((op, keys) =>
+    op === 'insert' ? meta.writable.filter((c) => keys.includes(c)) : [...keys].sort(byteOrder),
+  );
   let at = '';
   rows.sort((a, b) => a.k - b.k || a.n - b.n);
   for (const r of rows) {
@@ -235,28 +237,20 @@ export async function setSteps(
       tables.push({ schema, name, sampleKey: r.key, changes, truncates: truncates ?? [] });
       continue;
     }
-    // The values as net.ts writes them: compact, in table order (insert) or changed_fields order
-    // (update), each value's text exactly as stored.
     if (r.at !== null) at = r.at;
     let data: string | null = null;
     let set: Record<string, unknown> | undefined;
     if (r.data !== null) {
-      const image = parseRawObject(r.data)!;
-      if (!sameKeys(seenKeys, image)) {
-        seenKeys = [...image.keys()];
-        columns =
-          r.op === 'insert' ? meta.writable.filter((c) => image.has(c)) : [...seenKeys].sort(byteOrder);
-        write = rawObjectWriter(columns);
-      }
-      data = write(image);
-      set = rawObjectValues(image, columns); // what parseExactJson(data) gives, without a second parse
+      images.read(r.op, r.data);
+      data = images.data;
+      set = images.set; // what parseExactJson(data) gives, without a second parse
     }
     const step: NetStep = {
       op: r.op,
       key: r.key,
       data,
       expect: r.expect,
-      setColumns: data !== null ? columns : NO_COLUMNS,
+      setColumns: data !== null ? images.columns : NO_COLUMNS,
       notStored: r.ns === null ? NO_UNKNOWN : new Map(JSON.parse(r.ns) as [string, Unknown][]),
       last: { id: r.id, capturedAt: at },
       set,
@@ -275,14 +269,6 @@ export async function setSteps(
     }
   }
   return { steps, later, multi, tables };
-}
-
-/** The image has exactly these keys in this order (rows of a bulk statement all do). */
-function sameKeys(keys: string[], image: RawImage): boolean {
-  if (keys.length !== image.size) return false;
-  let i = 0;
-  for (const k of image.keys()) if (keys[i++] !== k) return false;
-  return true;
 }
 
 /** changed_fields order: PostgreSQL sorts them COLLATE "C", byte by byte in UTF-8. */
