@@ -49,6 +49,13 @@ describeEachDb('revert: the plan object', (db) => {
     ]) {
       expect(Object.isFrozen(value)).toBe(true);
     }
+    // Every object the plan reaches (freeze.ts freezes a step's known fields directly).
+    const walk = (value: unknown): void => {
+      if (typeof value !== 'object' || value === null) return;
+      expect(Object.isFrozen(value)).toBe(true);
+      for (const inner of Object.values(value)) walk(inner);
+    };
+    walk(plan);
     expect(() => {
       (update as { pk: unknown }).pk = { id: 7 };
     }).toThrow(TypeError);

@@ -3,7 +3,7 @@ import type { SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
 import type { Threadline } from '../threadline.js';
 import { applyRevert } from './apply.js';
-import { deepFreeze } from './freeze.js';
+import { freezePlan } from './freeze.js';
 import type { Run } from './load.js';
 import { planRevert } from './plan.js';
 import { loadTableMeta } from './tables.js';
@@ -30,7 +30,7 @@ export class RevertApi {
       });
       // Read-only from here: apply runs a plan this instance made as it is, any other after
       // making it again from the audit trail and finding it the same.
-      issued.set(deepFreeze(plan), this);
+      issued.set(freezePlan(plan), this);
       return plan;
     } catch (error) {
       throw toThreadlineError(error, 'revert.plan');

@@ -230,10 +230,14 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
   const statements = new StatementCache();
   const first = new Map(ids.map((id) => [id, keyFreeingFirst(metas.get(id)!, nets.get(id)!)]));
   const phase = (op: RevertStepOp, tables: string[], early: boolean) => {
-    for (const id of tables)
+    for (const id of tables) {
+      const meta = metas.get(id)!;
+      const freeing = first.get(id)!;
+      if (early && freeing.size === 0) continue;
       for (const net of nets.get(id)!)
-        if (net.op === op && first.get(id)!.has(net) === early)
-          steps.push(toStep(metas.get(id)!, net, statements));
+        if (net.op === op && (freeing.size > 0 && freeing.has(net)) === early)
+          steps.push(toStep(meta, net, statements));
+    }
   };
   phase('delete', [...order].reverse(), true); // rows holding a key an earlier phase gives back (key-order.ts)
   phase('update', order, true);
