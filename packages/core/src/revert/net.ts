@@ -132,10 +132,15 @@ function advance(state: RowState, c: StoredChange): void {
  * another row's, which still held the key: the keys of such rows go to `unknowable` (the plan
  * refuses them as key_cycle) whatever their step.
  */
-export function netSteps(changes: StoredChange[], meta: TableMeta, unknowable: string[] = []): NetStep[] {
+export function netSteps(
+  changes: StoredChange[],
+  meta: TableMeta,
+  unknowable: string[] = [],
+  unordered: string[] = [],
+): NetStep[] {
   // A row with one change (the bulk case) stays a bare change: its step comes straight from the
   // stored texts. Row images are only parsed for rows changed more than once.
-  type Entry = { v: RowState | StoredChange; ambiguous?: boolean };
+  type Entry = { v: RowState | StoredChange; ambiguous?: boolean; unordered?: boolean };
   const byKey = new Map<string, Entry>();
   const rows: Entry[] = [];
   for (const c of changes) {
@@ -149,6 +154,7 @@ export function netSteps(changes: StoredChange[], meta: TableMeta, unknowable: s
       // Under a DEFERRABLE key the row found may have moved in (or been inserted) while the key's
       // previous row still held it: this change may be either row's.
       const movedIn = meta.deferrableKey === true && arrived(found) && !sameRow(found, c, meta);
+      if (!movedIn && contradicts(found, c, meta)) found.unordered = true;
       if ('transactionId' in found.v) found.v = firstState(found.v, meta);
       const state = found.v as RowState;
       if (c.op === 'insert' && state.after !== null) {
@@ -165,8 +171,9 @@ export function netSteps(changes: StoredChange[], meta: TableMeta, unknowable: s
     byKey.set('transactionId' in entry.v ? entry.v.pk : entry.v.afterKey, entry);
   }
   const steps: NetStep[] = [];
-  for (const { v: row, ambiguous } of rows) {
+  for (const { v: row, ambiguous, unordered: outOfOrder } of rows) {
     if (ambiguous) unknowable.push('transactionId' in row ? row.pk : row.afterKey);
+    else if (outOfOrder) unordered.push('transactionId' in row ? row.pk : row.afterKey);
     const step = 'transactionId' in row ? single(row, meta) : decide(row, meta);
     if (step) steps.push(step);
   }
@@ -205,6 +212,40 @@ function sameRow(entry: { v: RowState | StoredChange }, c: StoredChange, meta: T
   if (found === null || found.size !== left.size) return false;
   for (const [k, v] of found) if (left.get(k) !== v) return false;
   return true;
+}
+
+/**
+ * Within one transaction, `c` found the row in another state than the entry's last change left it
+ * (a stored column differs): the changes were captured in another order than they happened, as
+ * when an AFTER ROW trigger (or an AFTER STATEMENT trigger that runs before capture's) changes the
+ * row its statement just changed: the inner statement's capture runs first. Netting them in
+ * capture order would restore a state the row never had. Only what both images stored is
+ * compared (a column added or dropped between them, excluded, masked or unknown columns are not),
+ * and changes of different transactions are not (another transaction's change in between is a
+ * changed_since conflict).
+ */
+function contradicts(entry: { v: RowState | StoredChange }, c: StoredChange, meta: TableMeta): boolean {
+  const last = 'transactionId' in entry.v ? entry.v : entry.v.last;
+  if (c.op === 'insert' || last.transactionId !== c.transactionId) return false;
+  const left = 'transactionId' in entry.v ? stored(parseRawObject(entry.v.dataAfter), meta) : entry.v.after;
+  if (left === null) return false;
+  let found: RawImage | null;
+  if (c.op === 'delete') found = stored(parseRawObject(c.dataBefore), meta);
+  else {
+    found = stored(parseRawObject(c.dataAfter), meta);
+    if (found === null) return false;
+    const from = stored(parseRawObject(c.changedFrom), meta);
+    if (from === null) for (const col of c.changedFields ?? []) found.delete(col);
+    else for (const [k, v] of from) found.set(k, v);
+    for (const [k, v] of parseRawObject(c.pkBefore) ?? []) found.set(k, v);
+  }
+  if (found === null) return false;
+  for (const [k, v] of found) {
+    if (meta.exclude.includes(k) || meta.mask.includes(k)) continue;
+    const was = left.get(k);
+    if (was !== undefined && was !== v) return true;
+  }
+  return false;
 }
 
 /** The step for a row with exactly one reverted change, from the stored texts. */

@@ -108,6 +108,8 @@ interface TableSteps {
   later: Map<NetStep, LaterChange>;
   /** Keys (stored text) whose row cannot be told under a DEFERRABLE key (net.ts). */
   unknowable?: string[];
+  /** Keys (stored text) whose changes were captured out of the order they happened (net.ts). */
+  unordered?: string[];
 }
 
 /** Steps of rows changed more than once (net.ts), merged into the set-wise ones. */
@@ -120,10 +122,11 @@ async function withNetted(
   found: TableSteps,
 ): Promise<TableSteps> {
   const unknowable: string[] = [];
-  const netted = netSteps(changes, meta, unknowable).sort(newestFirst);
+  const unordered: string[] = [];
+  const netted = netSteps(changes, meta, unknowable, unordered).sort(newestFirst);
   for (const [step, change] of await laterChanges(run, q, meta, netted, transactions))
     found.later.set(step, change);
-  return { steps: merge(found.steps, netted), later: found.later, unknowable };
+  return { steps: merge(found.steps, netted), later: found.later, unknowable, unordered };
 }
 
 /** A set-wise table's steps (set-steps.ts), rows changed more than once collapsed by net.ts. */
@@ -181,7 +184,7 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
         ? await currentMeta(run, q, table.schema, table.name, table.sampleKey, loaded.transactions)
         : await loadTableMeta(run, q, table.schema, table.name, table.sampleKey));
     metas.set(id, meta);
-    const { steps, later, unknowable } =
+    const { steps, later, unknowable, unordered } =
       done.get(id) ??
       (table.changes === null
         ? await setTable(
@@ -201,6 +204,13 @@ export async function planRevert(run: Run, q: string, target: RevertTarget): Pro
       if (refused) conflicts.push(refused);
     }
     conflicts.push(...keyCycles(meta, steps, unknowable ?? []));
+    for (const key of unordered ?? [])
+      conflicts.push({
+        table: meta.label,
+        pk: parseExactJson(key) as Record<string, unknown>,
+        kind: 'order_unknown',
+        detail: `${meta.label} ${key}: its changes were captured in another order than they happened (a trigger changed the row inside the statement that changed it, e.g. an AFTER ROW trigger updating its own row), so the state before them cannot be told from the audit trail; revert this row by hand`,
+      });
     conflicts.push(...(await rowConflicts(run, q, meta, steps, later)));
     conflicts.push(...(await takenKeys(run, q, meta, steps, loaded.transactions)));
   }
@@ -302,6 +312,7 @@ function summarize(
     deleted_since: 0,
     fk_cycle: 0,
     key_cycle: 0,
+    order_unknown: 0,
   };
   for (const c of conflicts) counts[c.kind] += 1;
   const tables = [...tableSet];

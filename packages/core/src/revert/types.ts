@@ -48,7 +48,8 @@ export type RevertConflictKind =
   | 'key_taken'
   | 'deleted_since'
   | 'fk_cycle'
-  | 'key_cycle';
+  | 'key_cycle'
+  | 'order_unknown';
 
 export interface RevertConflict {
   table: string;
