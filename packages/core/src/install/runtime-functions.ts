@@ -84,6 +84,7 @@ DECLARE
   raw_ctx text := nullif(current_setting('threadline.context', true), '');
   actor jsonb;
   ctx jsonb;
+  shown text;
   salvaged jsonb;
   kind text;
   problems jsonb := '{}'::jsonb;
@@ -145,7 +146,8 @@ BEGIN
 
   -- The common case, an actor and context that are clean already (context_is_clean): nothing to
   -- take apart, the ids are the context's fields as they are.
-  IF @S.context_is_clean(actor, ctx) THEN
+  shown := @S.context_text(actor, ctx);  -- once (an assignment), not once per use in the check
+  IF @S.context_is_clean(actor, ctx, shown) THEN
     ids := coalesce(ctx - 'meta', '{}'::jsonb);
   ELSE
     IF actor IS NOT NULL THEN
