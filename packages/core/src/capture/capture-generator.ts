@@ -334,23 +334,25 @@ BEGIN
   -- the output settings when a column needs them.
   body := format(E'-- Threadline capture for %s (%s mode). Generated; regenerate with threadline gen-triggers.\n'
     || E'DECLARE\n  %I timestamptz;\n  %I bigint;\n  %I bigint;\n  %I text[];\n  %I text;\n'
-    || E'BEGIN\n  IF TG_OP = ''TRUNCATE'' THEN\n    %s\n    RETURN NULL;\n  END IF;\n'
-    || E'  %I := %I.capture_started_at();\n'
+    || E'BEGIN\n'
     || E'  IF TG_OP = ''UPDATE'' THEN\n'
+    || E'    %I := %I.capture_started_at();\n'
     || E'    %s\n'
     || E'    IF %s THEN\n      %s\n      %s;\n      %s\n      RETURN NULL;\n    END IF;\n'
     || E'    %s\n    %s\n    %s\n'
-    || E'  ELSIF TG_OP = ''INSERT'' THEN\n    %s\n    %s;\n    %s\n'
-    || E'  ELSIF TG_OP = ''DELETE'' THEN\n    %s\n    %s;\n    %s\n  END IF;\n  RETURN NULL;\nEND\n',
+    || E'  ELSIF TG_OP = ''INSERT'' THEN\n    %I := %I.capture_started_at();\n    %s\n    %s;\n    %s\n'
+    || E'  ELSIF TG_OP = ''DELETE'' THEN\n    %I := %I.capture_started_at();\n    %s\n    %s;\n    %s\n'
+    || E'  ELSIF TG_OP = ''TRUNCATE'' THEN\n    %s\n  END IF;\n  RETURN NULL;\nEND\n',
     -- The header comment shows the table's name with control characters replaced: a newline in a
     -- name would end the comment and run the rest of the name as code of this SECURITY DEFINER
     -- function (a table named E'x\nBEGIN ...' injected PL/pgSQL that ran as the owner).
-    regexp_replace(label, '[[:cntrl:]]', '?', 'g'), mode, a_at, a_co, a_cn, a_g, a_d, trunc_sql,
+    regexp_replace(label, '[[:cntrl:]]', '?', 'g'), mode, a_at, a_co, a_cn, a_g, a_d,
     a_at, storage, count_sql, one_cond,
     CASE WHEN needs_utc THEN guards[3] ELSE '' END, upd_pairs[1], CASE WHEN needs_utc THEN guards[4] ELSE '' END,
     guards[1], multi_sql, guards[2],
-    guards[3], ins_sql, guards[4],
-    guards[3], del_sql, guards[4]);
+    a_at, storage, guards[3], ins_sql, guards[4],
+    a_at, storage, guards[3], del_sql, guards[4],
+    trunc_sql);
   -- The body's own checksum on its last line: health reports a function edited by hand
   -- (capture_function_altered) from pg_proc.prosrc alone (health/catalog.ts, BODY_MARKER).
   body := body || '-- threadline:body-md5 ' || md5(body) || E'\n';
