@@ -86,6 +86,9 @@ DECLARE
   key_new text;
   key_old text;
   key_changed text;
+  k_changed_ref text;  -- the outer query's "the key changed", its old key, and the paired subquery's key columns
+  k_old_ref text;
+  key_inner text;
   mask_obj jsonb;
   guard text[];
   guards text[] := '{}';  -- the plan guards' statements: full on, full off, light on, light off
@@ -153,6 +156,9 @@ BEGIN
   key_new := coalesce(key_new, '''{}''::jsonb');
   key_old := coalesce(key_old, '''{}''::jsonb');
   key_changed := coalesce(key_changed, 'false');
+  k_changed_ref := format('%I.k_changed', a_x);
+  k_old_ref := format('%I.k_old', a_x);
+  key_inner := format('%s AS k_old, %s AS k_changed', key_old, key_changed);
 
   SELECT jsonb_object_agg(m, placeholder) INTO mask_obj FROM unnest(o_mask) m;
   -- Columns a row image must have for its redaction to apply (compiled images hold known
@@ -186,6 +192,18 @@ BEGIN
           FROM generate_series(1, cardinality(diff_cols)) g ORDER BY g), ' || ', 'NULL::jsonb') END;
     where_expr := format('%I.k_changed', a_x)
       || CASE WHEN cardinality(cmp) = 0 THEN '' ELSE format(' OR true = ANY(%I.c)', a_x) END;
+    -- A key of diffed columns (the usual case) changed when their entries of c say so (the same
+    -- comparisons), and its old value is built in the outer query only when it changed: no second
+    -- comparison, no object built for every row (each call in a statement is set up again whenever
+    -- the statement runs).
+    IF cardinality(key_cols) > 0 AND key_cols <@ diff_cols THEN
+      k_changed_ref := (SELECT string_agg(format('%I.c[%s]', a_x, array_position(diff_cols, k)), ' OR ' ORDER BY i)
+                          FROM unnest(key_cols) WITH ORDINALITY AS u(k, i));
+      k_old_ref := (SELECT 'jsonb_build_object(' || string_agg(format('%L, %I.ko_%s', k, a_x, i), ', ' ORDER BY i) || ')'
+                      FROM unnest(key_cols) WITH ORDINALITY AS u(k, i));
+      key_inner := (SELECT string_agg(format('%I.%I AS ko_%s', a_o, k, i), ', ' ORDER BY i) FROM unnest(key_cols) WITH ORDINALITY AS u(k, i));
+      where_expr := format('true = ANY(%I.c)', a_x);
+    END IF;
   ELSE
     -- Portable: compare whole row images key by key (as JSON text, so 1.0 -> 1.00 is a change),
     -- so columns added or renamed since generation are still detected; values of a row that
@@ -244,11 +262,11 @@ BEGIN
       a_r, a_o, pair_cond);
     upd_pairs := upd_pairs || format(
       'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, table_pk_before, data_after, changed_fields, changed_from, captured_at) '
-      'SELECT (SELECT %I.current_transaction_id()), %L, %L, %s, jsonb_hash_extended(%I.k_new, 0), ''update'', %I.k_new, CASE WHEN %I.k_changed THEN %I.k_old END, %s, %s, %s, %I '
-      'FROM (SELECT %I.%I AS j, %s AS k_new, %s AS k_old, %s AS k_changed%s FROM %s OFFSET 0) AS %I WHERE %s',
-      storage, storage, p_schema, p_name, tid, a_x, a_x, a_x, a_x,
+      'SELECT (SELECT %I.current_transaction_id()), %L, %L, %s, jsonb_hash_extended(%I.k_new, 0), ''update'', %I.k_new, CASE WHEN %s THEN %s END, %s, %s, %s, %I '
+      'FROM (SELECT %I.%I AS j, %s AS k_new, %s%s FROM %s OFFSET 0) AS %I WHERE %s',
+      storage, storage, p_schema, p_name, tid, a_x, a_x, k_changed_ref, k_old_ref,
       @S.capture_redact(format('%I.j', a_x), redact_exclude, mask_obj, guard, stale_obj), fields_expr, from_expr, a_at,
-      a_n, a_j, key_new, key_old, key_changed, inner_cols, pair_src, a_x, where_expr);
+      a_n, a_j, key_new, key_inner, inner_cols, pair_src, a_x, where_expr);
   END LOOP;
   upd_sql := upd_pairs[2];
   upd_pairs[3] := upd_pairs[3]
