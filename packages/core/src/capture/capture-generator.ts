@@ -65,6 +65,7 @@ DECLARE
   a_x text := @S.capture_alias('tl_x', cols);
   a_rn text := @S.capture_alias('tl_rn', cols);
   a_j text := @S.capture_alias('tl_j', cols);
+  a_k text := @S.capture_alias('tl_k', cols);    -- a row's key object (INSERT, DELETE)
   a_at text := @S.capture_alias('tl_at', cols);  -- the plpgsql variable holding captured_at
   a_co text := @S.capture_alias('tl_co', cols);  -- plpgsql variables: old and new row counts (UPDATE),
   a_cn text := @S.capture_alias('tl_cn', cols);
@@ -89,6 +90,9 @@ DECLARE
   k_changed_ref text;  -- the outer query's "the key changed", its old key, and the paired subquery's key columns
   k_old_ref text;
   key_inner text;
+  key_col text := '';  -- INSERT and DELETE: the subquery's key object column, and the key each reads
+  row_key_n text;
+  row_key_o text;
   mask_obj jsonb;
   guard text[];
   guards text[] := '{}';  -- the plan guards' statements: full on, full off, light on, light off
@@ -221,20 +225,30 @@ BEGIN
     where_expr := format('%I.k_changed OR cardinality(%I.fields) > 0', a_x, a_x);
   END IF;
 
-  -- OFFSET 0 keeps the row image computed once per row (a flattened subquery would repeat it).
-  new_src := format('(SELECT %s AS %I%s FROM threadline_new_rows AS %I OFFSET 0) AS %I',
-                    img, a_j, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r) ELSE '' END, a_r, a_n);
-  old_src := format('(SELECT %s AS %I%s FROM threadline_old_rows AS %I OFFSET 0) AS %I',
-                    img, a_j, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r) ELSE '' END, a_r, a_o);
+  -- OFFSET 0 keeps the row image computed once per row (a flattened subquery would repeat it); in
+  -- compiled mode the key object too, which an INSERT or DELETE stores twice (key_hash, table_pk):
+  -- built once, not twice (each call in a statement is set up again whenever the statement runs).
+  row_key_n := key_new;
+  row_key_o := key_old;
+  IF mode = 'compiled' AND cardinality(key_cols) > 0 THEN
+    key_col := format(', %s AS %I', (SELECT 'jsonb_build_object(' || string_agg(format('%L, %I.%I', k, a_r, k), ', ') || ')'
+                                      FROM unnest(key_cols) k), a_k);
+    row_key_n := format('%I.%I', a_n, a_k);
+    row_key_o := format('%I.%I', a_o, a_k);
+  END IF;
+  new_src := format('(SELECT %s AS %I%s%s FROM threadline_new_rows AS %I OFFSET 0) AS %I',
+                    img, a_j, key_col, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r) ELSE '' END, a_r, a_n);
+  old_src := format('(SELECT %s AS %I%s%s FROM threadline_old_rows AS %I OFFSET 0) AS %I',
+                    img, a_j, key_col, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r) ELSE '' END, a_r, a_o);
 
   ins_sql := format(
     'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, data_after, captured_at) '
     'SELECT (SELECT %I.current_transaction_id()), %L, %L, %s, jsonb_hash_extended(%s, 0), ''insert'', %s, %s, %I FROM %s',
-    storage, storage, p_schema, p_name, tid, key_new, key_new, @S.capture_redact(format('%I.%I', a_n, a_j), redact_exclude, mask_obj, guard, stale_obj), a_at, new_src);
+    storage, storage, p_schema, p_name, tid, row_key_n, row_key_n, @S.capture_redact(format('%I.%I', a_n, a_j), redact_exclude, mask_obj, guard, stale_obj), a_at, new_src);
   del_sql := format(
     'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, data_before, captured_at) '
     'SELECT (SELECT %I.current_transaction_id()), %L, %L, %s, jsonb_hash_extended(%s, 0), ''delete'', %s, %s, %I FROM %s',
-    storage, storage, p_schema, p_name, tid, key_old, key_old,
+    storage, storage, p_schema, p_name, tid, row_key_o, row_key_o,
     CASE WHEN with_delete_snapshot THEN @S.capture_redact(format('%I.%I', a_o, a_j), redact_exclude, mask_obj, guard, stale_obj) ELSE 'NULL::jsonb' END,
     a_at, old_src);
   -- Old and new rows of an UPDATE are paired by position (PostgreSQL appends both in lockstep, so
@@ -328,10 +342,13 @@ BEGIN
   -- DELETE statements join nothing, so theirs needs only jit off (a cached plan made for many rows
   -- would compile on every call) and the output settings.
   FOR n IN 1 .. 2 LOOP
-    SELECT format('%I := ARRAY[%s]; %I := concat(%s);', a_g,
-                  string_agg(format('current_setting(%L)', g.name), ', ' ORDER BY g.i), a_d,
+    -- One assignment saves and sets (ARRAY[] evaluates its elements in order: the saved values come
+    -- first); putting one setting back needs no concat.
+    SELECT format('%I := ARRAY[%s, %s];', a_g,
+                  string_agg(format('current_setting(%L)', g.name), ', ' ORDER BY g.i),
                   string_agg(format('set_config(%L, %L, true)', g.name, g.value), ', ' ORDER BY g.i)),
-           format('%I := concat(%s);', a_d, string_agg(format('set_config(%L, %I[%s], true)', g.name, a_g, g.i), ', ' ORDER BY g.i))
+           format(CASE WHEN count(*) = 1 THEN '%I := %s;' ELSE '%I := concat(%s);' END, a_d,
+                  string_agg(format('set_config(%L, %I[%s], true)', g.name, a_g, g.i), ', ' ORDER BY g.i))
       INTO guard_on, guard_off
       FROM (SELECT row_number() OVER (ORDER BY x.ord) AS i, x.name, x.value
               FROM (VALUES (1, 'jit', 'off', true), (2, 'enable_nestloop', 'off', n = 1), (3, 'enable_mergejoin', 'off', n = 1),
