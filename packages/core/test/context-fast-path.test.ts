@@ -48,7 +48,7 @@ describeEachDb('context fast path', (db) => {
       [null, null],
     );
     const rows = await db().sql<{ clean: boolean | null; same: boolean }>(
-      `select threadline.context_is_clean(a, c) as clean,
+      `select threadline.context_is_clean(a, c, threadline.context_text(a, c)) as clean,
               (a is null or a = '{"type": "anonymous"}'
                or (jsonb_typeof(a) = 'object' and a - 'type' - 'id' = '{}'
                    and a ->> 'type' in ('user', 'admin', 'service_account', 'job', 'system')

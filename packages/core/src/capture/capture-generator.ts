@@ -65,6 +65,7 @@ DECLARE
   a_x text := @S.capture_alias('tl_x', cols);
   a_rn text := @S.capture_alias('tl_rn', cols);
   a_j text := @S.capture_alias('tl_j', cols);
+  a_k text := @S.capture_alias('tl_k', cols);    -- a row's key object (INSERT, DELETE)
   a_at text := @S.capture_alias('tl_at', cols);  -- the plpgsql variable holding captured_at
   a_co text := @S.capture_alias('tl_co', cols);  -- plpgsql variables: old and new row counts (UPDATE),
   a_cn text := @S.capture_alias('tl_cn', cols);
@@ -86,6 +87,12 @@ DECLARE
   key_new text;
   key_old text;
   key_changed text;
+  k_changed_ref text;  -- the outer query's "the key changed", its old key, and the paired subquery's key columns
+  k_old_ref text;
+  key_inner text;
+  key_col text := '';  -- INSERT and DELETE: the subquery's key object column, and the key each reads
+  row_key_n text;
+  row_key_o text;
   mask_obj jsonb;
   guard text[];
   guards text[] := '{}';  -- the plan guards' statements: full on, full off, light on, light off
@@ -153,6 +160,9 @@ BEGIN
   key_new := coalesce(key_new, '''{}''::jsonb');
   key_old := coalesce(key_old, '''{}''::jsonb');
   key_changed := coalesce(key_changed, 'false');
+  k_changed_ref := format('%I.k_changed', a_x);
+  k_old_ref := format('%I.k_old', a_x);
+  key_inner := format('%s AS k_old, %s AS k_changed', key_old, key_changed);
 
   SELECT jsonb_object_agg(m, placeholder) INTO mask_obj FROM unnest(o_mask) m;
   -- Columns a row image must have for its redaction to apply (compiled images hold known
@@ -186,6 +196,18 @@ BEGIN
           FROM generate_series(1, cardinality(diff_cols)) g ORDER BY g), ' || ', 'NULL::jsonb') END;
     where_expr := format('%I.k_changed', a_x)
       || CASE WHEN cardinality(cmp) = 0 THEN '' ELSE format(' OR true = ANY(%I.c)', a_x) END;
+    -- A key of diffed columns (the usual case) changed when their entries of c say so (the same
+    -- comparisons), and its old value is built in the outer query only when it changed: no second
+    -- comparison, no object built for every row (each call in a statement is set up again whenever
+    -- the statement runs).
+    IF cardinality(key_cols) > 0 AND key_cols <@ diff_cols THEN
+      k_changed_ref := (SELECT string_agg(format('%I.c[%s]', a_x, array_position(diff_cols, k)), ' OR ' ORDER BY i)
+                          FROM unnest(key_cols) WITH ORDINALITY AS u(k, i));
+      k_old_ref := (SELECT 'jsonb_build_object(' || string_agg(format('%L, %I.ko_%s', k, a_x, i), ', ' ORDER BY i) || ')'
+                      FROM unnest(key_cols) WITH ORDINALITY AS u(k, i));
+      key_inner := (SELECT string_agg(format('%I.%I AS ko_%s', a_o, k, i), ', ' ORDER BY i) FROM unnest(key_cols) WITH ORDINALITY AS u(k, i));
+      where_expr := format('true = ANY(%I.c)', a_x);
+    END IF;
   ELSE
     -- Portable: compare whole row images key by key (as JSON text, so 1.0 -> 1.00 is a change),
     -- so columns added or renamed since generation are still detected; values of a row that
@@ -203,20 +225,30 @@ BEGIN
     where_expr := format('%I.k_changed OR cardinality(%I.fields) > 0', a_x, a_x);
   END IF;
 
-  -- OFFSET 0 keeps the row image computed once per row (a flattened subquery would repeat it).
-  new_src := format('(SELECT %s AS %I%s FROM threadline_new_rows AS %I OFFSET 0) AS %I',
-                    img, a_j, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r) ELSE '' END, a_r, a_n);
-  old_src := format('(SELECT %s AS %I%s FROM threadline_old_rows AS %I OFFSET 0) AS %I',
-                    img, a_j, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r) ELSE '' END, a_r, a_o);
+  -- OFFSET 0 keeps the row image computed once per row (a flattened subquery would repeat it); in
+  -- compiled mode the key object too, which an INSERT or DELETE stores twice (key_hash, table_pk):
+  -- built once, not twice (each call in a statement is set up again whenever the statement runs).
+  row_key_n := key_new;
+  row_key_o := key_old;
+  IF mode = 'compiled' AND cardinality(key_cols) > 0 THEN
+    key_col := format(', %s AS %I', (SELECT 'jsonb_build_object(' || string_agg(format('%L, %I.%I', k, a_r, k), ', ') || ')'
+                                      FROM unnest(key_cols) k), a_k);
+    row_key_n := format('%I.%I', a_n, a_k);
+    row_key_o := format('%I.%I', a_o, a_k);
+  END IF;
+  new_src := format('(SELECT %s AS %I%s%s FROM threadline_new_rows AS %I OFFSET 0) AS %I',
+                    img, a_j, key_col, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r) ELSE '' END, a_r, a_n);
+  old_src := format('(SELECT %s AS %I%s%s FROM threadline_old_rows AS %I OFFSET 0) AS %I',
+                    img, a_j, key_col, CASE WHEN mode = 'compiled' THEN format(', %I.*', a_r) ELSE '' END, a_r, a_o);
 
   ins_sql := format(
     'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, data_after, captured_at) '
     'SELECT (SELECT %I.current_transaction_id()), %L, %L, %s, jsonb_hash_extended(%s, 0), ''insert'', %s, %s, %I FROM %s',
-    storage, storage, p_schema, p_name, tid, key_new, key_new, @S.capture_redact(format('%I.%I', a_n, a_j), redact_exclude, mask_obj, guard, stale_obj), a_at, new_src);
+    storage, storage, p_schema, p_name, tid, row_key_n, row_key_n, @S.capture_redact(format('%I.%I', a_n, a_j), redact_exclude, mask_obj, guard, stale_obj), a_at, new_src);
   del_sql := format(
     'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, data_before, captured_at) '
     'SELECT (SELECT %I.current_transaction_id()), %L, %L, %s, jsonb_hash_extended(%s, 0), ''delete'', %s, %s, %I FROM %s',
-    storage, storage, p_schema, p_name, tid, key_old, key_old,
+    storage, storage, p_schema, p_name, tid, row_key_o, row_key_o,
     CASE WHEN with_delete_snapshot THEN @S.capture_redact(format('%I.%I', a_o, a_j), redact_exclude, mask_obj, guard, stale_obj) ELSE 'NULL::jsonb' END,
     a_at, old_src);
   -- Old and new rows of an UPDATE are paired by position (PostgreSQL appends both in lockstep, so
@@ -244,11 +276,11 @@ BEGIN
       a_r, a_o, pair_cond);
     upd_pairs := upd_pairs || format(
       'INSERT INTO %I.audit_changes (transaction_id, table_schema, table_name, table_id, key_hash, op, table_pk, table_pk_before, data_after, changed_fields, changed_from, captured_at) '
-      'SELECT (SELECT %I.current_transaction_id()), %L, %L, %s, jsonb_hash_extended(%I.k_new, 0), ''update'', %I.k_new, CASE WHEN %I.k_changed THEN %I.k_old END, %s, %s, %s, %I '
-      'FROM (SELECT %I.%I AS j, %s AS k_new, %s AS k_old, %s AS k_changed%s FROM %s OFFSET 0) AS %I WHERE %s',
-      storage, storage, p_schema, p_name, tid, a_x, a_x, a_x, a_x,
+      'SELECT (SELECT %I.current_transaction_id()), %L, %L, %s, jsonb_hash_extended(%I.k_new, 0), ''update'', %I.k_new, CASE WHEN %s THEN %s END, %s, %s, %s, %I '
+      'FROM (SELECT %I.%I AS j, %s AS k_new, %s%s FROM %s OFFSET 0) AS %I WHERE %s',
+      storage, storage, p_schema, p_name, tid, a_x, a_x, k_changed_ref, k_old_ref,
       @S.capture_redact(format('%I.j', a_x), redact_exclude, mask_obj, guard, stale_obj), fields_expr, from_expr, a_at,
-      a_n, a_j, key_new, key_old, key_changed, inner_cols, pair_src, a_x, where_expr);
+      a_n, a_j, key_new, key_inner, inner_cols, pair_src, a_x, where_expr);
   END LOOP;
   upd_sql := upd_pairs[2];
   upd_pairs[3] := upd_pairs[3]
@@ -310,10 +342,13 @@ BEGIN
   -- DELETE statements join nothing, so theirs needs only jit off (a cached plan made for many rows
   -- would compile on every call) and the output settings.
   FOR n IN 1 .. 2 LOOP
-    SELECT format('%I := ARRAY[%s]; %I := concat(%s);', a_g,
-                  string_agg(format('current_setting(%L)', g.name), ', ' ORDER BY g.i), a_d,
+    -- One assignment saves and sets (ARRAY[] evaluates its elements in order: the saved values come
+    -- first); putting one setting back needs no concat.
+    SELECT format('%I := ARRAY[%s, %s];', a_g,
+                  string_agg(format('current_setting(%L)', g.name), ', ' ORDER BY g.i),
                   string_agg(format('set_config(%L, %L, true)', g.name, g.value), ', ' ORDER BY g.i)),
-           format('%I := concat(%s);', a_d, string_agg(format('set_config(%L, %I[%s], true)', g.name, a_g, g.i), ', ' ORDER BY g.i))
+           format(CASE WHEN count(*) = 1 THEN '%I := %s;' ELSE '%I := concat(%s);' END, a_d,
+                  string_agg(format('set_config(%L, %I[%s], true)', g.name, a_g, g.i), ', ' ORDER BY g.i))
       INTO guard_on, guard_off
       FROM (SELECT row_number() OVER (ORDER BY x.ord) AS i, x.name, x.value
               FROM (VALUES (1, 'jit', 'off', true), (2, 'enable_nestloop', 'off', n = 1), (3, 'enable_mergejoin', 'off', n = 1),
@@ -334,23 +369,25 @@ BEGIN
   -- the output settings when a column needs them.
   body := format(E'-- Threadline capture for %s (%s mode). Generated; regenerate with threadline gen-triggers.\n'
     || E'DECLARE\n  %I timestamptz;\n  %I bigint;\n  %I bigint;\n  %I text[];\n  %I text;\n'
-    || E'BEGIN\n  IF TG_OP = ''TRUNCATE'' THEN\n    %s\n    RETURN NULL;\n  END IF;\n'
-    || E'  %I := %I.capture_started_at();\n'
+    || E'BEGIN\n'
     || E'  IF TG_OP = ''UPDATE'' THEN\n'
+    || E'    %I := %I.capture_started_at();\n'
     || E'    %s\n'
     || E'    IF %s THEN\n      %s\n      %s;\n      %s\n      RETURN NULL;\n    END IF;\n'
     || E'    %s\n    %s\n    %s\n'
-    || E'  ELSIF TG_OP = ''INSERT'' THEN\n    %s\n    %s;\n    %s\n'
-    || E'  ELSIF TG_OP = ''DELETE'' THEN\n    %s\n    %s;\n    %s\n  END IF;\n  RETURN NULL;\nEND\n',
+    || E'  ELSIF TG_OP = ''INSERT'' THEN\n    %I := %I.capture_started_at();\n    %s\n    %s;\n    %s\n'
+    || E'  ELSIF TG_OP = ''DELETE'' THEN\n    %I := %I.capture_started_at();\n    %s\n    %s;\n    %s\n'
+    || E'  ELSIF TG_OP = ''TRUNCATE'' THEN\n    %s\n  END IF;\n  RETURN NULL;\nEND\n',
     -- The header comment shows the table's name with control characters replaced: a newline in a
     -- name would end the comment and run the rest of the name as code of this SECURITY DEFINER
     -- function (a table named E'x\nBEGIN ...' injected PL/pgSQL that ran as the owner).
-    regexp_replace(label, '[[:cntrl:]]', '?', 'g'), mode, a_at, a_co, a_cn, a_g, a_d, trunc_sql,
+    regexp_replace(label, '[[:cntrl:]]', '?', 'g'), mode, a_at, a_co, a_cn, a_g, a_d,
     a_at, storage, count_sql, one_cond,
     CASE WHEN needs_utc THEN guards[3] ELSE '' END, upd_pairs[1], CASE WHEN needs_utc THEN guards[4] ELSE '' END,
     guards[1], multi_sql, guards[2],
-    guards[3], ins_sql, guards[4],
-    guards[3], del_sql, guards[4]);
+    a_at, storage, guards[3], ins_sql, guards[4],
+    a_at, storage, guards[3], del_sql, guards[4],
+    trunc_sql);
   -- The body's own checksum on its last line: health reports a function edited by hand
   -- (capture_function_altered) from pg_proc.prosrc alone (health/catalog.ts, BODY_MARKER).
   body := body || '-- threadline:body-md5 ' || md5(body) || E'\n';

@@ -84,6 +84,7 @@ DECLARE
   raw_ctx text := nullif(current_setting('threadline.context', true), '');
   actor jsonb;
   ctx jsonb;
+  shown text;
   salvaged jsonb;
   kind text;
   problems jsonb := '{}'::jsonb;
@@ -145,7 +146,8 @@ BEGIN
 
   -- The common case, an actor and context that are clean already (context_is_clean): nothing to
   -- take apart, the ids are the context's fields as they are.
-  IF @S.context_is_clean(actor, ctx) THEN
+  shown := @S.context_text(actor, ctx);  -- once (an assignment), not once per use in the check
+  IF @S.context_is_clean(actor, ctx, shown) THEN
     ids := coalesce(ctx - 'meta', '{}'::jsonb);
   ELSE
     IF actor IS NOT NULL THEN
@@ -233,22 +235,35 @@ $fn$;
 -- regenerates at once instead of leaving an uncounted row (capture-refresh.ts). The query is an IF of its
 -- own: a condition with a subquery is no simple expression, so plpgsql would start an executor
 -- for the whole condition on every statement, whatever its first terms say.
--- The setting is an assignment, not PERFORM: plpgsql evaluates it as a simple expression.
-CREATE OR REPLACE FUNCTION @S.capture_statement_start() RETURNS trigger
+-- The setting is an assignment (a RETURN), not PERFORM: plpgsql evaluates it as a simple expression.
+-- All of it is in capture_statement_note, one plain function shared by every captured table:
+-- PL/pgSQL compiles a trigger function once per trigger, so each table's copy of this body set its
+-- expressions up again in every transaction (about once per statement); the plain function's are
+-- set up once per transaction (~12K instructions less per TPC-B transaction,
+-- bench/src/capture-instructions.ts). It sets what the session could set itself and regenerates
+-- only what its own transaction left pending, so any role may call it (writers do, through the trigger).
+CREATE OR REPLACE FUNCTION @S.capture_statement_note(p_rel pg_catalog.oid) RETURNS pg_catalog.text
 LANGUAGE plpgsql AS $fn$
-DECLARE
-  done pg_catalog.text;
 BEGIN
   IF pg_catalog.pg_current_xact_id_if_assigned() IS NOT NULL
      AND (pg_catalog.pg_stat_get_xact_tuples_inserted(@RELLIT(capture_pending)::pg_catalog.regclass) OPERATOR(pg_catalog.>) 0
           OR pg_catalog.current_setting('track_counts') OPERATOR(pg_catalog.<>) 'on') THEN
     IF EXISTS (SELECT 1 FROM @S.capture_pending p WHERE p.xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id_if_assigned()
-                  AND p.relid OPERATOR(pg_catalog.=) TG_RELID) THEN
-      PERFORM @S.capture_flush_pending(TG_RELID);
+                  AND p.relid OPERATOR(pg_catalog.=) p_rel) THEN
+      PERFORM @S.capture_flush_pending(p_rel);
     END IF;
   END IF;
-  done := pg_catalog.set_config(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()),
+  RETURN pg_catalog.set_config(pg_catalog.concat('threadline.statement_at_', pg_catalog.pg_trigger_depth()),
     pg_catalog.concat((pg_catalog.extract('epoch', pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000000)::bigint), true);
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @S.capture_statement_start() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  done pg_catalog.text;
+BEGIN
+  done := @S.capture_statement_note(TG_RELID);
   RETURN NULL;
 END
 $fn$;
