@@ -5,6 +5,7 @@ import { readCommitted } from '../db/read-committed.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { appendPurgeLink } from '../integrity/seal.js';
+import { isDate } from '../plain-input.js';
 import { checkKeys, parseFlag, parseInstant, parseWholeNumber } from '../query/validate.js';
 import { type ArchiveSummary, emptySummary } from './archive.js';
 import { archiveLeftovers } from './archive-leftovers.js';
@@ -68,7 +69,7 @@ export const PURGE_OPTION_KEYS = ['dryRun', 'batchSize', 'maxBatches', 'cutoff',
 const COUNT = (fallback: number) => ({ min: 1, max: 10_000_000, fallback });
 
 function iso(value: unknown): string {
-  return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
+  return isDate(value) ? value.toISOString() : new Date(String(value)).toISOString();
 }
 
 /** Validate options, check the policy, and find the cutoff. */
