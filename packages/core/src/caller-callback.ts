@@ -26,3 +26,8 @@ export function callerCallback<A extends unknown[]>(
 export function rethrowCallerError(error: unknown): void {
   if (error instanceof CallerError) throw error.error;
 }
+
+/** The error a caller's callback threw, when `error` carries one (to record it before rethrowing). */
+export function callerErrorOf(error: unknown): { error: unknown } | undefined {
+  return error instanceof CallerError ? { error: error.error } : undefined;
+}

@@ -352,6 +352,26 @@ describeEachDb('hostile option objects end in a ThreadlineError naming the entry
     ).toEqual([]);
   });
 
+  it('an error thrown by retention.purge onBatch propagates unchanged; the run is recorded as failed', async () => {
+    const t = uniqueName('hostile_purge');
+    await db().exec(`create table ${t} (id int primary key)`);
+    await env.tl.installTriggers({ tables: [t] });
+    const { auditTransactionId } = await runWithAuditContext({ actor: env.actor }, () =>
+      env.tl.transaction((tx) => tx.query(`insert into ${t} values (1)`)),
+    );
+    await db().sql(
+      `update threadline.audit_changes set captured_at = captured_at - interval '400 days' where transaction_id = $1`,
+      [auditTransactionId],
+    );
+    const mine = new TypeError('mine');
+    const onBatch = () => {
+      throw mine;
+    };
+    await expect(env.tl.retention.purge({ onBatch })).rejects.toBe(mine);
+    const [run] = await env.tl.retention.runs({ limit: 1 });
+    expect(run).toMatchObject({ status: 'failed', error: 'retention.purge: onBatch threw: TypeError: mine' });
+  });
+
   it('nothing was left half done: no open transaction, no checked-out client, the audit rows intact', async () => {
     if (db().kind === 'postgres') {
       const pool = db().db as import('pg').Pool;
