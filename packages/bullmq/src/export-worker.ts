@@ -1,5 +1,5 @@
 import type { ExportJob, ExportRunner, Threadline } from '@threadline/core';
-import { ThreadlineError } from '@threadline/core/adapter';
+import { readSetupOptions, ThreadlineError } from '@threadline/core/adapter';
 import { type ConnectionOptions, type Queue, Worker, type WorkerOptions } from 'bullmq';
 
 /** The default queue name for Threadline export jobs. */
@@ -38,7 +38,12 @@ export interface ExportWorkerOptions {
  * A failed export fails the BullMQ job with the export's error (code and message, no values).
  */
 export function exportWorker(options: ExportWorkerOptions): Worker<ExportQueueData, ExportJobSummary> {
-  const { threadline, connection, queueName = EXPORT_QUEUE_NAME, workerOptions = {} } = options;
+  const {
+    threadline,
+    connection,
+    queueName = EXPORT_QUEUE_NAME,
+    workerOptions = {},
+  } = readSetupOptions(options, 'exportWorker') as unknown as ExportWorkerOptions;
   return new Worker<ExportQueueData, ExportJobSummary>(
     queueName,
     async (job) => {

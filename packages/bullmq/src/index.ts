@@ -1,9 +1,11 @@
 import {
   type ActorResolver,
+  checkActorResolver,
   JOB_CONTEXT_KEY,
   type JobContextData,
   jobAuditContext,
   jobContextData,
+  readSetupOptions,
   resolveActor,
   runWithFreshAuditContext,
   ThreadlineError,
@@ -49,8 +51,13 @@ export interface WithAuditContextOptions<Data = any, Result = any, Name extends 
 // biome-ignore lint/suspicious/noExplicitAny: the same defaults as bullmq's own Processor and Job types
 export function withAuditContext<Data = any, Result = any, Name extends string = string>(
   processor: Processor<Data, Result, Name>,
-  options: WithAuditContextOptions<Data, Result, Name> = {},
+  input: WithAuditContextOptions<Data, Result, Name> = {},
 ): Processor<Data, Result, Name> {
+  const options: WithAuditContextOptions<Data, Result, Name> = readSetupOptions(
+    input,
+    '@threadline/bullmq withAuditContext',
+  );
+  checkActorResolver(options.actor, '@threadline/bullmq withAuditContext');
   return async (job, ...rest) => {
     const actor = await resolveActor(options.actor, `@threadline/bullmq (queue ${job.queueName})`, job);
     const ctx = jobAuditContext({

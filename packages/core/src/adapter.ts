@@ -12,6 +12,7 @@ export { isProvablyReadOnly, needsAttribution, transactionControl } from './attr
 export { ActorRef } from './context/actor-ref.js';
 export {
   type ActorResolver,
+  checkActorResolver,
   checkContextSource,
   type IncomingRequestInfo,
   JOB_CONTEXT_KEY,
@@ -35,5 +36,6 @@ export { type JobContextInput, jobAuditContext } from './context/job-context.js'
 export type { SqlSession } from './db/sql-client.js';
 export { isThreadlineError, ThreadlineError } from './errors.js';
 export { parseSealSchedule } from './integrity/schedule.js';
+export { readSetupOptions } from './plain-input.js';
 export { parsePurgeSchedule } from './retention/schedule.js';
 export type { Threadline } from './threadline.js';

@@ -35,6 +35,7 @@ import {
 } from './install/install.js';
 import { SCHEMA_VERSION } from './install/install-script.js';
 import { createIntegrity, type IntegrityApi } from './integrity/index.js';
+import { isObjectInput, readInput } from './plain-input.js';
 import { PolicyChecks } from './policy/policy.js';
 import { type Activity, type ActivityFilters, activityCounts } from './query/activity.js';
 import type { TransactionFilter } from './query/incident.js';
@@ -114,13 +115,18 @@ export class Threadline {
   /** Exports with the timeline's filters (CSV, JSON, NDJSON) and background export jobs. */
   readonly export: ThreadlineExport = new ThreadlineExport(this);
 
-  constructor(options: ThreadlineOptions) {
-    if (typeof options !== 'object' || options === null) {
+  constructor(input: ThreadlineOptions) {
+    if (!isObjectInput(input)) {
       throw new ThreadlineError(
         'CONFIG_INVALID',
         'createThreadline: pass an options object like { db: pool }',
       );
     }
+    const options = readInput(
+      input,
+      'createThreadline options',
+      'CONFIG_INVALID',
+    ) as unknown as ThreadlineOptions;
     this.client = toSqlClient(options.db);
     this.routing = new ReadRouting(this.client, toReadClient(options.readDb, options.db, this.client));
     this.schema = options.schema ?? 'threadline';
@@ -342,10 +348,15 @@ export class Threadline {
    * Inside a context with no actor the action is recorded as ActorRef.anonymous(); with neither
    * an `actor` option nor a context it throws ThreadlineError('INVALID_ACTOR').
    */
-  recordAction(name: string, input?: RecordActionOptions): Promise<RecordedAction> {
-    if (input !== undefined && input !== null && (typeof input !== 'object' || Array.isArray(input)))
-      return Promise.reject(new ThreadlineError('QUERY_INVALID', 'recordAction: options must be an object'));
-    const options = input ?? {};
+  async recordAction(name: string, input?: RecordActionOptions): Promise<RecordedAction> {
+    if (input !== undefined && input !== null && !isObjectInput(input))
+      throw new ThreadlineError('QUERY_INVALID', 'recordAction: options must be an object');
+    const options: RecordActionOptions = input ? readInput(input, 'recordAction options') : {};
+    if (options.session != null && typeof (options.session as { query?: unknown }).query !== 'function')
+      throw new ThreadlineError(
+        'QUERY_INVALID',
+        'recordAction: session must be the SqlSession of a transaction',
+      );
     const current = options.session ? { session: options.session } : this.sessions.current();
     return recordAction(this.client, this.q, current, name, options);
   }

@@ -1,4 +1,10 @@
-import { type ActorResolver, checkContextSource, runRequestInAuditContext } from '@threadline/core/adapter';
+import {
+  type ActorResolver,
+  checkActorResolver,
+  checkContextSource,
+  readSetupOptions,
+  runRequestInAuditContext,
+} from '@threadline/core/adapter';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 export interface AuditContextOptions {
@@ -24,7 +30,9 @@ const WHERE = '@threadline/express auditContext';
  * Threadline audit context: request id from x-request-id (else a new UUID), correlation id from
  * x-correlation-id (else the request id), `req.ip` as meta.remoteAddress, and the actor.
  */
-export function auditContext(options: AuditContextOptions = {}): RequestHandler {
+export function auditContext(input: AuditContextOptions = {}): RequestHandler {
+  const options: AuditContextOptions = readSetupOptions(input, '@threadline/express auditContext()');
+  checkActorResolver(options.actor, '@threadline/express auditContext()');
   const source = checkContextSource(options.source ?? 'express', '@threadline/express auditContext()');
   return (req: Request, _res: Response, next: NextFunction): void => {
     const info = {

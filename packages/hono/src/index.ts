@@ -1,4 +1,10 @@
-import { type ActorResolver, checkContextSource, runRequestInAuditContext } from '@threadline/core/adapter';
+import {
+  type ActorResolver,
+  checkActorResolver,
+  checkContextSource,
+  readSetupOptions,
+  runRequestInAuditContext,
+} from '@threadline/core/adapter';
 import type { Context, Env, MiddlewareHandler } from 'hono';
 
 export interface AuditContextOptions<E extends Env = Env> {
@@ -24,9 +30,9 @@ const WHERE = '@threadline/hono auditContext';
  * Threadline audit context: request id from x-request-id (else a new UUID), correlation id from
  * x-correlation-id (else the request id), the client address on @hono/node-server, and the actor.
  */
-export function auditContext<E extends Env = Env>(
-  options: AuditContextOptions<E> = {},
-): MiddlewareHandler<E> {
+export function auditContext<E extends Env = Env>(input: AuditContextOptions<E> = {}): MiddlewareHandler<E> {
+  const options: AuditContextOptions<E> = readSetupOptions(input, '@threadline/hono auditContext()');
+  checkActorResolver(options.actor, '@threadline/hono auditContext()');
   const source = checkContextSource(options.source ?? 'hono', '@threadline/hono auditContext()');
   // Hono's compose awaits this inside its try: a failing actor callback reaches app.onError.
   return (c, next) =>

@@ -1,6 +1,7 @@
 import {
   bindAuditContext,
   claimConnection,
+  readSetupOptions,
   runAttributedStatement,
   type SqlSession,
   type Threadline,
@@ -67,7 +68,7 @@ export function threadlineSession(trx: Knex.Transaction): SqlSession {
  * tl.query join that transaction.
  */
 export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadlineOptions): K {
-  const tl = options?.threadline;
+  const tl = (readSetupOptions(options, 'attachThreadline') as Partial<AttachThreadlineOptions>).threadline;
   if (!tl || typeof tl.runInSession !== 'function') {
     throw new ThreadlineError(
       'CONFIG_INVALID',

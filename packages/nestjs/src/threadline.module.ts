@@ -15,7 +15,9 @@ import {
 import { Threadline } from '@threadline/core';
 import {
   type ActorResolver,
+  checkActorResolver,
   checkContextSource,
+  readSetupOptions,
   runRequestInAuditContext,
   ThreadlineError,
 } from '@threadline/core/adapter';
@@ -56,14 +58,16 @@ export interface ThreadlineModuleAsyncOptions<TRequest extends IncomingMessage =
 
 const WHERE = '@threadline/nestjs ThreadlineModule';
 
-function checkOptions(options: ThreadlineModuleOptions): ThreadlineModuleOptions {
-  if (typeof options?.threadline?.transaction !== 'function') {
+function checkOptions(input: ThreadlineModuleOptions): ThreadlineModuleOptions {
+  const options = readSetupOptions(input, WHERE) as unknown as ThreadlineModuleOptions;
+  if (typeof options.threadline?.transaction !== 'function') {
     throw new ThreadlineError(
       'CONFIG_INVALID',
       `${WHERE}: options.threadline must be a Threadline instance; pass { threadline: createThreadline({ db }) }`,
     );
   }
   checkContextSource(options.source ?? 'nestjs', WHERE);
+  checkActorResolver(options.actor, WHERE);
   return options;
 }
 
@@ -115,8 +119,14 @@ export class ThreadlineModule implements NestModule {
   }
 
   static forRootAsync<TRequest extends IncomingMessage = IncomingMessage>(
-    options: ThreadlineModuleAsyncOptions<TRequest>,
+    input: ThreadlineModuleAsyncOptions<TRequest>,
   ): DynamicModule {
+    const options = readSetupOptions(
+      input,
+      `${WHERE}.forRootAsync`,
+    ) as unknown as ThreadlineModuleAsyncOptions<TRequest>;
+    if (typeof options.useFactory !== 'function')
+      throw new ThreadlineError('CONFIG_INVALID', `${WHERE}.forRootAsync: useFactory must be a function`);
     const optionsProvider: Provider = {
       provide: THREADLINE_OPTIONS,
       useFactory: async (...args: never[]) =>

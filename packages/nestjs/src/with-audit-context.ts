@@ -3,7 +3,9 @@ import {
   ActorRef,
   type ActorResolver,
   type AuditContext,
+  checkActorResolver,
   checkContextSource,
+  readSetupOptions,
   resolveActor,
   runWithFreshAuditContext,
   ThreadlineError,
@@ -42,8 +44,12 @@ const metadata = Reflect as unknown as {
  * @OnWorkerEvent, @SubscribeMessage...) is kept, whichever order the decorators are written in.
  */
 export function WithAuditContext<A extends unknown[] = [], C extends unknown[] = []>(
-  options: WithAuditContextOptions<A, C> = {},
+  input: WithAuditContextOptions<A, C> = {},
 ) {
+  const options: WithAuditContextOptions<A, C> = readSetupOptions(input, '@WithAuditContext()');
+  checkActorResolver(options.actor, '@WithAuditContext()');
+  if (options.context !== undefined && typeof options.context !== 'function')
+    throw new ThreadlineError('CONFIG_INVALID', '@WithAuditContext(): context must be a function');
   const source = checkContextSource(options.source ?? 'nestjs', '@WithAuditContext()');
   // P (the method's parameters) must start with what the callbacks accept, so their types are checked.
   return <P extends [...A, ...unknown[]] & [...C, ...unknown[]], R>(

@@ -1,5 +1,6 @@
 import {
   bindAuditContext,
+  readSetupOptions,
   runAttributedStatement,
   type SqlSession,
   type Threadline,
@@ -69,7 +70,7 @@ export function threadlineSession(target: QueryRunner | EntityManager): SqlSessi
  * join the ORM's transaction. Returns the same DataSource.
  */
 export function attachThreadline<D extends DataSource>(dataSource: D, options: AttachThreadlineOptions): D {
-  const tl = options?.threadline;
+  const tl = (readSetupOptions(options, 'attachThreadline') as Partial<AttachThreadlineOptions>).threadline;
   if (!tl || typeof tl.runInSession !== 'function') {
     throw new ThreadlineError(
       'CONFIG_INVALID',

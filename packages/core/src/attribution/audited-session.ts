@@ -3,6 +3,7 @@ import { contextBinding } from '../context/binding.js';
 import { sessionStoreOf } from '../db/serial-queue.js';
 import type { SqlClient, SqlResult, SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
+import { readList } from '../plain-input.js';
 import { auditIdFrom, FINISH_SQL, SessionScope, sendAsCore } from './session-scope.js';
 import {
   embeddedCommitRefused,
@@ -16,6 +17,17 @@ export interface TransactionResult<T> {
   result: T;
   /** The audit transaction this database transaction created, or null when it captured nothing. */
   auditTransactionId: string | null;
+}
+
+function sqlText(sql: unknown, where: string): string {
+  if (typeof sql !== 'string')
+    throw new ThreadlineError('QUERY_INVALID', `${where}: sql must be a string, got ${typeof sql}`);
+  return sql;
+}
+
+/** A statement's text and parameters as given to tl.query or a transaction's session, checked. */
+function statement(sql: unknown, params: unknown, where: string): { sql: string; params?: unknown[] } {
+  return { sql: sqlText(sql, where), params: readList(params, `${where}: params`) };
 }
 
 function refuseTransactionControl(sql: string, where: string, inTransaction = false): void {
@@ -39,18 +51,19 @@ function refuseTransactionControl(sql: string, where: string, inTransaction = fa
  * (the connection may already belong to someone else) and refuses transaction control.
  */
 function guardedSession(inner: SqlSession, closed: () => boolean, where: string): SqlSession {
-  const check = (sql: string) => {
+  const check = (sql: unknown) => {
     if (closed()) {
       throw new ThreadlineError(
         'TRANSACTION_CLOSED',
         `${where}: this transaction has already finished, so its session is closed; work that runs after the callback returned (a timer, an unawaited promise) must use tl.query or tl.transaction, which open their own attributed transaction`,
       );
     }
-    refuseTransactionControl(sql, where, true);
+    refuseTransactionControl(sqlText(sql, where), where, true);
   };
   return {
-    async query<R>(sql: string, params?: readonly unknown[]) {
-      check(sql);
+    async query<R>(text: string, given?: readonly unknown[]) {
+      check(text);
+      const { sql, params } = statement(text, given, where);
       return sendAsCore(() => inner.query<R>(sql, params));
     },
     async exec(sql: string) {
@@ -80,6 +93,11 @@ export class AuditedSessions {
   }
 
   async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<TransactionResult<T>> {
+    if (typeof fn !== 'function')
+      throw new ThreadlineError(
+        'QUERY_INVALID',
+        `tl.transaction: pass a function, e.g. tl.transaction(async (tx) => ...), got ${typeof fn}`,
+      );
     const current = this.current();
     if (current) return current.nested(fn);
     let auditTransactionId: string | null = null;
@@ -94,7 +112,8 @@ export class AuditedSessions {
     return { result, auditTransactionId };
   }
 
-  async query<R>(sql: string, params?: readonly unknown[]): Promise<SqlResult<R>> {
+  async query<R>(text: string, given?: readonly unknown[]): Promise<SqlResult<R>> {
+    const { sql, params } = statement(text, given, 'tl.query');
     refuseTransactionControl(sql, 'tl.query');
     const current = this.current();
     if (current) return current.session.query<R>(sql, params);

@@ -1,7 +1,9 @@
+import { callerCallback, rethrowCallerError } from '../caller-callback.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import type { SqlClient } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
 import { installScript, SCHEMA_VERSION } from '../install/install-script.js';
+import { isObjectInput, readInput } from '../plain-input.js';
 import { TELEMETRY_CHANNELS } from '../telemetry/channels.js';
 import { publish } from '../telemetry/publish.js';
 import { formatTableName, parseTableName, type TableName } from './identifiers.js';
@@ -46,6 +48,20 @@ export interface TriggerContext {
   installedVersion(): Promise<number | null>;
 }
 
+/** The options of installTriggers, planTriggers and removeTriggers, read once (null: none). */
+function triggerOptions(input: unknown, where: string): TriggerOptions {
+  if (input === undefined || input === null) return {};
+  if (!isObjectInput(input))
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      `${where}: options must be an object like { tables: ["posts"] }`,
+    );
+  const options = readInput(input, `${where} options`, 'CONFIG_INVALID') as TriggerOptions;
+  if (options.onTable !== undefined && typeof options.onTable !== 'function')
+    throw new ThreadlineError('CONFIG_INVALID', `${where}: onTable must be a function`);
+  return { ...options, onTable: callerCallback(options.onTable) };
+}
+
 /** The tables to act on: the given names, or every table in the `tables` option. */
 export function resolveTargets(
   tables: Map<string, ConfiguredTable>,
@@ -84,16 +100,17 @@ export function resolveTargets(
  */
 export async function installTriggers(
   ctx: TriggerContext,
-  options: TriggerOptions = {},
+  input: TriggerOptions = {},
 ): Promise<CapturePlan[]> {
-  const targets = resolveTargets(ctx.tables, options?.tables, 'installTriggers');
+  const options = triggerOptions(input, 'installTriggers');
+  const targets = resolveTargets(ctx.tables, options.tables, 'installTriggers');
   await ctx.assertInstalled('installTriggers');
   const started = performance.now();
   try {
     const installed = await ctx.client.transaction(async (session) => {
       const plans: CapturePlan[] = [];
       for (const [index, { table, options: opts }] of targets.entries()) {
-        options?.onTable?.(table, index, targets.length);
+        options.onTable?.(table, index, targets.length);
         const { rows } = await session.query<{ plan: RawPlan }>(
           `SELECT ${ctx.q}.enable_capture($1, $2, $3::jsonb) AS plan`,
           [table.schema, table.name, JSON.stringify(opts)],
@@ -109,16 +126,15 @@ export async function installTriggers(
     }));
     return installed;
   } catch (error) {
+    rethrowCallerError(error);
     throw toThreadlineError(error, 'installTriggers');
   }
 }
 
 /** What installTriggers would do, including the generated SQL. Changes nothing (rolled back). */
-export async function planTriggers(
-  ctx: TriggerContext,
-  options: TriggerOptions = {},
-): Promise<CapturePlan[]> {
-  const targets = resolveTargets(ctx.tables, options?.tables, 'planTriggers');
+export async function planTriggers(ctx: TriggerContext, input: TriggerOptions = {}): Promise<CapturePlan[]> {
+  const options = triggerOptions(input, 'planTriggers');
+  const targets = resolveTargets(ctx.tables, options.tables, 'planTriggers');
   const installed =
     (await ctx.installedVersion().catch((e) => Promise.reject(toThreadlineError(e, 'planTriggers')))) ===
     SCHEMA_VERSION;
@@ -128,7 +144,7 @@ export async function planTriggers(
     await ctx.client.transaction(async (session) => {
       if (!installed) await session.exec(installScript(ctx.schema));
       for (const [index, { table, options: opts }] of targets.entries()) {
-        options?.onTable?.(table, index, targets.length);
+        options.onTable?.(table, index, targets.length);
         const { rows } = await session.query<{ plan: RawPlan }>(
           `SELECT ${ctx.q}.capture_plan($1, $2, $3::jsonb) AS plan`,
           [table.schema, table.name, JSON.stringify(opts)],
@@ -140,6 +156,7 @@ export async function planTriggers(
   } catch (error) {
     if (error !== rollback) {
       plans = [];
+      rethrowCallerError(error);
       throw toThreadlineError(error, 'planTriggers');
     }
   }
@@ -149,9 +166,13 @@ export async function planTriggers(
 /** Remove capture from tables (captured audit rows are kept). */
 export async function removeTriggers(
   ctx: TriggerContext,
-  options: { tables: readonly string[] },
+  input: { tables: readonly string[] },
 ): Promise<TableName[]> {
-  const targets = resolveTargets(ctx.tables, options?.tables, 'removeTriggers');
+  const targets = resolveTargets(
+    ctx.tables,
+    triggerOptions(input, 'removeTriggers').tables,
+    'removeTriggers',
+  );
   await ctx.assertInstalled('removeTriggers');
   const started = performance.now();
   const removed = await ctx.client

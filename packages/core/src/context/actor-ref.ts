@@ -1,4 +1,5 @@
 import { ThreadlineError } from '../errors.js';
+import { guardRead } from '../plain-input.js';
 import { safeText } from '../safe-text.js';
 
 export const ACTOR_TYPES = ['user', 'admin', 'service_account', 'job', 'system', 'anonymous'] as const;
@@ -115,42 +116,7 @@ export const ActorRef = {
    */
   parse(value: unknown): ActorRef {
     if (typeof value === 'object' && value !== null && VALIDATED.has(value)) return value as ActorRef;
-    if (typeof value === 'string') {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(value);
-      } catch {
-        throw invalid(
-          'ActorRef.parse: the string is not JSON; expected {"type":"user","id":"42"} or "type:id" via ActorRef.fromString',
-          value,
-        );
-      }
-      return ActorRef.parse(parsed);
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw invalid(
-        `ActorRef.parse: expected an object like {"type":"user","id":"42"}, got ${describe(value)}`,
-        value,
-      );
-    }
-    const record = value as Record<string, unknown>;
-    const extra = Object.keys(record).filter((k) => k !== 'type' && k !== 'id');
-    if (extra.length > 0) {
-      throw invalid(
-        `ActorRef.parse: unexpected key(s) ${extra.slice(0, 5).join(', ')}; an ActorRef has only "type" and "id"`,
-        value,
-      );
-    }
-    if (typeof record.type !== 'string') throw invalid('ActorRef.parse: "type" must be a string', value);
-    if (record.type === 'anonymous') {
-      if (record.id !== undefined && record.id !== null)
-        throw invalid('ActorRef.parse: an anonymous actor has no id', value);
-      return ANONYMOUS;
-    }
-    if (record.id === undefined || record.id === null) {
-      throw invalid(`ActorRef.parse: actor type "${record.type.slice(0, 40)}" needs an "id"`, value);
-    }
-    return ActorRef.of(record.type, record.id);
+    return guardRead('ActorRef.parse: the actor', 'INVALID_ACTOR', () => parseActor(value));
   },
 
   /** Parse the CLI form `type:id` (for example `user:42`, `anonymous`). */
@@ -186,3 +152,43 @@ export const ActorRef = {
       : JSON.stringify({ type: actor.type, id: actor.id });
   },
 };
+
+/** ActorRef.parse's checks, run under its guard (a value that cannot be read is INVALID_ACTOR). */
+function parseActor(value: unknown): ActorRef {
+  if (typeof value === 'string') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw invalid(
+        'ActorRef.parse: the string is not JSON; expected {"type":"user","id":"42"} or "type:id" via ActorRef.fromString',
+        value,
+      );
+    }
+    return ActorRef.parse(parsed);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid(
+      `ActorRef.parse: expected an object like {"type":"user","id":"42"}, got ${describe(value)}`,
+      value,
+    );
+  }
+  const record = value as Record<string, unknown>;
+  const extra = Object.keys(record).filter((k) => k !== 'type' && k !== 'id');
+  if (extra.length > 0) {
+    throw invalid(
+      `ActorRef.parse: unexpected key(s) ${extra.slice(0, 5).join(', ')}; an ActorRef has only "type" and "id"`,
+      value,
+    );
+  }
+  if (typeof record.type !== 'string') throw invalid('ActorRef.parse: "type" must be a string', value);
+  if (record.type === 'anonymous') {
+    if (record.id !== undefined && record.id !== null)
+      throw invalid('ActorRef.parse: an anonymous actor has no id', value);
+    return ANONYMOUS;
+  }
+  if (record.id === undefined || record.id === null) {
+    throw invalid(`ActorRef.parse: actor type "${record.type.slice(0, 40)}" needs an "id"`, value);
+  }
+  return ActorRef.of(record.type, record.id);
+}

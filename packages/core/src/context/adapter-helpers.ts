@@ -58,6 +58,18 @@ export function checkContextSource(source: unknown, where: string): string {
   throw new ThreadlineError('INVALID_CONTEXT', `${where}: source must be a non-empty string, e.g. "http"`);
 }
 
+/**
+ * Check an adapter's `actor` option when the adapter is set up: absent, or a function. Throws
+ * ThreadlineError('CONFIG_INVALID') naming `where`, rather than failing every request later.
+ */
+export function checkActorResolver(value: unknown, where: string): void {
+  if (value !== undefined && typeof value !== 'function')
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      `${where}: actor must be a function that returns the actor, e.g. (req) => ActorRef.user(req.user.id)`,
+    );
+}
+
 /** A user callback that names the actor; may be async; may return nothing (no actor). */
 export type ActorResolver<Args extends unknown[]> = (
   ...args: Args

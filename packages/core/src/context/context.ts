@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ThreadlineError } from '../errors.js';
+import { guardRead } from '../plain-input.js';
 import { ActorRef, UNSAFE_ID_CHARACTERS } from './actor-ref.js';
 import { jsonbTextBytes } from './meta-size.js';
 
@@ -52,6 +53,10 @@ export function cleanContextId(value: unknown): string | undefined {
 
 /** Validate a context given by application code; throws ThreadlineError('INVALID_CONTEXT') naming the fix. */
 export function validateAuditContext(ctx: unknown): AuditContext {
+  return guardRead('audit context', 'INVALID_CONTEXT', () => checkedAuditContext(ctx));
+}
+
+function checkedAuditContext(ctx: unknown): AuditContext {
   if (typeof ctx !== 'object' || ctx === null || Array.isArray(ctx)) {
     throw new ThreadlineError(
       'INVALID_CONTEXT',

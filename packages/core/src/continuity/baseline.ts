@@ -1,11 +1,17 @@
-import { formatTableName, parseTableName, qualifiedTable, quoteIdent } from '../capture/identifiers.js';
+import {
+  formatTableName,
+  parseTableName,
+  qualifiedTable,
+  quoteIdent,
+  type TableName,
+} from '../capture/identifiers.js';
 import { ActorRef } from '../context/actor-ref.js';
 import { contextBinding } from '../context/binding.js';
 import { getAuditContext } from '../context/context.js';
 import type { OperationsContext } from '../context/operations-context.js';
 import { COLUMN_TYPE_SQL } from '../db/column-type-sql.js';
 import { toThreadlineError } from '../db/db-errors.js';
-import { ThreadlineError } from '../errors.js';
+import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { shellWord } from '../health/fixes.js';
 import { keyCondition, tableScope } from '../query/table-scope.js';
 import { checkKeys } from '../query/validate.js';
@@ -52,13 +58,19 @@ function batchSql(ctx: OperationsContext, reg: CapturedTable, keyTypes: Map<stri
  */
 export async function recordBaseline(
   ctx: OperationsContext,
-  options: BaselineOptions,
+  input: BaselineOptions,
 ): Promise<BaselineResult> {
   const what = 'continuity.baseline';
-  if (typeof options !== 'object' || options === null)
+  if (typeof input !== 'object' || input === null)
     throw new ThreadlineError('QUERY_INVALID', `${what}: pass { table: "posts" }`);
-  checkKeys(options, ['table', 'batchSize', 'actor', 'onProgress'], `${what} options`);
-  const table = parseTableName(options.table);
+  const options = checkKeys(
+    input,
+    ['table', 'batchSize', 'actor', 'onProgress'],
+    `${what} options`,
+  ) as unknown as BaselineOptions;
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function')
+    throw new ThreadlineError('QUERY_INVALID', `${what}: onProgress must be a function`);
+  const table = namedTable(options.table, what);
   const label = formatTableName(table);
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH)
@@ -191,4 +203,14 @@ async function assertBaselineAllowed(ctx: OperationsContext, what: string): Prom
     'NOT_INSTALLED',
     `${what}: the storage schema "${ctx.schema}" predates baselines; run tl.install() or \`threadline install --apply\` to upgrade it (idempotent)`,
   );
+}
+
+/** The table to baseline; a bad name is refused naming continuity.baseline. */
+function namedTable(value: unknown, what: string): TableName {
+  try {
+    return parseTableName(value as string);
+  } catch (error) {
+    if (!isThreadlineError(error)) throw error;
+    throw new ThreadlineError(error.code, `${what}: ${error.message}`, { cause: error });
+  }
 }

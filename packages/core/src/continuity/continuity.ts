@@ -2,6 +2,7 @@ import { parseTableName } from '../capture/identifiers.js';
 import type { OperationsContext } from '../context/operations-context.js';
 import { parseConsistency } from '../db/read-routing.js';
 import { tableList } from '../health/config.js';
+import { peekOption } from '../plain-input.js';
 import { checkKeys } from '../query/validate.js';
 import { TELEMETRY_TRACING_CHANNELS } from '../telemetry/channels.js';
 import { traced } from '../telemetry/publish.js';
@@ -31,7 +32,8 @@ export class ContinuityChecks {
 
   /** Opt-in: record today's rows of one table as `op = 'baseline'` (batched, resumable, idempotent). */
   baseline(options: BaselineOptions): Promise<BaselineResult> {
-    const table = typeof options?.table === 'string' ? options.table : '';
+    const given = peekOption(options, 'table');
+    const table = typeof given === 'string' ? given : '';
     return traced(
       TELEMETRY_TRACING_CHANNELS.continuityBaseline,
       { table: table && safeLabel(table) },

@@ -2,7 +2,12 @@ import { quoteIdent } from '../capture/identifiers.js';
 import type { ActorRef } from '../context/actor-ref.js';
 import { getAuditContext } from '../context/context.js';
 import { parseConsistency, type ReadConsistency, type ReadOptions } from '../db/read-routing.js';
-import { type ParsedTimelineFilters, parseTimelineFilters, type TimelineFilters } from '../query/validate.js';
+import {
+  type ParsedTimelineFilters,
+  parseTimelineFilters,
+  readFilters,
+  type TimelineFilters,
+} from '../query/validate.js';
 import type { Threadline } from '../threadline.js';
 import { CopyRecordSource, copyPool } from './copy-source.js';
 import { countMatching } from './count.js';
@@ -58,7 +63,7 @@ export class ThreadlineExport {
     filters: TimelineFilters = {},
     options: { cap?: number | null } & ReadOptions = {},
   ): Promise<{ count: number; capped: boolean }> {
-    const f = parseTimelineFilters(filters);
+    const f = parseTimelineFilters(readFilters(filters, 'export.count'));
     const o = checkKeys(options, ['cap', 'consistency'], 'export.count options');
     const consistency = parseConsistency(o.consistency, 'export.count');
     const cap =
@@ -76,9 +81,10 @@ export class ThreadlineExport {
    * `threadline.export` action when it ends or stops.
    */
   stream(filters: TimelineFilters, options: ExportStreamOptions): ExportStream {
-    const f = parseTimelineFilters(filters);
+    const given = readFilters(filters, 'export');
+    const f = parseTimelineFilters(given);
     const o = parseStreamOptions(options, 'export');
-    return this.createStream(f, filtersJson(filters), o, { kind: 'stream' });
+    return this.createStream(f, filtersJson(given), o, { kind: 'stream' });
   }
 
   /** A small export in memory: at most `maxRows` (default 10000) rows; `truncated` when more matched. */
@@ -86,9 +92,10 @@ export class ThreadlineExport {
     filters: TimelineFilters,
     options: Omit<ExportStreamOptions, 'pageSize'> & { maxRows?: number },
   ): Promise<ExportBuffer> {
-    const f = parseTimelineFilters(filters);
-    const o = parseStreamOptions({ maxRows: DEFAULT_MAX_ROWS, ...options }, 'export.toBuffer');
-    const stream = this.createStream(f, filtersJson(filters), o, { kind: 'buffer' });
+    const given = readFilters(filters, 'export.toBuffer');
+    const f = parseTimelineFilters(given);
+    const o = parseStreamOptions(options, 'export.toBuffer', DEFAULT_MAX_ROWS);
+    const stream = this.createStream(f, filtersJson(given), o, { kind: 'buffer' });
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(chunk as Buffer);
     return {

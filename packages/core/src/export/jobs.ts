@@ -4,7 +4,7 @@ import { quoteIdent } from '../capture/identifiers.js';
 import { ActorRef } from '../context/actor-ref.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
-import { invalid, parseTimelineFilters, type TimelineFilters } from '../query/validate.js';
+import { invalid, parseTimelineFilters, readFilters, type TimelineFilters } from '../query/validate.js';
 import { safeText } from '../safe-text.js';
 import type { Threadline } from '../threadline.js';
 import type { ThreadlineExport } from './export.js';
@@ -102,7 +102,8 @@ export class ExportJobs {
     filters: TimelineFilters,
     options: { format: ExportFormat; requestedBy: ActorRef | string; formulaGuard?: boolean },
   ): Promise<ExportJob> {
-    parseTimelineFilters(filters);
+    const given = readFilters(filters, 'export.enqueue');
+    parseTimelineFilters(given);
     const o = checkKeys(options, ['format', 'requestedBy', 'formulaGuard'], 'export.enqueue options');
     const format = parseFormat(o.format, 'export.enqueue');
     if (o.formulaGuard !== undefined && typeof o.formulaGuard !== 'boolean')
@@ -122,7 +123,7 @@ export class ExportJobs {
       `INSERT INTO ${this.q}.export_jobs AS j (filters, format, formula_guard, requested_by, expires_at)
         VALUES ($1::jsonb, $2, $3, $4::jsonb, now() + make_interval(secs => $5::double precision / 1000))
         RETURNING ${JOB_COLUMNS}`,
-      [filtersJson(filters), format, o.formulaGuard !== false, ActorRef.toJSON(actor), this.ttlMs],
+      [filtersJson(given), format, o.formulaGuard !== false, ActorRef.toJSON(actor), this.ttlMs],
       'export.enqueue',
     );
     const job = toJob(row!);

@@ -76,12 +76,18 @@ export interface ParsedStreamOptions {
   consistency: ReadConsistency;
 }
 
-export function parseStreamOptions(options: unknown, what: string): ParsedStreamOptions {
+/** `defaultMaxRows`: the row limit when `maxRows` is absent (toBuffer's), else none. */
+export function parseStreamOptions(
+  options: unknown,
+  what: string,
+  defaultMaxRows?: number,
+): ParsedStreamOptions {
   const o = checkKeys(
     options,
     ['format', 'pageSize', 'formulaGuard', 'maxRows', 'actor', 'consistency'],
     `${what} options`,
   );
+  if (!('maxRows' in o) && defaultMaxRows !== undefined) o.maxRows = defaultMaxRows;
   if (o.formulaGuard !== undefined && typeof o.formulaGuard !== 'boolean')
     throw invalid(`${what}: formulaGuard must be true or false`);
   return {

@@ -1,3 +1,4 @@
+import { peekOption as peek } from '../plain-input.js';
 import { TELEMETRY_CHANNELS, TELEMETRY_TRACING_CHANNELS } from '../telemetry/channels.js';
 import { errorCode, publish, traced } from '../telemetry/publish.js';
 import { type SealSchedule, type SealScheduleOptions, scheduleSeals } from './schedule.js';
@@ -63,7 +64,8 @@ export function createIntegrity(ctx: IntegrityContext): IntegrityApi {
   });
   const api: IntegrityApi = {
     seal: (options) => {
-      const payload = { chunkSize: options?.chunkSize ?? 50_000 };
+      const chunkSize = peek(options, 'chunkSize');
+      const payload = { chunkSize: typeof chunkSize === 'number' ? chunkSize : 50_000 };
       return observed(
         TELEMETRY_CHANNELS.sealStart,
         TELEMETRY_CHANNELS.sealEnd,
@@ -75,7 +77,7 @@ export function createIntegrity(ctx: IntegrityContext): IntegrityApi {
       );
     },
     verify: (options) => {
-      const payload = { windowed: options?.from !== undefined || options?.to !== undefined };
+      const payload = { windowed: peek(options, 'from') !== undefined || peek(options, 'to') !== undefined };
       return observed(
         TELEMETRY_CHANNELS.verifyStart,
         TELEMETRY_CHANNELS.verifyEnd,

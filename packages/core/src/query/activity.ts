@@ -2,7 +2,7 @@ import { safeText } from '../safe-text.js';
 import { isoSql } from './rows.js';
 import { Params } from './sql-parts.js';
 import { timelineFilterSql } from './timeline-sql.js';
-import { invalid, parseTimelineFilters, type TimelineFilters } from './validate.js';
+import { invalid, parseTimelineFilters, readFilters, type TimelineFilters } from './validate.js';
 
 const ACTIVITY_BUCKETS = ['minute', 'hour', 'day', 'week', 'month'] as const;
 export type ActivityBucketSize = (typeof ACTIVITY_BUCKETS)[number];
@@ -94,8 +94,9 @@ async function coveredRanges(run: Run, q: string, from: string, to: string): Pro
  * answer either way.
  */
 export async function activityCounts(run: Run, q: string, input: ActivityFilters = {}): Promise<Activity> {
-  const f = parseTimelineFilters(input, ['bucket']);
-  const chosen = parseBucket((input as ActivityFilters | null)?.bucket);
+  const given = readFilters(input, 'activity');
+  const f = parseTimelineFilters(given, ['bucket']);
+  const chosen = parseBucket((given as ActivityFilters | null)?.bucket);
   const to = f.to ?? new Date().toISOString();
   const toMs = Date.parse(to);
   let bucket: ActivityBucketSize = chosen ?? 'hour';

@@ -1,3 +1,5 @@
+import { ThreadlineError } from '../errors.js';
+import { isObjectInput, readInput } from '../plain-input.js';
 import type { AuditChange, ChangeDiff, FieldDiff } from './types.js';
 
 /** What the diff knows about masking for a table: masked columns and the placeholder. */
@@ -22,6 +24,18 @@ const WHOLE_ROW_FIELD = '(row)';
  * shown whole under the field `(row)`.
  */
 export function changeDiff(change: AuditChange, mask?: MaskInfo): ChangeDiff {
+  return diffOf(readChange(change), mask);
+}
+
+/** A change a caller passed to changeDiff, read once (readInput); anything else is refused. */
+export function readChange(input: unknown): AuditChange {
+  if (!isObjectInput(input))
+    throw new ThreadlineError('QUERY_INVALID', 'changeDiff: pass a change that a query returned');
+  return readInput(input, 'changeDiff change') as unknown as AuditChange;
+}
+
+/** changeDiff of a change already read. */
+export function diffOf(change: AuditChange, mask?: MaskInfo): ChangeDiff {
   const isRedacted = (field: string, values: unknown[]) =>
     (mask?.fields.includes(field) ?? false) && values.some((v) => v === mask?.placeholder);
   const entry = (field: string, parts: { before?: unknown; after?: unknown }): FieldDiff =>

@@ -35,6 +35,9 @@ function transactionIdText(id: unknown): string {
   return BigInt(text).toString();
 }
 
+/** The keys tl.auditTransaction's options may have. */
+export const INCIDENT_OPTION_KEYS = ['changeLimit', 'changeCursor', 'consistency'];
+
 /**
  * One transaction with its actor, context ids, actions and its changes with their diffs, in
  * capture order; null when unknown. At most `changeLimit` changes per call: `changeCount` says how
@@ -48,11 +51,7 @@ export async function incidentQuery(
   options: IncidentOptions = {},
 ): Promise<IncidentBundle | null> {
   const text = transactionIdText(id);
-  const opts = checkKeys(
-    options,
-    ['changeLimit', 'changeCursor', 'consistency'],
-    'auditTransaction options',
-  ) as IncidentOptions;
+  const opts = checkKeys(options, INCIDENT_OPTION_KEYS, 'auditTransaction options') as IncidentOptions;
   const limit = opts.changeLimit ?? MAX_INCIDENT_CHANGES;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_INCIDENT_CHANGES)
     throw invalid(`auditTransaction: changeLimit must be an integer from 1 to ${MAX_INCIDENT_CHANGES}`);

@@ -1,4 +1,5 @@
 import { ThreadlineError } from '../errors.js';
+import { isDate } from '../plain-input.js';
 import { safeText } from '../safe-text.js';
 
 const ISO =
@@ -30,7 +31,7 @@ const invalid = (message: string) => new ThreadlineError('QUERY_INVALID', messag
  * exactly one instant here and in the database or is refused.
  */
 export function toInstant(value: unknown, what: string): Instant {
-  if (value instanceof Date) {
+  if (isDate(value)) {
     if (Number.isNaN(value.getTime())) throw invalid(`${what} is an invalid Date`);
     return toInstant(value.toISOString(), what);
   }

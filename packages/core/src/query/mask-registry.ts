@@ -1,5 +1,5 @@
 import { toThreadlineError } from '../db/db-errors.js';
-import { changeDiff, type MaskInfo } from './change-diff.js';
+import { diffOf, type MaskInfo, readChange } from './change-diff.js';
 import { fromIsoSql } from './rows.js';
 import type { Run } from './sql-parts.js';
 import type { AuditChange, ChangeDiff } from './types.js';
@@ -95,7 +95,8 @@ export class MaskRegistry {
   }
 
   /** The diff of a change, flagged with the registry entry last read for its table (none: unflagged). */
-  diff(change: AuditChange): ChangeDiff {
-    return changeDiff(change, this.known.get(keyOf(change.tableSchema, change.tableName)) ?? undefined);
+  diff(input: AuditChange): ChangeDiff {
+    const change = readChange(input);
+    return diffOf(change, this.known.get(keyOf(change.tableSchema, change.tableName)) ?? undefined);
   }
 }

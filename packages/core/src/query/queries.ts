@@ -3,7 +3,12 @@ import { toThreadlineError } from '../db/db-errors.js';
 import { parseConsistency, type ReadConsistency, type ReadOptions } from '../db/read-routing.js';
 import { asOfQuery } from './as-of.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
-import { incidentQuery, type TransactionFilter, transactionsQuery } from './incident.js';
+import {
+  INCIDENT_OPTION_KEYS,
+  incidentQuery,
+  type TransactionFilter,
+  transactionsQuery,
+} from './incident.js';
 import { type MaskColumn, MaskRegistry } from './mask-registry.js';
 import { CHANGE_COLUMNS, type ChangeRow, toChange } from './rows.js';
 import { Params, type Run, transactionOf, windowAndCursor } from './sql-parts.js';
@@ -163,7 +168,8 @@ export class AuditQueries {
     id: string | number | bigint,
     options: IncidentOptions = {},
   ): Promise<IncidentBundle | null> {
-    return incidentQuery(this.runOf(options, 'auditTransaction'), this.q, this.masks, id, options);
+    const opts = checkKeys(options, INCIDENT_OPTION_KEYS, 'auditTransaction options') as IncidentOptions;
+    return incidentQuery(this.runOf(opts, 'auditTransaction'), this.q, this.masks, id, opts);
   }
 
   /** The audit transactions of one request or job, oldest first. */
@@ -171,7 +177,8 @@ export class AuditQueries {
     filter: TransactionFilter,
     options: PageOptions = {},
   ): Promise<Page<AuditTransactionInfo>> {
-    return transactionsQuery(this.runOf(options, 'auditTransactions'), this.q, filter, options);
+    const opts = parsePageOptions(options, [], 'auditTransactions');
+    return transactionsQuery(this.runOf(opts, 'auditTransactions'), this.q, filter, opts);
   }
 
   /** The diff of a change, flagged by the registry entry read with the query that returned it. */

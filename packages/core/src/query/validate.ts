@@ -2,7 +2,8 @@ import { formatTableName, parseTableName, type TableName } from '../capture/iden
 import { ActorRef } from '../context/actor-ref.js';
 import { cleanContextId, MAX_CONTEXT_ID_BYTES } from '../context/context.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
-import { safeText } from '../safe-text.js';
+import { isDate, isObjectInput, readInput } from '../plain-input.js';
+import { describeValue, safeText } from '../safe-text.js';
 import { toInstant } from './instant.js';
 import type { PageOptions, RowKey, TimeWindow } from './types.js';
 
@@ -14,7 +15,8 @@ export function invalid(message: string): ThreadlineError {
 }
 
 /**
- * An options object's keys, all known. Absent (undefined) or null gives {}; with `refuseNull`
+ * An options object's keys, all known, read once into a plain copy (readInput): the copy is what
+ * the caller validates and uses. Absent (undefined) or null gives {}; with `refuseNull`
  * (operations that delete or change data) null is refused too: such a call names its options or
  * leaves them out.
  */
@@ -26,12 +28,13 @@ export function checkKeys(
 ): Record<string, unknown> {
   if (value === null && refuseNull) throw invalid(`${what} must be an object (or left out), got null`);
   if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw invalid(`${what} must be an object`);
-  for (const key of Object.keys(value)) {
+  if (!isObjectInput(value)) throw invalid(`${what} must be an object`);
+  const copy = readInput(value, what);
+  for (const key of Object.keys(copy)) {
     if (!allowed.includes(key))
       throw invalid(`${what}: unknown key "${key.slice(0, 40)}"; known keys are ${allowed.join(', ')}`);
   }
-  return value as Record<string, unknown>;
+  return copy;
 }
 
 /**
@@ -41,9 +44,7 @@ export function checkKeys(
 export function parseFlag(value: unknown, name: string, what: string): boolean | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'boolean')
-    throw invalid(
-      `${what}: ${name} must be true or false, got ${JSON.stringify(value)?.slice(0, 40) ?? typeof value}`,
-    );
+    throw invalid(`${what}: ${name} must be true or false, got ${describeValue(value)}`);
   return value;
 }
 
@@ -57,7 +58,7 @@ export function parseWholeNumber(
   if (value === undefined) return range.fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max)
     throw invalid(
-      `${what}: ${name} must be a whole number from ${range.min} to ${range.max}, got ${JSON.stringify(value)?.slice(0, 40) ?? typeof value}`,
+      `${what}: ${name} must be a whole number from ${range.min} to ${range.max}, got ${describeValue(value)}`,
     );
   return value;
 }
@@ -156,7 +157,7 @@ export function keyJson(key: RowKey, what: string): string {
       return v;
     }
     if (typeof v === 'boolean') return v;
-    if (v instanceof Date) {
+    if (isDate(v)) {
       if (Number.isNaN(v.getTime())) throw invalid(`${what}: a key value is an invalid Date`);
       return v.toISOString();
     }
@@ -164,12 +165,12 @@ export function keyJson(key: RowKey, what: string): string {
   };
   if (key === null || key === undefined)
     throw invalid(`${what}: a key is required (a value, or an object naming every key column)`);
-  if (typeof key === 'object' && !(key instanceof Date)) {
-    if (Array.isArray(key))
+  if (typeof key === 'object' && !isDate(key)) {
+    if (!isObjectInput(key))
       throw invalid(`${what}: give a composite key as an object naming every key column, not an array`);
     return JSON.stringify(
       Object.fromEntries(
-        Object.entries(key).map(([k, v]) => {
+        Object.entries(readInput(key, `${what}: the key`)).map(([k, v]) => {
           if (k.includes('\u0000')) throw invalid(`${what}: key column names cannot contain U+0000 (NUL)`);
           if (/\p{Cs}/u.test(k))
             throw invalid(`${what}: key column names must be well-formed Unicode (a lone UTF-16 surrogate)`);
@@ -258,6 +259,15 @@ export function parseTimelineFilters(
     jobId: parseContextIdFilter(f.jobId, 'jobId'),
     ...parseWindow(f as TimeWindow, what),
   };
+}
+
+/**
+ * Timeline filters an entry point other than tl.timeline takes (export, activity), read once
+ * (readInput) so an unreadable object names that entry point; what it holds is then checked by
+ * parseTimelineFilters, whose messages say timeline. Anything but an object is left to it.
+ */
+export function readFilters<T>(filters: T, what: string): T {
+  return isObjectInput(filters) ? (readInput(filters, `${what} filters`) as T) : filters;
 }
 
 export function parsePageOptions(

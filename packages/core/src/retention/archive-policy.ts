@@ -1,4 +1,5 @@
 import { ThreadlineError } from '../errors.js';
+import { describeValue } from '../safe-text.js';
 
 /** One batch handed to an archive callback: the change rows a purge is about to delete. */
 export interface ArchiveBatch {
@@ -50,13 +51,13 @@ export function resolveArchive(value: unknown): ResolvedArchive | null {
   if (typeof input.dir !== 'string' || input.dir.trim() === '' || input.dir.includes('\0')) {
     throw new ThreadlineError(
       'CONFIG_INVALID',
-      `${WHERE}.dir must be a directory path (a non-empty string), got ${JSON.stringify(input.dir)?.slice(0, 40)}`,
+      `${WHERE}.dir must be a directory path (a non-empty string), got ${describeValue(input.dir)}`,
     );
   }
   if (input.format !== undefined && input.format !== 'ndjson') {
     throw new ThreadlineError(
       'CONFIG_INVALID',
-      `${WHERE}.format must be 'ndjson' (gzip NDJSON, the only archive format), got ${JSON.stringify(input.format)?.slice(0, 40)}`,
+      `${WHERE}.format must be 'ndjson' (gzip NDJSON, the only archive format), got ${describeValue(input.format)}`,
     );
   }
   return { kind: 'dir', dir: input.dir, format: 'ndjson' };

@@ -1,4 +1,5 @@
 import { ThreadlineError } from '../errors.js';
+import { describeValue } from '../safe-text.js';
 import { type ResolvedArchive, type RetentionArchive, resolveArchive } from './archive-policy.js';
 
 /** The retention policy (config `retention`). Exactly one window: keepDays or maxAgeSeconds. */
@@ -46,7 +47,7 @@ function positiveInt(value: unknown, key: string, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
     throw new ThreadlineError(
       'CONFIG_INVALID',
-      `${WHERE}.${key} must be a whole number from 1 to ${max}, got ${JSON.stringify(value)?.slice(0, 40)}`,
+      `${WHERE}.${key} must be a whole number from 1 to ${max}, got ${describeValue(value)}`,
     );
   }
   return value;

@@ -1,3 +1,4 @@
+import { callerCallback, callerErrorOf } from '../caller-callback.js';
 import { ActorRef } from '../context/actor-ref.js';
 import { getAuditContext } from '../context/context.js';
 import { toThreadlineError } from '../db/db-errors.js';
@@ -5,7 +6,9 @@ import { readCommitted } from '../db/read-committed.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { appendPurgeLink } from '../integrity/seal.js';
+import { isDate } from '../plain-input.js';
 import { checkKeys, parseFlag, parseInstant, parseWholeNumber } from '../query/validate.js';
+import { safeText } from '../safe-text.js';
 import { type ArchiveSummary, emptySummary } from './archive.js';
 import { archiveLeftovers } from './archive-leftovers.js';
 import { publishRetention } from './channels.js';
@@ -68,7 +71,7 @@ export const PURGE_OPTION_KEYS = ['dryRun', 'batchSize', 'maxBatches', 'cutoff',
 const COUNT = (fallback: number) => ({ min: 1, max: 10_000_000, fallback });
 
 function iso(value: unknown): string {
-  return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
+  return isDate(value) ? value.toISOString() : new Date(String(value)).toISOString();
 }
 
 /** Validate options, check the policy, and find the cutoff. */
@@ -109,7 +112,7 @@ async function prepare(ctx: PurgeContext, input: unknown) {
     cutoff = asked;
   }
   const actor = options.actor ? ActorRef.parse(options.actor) : (getAuditContext()?.actor ?? null);
-  return { dryRun, batchSize, maxBatches, cutoff, actor, onBatch: options.onBatch };
+  return { dryRun, batchSize, maxBatches, cutoff, actor, onBatch: callerCallback(options.onBatch) };
 }
 
 /** Start a run: mark dead runs abandoned, refuse when another run is alive, insert ours. */
@@ -247,7 +250,13 @@ export async function purge(ctx: PurgeContext, options?: PurgeOptions): Promise<
     });
     return result;
   } catch (error) {
-    const failure = isThreadlineError(error) ? error : toThreadlineError(error, WHERE);
+    // An error onBatch threw is recorded with the run, then reaches the caller unchanged.
+    const caller = callerErrorOf(error);
+    const failure = caller
+      ? new ThreadlineError('CALLBACK_FAILED', `${WHERE}: onBatch threw: ${safeText(caller.error)}`)
+      : isThreadlineError(error)
+        ? error
+        : toThreadlineError(error, WHERE);
     publishRetention('error', {
       runId,
       dryRun,
@@ -267,7 +276,7 @@ export async function purge(ctx: PurgeContext, options?: PurgeOptions): Promise<
         totals.partitions,
       ])
       .catch(() => undefined);
-    throw failure;
+    throw caller ? caller.error : failure;
   }
 }
 

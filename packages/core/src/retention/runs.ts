@@ -32,8 +32,7 @@ export async function listRuns(
   q: string,
   options: { limit?: number } = {},
 ): Promise<RetentionRun[]> {
-  checkKeys(options, ['limit'], 'retention.runs options');
-  const limit = options?.limit ?? 20;
+  const limit = (checkKeys(options, ['limit'], 'retention.runs options') as { limit?: number }).limit ?? 20;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
     throw new ThreadlineError('QUERY_INVALID', 'retention.runs: limit must be a whole number from 1 to 1000');
   }

@@ -1,3 +1,4 @@
+import { callerCallback, rethrowCallerError } from '../caller-callback.js';
 import { ActorRef } from '../context/actor-ref.js';
 import { getAuditContext, runWithAuditContext } from '../context/context.js';
 import { toThreadlineError } from '../db/db-errors.js';
@@ -292,6 +293,9 @@ export async function applyRevert(
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new ThreadlineError('QUERY_INVALID', 'revert.apply: batchSize must be a positive integer');
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function')
+    throw new ThreadlineError('QUERY_INVALID', 'revert.apply: onProgress must be a function');
+  const onProgress = callerCallback(options.onProgress);
   const progress = new Map<string, number>();
   const context = {
     ...(ctx ?? {}),
@@ -329,7 +333,7 @@ export async function applyRevert(
           await execute(tx, g, batchSize, (n) => {
             applied += n;
             progress.set(key, (progress.get(key) ?? 0) + n);
-            options.onProgress?.({
+            onProgress?.({
               table: g.meta.label,
               op: g.op,
               done: progress.get(key)!,
@@ -354,8 +358,9 @@ export async function applyRevert(
       actionId: out.result.actionId,
     };
   } catch (error) {
+    rethrowCallerError(error);
     if (isThreadlineError(error)) throw error;
-    const code = (error as { code?: string }).code;
+    const code = (error as { code?: string } | null)?.code;
     if (code === '23505' || code === '23503' || code === '40001' || code === '40P01')
       throw new ThreadlineError(
         'REVERT_CONFLICT',

@@ -1,6 +1,7 @@
 import { toThreadlineError } from '../db/db-errors.js';
 import type { SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
+import { isObjectInput, readInput } from '../plain-input.js';
 import type { Threadline } from '../threadline.js';
 import { applyRevert } from './apply.js';
 import { freezePlan } from './freeze.js';
@@ -42,8 +43,11 @@ export class RevertApi {
    * on since. A plan that did not come from this instance's plan() (e.g. one read back from JSON)
    * is made again from the audit trail first and must be the same, so an edited plan never runs.
    */
-  apply(plan: RevertPlan, options: RevertApplyOptions = {}): Promise<RevertApplyResult> {
-    const trusted = typeof plan === 'object' && plan !== null && issued.get(plan) === this;
+  async apply(given: RevertPlan, options: RevertApplyOptions = {}): Promise<RevertApplyResult> {
+    const trusted = typeof given === 'object' && given !== null && issued.get(given) === this;
+    if (!trusted && !isObjectInput(given)) throw notAPlan();
+    // Any other plan is read once into plain data: the copy is compared with a fresh plan, then run.
+    const plan = trusted ? given : (readInput(given, 'revert.apply plan') as unknown as RevertPlan);
     let replan: ((tx: SqlSession) => Promise<RevertPlan>) | null = null;
     if (!trusted) {
       const target = targetOf(plan);
@@ -93,21 +97,23 @@ async function planIn(session: SqlSession, q: string, target: RevertTarget): Pro
   return plan;
 }
 
+function notAPlan(): ThreadlineError {
+  return new ThreadlineError('QUERY_INVALID', 'revert.apply: pass the plan tl.revert.plan() returned');
+}
+
 /** The target a plan was made for, from its summary (checked again by planRevert). */
 function targetOf(plan: RevertPlan): RevertTarget {
   const t = (plan as { summary?: { target?: unknown } } | null)?.summary?.target as
     | Record<string, unknown>
     | undefined;
-  const bad = () =>
-    new ThreadlineError('QUERY_INVALID', 'revert.apply: pass the plan tl.revert.plan() returned');
-  if (typeof t !== 'object' || t === null) throw bad();
+  if (typeof t !== 'object' || t === null) throw notAPlan();
   if (typeof t.transactionId === 'string') return { transactionId: t.transactionId };
   if (typeof t.correlationId === 'string') return { correlationId: t.correlationId };
   if (typeof t.table === 'string' && typeof t.to === 'string' && typeof t.pk === 'object' && t.pk !== null) {
     const change = /^change (\d+)$/.exec(t.to);
     return { table: t.table, pk: t.pk as never, to: change ? change[1]! : t.to };
   }
-  throw bad();
+  throw notAPlan();
 }
 
 /** What a plan says, for comparing two (plannedAt left out). */

@@ -1,5 +1,6 @@
 import { formatTableName, type TableName } from '../capture/identifiers.js';
 import { ThreadlineError } from '../errors.js';
+import { isDate, isObjectInput, readInput } from '../plain-input.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
 import {
@@ -113,9 +114,10 @@ function transactionIdText(value: unknown): string {
 }
 
 /** The changes a revert target names, oldest first. */
-export async function loadTarget(run: Run, q: string, target: RevertTarget): Promise<LoadedTarget> {
-  if (typeof target !== 'object' || target === null)
+export async function loadTarget(run: Run, q: string, input: RevertTarget): Promise<LoadedTarget> {
+  if (!isObjectInput(input))
     throw invalid('revert.plan: pass { transactionId }, { correlationId } or { table, pk, to }');
+  const target = readInput(input, 'revert.plan target') as RevertTarget;
   const keys = Object.keys(target).sort().join(',');
   if (keys === 'transactionId') {
     const id = transactionIdText((target as { transactionId: unknown }).transactionId);
@@ -264,7 +266,7 @@ async function loadRow(
   let afterId: string;
   let toText: string;
   let start = pk;
-  if (target.to instanceof Date || (typeof target.to === 'string' && !/^\d+$/.test(target.to.trim()))) {
+  if (isDate(target.to) || (typeof target.to === 'string' && !/^\d+$/.test(target.to.trim()))) {
     at = parseInstant(target.to, 'revert.plan: to');
     afterId = MAX_ID;
     toText = at;

@@ -1,5 +1,6 @@
 import { ThreadlineError } from '../errors.js';
 import { DEFAULT_PARTITION, PARTITION_UNITS, type PartitionUnit } from '../install/install-script.js';
+import { describeValue } from '../safe-text.js';
 
 /** `storage` in createThreadline options and threadline.config (SPEC section 10). */
 export interface StorageConfig {
@@ -26,7 +27,7 @@ export function resolveStorageConfig(input: unknown): ResolvedStorageConfig {
   if (!PARTITION_UNITS.includes(partition)) {
     throw new ThreadlineError(
       'CONFIG_INVALID',
-      `storage.partition must be one of ${PARTITION_UNITS.map((u) => `'${u}'`).join(', ')}, got ${JSON.stringify(partition)}`,
+      `storage.partition must be one of ${PARTITION_UNITS.map((u) => `'${u}'`).join(', ')}, got ${describeValue(partition)}`,
     );
   }
   return { partition };

@@ -1,3 +1,4 @@
+import { rethrowCallerError } from '../caller-callback.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import type { SqlClient } from '../db/sql-client.js';
 import { type MaintainOptions, type MaintainResult, maintainStorage } from './maintain.js';
@@ -32,6 +33,7 @@ export function createStorage(
     async maintain(options) {
       await assertInstalled('storage.maintain');
       return maintainStorage(client, schema, options).catch((error) => {
+        rethrowCallerError(error);
         throw toThreadlineError(error, 'storage.maintain');
       });
     },

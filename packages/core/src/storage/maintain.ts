@@ -1,7 +1,8 @@
+import { callerCallback } from '../caller-callback.js';
 import { quoteIdent } from '../capture/identifiers.js';
 import { queryReadCommitted } from '../db/read-committed.js';
 import type { SqlClient } from '../db/sql-client.js';
-import { checkKeys } from '../query/validate.js';
+import { checkKeys, invalid } from '../query/validate.js';
 
 export interface MaintainProgress {
   /** What happened: a partition created ahead, or rows moved out of the default partition. */
@@ -54,10 +55,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function maintainStorage(
   client: SqlClient,
   schema: string,
-  options: MaintainOptions = {},
+  input: MaintainOptions = {},
 ): Promise<MaintainResult> {
-  checkKeys(options, ['onProgress'], 'storage.maintain options');
-  const result = await maintainPartitions(client, schema, options);
+  const options = checkKeys(input, ['onProgress'], 'storage.maintain options') as MaintainOptions;
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function')
+    throw invalid('storage.maintain: onProgress must be a function');
+  const onProgress = callerCallback(options.onProgress);
+  const result = await maintainPartitions(client, schema, { onProgress });
   // After the moves: the rollup counts whole hours that have ended (activity-ddl.ts).
   const { rows } = await queryReadCommitted<{ n: number }>(
     client,
