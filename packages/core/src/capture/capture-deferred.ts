@@ -65,6 +65,10 @@ BEGIN
 END
 $fn$;
 
+-- Writers reach it through capture_statement_note and the commit trigger: granted explicitly, so
+-- default privileges that take EXECUTE from PUBLIC cannot make their writes fail.
+GRANT EXECUTE ON FUNCTION @S.capture_flush_pending(oid) TO PUBLIC;
+
 CREATE OR REPLACE FUNCTION @S.regenerate_pending_at_commit() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN

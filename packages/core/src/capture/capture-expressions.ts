@@ -39,15 +39,18 @@ DECLARE
   e record;
   is_array boolean := false;
 BEGIN
-  -- The base type under at most 10 domains (deeper chains, or an unknown type: NULL).
+  -- The base type under at most 10 domains. A deeper chain or an unknown type compares its JSON
+  -- text, always right: a NULL here shifted the generated per-column comparisons by one.
   FOR depth IN 0 .. 10 LOOP
     SELECT ty.typtype, ty.typbasetype, ty.typcategory, ty.typelem, ty.typnamespace, ty.typname INTO t
       FROM pg_type ty WHERE ty.oid = cur;
-    IF NOT FOUND THEN RETURN NULL; END IF;
+    IF NOT FOUND THEN EXIT; END IF;
     EXIT WHEN t.typtype <> 'd';
     cur := t.typbasetype;
   END LOOP;
-  IF t.typtype = 'd' THEN RETURN NULL; END IF;
+  IF t.typtype IS NULL OR t.typtype = 'd' THEN
+    RETURN format('(to_jsonb(%s)::text COLLATE "C") IS DISTINCT FROM (to_jsonb(%s)::text COLLATE "C")', p_a, p_b);
+  END IF;
   -- An array is compared natively when its element type is.
   IF t.typcategory = 'A' THEN
     SELECT ty.typtype, ty.typnamespace, ty.typname INTO e FROM pg_type ty WHERE ty.oid = t.typelem;

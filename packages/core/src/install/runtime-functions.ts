@@ -258,6 +258,11 @@ BEGIN
 END
 $fn$;
 
+-- Writers call it through the trigger (the trigger function itself needs no EXECUTE privilege; a
+-- function it calls does): granted explicitly, so a database whose default privileges take EXECUTE
+-- from PUBLIC does not make every captured write fail.
+GRANT EXECUTE ON FUNCTION @S.capture_statement_note(pg_catalog.oid) TO PUBLIC;
+
 CREATE OR REPLACE FUNCTION @S.capture_statement_start() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 DECLARE

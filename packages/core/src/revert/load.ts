@@ -303,6 +303,45 @@ async function loadRow(
     toText = `change ${id}`;
     start = change.pk; // the key the row had right after that change
   }
+  const since = afterId === MAX_ID ? at : afterId;
+  let changes = await followRow(run, q, table, start, since, afterId === MAX_ID);
+  if (changes.length === 0 && afterId === MAX_ID) {
+    // No change of the key the row had at the point: the key given may be the one the row has now,
+    // after a key change since (the key a plan shows). Follow the moves into it back to the point.
+    const then = await keyAtPoint(run, q, table, pk, at);
+    if (then !== pk) {
+      const moved = await followRow(run, q, table, then, at, true);
+      if (moved.at(-1)?.pk === pk) changes = moved;
+    }
+  }
+  const transactions = [...new Set(changes.map((c) => c.transactionId))];
+  const rowChanges = changes.filter((c) => c.op !== 'truncate');
+  return {
+    tables:
+      rowChanges.length === 0
+        ? []
+        : [{ schema: table.schema, name: table.name, sampleKey: rowChanges[0]!.pk, changes: rowChanges }],
+    truncates: changes
+      .filter((c) => c.op === 'truncate')
+      .map((c) => ({ schema: c.schema, name: c.name, id: c.id })),
+    changeCount: changes.length,
+    first: null,
+    transactions,
+    causationId: changes[changes.length - 1]?.transactionId ?? `${formatTableName(table)} ${pk}`,
+    target: { table: formatTableName(table), pk: parseExactJson(pk) as Record<string, unknown>, to: toText },
+    label: `${formatTableName(table)} ${pk} back to ${toText}`,
+  };
+}
+
+/** The changes of the row that had key `start` at the point (after `since`), following its key changes. */
+async function followRow(
+  run: Run,
+  q: string,
+  table: TableName,
+  start: string,
+  since: string,
+  byTime: boolean,
+): Promise<StoredChange[]> {
   const candidates: StoredChange[] = [];
   const seen = new Set<string>();
   const queried = new Set<string>();
@@ -313,8 +352,8 @@ async function loadRow(
     const rows = await run<ChangeTextRow>(
       `SELECT ${changeColumns} FROM ${q}.audit_changes c
         WHERE ${keysCondition(tableScope(q, '$1::text', '$2::text'), '$3::jsonb[]')}
-          AND ${afterId === MAX_ID ? 'c.captured_at > $4::timestamptz' : 'c.id > $4::bigint'} ORDER BY c.id`,
-      [table.schema, table.name, keys, afterId === MAX_ID ? at : afterId],
+          AND ${byTime ? 'c.captured_at > $4::timestamptz' : 'c.id > $4::bigint'} ORDER BY c.id`,
+      [table.schema, table.name, keys, since],
     );
     const next: string[] = [];
     for (const r of rows.map(toStored)) {
@@ -336,23 +375,31 @@ async function loadRow(
       current = c.pk;
     } else if (c.pkBefore === null && c.pk === current) changes.push(c);
   }
-  const transactions = [...new Set(changes.map((c) => c.transactionId))];
-  const rowChanges = changes.filter((c) => c.op !== 'truncate');
-  return {
-    tables:
-      rowChanges.length === 0
-        ? []
-        : [{ schema: table.schema, name: table.name, sampleKey: rowChanges[0]!.pk, changes: rowChanges }],
-    truncates: changes
-      .filter((c) => c.op === 'truncate')
-      .map((c) => ({ schema: c.schema, name: c.name, id: c.id })),
-    changeCount: changes.length,
-    first: null,
-    transactions,
-    causationId: changes[changes.length - 1]?.transactionId ?? `${formatTableName(table)} ${pk}`,
-    target: { table: formatTableName(table), pk: parseExactJson(pk) as Record<string, unknown>, to: toText },
-    label: `${formatTableName(table)} ${pk} back to ${toText}`,
-  };
+  return changes;
+}
+
+/**
+ * The key the row that holds `key` now had at instant `at`: each key change into it since (the
+ * newest first, each before the one found after it) leads back to the key before.
+ */
+async function keyAtPoint(run: Run, q: string, table: TableName, key: string, at: string): Promise<string> {
+  let current = key;
+  let before = MAX_ID;
+  for (let round = 0; round < 100; round++) {
+    const rows = await run<ChangeTextRow>(
+      `SELECT ${changeColumns} FROM ${q}.audit_changes c
+        WHERE ${keysCondition(tableScope(q, '$1::text', '$2::text'), '$3::jsonb[]')}
+          AND c.captured_at > $4::timestamptz AND c.id < $5::bigint ORDER BY c.id DESC`,
+      [table.schema, table.name, [current], at, before],
+    );
+    const into = rows
+      .map(toStored)
+      .find((c) => c.pk === current && c.pkBefore !== null && c.pkBefore !== current);
+    if (!into) return current;
+    current = into.pkBefore!;
+    before = into.id;
+  }
+  return current;
 }
 
 function cmpId(a: string, b: string): number {
