@@ -3,71 +3,14 @@ import { ThreadlineError } from '../errors.js';
 import { isDate, isObjectInput, readInput } from '../plain-input.js';
 import { parseExactJson } from '../query/exact-json.js';
 import { isoSql } from '../query/rows.js';
-import {
-  keyBeforeCondition,
-  keyCondition,
-  keysCondition,
-  scopeCondition,
-  tableScope,
-} from '../query/table-scope.js';
+import { keyBeforeCondition, keyCondition, scopeCondition, tableScope } from '../query/table-scope.js';
 import { invalid, keyJson, parseCorrelationId, parseInstant, parseTable } from '../query/validate.js';
 import { safeText } from '../safe-text.js';
+import { followRow, keyAtPoint, MAX_ID } from './row-history.js';
+import { cmpId, type StoredChange } from './stored-changes.js';
 import type { RevertSummary, RevertTarget } from './types.js';
 
 export type Run = <R>(sql: string, params: unknown[]) => Promise<R[]>;
-
-/** One stored change, jsonb kept as exact text. */
-export interface StoredChange {
-  id: string;
-  transactionId: string;
-  schema: string;
-  name: string;
-  op: 'insert' | 'update' | 'delete' | 'truncate';
-  pk: string;
-  pkBefore: string | null;
-  dataAfter: string | null;
-  dataBefore: string | null;
-  changedFields: string[] | null;
-  changedFrom: string | null;
-  capturedAt: string;
-}
-
-interface ChangeTextRow {
-  id: string;
-  transaction_id: string;
-  table_schema: string;
-  table_name: string;
-  op: StoredChange['op'];
-  table_pk: string;
-  table_pk_before: string | null;
-  data_after: string | null;
-  data_before: string | null;
-  changed_fields: string | null;
-  changed_from: string | null;
-  captured_at: string;
-}
-
-const changeColumns = `c.id::text AS id, c.transaction_id::text AS transaction_id, c.table_schema, c.table_name, c.op,
-  c.table_pk::text AS table_pk, c.table_pk_before::text AS table_pk_before, c.data_after::text AS data_after,
-  c.data_before::text AS data_before, array_to_json(c.changed_fields)::text AS changed_fields,
-  c.changed_from::text AS changed_from, ${isoSql('c.captured_at')} AS captured_at`;
-
-function toStored(r: ChangeTextRow): StoredChange {
-  return {
-    id: r.id,
-    transactionId: r.transaction_id,
-    schema: r.table_schema,
-    name: r.table_name,
-    op: r.op,
-    pk: r.table_pk,
-    pkBefore: r.table_pk_before,
-    dataAfter: r.data_after,
-    dataBefore: r.data_before,
-    changedFields: r.changed_fields === null ? null : (JSON.parse(r.changed_fields) as string[]),
-    changedFrom: r.changed_from,
-    capturedAt: r.captured_at,
-  };
-}
 
 /** A table the target changed. */
 interface TargetTable {
@@ -227,28 +170,6 @@ async function tablesOf(
   };
 }
 
-/**
- * Changes of the audit transactions `transactions` by id, oldest first (by id: the order a row's
- * changes happened in, see conflicts.ts). Read along (transaction_id, captured_at, id), the id
- * compared inside the index: the primary key leads with captured_at, so ids alone have no btree.
- */
-export async function changesById(
-  run: Run,
-  q: string,
-  ids: string[],
-  transactions: string[],
-): Promise<StoredChange[]> {
-  const rows = await run<ChangeTextRow>(
-    `SELECT ${changeColumns} FROM ${q}.audit_changes c
-      WHERE c.transaction_id = ANY($2::bigint[]) AND c.id = ANY($1::bigint[]) ORDER BY c.id`,
-    [ids, transactions],
-  );
-  return rows.map(toStored);
-}
-
-/** afterId of a point given as an instant: every change after it by captured_at. */
-const MAX_ID = '9223372036854775807';
-
 /** One row's changes after a point, following the row through key changes. */
 async function loadRow(
   run: Run,
@@ -331,77 +252,4 @@ async function loadRow(
     target: { table: formatTableName(table), pk: parseExactJson(pk) as Record<string, unknown>, to: toText },
     label: `${formatTableName(table)} ${pk} back to ${toText}`,
   };
-}
-
-/** The changes of the row that had key `start` at the point (after `since`), following its key changes. */
-async function followRow(
-  run: Run,
-  q: string,
-  table: TableName,
-  start: string,
-  since: string,
-  byTime: boolean,
-): Promise<StoredChange[]> {
-  const candidates: StoredChange[] = [];
-  const seen = new Set<string>();
-  const queried = new Set<string>();
-  let keys = [start];
-  // Fetch changes of every key the row has had since the point, until no new key turns up.
-  for (let round = 0; round < 100 && keys.length > 0; round++) {
-    for (const k of keys) queried.add(k);
-    const rows = await run<ChangeTextRow>(
-      `SELECT ${changeColumns} FROM ${q}.audit_changes c
-        WHERE ${keysCondition(tableScope(q, '$1::text', '$2::text'), '$3::jsonb[]')}
-          AND ${byTime ? 'c.captured_at > $4::timestamptz' : 'c.id > $4::bigint'} ORDER BY c.id`,
-      [table.schema, table.name, keys, since],
-    );
-    const next: string[] = [];
-    for (const r of rows.map(toStored)) {
-      if (seen.has(r.id)) continue;
-      seen.add(r.id);
-      candidates.push(r);
-      if (r.pkBefore !== null && queried.has(r.pkBefore) && !queried.has(r.pk) && !next.includes(r.pk))
-        next.push(r.pk);
-    }
-    keys = next;
-  }
-  candidates.sort((a, b) => cmpId(a.id, b.id)); // a row's changes in the order they happened
-  // Follow the row: its key at the point, then every key an UPDATE gave it.
-  let current = start;
-  const changes: StoredChange[] = [];
-  for (const c of candidates) {
-    if (c.pkBefore !== null && c.pkBefore === current) {
-      changes.push(c);
-      current = c.pk;
-    } else if (c.pkBefore === null && c.pk === current) changes.push(c);
-  }
-  return changes;
-}
-
-/**
- * The key the row that holds `key` now had at instant `at`: each key change into it since (the
- * newest first, each before the one found after it) leads back to the key before.
- */
-async function keyAtPoint(run: Run, q: string, table: TableName, key: string, at: string): Promise<string> {
-  let current = key;
-  let before = MAX_ID;
-  for (let round = 0; round < 100; round++) {
-    const rows = await run<ChangeTextRow>(
-      `SELECT ${changeColumns} FROM ${q}.audit_changes c
-        WHERE ${keysCondition(tableScope(q, '$1::text', '$2::text'), '$3::jsonb[]')}
-          AND c.captured_at > $4::timestamptz AND c.id < $5::bigint ORDER BY c.id DESC`,
-      [table.schema, table.name, [current], at, before],
-    );
-    const into = rows
-      .map(toStored)
-      .find((c) => c.pk === current && c.pkBefore !== null && c.pkBefore !== current);
-    if (!into) return current;
-    current = into.pkBefore!;
-    before = into.id;
-  }
-  return current;
-}
-
-function cmpId(a: string, b: string): number {
-  return a.length === b.length ? (a < b ? -1 : a > b ? 1 : 0) : a.length - b.length;
 }

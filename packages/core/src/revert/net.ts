@@ -1,5 +1,5 @@
-import type { StoredChange } from './load.js';
 import { parseRawObject, type RawImage, rawObjectText } from './raw-json.js';
+import type { StoredChange } from './stored-changes.js';
 import type { TableMeta } from './tables.js';
 import type { RevertStepOp } from './types.js';
 
@@ -197,20 +197,10 @@ function arrived(entry: { v: RowState | StoredChange }): boolean {
  * portable-mode hidden images) cannot tell, so it counts as another row.
  */
 function sameRow(entry: { v: RowState | StoredChange }, c: StoredChange, meta: TableMeta): boolean {
-  const left = 'transactionId' in entry.v ? stored(parseRawObject(entry.v.dataAfter), meta) : entry.v.after;
-  if (left === null || c.op === 'insert') return false;
-  let found: RawImage | null;
-  if (c.op === 'delete') found = stored(parseRawObject(c.dataBefore), meta);
-  else {
-    const from = stored(parseRawObject(c.changedFrom), meta);
-    const after = stored(parseRawObject(c.dataAfter), meta);
-    if (from === null || after === null) return false;
-    found = new Map(after);
-    for (const [k, v] of from) found.set(k, v);
-    for (const [k, v] of parseRawObject(c.pkBefore) ?? []) found.set(k, v);
-  }
-  if (found === null || found.size !== left.size) return false;
-  for (const [k, v] of found) if (left.get(k) !== v) return false;
+  const left = leftImage(entry, meta);
+  const found = left === null ? null : foundImage(c, meta);
+  if (left === null || found === null || !found.complete || found.image.size !== left.size) return false;
+  for (const [k, v] of found.image) if (left.get(k) !== v) return false;
   return true;
 }
 
@@ -226,26 +216,42 @@ function sameRow(entry: { v: RowState | StoredChange }, c: StoredChange, meta: T
  */
 function contradicts(entry: { v: RowState | StoredChange }, c: StoredChange, meta: TableMeta): boolean {
   const last = 'transactionId' in entry.v ? entry.v : entry.v.last;
-  if (c.op === 'insert' || last.transactionId !== c.transactionId) return false;
-  const left = 'transactionId' in entry.v ? stored(parseRawObject(entry.v.dataAfter), meta) : entry.v.after;
-  if (left === null) return false;
-  let found: RawImage | null;
-  if (c.op === 'delete') found = stored(parseRawObject(c.dataBefore), meta);
-  else {
-    found = stored(parseRawObject(c.dataAfter), meta);
-    if (found === null) return false;
-    const from = stored(parseRawObject(c.changedFrom), meta);
-    if (from === null) for (const col of c.changedFields ?? []) found.delete(col);
-    else for (const [k, v] of from) found.set(k, v);
-    for (const [k, v] of parseRawObject(c.pkBefore) ?? []) found.set(k, v);
-  }
-  if (found === null) return false;
-  for (const [k, v] of found) {
+  if (last.transactionId !== c.transactionId) return false;
+  const left = leftImage(entry, meta);
+  const found = left === null ? null : foundImage(c, meta);
+  if (left === null || found === null) return false;
+  for (const [k, v] of found.image) {
     if (meta.exclude.includes(k) || meta.mask.includes(k)) continue;
     const was = left.get(k);
     if (was !== undefined && was !== v) return true;
   }
   return false;
+}
+
+/** The row as the entry's last change left it (null: not stored, or no row). */
+function leftImage(entry: { v: RowState | StoredChange }, meta: TableMeta): RawImage | null {
+  return 'transactionId' in entry.v ? stored(parseRawObject(entry.v.dataAfter), meta) : entry.v.after;
+}
+
+/**
+ * The row as `c` found it: a delete's snapshot, or an update's new row with the old values of its
+ * changed fields and its old key laid over it. `complete` is false when the update stored no old
+ * values (changedFrom: false): the changed fields are then left out. Null: an insert, or an image
+ * not stored.
+ */
+function foundImage(c: StoredChange, meta: TableMeta): { image: RawImage; complete: boolean } | null {
+  if (c.op === 'insert') return null;
+  if (c.op === 'delete') {
+    const image = stored(parseRawObject(c.dataBefore), meta);
+    return image === null ? null : { image, complete: true };
+  }
+  const image = stored(parseRawObject(c.dataAfter), meta);
+  if (image === null) return null;
+  const from = stored(parseRawObject(c.changedFrom), meta);
+  if (from === null) for (const col of c.changedFields ?? []) image.delete(col);
+  else for (const [k, v] of from) image.set(k, v);
+  for (const [k, v] of parseRawObject(c.pkBefore) ?? []) image.set(k, v);
+  return { image, complete: from !== null };
 }
 
 /** The step for a row with exactly one reverted change, from the stored texts. */

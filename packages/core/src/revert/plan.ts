@@ -4,7 +4,7 @@ import { cascadedSteps } from './cascade.js';
 import { type LaterChange, laterChanges, notStoredConflict } from './conflicts.js';
 import { rowConflicts, takenKeys } from './held.js';
 import { keyBack, keyFreeingFirst, keyOf } from './key-order.js';
-import { changesById, loadTarget, type Run, type StoredChange } from './load.js';
+import { loadTarget, type Run } from './load.js';
 import { type NetStep, netSteps } from './net.js';
 import { foreignKeys, orderTables } from './order.js';
 import { parseRawObject } from './raw-json.js';
@@ -12,6 +12,7 @@ import { resolveTable } from './resolve.js';
 import { type SetSteps, setSteps } from './set-steps.js';
 import { deleteOne, insertOne, updateOne } from './statements.js';
 import { stepObject } from './step-object.js';
+import { changesById, type StoredChange } from './stored-changes.js';
 import { loadTableMeta, type TableMeta } from './tables.js';
 import type {
   RevertConflict,
