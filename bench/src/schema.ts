@@ -56,18 +56,8 @@ const INSERT_COLUMNS: Record<Fixture, string> = {
   short: 'account_id, qty, status, note',
 };
 
-/** Runs before tl.install(); every table has autovacuum off so it cannot fire mid-run. */
-export const SETUP_SQL = `
-CREATE SCHEMA bench;
-${FIXTURES.flatMap((f) =>
-  TABLE_KINDS.map(
-    (kind) => `CREATE TABLE ${tableOf(kind, f)} (${COLUMNS[f]}
-) WITH (autovacuum_enabled = off);
-CREATE INDEX ${f}_${kind}_idx ON ${tableOf(kind, f)} (${f === 'posts' ? 'author_id' : 'account_id'});`,
-  ),
-).join('\n')}
--- The floor's audit tables: the columns of threadline.audit_changes / audit_transactions, no index.
-CREATE TABLE bench.floor_changes (
+/** The columns of threadline.audit_changes, for the floors' unindexed copies. */
+export const FLOOR_CHANGES = `
   id bigint GENERATED ALWAYS AS IDENTITY,
   transaction_id bigint NOT NULL,
   table_schema text NOT NULL,
@@ -82,8 +72,9 @@ CREATE TABLE bench.floor_changes (
   changed_fields text[],
   changed_from jsonb,
   captured_at timestamptz NOT NULL
-) WITH (autovacuum_enabled = off);
-CREATE TABLE bench.floor_transactions (
+`;
+/** The columns of threadline.audit_transactions, for the floors' unindexed copies. */
+export const FLOOR_TRANSACTIONS = `
   id bigint GENERATED ALWAYS AS IDENTITY,
   txid bigint NOT NULL,
   occurred_at timestamptz NOT NULL DEFAULT now(),
@@ -95,7 +86,23 @@ CREATE TABLE bench.floor_transactions (
   source text,
   meta jsonb,
   action_id uuid
+`;
+
+/** Runs before tl.install(); every table has autovacuum off so it cannot fire mid-run. */
+export const SETUP_SQL = `
+CREATE SCHEMA bench;
+${FIXTURES.flatMap((f) =>
+  TABLE_KINDS.map(
+    (kind) => `CREATE TABLE ${tableOf(kind, f)} (${COLUMNS[f]}
 ) WITH (autovacuum_enabled = off);
+CREATE INDEX ${f}_${kind}_idx ON ${tableOf(kind, f)} (${f === 'posts' ? 'author_id' : 'account_id'});`,
+  ),
+).join('\n')}
+-- The floor's audit tables: the columns of threadline.audit_changes / audit_transactions, no index.
+CREATE TABLE bench.floor_changes (
+${FLOOR_CHANGES}) WITH (autovacuum_enabled = off);
+CREATE TABLE bench.floor_transactions (
+${FLOOR_TRANSACTIONS}) WITH (autovacuum_enabled = off);
 `;
 
 /** Runs after tl.install(): the audit tables are truncated before every run, so autovacuum stays off. */
