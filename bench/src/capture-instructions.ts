@@ -24,14 +24,11 @@
  *
  *   pnpm --filter @threadline/bench run instructions -- [--baseline-core PATH] [--few 20] [--many 120] [--plain] [--compare] [--out DIR] [--branch-sql FILE]
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { ANCHOR_SQL, anchorTriggerSql } from './anchor.js';
+import { coreAt, startCallgrindCluster } from './callgrind-cluster.js';
 import { log } from './db.js';
 import { num, table } from './print.js';
 import { FLOOR_CHANGES, FLOOR_TRANSACTIONS } from './schema.js';
@@ -55,21 +52,6 @@ const { values } = parseArgs({
 const few = Number(values.few ?? 20);
 const many = Number(values.many ?? 120);
 const port = Number(values.port ?? 54_329);
-const bin = values.bin ?? '';
-const tool = (name: string) => (bin ? join(bin, name) : name);
-const dir = mkdtempSync(join(tmpdir(), 'tl-instructions-'));
-const out = resolve(values.out ?? join(dir, 'callgrind'));
-const data = join(dir, 'data');
-/** initdb and postgres refuse to run as root: then everything runs as the postgres user. */
-const asRoot = process.getuid?.() === 0;
-const owner = asRoot ? Number(execFileSync('id', ['-u', 'postgres']).toString().trim()) : undefined;
-const run = (cmd: string, args: string[], input?: string): string =>
-  execFileSync(asRoot ? 'runuser' : cmd, asRoot ? ['-u', 'postgres', '--', cmd, ...args] : args, {
-    input,
-    maxBuffer: 1 << 28,
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  }).toString();
-
 /**
  * What a database runs: `capture` (a build of @threadline/core captures the four tables), `plain`
  * (no audit, the binding only), `anchor` (anchor.ts's AFTER ROW trigger on the four tables),
@@ -166,20 +148,8 @@ function script(b: Build, n: number): string {
 }
 
 async function setUp(): Promise<void> {
-  if (owner !== undefined) chownSync(dir, owner, owner);
-  chmodSync(dir, 0o700);
-  run(tool('initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync']);
-  writeFileSync(
-    join(data, 'postgresql.auto.conf'),
-    `port = ${port}\nlisten_addresses = ''\nunix_socket_directories = '${dir}'\nfsync = off\nsynchronous_commit = off\nautovacuum = off\njit = off\n`,
-  );
-  run(tool('pg_ctl'), ['-D', data, '-w', '-l', join(dir, 'log'), 'start']);
-  const admin = new pg.Client({ host: dir, port, user: 'postgres', database: 'postgres' });
-  await admin.connect();
   for (const b of builds) {
-    await admin.query(`CREATE DATABASE ${b.name}`);
-    const c = new pg.Client({ host: dir, port, user: 'postgres', database: b.name });
-    await c.connect();
+    const c = await cluster.connect(b.name);
     await c.query(tpcbTablesSql('tpcb', 1));
     await c.query(tpcbVacuumSql('tpcb'));
     if (b.kind === 'anchor') {
@@ -192,9 +162,7 @@ CREATE TABLE floor.changes (${FLOOR_CHANGES});
 CREATE TABLE floor.transactions (${FLOOR_TRANSACTIONS});`);
     }
     if (b.core) {
-      const core = (await import(
-        pathToFileURL(join(b.core, 'dist', 'index.js')).href
-      )) as typeof import('@threadline/core');
+      const core = await coreAt(b.core);
       const tl = core.createThreadline({
         db: c,
         tables: Object.fromEntries(TPCB_TABLES.map((t) => [`tpcb.${t}`, {}])),
@@ -206,45 +174,20 @@ CREATE TABLE floor.transactions (${FLOOR_TRANSACTIONS});`);
     }
     await c.end();
   }
-  await admin.end();
-  run(tool('pg_ctl'), ['-D', data, '-w', '-m', 'fast', 'stop']);
+  cluster.stop();
 }
 
-/** Instructions callgrind counted in a single-user backend running a script of n transactions. */
-function count(b: Build, n: number): number {
-  const file = join(out, `${b.name}-${n}.callgrind`);
-  run(
-    'valgrind',
-    [
-      '--tool=callgrind',
-      `--callgrind-out-file=${file}`,
-      '--collect-atstart=no',
-      '--toggle-collect=PortalRun',
-      '--toggle-collect=CommitTransactionCommand',
-      tool('postgres'),
-      '--single',
-      '-D',
-      data,
-      b.name,
-    ],
-    script(b, n),
-  );
-  const totals = /^(?:summary|totals):\s+(\d+)/m.exec(readFileSync(file, 'utf8'));
-  if (!totals) throw new Error(`no totals in ${file}`);
-  return Number(totals[1]);
-}
-
+const cluster = startCallgrindCluster({ port, bin: values.bin, out: values.out });
 try {
-  log(
-    `cluster in ${dir} (port ${port}); builds: ${builds.map((b) => `${b.name}${b.core ? ` = ${b.core}` : ''}`).join(', ')}`,
-  );
-  mkdirSync(out, { recursive: true });
-  if (owner !== undefined) chownSync(out, owner, owner);
+  log(`port ${port}; builds: ${builds.map((b) => `${b.name}${b.core ? ` = ${b.core}` : ''}`).join(', ')}`);
   await setUp();
   const rows: string[][] = [];
   const perTx: Record<string, number> = {};
   for (const b of builds) {
-    const [a, z] = [count(b, few), count(b, many)];
+    const [a, z] = [
+      cluster.count(b.name, `${b.name}-${few}`, script(b, few)),
+      cluster.count(b.name, `${b.name}-${many}`, script(b, many)),
+    ];
     perTx[b.name] = (z - a) / (many - few);
     log(`${b.name}: ${few} tx ${a}, ${many} tx ${z} instructions`);
     rows.push([b.name, num(perTx[b.name]!, 0)]);
@@ -252,7 +195,7 @@ try {
   const base = perTx.baseline;
   const anchor = perTx.anchor;
   process.stdout.write(
-    `Instructions per TPC-B transaction (callgrind, PortalRun + CommitTransactionCommand, (${many} - ${few} tx) / ${many - few}); files in ${out}\n${table(
+    `Instructions per TPC-B transaction (callgrind, PortalRun + CommitTransactionCommand, (${many} - ${few} tx) / ${many - few}); files in ${cluster.out}\n${table(
       ['build', 'instructions/tx', ...(base ? ['vs baseline'] : []), ...(anchor ? ['anchor ÷ build'] : [])],
       rows.map((r) => [
         ...r,
@@ -262,10 +205,5 @@ try {
     )}\n`,
   );
 } finally {
-  try {
-    run(tool('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
-  } catch {
-    // not running
-  }
-  rmSync(data, { recursive: true, force: true });
+  cluster.remove();
 }
