@@ -90,6 +90,24 @@ describeEachDb('the internal audit transaction setting cannot be forged', (db) =
     for (const row of rows) expect(row.meta).toEqual(forgedNote);
   });
 
+  it('overwriting the setting after the first write keeps one audit transaction and notes the attempt', async () => {
+    const { t, victimId } = await victimAndTable();
+    await db().exec(`begin;
+      select set_config('threadline.actor_ref', '{"type":"user","id":"mallory"}', true);
+      update ${t} set v = 'first' where id = 1;
+      select set_config('threadline.transaction', txid_current() || ':' || ${victimId}, true);
+      update ${t} set v = 'second' where id = 2;
+      select set_config('threadline.transaction', 'garbage', true);
+      delete from ${t} where id = 3;
+      commit;`);
+    const rows = (await attributed(t)).slice(3);
+    expect(rows.map((r) => r.op)).toEqual(['update', 'update', 'delete']);
+    expect(new Set(rows.map((r) => r.tx)).size).toBe(1);
+    expect(rows[0]!.tx).not.toBe(victimId);
+    expect(rows[0]!.actor_ref).toEqual({ type: 'user', id: 'mallory' });
+    expect(rows[0]!.meta).toEqual(forgedNote);
+  });
+
   it('record_action with p_link cannot rewrite action_id on another transaction', async () => {
     const { victimId } = await victimAndTable();
     const [linked] = await db().sql<{ action_id: string; transaction_id: string }>(

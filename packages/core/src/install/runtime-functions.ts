@@ -116,6 +116,20 @@ BEGIN
       END IF;
     END IF;
     problems := problems || '{"transaction": "threadline.transaction was set by the session, not by Threadline (ignored)"}';
+    -- Overwritten after this transaction wrote its audit row: that row, found by txid, keeps
+    -- taking the changes (one database transaction stays one audit transaction) and records the
+    -- attempt. Only on this path: the common first call of a transaction never looks.
+    SELECT t.id, t.ctid INTO cached_id, new_row FROM @S.audit_transactions t
+     WHERE t.txid = xid AND t.occurred_at = now() ORDER BY t.id LIMIT 1;
+    IF cached_id IS NOT NULL THEN
+      UPDATE @S.audit_transactions t
+         SET meta = coalesce(t.meta, '{}'::jsonb) || jsonb_build_object('threadline_context_error',
+                      coalesce(t.meta -> 'threadline_context_error', '{}'::jsonb) || problems)
+       WHERE t.ctid = new_row AND t.id = cached_id
+      RETURNING t.ctid INTO new_row;
+      cached := set_config('threadline.transaction', xid::text || ':' || cached_id::text || ':' || new_row::text, true);
+      RETURN cached_id;
+    END IF;
   END IF;
 
   IF raw_actor IS NOT NULL OR raw_ctx IS NOT NULL THEN
