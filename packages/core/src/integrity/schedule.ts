@@ -1,6 +1,5 @@
-import { ThreadlineError } from '../errors.js';
 import { checkKeys } from '../query/validate.js';
-import { parseEvery } from '../retention/schedule.js';
+import { parseEvery, parseOnRun, runEvery, type Schedule } from '../schedule/every.js';
 import type { SealOptions, SealResult } from './types.js';
 
 /** `every` and `onRun`, and the options every seal is given (tl.integrity.seal's). */
@@ -11,9 +10,7 @@ export interface SealScheduleOptions extends SealOptions {
   onRun?: (result: SealResult | null, error?: unknown) => void;
 }
 
-export interface SealSchedule {
-  stop(): Promise<void>;
-}
+export type SealSchedule = Schedule;
 
 const SEAL_OPTION_KEYS = ['chunkSize', 'waitMs', 'onLink'];
 
@@ -48,27 +45,10 @@ export function scheduleSeals(
 ): SealSchedule {
   const where = 'integrity.schedule';
   const { every: ms, seal: sealOptions, extra } = parseSealSchedule(input, where, ['onRun']);
-  const options = extra as Pick<SealScheduleOptions, 'onRun'>;
-  if (options.onRun !== undefined && typeof options.onRun !== 'function')
-    throw new ThreadlineError('QUERY_INVALID', `${where}: onRun must be a function`);
-  let current: Promise<void> | null = null;
-  const tick = () => {
-    if (current) return;
-    current = run(sealOptions)
-      .then(
-        (result) => options.onRun?.(result),
-        (error) => options.onRun?.(null, error),
-      )
-      .finally(() => {
-        current = null;
-      });
-  };
-  const timer = setInterval(tick, ms);
-  timer.unref?.();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await current;
-    },
-  };
+  const onRun = parseOnRun((extra as Pick<SealScheduleOptions, 'onRun'>).onRun, where);
+  return runEvery(
+    ms,
+    () => run(sealOptions),
+    (result, error) => onRun?.(result, error),
+  );
 }

@@ -1,5 +1,6 @@
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { checkKeys, parseFlag, parseInstant, parseWholeNumber } from '../query/validate.js';
+import { parseEvery, parseOnRun, runEvery, type Schedule } from '../schedule/every.js';
 import { PURGE_OPTION_KEYS, type PurgeOptions, type PurgeResult } from './purge.js';
 
 /**
@@ -13,28 +14,7 @@ export interface ScheduleOptions extends PurgeOptions {
   onRun?: (result: PurgeResult | null, error?: unknown) => void;
 }
 
-export interface RetentionSchedule {
-  stop(): Promise<void>;
-}
-
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "30m" → 1,800,000; numbers are milliseconds. At least one minute. */
-export function parseEvery(every: unknown, where = 'retention.schedule'): number {
-  let ms: number;
-  if (typeof every === 'number') ms = every;
-  else if (typeof every === 'string' && /^\d+[smhd]$/.test(every.trim())) {
-    const t = every.trim();
-    ms = Number(t.slice(0, -1)) * UNITS[t.slice(-1)]!;
-  } else ms = Number.NaN;
-  if (!Number.isFinite(ms) || ms < 60_000 || ms > 31 * 86_400_000) {
-    throw new ThreadlineError(
-      'CONFIG_INVALID',
-      `${where}: every must be from one minute to 31 days, e.g. "1h", "30m" or 3600000`,
-    );
-  }
-  return ms;
-}
+export type RetentionSchedule = Schedule;
 
 /**
  * A purge schedule's options, checked before anything is scheduled (tl.retention.schedule, and
@@ -76,30 +56,14 @@ export function schedulePurges(
 ): RetentionSchedule {
   const where = 'retention.schedule';
   const { every: ms, purge: purgeOptions, extra } = parsePurgeSchedule(input, where, ['onRun']);
-  const options = extra as Pick<ScheduleOptions, 'onRun'>;
-  if (options.onRun !== undefined && typeof options.onRun !== 'function')
-    throw new ThreadlineError('QUERY_INVALID', `${where}: onRun must be a function`);
-  let current: Promise<void> | null = null;
-  const tick = () => {
-    if (current) return;
-    current = run(purgeOptions)
-      .then(
-        (result) => options.onRun?.(result),
-        (error) => {
-          if (isThreadlineError(error, 'RETENTION_RUNNING')) options.onRun?.(null);
-          else options.onRun?.(null, error);
-        },
-      )
-      .finally(() => {
-        current = null;
-      });
-  };
-  const timer = setInterval(tick, ms);
-  timer.unref?.();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await current;
-    },
-  };
+  const onRun = parseOnRun((extra as Pick<ScheduleOptions, 'onRun'>).onRun, where);
+  // A run already going (here or in another process) is not an error.
+  return runEvery(
+    ms,
+    () => run(purgeOptions),
+    (result, error) =>
+      error === undefined || isThreadlineError(error, 'RETENTION_RUNNING')
+        ? onRun?.(result)
+        : onRun?.(null, error),
+  );
 }
