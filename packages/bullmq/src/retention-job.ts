@@ -1,15 +1,9 @@
 import type { PurgeOptions, Threadline } from '@threadline/core';
-import {
-  ActorRef,
-  isThreadlineError,
-  parsePurgeSchedule,
-  runWithFreshAuditContext,
-  ThreadlineError,
-} from '@threadline/core/adapter';
-import { type Queue, Worker } from 'bullmq';
+import { isThreadlineError, parsePurgeSchedule, ThreadlineError } from '@threadline/core/adapter';
+import type { Queue } from 'bullmq';
+import { checkJobSchedulers, type ScheduledJobHandle, scheduledJob } from './scheduled-job.js';
 
 export const RETENTION_JOB_NAME = 'threadline.retention';
-const SCHEDULER_ID = 'threadline-retention';
 
 /**
  * `every`, and tl.retention.purge's options, given to every purge (`dryRun: true` schedules dry
@@ -20,11 +14,7 @@ export interface RetentionJobOptions extends PurgeOptions {
   every: number | string;
 }
 
-export interface RetentionJobHandle {
-  readonly worker: Worker;
-  /** Stop the worker and remove the schedule (purges already done stay done). */
-  close(): Promise<void>;
-}
+export type RetentionJobHandle = ScheduledJobHandle;
 
 /**
  * Purge on a BullMQ schedule: a job scheduler on `queue` (one schedule however many processes
@@ -40,43 +30,25 @@ export async function retentionJob(
 ): Promise<RetentionJobHandle> {
   // Checked before anything is scheduled: the keys, `every`, and the purge options' types.
   const { every, purge } = parsePurgeSchedule(options, 'retentionJob');
-  if (typeof (queue as { upsertJobScheduler?: unknown }).upsertJobScheduler !== 'function') {
-    throw new ThreadlineError(
-      'CONFIG_INVALID',
-      'retentionJob: this bullmq has no job schedulers; upgrade bullmq to 5.16 or later',
-    );
-  }
+  checkJobSchedulers(queue, 'retentionJob');
   if (!tl?.retention?.policy?.enabled) {
     throw new ThreadlineError(
       'RETENTION_DISABLED',
       'retentionJob: the Threadline instance has no enabled retention policy; pass createThreadline({ retention: { enabled: true, keepDays: 365 } })',
     );
   }
-  await queue.upsertJobScheduler(SCHEDULER_ID, { every }, { name: RETENTION_JOB_NAME, data: {} });
-  const worker = new Worker(
-    queue.name,
-    async (job) => {
-      if (job.name !== RETENTION_JOB_NAME) return undefined;
-      return runWithFreshAuditContext(
-        { actor: ActorRef.job(queue.name), jobId: String(job.id), source: 'threadline:retention' },
-        async () => {
-          try {
-            return await tl.retention.purge(purge);
-          } catch (error) {
-            if (isThreadlineError(error, 'RETENTION_RUNNING')) return { skipped: 'another purge is running' };
-            throw error;
-          }
-        },
-      );
+  return scheduledJob(queue, {
+    name: RETENTION_JOB_NAME,
+    schedulerId: 'threadline-retention',
+    every,
+    source: 'threadline:retention',
+    async run() {
+      try {
+        return await tl.retention.purge(purge);
+      } catch (error) {
+        if (isThreadlineError(error, 'RETENTION_RUNNING')) return { skipped: 'another purge is running' };
+        throw error;
+      }
     },
-    { connection: queue.opts.connection, prefix: queue.opts.prefix, concurrency: 1 },
-  );
-  await worker.waitUntilReady();
-  return {
-    worker,
-    async close() {
-      await worker.close();
-      await queue.removeJobScheduler(SCHEDULER_ID);
-    },
-  };
+  });
 }
