@@ -62,10 +62,15 @@ function pgBinAsync(tool: string, args: string[]): Promise<void> {
  * restart a server, change its settings (e.g. wal_level = logical) or replicate. Never touches
  * the shared server. `settings` are appended to postgresql.conf. Always call stop().
  */
-export async function startThrowawayCluster(
-  settings: Record<string, string> = {},
-): Promise<ThrowawayCluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'tl-cluster-'));
+/**
+ * A temp directory (`tl-<prefix>-…`, open to the postgres OS user) for a server's data directory
+ * and socket, a free port, and stop(): the server stopped as a crash would and the directory
+ * removed, safe to call twice and before the server ever started.
+ */
+export async function serverPlace(
+  prefix: string,
+): Promise<{ dir: string; data: string; port: number; stop: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), `tl-${prefix}-`));
   chmodSync(dir, 0o777);
   const data = join(dir, 'data');
   const port = await freePort();
@@ -80,6 +85,13 @@ export async function startThrowawayCluster(
     }
     rmSync(dir, { recursive: true, force: true });
   };
+  return { dir, data, port, stop };
+}
+
+export async function startThrowawayCluster(
+  settings: Record<string, string> = {},
+): Promise<ThrowawayCluster> {
+  const { dir, data, port, stop } = await serverPlace('cluster');
   try {
     pgBin('initdb', [
       '-D',

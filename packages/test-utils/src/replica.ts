@@ -1,8 +1,7 @@
-import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort, pgBin, type ThrowawayCluster } from './cluster.js';
+import { pgBin, serverPlace, type ThrowawayCluster } from './cluster.js';
 
 /**
  * A hot-standby streaming replica of a throwaway cluster (startThrowawayCluster, whose default
@@ -13,21 +12,7 @@ import { freePort, pgBin, type ThrowawayCluster } from './cluster.js';
 export async function startStreamingReplica(
   primary: ThrowawayCluster,
 ): Promise<Omit<ThrowawayCluster, 'restart'>> {
-  const dir = mkdtempSync(join(tmpdir(), 'tl-replica-'));
-  chmodSync(dir, 0o777);
-  const data = join(dir, 'data');
-  const port = await freePort();
-  let stopped = false;
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
-    try {
-      pgBin('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
-    } catch {
-      // not running
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const { dir, data, port, stop } = await serverPlace('replica');
   try {
     pgBin('pg_basebackup', [
       '-h',
