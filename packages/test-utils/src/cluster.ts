@@ -21,7 +21,7 @@ export interface ThrowawayCluster {
   stop(): void;
 }
 
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
