@@ -1,4 +1,5 @@
 import { type RecordActionOptions, type RecordedAction, recordAction } from './actions/record-action.js';
+import { missingMethod, readInstance } from './adapter-instance.js';
 import { AuditedSessions, type TransactionResult } from './attribution/audited-session.js';
 import { assertIdentifier, quoteIdent, type TableName } from './capture/identifiers.js';
 import {
@@ -35,7 +36,7 @@ import {
 } from './install/install.js';
 import { SCHEMA_VERSION } from './install/install-script.js';
 import { createIntegrity, type IntegrityApi } from './integrity/index.js';
-import { isObjectInput, readInput } from './plain-input.js';
+import { guardRead, isObjectInput, readInput } from './plain-input.js';
 import { PolicyChecks } from './policy/policy.js';
 import { type Activity, type ActivityFilters, activityCounts } from './query/activity.js';
 import type { TransactionFilter } from './query/incident.js';
@@ -310,7 +311,8 @@ export class Threadline {
 
   /** The tables to act on: the given names, or every table in the `tables` option. */
   resolveTargets(names?: readonly string[], where = 'resolveTargets'): ConfiguredTable[] {
-    return resolveTargets(this.tables, names, where);
+    // A list that cannot be read (a proxy or getter that throws) is CONFIG_INVALID, not its error.
+    return guardRead(`${where}: tables`, 'CONFIG_INVALID', () => resolveTargets(this.tables, names, where));
   }
 
   /**
@@ -366,6 +368,17 @@ export class Threadline {
    * `fn` settles: work it leaves behind runs outside the transaction.
    */
   runInSession<T>(session: SqlSession, fn: () => T): T {
+    readInstance(
+      session,
+      'runInSession(session, fn)',
+      'session must be a SqlSession { query(sql, params), exec(sql) } on the transaction the ORM opened',
+      (s, refuse) => {
+        const missing = missingMethod(s, ['query', 'exec'], 'session');
+        if (missing) refuse(missing);
+      },
+    );
+    if (typeof fn !== 'function')
+      throw new ThreadlineError('CONFIG_INVALID', 'runInSession(session, fn): fn must be a function');
     return this.sessions.runInSession(session, fn);
   }
 
@@ -376,6 +389,13 @@ export class Threadline {
    * transaction's callback it is that transaction's own work. Other statements go at once.
    */
   runOrmStatement<T>(send: () => Promise<T>): Promise<T> {
+    if (typeof send !== 'function')
+      return Promise.reject(
+        new ThreadlineError(
+          'CONFIG_INVALID',
+          'runOrmStatement(send): send must be a function that sends the statement and returns its promise',
+        ),
+      );
     return this.sessions.ormStatement(send);
   }
 }

@@ -40,7 +40,10 @@ describeEachDb('context values bound at capture', (db) => {
       expect(row.correlation_id, JSON.stringify(bad)).toBeNull();
       expect(row.request_id).toBe('ok');
       expect(row.meta).toEqual({
-        threadline_context_error: { correlationId: 'must be a non-empty string of at most 256 bytes' },
+        threadline_context_error: {
+          correlationId:
+            'must be a non-empty string of at most 256 bytes (spaces at either end are trimmed) with no control, format or invisible character and no space other than U+0020',
+        },
       });
     }
   });
@@ -50,7 +53,10 @@ describeEachDb('context values bound at capture', (db) => {
     expect(row.correlation_id).toBeNull();
     expect(row.request_id).toBe('12345');
     expect(row.meta).toEqual({
-      threadline_context_error: { correlationId: 'must be a non-empty string of at most 256 bytes' },
+      threadline_context_error: {
+        correlationId:
+          'must be a non-empty string of at most 256 bytes (spaces at either end are trimmed) with no control, format or invisible character and no space other than U+0020',
+      },
     });
   });
 

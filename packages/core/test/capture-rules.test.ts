@@ -251,7 +251,9 @@ describeEachDb('capture rules', (db) => {
     expect(tx).toHaveLength(cases.length);
     expect(tx[0]!.meta?.threadline_context_error?.actor_ref).toMatch(/not valid JSON/);
     expect(tx[1]!.meta?.threadline_context_error?.actor_ref).toMatch(/unknown type/);
-    expect(tx[2]!.meta?.threadline_context_error?.actor_ref).toMatch(/needs a non-empty id/);
+    expect(tx[2]!.meta?.threadline_context_error?.actor_ref).toMatch(
+      /needs an id that is a non-empty string/,
+    );
     expect(tx[4]).toMatchObject({ actor_ref: { type: 'user', id: '1' }, request_id: 'ok' });
     // A JSON array as actor is refused; a numeric correlation id over 256 bytes is refused and named.
     expect(tx[3]).toEqual({
@@ -260,12 +262,16 @@ describeEachDb('capture rules', (db) => {
       meta: {
         threadline_context_error: {
           actor_ref: 'threadline.actor_ref has an unknown type',
-          correlationId: 'must be a non-empty string of at most 256 bytes',
+          correlationId:
+            'must be a non-empty string of at most 256 bytes (spaces at either end are trimmed) with no control, format or invisible character and no space other than U+0020',
         },
       },
     });
     expect(tx[4]!.meta).toEqual({
-      threadline_context_error: { correlationId: 'must be a non-empty string of at most 256 bytes' },
+      threadline_context_error: {
+        correlationId:
+          'must be a non-empty string of at most 256 bytes (spaces at either end are trimmed) with no control, format or invisible character and no space other than U+0020',
+      },
     });
     expect(tx[5]!.meta?.threadline_context_error?.context).toBe('threadline.context is not valid JSON');
     for (const row of tx.slice(0, 4)) expect(row.actor_ref).toBeNull();

@@ -14,6 +14,18 @@ const edgy = fc.oneof(
   fc.string({ maxLength: 12 }),
   fc.string({ unit: 'grapheme', maxLength: 6 }),
   fc.constantFrom('', ' ', ' a', 'a ', 'a: b', '"', '\\', '\u0085', '\u200b', '\u00a0x', 'é'),
+  // Invisible and look-alike characters of the id rule (src/context/id-rule.ts), alone and at an end.
+  fc.constantFrom(
+    '\u034f',
+    'a\u3164',
+    '\u2800',
+    'a\u{e0100}',
+    '\ufe0f',
+    'a\u3000',
+    '\u2007a',
+    'a\u205f',
+    '\u17b4',
+  ),
   fc.constantFrom('x'.repeat(64), 'x'.repeat(65), 'x'.repeat(240), 'x'.repeat(256), 'x'.repeat(257)),
   fc.constantFrom('\u{1F600}'.repeat(64), '\u{1F600}'.repeat(65)),
 );
@@ -110,7 +122,10 @@ describeEachDb('context fast path', (db) => {
     expect(trimmed!.actor).toEqual({ type: 'user', id: 'u-1' });
     expect(trimmed!.ids).toEqual(['42', null, null, null, null]);
     expect(trimmed!.meta).toEqual({
-      threadline_context_error: { requestId: 'must be a non-empty string of at most 256 bytes' },
+      threadline_context_error: {
+        requestId:
+          'must be a non-empty string of at most 256 bytes (spaces at either end are trimmed) with no control, format or invisible character and no space other than U+0020',
+      },
     });
   });
 });

@@ -187,7 +187,7 @@ describeEachDb('transactions, queries and actions', (db) => {
     for (const ids of [{ requestId: 'a\u0007b' }, { jobId: ' ' }, { correlationId: 'ad\u200bmin' }]) {
       await expect(tl.recordAction('x', { actor: ActorRef.user(1), ...ids })).rejects.toMatchObject({
         code: 'INVALID_CONTEXT',
-        message: expect.stringMatching(/without control, format/),
+        message: expect.stringMatching(/no control, format or invisible character/),
       });
     }
   });

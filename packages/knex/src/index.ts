@@ -1,11 +1,14 @@
 import {
   bindAuditContext,
   claimConnection,
+  missingMethod,
+  readInstance,
   readSetupOptions,
   runAttributedStatement,
   type SqlSession,
   type Threadline,
   ThreadlineError,
+  unpatchable,
 } from '@threadline/core/adapter';
 import type { Knex } from 'knex';
 import { toKnexRaw } from './raw-sql.js';
@@ -43,12 +46,32 @@ const ATTACHED = Symbol.for('threadline.knex.attached');
 
 /** `$1`-style SQL and parameters as a knex.raw call (literal `?` escaped). */
 /**
+ * What attachThreadline reads and replaces on knex's client, checked before anything is patched:
+ * a reason when something is missing or cannot be replaced (a frozen client).
+ */
+function checkClient(client: unknown): string | undefined {
+  if (typeof client !== 'object' || client === null) return 'it has no client';
+  const { dialect } = client as { dialect?: unknown };
+  if (dialect !== 'postgresql')
+    return `its client's dialect is ${typeof dialect === 'string' ? `"${dialect.slice(0, 40)}"` : typeof dialect}`;
+  const methods = ['transaction', 'query', 'stream', 'releaseConnection'];
+  return (
+    missingMethod(client, methods, 'knex.client') ??
+    unpatchable(client, [...methods, ATTACHED], 'knex.client')
+  );
+}
+
+/**
  * A Threadline SqlSession on a knex transaction, e.g.
  * `tl.recordAction('x', { session: threadlineSession(trx) })` for a transaction from
  * `knex.transaction()` without a callback or from `transactionProvider()` (inside
  * `knex.transaction(async (trx) => ...)` this is automatic).
  */
 export function threadlineSession(trx: Knex.Transaction): SqlSession {
+  readInstance(trx, 'threadlineSession', 'pass a knex transaction (trx)', (t, refuse) => {
+    const missing = missingMethod(t, ['raw'], 'trx');
+    if (missing) refuse(missing);
+  });
   return {
     async query<R>(sql: string, params?: readonly unknown[]) {
       const res = (await trx.raw(...toKnexRaw(sql, params))) as { rows?: R[]; rowCount?: number | null };
@@ -68,17 +91,27 @@ export function threadlineSession(trx: Knex.Transaction): SqlSession {
  * tl.query join that transaction.
  */
 export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadlineOptions): K {
-  const tl = (readSetupOptions(options, 'attachThreadline') as Partial<AttachThreadlineOptions>).threadline;
-  if (!tl || typeof tl.runInSession !== 'function') {
-    throw new ThreadlineError(
-      'CONFIG_INVALID',
-      'attachThreadline(knex, { threadline }): pass the instance from createThreadline({ db })',
-    );
-  }
-  const client = knex?.client as (KnexClient & Record<symbol, Threadline>) | undefined;
-  if (client?.dialect !== 'postgresql') {
-    throw new ThreadlineError('CONFIG_INVALID', "attachThreadline: pass a knex instance with client: 'pg'");
-  }
+  const given = (readSetupOptions(options, 'attachThreadline') as Partial<AttachThreadlineOptions>)
+    .threadline;
+  const tl = readInstance(
+    given,
+    'attachThreadline(knex, { threadline })',
+    'threadline must be the instance from createThreadline({ db })',
+    (t, refuse) => {
+      const missing = missingMethod(t, ['runInSession', 'runOrmStatement'], 'threadline');
+      return missing ? refuse(missing) : (t as Threadline);
+    },
+  );
+  const client = readInstance(
+    knex,
+    'attachThreadline(knex, { threadline })',
+    "knex must be a knex instance with client: 'pg' (knex({ client: 'pg', connection }))",
+    (k, refuse) => {
+      const found = (k as { client?: unknown }).client;
+      const missing = checkClient(found);
+      return missing ? refuse(missing) : (found as KnexClient & Record<symbol, Threadline>);
+    },
+  );
   if (client[ATTACHED]) {
     if (client[ATTACHED] === tl) return knex;
     throw new ThreadlineError('CONFIG_INVALID', 'attachThreadline: this knex instance is already attached');

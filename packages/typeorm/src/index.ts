@@ -1,10 +1,13 @@
 import {
   bindAuditContext,
+  missingMethod,
+  readInstance,
   readSetupOptions,
   runAttributedStatement,
   type SqlSession,
   type Threadline,
   ThreadlineError,
+  unpatchable,
 } from '@threadline/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { attributedStream, type StreamFn, settleStream } from './stream.js';
@@ -44,13 +47,20 @@ type InstrumentedRunner = Runner & { [BIND_STATE]?: 'opening' | 'started'; [ONE_
  * with `queryRunner.startTransaction()` (inside `dataSource.transaction` this is automatic).
  */
 export function threadlineSession(target: QueryRunner | EntityManager): SqlSession {
-  const runner = ('connect' in target ? target : target.queryRunner) as Runner | undefined;
-  if (!runner) {
-    throw new ThreadlineError(
-      'CONFIG_INVALID',
-      'threadlineSession: this EntityManager has no query runner; pass the manager given to your transaction callback or a QueryRunner',
-    );
-  }
+  const runner = readInstance(
+    target,
+    'threadlineSession',
+    'pass a TypeORM QueryRunner, or the EntityManager given to your transaction callback',
+    (t, refuse) => {
+      const found = ('connect' in t ? t : (t as EntityManager).queryRunner) as Runner | undefined;
+      if (found === undefined || found === null)
+        return refuse(
+          'this EntityManager has no query runner; pass the manager given to your transaction callback or a QueryRunner',
+        );
+      const missing = missingMethod(found, ['query'], 'the query runner');
+      return missing ? refuse(missing) : found;
+    },
+  );
   return {
     async query<R>(sql: string, params?: readonly unknown[]) {
       const res = (await runner.query(sql, params, true)) as { records: R[]; affected?: number };
@@ -70,16 +80,26 @@ export function threadlineSession(target: QueryRunner | EntityManager): SqlSessi
  * join the ORM's transaction. Returns the same DataSource.
  */
 export function attachThreadline<D extends DataSource>(dataSource: D, options: AttachThreadlineOptions): D {
-  const tl = (readSetupOptions(options, 'attachThreadline') as Partial<AttachThreadlineOptions>).threadline;
-  if (!tl || typeof tl.runInSession !== 'function') {
-    throw new ThreadlineError(
-      'CONFIG_INVALID',
-      'attachThreadline(dataSource, { threadline }): pass the instance from createThreadline({ db })',
-    );
-  }
-  if (dataSource?.options?.type !== 'postgres') {
-    throw new ThreadlineError('CONFIG_INVALID', "attachThreadline: pass a DataSource with type: 'postgres'");
-  }
+  const given = (readSetupOptions(options, 'attachThreadline') as Partial<AttachThreadlineOptions>)
+    .threadline;
+  const tl = readInstance(
+    given,
+    'attachThreadline(dataSource, { threadline })',
+    'threadline must be the instance from createThreadline({ db })',
+    (t, refuse) => {
+      const missing = missingMethod(t, ['runInSession', 'runOrmStatement'], 'threadline');
+      return missing ? refuse(missing) : (t as Threadline);
+    },
+  );
+  readInstance(
+    dataSource,
+    'attachThreadline(dataSource, { threadline })',
+    "dataSource must be a TypeORM DataSource with type: 'postgres' (new DataSource({ type: 'postgres', ... }))",
+    (ds, refuse) => {
+      const missing = checkDataSource(ds);
+      if (missing) refuse(missing);
+    },
+  );
   const state = dataSource as unknown as Record<symbol, Threadline>;
   if (state[ATTACHED]) {
     if (state[ATTACHED] === tl) return dataSource;
@@ -207,6 +227,26 @@ export function attachThreadline<D extends DataSource>(dataSource: D, options: A
   };
   wrapTransactions(dataSource.manager);
   return dataSource;
+}
+
+/**
+ * What attachThreadline reads and replaces on a DataSource, checked before anything is patched:
+ * a reason when something is missing or cannot be replaced (a frozen DataSource or manager).
+ */
+function checkDataSource(value: object): string | undefined {
+  const ds = value as Record<string, unknown>;
+  const options = ds.options as { type?: unknown } | undefined;
+  if (typeof options !== 'object' || options === null) return 'it has no options';
+  if (options.type !== 'postgres')
+    return `its options.type is ${typeof options.type === 'string' ? `"${options.type.slice(0, 40)}"` : typeof options.type}`;
+  const manager = ds.manager;
+  if (typeof manager !== 'object' || manager === null) return 'it has no manager';
+  return (
+    missingMethod(ds, ['createQueryRunner', 'query'], 'dataSource') ??
+    missingMethod(manager, ['transaction'], 'dataSource.manager') ??
+    unpatchable(ds, ['createQueryRunner', 'query', ATTACHED], 'the DataSource') ??
+    unpatchable(manager, ['transaction'], 'its manager')
+  );
 }
 
 /** Run `fn` with `target` (a stand-in for the runner's pg client) as the runner's connection. */

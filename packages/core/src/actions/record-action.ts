@@ -1,5 +1,6 @@
 import { ActorRef } from '../context/actor-ref.js';
 import { cleanContextId, getAuditContext } from '../context/context.js';
+import { ID_RULE } from '../context/id-rule.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { ThreadlineError } from '../errors.js';
@@ -46,7 +47,7 @@ function contextId(value: unknown, field: string): string | null {
   if (clean === undefined)
     throw new ThreadlineError(
       'INVALID_CONTEXT',
-      `recordAction: ${field} must be a non-empty string of at most 256 bytes without control, format (zero-width, bidi) or line-separator characters (the database's record_action holds direct SQL callers to the same rule)`,
+      `recordAction: ${field} must be ${ID_RULE} (the database's record_action holds direct SQL callers to the same rule)`,
     );
   return clean;
 }

@@ -1,6 +1,7 @@
 import { ThreadlineError } from '../errors.js';
 import { guardRead } from '../plain-input.js';
 import { safeText } from '../safe-text.js';
+import { ID_RULE, trimSpaces, UNSAFE_ID_CHARACTERS } from './id-rule.js';
 
 export const ACTOR_TYPES = ['user', 'admin', 'service_account', 'job', 'system', 'anonymous'] as const;
 export type ActorType = (typeof ACTOR_TYPES)[number];
@@ -12,18 +13,6 @@ export type ActorRef =
 
 /** The longest actor id accepted, in bytes. Longer ids are almost always a bug (a token, a body). */
 const MAX_ACTOR_ID_BYTES = 256;
-
-/**
- * Characters no actor id or context id may hold: every Unicode control (C0, DEL, C1), format
- * character (zero-width spaces and joiners, LRM/RLM/ALM, bidi embeddings and isolates, soft
- * hyphen, BOM) and line or paragraph separator. This is the widest thing PostgreSQL's
- * `[[:cntrl:]]` (the database side's check) matches under any locale provider — libc or ICU —
- * so a value that passes here is never dropped by the database; it also keeps ids that look
- * like another id (`ad\u200bmin`) out of the audit trail. A lone UTF-16 surrogate (`\p{Cs}` in
- * a string that is not well-formed) has no UTF-8 form at all: PostgreSQL rejects its JSON escape,
- * so the database side would drop the whole id; it is refused here instead.
- */
-export const UNSAFE_ID_CHARACTERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
 
 function invalid(message: string, value: unknown): ThreadlineError {
   return new ThreadlineError('INVALID_ACTOR', message, { details: { received: describe(value) } });
@@ -46,7 +35,8 @@ function normalizeId(type: ActorType, id: unknown): string {
   if (typeof id !== 'string') {
     throw invalid(`ActorRef.${type}(id): id must be a string or number, got ${describe(id)}`, id);
   }
-  const trimmed = id.trim();
+  // Only U+0020 is trimmed, as the database does (id-rule.ts): an NBSP at the end is refused below.
+  const trimmed = trimSpaces(id);
   if (trimmed === '')
     throw invalid(
       `ActorRef.${type}(id): id must not be empty; use ActorRef.anonymous() when nobody is known`,
@@ -61,7 +51,7 @@ function normalizeId(type: ActorType, id: unknown): string {
   }
   if (UNSAFE_ID_CHARACTERS.test(trimmed))
     throw invalid(
-      `ActorRef.${type}(id): id must not contain control, format (zero-width, bidi) or line-separator characters, or lone UTF-16 surrogates`,
+      `ActorRef.${type}(id): id must be ${ID_RULE} (no lone UTF-16 surrogate either): such an id could read like another in an audit trail`,
       id,
     );
   return trimmed;
@@ -123,7 +113,7 @@ export const ActorRef = {
   fromString(text: string): ActorRef {
     if (typeof text !== 'string')
       throw invalid('ActorRef.fromString: expected a string like "user:42"', text);
-    const trimmed = text.trim();
+    const trimmed = trimSpaces(text);
     if (trimmed === 'anonymous') return ANONYMOUS;
     const colon = trimmed.indexOf(':');
     if (colon <= 0)

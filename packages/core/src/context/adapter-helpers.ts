@@ -43,9 +43,8 @@ export function requestAuditContext(info: IncomingRequestInfo): AuditContext {
 }
 
 /**
- * Check an adapter's `source` option when the adapter is set up, by core's rules for context
- * values (a non-empty string of at most 256 bytes without control characters), so a bad value
- * fails at start-up rather than on the first request. Returns the value as it will be recorded
+ * Check an adapter's `source` option when the adapter is set up, by core's rule for context ids
+ * (id-rule.ts), so a bad value fails at start-up rather than on the first request. Returns the value as it will be recorded
  * (trimmed). Throws ThreadlineError('INVALID_CONTEXT') naming `where`.
  */
 export function checkContextSource(source: unknown, where: string): string {

@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ThreadlineError } from '../errors.js';
 import { guardRead } from '../plain-input.js';
-import { ActorRef, UNSAFE_ID_CHARACTERS } from './actor-ref.js';
+import { ActorRef } from './actor-ref.js';
+import { cleanId, ID_RULE } from './id-rule.js';
 import { jsonbTextBytes } from './meta-size.js';
 
 /** Why and on whose behalf the current work happens. Every field is optional. */
@@ -18,8 +19,6 @@ export interface AuditContext {
   meta?: Record<string, unknown> | undefined;
 }
 
-/** The longest correlation, request, job or causation id accepted, in bytes (after trimming). */
-export const MAX_CONTEXT_ID_BYTES = 256;
 const MAX_META_BYTES = 8192;
 const ID_FIELDS = ['correlationId', 'requestId', 'jobId', 'causationId', 'source'] as const;
 const KNOWN_FIELDS = new Set<string>(['actor', ...ID_FIELDS, 'meta']);
@@ -35,20 +34,13 @@ const store: ContextStore = holder[GLOBAL_KEY] ?? { storage: new AsyncLocalStora
 holder[GLOBAL_KEY] = store;
 
 /**
- * Normalize an id-like context value: trim it, and return undefined when it is empty,
- * not a string, over-long or holds control characters. Used for values that arrive from
- * the outside (headers, job data), where a bad value is ignored rather than fatal.
+ * Normalize an id-like context value by the id rule (id-rule.ts): U+0020 trimmed from the ends,
+ * undefined when it is not a string, empty, over-long or holds a control, format, invisible or
+ * non-U+0020 space character. Used for values that arrive from the outside (headers, job data),
+ * where a bad value is ignored rather than fatal.
  */
 export function cleanContextId(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const trimmed = value.trim();
-  if (trimmed === '') return undefined;
-  // A UTF-16 unit is at most 3 bytes of UTF-8: short strings need no byte count.
-  if (trimmed.length * 3 > MAX_CONTEXT_ID_BYTES && Buffer.byteLength(trimmed, 'utf8') > MAX_CONTEXT_ID_BYTES)
-    return undefined;
-  // The same characters the actor id check refuses (UNSAFE_ID_CHARACTERS says why).
-  if (UNSAFE_ID_CHARACTERS.test(trimmed)) return undefined;
-  return trimmed;
+  return typeof value === 'string' ? cleanId(value) : undefined;
 }
 
 /** Validate a context given by application code; throws ThreadlineError('INVALID_CONTEXT') naming the fix. */
@@ -82,7 +74,7 @@ function checkedAuditContext(ctx: unknown): AuditContext {
     if (clean === undefined) {
       throw new ThreadlineError(
         'INVALID_CONTEXT',
-        `audit context: ${field} must be a non-empty string of at most ${MAX_CONTEXT_ID_BYTES} bytes without control, format (zero-width, bidi) or line-separator characters, or lone UTF-16 surrogates`,
+        `audit context: ${field} must be ${ID_RULE} (no lone UTF-16 surrogate either): such an id could read like another in an audit trail`,
       );
     }
     out[field] = clean;

@@ -1,3 +1,5 @@
+import { NOT_IN_ID_SQL } from '../context/id-rule.js';
+
 /**
  * The helpers that read the bound context without ever raising (begin_audit_transaction and
  * record_action call them): JSON parsing that returns NULL instead of an error, the rule for a
@@ -5,12 +7,12 @@
  * storage schema.
  */
 /**
- * The characters a context id must not hold (control and invisible format characters, which could
- * make an id read like another), as a regular expression class inside an E'' literal: one list,
- * shared by clean_context_id and context_is_clean, so the shortcut can never accept what the rule
- * refuses.
+ * The characters a context id must not hold (id-rule.ts: controls, format and other invisible
+ * characters, spaces other than U+0020), as a regular expression class inside an E'' literal: the
+ * list the JavaScript checks use, shared by clean_context_id and context_is_clean, so the shortcut
+ * can never accept what the rule refuses and JavaScript refuses exactly what the database does.
  */
-const NOT_IN_ID = String.raw`[\\u0001-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb\\U000110bd\\U000110cd\\U00013430-\\U0001343f\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0001\\U000e0020-\\U000e007f]`;
+const NOT_IN_ID = NOT_IN_ID_SQL;
 
 export const CONTEXT_FUNCTIONS = String.raw`
 -- Parse text as jsonb, or NULL when it is not valid JSON (never raises).
@@ -23,9 +25,10 @@ EXCEPTION WHEN others THEN
 END
 $fn$;
 
--- A context id: a trimmed string (or a number) of 1..256 bytes without control characters, else
--- NULL. The bound applies to numbers too: 42.5e999 renders as 1,001 digits. One plain SQL
--- expression (no FROM, no SET clause) so that callers inline it: a call that is not inlined is
+-- A context id (id-rule.ts): a string (or a number) trimmed of U+0020 at both ends (btrim trims
+-- nothing else), of 1..256 bytes, without control, format or invisible characters or spaces other
+-- than U+0020; else NULL. The bound applies to numbers too: 42.5e999 renders as 1,001 digits. One
+-- plain SQL expression (no FROM, no SET clause) so that callers inline it: a call that is not inlined is
 -- parsed and planned again in every transaction (fmgr_sql), ~20 µs each. Schema-qualified
 -- throughout: it is inlined into SECURITY DEFINER callers and parsed with their search_path.
 CREATE OR REPLACE FUNCTION @S.clean_context_id(p_value jsonb) RETURNS text

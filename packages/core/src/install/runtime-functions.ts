@@ -1,3 +1,5 @@
+import { ID_RULE } from '../context/id-rule.js';
+
 /**
  * Functions the capture triggers and recordAction() call at run time. `@S` is the quoted storage
  * schema. All state is transaction-local (set_config(..., true)), so this works behind PgBouncer
@@ -182,7 +184,7 @@ BEGIN
       ELSE
         value := @S.clean_context_id(actor -> 'id');
         IF value IS NULL THEN
-          problems := problems || '{"actor_ref": "threadline.actor_ref needs a non-empty id of at most 256 bytes"}';
+          problems := problems || '{"actor_ref": "threadline.actor_ref needs an id that is ${ID_RULE}"}';
           actor := NULL;
         ELSE
           actor := jsonb_build_object('type', kind, 'id', value);
@@ -199,7 +201,7 @@ BEGIN
         IF coalesce(ctx -> field, 'null'::jsonb) <> 'null'::jsonb THEN
           value := @S.clean_context_id(ctx -> field);
           IF value IS NULL THEN
-            problems := problems || jsonb_build_object(field, 'must be a non-empty string of at most 256 bytes');
+            problems := problems || jsonb_build_object(field, 'must be ${ID_RULE}');
           ELSE
             ids := ids || jsonb_build_object(field, value);
           END IF;
@@ -362,7 +364,7 @@ BEGIN
     actor := '{"type": "anonymous"}'::jsonb;
   ELSIF id_value IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = '22023',
-      MESSAGE = 'threadline: record_action: the actor needs a non-empty id of at most 256 bytes without control characters';
+      MESSAGE = 'threadline: record_action: the actor needs an id that is ${ID_RULE}';
   ELSE
     actor := jsonb_build_object('type', kind, 'id', id_value);
   END IF;
@@ -371,7 +373,7 @@ BEGIN
    WHERE v.value IS NOT NULL AND @S.clean_context_id(to_jsonb(v.value)) IS NULL;
   IF bad_ids IS NOT NULL THEN
     RAISE EXCEPTION USING ERRCODE = '22023',
-      MESSAGE = 'threadline: record_action: ' || bad_ids || ' must be NULL or a non-empty string of at most 256 bytes without control, format (zero-width, bidi) or line-separator characters';
+      MESSAGE = 'threadline: record_action: ' || bad_ids || ' must be NULL or ${ID_RULE}';
   END IF;
   IF p_link THEN tx := @S.current_transaction_id(); END IF;
   INSERT INTO @S.audit_actions

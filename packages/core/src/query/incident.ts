@@ -1,5 +1,6 @@
 import type { ActorRef } from '../context/actor-ref.js';
-import { cleanContextId, MAX_CONTEXT_ID_BYTES } from '../context/context.js';
+import { cleanContextId } from '../context/context.js';
+import { ID_RULE } from '../context/id-rule.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import { safeText } from '../safe-text.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
@@ -134,10 +135,7 @@ export async function transactionsQuery(
   if (given.length !== 1) throw invalid('auditTransactions: give exactly one of requestId, jobId');
   const field = given[0]!;
   const value = cleanContextId(f[field]);
-  if (value === undefined)
-    throw invalid(
-      `auditTransactions: ${field} must be a non-empty string of at most ${MAX_CONTEXT_ID_BYTES} bytes (after trimming) without control characters`,
-    );
+  if (value === undefined) throw invalid(`auditTransactions: ${field} must be ${ID_RULE}`);
   const pageSize = parsePageSize(opts.pageSize, 'auditTransactions');
   const fingerprint = queryFingerprint(['transactions', field, value]);
   const after = decodeCursor(opts.cursor, fingerprint);

@@ -1,6 +1,7 @@
 import { formatTableName, parseTableName, type TableName } from '../capture/identifiers.js';
 import { ActorRef } from '../context/actor-ref.js';
-import { cleanContextId, MAX_CONTEXT_ID_BYTES } from '../context/context.js';
+import { cleanContextId } from '../context/context.js';
+import { ID_RULE } from '../context/id-rule.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { isDate, isObjectInput, readInput } from '../plain-input.js';
 import { describeValue, safeText } from '../safe-text.js';
@@ -105,9 +106,7 @@ export function parseActor(value: unknown, what: string): ActorRef {
 export function parseCorrelationId(value: unknown, what: string): string {
   const clean = cleanContextId(value);
   if (clean === undefined) {
-    throw invalid(
-      `${what}: correlationId must be a non-empty string of at most ${MAX_CONTEXT_ID_BYTES} bytes (after trimming) without control characters`,
-    );
+    throw invalid(`${what}: correlationId must be ${ID_RULE}`);
   }
   return clean;
 }
@@ -223,9 +222,7 @@ function parseContextIdFilter(value: unknown, name: string): string | null {
   if (!given(value)) return null;
   const clean = cleanContextId(value);
   if (clean === undefined) {
-    throw invalid(
-      `timeline: ${name} must be a non-empty string of at most ${MAX_CONTEXT_ID_BYTES} bytes (after trimming) without control characters`,
-    );
+    throw invalid(`timeline: ${name} must be ${ID_RULE}`);
   }
   return clean;
 }

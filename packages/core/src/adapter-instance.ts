@@ -1,0 +1,85 @@
+import { isThreadlineError, ThreadlineError } from './errors.js';
+import { safeText } from './safe-text.js';
+
+/**
+ * The library object an adapter is given to hook (a TypeORM DataSource or QueryRunner, a knex
+ * instance or transaction), checked before anything is used or patched: `read` takes what the
+ * adapter needs from it and returns that, calling `refuse(reason)` when something is missing.
+ * Any refusal — null, a primitive, a proxy or getter that throws, a method that is not a
+ * function, a frozen object whose methods cannot be replaced — is a ThreadlineError
+ * CONFIG_INVALID `${where}: ${expected} (${reason})`, never a TypeError from deep inside the hook.
+ */
+export function readInstance<T>(
+  value: unknown,
+  where: string,
+  expected: string,
+  read: (value: object, refuse: (reason: string) => never) => T,
+): T {
+  const refuse = (reason: string, cause?: unknown): never => {
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      `${where}: ${expected} (${reason})`,
+      cause === undefined ? undefined : { cause },
+    );
+  };
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function'))
+    return refuse(`got ${value === null ? 'null' : typeof value}`);
+  try {
+    return read(value, refuse);
+  } catch (error) {
+    if (isThreadlineError(error)) throw error;
+    return refuse(`reading it threw: ${message(error)}`, error);
+  }
+}
+
+/** A reason naming the first of `keys` that is not a function on `target` (`name` in the text). */
+export function missingMethod(target: object, keys: readonly string[], name: string): string | undefined {
+  for (const key of keys) {
+    const value = (target as Record<string, unknown>)[key];
+    if (typeof value !== 'function') return `${name}.${key} is ${describe(value)}, not a function`;
+  }
+  return undefined;
+}
+
+/**
+ * A reason naming the first of `keys` that an assignment `target[key] = ...` would not replace
+ * (strict mode: it would throw), or undefined when all can be.
+ */
+export function unpatchable(
+  target: object,
+  keys: readonly (string | symbol)[],
+  name: string,
+): string | undefined {
+  for (const key of keys) {
+    if (!assignable(target, key))
+      return `${name} is frozen or its ${typeof key === 'symbol' ? 'properties' : key} cannot be replaced`;
+  }
+  return undefined;
+}
+
+function assignable(target: object, key: string | symbol): boolean {
+  for (let o: object | null = target; o !== null; o = Object.getPrototypeOf(o)) {
+    const found = Object.getOwnPropertyDescriptor(o, key);
+    if (found === undefined) continue;
+    // An accessor calls its setter (a getter-only one throws).
+    if (!('value' in found)) return found.set !== undefined;
+    // An own data property is replaced in place; an inherited one becomes an own property.
+    return found.writable === true && (o === target || Object.isExtensible(target));
+  }
+  return Object.isExtensible(target);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'missing';
+  return `a ${typeof value}`;
+}
+
+function message(error: unknown): string {
+  try {
+    const text = (error as { message?: unknown } | null)?.message;
+    return (typeof text === 'string' ? text : safeText(error)).slice(0, 200);
+  } catch {
+    return 'an unreadable error';
+  }
+}
