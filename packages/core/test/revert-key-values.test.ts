@@ -120,6 +120,15 @@ describeEachDb('revert: a row target by the value of its key', (db) => {
       plans.push(plan);
     }
     expect(new Set(plans.map((p) => p.summary.text)).size).toBe(1);
+    // Back to a change id (the insert): the key given is compared with that change's by value too.
+    const [{ id }] = (await db().sql<{ id: string }>(
+      `select min(id)::text as id from threadline.audit_changes where table_name = $1`,
+      [t],
+    )) as [{ id: string }];
+    const byChange = [];
+    for (const pk of [1, '1.0']) byChange.push(shape(await tl.revert.plan({ table: t, pk, to: id })));
+    expect(byChange[0]).toEqual(byChange[1]);
+    expect(byChange[0]).toHaveLength(1);
     expect(shape(plans[0]!)).toEqual(shape(plans[1]!));
     await apply(tl, JSON.parse(JSON.stringify(plans[1])) as RevertPlan);
     expect(await db().sql(`select v from ${t}`)).toEqual([{ v: 'other' }]);
