@@ -11,22 +11,34 @@ export const MAX_ID = '9223372036854775807';
  * A row target's changes carry their keys as the table reads them now (key_now): a key stored
  * before an ALTER TYPE of a key column (6.0000 under numeric(10,4), 1 under int) is the key the
  * row has under the type it has now (6.00, "1"), so the row's changes are followed, netted and
- * written by one key. Their jsonb is compared by value (keyIdentity: 1 and 1.0 are one key).
+ * written by one key. Their jsonb is compared by value (keyIdentity: 1 and 1.0 are one key). Read
+ * once per distinct stored key (a row's changes share a few), not once per change.
  */
-const followColumns = (q: string) =>
-  `${changeColumns}, ${q}.key_now($1::text, $2::text, c.table_pk)::text AS pk_now,
-   ${q}.key_now($1::text, $2::text, c.table_pk_before)::text AS pk_before_now`;
-
-interface FollowRow extends ChangeTextRow {
-  pk_now: string;
-  pk_before_now: string | null;
+async function withKeysNow(
+  run: Run,
+  q: string,
+  table: TableName,
+  rows: ChangeTextRow[],
+): Promise<StoredChange[]> {
+  const texts = new Set<string>();
+  for (const r of rows) {
+    texts.add(r.table_pk);
+    if (r.table_pk_before !== null) texts.add(r.table_pk_before);
+  }
+  if (texts.size === 0) return [];
+  const now = new Map<string, string>();
+  for (const r of await run<{ k: string; n: string }>(
+    `SELECT k.k, ${q}.key_now($1::text, $2::text, k.k::jsonb)::text AS n FROM unnest($3::text[]) AS k(k)`,
+    [table.schema, table.name, [...texts]],
+  ))
+    now.set(r.k, r.n);
+  return rows.map((r) => {
+    const c = toStored(r);
+    c.pk = now.get(r.table_pk) ?? r.table_pk;
+    if (r.table_pk_before !== null) c.pkBefore = now.get(r.table_pk_before) ?? r.table_pk_before;
+    return c;
+  });
 }
-
-const toFollowed = (r: FollowRow): StoredChange => ({
-  ...toStored(r),
-  pk: r.pk_now,
-  pkBefore: r.pk_before_now,
-});
 
 /**
  * The changes of `keys` (SQL jsonb[], `$3`) or moving away from them, of the table named by `$1` /
@@ -55,14 +67,19 @@ export async function followRow(
   // Fetch changes of every key the row has had since the point, until no new key turns up.
   for (let round = 0; round < 100 && keys.length > 0; round++) {
     for (const k of keys) queried.add(keyIdentity(k));
-    const rows = await run<FollowRow>(
-      `SELECT ${followColumns(q)} FROM ${q}.audit_changes c
+    const rows = await run<ChangeTextRow>(
+      `SELECT ${changeColumns} FROM ${q}.audit_changes c
         WHERE ${byKeys(q)} AND ${byTime ? 'c.captured_at > $4::timestamptz' : 'c.id > $4::bigint'} ORDER BY c.id`,
       [table.schema, table.name, keys, since],
     );
     const next: string[] = [];
     const found = new Set<string>();
-    for (const r of rows.map(toFollowed)) {
+    for (const r of await withKeysNow(
+      run,
+      q,
+      table,
+      rows.filter((x) => !seen.has(x.id)),
+    )) {
       if (seen.has(r.id)) continue;
       seen.add(r.id);
       candidates.push(r);
@@ -101,15 +118,15 @@ export async function keyAtPoint(
   let current = key;
   let before = MAX_ID;
   for (let round = 0; round < 100; round++) {
-    const rows = await run<FollowRow>(
-      `SELECT ${followColumns(q)} FROM ${q}.audit_changes c
+    const rows = await run<ChangeTextRow>(
+      `SELECT ${changeColumns} FROM ${q}.audit_changes c
         WHERE ${byKeys(q)} AND c.captured_at > $4::timestamptz AND c.id < $5::bigint ORDER BY c.id DESC`,
       [table.schema, table.name, [current], at, before],
     );
     const now = keyIdentity(current);
-    const into = rows
-      .map(toFollowed)
-      .find((c) => keyIdentity(c.pk) === now && c.pkBefore !== null && keyIdentity(c.pkBefore) !== now);
+    const into = (await withKeysNow(run, q, table, rows)).find(
+      (c) => keyIdentity(c.pk) === now && c.pkBefore !== null && keyIdentity(c.pkBefore) !== now,
+    );
     if (!into) return current;
     current = into.pkBefore!;
     before = into.id;
