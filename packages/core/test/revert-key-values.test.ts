@@ -134,6 +134,29 @@ describeEachDb('revert: a row target by the value of its key', (db) => {
     expect(await db().sql(`select v from ${t}`)).toEqual([{ v: 'other' }]);
   });
 
+  it('a transaction that changed a key column type between two changes of a row: one step, and apply agrees', async () => {
+    const { t, tl } = await capturedTable(db, 'numeric(10,4)', 'txscale', `(6, 'a'), (7, 'z')`);
+    const { auditTransactionId } = await tl.transaction(async (tx) => {
+      await tx.query(`update ${t} set v = 'b' where id = 6`);
+      await tx.query(`alter table ${t} alter column id type numeric(10,2)`);
+      await tx.query(`update ${t} set v = 'c' where id = 6`);
+    });
+    const keys = await db().sql<{ k: string }>(
+      `select table_pk::text as k from threadline.audit_changes where table_name = $1 order by id`,
+      [t],
+    );
+    const plan = await tl.revert.plan({ transactionId: auditTransactionId! });
+    expect(plan.conflicts).toEqual([]);
+    expect(plan.steps.map((s) => [s.op, s.pk])).toEqual([['update', { id: 6 }]]);
+    expect(plan.steps[0]!.set).toMatchObject({ v: 'a' });
+    await apply(tl, plan);
+    expect(await db().sql(`select id::text, v from ${t} order by id`)).toEqual([
+      { id: '6.00', v: 'a' },
+      { id: '7.00', v: 'z' },
+    ]);
+    expect(keys.map((k) => k.k)).toEqual(['{"id": 6.0000}', '{"id": 6.00}']);
+  });
+
   it('refuses keys that are no value of the column with a clear error, and finds no row for a value no row has', async () => {
     const { t, tl } = await capturedTable(db, 'numeric(10,4)', 'numhostile', `(6, 'a')`);
     await tl.transaction(async (tx) => {

@@ -214,7 +214,7 @@ function sameRow(entry: { v: RowState | StoredChange }, c: StoredChange, meta: T
   const left = leftImage(entry, meta);
   const found = left === null ? null : foundImage(c, meta);
   if (left === null || found === null || !found.complete || found.image.size !== left.size) return false;
-  for (const [k, v] of found.image) if (left.get(k) !== v) return false;
+  for (const [k, v] of found.image) if (!sameValue(meta, k, left.get(k), v)) return false;
   return true;
 }
 
@@ -237,9 +237,18 @@ function contradicts(entry: { v: RowState | StoredChange }, c: StoredChange, met
   for (const [k, v] of found.image) {
     if (meta.exclude.includes(k) || meta.mask.includes(k)) continue;
     const was = left.get(k);
-    if (was !== undefined && was !== v) return true;
+    if (was !== undefined && !sameValue(meta, k, was, v)) return true;
   }
   return false;
+}
+
+/**
+ * Two stored value texts of column `k` are the same: a key column's by value (key-identity.ts), so
+ * 6.0000 and 6.00 (an ALTER TYPE of the key column between two changes of one transaction) are
+ * one key, as the changes' keys are one row.
+ */
+function sameValue(meta: TableMeta, k: string, a: string | undefined, b: string): boolean {
+  return a === b || (a !== undefined && meta.keyColumns.includes(k) && keyIdentity(a) === keyIdentity(b));
 }
 
 /** The row as the entry's last change left it (null: not stored, or no row). */
