@@ -2,7 +2,7 @@ import type { RequestAdapterHarness, RequestAppOptions } from '@threadline/confo
 import { ActorRef, setAuditActor } from '@threadline/core/adapter';
 import type { NextFunction, Request, Response } from 'express';
 import { auditContext } from '../src/index.js';
-import { type ExpressFactory, expressVersions, listen } from './versions.js';
+import { type ExpressFactory, listen } from './versions.js';
 
 // Express 4 does not forward rejected promises from handlers, so every async handler here
 // passes its error to next(err) itself (which also works on Express 5).

@@ -45,6 +45,3 @@ export function raw(markup: string): Html {
   return new Html(markup);
 }
 
-function join(parts: readonly Html[], separator = ''): Html {
-  return new Html(parts.map((p) => p.value).join(separator));
-}
