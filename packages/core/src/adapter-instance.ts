@@ -83,3 +83,48 @@ function message(error: unknown): string {
     return 'an unreadable error';
   }
 }
+
+/**
+ * Replaces the given properties, all or none: each `[target, patches]` in order, by Reflect.set. A
+ * property a target refuses to take (a proxy whose set trap answers false or throws, which
+ * unpatchable cannot see) puts back everything replaced so far and is CONFIG_INVALID
+ * `${where}: ${expected} (…)`, so a refused instance is never left half-hooked. Put the
+ * "attached" mark last (a symbol key: Reflect.ownKeys lists symbols after strings).
+ */
+export function applyPatches(
+  steps: readonly (readonly [object, Record<string | symbol, unknown>])[],
+  where: string,
+  expected: string,
+): void {
+  const undo: (() => void)[] = [];
+  for (const [target, patches] of steps) {
+    for (const key of Reflect.ownKeys(patches)) {
+      let cause: unknown;
+      let done = false;
+      try {
+        const own = Object.hasOwn(target, key);
+        const previous: unknown = Reflect.get(target, key);
+        done = Reflect.set(target, key, patches[key]);
+        if (done)
+          undo.push(() => (own ? Reflect.set(target, key, previous) : Reflect.deleteProperty(target, key)));
+      } catch (error) {
+        cause = error;
+      }
+      if (!done) {
+        for (const step of undo.reverse()) {
+          try {
+            step();
+          } catch {
+            // put back what can be put back
+          }
+        }
+        const name = typeof key === 'symbol' ? 'its attached mark' : key;
+        throw new ThreadlineError(
+          'CONFIG_INVALID',
+          `${where}: ${expected} (${name} cannot be replaced${cause === undefined ? '' : `: ${message(cause)}`})`,
+          cause === undefined ? undefined : { cause },
+        );
+      }
+    }
+  }
+}

@@ -63,3 +63,18 @@ it('resolveTargets refuses a list that cannot be read', async () => {
   );
   expect(tl.resolveTargets(['posts']).map((t) => t.table.name)).toEqual(['posts']);
 });
+
+it('resolveTargets refuses a sparse list, a name that is not a string and an absurdly long list', async () => {
+  // biome-ignore lint/suspicious/noSparseArray: the hole is the point
+  expect(await outcome(() => tl.resolveTargets([, 'posts'] as never))).toMatch(
+    /^CONFIG_INVALID: resolveTargets: tables\[0\] must be a table name like "posts" or "billing.invoices", got undefined/,
+  );
+  expect(await outcome(() => tl.resolveTargets(['posts', 7] as never))).toMatch(
+    /tables\[1\] must be a table name/,
+  );
+  const huge: string[] = [];
+  huge.length = 2 ** 32 - 1;
+  expect(await outcome(() => tl.resolveTargets(huge))).toMatch(
+    /^CONFIG_INVALID: resolveTargets: tables lists 4294967295 names; at most 10,000 in one call/,
+  );
+});

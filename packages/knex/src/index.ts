@@ -1,4 +1,5 @@
 import {
+  applyPatches,
   bindAuditContext,
   claimConnection,
   missingMethod,
@@ -43,6 +44,8 @@ interface StreamLike {
   destroy(error?: unknown): unknown;
 }
 const ATTACHED = Symbol.for('threadline.knex.attached');
+const ATTACH = 'attachThreadline(knex, { threadline })';
+const KNEX_EXPECTED = "knex must be a knex instance with client: 'pg' (knex({ client: 'pg', connection }))";
 
 /** `$1`-style SQL and parameters as a knex.raw call (literal `?` escaped). */
 /**
@@ -95,29 +98,26 @@ export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadl
     .threadline;
   const tl = readInstance(
     given,
-    'attachThreadline(knex, { threadline })',
+    ATTACH,
     'threadline must be the instance from createThreadline({ db })',
     (t, refuse) => {
       const missing = missingMethod(t, ['runInSession', 'runOrmStatement'], 'threadline');
       return missing ? refuse(missing) : (t as Threadline);
     },
   );
-  const client = readInstance(
-    knex,
-    'attachThreadline(knex, { threadline })',
-    "knex must be a knex instance with client: 'pg' (knex({ client: 'pg', connection }))",
-    (k, refuse) => {
-      const found = (k as { client?: unknown }).client;
-      const missing = checkClient(found);
-      return missing ? refuse(missing) : (found as KnexClient & Record<symbol, Threadline>);
-    },
-  );
+  const client = readInstance(knex, ATTACH, KNEX_EXPECTED, (k, refuse) => {
+    const found = (k as { client?: unknown }).client;
+    const missing = checkClient(found);
+    return missing ? refuse(missing) : (found as KnexClient & Record<symbol, Threadline>);
+  });
   if (client[ATTACHED]) {
     if (client[ATTACHED] === tl) return knex;
     throw new ThreadlineError('CONFIG_INVALID', 'attachThreadline: this knex instance is already attached');
   }
-  client[ATTACHED] = tl;
   const { transaction, query, stream } = client;
+  // Built first, then put on the client all at once (applyPatches): a client that refuses one is
+  // left as it was, not half-hooked and marked attached.
+  const patches: Partial<KnexClient> & Record<symbol, Threadline> = {};
 
   // knex's statements in a transaction (its own client object, not this one) take the turn of the
   // scope they are sent from: they wait while a nested tl.transaction is open, whose ROLLBACK TO
@@ -132,7 +132,7 @@ export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadl
       tl.runOrmStatement(() => sendStream.call(trxClient, connection, obj, target, options));
   };
 
-  client.transaction = function (this: KnexClient, container, config, outerTx) {
+  patches.transaction = function (this: KnexClient, container, config, outerTx) {
     const wrapped =
       typeof container === 'function'
         ? (trx: Knex.Transaction) => {
@@ -192,7 +192,7 @@ export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadl
       pipelinable,
     });
 
-  client.query = function (this: KnexClient, connection, obj) {
+  patches.query = function (this: KnexClient, connection, obj) {
     if (this.transacting) return query.call(this, connection, obj);
     return outside(this, connection, obj, (target) => query.call(this, target, obj));
   };
@@ -201,7 +201,7 @@ export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadl
   // COMMIT: the release waits for it, so no other caller's statement joins the transaction.
   const streaming = new WeakMap<object, Promise<unknown>>();
   const { releaseConnection } = client;
-  client.stream = function (this: KnexClient, connection, obj, target, options) {
+  patches.stream = function (this: KnexClient, connection, obj, target, options) {
     ignoreReleaseOnClose(target, connection as object);
     if (this.transacting) return stream.call(this, connection, obj, target, options);
     let sent = false;
@@ -270,11 +270,13 @@ export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadl
       }
     };
   };
-  client.releaseConnection = function (this: KnexClient, connection) {
+  patches.releaseConnection = function (this: KnexClient, connection) {
     if (closing.has(connection as object)) return Promise.resolve();
     const pending = streaming.get(connection as object);
     if (!pending) return releaseConnection.call(this, connection);
     return pending.then(() => releaseConnection.call(this, connection));
   };
+  patches[ATTACHED] = tl;
+  applyPatches([[client, patches]], ATTACH, KNEX_EXPECTED);
   return knex;
 }

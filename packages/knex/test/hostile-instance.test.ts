@@ -100,6 +100,33 @@ describe('attachThreadline with a hostile knex instance', () => {
       }
     });
 
+    it.each(['transaction', 'query', 'stream', 'releaseConnection', 'attached mark'])(
+      'refuses a client that will not take its %s, puts back what it replaced and can be asked again',
+      async (refused) => {
+        const k = factory({ client: 'pg', connection: URL });
+        try {
+          const real = k.client;
+          const key = refused === 'attached mark' ? Symbol.for('threadline.knex.attached') : refused;
+          const proxy = new Proxy(real, {
+            set: (target, name, value) => (name === key ? false : Reflect.set(target, name, value)),
+          });
+          const hostile = new Proxy(k, {
+            get: (target, name) => (name === 'client' ? proxy : Reflect.get(target, name)),
+          });
+          for (let round = 0; round < 2; round++) {
+            expect(await outcome(() => attachThreadline(hostile as never, { threadline: tl }))).toMatch(
+              /knex must be a knex instance .* cannot be replaced\)$/,
+            );
+            for (const method of ['transaction', 'query', 'stream', 'releaseConnection'])
+              expect(Object.hasOwn(real, method), method).toBe(false);
+            expect(Object.getOwnPropertySymbols(real)).not.toContain(Symbol.for('threadline.knex.attached'));
+          }
+        } finally {
+          await k.destroy();
+        }
+      },
+    );
+
     it('attaches a real knex instance, frozen or not (only its client is patched)', async () => {
       const k = factory({ client: 'pg', connection: URL });
       const frozen = factory({ client: 'pg', connection: URL });

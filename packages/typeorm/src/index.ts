@@ -1,4 +1,5 @@
 import {
+  applyPatches,
   bindAuditContext,
   missingMethod,
   readInstance,
@@ -30,6 +31,9 @@ interface Runner {
 }
 type TransactionFn = (...args: unknown[]) => Promise<unknown>;
 const ATTACHED = Symbol.for('threadline.typeorm.attached');
+const ATTACH = 'attachThreadline(dataSource, { threadline })';
+const DATA_SOURCE_EXPECTED =
+  "dataSource must be a TypeORM DataSource with type: 'postgres' (new DataSource({ type: 'postgres', ... }))";
 /**
  * Where a runner's startTransaction() is before its binding is sent: `opening` until TypeORM sent
  * START TRANSACTION (a beforeTransactionStart subscriber's write still runs outside), `started`
@@ -84,32 +88,27 @@ export function attachThreadline<D extends DataSource>(dataSource: D, options: A
     .threadline;
   const tl = readInstance(
     given,
-    'attachThreadline(dataSource, { threadline })',
+    ATTACH,
     'threadline must be the instance from createThreadline({ db })',
     (t, refuse) => {
       const missing = missingMethod(t, ['runInSession', 'runOrmStatement'], 'threadline');
       return missing ? refuse(missing) : (t as Threadline);
     },
   );
-  readInstance(
-    dataSource,
-    'attachThreadline(dataSource, { threadline })',
-    "dataSource must be a TypeORM DataSource with type: 'postgres' (new DataSource({ type: 'postgres', ... }))",
-    (ds, refuse) => {
-      const missing = checkDataSource(ds);
-      if (missing) refuse(missing);
-    },
-  );
+  readInstance(dataSource, ATTACH, DATA_SOURCE_EXPECTED, (ds, refuse) => {
+    const missing = checkDataSource(ds);
+    if (missing) refuse(missing);
+  });
   const state = dataSource as unknown as Record<symbol, Threadline>;
   if (state[ATTACHED]) {
     if (state[ATTACHED] === tl) return dataSource;
     throw new ThreadlineError('CONFIG_INVALID', 'attachThreadline: this DataSource is already attached');
   }
-  state[ATTACHED] = tl;
 
-  const wrapTransactions = (manager: EntityManager) => {
+  /** `manager.transaction` whose callback runs in the manager's audited session. */
+  const auditedTransactions = (manager: EntityManager): TransactionFn => {
     const transaction = manager.transaction as unknown as TransactionFn;
-    (manager as unknown as { transaction: TransactionFn }).transaction = function (this: unknown, ...args) {
+    return function (this: unknown, ...args) {
       const at = typeof args[0] === 'function' ? 0 : 1;
       const fn = args[at];
       if (typeof fn === 'function') {
@@ -117,6 +116,9 @@ export function attachThreadline<D extends DataSource>(dataSource: D, options: A
       }
       return transaction.apply(this, args);
     };
+  };
+  const wrapTransactions = (manager: EntityManager) => {
+    (manager as unknown as { transaction: TransactionFn }).transaction = auditedTransactions(manager);
   };
 
   const instrument = (runner: QueryRunner) => {
@@ -209,23 +211,37 @@ export function attachThreadline<D extends DataSource>(dataSource: D, options: A
 
   const createQueryRunner = dataSource.createQueryRunner;
   let nextIsOneShot = false;
-  dataSource.createQueryRunner = function (this: DataSource, ...args) {
-    const runner = instrument(createQueryRunner.apply(this, args));
-    (runner as unknown as InstrumentedRunner)[ONE_SHOT] = nextIsOneShot;
-    nextIsOneShot = false;
-    return runner;
-  };
   // dataSource.query(sql) without a runner creates one (synchronously, first thing) and releases it.
   const dataSourceQuery = dataSource.query as unknown as TransactionFn;
-  (dataSource as unknown as { query: TransactionFn }).query = function (this: unknown, ...args) {
-    nextIsOneShot = args[2] === undefined;
-    try {
-      return dataSourceQuery.apply(this, args);
-    } finally {
-      nextIsOneShot = false;
-    }
-  };
-  wrapTransactions(dataSource.manager);
+  // Put on the manager and the DataSource all at once (applyPatches): one that refuses a property
+  // is left as it was, not half-hooked and marked attached.
+  applyPatches(
+    [
+      [dataSource.manager, { transaction: auditedTransactions(dataSource.manager) }],
+      [
+        dataSource,
+        {
+          createQueryRunner(this: DataSource, ...args: Parameters<DataSource['createQueryRunner']>) {
+            const runner = instrument(createQueryRunner.apply(this, args));
+            (runner as unknown as InstrumentedRunner)[ONE_SHOT] = nextIsOneShot;
+            nextIsOneShot = false;
+            return runner;
+          },
+          query(this: unknown, ...args: unknown[]) {
+            nextIsOneShot = args[2] === undefined;
+            try {
+              return dataSourceQuery.apply(this, args);
+            } finally {
+              nextIsOneShot = false;
+            }
+          },
+          [ATTACHED]: tl,
+        },
+      ],
+    ],
+    ATTACH,
+    DATA_SOURCE_EXPECTED,
+  );
   return dataSource;
 }
 

@@ -142,6 +142,39 @@ describe('attachThreadline with a hostile DataSource', () => {
       expect(attachThreadline(managerFrozen, { threadline: tl })).toBe(managerFrozen);
     });
 
+    it.each(['createQueryRunner', 'query', 'attached mark', 'manager.transaction'])(
+      'refuses a DataSource that will not take its %s, puts back what it replaced and stays attachable',
+      async (refused) => {
+        const real = dataSource();
+        const manager = real.manager;
+        const onManager = refused === 'manager.transaction';
+        const key =
+          refused === 'attached mark'
+            ? Symbol.for('threadline.typeorm.attached')
+            : onManager
+              ? 'transaction'
+              : refused;
+        const refusing = <T extends object>(target: T) =>
+          new Proxy(target, {
+            set: (t, name, value) => (name === key ? false : Reflect.set(t, name, value)),
+          });
+        const proxiedManager = onManager ? refusing(manager) : manager;
+        const hostile = new Proxy(onManager ? real : refusing(real), {
+          get: (t, name) => (name === 'manager' ? proxiedManager : Reflect.get(t, name)),
+        });
+        for (let round = 0; round < 2; round++) {
+          expect(await outcome(() => attachThreadline(hostile as never, { threadline: tl }))).toMatch(
+            /dataSource must be a TypeORM DataSource .* cannot be replaced\)$/,
+          );
+          expect(Object.hasOwn(real, 'createQueryRunner')).toBe(false);
+          expect(Object.hasOwn(real, 'query')).toBe(false);
+          expect(Object.hasOwn(manager, 'transaction')).toBe(false);
+          expect(Object.getOwnPropertySymbols(real)).not.toContain(Symbol.for('threadline.typeorm.attached'));
+        }
+        expect(attachThreadline(real, { threadline: tl })).toBe(real);
+      },
+    );
+
     it('attaches a real DataSource (the checks refuse no real one)', () => {
       const ds = dataSource();
       expect(attachThreadline(ds, { threadline: tl })).toBe(ds);

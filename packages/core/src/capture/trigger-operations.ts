@@ -63,6 +63,9 @@ function triggerOptions(input: unknown, where: string): TriggerOptions {
 }
 
 /** The tables to act on: the given names, or every table in the `tables` option. */
+/** The most tables one call names (a longer list is a mistake, and reading it would take long). */
+const MAX_TARGETS = 10_000;
+
 export function resolveTargets(
   tables: Map<string, ConfiguredTable>,
   names: readonly string[] | undefined,
@@ -80,8 +83,20 @@ export function resolveTargets(
   if (!Array.isArray(names) || names.length === 0) {
     throw new ThreadlineError('CONFIG_INVALID', `${where}: tables must be a non-empty array of table names`);
   }
+  if (names.length > MAX_TARGETS) {
+    throw new ThreadlineError(
+      'CONFIG_INVALID',
+      `${where}: tables lists ${names.length} names; at most ${MAX_TARGETS.toLocaleString('en-US')} in one call`,
+    );
+  }
   const seen = new Set<string>();
-  return names.map((name) => {
+  // Index by index, so that a hole in a sparse array is a name that is missing, not skipped.
+  return Array.from({ length: names.length }, (_, i) => names[i]).map((name, i) => {
+    if (typeof name !== 'string')
+      throw new ThreadlineError(
+        'CONFIG_INVALID',
+        `${where}: tables[${i}] must be a table name like "posts" or "billing.invoices", got ${name === null ? 'null' : typeof name}`,
+      );
     const table = parseTableName(name);
     const key = tableKey(table);
     if (seen.has(key))

@@ -69,7 +69,8 @@ function checkedAuditContext(ctx: unknown): AuditContext {
   for (const field of ID_FIELDS) {
     const raw = input[field];
     if (raw === undefined || raw === null) continue;
-    const value = typeof raw === 'number' ? String(raw) : raw;
+    // A number is an id only when finite (NaN and Infinity would be stored as words), as for actors.
+    const value = typeof raw === 'number' ? (Number.isFinite(raw) ? String(raw) : undefined) : raw;
     const clean = cleanContextId(value);
     if (clean === undefined) {
       throw new ThreadlineError(

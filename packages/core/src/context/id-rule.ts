@@ -106,3 +106,26 @@ export function cleanId(value: string): string | undefined {
   if (UNSAFE_ID_CHARACTERS.test(trimmed)) return undefined;
   return trimmed;
 }
+
+/** The rule for an id given to look rows up with (lookupId), in words. */
+export const LOOKUP_ID_RULE =
+  'a non-empty string of at most 256 bytes (spaces at either end are trimmed) with no control character';
+
+/** Controls (Cc) and lone surrogates. */
+const CONTROL_OR_SURROGATE = /[\p{Cc}\p{Cs}]/u;
+
+/**
+ * An id to look stored rows up by (query filters, a revert's correlation id), or undefined. Looser
+ * than cleanId on purpose: an earlier release stored ids that today's rule refuses (an NBSP inside,
+ * a Hangul filler, a variation selector), and finding them must keep working. What no release
+ * stored, and the database could not compare, is still refused: control characters, lone
+ * surrogates, an empty or over-long string.
+ */
+export function lookupId(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const trimmed = trimSpaces(value);
+  if (trimmed === '') return undefined;
+  if (trimmed.length * 3 > MAX_ID_BYTES && Buffer.byteLength(trimmed, 'utf8') > MAX_ID_BYTES)
+    return undefined;
+  return CONTROL_OR_SURROGATE.test(trimmed) ? undefined : trimmed;
+}

@@ -120,9 +120,13 @@ BEGIN
     problems := problems || '{"transaction": "threadline.transaction was set by the session, not by Threadline (ignored)"}';
     -- Overwritten after this transaction wrote its audit row: that row, found by txid, keeps
     -- taking the changes (one database transaction stays one audit transaction) and records the
-    -- attempt. Only on this path: the common first call of a transaction never looks.
-    SELECT t.id, t.ctid INTO cached_id, new_row FROM @S.audit_transactions t
-     WHERE t.txid = xid AND t.occurred_at = now() ORDER BY t.id LIMIT 1;
+    -- attempt. Only on this path: the common first call of a transaction never looks. Not under
+    -- SERIALIZABLE: the index probe's predicate lock would make other writers fail with 40001
+    -- (there the changes go to a new audit row with the note, as before).
+    IF current_setting('transaction_isolation') <> 'serializable' THEN
+      SELECT t.id, t.ctid INTO cached_id, new_row FROM @S.audit_transactions t
+       WHERE t.txid = xid AND t.occurred_at = now() ORDER BY t.id LIMIT 1;
+    END IF;
     IF cached_id IS NOT NULL THEN
       UPDATE @S.audit_transactions t
          SET meta = coalesce(t.meta, '{}'::jsonb) || jsonb_build_object('threadline_context_error',

@@ -1,6 +1,5 @@
 import type { ActorRef } from '../context/actor-ref.js';
-import { cleanContextId } from '../context/context.js';
-import { ID_RULE } from '../context/id-rule.js';
+import { LOOKUP_ID_RULE, lookupId } from '../context/id-rule.js';
 import { toThreadlineError } from '../db/db-errors.js';
 import { safeText } from '../safe-text.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
@@ -134,8 +133,8 @@ export async function transactionsQuery(
   const given = (['requestId', 'jobId'] as const).filter((k) => f[k] !== undefined && f[k] !== null);
   if (given.length !== 1) throw invalid('auditTransactions: give exactly one of requestId, jobId');
   const field = given[0]!;
-  const value = cleanContextId(f[field]);
-  if (value === undefined) throw invalid(`auditTransactions: ${field} must be ${ID_RULE}`);
+  const value = lookupId(f[field]);
+  if (value === undefined) throw invalid(`auditTransactions: ${field} must be ${LOOKUP_ID_RULE}`);
   const pageSize = parsePageSize(opts.pageSize, 'auditTransactions');
   const fingerprint = queryFingerprint(['transactions', field, value]);
   const after = decodeCursor(opts.cursor, fingerprint);

@@ -1,7 +1,6 @@
 import { formatTableName, parseTableName, type TableName } from '../capture/identifiers.js';
-import { ActorRef } from '../context/actor-ref.js';
-import { cleanContextId } from '../context/context.js';
-import { ID_RULE } from '../context/id-rule.js';
+import { ACTOR_TYPES, ActorRef, type ActorType } from '../context/actor-ref.js';
+import { LOOKUP_ID_RULE, lookupId } from '../context/id-rule.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { isDate, isObjectInput, readInput } from '../plain-input.js';
 import { describeValue, safeText } from '../safe-text.js';
@@ -97,16 +96,45 @@ export function parseActor(value: unknown, what: string): ActorRef {
       ? ActorRef.fromString(value)
       : ActorRef.parse(value);
   } catch (error) {
+    const stored = storedActor(value);
+    if (stored) return stored;
     throw invalid(
       `${what}: actor ${isThreadlineError(error) ? error.message : 'is invalid'} (use ActorRef.user(id) or "type:id")`,
     );
   }
 }
 
+/**
+ * An actor to look up whose id today's id rule refuses but an earlier release stored (lookupId):
+ * `type:id`, or {type, id} as an object or JSON text, of a known type other than anonymous.
+ */
+function storedActor(value: unknown): ActorRef | undefined {
+  try {
+    let type: unknown;
+    let id: unknown;
+    const text = typeof value === 'string' ? value.trim() : undefined;
+    if (text !== undefined && !text.startsWith('{')) {
+      const colon = text.indexOf(':');
+      [type, id] = colon > 0 ? [text.slice(0, colon), text.slice(colon + 1)] : [undefined, undefined];
+    } else {
+      const record = (text !== undefined ? JSON.parse(text) : value) as Record<string, unknown> | null;
+      if (typeof record !== 'object' || record === null || Array.isArray(record)) return undefined;
+      if (Object.keys(record).some((k) => k !== 'type' && k !== 'id')) return undefined;
+      [type, id] = [record.type, record.id];
+    }
+    const clean = lookupId(id);
+    if (typeof type !== 'string' || clean === undefined || type === 'anonymous') return undefined;
+    if (!(ACTOR_TYPES as readonly string[]).includes(type)) return undefined;
+    return { type: type as Exclude<ActorType, 'anonymous'>, id: clean };
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseCorrelationId(value: unknown, what: string): string {
-  const clean = cleanContextId(value);
+  const clean = lookupId(value);
   if (clean === undefined) {
-    throw invalid(`${what}: correlationId must be ${ID_RULE}`);
+    throw invalid(`${what}: correlationId must be ${LOOKUP_ID_RULE}`);
   }
   return clean;
 }
@@ -248,9 +276,9 @@ const given = (v: unknown) => v !== undefined && v !== null;
 
 function parseContextIdFilter(value: unknown, name: string): string | null {
   if (!given(value)) return null;
-  const clean = cleanContextId(value);
+  const clean = lookupId(value);
   if (clean === undefined) {
-    throw invalid(`timeline: ${name} must be ${ID_RULE}`);
+    throw invalid(`timeline: ${name} must be ${LOOKUP_ID_RULE}`);
   }
   return clean;
 }
