@@ -23,7 +23,7 @@ export const historyCommand: Command = {
   details: [
     'table: name or schema.name, exact (case-sensitive); quote a part with a dot: \'"my.schema".orders\'.',
     "pk: the key value, converted with the key column's type (42, 6f1c1f3e-…, ABC-7), or for a composite",
-    'key a JSON object naming every key column: \'{"org_id":1,"user_id":2}\' (a composite-type or array key column\'s value as JSON, as a plan shows it). A negative key goes after',
+    'key a JSON object naming every key column: \'{"org_id":1,"user_id":2}\'. A negative key goes after',
     '"--": threadline history accounts -- -5. The key must be exactly a value of the column\'s type',
     '(abcdefgh for a varchar(3) key is refused, not cut to abc). Numbers in a JSON key keep every digit.',
     'Exit 1 when the table is not audited or --as-of finds no captured state (before the audit horizon).',
@@ -78,20 +78,19 @@ export function parseKey(ctx: CommandContext, text: string): RowKey {
       `<pk> looks like JSON but is not valid JSON (${(error as Error).message.slice(0, 80)}); a composite key is written like '{"org_id":1,"user_id":2}'`,
     );
   }
-  if (typeof parsed !== 'object' || parsed === null) {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw ctx.usageError(
       '<pk> must be a key value or a JSON object naming every key column, like \'{"org_id":1,"user_id":2}\'',
     );
   }
-  // An array, or an object or array under a key column: a composite-type or array key column's
-  // value as a plan or the history shows it (`{"id":{"a":1,"b":"x"}}`); core reads it through the
-  // column's type and refuses, naming the column, a value that is none of it.
-  for (const [column, v] of Array.isArray(parsed) ? [] : Object.entries(parsed)) {
-    if (v === null) {
-      throw ctx.usageError(`<pk>: key column "${column.slice(0, 40)}" needs a value, not null`);
+  for (const [column, v] of Object.entries(parsed)) {
+    if (v === null || typeof v === 'object') {
+      throw ctx.usageError(
+        `<pk>: key column "${column.slice(0, 40)}" needs a string, number or boolean value`,
+      );
     }
   }
-  return parsed as RowKey;
+  return parsed as Record<string, unknown>;
 }
 
 function keyLabel(key: RowKey): string {

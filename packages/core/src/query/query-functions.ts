@@ -71,21 +71,7 @@ BEGIN
   IF p_key IS NULL OR jsonb_typeof(p_key) = 'null' THEN
     RAISE EXCEPTION USING ERRCODE = 'TLQ01', MESSAGE = format('a key for %s is required', label);
   END IF;
-  IF rel IS NULL THEN
-    SELECT cl.oid INTO rel FROM pg_class cl JOIN pg_namespace ns ON ns.oid = cl.relnamespace WHERE ns.nspname = p_schema AND cl.relname = p_name;
-  END IF;
-  -- A single key column whose values are objects or arrays (a composite type, jsonb, an array
-  -- type) may be given its value alone, as a plan's or the history's key shows it under the column.
-  IF cardinality(key_cols) = 1 AND ((jsonb_typeof(p_key) = 'object' AND NOT p_key ? key_cols[1]) OR jsonb_typeof(p_key) = 'array')
-     AND EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
-                  WHERE a.attrelid = rel AND a.attname = key_cols[1] AND NOT a.attisdropped
-                    AND (ty.typtype = 'c' OR ty.typcategory = 'A' OR ty.oid = 'jsonb'::regtype
-                         OR (ty.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_type b WHERE b.oid = ty.typbasetype AND (b.typtype = 'c' OR b.typcategory = 'A'))))) THEN
-    given := jsonb_build_object(key_cols[1], p_key);
-  ELSIF jsonb_typeof(p_key) = 'array' THEN
-    RAISE EXCEPTION USING ERRCODE = 'TLQ01',
-      MESSAGE = format('give the key for %s as a value or an object naming every key column (%s), not an array', label, array_to_string(key_cols, ', '));
-  ELSIF jsonb_typeof(p_key) = 'object' THEN
+  IF jsonb_typeof(p_key) = 'object' THEN
     given := p_key;
   ELSIF cardinality(key_cols) = 1 THEN
     given := jsonb_build_object(key_cols[1], p_key);
@@ -102,10 +88,13 @@ BEGIN
   IF extra IS NOT NULL THEN
     RAISE EXCEPTION USING ERRCODE = 'TLQ01', MESSAGE = format('the key for %s is missing column(s) %s', label, extra);
   END IF;
+  IF rel IS NULL THEN
+    SELECT cl.oid INTO rel FROM pg_class cl JOIN pg_namespace ns ON ns.oid = cl.relnamespace WHERE ns.nspname = p_schema AND cl.relname = p_name;
+  END IF;
   FOREACH c IN ARRAY key_cols LOOP
     v := given -> c;
-    IF jsonb_typeof(v) = 'null' THEN
-      RAISE EXCEPTION USING ERRCODE = 'TLQ01', MESSAGE = format('key column %s of %s needs a value, not null', c, label);
+    IF jsonb_typeof(v) IN ('object', 'array', 'null') THEN
+      RAISE EXCEPTION USING ERRCODE = 'TLQ01', MESSAGE = format('key column %s of %s needs a scalar value', c, label);
     END IF;
     typ := NULL;
     IF rel IS NOT NULL THEN
@@ -121,35 +110,16 @@ BEGIN
       END LOOP;
       base := format_type(typ_oid, -1);
       BEGIN
-        IF jsonb_typeof(v) IN ('object', 'array') THEN
-          -- A composite or array value as JSON (the form to_jsonb renders and a plan shows), read
-          -- field by field as jsonb_populate_record does, through the column's type.
-          EXECUTE format('SELECT to_jsonb(r.x), r.x IS NOT DISTINCT FROM b.x FROM jsonb_to_record($1) AS r(x %s), jsonb_to_record($1) AS b(x %s)', typ, base)
-            INTO converted, exact USING jsonb_build_object('x', v);
-        ELSE
-          EXECUTE format('SELECT to_jsonb(%L::%s), %L::%s IS NOT DISTINCT FROM %L::%s', v #>> '{}', typ, v #>> '{}', typ, v #>> '{}', base)
-            INTO converted, exact;
-        END IF;
+        EXECUTE format('SELECT to_jsonb(%L::%s), %L::%s IS NOT DISTINCT FROM %L::%s', v #>> '{}', typ, v #>> '{}', typ, v #>> '{}', base)
+          INTO converted, exact;
       EXCEPTION WHEN others THEN
-        IF jsonb_typeof(v) IN ('object', 'array') THEN
-          RAISE EXCEPTION USING ERRCODE = 'TLQ01', MESSAGE = format('key column %s of %s is %s, and %s is not a valid %s', c, label, typ, v::text, typ),
-            HINT = 'Give the key as the plan or the history shows it: a composite value as an object of its fields or as its text, e.g. (1,"a b"); an array as an array.';
-        END IF;
         RAISE EXCEPTION USING ERRCODE = 'TLQ01', MESSAGE = format('key column %s of %s is %s, and %s is not a valid %s', c, label, typ, v::text, typ);
       END;
-      IF jsonb_typeof(v) = 'object' AND jsonb_typeof(converted) = 'object' AND (v - ARRAY(SELECT jsonb_object_keys(converted))) <> '{}'::jsonb THEN
-        RAISE EXCEPTION USING ERRCODE = 'TLQ01',
-          MESSAGE = format('key column %s of %s is %s, which has no field(s) %s; its fields are %s', c, label, typ,
-                           (SELECT string_agg(k, ', ') FROM jsonb_object_keys(v - ARRAY(SELECT jsonb_object_keys(converted))) k),
-                           (SELECT string_agg(k, ', ') FROM jsonb_object_keys(converted) k));
-      END IF;
       IF NOT exact THEN
         RAISE EXCEPTION USING ERRCODE = 'TLQ01',
           MESSAGE = format('key column %s of %s is %s, and %s is not exactly a value of it (it would be cut or rounded to %s, another row''s key)', c, label, typ, v::text, converted::text),
           HINT = 'Give the key exactly as it is stored.';
       END IF;
-    ELSIF jsonb_typeof(v) IN ('object', 'array') THEN
-      RAISE EXCEPTION USING ERRCODE = 'TLQ01', MESSAGE = format('key column %s of %s needs a scalar value (the table is gone, so its type cannot read %s)', c, label, v::text);
     ELSIF jsonb_typeof(sample -> c) = 'number' AND jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^-?[0-9]+([.][0-9]+)?$' THEN
       converted := to_jsonb((v #>> '{}')::numeric);
     ELSE
@@ -158,90 +128,6 @@ BEGIN
     out := out || jsonb_build_object(c, converted);
   END LOOP;
   RETURN out;
-END
-$fn$;
-
--- A stored key (audit_changes.table_pk) read through the key columns' types the table has now and
--- rendered as capture renders them (row_key's output settings): the form row_key gives a key
--- today, so a key stored before an ALTER TYPE of a key column (int to text, numeric(10,4) to
--- numeric(10,2)) compares with it as the column's type compares them. A value the type no longer
--- reads, a column the table no longer has, or a table that is gone: that value (key) as stored.
-CREATE OR REPLACE FUNCTION @S.key_now(p_schema text, p_name text, p_key jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' SET IntervalStyle = 'postgres'
-  SET DateStyle = 'ISO, MDY' SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C' AS $fn$
-DECLARE
-  rel oid;
-  out jsonb := '{}'::jsonb;
-  e record;
-  typ text;
-  v jsonb;
-BEGIN
-  IF p_key IS NULL OR jsonb_typeof(p_key) <> 'object' THEN
-    RETURN p_key;
-  END IF;
-  SELECT ct.relid INTO rel FROM @S.captured_tables ct WHERE ct.table_schema = p_schema AND ct.table_name = p_name;
-  IF rel IS NULL THEN
-    SELECT cl.oid INTO rel FROM pg_class cl JOIN pg_namespace ns ON ns.oid = cl.relnamespace WHERE ns.nspname = p_schema AND cl.relname = p_name;
-  END IF;
-  IF rel IS NULL THEN
-    RETURN p_key;
-  END IF;
-  FOR e IN SELECT j.key, j.value FROM jsonb_each(p_key) j LOOP
-    v := e.value;
-    typ := NULL;
-    SELECT format_type(a.atttypid, a.atttypmod) INTO typ FROM pg_attribute a
-     WHERE a.attrelid = rel AND a.attname = e.key AND a.attnum > 0 AND NOT a.attisdropped;
-    IF typ IS NOT NULL AND jsonb_typeof(v) <> 'null' THEN
-      BEGIN
-        EXECUTE format('SELECT to_jsonb(r.x) FROM jsonb_to_record($1) AS r(x %s)', typ) INTO v USING jsonb_build_object('x', e.value);
-      EXCEPTION WHEN others THEN
-        v := e.value;
-      END;
-    END IF;
-    out := out || jsonb_build_object(e.key, coalesce(v, e.value));
-  END LOOP;
-  RETURN out;
-END
-$fn$;
-
--- The jsonb forms a key (an object of key column values) may have been stored in while its
--- column had another type (an ALTER TYPE since): each number also as its text (a text column
--- then), each numeric text also as a number (a numeric column then); a number of another scale
--- is the same jsonb (equality and hash compare numbers by value). At most 64 forms (then the
--- key as given). Lookups by these forms go along the key hash index; key_now decides which of
--- the changes found are the row's.
-CREATE OR REPLACE FUNCTION @S.key_forms(p_key jsonb) RETURNS jsonb[]
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-  forms jsonb[] := ARRAY['{}'::jsonb];
-  nxt jsonb[];
-  alts jsonb[];
-  e record;
-  f jsonb;
-  a jsonb;
-BEGIN
-  IF p_key IS NULL OR jsonb_typeof(p_key) <> 'object' THEN
-    RETURN ARRAY[p_key];
-  END IF;
-  FOR e IN SELECT j.key, j.value FROM jsonb_each(p_key) j LOOP
-    alts := ARRAY[e.value];
-    IF jsonb_typeof(e.value) = 'number' THEN
-      alts := alts || to_jsonb(e.value #>> '{}');
-    ELSIF jsonb_typeof(e.value) = 'string' AND length(e.value #>> '{}') <= 1000 AND (e.value #>> '{}') ~ '^-?[0-9]+([.][0-9]+)?$' THEN
-      alts := alts || to_jsonb((e.value #>> '{}')::numeric);
-    END IF;
-    nxt := '{}';
-    FOREACH f IN ARRAY forms LOOP
-      FOREACH a IN ARRAY alts LOOP
-        nxt := nxt || (f || jsonb_build_object(e.key, a));
-      END LOOP;
-    END LOOP;
-    IF cardinality(nxt) > 64 THEN
-      RETURN ARRAY[p_key];
-    END IF;
-    forms := nxt;
-  END LOOP;
-  RETURN forms;
 END
 $fn$;
 

@@ -51,7 +51,7 @@ export interface TimeWindow {
 }
 
 /** A single-column key value, or an object naming every key column. */
-export type RowKey = string | number | bigint | boolean | Record<string, unknown> | readonly unknown[];
+export type RowKey = string | number | bigint | boolean | Record<string, unknown>;
 
 export type AsOfResult =
   | { status: 'found'; row: Record<string, unknown>; change: AuditChange }

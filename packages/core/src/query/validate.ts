@@ -188,49 +188,21 @@ export function keyJson(key: RowKey, what: string): string {
       if (Number.isNaN(v.getTime())) throw invalid(`${what}: a key value is an invalid Date`);
       return v.toISOString();
     }
-    throw invalid(
-      `${what}: key values must be strings, numbers, bigints, booleans or Dates (a composite or array column's value: an object or array of those)`,
-    );
+    throw invalid(`${what}: key values must be strings, numbers, bigints, booleans or Dates`);
   };
-  // A composite, array or jsonb key column's value, as a plan or the history shows it: an object
-  // or array of values (null allowed inside: a composite's field may be NULL), each checked as above.
-  const nested = (v: unknown, depth: number): unknown => {
-    if (depth > 32) throw invalid(`${what}: a key value is nested too deeply`);
-    if (v === null) return null;
-    if (Array.isArray(v)) return v.map((x) => nested(x, depth + 1));
-    if (typeof v === 'object' && !isDate(v)) {
-      if (!isObjectInput(v))
-        throw invalid(
-          `${what}: key values must be strings, numbers, bigints, booleans, Dates, plain objects or arrays`,
-        );
-      return Object.fromEntries(
-        Object.entries(readInput(v, `${what}: the key`)).map(([k, x]) => [
-          checkedName(k),
-          nested(x, depth + 1),
-        ]),
-      );
-    }
-    return scalar(v);
-  };
-  const checkedName = (k: string): string => {
-    if (k.includes('\u0000')) throw invalid(`${what}: key column names cannot contain U+0000 (NUL)`);
-    if (/\p{Cs}/u.test(k))
-      throw invalid(`${what}: key column names must be well-formed Unicode (a lone UTF-16 surrogate)`);
-    return k;
-  };
-  // null passes to row_key(): a key column's null is refused there, naming the column; a composite
-  // value given alone (`{ a: 1, b: null }`) may hold a null field.
-  const value = (v: unknown): unknown => (v === undefined ? scalar(v) : nested(v, 0));
   if (key === null || key === undefined)
     throw invalid(`${what}: a key is required (a value, or an object naming every key column)`);
-  // An array is the value of a single array-typed key column (row_key() refuses it elsewhere).
-  if (Array.isArray(key)) return JSON.stringify(nested(key, 0));
   if (typeof key === 'object' && !isDate(key)) {
     if (!isObjectInput(key))
-      throw invalid(`${what}: give a composite key as an object naming every key column`);
+      throw invalid(`${what}: give a composite key as an object naming every key column, not an array`);
     return JSON.stringify(
       Object.fromEntries(
-        Object.entries(readInput(key, `${what}: the key`)).map(([k, v]) => [checkedName(k), value(v)]),
+        Object.entries(readInput(key, `${what}: the key`)).map(([k, v]) => {
+          if (k.includes('\u0000')) throw invalid(`${what}: key column names cannot contain U+0000 (NUL)`);
+          if (/\p{Cs}/u.test(k))
+            throw invalid(`${what}: key column names must be well-formed Unicode (a lone UTF-16 surrogate)`);
+          return [k, scalar(v)];
+        }),
       ),
     );
   }

@@ -6,7 +6,6 @@ import { isoSql } from '../query/rows.js';
 import { keyBeforeCondition, keyCondition, scopeCondition, tableScope } from '../query/table-scope.js';
 import { invalid, keyJson, parseCorrelationId, parseInstant, parseTable } from '../query/validate.js';
 import { safeText } from '../safe-text.js';
-import { keyIdentity, sameKey } from './key-identity.js';
 import { followRow, keyAtPoint, MAX_ID } from './row-history.js';
 import { cmpId, type StoredChange } from './stored-changes.js';
 import type { RevertSummary, RevertTarget } from './types.js';
@@ -188,7 +187,6 @@ async function loadRow(
   let afterId: string;
   let toText: string;
   let start = pk;
-  let matched: string | undefined;
   if (isDate(target.to) || (typeof target.to === 'string' && !/^\d+$/.test(target.to.trim()))) {
     at = parseInstant(target.to, 'revert.plan: to');
     afterId = MAX_ID;
@@ -200,11 +198,9 @@ async function loadRow(
     // primary key leads with captured_at, so a lookup by id alone reads every partition's id BRIN
     // and the heap pages its ranges cover. Only a change of another row (an error) is looked up so.
     const scope = tableScope(q, '$2::text', '$3::text');
-    // Keys as the table reads them now (row-history.ts), compared by value (key-identity.ts).
     const read = (where: string) =>
       run<{ at: string; pk: string; pk_before: string | null; s: string; n: string; mine: boolean }>(
-        `SELECT ${isoSql('c.captured_at')} AS at, ${q}.key_now($2::text, $3::text, c.table_pk)::text AS pk,
-                ${q}.key_now($2::text, $3::text, c.table_pk_before)::text AS pk_before, c.table_schema AS s, c.table_name AS n,
+        `SELECT ${isoSql('c.captured_at')} AS at, c.table_pk::text AS pk, c.table_pk_before::text AS pk_before, c.table_schema AS s, c.table_name AS n,
                 ${scopeCondition(scope)} AS mine
            FROM ${q}.audit_changes c WHERE c.id = $1::bigint AND ${where}`,
         where === 'true' ? [id, table.schema, table.name] : [id, table.schema, table.name, pk],
@@ -219,7 +215,7 @@ async function loadRow(
         'NOT_FOUND',
         `revert.plan: there is no audit change ${id}; find it with threadline history`,
       );
-    if (!change.mine || (!sameKey(change.pk, pk) && !sameKey(change.pk_before, pk)))
+    if (!change.mine || (change.pk !== pk && change.pk_before !== pk))
       throw invalid(
         `revert.plan: change ${id} is a change of ${formatTableName({ schema: change.s, name: change.n })} ${change.pk}, not of ${formatTableName(table)} ${pk}`,
       );
@@ -227,24 +223,16 @@ async function loadRow(
     afterId = id;
     toText = `change ${id}`;
     start = change.pk; // the key the row had right after that change
-    matched = sameKey(change.pk, pk) ? change.pk : change.pk_before!;
   }
   const since = afterId === MAX_ID ? at : afterId;
   let changes = await followRow(run, q, table, start, since, afterId === MAX_ID);
-  // The key shown (label, summary.target): the row's key as its changes hold it, so a plan made
-  // again from its summary (apply of a plan read back from JSON) names the same row the same way,
-  // whichever of the key's forms (6, "6", 6.0000) was given.
-  let shown = matched ?? changes[0]?.pkBefore ?? changes[0]?.pk ?? keyIdentity(pk);
   if (changes.length === 0 && afterId === MAX_ID) {
     // No change of the key the row had at the point: the key given may be the one the row has now,
     // after a key change since (the key a plan shows). Follow the moves into it back to the point.
     const then = await keyAtPoint(run, q, table, pk, at);
-    if (!sameKey(then, pk)) {
+    if (then !== pk) {
       const moved = await followRow(run, q, table, then, at, true);
-      if (sameKey(moved.at(-1)?.pk ?? null, pk)) {
-        changes = moved;
-        shown = moved.at(-1)!.pk;
-      }
+      if (moved.at(-1)?.pk === pk) changes = moved;
     }
   }
   const transactions = [...new Set(changes.map((c) => c.transactionId))];
@@ -260,12 +248,8 @@ async function loadRow(
     changeCount: changes.length,
     first: null,
     transactions,
-    causationId: changes[changes.length - 1]?.transactionId ?? `${formatTableName(table)} ${shown}`,
-    target: {
-      table: formatTableName(table),
-      pk: parseExactJson(shown) as Record<string, unknown>,
-      to: toText,
-    },
-    label: `${formatTableName(table)} ${shown} back to ${toText}`,
+    causationId: changes[changes.length - 1]?.transactionId ?? `${formatTableName(table)} ${pk}`,
+    target: { table: formatTableName(table), pk: parseExactJson(pk) as Record<string, unknown>, to: toText },
+    label: `${formatTableName(table)} ${pk} back to ${toText}`,
   };
 }

@@ -1,4 +1,3 @@
-import { keyIdentity } from './key-identity.js';
 import { parseRawObject, type RawImage, rawObjectText } from './raw-json.js';
 import type { StoredChange } from './stored-changes.js';
 import type { TableMeta } from './tables.js';
@@ -58,18 +57,6 @@ function stored(image: RawImage | null, meta: TableMeta): RawImage | null {
   return image.size === 1 && image.has('threadline') && !meta.writable.includes('threadline') ? null : image;
 }
 
-/**
- * `image` with the key columns as the change's key holds them. The same values, except for a row
- * target, whose keys are read as the table reads them now (row-history.ts): an image stored
- * before an ALTER TYPE of a key column (6.0000, then 6.00; 1, then "1") then compares with later
- * images by the row's key, not as a key change. A hidden image (`stored`) is left as it is.
- */
-function withKey(image: RawImage | null, key: string, meta: TableMeta): RawImage | null {
-  if (image === null || stored(image, meta) === null) return image;
-  for (const [k, v] of parseRawObject(key) ?? []) image.set(k, v);
-  return image;
-}
-
 function firstState(c: StoredChange, meta: TableMeta): RowState {
   const base = { touched: new Set<string>(), recreated: false, last: c, noSnapshot: false, afterText: null };
   if (c.op === 'insert')
@@ -79,11 +66,11 @@ function firstState(c: StoredChange, meta: TableMeta): RowState {
       afterKey: c.pk,
       before: null,
       unknown: new Map(),
-      after: withKey(parseRawObject(c.dataAfter), c.pk, meta),
+      after: parseRawObject(c.dataAfter),
       afterText: c.dataAfter,
     };
   if (c.op === 'delete') {
-    const before = withKey(stored(parseRawObject(c.dataBefore), meta), c.pk, meta);
+    const before = stored(parseRawObject(c.dataBefore), meta);
     const unknown = redactedUnknown(meta);
     for (const col of unknown.keys()) before?.delete(col);
     return {
@@ -97,7 +84,7 @@ function firstState(c: StoredChange, meta: TableMeta): RowState {
     };
   }
   // UPDATE: the new row with the old values of the changed fields (and the old key) laid over it.
-  const after = withKey(parseRawObject(c.dataAfter), c.pk, meta) ?? new Map<string, string>();
+  const after = parseRawObject(c.dataAfter) ?? new Map<string, string>();
   const before = new Map(after);
   const unknown = redactedUnknown(meta);
   const from = stored(parseRawObject(c.changedFrom), meta);
@@ -120,11 +107,11 @@ function firstState(c: StoredChange, meta: TableMeta): RowState {
   };
 }
 
-function advance(state: RowState, c: StoredChange, meta: TableMeta): void {
+function advance(state: RowState, c: StoredChange): void {
   state.last = c;
   if (c.op === 'update') {
     for (const col of c.changedFields ?? []) state.touched.add(col);
-    state.after = withKey(parseRawObject(c.dataAfter), c.pk, meta);
+    state.after = parseRawObject(c.dataAfter);
     state.afterText = c.dataAfter;
     state.afterKey = c.pk;
   } else if (c.op === 'delete') {
@@ -133,7 +120,7 @@ function advance(state: RowState, c: StoredChange, meta: TableMeta): void {
     state.afterKey = c.pk;
   } else if (c.op === 'insert') {
     if (state.before !== null) state.recreated = true;
-    state.after = withKey(parseRawObject(c.dataAfter), c.pk, meta);
+    state.after = parseRawObject(c.dataAfter);
     state.afterText = c.dataAfter;
     state.afterKey = c.pk;
   }
@@ -157,8 +144,7 @@ export function netSteps(
   const byKey = new Map<string, Entry>();
   const rows: Entry[] = [];
   for (const c of changes) {
-    // Keys by value (key-identity.ts): a row's numeric key stored as 1 and as 1.0 is one row.
-    const lookup = keyIdentity(c.op === 'update' ? (c.pkBefore ?? c.pk) : c.pk);
+    const lookup = c.op === 'update' ? (c.pkBefore ?? c.pk) : c.pk;
     const found = byKey.get(lookup);
     let entry: Entry;
     if (found === undefined) {
@@ -176,13 +162,13 @@ export function netSteps(
         rows.push(entry);
         if (meta.deferrableKey) entry.ambiguous = found.ambiguous = true;
       } else {
-        advance(state, c, meta);
+        advance(state, c);
         entry = found;
         if (movedIn) entry.ambiguous = true;
       }
     }
     byKey.delete(lookup);
-    byKey.set(keyIdentity('transactionId' in entry.v ? entry.v.pk : entry.v.afterKey), entry);
+    byKey.set('transactionId' in entry.v ? entry.v.pk : entry.v.afterKey, entry);
   }
   const steps: NetStep[] = [];
   for (const { v: row, ambiguous, unordered: outOfOrder } of rows) {
@@ -214,7 +200,7 @@ function sameRow(entry: { v: RowState | StoredChange }, c: StoredChange, meta: T
   const left = leftImage(entry, meta);
   const found = left === null ? null : foundImage(c, meta);
   if (left === null || found === null || !found.complete || found.image.size !== left.size) return false;
-  for (const [k, v] of found.image) if (!sameValue(meta, k, left.get(k), v)) return false;
+  for (const [k, v] of found.image) if (left.get(k) !== v) return false;
   return true;
 }
 
@@ -237,18 +223,9 @@ function contradicts(entry: { v: RowState | StoredChange }, c: StoredChange, met
   for (const [k, v] of found.image) {
     if (meta.exclude.includes(k) || meta.mask.includes(k)) continue;
     const was = left.get(k);
-    if (was !== undefined && !sameValue(meta, k, was, v)) return true;
+    if (was !== undefined && was !== v) return true;
   }
   return false;
-}
-
-/**
- * Two stored value texts of column `k` are the same: a key column's by value (key-identity.ts), so
- * 6.0000 and 6.00 (an ALTER TYPE of the key column between two changes of one transaction) are
- * one key, as the changes' keys are one row.
- */
-function sameValue(meta: TableMeta, k: string, a: string | undefined, b: string): boolean {
-  return a === b || (a !== undefined && meta.keyColumns.includes(k) && keyIdentity(a) === keyIdentity(b));
 }
 
 /** The row as the entry's last change left it (null: not stored, or no row). */
@@ -265,10 +242,10 @@ function leftImage(entry: { v: RowState | StoredChange }, meta: TableMeta): RawI
 function foundImage(c: StoredChange, meta: TableMeta): { image: RawImage; complete: boolean } | null {
   if (c.op === 'insert') return null;
   if (c.op === 'delete') {
-    const image = withKey(stored(parseRawObject(c.dataBefore), meta), c.pk, meta);
+    const image = stored(parseRawObject(c.dataBefore), meta);
     return image === null ? null : { image, complete: true };
   }
-  const image = withKey(stored(parseRawObject(c.dataAfter), meta), c.pk, meta);
+  const image = stored(parseRawObject(c.dataAfter), meta);
   if (image === null) return null;
   const from = stored(parseRawObject(c.changedFrom), meta);
   if (from === null) for (const col of c.changedFields ?? []) image.delete(col);
