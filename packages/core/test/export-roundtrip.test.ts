@@ -52,7 +52,7 @@ describeEachDb('export round trip: CSV, JSON and NDJSON parse back to what the d
         correlationId: '+corr',
         requestId: '@req',
         jobId: '-job',
-        source: '\tsrc',
+        source: '=src',
       },
       async () => {
         for (const [i, text] of HOSTILE.entries()) {
