@@ -44,4 +44,3 @@ export function html(strings: TemplateStringsArray, ...values: Part[]): Html {
 export function raw(markup: string): Html {
   return new Html(markup);
 }
-
