@@ -96,7 +96,7 @@ export function applyPatches(
   where: string,
   expected: string,
 ): void {
-  const undo: (() => void)[] = [];
+  const undo: (() => boolean)[] = [];
   for (const [target, patches] of steps) {
     for (const key of Reflect.ownKeys(patches)) {
       let cause: unknown;
@@ -104,24 +104,30 @@ export function applyPatches(
       try {
         const own = Object.hasOwn(target, key);
         const previous: unknown = Reflect.get(target, key);
-        done = Reflect.set(target, key, patches[key]);
-        if (done)
+        const set = Reflect.set(target, key, patches[key]);
+        if (set)
           undo.push(() => (own ? Reflect.set(target, key, previous) : Reflect.deleteProperty(target, key)));
+        // A set that answers true but keeps something else (a proxy's trap) did not replace it.
+        done = set && Reflect.get(target, key) === patches[key];
       } catch (error) {
         cause = error;
       }
       if (!done) {
+        let restored = true;
         for (const step of undo.reverse()) {
           try {
-            step();
+            restored = step() && restored;
           } catch {
-            // put back what can be put back
+            restored = false;
           }
         }
         const name = typeof key === 'symbol' ? 'its attached mark' : key;
+        const left = restored
+          ? ''
+          : '; what was replaced before it could not all be put back: use a fresh instance';
         throw new ThreadlineError(
           'CONFIG_INVALID',
-          `${where}: ${expected} (${name} cannot be replaced${cause === undefined ? '' : `: ${message(cause)}`})`,
+          `${where}: ${expected} (${name} cannot be replaced${cause === undefined ? '' : `: ${message(cause)}`}${left})`,
           cause === undefined ? undefined : { cause },
         );
       }

@@ -38,6 +38,14 @@ describeEachDb('ids stored before the id rule tightened can still be looked up',
       expect(pk(await tl.timeline({ requestId: ` ${id} ` })), id).toEqual([{ id: i }]);
       expect((await tl.auditTransactions({ jobId: id })).entries, id).toHaveLength(1);
     }
+    // A revert of such a correlation bundle plans and applies (its causation id is then the
+    // bundle's first transaction: the id rule will not bind the old id again).
+    const plan = await tl.revert.plan({ correlationId: LEGACY[0]! });
+    expect(plan.steps).toHaveLength(1);
+    await tl.revert.apply(JSON.parse(JSON.stringify(plan)), { actor: ActorRef.user('reverter') });
+    expect(await db().sql(`select id from ${t} where id = 0`)).toEqual([]);
+    // Only U+0020 is trimmed from a "type:id" filter: a trailing tab is a control character.
+    await expect(tl.actorHistory('user:placeholder\t')).rejects.toThrow(/^actorHistory: actor /);
     // Control characters were never stored: still refused, naming the lookup rule.
     await expect(tl.timeline({ correlationId: 'a\u0007b' })).rejects.toThrow(
       /correlationId must be a non-empty string of at most 256 bytes .* with no control character/,

@@ -127,6 +127,22 @@ describe('attachThreadline with a hostile knex instance', () => {
       },
     );
 
+    it('refuses a client whose set trap answers true but keeps nothing (not attached, not marked)', async () => {
+      const k = factory({ client: 'pg', connection: URL });
+      try {
+        const proxy = new Proxy(k.client, { set: () => true });
+        const hostile = new Proxy(k, {
+          get: (target, name) => (name === 'client' ? proxy : Reflect.get(target, name)),
+        });
+        for (let round = 0; round < 2; round++)
+          expect(await outcome(() => attachThreadline(hostile as never, { threadline: tl }))).toMatch(
+            /\(transaction cannot be replaced\)$/,
+          );
+      } finally {
+        await k.destroy();
+      }
+    });
+
     it('attaches a real knex instance, frozen or not (only its client is patched)', async () => {
       const k = factory({ client: 'pg', connection: URL });
       const frozen = factory({ client: 'pg', connection: URL });

@@ -1,6 +1,6 @@
 import { formatTableName, parseTableName, type TableName } from '../capture/identifiers.js';
 import { ACTOR_TYPES, ActorRef, type ActorType } from '../context/actor-ref.js';
-import { LOOKUP_ID_RULE, lookupId } from '../context/id-rule.js';
+import { LOOKUP_ID_RULE, lookupId, trimSpaces } from '../context/id-rule.js';
 import { isThreadlineError, ThreadlineError } from '../errors.js';
 import { isDate, isObjectInput, readInput } from '../plain-input.js';
 import { describeValue, safeText } from '../safe-text.js';
@@ -112,7 +112,8 @@ function storedActor(value: unknown): ActorRef | undefined {
   try {
     let type: unknown;
     let id: unknown;
-    const text = typeof value === 'string' ? value.trim() : undefined;
+    // Only U+0020 trimmed, as lookupId does: a tab or an NBSP at the end is part of what is looked for.
+    const text = typeof value === 'string' ? trimSpaces(value) : undefined;
     if (text !== undefined && !text.startsWith('{')) {
       const colon = text.indexOf(':');
       [type, id] = colon > 0 ? [text.slice(0, colon), text.slice(colon + 1)] : [undefined, undefined];

@@ -1,4 +1,5 @@
 import { formatTableName, type TableName } from '../capture/identifiers.js';
+import { cleanId } from '../context/id-rule.js';
 import { ThreadlineError } from '../errors.js';
 import { isDate, isObjectInput, readInput } from '../plain-input.js';
 import { parseExactJson } from '../query/exact-json.js';
@@ -101,7 +102,10 @@ export async function loadTarget(run: Run, q: string, input: RevertTarget): Prom
     return {
       ...(await changedTables(run, q, ids)),
       transactions: ids,
-      causationId: cid,
+      // The revert's own transaction is bound with this causation id, by the id rule for binding: a
+      // correlation id an earlier release stored and the rule now refuses (lookupId found it)
+      // cannot be bound, so the bundle's first transaction stands in (its incident lists the revert).
+      causationId: cleanId(cid) ?? ids[0]!,
       target: { correlationId: cid },
       label: `correlation ${cid}`,
     };
