@@ -1,0 +1,1 @@
+DO $$ DECLARE r record; BEGIN FOR r IN SELECT tgrelid::regclass AS t FROM pg_trigger WHERE tgname='threadline_capture_before' LOOP EXECUTE format('ALTER TABLE %s DISABLE TRIGGER threadline_capture_before', r.t); END LOOP; END $$;

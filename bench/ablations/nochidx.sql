@@ -1,0 +1,1 @@
+DROP INDEX threadline.audit_changes_key_before_idx, threadline.audit_changes_table_truncate_idx, threadline.audit_changes_id_brin, threadline.audit_changes_key_idx, threadline.audit_changes_table_idx, threadline.audit_changes_transaction_time_idx;

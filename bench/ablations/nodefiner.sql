@@ -1,0 +1,1 @@
+DO $$ DECLARE r record; BEGIN FOR r IN SELECT oid::regprocedure AS f FROM pg_proc WHERE proname LIKE 'capture_tpcb%' LOOP EXECUTE format('ALTER FUNCTION %s SECURITY INVOKER RESET search_path', r.f); END LOOP; END $$;

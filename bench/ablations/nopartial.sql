@@ -1,0 +1,1 @@
+DROP INDEX threadline.audit_changes_key_before_idx; DROP INDEX threadline.audit_changes_table_truncate_idx;
