@@ -15,6 +15,7 @@ import { KEY_BACKFILL } from '../storage/key-backfill.js';
 import { PARTITION_DDL } from '../storage/partition-ddl.js';
 import { STORAGE_CONVERT } from '../storage/storage-convert.js';
 import { CONTEXT_FUNCTIONS } from './context-functions.js';
+import { RECORD_ACTION_FUNCTION } from './record-action-function.js';
 import { RUNTIME_FUNCTIONS } from './runtime-functions.js';
 import { STORAGE_DDL } from './storage-ddl.js';
 import { TRUNCATE_FUNCTIONS } from './truncate-functions.js';
@@ -70,6 +71,7 @@ export function installScript(schema: string, options: InstallScriptOptions = {}
     INTEGRITY_DDL,
     CONTEXT_FUNCTIONS,
     RUNTIME_FUNCTIONS,
+    RECORD_ACTION_FUNCTION,
     TRUNCATE_FUNCTIONS,
     CAPTURE_GENERATOR,
     CAPTURE_REFRESH,
