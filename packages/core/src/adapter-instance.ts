@@ -1,4 +1,5 @@
 import { isThreadlineError, ThreadlineError } from './errors.js';
+import { readSetupOptions } from './plain-input.js';
 import { safeText } from './safe-text.js';
 
 /**
@@ -133,4 +134,21 @@ export function applyPatches(
       }
     }
   }
+}
+
+/**
+ * The `threadline` option an ORM adapter is given (`attachThreadline(x, { threadline })`): read
+ * once from the options and checked to be the instance from createThreadline, else CONFIG_INVALID.
+ */
+export function readThreadlineOption<T>(options: unknown, where: string): T {
+  const given = (readSetupOptions(options, 'attachThreadline') as { threadline?: unknown }).threadline;
+  return readInstance(
+    given,
+    where,
+    'threadline must be the instance from createThreadline({ db })',
+    (t, refuse) => {
+      const missing = missingMethod(t, ['runInSession', 'runOrmStatement'], 'threadline');
+      return missing ? refuse(missing) : (t as T);
+    },
+  );
 }

@@ -3,7 +3,13 @@
  * purpose: core owns every SQL statement and every rule about context values; an adapter only
  * decides *when* to open a context or run the binding statement.
  */
-export { applyPatches, missingMethod, readInstance, unpatchable } from './adapter-instance.js';
+export {
+  applyPatches,
+  missingMethod,
+  readInstance,
+  readThreadlineOption,
+  unpatchable,
+} from './adapter-instance.js';
 export {
   type AttributedStatement,
   claimConnection,

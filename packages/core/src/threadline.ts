@@ -2,11 +2,7 @@ import { type RecordActionOptions, type RecordedAction, recordAction } from './a
 import { missingMethod, readInstance } from './adapter-instance.js';
 import { AuditedSessions, type TransactionResult } from './attribution/audited-session.js';
 import { assertIdentifier, quoteIdent, type TableName } from './capture/identifiers.js';
-import {
-  type ConfiguredTable,
-  resolveTablesConfig,
-  type TableCaptureOptions,
-} from './capture/table-options.js';
+import { type ConfiguredTable, resolveTablesConfig } from './capture/table-options.js';
 import {
   type CapturePlan,
   installTriggers,
@@ -25,7 +21,7 @@ import { type ReadConsistency, type ReadOptions, ReadRouting, toReadClient } fro
 import { type SqlClient, type SqlResult, type SqlSession, toSqlClient } from './db/sql-client.js';
 import { isThreadlineError, ThreadlineError } from './errors.js';
 import { ThreadlineExport } from './export/export.js';
-import { type HealthConfig, resolveHealthConfig } from './health/config.js';
+import { resolveHealthConfig } from './health/config.js';
 import { HealthChecks } from './health/health.js';
 import {
   type InstallResult,
@@ -56,9 +52,9 @@ import type {
 } from './query/types.js';
 import type { TimelineFilters } from './query/validate.js';
 import { createRetention, type RetentionApi } from './retention/index.js';
-import { type RetentionPolicy, resolveRetentionPolicy } from './retention/policy.js';
+import { resolveRetentionPolicy } from './retention/policy.js';
 import { RevertApi } from './revert/index.js';
-import { type ResolvedStorageConfig, resolveStorageConfig, type StorageConfig } from './storage/config.js';
+import { type ResolvedStorageConfig, resolveStorageConfig } from './storage/config.js';
 import { createStorage, type StorageApi } from './storage/index.js';
 import { hotChannels } from './telemetry/publish.js';
 import type { ThreadlineOptions } from './threadline-options.js';

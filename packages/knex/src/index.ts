@@ -4,7 +4,7 @@ import {
   claimConnection,
   missingMethod,
   readInstance,
-  readSetupOptions,
+  readThreadlineOption,
   runAttributedStatement,
   type SqlSession,
   type Threadline,
@@ -94,17 +94,7 @@ export function threadlineSession(trx: Knex.Transaction): SqlSession {
  * tl.query join that transaction.
  */
 export function attachThreadline<K extends Knex>(knex: K, options: AttachThreadlineOptions): K {
-  const given = (readSetupOptions(options, 'attachThreadline') as Partial<AttachThreadlineOptions>)
-    .threadline;
-  const tl = readInstance(
-    given,
-    ATTACH,
-    'threadline must be the instance from createThreadline({ db })',
-    (t, refuse) => {
-      const missing = missingMethod(t, ['runInSession', 'runOrmStatement'], 'threadline');
-      return missing ? refuse(missing) : (t as Threadline);
-    },
-  );
+  const tl = readThreadlineOption<Threadline>(options, ATTACH);
   const client = readInstance(knex, ATTACH, KNEX_EXPECTED, (k, refuse) => {
     const found = (k as { client?: unknown }).client;
     const missing = checkClient(found);

@@ -3,7 +3,7 @@ import {
   bindAuditContext,
   missingMethod,
   readInstance,
-  readSetupOptions,
+  readThreadlineOption,
   runAttributedStatement,
   type SqlSession,
   type Threadline,
@@ -84,17 +84,7 @@ export function threadlineSession(target: QueryRunner | EntityManager): SqlSessi
  * join the ORM's transaction. Returns the same DataSource.
  */
 export function attachThreadline<D extends DataSource>(dataSource: D, options: AttachThreadlineOptions): D {
-  const given = (readSetupOptions(options, 'attachThreadline') as Partial<AttachThreadlineOptions>)
-    .threadline;
-  const tl = readInstance(
-    given,
-    ATTACH,
-    'threadline must be the instance from createThreadline({ db })',
-    (t, refuse) => {
-      const missing = missingMethod(t, ['runInSession', 'runOrmStatement'], 'threadline');
-      return missing ? refuse(missing) : (t as Threadline);
-    },
-  );
+  const tl = readThreadlineOption<Threadline>(options, ATTACH);
   readInstance(dataSource, ATTACH, DATA_SOURCE_EXPECTED, (ds, refuse) => {
     const missing = checkDataSource(ds);
     if (missing) refuse(missing);
